@@ -1,0 +1,178 @@
+"""dlt source for case-management exports (clients, cases, contacts, goals, assessments).
+
+Files arrive as ``inbox/case_management/<organisation>/<department>/<entity file>`` in a vendor's
+format; an export profile (``profiles/*.yml``) maps them onto the data standard
+(``ingestion/standard_v1.yml``). Resources:
+
+- ``clients``, ``cases``, ``contacts``, ``goals``, ``assessments``: accepted rows in the standard,
+  person identifiers pseudonymised, direct identifiers never read past the header;
+- ``quarantine``: rejected rows with file, line, field and reason;
+- ``file_registry``: one row per delivered file (sha256, profile, counts, outcome).
+
+Each file is loaded once: files whose sha256 is already registered by a completed load are skipped.
+Everything is yielded as Arrow tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+import dlt
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from ingestion.case_management.helpers import parse_export, read_strings
+from ingestion.delivery import (
+    FileOutcome,
+    FileRejected,
+    quarantine_table,
+    registry_table,
+    reject_file,
+    relative_to_inbox,
+    sha256_of,
+)
+from ingestion.standard import EntityMapping, Profile, profiles, standard
+from warehouse import paths, settings
+
+DATASET = "raw_case_management"
+ENTITIES = ("clients", "cases", "contacts", "goals", "assessments")
+log = logging.getLogger(__name__)
+
+
+def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
+    """The export profile and entity of a file: by file pattern, then by the header's columns."""
+    candidates = [
+        (p, m) for p in profiles().values() if (m := p.entity_for(path.name)) is not None
+    ]
+    if not candidates:
+        raise FileRejected(
+            path,
+            "no export profile matches this file name; known profiles: "
+            + ", ".join(sorted(profiles())),
+        )
+    if len(candidates) == 1:
+        return candidates[0]
+    best = None
+    for profile, mapping in candidates:
+        try:
+            _, names = read_strings(path, profile.encoding, profile.delimiter)
+        except FileRejected:
+            continue
+        if set(mapping.columns.values()) <= set(names):
+            best = (profile, mapping)
+            break
+    if best is None:
+        raise FileRejected(path, "the header matches none of the export profiles for this file name")
+    return best
+
+
+class Delivery:
+    """All new files in the case-management inbox, parsed once and shared by the resources."""
+
+    def __init__(self, inbox: Path, skip_hashes: frozenset[str]) -> None:
+        self.inbox = inbox
+        self.skip_hashes = skip_hashes
+
+    def files(self) -> list[tuple[Path, str, str]]:
+        """(path, organisation, department) of every export file, in a stable order."""
+        found = []
+        for path in sorted(self.inbox.glob("*/*/*")):
+            if path.is_file() and not path.name.startswith("."):
+                org, dept = path.relative_to(self.inbox).parts[:2]
+                found.append((path, org, dept))
+        return found
+
+    @cached_property
+    def parsed(self) -> tuple[dict[str, list[pa.Table]], list[FileOutcome]]:
+        tables: dict[str, list[pa.Table]] = {e: [] for e in ENTITIES}
+        outcomes: list[FileOutcome] = []
+        seen = set(self.skip_hashes)
+        for path, org, dept in self.files():
+            digest = sha256_of(path)
+            if digest in seen:
+                continue
+            seen.add(digest)
+            outcome = FileOutcome(path, digest, org, entity="unknown", profile="unknown")
+            try:
+                profile, mapping = detect_profile(path)
+                outcome.entity, outcome.profile = mapping.entity, profile.name
+                table = parse_export(
+                    path,
+                    profile,
+                    mapping,
+                    standard()[mapping.entity],
+                    outcome,
+                    {"organisation_code": org, "department_code": dept},
+                )
+                if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
+                    settings.MAX_REJECT_SHARE
+                ):
+                    raise FileRejected(
+                        path,
+                        f"{outcome.rows_quarantined} of {outcome.rows_read} rows rejected, more "
+                        f"than the allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: "
+                        f"{_first_problem(outcome)}",
+                    )
+                tables[mapping.entity].append(table)
+            except FileRejected as exc:
+                outcome.rejected_reason = exc.reason
+                outcome.quarantine.clear()
+                outcome.rows_loaded = 0
+                reject_file(path, exc.reason)
+                log.warning("Rejected %s: %s", relative_to_inbox(path), exc.reason)
+            outcomes.append(outcome)
+        return tables, outcomes
+
+
+def _first_problem(outcome: FileOutcome) -> str:
+    first = outcome.quarantine[0]
+    return (
+        f"line {first.column('source_line')[0].as_py()}, field {first.column('field')[0].as_py()}: "
+        f"{first.column('reason')[0].as_py()}"
+    )
+
+
+@dlt.source(name="case_management")
+def case_management(
+    inbox: Path | None = None, skip_hashes: frozenset[str] = frozenset()
+) -> list[DltResource]:
+    """Case-management exports of all organisations and departments in the inbox.
+
+    Args:
+        inbox: folder holding ``<organisation>/<department>/<file>``; default from DATENWERK_HOME.
+        skip_hashes: sha256 of files already loaded (see :func:`ingestion.delivery.loaded_hashes`).
+    """
+    delivery = Delivery(inbox or paths.case_management_inbox(), skip_hashes)
+
+    def entity_rows(entity: str) -> Callable[[], Iterator[pa.Table]]:
+        def rows() -> Iterator[pa.Table]:
+            yield from delivery.parsed[0][entity]
+
+        rows.__doc__ = standard()[entity].description
+        return rows
+
+    resources = [
+        dlt.resource(entity_rows(entity), name=entity, write_disposition="append")
+        for entity in ENTITIES
+    ]
+
+    def quarantine() -> Iterator[pa.Table]:
+        """Rejected rows with file, line, field and reason (identifiers already pseudonymised)."""
+        table = quarantine_table(delivery.parsed[1])
+        if table.num_rows:
+            yield table
+
+    def file_registry() -> Iterator[pa.Table]:
+        """One row per delivered file: sha256, profile, rows read/loaded/quarantined, outcome."""
+        outcomes = delivery.parsed[1]
+        if outcomes:
+            yield registry_table(outcomes)
+
+    return [
+        *resources,
+        dlt.resource(quarantine, name="quarantine", write_disposition="append"),
+        dlt.resource(file_registry, name="file_registry", write_disposition="append"),
+    ]

@@ -1,0 +1,142 @@
+"""The ``datenwerk`` command: demo data, a full pipeline run, key set-up.
+
+This is the user-facing front door (``make run`` calls it), so it prints; everything else logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from warehouse import paths, settings
+
+DAGSTER_YAML = """\
+# Written by datenwerk. One run at a time: DuckDB allows one writing process per file.
+run_queue:
+  max_concurrent_runs: 1
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME under DATENWERK_HOME (unless set), with the one-run-at-a-time settings."""
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home())
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def inbox_is_empty() -> bool:
+    inbox = paths.inbox()
+    return not inbox.exists() or not any(p.is_file() for p in inbox.rglob("*"))
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from ingestion.demo.generator import generate
+    from ingestion.pseudonymise import ensure_key_file
+
+    started = time.monotonic()
+    counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
+    ensure_key_file()
+    print(f"Demo exports written to {paths.inbox()} in {time.monotonic() - started:.1f} s:")
+    for entity, n in counts.items():
+        print(f"  {entity:<12} {n:>10,}")
+    print(f"Ground truth for tests: {paths.demo_truth()}")
+    return 0
+
+
+def cmd_init_key(args: argparse.Namespace) -> int:
+    from ingestion.pseudonymise import ensure_key_file, key_path
+
+    existed = key_path().exists() or settings.pseudonym_key_from_env()
+    path = ensure_key_file()
+    print(("Key already present: " if existed else "Created pseudonymisation key: ") + str(path))
+    print("Back it up outside the repository; without it, later loads cannot be linked.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings.apply_process_environment()
+    prepare_dagster_home()
+    if args.demo_if_empty and inbox_is_empty():
+        print("The inbox is empty: generating demo data first (datenwerk demo-data).")
+        cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    started = time.monotonic()
+    print(f"Running nightly_refresh on {paths.home()} ...")
+    with DagsterInstance.get() as instance:
+        result = defs.get_job_def("nightly_refresh").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    elapsed = time.monotonic() - started
+    if not result.success:
+        failed = [e for e in result.all_events if e.is_step_failure]
+        print(f"\nThe run failed after {elapsed:.0f} s.", file=sys.stderr)
+        for event in failed:
+            message = event.step_failure_data.error.message if event.step_failure_data.error else ""
+            print(f"  step {event.step_key}: {message.strip()[:600]}", file=sys.stderr)
+        print(f"The last good publication (if any) is unchanged: {paths.published_db()}",
+              file=sys.stderr)
+        return 1
+    print_summary(elapsed)
+    return 0
+
+
+def print_summary(elapsed: float) -> None:
+    import duckdb
+
+    published = paths.published_db()
+    print(f"\nDone in {elapsed:.0f} s. Published marts: {published}")
+    with duckdb.connect(str(published), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_name not like '\\_%' escape '\\' order by 1"
+        ).fetchall()
+        for (table,) in tables:
+            n = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
+            print(f"  {table:<28} {n:>10,} rows")
+    print(
+        "\nQuery it (read-only, also during the next refresh):\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{published}', read_only=True)"
+        ".sql('select program_code, year, cases_closed, planned_end_rate "
+        "from mart_outcomes_by_program order by 1, 2'))\"\n"
+        "Watch and run the pipeline in the Dagster UI: make dev, then http://127.0.0.1:3000"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="datenwerk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo-data", help="write synthetic demo exports into the inbox")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=float, default=1.0, help="1 = about 2,000 clients")
+    demo.set_defaults(func=cmd_demo_data)
+
+    run = sub.add_parser("run", help="load, transform, check and publish everything now")
+    run.add_argument("--demo-if-empty", action="store_true", help="make demo data if the inbox is empty")
+    run.add_argument("--scale", type=float, default=1.0, help="scale of demo data, if made")
+    run.set_defaults(func=cmd_run)
+
+    key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
+    key.set_defaults(func=cmd_init_key)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The one Dagster code location of Datenwerk: every dlt table, dbt model, check and published
+artefact is an asset in one connected graph.
+
+Warehouse writers run one at a time: the job uses the in-process executor (one step after the
+other) and Dagster's run queue admits one run at a time (``dagster.yaml`` in DAGSTER_HOME).
+"""
+
+from __future__ import annotations
+
+from warehouse import settings
+
+settings.apply_process_environment()
+
+from dagster import (  # noqa: E402
+    AssetSelection,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+from dagster_dlt import DagsterDltResource  # noqa: E402
+
+from .checks import CHECKS  # noqa: E402
+from .ingestion import ASSETS as INGESTION_ASSETS  # noqa: E402
+from .publish import published_marts  # noqa: E402
+from .transform import dbt_resource, transform_assets  # noqa: E402
+
+nightly_refresh = define_asset_job(
+    name="nightly_refresh",
+    selection=AssetSelection.all(),
+    description="Load new exports, rebuild the marts, check them, publish when all checks pass.",
+    executor_def=in_process_executor,
+)
+
+nightly_schedule = ScheduleDefinition(
+    name="nightly_refresh_0200_berlin",
+    job=nightly_refresh,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/Berlin",
+    description="Every night at 02:00 Berlin time (daylight-saving changes included).",
+)
+
+defs = Definitions(
+    assets=[*INGESTION_ASSETS, transform_assets, published_marts],
+    asset_checks=CHECKS,
+    jobs=[nightly_refresh],
+    schedules=[nightly_schedule],
+    resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
+)

@@ -1,0 +1,84 @@
+"""Dagster assets for the dbt project (``transform/``) via dagster-dbt; dbt tests become checks."""
+
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from warehouse import paths
+
+from .ingestion import WAREHOUSE_POOL
+
+DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [paths.TRANSFORM_DIR / "dbt_project.yml", paths.TRANSFORM_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources.extend((paths.TRANSFORM_DIR / folder).rglob("*"))
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment: `dagster dev` without an activated venv has no
+    `dbt` on PATH, and a different dbt on PATH would be worse."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=DBT_PROJECT,
+        profiles_dir=str(paths.TRANSFORM_DIR),
+        dbt_executable=dbt_executable(),
+    )
+
+
+if _manifest_is_stale(DBT_PROJECT):
+    # The manifest is a build artefact of the code (not data): parse once when models change.
+    # (dagster-dbt's own preparer looks for `dbt` on PATH, hence the explicit resource.)
+    dbt_resource().cli(["parse", "--quiet"], target_path=DBT_PROJECT.target_path).wait()
+
+
+class DatenwerkDbtTranslator(DagsterDbtTranslator):
+    """Group ``transform``; owners from ``meta.owner``; sources keep ``[source, table]`` keys."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "transform"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        owner = (dbt_resource_props.get("meta") or {}).get("owner") or (
+            dbt_resource_props.get("config", {}).get("meta") or {}
+        ).get("owner")
+        return [f"team:{owner}"] if owner else ["team:data-engineering"]
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props["name"]])
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=DatenwerkDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Build staging, intermediate and mart models with `dbt build` (models and their tests)."""
+    os.environ["DATENWERK_BUILD_DB"] = str(paths.build_db())
+    target = paths.dbt_target_dir() / context.run_id
+    yield from (
+        dbt.cli(["build"], context=context, target_path=target)
+        .stream()
+        .fetch_row_counts()
+    )

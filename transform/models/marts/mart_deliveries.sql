@@ -1,0 +1,67 @@
+{#- Every delivered file with what became of it, for data stewards: loaded or rejected, rows
+    read, loaded and quarantined, and for DATEV files the Mandant and period. -#}
+with
+
+case_management as (
+    select *, 'case_management' as source_system from {{ ref('stg_case_management__file_registry') }}
+),
+
+accounting as (
+    select *, 'accounting' as source_system from {{ ref('stg_accounting__file_registry') }}
+),
+
+reference as (
+    select *, 'reference' as source_system from {{ ref('stg_reference__file_registry') }}
+),
+
+datev_headers as (
+    select * from {{ ref('stg_accounting__file_headers') }}
+),
+
+quarantine as (
+    select source_sha256, count(*) as quarantine_rows
+    from (
+        select source_sha256 from {{ ref('stg_case_management__quarantine') }}
+        union all
+        select source_sha256 from {{ ref('stg_accounting__quarantine') }}
+    )
+    group by source_sha256
+),
+
+registry as (
+    select * from case_management
+    union all by name
+    select * from accounting
+    union all by name
+    select * from reference
+),
+
+final as (
+    select
+        registry.source_sha256,
+        registry.source_system,
+        registry.organisation_code,
+        registry.source_file,
+        registry.entity,
+        registry.profile,
+        registry.outcome,
+        registry.rows_read,
+        registry.rows_loaded,
+        registry.rows_quarantined,
+        coalesce(quarantine.quarantine_rows, 0) as quarantine_rows_stored,
+        registry.rows_read = registry.rows_loaded + registry.rows_quarantined
+            or registry.outcome = 'rejected' as is_reconciled,
+        registry.message,
+        datev_headers.client_number as datev_client_number,
+        datev_headers.period_from as datev_period_from,
+        datev_headers.period_to as datev_period_to,
+        registry.registered_at,
+        registry.load_id,
+    from registry
+    left join quarantine
+        on registry.source_sha256 = quarantine.source_sha256
+    left join datev_headers
+        on registry.source_sha256 = datev_headers.source_sha256
+)
+
+select * from final

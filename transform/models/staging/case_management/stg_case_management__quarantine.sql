@@ -1,0 +1,20 @@
+with
+
+source as (
+    {{ completed_loads('raw_case_management', 'quarantine') }}
+),
+
+final as (
+    select
+        source_file,
+        source_sha256,
+        entity,
+        source_line,
+        field,
+        reason,
+        offending_value,
+        _dlt_load_id as load_id,
+    from source
+)
+
+select * from final

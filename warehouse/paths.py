@@ -1,0 +1,82 @@
+"""Where Datenwerk keeps its runtime data. The only module that knows file locations.
+
+Everything lives under one data directory, ``DATENWERK_HOME`` (default ``./data`` relative to
+the current directory). Setting it to another folder gives a completely separate installation:
+inbox, warehouse files, dlt working directories, Dagster home, published files and exports.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TRANSFORM_DIR = REPO_ROOT / "transform"
+
+
+def home() -> Path:
+    """The data directory, absolute (``DATENWERK_HOME``, default ``./data``)."""
+    return Path(os.environ.get("DATENWERK_HOME", "data")).expanduser().resolve()
+
+
+def inbox() -> Path:
+    return home() / "inbox"
+
+
+def case_management_inbox() -> Path:
+    return inbox() / "case_management"
+
+
+def accounting_inbox() -> Path:
+    return inbox() / "accounting"
+
+
+def reference_inbox() -> Path:
+    return inbox() / "reference"
+
+
+def demo_truth() -> Path:
+    """The demo generator's ground truth: beside the inbox, never loaded."""
+    return home() / "demo_truth"
+
+
+def warehouse_dir() -> Path:
+    return home() / "warehouse"
+
+
+def build_db() -> Path:
+    """The pipeline's own DuckDB file. Only the pipeline opens it."""
+    return warehouse_dir() / "build.duckdb"
+
+
+def published_dir() -> Path:
+    return home() / "published"
+
+
+def published_db() -> Path:
+    """The analysts' read-only copy of the marts, swapped in atomically."""
+    return published_dir() / "marts.duckdb"
+
+
+def dlt_dir() -> Path:
+    """dlt's pipelines directory (load packages, state, schemas)."""
+    return home() / "dlt"
+
+
+def dagster_home() -> Path:
+    return home() / "dagster"
+
+
+def dbt_target_dir() -> Path:
+    """dbt's run artefacts per installation, so two homes never share a target folder."""
+    return home() / "dbt" / "target"
+
+
+def key_file() -> Path:
+    """Default pseudonymisation key file: inside the data directory, never in the repo."""
+    return home() / "secrets" / "pseudonym.key"
+
+
+def rejected_dir() -> Path:
+    """Whole files that could not be loaded, each with a ``.reason.txt`` beside it."""
+    return home() / "rejected"

@@ -1,0 +1,47 @@
+"""Settings from the environment, in one place.
+
+Every knob Datenwerk reads from the environment is named here, with its default and the reason
+for it. Paths live in :mod:`warehouse.paths`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Nothing may phone home: this platform runs where only package registries are reachable, and
+# client data must never leave the machine. Set before dlt, dbt, Dagster or GX are imported.
+_QUIET_ENV = {
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    # dlt adds `_dlt_load_id` to Arrow batches only when asked; staging needs it to read
+    # completed loads only (a killed load leaves rows whose load id is not in `_dlt_loads`).
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+}
+
+
+def apply_process_environment() -> None:
+    """Set the environment defaults every Datenwerk process needs (idempotent)."""
+    for name, value in _QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def pseudonym_key_from_env() -> str | None:
+    """The pseudonymisation key given directly, if any (``DATENWERK_PSEUDONYM_KEY``)."""
+    return os.environ.get("DATENWERK_PSEUDONYM_KEY") or None
+
+
+def key_file_override() -> str | None:
+    """A key file outside the data directory (``DATENWERK_KEY_FILE``), if set."""
+    return os.environ.get("DATENWERK_KEY_FILE") or None
+
+
+# Official statistics suppress counts below 3; we default to 5 because our cells (department x
+# program x region x year) are small enough that 3-4 clients can still be recognised locally.
+SUPPRESSION_THRESHOLD = int(os.environ.get("DATENWERK_SUPPRESSION_THRESHOLD", "5"))
+
+# A file whose rejected rows exceed this share fails as a whole: that many bad rows mean a wrong
+# profile or a broken export, not a few typos.
+MAX_REJECT_SHARE = float(os.environ.get("DATENWERK_MAX_REJECT_SHARE", "0.2"))
