@@ -15,9 +15,9 @@ from warehouse import paths, settings
 
 DAGSTER_YAML = """\
 # Written by datenwerk. One run at a time: DuckDB allows one writing process per file.
-run_queue:
-  max_concurrent_runs: 1
 concurrency:
+  runs:
+    max_concurrent_runs: 1
   pools:
     default_limit: 1
 telemetry:

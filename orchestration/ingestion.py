@@ -15,6 +15,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from ingestion import accounting, case_management, reference
 from ingestion.delivery import loaded_hashes
 from ingestion.pipelines import pipeline
+from ingestion.pseudonymise import current_key
 
 WAREHOUSE_POOL = "warehouse_writer"  # DuckDB allows one writing process per file
 
@@ -48,6 +49,8 @@ def _run(
         accounting.DATASET: accounting.accounting,
         reference.DATASET: reference.reference,
     }[dataset]
+    # Fail fast, before dlt starts, on a missing key (terminal configuration error).
+    current_key()
     # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
     source = source_fn(skip_hashes=frozenset(loaded_hashes(dataset)))
     yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))

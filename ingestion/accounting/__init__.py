@@ -106,9 +106,8 @@ def accounting(
 
     def quarantine() -> Iterator[pa.Table]:
         """Booking lines that could not be read, with file, line, field and reason."""
-        table = quarantine_table(delivery.parsed[2])
-        if table.num_rows:
-            yield table
+        if delivery.parsed[2]:
+            yield quarantine_table(delivery.parsed[2])
 
     def file_registry() -> Iterator[pa.Table]:
         """One row per delivered accounting file: sha256, counts, outcome."""

@@ -127,6 +127,20 @@ class Delivery:
         return tables, outcomes
 
 
+def entity_schema(entity: str) -> pa.Schema:
+    """The columns stored for an entity: where it came from, the standard's fields, lineage."""
+    return pa.schema(
+        [
+            pa.field("organisation_code", pa.string()),
+            pa.field("department_code", pa.string()),
+            *standard()[entity].output_schema(),
+            pa.field("source_file", pa.string()),
+            pa.field("source_line", pa.int64()),
+            pa.field("source_sha256", pa.string()),
+        ]
+    )
+
+
 def _first_problem(outcome: FileOutcome) -> str:
     first = outcome.quarantine[0]
     return (
@@ -149,7 +163,12 @@ def case_management(
 
     def entity_rows(entity: str) -> Callable[[], Iterator[pa.Table]]:
         def rows() -> Iterator[pa.Table]:
-            yield from delivery.parsed[0][entity]
+            tables, outcomes = delivery.parsed
+            if tables[entity]:
+                yield from tables[entity]
+            elif outcomes:
+                # An empty batch still creates the table, so dbt's sources always exist.
+                yield entity_schema(entity).empty_table()
 
         rows.__doc__ = standard()[entity].description
         return rows
@@ -161,9 +180,8 @@ def case_management(
 
     def quarantine() -> Iterator[pa.Table]:
         """Rejected rows with file, line, field and reason (identifiers already pseudonymised)."""
-        table = quarantine_table(delivery.parsed[1])
-        if table.num_rows:
-            yield table
+        if delivery.parsed[1]:
+            yield quarantine_table(delivery.parsed[1])
 
     def file_registry() -> Iterator[pa.Table]:
         """One row per delivered file: sha256, profile, rows read/loaded/quarantined, outcome."""

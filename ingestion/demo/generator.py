@@ -163,9 +163,9 @@ DEPARTMENTS: tuple[Department, ...] = (
         "SB", "Schuldner- und Insolvenzberatung", "Debt and insolvency counselling",
         "Katrin Böhm", 0.30, True,
         (
-            Program("SB-ALLG", "Allgemeine Schuldnerberatung", "1100", 0.65, 150, 1.3, 120, 45,
+            Program("SB-ALLG", "Allgemeine Schuldnerberatung", "1100", 0.65, 240, 1.2, 120, 45,
                     (0.55, 0.30, 0.10, 0.03, 0.02), False),
-            Program("SB-INSO", "Verbraucherinsolvenzberatung", "1200", 0.35, 240, 1.0, 100, 40,
+            Program("SB-INSO", "Verbraucherinsolvenzberatung", "1200", 0.35, 360, 0.9, 100, 40,
                     (0.60, 0.25, 0.12, 0.02, 0.01), False),
         ),
         ((0.6, 0.4), (0.5, 0.5)),
@@ -180,9 +180,9 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department(
         "SUB", "Suchtberatung", "Addiction counselling", "Thomas Weißenfels", 0.25, True,
         (
-            Program("SUB-AMB", "Ambulante Suchtberatung", "2100", 0.70, 140, 2.5, 90, 35,
+            Program("SUB-AMB", "Ambulante Suchtberatung", "2100", 0.70, 200, 2.2, 90, 35,
                     (0.60, 0.20, 0.10, 0.02, 0.08), False),
-            Program("SUB-NACH", "Nachsorge", "2200", 0.30, 220, 1.6, 90, 40,
+            Program("SUB-NACH", "Nachsorge", "2200", 0.30, 300, 1.5, 90, 40,
                     (0.40, 0.15, 0.10, 0.05, 0.30), False),
         ),
         ((0.35, 0.65), (0.6, 0.4)),
@@ -197,9 +197,9 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department(
         "MBE", "Migrationsberatung", "Migration counselling", "Leyla Aydin", 0.25, False,
         (
-            Program("MBE", "Migrationsberatung für Erwachsene", "3100", 0.65, 110, 1.3, 150, 55,
+            Program("MBE", "Migrationsberatung für Erwachsene", "3100", 0.65, 180, 1.1, 150, 55,
                     (0.55, 0.25, 0.15, 0.03, 0.02), False),
-            Program("JMD", "Jugendmigrationsdienst", "3200", 0.35, 150, 1.6, 110, 45,
+            Program("JMD", "Jugendmigrationsdienst", "3200", 0.35, 240, 1.4, 110, 45,
                     (0.50, 0.20, 0.15, 0.05, 0.10), True),
         ),
         ((1.0, 0.0), (0.0, 1.0)),  # age decides the program, so clients stay in theirs
@@ -214,11 +214,11 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department(
         "AJH", "Ambulante Jugendhilfe", "Outpatient youth welfare", "Jörg Hoffmann", 0.20, False,
         (
-            Program("AJH-SPFH", "Sozialpädagogische Familienhilfe", "4100", 0.45, 330, 4.0, 35,
-                    8, (0.15, 0.15, 0.03, 0.65, 0.02), True),
-            Program("AJH-EB", "Erziehungsbeistandschaft", "4200", 0.35, 280, 3.0, 45, 12,
+            Program("AJH-SPFH", "Sozialpädagogische Familienhilfe", "4100", 0.45, 420, 3.6, 35,
+                    12, (0.15, 0.15, 0.03, 0.65, 0.02), True),
+            Program("AJH-EB", "Erziehungsbeistandschaft", "4200", 0.35, 360, 2.8, 45, 16,
                     (0.35, 0.15, 0.05, 0.43, 0.02), True),
-            Program("AJH-SGA", "Soziale Gruppenarbeit", "4300", 0.20, 200, 3.5, 60, 15,
+            Program("AJH-SGA", "Soziale Gruppenarbeit", "4300", 0.20, 270, 3.2, 60, 20,
                     (0.15, 0.05, 0.03, 0.07, 0.70), True),
         ),
         ((0.4, 0.4, 0.2), (0.2, 0.5, 0.3), (0.1, 0.4, 0.5)),
@@ -228,7 +228,7 @@ DEPARTMENTS: tuple[Department, ...] = (
         (0.3, 1.0, 0.0, 1.5, 5.0, 0.3, 0.3, 4.0),
         (0.20, 0.45, 0.25, 0.10),
         ("Erziehungskompetenz", "Schule/Ausbildung", "Soziale Beziehungen"),
-        0.15, 4400.0, 0.10, "Zuschuss Stadt Jugendhilfe",
+        0.15, 4400.0, 0.40, "Zuschuss Stadt Jugendhilfe",
     ),
 )
 PROGRAMS: tuple[Program, ...] = tuple(p for d in DEPARTMENTS for p in d.programs)
@@ -343,6 +343,12 @@ def _choice_rows(rng: np.random.Generator, table: np.ndarray, rows: np.ndarray) 
     cum = np.cumsum(table / table.sum(axis=1, keepdims=True), axis=1)
     u = rng.random(len(rows))
     return np.minimum((u[:, None] > cum[rows]).sum(axis=1), table.shape[1] - 1)
+
+
+def _month_index(days: np.ndarray) -> np.ndarray:
+    """Months since January 2023 (0..35 within the period)."""
+    cal = _calendar()
+    return (cal.year[days - _CAL_FROM] - YEARS[0]) * 12 + cal.month[days - _CAL_FROM] - 1
 
 
 def _back_to_friday(days: np.ndarray, floor: np.ndarray | int) -> np.ndarray:
@@ -513,9 +519,8 @@ def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
     young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
     young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
     young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
-    adult_year = np.clip(rng.normal(1979, 13, m), 1940, 2004.99)
-    adult_birth = (_day("1940-01-01")
-                   + ((adult_year - 1940) * 365.2425).astype(np.int64)).clip(max=_day("2005-12-31"))
+    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * (_day("2005-12-31")
+                                                                   - _day("1940-01-01"))).astype(np.int64)
     birth = np.where(young, young_birth, adult_birth)
 
     intl = rng.random(m) < dept.international_names
@@ -734,8 +739,8 @@ def _make_contacts(rng: np.random.Generator, d_idx: int, cl: _Clients, cs: _Case
     _count(truth.clients_reached, (reached // 3) % N_PROGRAMS, reached % 3)
 
     # AJH bills the Jugendamt per case and quarter for the contact hours (Fachleistungsstunden).
-    month_idx = (year_idx * 12 + cal.month[day - _CAL_FROM] - 1)
     if DEPARTMENTS[d_idx].code == "AJH":
+        month_idx = _month_index(day)
         key, inverse = np.unique(case * N_MONTHS + month_idx // 3, return_inverse=True)
         acc.fee_minutes.append(np.bincount(inverse, weights=minutes).astype(np.int64))
         acc.fee_quarter.append(key % N_MONTHS)
@@ -810,14 +815,14 @@ def _make_assessments(rng: np.random.Generator, d_idx: int, cs: _Cases, per_case
     exit_day = np.maximum(np.minimum(cs.end, EXPORT_DAY) - rng.integers(0, 8, n_cases), cs.start)
 
     rows_case, rows_phase, rows_dim, rows_day, rows_v2 = [], [], [], [], []
-    for phase, present, days, values in (
+    for phase_no, present, days, values in (
         (0, np.ones(n_cases, dtype=bool), intake_day, intake),
         (1, has_interim, interim_day, interim_v2),
         (2, has_exit, exit_day, exit_v2),
     ):
         idx = np.flatnonzero(present)
         rows_case.append(np.repeat(idx, n_dim))
-        rows_phase.append(np.full(len(idx) * n_dim, phase))
+        rows_phase.append(np.full(len(idx) * n_dim, phase_no))
         rows_dim.append(np.tile(np.arange(n_dim), len(idx)))
         rows_day.append(np.repeat(days[idx], n_dim))
         rows_v2.append(values[idx].ravel())
@@ -861,9 +866,9 @@ def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Cou
     planned = _PLANNED_OR_REFERRAL[np.maximum(cs.reason[closed], 0)]
     _count(truth.planned_ends, cs.prog[closed][planned], end_year[planned])
 
-    month = lambda d: (cal.year[d - _CAL_FROM] - YEARS[0]) * 12 + cal.month[d - _CAL_FROM] - 1  # noqa: E731
-    np.add.at(acc.active_diff, (cs.prog, month(cs.start)), 1)
-    np.add.at(acc.active_diff, (cs.prog, month(cs.obs_end) + 1), -1)
+    # Open cases per program and month, as a difference array (+1 from start, -1 after the end).
+    np.add.at(acc.active_diff, (cs.prog, _month_index(cs.start)), 1)
+    np.add.at(acc.active_diff, (cs.prog, _month_index(cs.obs_end) + 1), -1)
     after = (counters.case, counters.contact, counters.goal, counters.assessment)
     return {"clients": m, "cases": after[0] - before[0], "contacts": after[1] - before[1],
             "goals": after[2] - before[2], "assessments": after[3] - before[3]}
@@ -903,8 +908,8 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
     raise_ = np.array(_PAY_RAISE)[month_no // 12]
 
     def add(prog: int, kind: int, account: int, credit: bool, year: np.ndarray,
-            month: np.ndarray, day: np.ndarray, euros: np.ndarray, text: list[str],
-            doc: list[str]) -> None:
+            month: np.ndarray, day: np.ndarray, euros: np.ndarray,
+            text: Sequence[str] | np.ndarray, doc: Sequence[str] | np.ndarray) -> None:
         n = len(year)
         parts.append({
             "year": year.astype(np.int64), "month": month.astype(np.int64),
@@ -961,9 +966,12 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
             np.full(n, "SP", dtype=object))
 
     # Grants: a share of each program's costs of the year, paid quarterly in round hundreds.
-    costs = {k: np.concatenate([pt[k] for pt in parts]) for k in ("prog", "year", "cents")}
-    cost_cents = np.bincount(costs["prog"] * 3 + costs["year"] - YEARS[0],
-                             weights=costs["cents"].astype(float), minlength=N_PROGRAMS * 3)
+    so_far = {k: np.concatenate([pt[k] for pt in parts])
+              for k in ("prog", "year", "cents", "credit")}
+    debit = ~so_far["credit"]
+    cost_cents = np.bincount(so_far["prog"][debit] * 3 + so_far["year"][debit] - YEARS[0],
+                             weights=so_far["cents"][debit].astype(float),
+                             minlength=N_PROGRAMS * 3)
     for p, prog in enumerate(PROGRAMS):
         dept = DEPARTMENTS[_PROGRAM_DEPT[p]]
         for y_idx, year in enumerate(YEARS):
@@ -1137,7 +1145,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     EXTF per year) and ``reference/swm/*.csv``; ``truth_dir`` receives ``planted_pii.json``,
     ``by_program_year.csv`` and ``counts.json``. ``scale=1`` gives about 2,000 clients; the
     same ``seed`` (a non-negative integer) and ``scale`` always give byte-identical files.
-    """  # noqa: E501 - the first line is the agreed one-line contract
+    """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     if seed < 0:
@@ -1161,7 +1169,8 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
         dept_dir = cm_root / dept.code
         dept_dir.mkdir(parents=True, exist_ok=True)
         counts = dict.fromkeys(ENTITIES, 0)
-        files = {name: (dept_dir / f"{name}.csv").open("wb") for name in HEADERS}
+        files: dict[str, IO[bytes]] = {
+            name: (dept_dir / f"{name}.csv").open("wb") for name in HEADERS}
         try:
             for name, fh in files.items():
                 fh.write(_header_line(HEADERS[name]))
@@ -1194,10 +1203,10 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     _write_truth_table(truth_dir / "by_program_year.csv", truth)
     pii.finish()
     total = {k: sum(c[k] for c in by_dept.values()) for k in ENTITIES}
-    with (truth_dir / "counts.json").open("w", encoding="utf-8") as fh:
+    with (truth_dir / "counts.json").open("w", encoding="utf-8") as out:
         json.dump({"organisation_code": ORG_CODE, "seed": seed, "scale": scale, "total": total,
                    "by_department": by_dept,
                    "bookings_by_year": {str(y): c for y, c in booking_counts.items()}},
-                  fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+                  out, indent=2, ensure_ascii=False)
+        out.write("\n")
     return total

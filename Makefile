@@ -1,0 +1,49 @@
+# Datenwerk: `make run` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DATENWERK_HOME ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(DATENWERK_HOME)/dagster
+VENV := .venv
+BIN := $(VENV)/bin
+# The venv's bin first: dagster-dbt calls `dbt` from PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run dev test bench docs lint clean browser-deps
+
+help:
+	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
+	@echo "make test   install and run the tests"
+	@echo "make dev    Dagster UI on http://127.0.0.1:3000"
+	@echo "make bench  scale benchmarks (results in bench/results/)"
+	@echo "make clean  remove the environment and all runtime data under DATENWERK_HOME"
+
+# uv from PyPI if the machine has none; the environment exactly as locked.
+$(STAMP): pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	uv sync --frozen --python 3.11
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/datenwerk run --demo-if-empty
+
+dev: install
+	@mkdir -p "$(DAGSTER_HOME)"
+	@$(BIN)/python -c "from orchestration.cli import prepare_dagster_home; prepare_dagster_home()"
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider -o addopts=""
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) "$(DATENWERK_HOME)" transform/target transform/logs
