@@ -18,9 +18,9 @@ import pytest
 SCALE = 0.1  # about 200 clients: every program has closed cases in every year, in seconds
 SEED = 7
 
-# Set before Datenwerk modules are imported: definitions resolve paths from it.
+# Set before Datenwerk modules are imported: loading the definitions touches this home.
 _SESSION_ROOT = Path(os.environ.get("DATENWERK_TEST_ROOT", "/tmp")) / f"datenwerk-test-{os.getpid()}"
-os.environ["DATENWERK_HOME"] = str(_SESSION_ROOT / "home")
+os.environ["DATENWERK_HOME"] = str(_SESSION_ROOT / "definitions")
 os.environ.pop("DATENWERK_PSEUDONYM_KEY", None)
 os.environ.pop("DATENWERK_KEY_FILE", None)
 

@@ -103,7 +103,7 @@ _SOCIAL_SHARE = 0.205  # employer's social-insurance share of gross pay
 _RENT_M2_PER_FTE, _RENT_EUR_M2 = 25.0, 11.80
 _PHONE_EUR_PER_FTE = 28.0
 _FEE_RATE_CENTS = (6240, 6510, 6820)  # Fachleistungsstunde billed to the Jugendamt, per year
-_STRIPPED_BELEGDATUM_SHARE = 0.10  # some exporters write 503 instead of 0503
+_STRIPPED_BELEGDATUM_SHARE = 0.10  # share of rows written 503 instead of 0503 (DMM)
 
 ACCOUNT_RANGES: tuple[tuple[int, int, str, str], ...] = (
     (6000, 6199, "cost", "personnel"),
@@ -161,7 +161,7 @@ class Department:
 DEPARTMENTS: tuple[Department, ...] = (
     Department(
         "SB", "Schuldner- und Insolvenzberatung", "Debt and insolvency counselling",
-        "Katrin Böhm", 0.30, True,
+        "Katrin Brückner", 0.30, True,
         (
             Program("SB-ALLG", "Allgemeine Schuldnerberatung", "1100", 0.65, 240, 1.2, 120, 45,
                     (0.55, 0.30, 0.10, 0.03, 0.02), False),
@@ -195,7 +195,7 @@ DEPARTMENTS: tuple[Department, ...] = (
         0.15, 4500.0, 0.90, "Zuwendung Land Suchthilfe",
     ),
     Department(
-        "MBE", "Migrationsberatung", "Migration counselling", "Leyla Aydin", 0.25, False,
+        "MBE", "Migrationsberatung", "Migration counselling", "Leyla Aydemir", 0.25, False,
         (
             Program("MBE", "Migrationsberatung für Erwachsene", "3100", 0.65, 180, 1.1, 150, 55,
                     (0.55, 0.25, 0.15, 0.03, 0.02), False),
@@ -212,7 +212,7 @@ DEPARTMENTS: tuple[Department, ...] = (
         0.85, 4100.0, 0.95, "Zuwendung BAMF/BMFSFJ",
     ),
     Department(
-        "AJH", "Ambulante Jugendhilfe", "Outpatient youth welfare", "Jörg Hoffmann", 0.20, False,
+        "AJH", "Ambulante Jugendhilfe", "Outpatient youth welfare", "Jörg Hoffmeister", 0.20, False,
         (
             Program("AJH-SPFH", "Sozialpädagogische Familienhilfe", "4100", 0.45, 420, 3.6, 35,
                     12, (0.15, 0.15, 0.03, 0.65, 0.02), True),
@@ -1045,7 +1045,10 @@ def _write_datev(rng: np.random.Generator, b: _Bookings, root: Path) -> dict[int
         sel = np.flatnonzero(b.year == year)
         n = len(sel)
         ddmm = b.day[sel] * 100 + b.month[sel]
-        stripped = rng.random(n) < _STRIPPED_BELEGDATUM_SHARE
+        # Only days 1-9 show the difference, so strip among those to reach the share overall.
+        early = b.day[sel] < 10
+        p_strip = min(1.0, _STRIPPED_BELEGDATUM_SHARE * n / max(1, int(early.sum())))
+        stripped = early & (rng.random(n) < p_strip)
         belegdatum = _where(stripped, _s(ddmm), pc.utf8_lpad(_s(ddmm), width=4, padding="0"))
         cc = np.array([p.cost_centre for p in PROGRAMS], dtype=object)[b.prog[sel]]
         fields: list[pa.Array | str] = [""] * n_cols

@@ -61,7 +61,7 @@ def test_outcome_mart_equals_ground_truth(first_run: PipelineRun) -> None:
             if pd.isna(expected):
                 assert pd.isna(actual), col
             else:
-                assert actual == pytest.approx(expected, abs=1e-9), col
+                assert actual == pytest.approx(expected, abs=1e-6), col  # truth file has 6 decimals
     # The marts show real variation, not one constant rate.
     assert merged["planned_end_rate"].nunique() > 5
     assert merged["cases_closed"].sum() > 50

@@ -6,6 +6,10 @@ programs as (
     select * from {{ ref('stg_reference__programs') }}
 ),
 
+departments as (
+    select * from {{ ref('stg_reference__departments') }}
+),
+
 cases as (
     select * from {{ ref('stg_case_management__cases') }}
 ),
@@ -42,10 +46,15 @@ final as (
     select
         programs.organisation_code,
         programs.department_code,
+        departments.department_name,
+        departments.data_steward,
         programs.program_code,
         programs.program_name,
         years.year,
     from programs
+    left join departments
+        on programs.organisation_code = departments.organisation_code
+        and programs.department_code = departments.department_code
     cross join years
 )
 

@@ -57,6 +57,7 @@ final as (
     select
         program_years.organisation_code,
         program_years.department_code,
+        program_years.department_name,
         program_years.program_code,
         program_years.program_name,
         program_years.year,
