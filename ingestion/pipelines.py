@@ -21,5 +21,4 @@ def pipeline(dataset: str) -> Pipeline:
         pipelines_dir=str(paths.dlt_dir()),
         destination=dlt.destinations.duckdb(str(paths.build_db())),
         dataset_name=dataset,
-        progress="log",
     )

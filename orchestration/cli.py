@@ -6,12 +6,18 @@ This is the user-facing front door (``make run`` calls it), so it prints; everyt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warehouse import paths, settings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 DAGSTER_YAML = """\
 # Written by datenwerk. One run at a time: DuckDB allows one writing process per file.
@@ -72,15 +78,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
     from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import defs
 
     started = time.monotonic()
     print(f"Running nightly_refresh on {paths.home()} ...")
-    with DagsterInstance.get() as instance:
-        result = defs.get_job_def("nightly_refresh").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+    run_id = make_new_run_id()
+    log_file = paths.logs_dir() / f"run-{run_id}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Full log: {log_file}")
+    with DagsterInstance.get() as instance, log_file.open("w") as log:
+        # dbt's own output (re-emitted by dagster-dbt on stdout) goes to the log file.
+        with Progress(instance, run_id, started), contextlib.redirect_stdout(log):
+            result = defs.resolve_job_def("nightly_refresh").execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                # Progress lines replace Dagster's debug log; warnings and errors still show.
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
     elapsed = time.monotonic() - started
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
@@ -93,6 +110,68 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print_summary(elapsed)
     return 0
+
+
+class Progress:
+    """Prints what the run does (stage, rows, elapsed) by following its event log."""
+
+    def __init__(self, instance: "DagsterInstance", run_id: str, started: float) -> None:
+        self.instance, self.run_id, self.started = instance, run_id, started
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._cursor: str | None = None
+        self.out = sys.stdout  # progress goes to the terminal even while stdout is redirected
+
+    def __enter__(self) -> "Progress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._drain()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(0.5):
+            self._drain()
+
+    def _drain(self) -> None:
+        from dagster import DagsterEventType
+
+        interesting = {
+            DagsterEventType.STEP_START: "started",
+            DagsterEventType.STEP_SUCCESS: "done",
+            DagsterEventType.STEP_FAILURE: "FAILED",
+            DagsterEventType.ASSET_MATERIALIZATION: "materialised",
+            DagsterEventType.ASSET_CHECK_EVALUATION: "check",
+        }
+        try:
+            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, limit=1000)
+        except Exception:  # noqa: BLE001 - progress is best effort, never breaks a run
+            return
+        self._cursor = conn.cursor
+        for record in conn.records:
+            event = record.event_log_entry.dagster_event
+            if event is None or event.event_type not in interesting:
+                continue
+            elapsed = time.monotonic() - self.started
+            what = interesting[event.event_type]
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                mat = event.step_materialization_data.materialization
+                rows = mat.metadata.get("dagster/row_count") or mat.metadata.get("rows_loaded")
+                shown = f" ({rows.value:,} rows)" if rows is not None else ""
+                if event.step_key and event.step_key.startswith("transform"):
+                    continue  # dbt models: one line per model would drown the rest
+                line = f"{mat.asset_key.to_user_string()}{shown}"
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                ev = event.event_specific_data
+                if ev.passed:
+                    continue
+                line = f"{ev.asset_key.to_user_string()} {ev.check_name} did not pass"
+                what = "CHECK FAILED"
+            else:
+                line = event.step_key or ""
+            print(f"  [{elapsed:5.0f}s] {what:<12} {line}", file=self.out, flush=True)
 
 
 def print_summary(elapsed: float) -> None:

@@ -80,3 +80,8 @@ def key_file() -> Path:
 def rejected_dir() -> Path:
     """Whole files that could not be loaded, each with a ``.reason.txt`` beside it."""
     return home() / "rejected"
+
+
+def logs_dir() -> Path:
+    """Full logs of command-line runs (dbt output included)."""
+    return home() / "logs"
