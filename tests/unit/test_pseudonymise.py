@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from ingestion import pseudonymise
+
+
+def test_same_identifier_same_pseudonym_other_key_other_pseudonym() -> None:
+    key_a, key_b = b"a" * 32, b"b" * 32
+    values = pa.array(["K-1", "K-2", "K-1", None, " K-2 "])
+    out = pseudonymise.pseudonymise_array(values, key_a).to_pylist()
+    assert out[0] == out[2] and out[1] == out[4] and out[0] != out[1]
+    assert out[3] is None
+    assert len(out[0]) == pseudonymise.PSEUDONYM_HEX_CHARS
+    assert "K-1" not in "".join(v for v in out if v)
+    assert pseudonymise.pseudonymise_array(values, key_b).to_pylist()[0] != out[0]
+    assert out[0] == pseudonymise.pseudonym("K-1", key_a)
+
+
+def test_missing_key_is_a_clear_terminal_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
+    monkeypatch.delenv("DATENWERK_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("DATENWERK_KEY_FILE", raising=False)
+    with pytest.raises(pseudonymise.MissingKeyError, match="init-key"):
+        pseudonymise.current_key()
+    path = pseudonymise.ensure_key_file()
+    assert path == tmp_path / "secrets" / "pseudonym.key"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert len(pseudonymise.current_key()) >= 32
