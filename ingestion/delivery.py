@@ -47,6 +47,8 @@ REGISTRY_SCHEMA = pa.schema(
         ("rows_loaded", pa.int64()),
         ("rows_quarantined", pa.int64()),
         ("message", pa.string()),
+        # Columns the profile does not know: never read, only named here (they may be personal).
+        ("unexpected_columns", pa.list_(pa.string())),
         ("registered_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -89,6 +91,7 @@ class FileOutcome:
     rows_loaded: int = 0
     quarantine: list[pa.Table] = field(default_factory=list)
     rejected_reason: str | None = None
+    unexpected_columns: list[str] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -106,6 +109,7 @@ class FileOutcome:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "message": self.rejected_reason,
+            "unexpected_columns": self.unexpected_columns,
             "registered_at": datetime.now(UTC),
         }
 

@@ -77,9 +77,25 @@ def key_file() -> Path:
     return home() / "secrets" / "pseudonym.key"
 
 
+def protected_dir(name: str = "") -> Path:
+    """Folders that hold personal data (rejected files, steward reports, temporary copies):
+    created with mode 0700, kept out of every published artefact."""
+    root = home() / "protected"
+    target = root / name if name else root
+    for folder in (root, target):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    return target
+
+
 def rejected_dir() -> Path:
     """Whole files that could not be loaded, each with a ``.reason.txt`` beside it."""
-    return home() / "rejected"
+    return protected_dir("rejected")
+
+
+def reports_dir() -> Path:
+    """Per-file quality reports for data stewards (they may quote rejected values)."""
+    return protected_dir("reports")
 
 
 def logs_dir() -> Path:

@@ -24,7 +24,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from ingestion.case_management.helpers import parse_export, read_strings
+from ingestion.case_management.helpers import parse_export, read_header
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -58,7 +58,7 @@ def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
     best = None
     for profile, mapping in candidates:
         try:
-            _, names = read_strings(path, profile.encoding, profile.delimiter)
+            names = read_header(path, profile).names
         except FileRejected:
             continue
         if set(mapping.columns.values()) <= set(names):

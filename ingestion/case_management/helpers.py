@@ -1,121 +1,215 @@
-"""Reading one case-management export file into the standard, as Arrow, with quarantine.
+"""Reading one case-management export into the standard, with DuckDB doing the work.
 
-Everything here is columnar (Arrow compute): no Python loop over rows. Direct identifiers are
-dropped the moment the file is parsed, and person identifiers are pseudonymised before a table
-leaves this module, so nothing personal reaches dlt's load packages, logs or the quarantine.
+One pass of DuckDB's parallel CSV reader (or python-calamine for ``.xlsx``) feeds a set-based SQL
+mapping: types, codes, rules and duplicate keys are checked in SQL, no Python loop touches a row.
+Only the columns the profile maps are ever materialised: names, addresses, notes and every
+unexpected column stay inside the reader and are gone when the query ends. Person identifiers are
+pseudonymised before a table leaves this module, so nothing personal reaches dlt, logs or the
+quarantine.
+
+Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 and a
+quoted value with a line break stays in its row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
-from ingestion.standard import DERIVED_TYPES, EntityMapping, EntitySpec, FieldSpec, Profile
+from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile
+from warehouse import paths
 
 UTF8_BOM = b"\xef\xbb\xbf"
+SNIFF_BYTES = 1 << 16
+# DuckDB's reject kinds in the words a data steward understands.
+REJECT_REASONS = {
+    "MISSING COLUMNS": "too few fields in this row",
+    "TOO MANY COLUMNS": "too many fields in this row",
+    "UNQUOTED VALUE": "a quote character inside an unquoted value",
+    "LINE SIZE OVER MAXIMUM": "the row is longer than allowed",
+    "INVALID ENCODING": "characters that are not valid in the file's encoding",
+    "INVALID STATE": "the row cannot be read (unbalanced quotes)",
+    "CAST": "a value cannot be read",
+}
 
 
-def _encoding_for(path: Path, declared: str) -> str:
+@dataclass
+class Header:
+    """What the first line of an export says: column names, delimiter, encoding to read with."""
+
+    names: list[str]
+    delimiter: str
+    encoding: str
+    is_excel: bool = False
+    unexpected: list[str] = field(default_factory=list)
+
+
+def _sniff(path: Path) -> bytes:
     with path.open("rb") as fh:
-        head = fh.read(3)
-    # A BOM says UTF-8 whatever the profile claims; 'utf-8-sig' strips it from the first name.
-    return "utf-8-sig" if head == UTF8_BOM else declared
+        return fh.read(SNIFF_BYTES)
 
 
-def read_strings(path: Path, encoding: str, delimiter: str) -> tuple[pa.Table, list[str]]:
-    """Read a delimited file with every column as text; empty cells become null.
-
-    Returns the table and the physical line number of each record's first line (records may span
-    lines when a quoted value holds a line break).
-    """
-    encoding = _encoding_for(path, encoding)
+def read_header(path: Path, profile: Profile) -> Header:
+    """Column names of an export without reading its rows; rejects files that are no text table."""
+    if path.suffix.lower() == ".xlsx":
+        return Header(_excel_frame(path, nrows=0).column_names, "", "xlsx", is_excel=True)
+    head = _sniff(path)
+    if not head.strip():
+        raise FileRejected(path, "the file is empty")
+    if b"\x00" in head:
+        raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
+    encoding = "utf-8" if head.startswith(UTF8_BOM) else profile.encoding
+    first = head.split(b"\n", 1)[0].removeprefix(UTF8_BOM).rstrip(b"\r")
     try:
-        with path.open("r", encoding=encoding, newline="") as fh:
-            header = next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])
+        text = first.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise FileRejected(path, f"cannot be decoded as {encoding}: {exc.reason}") from exc
-    names = [h.strip().lstrip("\ufeff") for h in header]
-    if not any(names):
-        raise FileRejected(path, "the file is empty (no header line)")
+        raise FileRejected(path, f"the header cannot be decoded as {encoding}: {exc.reason}") from exc
+    # The profile's delimiter first; ',' and ';' both occur in the wild (Excel by locale).
+    counts = {d: text.count(d) for d in (profile.delimiter, ";", ",", "\t")}
+    delimiter = profile.delimiter if counts[profile.delimiter] else max(counts, key=counts.get)  # type: ignore[arg-type]
+    names = [n.strip().lstrip("\ufeff") for n in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    if len(names) < 2:
+        raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
+    return Header(names, delimiter, encoding)
+
+
+def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
+    """The first sheet of a workbook as text columns (python-calamine: fast, no row loop here)."""
+    from python_calamine import CalamineWorkbook
+
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding=encoding, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[""],
-                strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise FileRejected(path, f"is not a readable '{delimiter}'-delimited file: {exc}") from exc
-    return table, names
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False, nrows=None if nrows is None else nrows + 1)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means: not a readable workbook
+        raise FileRejected(path, f"not a readable .xlsx workbook: {exc}") from exc
+    if not rows:
+        raise FileRejected(path, "the workbook's first sheet is empty")
+    names = [str(n).strip() for n in rows[0]]
+    columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(names)
+    return pa.table(
+        {n: pa.array([_cell_text(v) for v in col], pa.string()) for n, col in zip(names, columns, strict=False)}
+    )
 
 
-def physical_lines(table: pa.Table) -> pa.Array:
-    """Line number of each record: header is line 1; embedded line breaks push later records."""
-    n = table.num_rows
-    extra = pa.array([0] * n, pa.int64()) if n else pa.array([], pa.int64())
-    for col in table.columns:
-        breaks = pc.fill_null(pc.count_substring(col, "\n"), 0).cast(pa.int64())
-        extra = pc.add(extra, breaks)
-    before = pc.subtract(pc.cumulative_sum(extra), extra)
-    return pc.add(pa.array(range(2, n + 2), pa.int64()), before)
+def _cell_text(value: object) -> str | None:
+    """Excel cells as the text a CSV export would hold (dates ISO, whole numbers without .0)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return str(value)
 
 
-class _Checker:
-    """Marks each bad row once, with the first problem found, in the order checks run."""
-
-    def __init__(self, n: int) -> None:
-        self.bad = pa.array([False] * n, pa.bool_())
-        self.reasons: list[tuple[pa.Array, str, str, pa.Array | None]] = []
-
-    def mark(self, mask: pa.Array, field: str, reason: str, values: pa.Array | None) -> None:
-        mask = pc.and_(pc.fill_null(mask, False), pc.invert(self.bad))
-        if pc.any(mask).as_py():
-            self.reasons.append((mask, field, reason, values))
-            self.bad = pc.or_(self.bad, mask)
-
-
-def _parse_dates(raw: pa.Array, formats: tuple[str, ...]) -> pa.Array:
-    """Strict dates: Arrow's strptime rolls 31.02. over into March, so a parse only counts when
-    formatting the date again gives back the text (days and months may lack a leading zero)."""
-    padded = pc.replace_substring_regex(raw, r"^(\d)\.", r"0\1.")
-    padded = pc.replace_substring_regex(padded, r"\.(\d)\.", r".0\1.")
-    parsed = pa.nulls(len(raw), pa.date32())
-    for fmt in (*formats, "%Y-%m-%d"):
-        attempt = pc.strptime(padded, format=fmt, unit="s", error_is_null=True).cast(pa.date32())
-        exact = pc.equal(pc.strftime(attempt.cast(pa.timestamp("s")), format=fmt), padded)
-        attempt = pc.if_else(pc.fill_null(exact, False), attempt, pa.nulls(len(raw), pa.date32()))
-        parsed = pc.coalesce(parsed, attempt)
-    return parsed
+@contextlib.contextmanager
+def _utf8_source(path: Path, header: Header) -> Iterator[Path]:
+    """A path DuckDB can read. UTF-8 files are read in place; Windows-1252 is transcoded into a
+    temporary copy in the protected folder (it holds personal data) and deleted afterwards."""
+    if header.is_excel or header.encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig"):
+        yield path
+        return
+    tmp = paths.protected_dir("tmp") / f"{uuid.uuid4().hex}.csv"
+    try:
+        with path.open("r", encoding=header.encoding, newline="") as src, tmp.open(
+            "w", encoding="utf-8", newline=""
+        ) as dst:
+            while chunk := src.read(1 << 24):
+                dst.write(chunk)
+    except UnicodeDecodeError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FileRejected(
+            path, f"cannot be decoded as {header.encoding} at byte {exc.start}: {exc.reason}"
+        ) from exc
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _parse_number(raw: pa.Array, decimal: str, integer: bool) -> pa.Array:
-    text = raw
-    if decimal == ",":
-        text = pc.replace_substring(text, ".", "")  # thousands separator
-        text = pc.replace_substring(text, ",", ".")
-    pattern = r"^[+-]?\d+$" if integer else r"^[+-]?\d+(\.\d+)?$"
-    ok = pc.match_substring_regex(text, pattern)
-    text = pc.if_else(ok, text, pa.nulls(len(text), pa.string()))
-    return text.cast(pa.int64() if integer else pa.float64())
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _map_codes(raw: pa.Array, spec: FieldSpec, value_map: dict[str, str]) -> pa.Array:
-    """Vendor labels -> standard codes; standard codes pass as they are; others become null."""
-    pairs = {**{c: c for c in spec.codes}, **value_map}
-    keys = pa.array(list(pairs), pa.string())
-    vals = pa.array(list(pairs.values()), pa.string())
-    return pc.take(vals, pc.index_in(raw, value_set=keys))
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Profile) -> str:
+    raw = f"raw_{name}"
+    if fspec.type == "date":
+        formats = ", ".join(_lit(f) for f in (*profile.date_formats, "%Y-%m-%d"))
+        return f"cast(try_strptime({raw}, [{formats}]) as date)"
+    if fspec.type in ("integer", "decimal"):
+        text = raw
+        if profile.decimal == ",":
+            text = f"replace(replace({raw}, '.', ''), ',', '.')"
+        if fspec.type == "integer":
+            return f"case when regexp_full_match({text}, '[+-]?[0-9]+') then cast({text} as bigint) end"
+        return f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') then cast({text} as double) end"
+    if fspec.codes:
+        pairs = {**{c: c for c in fspec.codes}, **mapping.values.get(name, {})}
+        whens = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in pairs.items())
+        source = f"coalesce({raw}, {_lit(fspec.default)})" if fspec.default else raw
+        return f"case {source} {whens} end"
+    return raw
+
+
+def _checks_sql(spec: EntitySpec, profile: Profile, mapping: EntityMapping) -> list[tuple[str, str, str, str | None]]:
+    """(condition that marks a row bad, field, reason, offending-value expression) in check order."""
+    checks: list[tuple[str, str, str, str | None]] = []
+    for name, fspec in spec.fields.items():
+        raw = f"raw_{name}"
+        shown = None if (fspec.personal or fspec.pseudonymise) else raw
+        if fspec.required:
+            checks.append((f"{raw} is null", name, "missing required value", None))
+        if fspec.type == "date":
+            checks.append(
+                (f"{raw} is not null and {name} is null", name,
+                 "not a valid date (expected DD.MM.YYYY or YYYY-MM-DD)", shown)
+            )
+        elif fspec.type in ("integer", "decimal"):
+            checks.append((f"{raw} is not null and {name} is null", name, "not a number", shown))
+            if fspec.minimum is not None:
+                checks.append((f"{name} < {fspec.minimum}", name, f"below {fspec.minimum}", shown))
+            if fspec.maximum is not None:
+                checks.append((f"{name} > {fspec.maximum}", name, f"above {fspec.maximum}", shown))
+        elif fspec.codes:
+            allowed = ", ".join(sorted(mapping.values.get(name, {}) or fspec.codes))
+            checks.append(
+                (f"{raw} is not null and {name} is null", name, f"unknown code (allowed: {allowed})", shown)
+            )
+    for rule in spec.rules:
+        condition = " and ".join(f"{c}" for c in rule.check.split(" and "))
+        checks.append((f"not coalesce({condition}, true)", rule.field, rule.reason, None))
+    key = ", ".join(spec.key)
+    checks.append(
+        (f"row_number() over (partition by {key} order by rn) > 1 and {spec.key[0]} is not null",
+         spec.key[0], "duplicate key within the file", None)
+    )
+    return checks
+
+
+def _record_lines(rn: np.ndarray, reject_ordinals: np.ndarray) -> np.ndarray:
+    """Spreadsheet row of each accepted record, given the ordinals of rejected records.
+
+    ``rn`` numbers accepted records 1, 2, ...; rejected records took ordinals in between.
+    """
+    rejects = np.sort(reject_ordinals)
+    accepted_before = rejects - 1 - np.arange(len(rejects))
+    shift = np.searchsorted(accepted_before, rn - 1, side="right")
+    return rn + shift + 1  # +1: the header is row 1
 
 
 def parse_export(
@@ -130,7 +224,8 @@ def parse_export(
 
     Raises :class:`FileRejected` for problems of the whole file.
     """
-    table, names = read_strings(path, profile.encoding, profile.delimiter)
+    header = read_header(path, profile)
+    names = header.names
     missing = [
         f"'{col}' (for {fld})"
         for fld, col in mapping.columns.items()
@@ -142,128 +237,141 @@ def parse_export(
             f"required column(s) {', '.join(missing)} missing for {spec.name} "
             f"(profile {profile.name}); the header has: {', '.join(names)}",
         )
-    n = table.num_rows
-    lines = physical_lines(table)
-    outcome.rows_read = n
-    # Only mapped columns go on; personal and unexpected columns end here, unread.
-    raw: dict[str, pa.Array] = {
-        fld: pc.utf8_trim_whitespace(table.column(col).combine_chunks())
-        for fld, col in mapping.columns.items()
-        if col in names
-    }
-    del table
-    checks = _Checker(n)
-    typed: dict[str, pa.Array] = {}
-    for name, fspec in spec.fields.items():
-        values = raw.get(name, pa.nulls(n, pa.string()))
-        shown = None if (fspec.personal or fspec.pseudonymise) else values
-        if fspec.required:
-            checks.mark(pc.is_null(values), name, "missing required value", None)
-        if fspec.type == "date":
-            parsed = _parse_dates(values, profile.date_formats)
-            checks.mark(
-                pc.and_(pc.is_valid(values), pc.is_null(parsed)),
-                name,
-                "not a valid date (expected DD.MM.YYYY or YYYY-MM-DD)",
-                shown,
-            )
-        elif fspec.type in ("integer", "decimal"):
-            parsed = _parse_number(values, profile.decimal, fspec.type == "integer")
-            checks.mark(pc.and_(pc.is_valid(values), pc.is_null(parsed)), name, "not a number", shown)
-            if fspec.minimum is not None:
-                checks.mark(pc.less(parsed, fspec.minimum), name, f"below {fspec.minimum}", shown)
-            if fspec.maximum is not None:
-                checks.mark(pc.greater(parsed, fspec.maximum), name, f"above {fspec.maximum}", shown)
-        elif fspec.codes:
-            if fspec.default is not None:
-                values = pc.fill_null(values, fspec.default)
-            parsed = _map_codes(values, fspec, mapping.values.get(name, {}))
-            checks.mark(
-                pc.and_(pc.is_valid(values), pc.is_null(parsed)),
-                name,
-                f"unknown code (allowed: {', '.join(sorted(mapping.values.get(name, {}) or fspec.codes))})",
-                shown,
-            )
-        else:
-            parsed = values
-        typed[name] = parsed
-    for rule in spec.rules:
-        ok = _evaluate_rule(rule.check, typed)
-        checks.mark(pc.invert(ok), rule.field, rule.reason, None)
-    _mark_duplicate_keys(spec, typed, checks, n)
+    known = set(mapping.columns.values()) | set(mapping.personal_columns)
+    outcome.unexpected_columns = [n for n in names if n and n not in known]
+    present = {fld: col for fld, col in mapping.columns.items() if col in names}
 
-    good = pc.invert(checks.bad)
-    for mask, fld, reason, values in checks.reasons:
+    with duckdb.connect() as con, _utf8_source(path, header) as source:
+        con.execute(f"set temp_directory = {_lit(str(paths.protected_dir('tmp')))}")
+        if header.is_excel:
+            con.register("src", _excel_frame(path))
+            relation = "src"
+            reject_rows: list[tuple[int, str | None, str]] = []
+        else:
+            columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+            relation = (
+                f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
+                f"escape='\"', header=true, auto_detect=false, columns={columns}, "
+                "store_rejects=true, rejects_table='rejects', rejects_scan='reject_scans', "
+                "null_padding=false, strict_mode=true, max_line_size=10000000)"
+            )
+        raw_cols = ", ".join(
+            f"nullif(trim({_q(col)}), '') as raw_{fld}" for fld, col in present.items()
+        )
+        absent = ", ".join(f"null::varchar as raw_{f}" for f in spec.fields if f not in present)
+        select_raw = ", ".join(p for p in (raw_cols, absent) if p)
+        try:
+            con.execute(
+                f"create temp table parsed as select row_number() over () as rn, {select_raw} "
+                f"from {relation}"
+            )
+        except duckdb.Error as exc:
+            raise FileRejected(path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}") from exc
+        if not header.is_excel:
+            reject_rows = con.execute(
+                # One row may be reported once per missing column: one quarantine row per line.
+                "select line, arg_min(column_name, column_idx), arg_min(error_type::varchar, column_idx) "
+                "from rejects group by line order by line"
+            ).fetchall()
+        if any(r[2] == "INVALID ENCODING" for r in reject_rows):
+            raise FileRejected(path, f"contains bytes that are not valid {header.encoding}")
+
+        typed = ", ".join(
+            f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
+        )
+        con.execute(f"create temp table typed as select *, {typed} from parsed")
+        checks = _checks_sql(spec, profile, mapping)
+        problem = "case " + " ".join(
+            f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(checks)
+        ) + " end"
+        shown_whens = " ".join(
+            f"when {i} then cast({expr} as varchar)" for i, (_, _, _, expr) in enumerate(checks) if expr
+        )
+        shown = f"case problem {shown_whens} end" if shown_whens else "null"
+        con.execute(f"create temp table checked as select *, {problem} as problem from typed")
+        bad = con.execute(
+            f"select rn, problem, {shown} from checked "
+            "where problem is not null order by rn"
+        ).fetchall()
+
+        stored = [n for n, f in spec.fields.items() if not f.personal]
+        derived = [
+            f"{'year(' + n + ')' if how == 'year' else _region_sql(n)} as {out}"
+            for n, f in spec.fields.items()
+            for out, how in f.derive.items()
+        ]
+        select_good = ", ".join(["rn", *derived, *stored])
+        good = con.execute(f"select {select_good} from checked where problem is null order by rn").to_arrow_table()
+
+    n_rows = len(bad) + good.num_rows + len(reject_rows)
+    outcome.rows_read = n_rows
+    reject_ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
+    source_file = relative_to_inbox(path)
+    if reject_rows:
         outcome.quarantine.append(
-            pa.table(
-                {
-                    "source_file": pa.array([relative_to_inbox(path)] * _count(mask), pa.string()),
-                    "source_sha256": pa.array([outcome.sha256] * _count(mask), pa.string()),
-                    "entity": pa.array([spec.name] * _count(mask), pa.string()),
-                    "source_line": lines.filter(mask),
-                    "field": pa.array([fld] * _count(mask), pa.string()),
-                    "reason": pa.array([reason] * _count(mask), pa.string()),
-                    "offending_value": (
-                        values.filter(mask).cast(pa.string())
-                        if values is not None
-                        else pa.nulls(_count(mask), pa.string())
-                    ),
-                }
+            _quarantine(
+                source_file, outcome.sha256, spec.name,
+                [r[0] for r in reject_rows],
+                [_field_of(r[1], mapping) for r in reject_rows],
+                [REJECT_REASONS.get(r[2], r[2].lower()) for r in reject_rows],
+                [None] * len(reject_rows),
+            )
+        )
+    if bad:
+        lines = _record_lines(np.array([b[0] for b in bad], dtype=np.int64), reject_ordinals)
+        outcome.quarantine.append(
+            _quarantine(
+                source_file, outcome.sha256, spec.name, lines.tolist(),
+                [checks[b[1]][1] for b in bad], [checks[b[1]][2] for b in bad], [b[2] for b in bad],
             )
         )
 
-    columns: dict[str, pa.Array] = {
-        k: pa.array([v] * n, pa.string()).filter(good) for k, v in context_columns.items()
-    }
-    for name, fspec in spec.fields.items():
-        values = typed[name].filter(good)
-        for out, how in fspec.derive.items():
-            columns[out] = _derive(values, how)
-        if fspec.personal:
-            continue
-        columns[name] = pseudonymise_array(values) if fspec.pseudonymise else values
-    columns["source_file"] = pa.array([relative_to_inbox(path)] * n, pa.string()).filter(good)
-    columns["source_line"] = lines.filter(good)
-    columns["source_sha256"] = pa.array([outcome.sha256] * n, pa.string()).filter(good)
+    n = good.num_rows
+    rn = good.column("rn").to_numpy()
+    columns: dict[str, pa.Array] = {k: pa.repeat(v, n) if n else pa.array([], pa.string()) for k, v in context_columns.items()}
+    for name in good.column_names[1:]:
+        values = good.column(name).combine_chunks()
+        columns[name] = pseudonymise_array(values) if spec.fields.get(name, FieldSpec(name, "string")).pseudonymise else values
+    columns["source_file"] = pa.repeat(source_file, n) if n else pa.array([], pa.string())
+    columns["source_line"] = pa.array(_record_lines(rn, reject_ordinals), pa.int64())
+    columns["source_sha256"] = pa.repeat(outcome.sha256, n) if n else pa.array([], pa.string())
     result = pa.table(columns)
-    outcome.rows_loaded = result.num_rows
+    outcome.rows_loaded = n
     return result
 
 
-def _count(mask: pa.Array) -> int:
-    return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
+def _region_sql(column: str) -> str:
+    return f"case when regexp_full_match(raw_{column}, '[0-9]{{5}}') then left(raw_{column}, 3) end"
 
 
-def _derive(values: pa.Array, how: str) -> pa.Array:
-    if how == "year":
-        return pc.year(values).cast(DERIVED_TYPES[how])
-    if how == "postcode_region":
-        five_digits = pc.match_substring_regex(values, r"^\d{5}$")
-        region = pc.utf8_slice_codeunits(values, 0, 3)
-        return pc.if_else(five_digits, region, pa.nulls(len(values), pa.string()))
-    raise ValueError(f"unknown derivation {how}")
+def _field_of(column: str | None, mapping: EntityMapping) -> str:
+    """The standard field behind an export column (or the column's own name)."""
+    if column is None:
+        return "(row)"
+    for fld, col in mapping.columns.items():
+        if col == column:
+            return fld
+    return column
 
 
-def _evaluate_rule(check: str, typed: dict[str, pa.Array]) -> pa.Array:
-    """Rules compare fields; a comparison with an empty field passes (required-ness is separate)."""
-    results = []
-    for clause in check.split(" and "):
-        left, op, right = clause.split()
-        fn = {">=": pc.greater_equal, "<=": pc.less_equal, ">": pc.greater, "<": pc.less}[op]
-        results.append(pc.fill_null(fn(typed[left], typed[right]), True))
-    ok = results[0]
-    for r in results[1:]:
-        ok = pc.and_(ok, r)
-    return ok
-
-
-def _mark_duplicate_keys(
-    spec: EntitySpec, typed: dict[str, pa.Array], checks: _Checker, n: int
-) -> None:
-    """The first row with a key wins; later rows with the same key in the same file are quarantined."""
-    if n == 0:
-        return
-    keys = pa.table({**{k: typed[k] for k in spec.key}, "_row": pa.array(range(n), pa.int64())})
-    first = keys.group_by(list(spec.key), use_threads=False).aggregate([("_row", "min")])
-    is_first = pc.is_in(keys.column("_row"), value_set=first.column("_row_min"))
-    checks.mark(pc.invert(is_first), spec.key[0], "duplicate key within the file", None)
+def _quarantine(
+    source_file: str,
+    sha: str,
+    entity: str,
+    lines: list[int],
+    fields: list[str],
+    reasons: list[str],
+    values: list[str | None],
+) -> pa.Table:
+    n = len(lines)
+    return pa.table(
+        {
+            "source_file": pa.repeat(source_file, n),
+            "source_sha256": pa.repeat(sha, n),
+            "entity": pa.repeat(entity, n),
+            "source_line": pa.array(lines, pa.int64()),
+            "field": pa.array(fields, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+            "offending_value": pa.array(values, pa.string()),
+        }
+    )

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.demo import names as W
+from ingestion.demo.xlsx_vendor import convert_department
 
 ORG_CODE = "swm"
 ORG_NAME = "Sozialwerk Musterstadt e.V."
@@ -1141,13 +1142,15 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
 
 
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
-             scale: float = 1.0) -> dict[str, int]:
+             scale: float = 1.0, excel_department: str | None = "AJH") -> dict[str, int]:
     """Write demo exports into home_inbox and ground truth into truth_dir; return counts per entity (clients, cases, contacts, goals, assessments, bookings).
 
     ``home_inbox`` receives ``case_management/swm/<DEPT>/*.csv``, ``accounting/swm/`` (DATEV
     EXTF per year) and ``reference/swm/*.csv``; ``truth_dir`` receives ``planted_pii.json``,
     ``by_program_year.csv`` and ``counts.json``. ``scale=1`` gives about 2,000 clients; the
     same ``seed`` (a non-negative integer) and ``scale`` always give byte-identical files.
+    ``excel_department`` delivers in the second vendor's Excel format (``jugendhilfe_xlsx``
+    profile) when its files fit a workbook; ``None`` keeps every department CSV.
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
@@ -1202,13 +1205,17 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     for d_idx, dept in enumerate(DEPARTMENTS):
         by_dept[dept.code]["bookings"] = int((dept_of_booking == d_idx).sum())
 
+    formats = {d.code: "demo_csv" for d in DEPARTMENTS}
+    if excel_department and convert_department(cm_root / excel_department):
+        formats[excel_department] = "jugendhilfe_xlsx"
+
     _write_reference(home_inbox / "reference" / ORG_CODE)
     _write_truth_table(truth_dir / "by_program_year.csv", truth)
     pii.finish()
     total = {k: sum(c[k] for c in by_dept.values()) for k in ENTITIES}
     with (truth_dir / "counts.json").open("w", encoding="utf-8") as out:
         json.dump({"organisation_code": ORG_CODE, "seed": seed, "scale": scale, "total": total,
-                   "by_department": by_dept,
+                   "by_department": by_dept, "export_profiles": formats,
                    "bookings_by_year": {str(y): c for y, c in booking_counts.items()}},
                   out, indent=2, ensure_ascii=False)
         out.write("\n")

@@ -35,8 +35,9 @@ DEPT_CODES = [d.code for d in DEPARTMENTS]
 
 
 def _run(root: Path, seed: int, scale: float) -> tuple[Path, Path, dict[str, int]]:
+    """All departments as the demo vendor's CSV: these tests read the CSV dialect itself."""
     inbox, truth = root / "inbox", root / "truth"
-    counts = generate(inbox, truth, seed=seed, scale=scale)
+    counts = generate(inbox, truth, seed=seed, scale=scale, excel_department=None)
     return inbox, truth, counts
 
 
@@ -395,3 +396,23 @@ def test_scale_is_roughly_linear(small: tuple[Path, Path, dict[str, int]],
     assert tenth["clients"] == 200 and one["clients"] == 2000
     for entity in ("cases", "contacts", "goals", "assessments"):
         assert 0.07 <= tenth[entity] / one[entity] <= 0.13, entity
+
+
+def test_excel_department_is_deterministic_and_reads_as_the_same_rows(tmp_path: Path) -> None:
+    """The second vendor's workbooks hold exactly the rows of the CSV they replace."""
+    import pandas as pd
+
+    csv_inbox, _, _ = _run(tmp_path / "csv", 3, 0.1)
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    generate(a / "inbox", a / "truth", seed=3, scale=0.1)
+    generate(b / "inbox", b / "truth", seed=3, scale=0.1)
+    assert _files(a / "inbox") == _files(b / "inbox")
+    ajh = a / "inbox" / "case_management" / "swm" / "AJH"
+    assert sorted(p.name for p in ajh.iterdir()) == [
+        "Bewertungen.xlsx", "Hilfen.xlsx", "Kontakte.xlsx", "Personen.xlsx", "Ziele.xlsx"]
+    workbook = pd.read_excel(ajh / "Kontakte.xlsx", dtype=str)
+    original = pd.read_csv(csv_inbox / "case_management" / "swm" / "AJH" / "kontakte.csv",
+                           sep=";", encoding="cp1252", dtype=str)
+    assert workbook["Kontakt-ID"].tolist() == original["Kontakt-Nr"].tolist()
+    assert set(workbook["Kontaktart"]) <= {"Büro", "Telefon", "Video", "Hausbesuch", "Gruppenangebot"}

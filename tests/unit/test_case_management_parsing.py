@@ -76,11 +76,12 @@ def test_utf8_bom_and_mixed_date_styles() -> None:
     assert table["end_reason"].to_pylist() == ["planned"]
 
 
-def test_quoted_semicolon_and_linebreak_keep_line_numbers_right() -> None:
+def test_quoted_semicolon_and_linebreak_keep_row_numbers_right() -> None:
+    """Rows count as a spreadsheet shows them: the two-line note stays in row 2."""
     table, outcome = parse("kontakte_note_with_semicolon_and_linebreak.csv")
     assert table["contact_id"].to_pylist() == ["C-1", "C-3"]
-    assert table["source_line"].to_pylist() == [2, 5]
-    assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(4, "duration_minutes", "abc")]
+    assert table["source_line"].to_pylist() == [2, 4]
+    assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(3, "duration_minutes", "abc")]
     assert "notes" not in table.column_names and "Notiz" not in table.column_names
 
 
@@ -101,3 +102,68 @@ def test_binary_garbage_is_rejected_with_a_reason() -> None:
     with pytest.raises(FileRejected) as info:
         parse("klienten_binary_garbage.csv")
     assert "klienten_binary_garbage.csv" in str(info.value)
+
+
+def test_too_many_and_too_few_fields_are_quarantined_with_their_row() -> None:
+    table, outcome = parse("kontakte_too_many_and_too_few_fields.csv")
+    assert table["contact_id"].to_pylist() == ["C-1", "C-4"]
+    assert table["source_line"].to_pylist() == [2, 5]
+    assert table["duration_minutes"].to_pylist() == [45, 1200]  # thousands dot: 1.200
+    assert [q[:3] for q in quarantined(outcome)] == [
+        (3, "staff_id", "too few fields in this row"),  # the first column that is missing
+        (4, "(row)", "too many fields in this row"),
+    ]
+    assert outcome.rows_read == 4 == outcome.rows_loaded + outcome.rows_quarantined
+
+
+def test_comma_delimited_export_is_read() -> None:
+    table, outcome = parse("kontakte_comma_delimiter.csv")
+    assert table["contact_id"].to_pylist() == ["C-1"] and outcome.rows_quarantined == 0
+
+
+def test_utf8_export_with_typographic_characters() -> None:
+    from dataclasses import replace
+
+    path = FIXTURES / "kontakte_utf8_without_bom.csv"
+    profile, mapping = detect_profile(path)
+    profile = replace(profile, encoding="utf-8")
+    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
+    table = parse_export(path, profile, mapping, standard()["contacts"], outcome,
+                         {"organisation_code": "org", "department_code": "SB"})
+    assert table["contact_type"].to_pylist() == ["in_person"]
+    assert str(table["contact_date"][0]) == "2024-02-01"
+
+
+def test_header_only_file_loads_nothing_and_is_not_an_error() -> None:
+    table, outcome = parse("kontakte_header_only.csv")
+    assert table.num_rows == 0 and outcome.rows_read == 0 and not outcome.quarantine
+
+
+def test_empty_file_is_rejected() -> None:
+    with pytest.raises(FileRejected, match="empty"):
+        parse("kontakte_empty.csv")
+
+
+def test_undecodable_byte_rejects_the_file_naming_the_byte() -> None:
+    with pytest.raises(FileRejected, match="cannot be decoded as cp1252 at byte"):
+        parse("kontakte_undecodable_byte.csv")
+
+
+def test_unexpected_column_is_reported_never_read() -> None:
+    table, outcome = parse("kontakte_unexpected_column.csv")
+    assert outcome.unexpected_columns == ["Diagnose"]
+    assert "Diagnose" not in table.column_names
+    assert "F32.1" not in repr(table.to_pylist())
+
+
+def test_xlsx_of_the_second_vendor() -> None:
+    table, outcome = parse("kontakte_xlsx_vendor.xlsx")
+    assert outcome.profile == "jugendhilfe_xlsx"
+    assert table.to_pylist()[0] | {"staff_id": None, "source_sha256": None} == {
+        "organisation_code": "org", "department_code": "SB", "contact_id": "K1",
+        "case_id": "FALL-1", "contact_date": __import__("datetime").date(2024, 2, 1),
+        "contact_type": "outreach", "duration_minutes": 60, "staff_id": None,
+        "source_file": "kontakte_xlsx_vendor.xlsx", "source_line": 2, "source_sha256": None,
+    }
+    assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(3, "contact_date", "31.02.2024")]
+    assert "Özdemir" not in repr(table.to_pylist())
