@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
@@ -69,7 +70,7 @@ def read_header(path: Path, profile: Profile) -> Header:
         raise FileRejected(path, "the file is empty")
     if b"\x00" in head:
         raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
-    encoding = "utf-8" if head.startswith(UTF8_BOM) else profile.encoding
+    encoding = "utf-8" if head.startswith(UTF8_BOM) or _looks_utf8(head) else profile.encoding
     first = head.split(b"\n", 1)[0].removeprefix(UTF8_BOM).rstrip(b"\r")
     try:
         text = first.decode(encoding)
@@ -82,6 +83,17 @@ def read_header(path: Path, profile: Profile) -> Header:
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
     return Header(names, delimiter, encoding)
+
+
+def _looks_utf8(head: bytes) -> bool:
+    """A sample with non-ASCII bytes that decodes as UTF-8 is UTF-8: a Windows-1252 umlaut alone
+    (0xF6 for ö) is never valid UTF-8. Pure ASCII samples are read as UTF-8 too; should a later
+    byte prove otherwise, the file is read again in the profile's encoding."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a character cut off at the end of the sample
+    return True
 
 
 def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
@@ -193,11 +205,7 @@ def _checks_sql(spec: EntitySpec, profile: Profile, mapping: EntityMapping) -> l
     for rule in spec.rules:
         condition = " and ".join(f"{c}" for c in rule.check.split(" and "))
         checks.append((f"not coalesce({condition}, true)", rule.field, rule.reason, None))
-    key = ", ".join(spec.key)
-    checks.append(
-        (f"row_number() over (partition by {key} order by rn) > 1 and {spec.key[0]} is not null",
-         spec.key[0], "duplicate key within the file", None)
-    )
+    checks.append(("is_duplicate", spec.key[0], "duplicate key within the file", None))
     return checks
 
 
@@ -212,35 +220,21 @@ def _record_lines(rn: np.ndarray, reject_ordinals: np.ndarray) -> np.ndarray:
     return rn + shift + 1  # +1: the header is row 1
 
 
-def parse_export(
+class _NotThisEncoding(Exception):
+    """DuckDB found bytes that are not valid in the encoding the file was read with."""
+
+
+def _run_sql(
     path: Path,
+    header: Header,
     profile: Profile,
     mapping: EntityMapping,
     spec: EntitySpec,
-    outcome: FileOutcome,
-    context_columns: dict[str, str],
-) -> pa.Table:
-    """Parse one export file into the standard's columns; bad rows go to ``outcome.quarantine``.
-
-    Raises :class:`FileRejected` for problems of the whole file.
-    """
-    header = read_header(path, profile)
+    present: dict[str, str],
+) -> tuple[pa.Table, list[tuple], list[tuple], list[tuple[str, str, str, str | None]]]:
+    """Read, type and check an export in DuckDB: accepted rows (Arrow), rejected rows, reader
+    rejects and the checks (so reasons can be named)."""
     names = header.names
-    missing = [
-        f"'{col}' (for {fld})"
-        for fld, col in mapping.columns.items()
-        if spec.fields[fld].required and col not in names
-    ]
-    if missing:
-        raise FileRejected(
-            path,
-            f"required column(s) {', '.join(missing)} missing for {spec.name} "
-            f"(profile {profile.name}); the header has: {', '.join(names)}",
-        )
-    known = set(mapping.columns.values()) | set(mapping.personal_columns)
-    outcome.unexpected_columns = [n for n in names if n and n not in known]
-    present = {fld: col for fld, col in mapping.columns.items() if col in names}
-
     with duckdb.connect() as con, _utf8_source(path, header) as source:
         con.execute(f"set temp_directory = {_lit(str(paths.protected_dir('tmp')))}")
         if header.is_excel:
@@ -274,12 +268,18 @@ def parse_export(
                 "from rejects group by line order by line"
             ).fetchall()
         if any(r[2] == "INVALID ENCODING" for r in reject_rows):
-            raise FileRejected(path, f"contains bytes that are not valid {header.encoding}")
+            raise _NotThisEncoding
 
         typed = ", ".join(
             f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
         )
-        con.execute(f"create temp table typed as select *, {typed} from parsed")
+        # Later rows repeating a key: one hash aggregate, not a window over every row.
+        key = ", ".join(f"raw_{k}" for k in spec.key)
+        con.execute(
+            f"create temp table duplicates as select p.rn from parsed as p join ("
+            f"select {key}, min(rn) as first_rn from parsed where raw_{spec.key[0]} is not null "
+            f"group by {key} having count(*) > 1) as d using ({key}) where p.rn <> d.first_rn"
+        )
         checks = _checks_sql(spec, profile, mapping)
         problem = "case " + " ".join(
             f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(checks)
@@ -288,20 +288,61 @@ def parse_export(
             f"when {i} then cast({expr} as varchar)" for i, (_, _, _, expr) in enumerate(checks) if expr
         )
         shown = f"case problem {shown_whens} end" if shown_whens else "null"
-        con.execute(f"create temp table checked as select *, {problem} as problem from typed")
-        bad = con.execute(
-            f"select rn, problem, {shown} from checked "
-            "where problem is not null order by rn"
-        ).fetchall()
-
         stored = [n for n, f in spec.fields.items() if not f.personal]
         derived = [
             f"{'year(' + n + ')' if how == 'year' else _region_sql(n)} as {out}"
             for n, f in spec.fields.items()
             for out, how in f.derive.items()
         ]
-        select_good = ", ".join(["rn", *derived, *stored])
-        good = con.execute(f"select {select_good} from checked where problem is null order by rn").to_arrow_table()
+        # One pass: every row with its first problem (if any); Arrow splits good from bad.
+        checked = con.sql(
+            f"select rn, problem, {shown} as shown, {', '.join([*derived, *stored])} from ("
+            f"select *, {problem} as problem from ("
+            f"select *, {typed}, rn in (select rn from duplicates) as is_duplicate from parsed))"
+        ).to_arrow_table()
+    is_bad = pc.is_valid(checked.column("problem"))
+    bad_rows = checked.filter(is_bad).select(["rn", "problem", "shown"]).sort_by("rn")
+    bad = list(zip(*(bad_rows.column(c).to_pylist() for c in bad_rows.column_names), strict=True))
+    good = checked.filter(pc.invert(is_bad)).drop_columns(["problem", "shown"])
+    return good, bad, reject_rows, checks
+
+
+def parse_export(
+    path: Path,
+    profile: Profile,
+    mapping: EntityMapping,
+    spec: EntitySpec,
+    outcome: FileOutcome,
+    context_columns: dict[str, str],
+) -> pa.Table:
+    """Parse one export file into the standard's columns; bad rows go to ``outcome.quarantine``.
+
+    Raises :class:`FileRejected` for problems of the whole file.
+    """
+    header = read_header(path, profile)
+    names = header.names
+    missing = [
+        f"'{col}' (for {fld})"
+        for fld, col in mapping.columns.items()
+        if spec.fields[fld].required and col not in names
+    ]
+    if missing:
+        raise FileRejected(
+            path,
+            f"required column(s) {', '.join(missing)} missing for {spec.name} "
+            f"(profile {profile.name}); the header has: {', '.join(names)}",
+        )
+    known = set(mapping.columns.values()) | set(mapping.personal_columns)
+    outcome.unexpected_columns = [n for n in names if n and n not in known]
+    present = {fld: col for fld, col in mapping.columns.items() if col in names}
+
+    try:
+        good, bad, reject_rows, checks = _run_sql(path, header, profile, mapping, spec, present)
+    except _NotThisEncoding:
+        if header.encoding == profile.encoding:
+            raise FileRejected(path, f"contains bytes that are not valid {header.encoding}") from None
+        header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
+        good, bad, reject_rows, checks = _run_sql(path, header, profile, mapping, spec, present)
 
     n_rows = len(bad) + good.num_rows + len(reject_rows)
     outcome.rows_read = n_rows
