@@ -45,3 +45,11 @@ SUPPRESSION_THRESHOLD = int(os.environ.get("DATENWERK_SUPPRESSION_THRESHOLD", "5
 # A file whose rejected rows exceed this share fails as a whole: that many bad rows mean a wrong
 # profile or a broken export, not a few typos.
 MAX_REJECT_SHARE = float(os.environ.get("DATENWERK_MAX_REJECT_SHARE", "0.2"))
+
+
+def settle_seconds() -> float:
+    """Quiet period before an inbox file counts as complete (``DATENWERK_SETTLE_SECONDS``).
+
+    0 by default: the delivery protocol is write-then-rename, which needs none.
+    """
+    return float(os.environ.get("DATENWERK_SETTLE_SECONDS", "0"))

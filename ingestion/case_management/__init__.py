@@ -16,6 +16,7 @@ Everything is yielded as Arrow tables.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
@@ -34,12 +35,28 @@ from ingestion.delivery import (
     relative_to_inbox,
     sha256_of,
 )
+from ingestion.reports import write_report
 from ingestion.standard import EntityMapping, Profile, profiles, standard
 from warehouse import paths, settings
 
 DATASET = "raw_case_management"
+INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
 ENTITIES = ("clients", "cases", "contacts", "goals", "assessments")
 log = logging.getLogger(__name__)
+
+
+def is_complete(path: Path) -> bool:
+    """Whether a delivered file is complete and may be picked up.
+
+    Senders write under a temporary name (a leading dot, or ``.part``/``.tmp``/``.partial``) and
+    rename into place when done; a rename is atomic, so a file under its final name is complete.
+    For senders that cannot rename, ``DATENWERK_SETTLE_SECONDS`` adds a quiet period: a file
+    modified more recently than that is left for the next run.
+    """
+    name = path.name
+    if name.startswith((".", "~$")) or name.endswith(INCOMPLETE_SUFFIXES):
+        return False
+    return time.time() - path.stat().st_mtime >= settings.settle_seconds()
 
 
 def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
@@ -80,7 +97,7 @@ class Delivery:
         """(path, organisation, department) of every export file, in a stable order."""
         found = []
         for path in sorted(self.inbox.glob("*/*/*")):
-            if path.is_file() and not path.name.startswith("."):
+            if path.is_file() and is_complete(path):
                 org, dept = path.relative_to(self.inbox).parts[:2]
                 found.append((path, org, dept))
         return found
@@ -123,6 +140,8 @@ class Delivery:
                 outcome.rows_loaded = 0
                 reject_file(path, exc.reason)
                 log.warning("Rejected %s: %s", relative_to_inbox(path), exc.reason)
+            if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
+                write_report(outcome)
             outcomes.append(outcome)
         return tables, outcomes
 

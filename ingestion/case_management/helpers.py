@@ -314,10 +314,12 @@ def parse_export(
     spec: EntitySpec,
     outcome: FileOutcome,
     context_columns: dict[str, str],
+    key: bytes | None = None,
 ) -> pa.Table:
     """Parse one export file into the standard's columns; bad rows go to ``outcome.quarantine``.
 
-    Raises :class:`FileRejected` for problems of the whole file.
+    ``key`` is the pseudonymisation key (default: the configured one). Raises
+    :class:`FileRejected` for problems of the whole file.
     """
     header = read_header(path, profile)
     names = header.names
@@ -372,7 +374,7 @@ def parse_export(
     columns: dict[str, pa.Array] = {k: pa.repeat(v, n) if n else pa.array([], pa.string()) for k, v in context_columns.items()}
     for name in good.column_names[1:]:
         values = good.column(name).combine_chunks()
-        columns[name] = pseudonymise_array(values) if spec.fields.get(name, FieldSpec(name, "string")).pseudonymise else values
+        columns[name] = pseudonymise_array(values, key) if spec.fields.get(name, FieldSpec(name, "string")).pseudonymise else values
     columns["source_file"] = pa.repeat(source_file, n) if n else pa.array([], pa.string())
     columns["source_line"] = pa.array(_record_lines(rn, reject_ordinals), pa.int64())
     columns["source_sha256"] = pa.repeat(outcome.sha256, n) if n else pa.array([], pa.string())

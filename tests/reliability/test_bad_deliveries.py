@@ -1,0 +1,106 @@
+"""Real deliveries go wrong: bad rows, broken files, the same file twice, corrections, and a
+load killed half-way. Nothing is lost, nothing is counted twice, marts see only complete loads."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+
+import duckdb
+
+from tests.conftest import PipelineRun, copy_home, run_nightly
+
+
+def query(db, sql: str, params=None):  # type: ignore[no-untyped-def]
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_bad_rows_broken_files_duplicates_and_corrections(first_run: PipelineRun) -> None:
+    home = copy_home(first_run.home, "bad-deliveries")
+    sb = home / "inbox" / "case_management" / "swm" / "SB"
+    original = (sb / "faelle.csv").read_bytes().decode("cp1252").split("\r\n")
+    header, first, second, unchanged = original[0], original[1], original[2], original[3:12]
+    case_id = first.split(";")[0]
+    # 1. a corrected re-delivery of one case (new end reason), plus a row with an impossible date
+    corrected = first.rsplit(";", 2)
+    corrected[1] = "Umzug"
+    bad = second.split(";")
+    bad[0], bad[4] = "F-9999999", "31.02.2024"
+    (sb / "faelle_korrektur.csv").write_bytes(
+        "\r\n".join([header, ";".join(corrected), ";".join(bad), *unchanged, ""]).encode("cp1252")
+    )
+    # 2. the same bytes as an already loaded file, under another name
+    shutil.copy(sb / "kontakte.csv", sb / "kontakte_nochmal.csv")
+    # 3. binary garbage
+    (sb / "klienten_kaputt.csv").write_bytes(bytes(range(256)) * 8)
+    # 4. a file still being written
+    (sb / "ziele_neu.csv.part").write_bytes(b"Ziel-Nr;Fall-Nr\r\n")
+
+    result = run_nightly(home)
+    assert result.success
+
+    build = home / "warehouse" / "build.duckdb"
+    q = query(build, "select source_file, source_line, field, reason, offending_value, _dlt_load_id "
+                     "from raw_case_management.quarantine where source_file like '%korrektur%'")
+    assert [(r[1], r[2], r[4]) for r in q] == [(3, "start_date", "31.02.2024")]
+    assert q[0][5] is not None  # carries its load id
+    # the correction won, without a duplicate
+    cases = query(home / "published" / "marts.duckdb",
+                  "select end_reason, count(*) over () from fct_cases where case_id = ?", [case_id])
+    assert cases[0][0] == "moved"
+    assert query(home / "published" / "marts.duckdb",
+                 "select count(*) - count(distinct case_id) from fct_cases") == [(0,)]
+    # the same bytes again loaded nothing: still one registry row per sha256
+    assert query(build, "select count(*) - count(distinct source_sha256) "
+                        "from raw_case_management.file_registry") == [(0,)]
+    assert not query(build, "select 1 from raw_case_management.file_registry "
+                            "where source_file like '%kontakte_nochmal%'")
+    # the broken file: rejected whole, moved with its reason into the protected folder
+    rejected = home / "protected" / "rejected" / "case_management" / "swm" / "SB" / "klienten_kaputt.csv"
+    assert rejected.exists() and not (sb / "klienten_kaputt.csv").exists()
+    assert "binary" in rejected.with_name(rejected.name + ".reason.txt").read_text()
+    assert stat.S_IMODE((home / "protected").stat().st_mode) == 0o700
+    outcome = query(build, "select outcome, message from raw_case_management.file_registry "
+                           "where source_file like '%klienten_kaputt%'")
+    assert outcome[0][0] == "rejected" and "binary" in outcome[0][1]
+    # the steward's report names the row, field and reason
+    reports = list((home / "protected" / "reports").rglob("faelle_korrektur.csv.*.html"))
+    assert reports and "31.02.2024" in reports[0].read_text() and "start_date" in reports[0].read_text()
+    # the file still being written was left alone
+    assert (sb / "ziele_neu.csv.part").exists()
+    assert not query(build, "select 1 from raw_case_management.file_registry where source_file like '%ziele_neu%'")
+    # every file reconciles: read = loaded + quarantined
+    assert query(home / "published" / "marts.duckdb",
+                 "select count(*) from mart_deliveries where not is_reconciled") == [(0,)]
+
+
+def test_rows_of_a_killed_load_never_reach_a_mart(first_run: PipelineRun) -> None:
+    """dlt writes rows before it records the load in _dlt_loads: a kill in between leaves rows
+    whose load id is unknown. Staging must not read them; the file must load again."""
+    home = copy_home(first_run.home, "killed-load")
+    build = home / "warehouse" / "build.duckdb"
+    marts_before = query(home / "published" / "marts.duckdb",
+                         "select * from mart_outcomes_by_program order by all")
+    with duckdb.connect(str(build)) as con:
+        con.execute("""
+            insert into raw_case_management.cases
+            select * replace ('9999999999.0' as _dlt_load_id, case_id || '-ghost' as case_id)
+            from raw_case_management.cases limit 50
+        """)
+        con.execute("""
+            insert into raw_case_management.file_registry
+            select * replace ('9999999999.0' as _dlt_load_id, 'ghost' as source_sha256)
+            from raw_case_management.file_registry limit 1
+        """)
+
+    result = run_nightly(home)
+
+    assert result.success
+    assert query(home / "published" / "marts.duckdb",
+                 "select * from mart_outcomes_by_program order by all") == marts_before
+    assert query(home / "published" / "marts.duckdb",
+                 "select count(*) from fct_cases where case_id like '%-ghost'") == [(0,)]
+    from ingestion.delivery import loaded_hashes
+
+    assert "ghost" not in loaded_hashes("raw_case_management")
