@@ -36,14 +36,17 @@ def use_home(home: Path) -> None:
 
 
 def run_nightly(home: Path):  # type: ignore[no-untyped-def]
-    """Run the real nightly_refresh job on ``home`` with a fresh ephemeral Dagster instance."""
+    """Run the real nightly_refresh job on ``home`` (Dagster storage in ``home/dagster``)."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
     use_home(home)
-    with DagsterInstance.ephemeral() as instance:
-        return defs.get_job_def("nightly_refresh").execute_in_process(
+    # A persistent instance under the home, as `datenwerk run` uses: its storage is an artefact
+    # the privacy tests must be able to search.
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+        return defs.resolve_job_def("nightly_refresh").execute_in_process(
             instance=instance, raise_on_error=False
         )
 

@@ -84,13 +84,34 @@ def test_no_identifier_in_warehouse_or_published_file(first_run: PipelineRun) ->
         assert hits_in_duckdb(db, needles) == [], db
 
 
-def test_no_identifier_in_dlt_working_directories(first_run: PipelineRun) -> None:
+# Everything under DATENWERK_HOME except the deliveries themselves, the protected folder (mode
+# 0700: rejected files and steward reports), the key and the generator's own truth.
+NOT_SEARCHED = {"inbox", "protected", "secrets", "demo_truth"}
+
+
+def test_no_identifier_in_any_artefact_outside_the_protected_folder(first_run: PipelineRun) -> None:
+    """dlt working directories, Dagster storage (event log, run storage), dbt artefacts and logs."""
     pii = planted(first_run)
-    needles = [v.encode("utf-8") for k in PII_KINDS for v in pii.get(k, []) if len(v) >= 8]
-    files = file_texts(first_run.home / "dlt")
-    assert files, "dlt kept no files at all: nothing was checked"
-    leaks = [(str(p), n.decode()) for p, raw in files for n in needles if n in raw]
+    # Every name, street, phone, e-mail and birth date, and the first 300 notes (each note is
+    # long and unique, 300 are plenty to catch a leak of the notes column).
+    needles = [v for k in PII_KINDS for v in pii.get(k, [])[: 300 if k == "notes" else None]
+               if len(v) >= 8]
+    encoded = sorted({n.encode(enc, errors="replace") for n in needles for enc in ("utf-8", "cp1252")})
+    folders = [p for p in first_run.home.iterdir() if p.is_dir() and p.name not in NOT_SEARCHED]
+    assert {"dlt", "dagster", "dbt", "warehouse"} <= {p.name for p in folders}
+    files = [f for folder in folders for f in file_texts(folder) if not f[0].suffix == ".duckdb"]
+    assert len(files) > 20, "too few artefacts: nothing was really checked"
+    leaks = sorted({(str(p.relative_to(first_run.home)), n.decode(errors="replace"))
+                    for p, raw in files for n in encoded if n in raw})
     assert leaks == []
+
+
+def test_planted_identifiers_are_found_where_they_are_allowed(first_run: PipelineRun) -> None:
+    """The search itself works: the same needles are found in the exports."""
+    pii = planted(first_run)
+    blob = b"".join(raw for _, raw in file_texts(first_run.home / "inbox"))
+    assert any(e.encode("cp1252") in blob for e in pii["emails"])
+    assert any(n.encode("cp1252") in blob for n in pii["full_names"] if n.isascii())
 
 
 def test_identifiers_are_stable_keyed_pseudonyms(first_run: PipelineRun) -> None:
