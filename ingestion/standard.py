@@ -157,3 +157,52 @@ def load_profile(path: Path) -> Profile:
 @lru_cache(maxsize=1)
 def profiles() -> dict[str, Profile]:
     return {p.name: p for p in map(load_profile, sorted(PROFILES_DIR.glob("*.yml")))}
+
+
+def render_markdown() -> str:
+    """The data standard as a document (``ingestion/standard_v1.md`` is this, committed)."""
+    raw = yaml.safe_load(STANDARD_FILE.read_text(encoding="utf-8"))
+    out = [
+        f"# Datenwerk data standard, version {raw['version']}",
+        "",
+        "What a case-management export means once it is loaded: one table per entity, the fields",
+        "below with their types, whether they are required, their allowed codes and meaning.",
+        "Any organisation can adopt it: map your export onto it with an export profile (see",
+        "`case_management/profiles/`), then check files with `datenwerk validate FILE` before",
+        "sending them. This file is generated from `standard_v1.yml`",
+        "(`datenwerk standard > ingestion/standard_v1.md`); a test keeps the two in step.",
+        "",
+        "**Never stored**: names, addresses, phone numbers, e-mail addresses, full birth dates and",
+        "free-text notes. Fields marked *pseudonymised* become keyed HMAC-SHA256 pseudonyms; fields",
+        "marked *personal* are read only to derive a coarser field and are then dropped.",
+        "",
+        "Types: `string`; `date` (`DD.MM.YYYY`, also without leading zeros, or ISO `YYYY-MM-DD`;",
+        "impossible dates such as 31.02. are rejected); `integer`; `decimal` (decimal comma or point",
+        "as the profile says; a thousands dot is allowed with a decimal comma).",
+        "",
+    ]
+    for name, spec in standard().items():
+        out += [f"## `{name}`", "", spec.description, "", f"Key: {', '.join(f'`{k}`' for k in spec.key)}", ""]
+        out += ["| field | type | required | codes / range | notes |", "|---|---|---|---|---|"]
+        for f in spec.fields.values():
+            codes = ", ".join(f"`{c}`" for c in f.codes)
+            if f.minimum is not None or f.maximum is not None:
+                codes = f"{f.minimum if f.minimum is not None else ''} … {f.maximum if f.maximum is not None else ''}"
+            notes = [f.description]
+            if f.pseudonymise:
+                notes.append("*pseudonymised*")
+            if f.personal:
+                notes.append("*personal: " + ", ".join(f"becomes `{o}` ({h})" for o, h in f.derive.items()) + "*")
+            out.append(f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | {codes} | {' '.join(notes)} |")
+        if spec.rules:
+            out += ["", "Rules: " + "; ".join(f"{r.reason} (`{r.check}`)" for r in spec.rules) + "."]
+        out.append("")
+    out += ["## Rows that break the standard", "",
+            "Rows with a missing required value, an unreadable or impossible date, a number that is",
+            "no number, an unknown code, a broken rule, a key repeated within the file, or too many or",
+            "too few fields go to the quarantine table with file, row, field and reason (values of",
+            "personal fields are never copied). A file whose share of such rows exceeds",
+            "`DATENWERK_MAX_REJECT_SHARE` (default 20 %) is rejected as a whole.", "",
+            "## Export profiles shipped", ""]
+    out += [f"- `{p.name}` ({p.format}, {p.encoding}): {p.description}" for p in profiles().values()]
+    return "\n".join(out) + "\n"

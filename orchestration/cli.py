@@ -71,6 +71,13 @@ def cmd_init_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_standard(args: argparse.Namespace) -> int:
+    from ingestion.standard import render_markdown
+
+    print(render_markdown(), end="")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check an export against its profile without loading anything; non-zero if rows fail."""
     import secrets
@@ -249,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("file")
     validate.add_argument("--profile", help="export profile name (default: detected from the file)")
     validate.set_defaults(func=cmd_validate)
+
+    std = sub.add_parser("standard", help="print the data standard as a Markdown document")
+    std.set_defaults(func=cmd_standard)
 
     key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
     key.set_defaults(func=cmd_init_key)

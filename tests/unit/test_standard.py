@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingestion.standard import STANDARD_FILE, load_profile, profiles, render_markdown, standard
+
+
+def test_committed_standard_document_is_current() -> None:
+    committed = STANDARD_FILE.with_suffix(".md").read_text(encoding="utf-8")
+    assert committed == render_markdown(), "run: datenwerk standard > ingestion/standard_v1.md"
+
+
+def test_every_profile_maps_every_required_field_of_its_entities() -> None:
+    assert {"demo_csv", "jugendhilfe_xlsx"} <= set(profiles())
+    for profile in profiles().values():
+        for entity, mapping in profile.entities.items():
+            required = {n for n, f in standard()[entity].fields.items() if f.required}
+            assert required <= set(mapping.columns), (profile.name, entity)
+
+
+def test_a_profile_mapping_an_unknown_field_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yml"
+    path.write_text("name: broken\nentities:\n  contacts:\n    file_pattern: 'x*.csv'\n"
+                    "    columns: {contact_id: A, shoe_size: B}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="shoe_size"):
+        load_profile(path)
