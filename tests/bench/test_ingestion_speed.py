@@ -1,0 +1,106 @@
+"""Issue 3's speed target: ingesting a 10M-contact export (parse, map, validate, pseudonymise,
+load through dlt) against DuckDB's own read_csv of the same file into a table.
+
+Target: ratio <= 1.5, peak memory <= 2 GB. Both sides run in fresh processes, one after the
+other, on the same file; the figures go to bench/results/ingestion_contacts.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.bench.conftest import record, run_measured
+
+CONTACTS = int(os.environ.get("BENCH_CONTACTS", "10000000"))
+TARGET_RATIO = 1.5
+TARGET_PEAK_MB = 2048
+
+
+def write_export(path: Path, rows: int) -> None:
+    """A demo-vendor contact export (UTF-8, ';', DD.MM.YYYY) written by DuckDB in seconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(f"""
+            copy (
+                select
+                    'C-' || lpad(i::varchar, 9, '0') as "Kontakt-Nr",
+                    'F-' || lpad((i // 12)::varchar, 8, '0') as "Fall-Nr",
+                    strftime(date '2023-01-01' + (i % 1095)::int, '%d.%m.%Y') as "Datum",
+                    ['persönlich', 'telefonisch', 'online', 'aufsuchend', 'Gruppe'][i % 5 + 1] as "Art",
+                    (10 + i % 170)::varchar as "Dauer (Min.)",
+                    'MA-' || lpad((i % 400)::varchar, 4, '0') as "Mitarbeiter-Nr",
+                    case when i % 7 = 0 then null else 'Gespräch Nr. ' || (i % 9973) end as "Notiz"
+                from range({rows}) as t(i)
+            ) to '{path}' (header, delimiter ';')
+        """)
+
+
+BASELINE = """
+import json, resource, sys, time, duckdb
+t = time.perf_counter()
+with duckdb.connect(sys.argv[1] if len(sys.argv) > 1 else {db!r}) as con:
+    con.execute("create table contacts as select * from read_csv({csv!r})")
+    rows = con.execute("select count(*) from contacts").fetchall()[0][0]
+elapsed = time.perf_counter() - t
+print(json.dumps({{"seconds": elapsed, "rows": rows,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+DATENWERK = """
+import json, resource, time
+from warehouse import settings
+settings.apply_process_environment()
+import dlt
+from ingestion.case_management import DATASET, case_management
+from ingestion.pipelines import pipeline
+pipe = pipeline(DATASET)
+source = case_management()
+t = time.perf_counter()
+info = pipe.run(source)
+elapsed = time.perf_counter() - t
+import duckdb
+from warehouse import paths
+with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+    rows = con.execute("select count(*) from raw_case_management.contacts").fetchall()[0][0]
+    quarantined = con.execute("select count(*) from raw_case_management.quarantine").fetchall()[0][0]
+print(json.dumps({"seconds": elapsed, "rows": rows, "quarantined": quarantined,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+@pytest.mark.bench
+def test_contact_ingestion_against_duckdb_read_csv(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    export = home / "inbox" / "case_management" / "bench" / "SB" / "kontakte.csv"
+    write_export(export, CONTACTS)
+    size_mb = export.stat().st_size / 1e6
+
+    baseline = run_measured(BASELINE.format(db=str(tmp_path / "baseline.duckdb"), csv=str(export)))
+    ours = run_measured(
+        textwrap.dedent(DATENWERK),
+        env={"DATENWERK_HOME": str(home), "DATENWERK_PSEUDONYM_KEY": "b" * 64},
+    )
+
+    ratio = ours["seconds"] / baseline["seconds"]
+    figures = {
+        "contacts": CONTACTS,
+        "file_mb": round(size_mb, 1),
+        "duckdb_read_csv_seconds": round(baseline["seconds"], 2),
+        "duckdb_read_csv_peak_rss_mb": round(baseline["peak_rss_mb"]),
+        "datenwerk_ingestion_seconds": round(ours["seconds"], 2),
+        "datenwerk_ingestion_peak_rss_mb": round(ours["peak_rss_mb"]),
+        "ratio": round(ratio, 2),
+        "target_ratio": TARGET_RATIO,
+        "target_peak_mb": TARGET_PEAK_MB,
+        "ratio_met": ratio <= TARGET_RATIO,
+        "memory_met": ours["peak_rss_mb"] <= TARGET_PEAK_MB,
+    }
+    record("ingestion_contacts", figures)
+    assert ours["rows"] + ours["quarantined"] == baseline["rows"] == CONTACTS
+    print(json.dumps(figures, indent=2))
