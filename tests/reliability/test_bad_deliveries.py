@@ -104,3 +104,18 @@ def test_rows_of_a_killed_load_never_reach_a_mart(first_run: PipelineRun) -> Non
     from ingestion.delivery import loaded_hashes
 
     assert "ghost" not in loaded_hashes("raw_case_management")
+
+
+def test_missing_key_fails_before_anything_is_written(demo_home) -> None:  # type: ignore[no-untyped-def]
+    """Production mode: no key, no load. The error names the variable; no table is written."""
+    home = copy_home(demo_home, "no-key")
+    shutil.rmtree(home / "secrets")
+    result = run_nightly(home)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "DATENWERK_PSEUDONYM_KEY" in str(failure.step_failure_data.error.cause or failure.step_failure_data.error)
+    build = home / "warehouse" / "build.duckdb"
+    tables = query(build, "select table_schema from information_schema.tables "
+                          "where table_schema like 'raw_%'") if build.exists() else []
+    assert tables == []
+    assert not (home / "published" / "marts.duckdb").exists()
