@@ -33,6 +33,8 @@ from warehouse import paths
 
 UTF8_BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
+# Rows per Arrow batch: large enough for vectorised work, small enough to keep one batch cheap.
+BATCH_ROWS = 500_000
 # DuckDB's reject kinds in the words a data steward understands.
 REJECT_REASONS = {
     "MISSING COLUMNS": "too few fields in this row",
@@ -295,15 +297,21 @@ def _run_sql(
             for out, how in f.derive.items()
         ]
         # One pass: every row with its first problem (if any); Arrow splits good from bad.
-        checked = con.sql(
+        reader = con.sql(
             f"select rn, problem, {shown} as shown, {', '.join([*derived, *stored])} from ("
             f"select *, {problem} as problem from ("
             f"select *, {typed}, rn in (select rn from duplicates) as is_duplicate from parsed))"
-        ).to_arrow_table()
-    is_bad = pc.is_valid(checked.column("problem"))
-    bad_rows = checked.filter(is_bad).select(["rn", "problem", "shown"]).sort_by("rn")
+        ).to_arrow_reader(BATCH_ROWS)
+        # Batch by batch: memory holds the accepted rows once, never a second full copy.
+        good: list[pa.RecordBatch] = []
+        bad_batches: list[pa.RecordBatch] = []
+        for batch in reader:
+            is_bad = pc.is_valid(batch.column("problem"))
+            bad_batches.append(batch.filter(is_bad).select(["rn", "problem", "shown"]))
+            good.append(batch.filter(pc.invert(is_bad)).drop_columns(["problem", "shown"]))
+    bad_rows = pa.Table.from_batches(bad_batches, schema=reader.schema.empty_table().select(
+        ["rn", "problem", "shown"]).schema).sort_by("rn")
     bad = list(zip(*(bad_rows.column(c).to_pylist() for c in bad_rows.column_names), strict=True))
-    good = checked.filter(pc.invert(is_bad)).drop_columns(["problem", "shown"])
     return good, bad, reject_rows, checks
 
 
@@ -346,7 +354,7 @@ def parse_export(
         header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
         good, bad, reject_rows, checks = _run_sql(path, header, profile, mapping, spec, present)
 
-    n_rows = len(bad) + good.num_rows + len(reject_rows)
+    n_rows = len(bad) + sum(b.num_rows for b in good) + len(reject_rows)
     outcome.rows_read = n_rows
     reject_ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
     source_file = relative_to_inbox(path)
@@ -369,18 +377,29 @@ def parse_export(
             )
         )
 
-    n = good.num_rows
-    rn = good.column("rn").to_numpy()
-    columns: dict[str, pa.Array] = {k: pa.repeat(v, n) if n else pa.array([], pa.string()) for k, v in context_columns.items()}
-    for name in good.column_names[1:]:
-        values = good.column(name).combine_chunks()
-        columns[name] = pseudonymise_array(values, key) if spec.fields.get(name, FieldSpec(name, "string")).pseudonymise else values
-    columns["source_file"] = pa.repeat(source_file, n) if n else pa.array([], pa.string())
-    columns["source_line"] = pa.array(_record_lines(rn, reject_ordinals), pa.int64())
-    columns["source_sha256"] = pa.repeat(outcome.sha256, n) if n else pa.array([], pa.string())
-    result = pa.table(columns)
-    outcome.rows_loaded = n
+    batches = []
+    for batch in good:
+        n = batch.num_rows
+        columns: dict[str, pa.Array] = {k: pa.repeat(v, n).cast(pa.string()) for k, v in context_columns.items()}
+        for name in batch.schema.names[1:]:
+            values = batch.column(name)
+            pseudo = spec.fields.get(name, FieldSpec(name, "string")).pseudonymise
+            columns[name] = pseudonymise_array(values, key) if pseudo else values
+        columns["source_file"] = pa.repeat(source_file, n).cast(pa.string())
+        columns["source_line"] = pa.array(_record_lines(batch.column("rn").to_numpy(), reject_ordinals), pa.int64())
+        columns["source_sha256"] = pa.repeat(outcome.sha256, n).cast(pa.string())
+        batches.append(pa.RecordBatch.from_pydict(columns))
+    result = pa.Table.from_batches(batches) if batches else _empty_result(spec, context_columns)
+    outcome.rows_loaded = result.num_rows
     return result
+
+
+def _empty_result(spec: EntitySpec, context_columns: dict[str, str]) -> pa.Table:
+    fields = [pa.field(k, pa.string()) for k in context_columns]
+    fields += list(spec.output_schema())
+    fields += [pa.field("source_file", pa.string()), pa.field("source_line", pa.int64()),
+               pa.field("source_sha256", pa.string())]
+    return pa.schema(fields).empty_table()
 
 
 def _region_sql(column: str) -> str:
