@@ -5,7 +5,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     DagsterEventType,
-    EventRecordsFilter,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -23,6 +22,7 @@ PUBLISHED_MARTS = (
     "mart_outcomes_by_program",
     "mart_impact_by_program",
     "mart_deliveries",
+    "mart_finance_by_cost_centre_month",
 )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -42,7 +41,8 @@ def _cpus() -> int:
 def run_measured(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run Python ``code`` in a fresh process; return its JSON line on stdout plus peak RSS (MB).
 
-    A fresh process per measurement keeps peak memory honest (ru_maxrss of that child only).
+    The child reports its own peak memory as VmHWM from /proc/self/status: ``ru_maxrss`` of a
+    child on Linux starts at the forking parent's size and overstates small children.
     """
     import os
 
@@ -55,7 +55,4 @@ def run_measured(code: str, env: dict[str, str] | None = None) -> dict[str, Any]
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-4000:]}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.setdefault("peak_rss_mb_children_max", round(usage.ru_maxrss / 1024, 1))
-    return result
+    return json.loads(proc.stdout.strip().splitlines()[-1])
