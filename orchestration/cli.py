@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from warehouse import paths, settings
 
@@ -157,14 +157,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 class Progress:
     """Prints what the run does (stage, rows, elapsed) by following its event log."""
 
-    def __init__(self, instance: "DagsterInstance", run_id: str, started: float) -> None:
+    def __init__(self, instance: DagsterInstance, run_id: str, started: float) -> None:
         self.instance, self.run_id, self.started = instance, run_id, started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._cursor: str | None = None
         self.out = sys.stdout  # progress goes to the terminal even while stdout is redirected
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -11,19 +11,19 @@ from warehouse import settings
 
 settings.apply_process_environment()
 
-from dagster import (  # noqa: E402
+from dagster import (
     AssetSelection,
     Definitions,
     ScheduleDefinition,
     define_asset_job,
     in_process_executor,
 )
-from dagster_dlt import DagsterDltResource  # noqa: E402
+from dagster_dlt import DagsterDltResource
 
-from .checks import CHECKS  # noqa: E402
-from .ingestion import ASSETS as INGESTION_ASSETS  # noqa: E402
-from .publish import published_marts  # noqa: E402
-from .transform import dbt_resource, transform_assets  # noqa: E402
+from .checks import CHECKS
+from .ingestion import ASSETS as INGESTION_ASSETS
+from .publish import published_marts
+from .transform import dbt_resource, transform_assets
 
 nightly_refresh = define_asset_job(
     name="nightly_refresh",

@@ -26,7 +26,7 @@ class DatenwerkDltTranslator(DagsterDltTranslator):
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
         dataset = data.pipeline.dataset_name if data.pipeline else "raw"
-        doc = (data.resource._pipe.gen.__doc__ if callable(data.resource._pipe.gen) else None)  # noqa: SLF001
+        doc = (data.resource._pipe.gen.__doc__ if callable(data.resource._pipe.gen) else None)
         return spec.replace_attributes(
             key=AssetKey([dataset, data.resource.name]),
             deps=[],

@@ -1,20 +1,29 @@
-"""dlt source for accounting exports: DATEV Buchungsstapel files (EXTF/DTVF).
+"""dlt source for accounting exports: DATEV files (EXTF/DTVF) of each organisation.
 
-Files arrive as ``inbox/accounting/<organisation>/*.csv``. Resources:
+Files arrive as ``inbox/accounting/<organisation>/<file>``; :mod:`ingestion.accounting.datev`
+reads them. Resources (everything is yielded as Arrow tables):
 
-- ``bookings``: one row per booking line, amount signed by Soll/Haben relative to ``account``;
-- ``file_headers``: the parsed DATEV header of each file (Berater, Mandant, period, SKR, ...);
+- ``bookings``: one row per booking line (Buchungsstapel, data category 21/22), amount signed
+  by Soll/Haben relative to ``account`` (debit +, credit -), Generalumkehr applied;
+- ``account_labels``: account labels (Kontenbeschriftungen, data category 20), when delivered;
+- ``file_headers``: the DATEV header of each loaded file (Berater, Mandant, fiscal year, period,
+  SKR, ...) with the control totals taken from the file before any line was dropped;
 - ``quarantine``: rejected lines with file, line, field and reason;
 - ``file_registry``: one row per delivered file.
 
-Each file is loaded once (sha256 registry); a corrected re-delivery for the same Mandant and
-period supersedes the earlier file in staging. Everything is yielded as Arrow tables.
+Delivery rules (as for all sources): only complete files are picked up (write, then rename into
+place); each file is loaded once (sha256 registry); a file that cannot be read as a whole moves
+to the protected ``rejected/`` folder with its reason; so does a file with more bad lines than
+``settings.MAX_REJECT_SHARE``; a file with problems gets a steward report. A later file for the
+same Mandant replaces the earlier one's bookings on every day its period covers (staging), so a
+corrected re-delivery never duplicates bookings. See ``README.md`` beside this file.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +31,18 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from ingestion.accounting.datev import DatevHeader, read_buchungsstapel
+from ingestion.accounting.datev import (
+    BOOKING_SCHEMA,
+    LABEL_SCHEMA,
+    AccountLabels,
+    Buchungsstapel,
+    DatevFormatError,
+    DatevHeader,
+    read_datev,
+)
+
+# The delivery protocol (write, then rename into place) is the same for every source.
+from ingestion.case_management import is_complete
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -32,10 +52,54 @@ from ingestion.delivery import (
     relative_to_inbox,
     sha256_of,
 )
-from warehouse import paths
+from ingestion.reports import write_report
+from warehouse import paths, settings
 
 DATASET = "raw_accounting"
 log = logging.getLogger(__name__)
+
+MONEY = pa.decimal128(18, 2)
+HEADER_SCHEMA = pa.schema([
+    ("organisation_code", pa.string()),
+    ("format_kind", pa.string()),
+    ("version", pa.int64()),
+    ("data_category", pa.int64()),
+    ("format_name", pa.string()),
+    ("format_version", pa.int64()),
+    ("created_at", pa.timestamp("us")),
+    ("consultant_number", pa.string()),
+    ("client_number", pa.string()),
+    ("fiscal_year_start", pa.date32()),
+    ("account_length", pa.int64()),
+    ("period_from", pa.date32()),
+    ("period_to", pa.date32()),
+    ("description", pa.string()),
+    ("currency", pa.string()),
+    ("chart_of_accounts", pa.string()),
+    ("header_fields", pa.int64()),
+    ("encoding", pa.string()),
+    ("delimiter", pa.string()),
+    ("column_mapping", pa.string()),
+    ("control_lines", pa.int64()),
+    ("control_amount_eur", MONEY),
+    ("control_absolute_eur", MONEY),
+    ("control_unreadable_lines", pa.int64()),
+    ("quarantined_lines", pa.int64()),
+    ("quarantined_amount_eur", MONEY),
+    ("quarantined_absolute_eur", MONEY),
+    ("source_file", pa.string()),
+    ("source_sha256", pa.string()),
+])
+
+
+@dataclass
+class Parsed:
+    """Everything read from the new files of one delivery."""
+
+    bookings: list[pa.Table] = field(default_factory=list)
+    account_labels: list[pa.Table] = field(default_factory=list)
+    headers: list[dict[str, object]] = field(default_factory=list)
+    outcomes: list[FileOutcome] = field(default_factory=list)
 
 
 class Delivery:
@@ -46,13 +110,11 @@ class Delivery:
         self.skip_hashes = skip_hashes
 
     @cached_property
-    def parsed(self) -> tuple[list[pa.Table], list[dict[str, object]], list[FileOutcome]]:
-        bookings: list[pa.Table] = []
-        headers: list[dict[str, object]] = []
-        outcomes: list[FileOutcome] = []
+    def parsed(self) -> Parsed:
+        parsed = Parsed()
         seen = set(self.skip_hashes)
         for path in sorted(self.inbox.glob("*/*")):
-            if not path.is_file() or path.name.startswith("."):
+            if not path.is_file() or not is_complete(path):
                 continue
             digest = sha256_of(path)
             if digest in seen:
@@ -61,33 +123,108 @@ class Delivery:
             org = path.relative_to(self.inbox).parts[0]
             outcome = FileOutcome(path, digest, org, entity="bookings", profile="datev")
             try:
-                table, header = read_buchungsstapel(path, outcome)
-                org_col = pa.array([org] * table.num_rows, pa.string())
-                bookings.append(table.add_column(0, "organisation_code", org_col))
-                headers.append(_header_row(header, org, path, digest))
-            except FileRejected as exc:
+                self._load(path, outcome, parsed)
+            except (DatevFormatError, FileRejected) as exc:
                 outcome.rejected_reason = exc.reason
                 outcome.quarantine.clear()
+                outcome.rows_loaded = 0
                 reject_file(path, exc.reason)
                 log.warning("Rejected %s: %s", relative_to_inbox(path), exc.reason)
-            outcomes.append(outcome)
-        return bookings, headers, outcomes
+            if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
+                write_report(outcome)
+            parsed.outcomes.append(outcome)
+        return parsed
+
+    @staticmethod
+    def _load(path: Path, outcome: FileOutcome, parsed: Parsed) -> None:
+        read = read_datev(path)
+        if isinstance(read, AccountLabels):
+            outcome.entity = "account_labels"
+            rows, problems = read.labels, read.problems
+            outcome.rows_read = rows.num_rows + problems.num_rows
+        else:
+            rows, problems = read.bookings, read.problems
+            outcome.rows_read = read.control.lines
+            outcome.unexpected_columns = list(read.unknown_headings)
+        if problems.num_rows:
+            outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
+        share = problems.num_rows / outcome.rows_read if outcome.rows_read else 0.0
+        if share > settings.MAX_REJECT_SHARE:
+            first = problems.slice(0, 1).to_pylist()[0]
+            raise FileRejected(
+                path,
+                f"{problems.num_rows} of {outcome.rows_read} lines rejected, more than the "
+                f"allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: line "
+                f"{first['source_line']}, {first['field']}: {first['reason']}",
+            )
+        outcome.rows_loaded = rows.num_rows
+        rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
+        if isinstance(read, AccountLabels):
+            parsed.account_labels.append(rows)
+        else:
+            parsed.bookings.append(rows)
+        parsed.headers.append(_header_row(read, outcome, path))
 
 
-def _header_row(header: DatevHeader, org: str, path: Path, digest: str) -> dict[str, object]:
-    return {
-        "organisation_code": org,
+def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Table:
+    """The organisation and the file's sha256 on every row (header fields join in staging)."""
+    for name, value in (("organisation_code", organisation_code), ("source_sha256", sha256)):
+        rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.string()), rows.num_rows))
+    return rows
+
+
+def _or_empty(tables: list[pa.Table], schema: pa.Schema, parsed: Parsed) -> list[pa.Table]:
+    """The tables, or one empty table when files came but none of this kind: dlt then still
+    creates the table, so staging can read it before the first such file arrives."""
+    if tables or not parsed.outcomes:
+        return tables
+    return [_with_context(schema.empty_table(), "", "")]
+
+
+def _quarantine_rows(problems: pa.Table, path: Path, outcome: FileOutcome) -> pa.Table:
+    n = problems.num_rows
+    return pa.table({
+        "source_file": pa.repeat(pa.scalar(relative_to_inbox(path), pa.string()), n),
+        "source_sha256": pa.repeat(pa.scalar(outcome.sha256, pa.string()), n),
+        "entity": pa.repeat(pa.scalar(outcome.entity, pa.string()), n),
+        "source_line": problems["source_line"],
+        "field": problems["field"],
+        "reason": problems["reason"],
+        "offending_value": problems["offending_value"],
+    })
+
+
+def _header_row(read: Buchungsstapel | AccountLabels, outcome: FileOutcome,
+                path: Path) -> dict[str, object]:
+    header: DatevHeader = read.header
+    row: dict[str, object] = {
+        "organisation_code": outcome.organisation_code,
         **header.as_row(),
+        "encoding": read.dialect.encoding,
+        "delimiter": read.dialect.delimiter,
         "source_file": relative_to_inbox(path),
-        "source_sha256": digest,
+        "source_sha256": outcome.sha256,
     }
+    if isinstance(read, Buchungsstapel):
+        control = read.control
+        row.update({
+            "column_mapping": read.column_mapping,
+            "control_lines": control.lines,
+            "control_amount_eur": control.amount_eur,
+            "control_absolute_eur": control.absolute_eur,
+            "control_unreadable_lines": control.unreadable_lines,
+            "quarantined_lines": control.quarantined_lines,
+            "quarantined_amount_eur": control.quarantined_amount_eur,
+            "quarantined_absolute_eur": control.quarantined_absolute_eur,
+        })
+    return row
 
 
 @dlt.source(name="accounting")
 def accounting(
     inbox: Path | None = None, skip_hashes: frozenset[str] = frozenset()
 ) -> list[DltResource]:
-    """DATEV Buchungsstapel exports of all organisations in the accounting inbox.
+    """DATEV exports of all organisations in the accounting inbox (bookings, account labels).
 
     Args:
         inbox: folder holding ``<organisation>/<file>``; default from DATENWERK_HOME.
@@ -96,25 +233,31 @@ def accounting(
     delivery = Delivery(inbox or paths.accounting_inbox(), skip_hashes)
 
     def bookings() -> Iterator[pa.Table]:
-        """Booking lines (Buchungssätze) with signed amounts, accounts and cost centres."""
-        yield from delivery.parsed[0]
+        """Booking lines (Buchungssätze): amount signed by Soll/Haben relative to the account
+        (debit +, credit -), accounts, Belegdatum with its year, cost centres KOST1/KOST2."""
+        yield from _or_empty(delivery.parsed.bookings, BOOKING_SCHEMA, delivery.parsed)
+
+    def account_labels() -> Iterator[pa.Table]:
+        """Account labels (Kontenbeschriftungen) of each Mandant, when delivered."""
+        yield from _or_empty(delivery.parsed.account_labels, LABEL_SCHEMA, delivery.parsed)
 
     def file_headers() -> Iterator[pa.Table]:
-        """The DATEV header of each loaded file: Berater, Mandant, fiscal year, period, SKR."""
-        if delivery.parsed[1]:
-            yield pa.Table.from_pylist(delivery.parsed[1])
+        """The DATEV header of each loaded file (Berater, Mandant, fiscal year, period, SKR)
+        and the file's control totals (lines, signed and absolute sums, quarantined part)."""
+        if delivery.parsed.headers:
+            yield pa.Table.from_pylist(delivery.parsed.headers, schema=HEADER_SCHEMA)
 
     def quarantine() -> Iterator[pa.Table]:
-        """Booking lines that could not be read, with file, line, field and reason."""
-        if delivery.parsed[2]:
-            yield quarantine_table(delivery.parsed[2])
+        """Lines of DATEV files that could not be read, with file, line, field and reason."""
+        if delivery.parsed.outcomes:
+            yield quarantine_table(delivery.parsed.outcomes)
 
     def file_registry() -> Iterator[pa.Table]:
-        """One row per delivered accounting file: sha256, counts, outcome."""
-        if delivery.parsed[2]:
-            yield registry_table(delivery.parsed[2])
+        """One row per delivered accounting file: sha256, counts, loaded or rejected."""
+        if delivery.parsed.outcomes:
+            yield registry_table(delivery.parsed.outcomes)
 
     return [
         dlt.resource(fn, name=fn.__name__, write_disposition="append")
-        for fn in (bookings, file_headers, quarantine, file_registry)
+        for fn in (bookings, account_labels, file_headers, quarantine, file_registry)
     ]

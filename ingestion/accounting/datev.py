@@ -1,37 +1,70 @@
-"""A reader for DATEV Buchungsstapel files (EXTF / DTVF), columnar, into Arrow.
+"""A reader for DATEV exports (``EXTF`` / ``DTVF``): Buchungsstapel and Kontenbeschriftungen.
 
-Line 1 is a header of 31 fields, line 2 the column headings, then one booking per line. Columns
-are matched by normalised heading against the column catalogue of the file's format version
-(``formats/datev_buchungsstapel_v<N>_columns.csv``), so hyphen/en-dash variants and aliases
-(``Konto``/``Kontonummer``, ``Basisumsatz``/``Basis-Umsatz``) map to one name.
+Line 1 is a header of up to 31 fields, line 2 the column headings, then one record per line.
+The reader is columnar (Arrow compute and numpy, no Python loop over rows) and has no Datenwerk
+dependencies, so it can be used on its own::
+
+    header, headings, dialect = read_header(path)
+    stapel = read_buchungsstapel(path)       # bookings, problems (bad lines), control totals
+    labels = read_account_labels(path)       # data category 20
+
+What it accepts (``formats/`` holds the column catalogues of format versions 9-13):
+
+* ``DTVF`` (written by DATEV) and ``EXTF`` (written by other programs); version 510 with format
+  version 7, version 700 with format versions 9-13; data category 21 and the 22 some exporters
+  write for a Buchungsstapel; category 20 (account labels).
+* Windows-1252 (the standard), UTF-8 and UTF-8 with BOM; CRLF or LF; ``;`` or ``,`` as
+  delimiter (see :func:`sniff_dialect`); ``""`` inside quoted text.
+* Columns are mapped by position when the file has exactly the columns of its (known) format
+  version and no heading contradicts that, otherwise by normalised name (hyphen vs en dash,
+  ``Basisumsatz``/``Basis-Umsatz``, ``Kost1``/``KOST1``, ``Konto``/``Kontonummer``, umlauts).
+
+A whole file that cannot be read raises :class:`DatevFormatError` with a message that says what
+was found; a bad line becomes a row of :attr:`Buchungsstapel.problems` (line, field, reason).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
-from dataclasses import asdict, dataclass
-from datetime import date
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache, lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
-
 FORMATS_DIR = Path(__file__).with_name("formats")
-BUCHUNGSSTAPEL_CATEGORIES = {"21", "22"}  # 22: written by at least one public exporter
+CATEGORY_ACCOUNT_LABELS = 20
+CATEGORIES_BUCHUNGSSTAPEL = (21, 22)  # 22: written for a Buchungsstapel by at least one exporter
+CATEGORY_NAMES = {
+    16: "Debitoren/Kreditoren",
+    20: "Kontenbeschriftungen",
+    21: "Buchungsstapel",
+    46: "Zahlungsbedingungen",
+    48: "Diverse Adressen",
+    65: "Wiederkehrende Buchungen",
+}
+SUPPORTED_VERSIONS = "510 with format version 7, 700 with format versions 9-13"
 UTF8_BOM = b"\xef\xbb\xbf"
+MONEY = pa.decimal128(18, 2)
+# DATEV's Umsatz has 10 digits before the comma (format description); 13 leaves headroom and
+# still fits decimal(18, 2) after summing millions of lines.
+AMOUNT_PATTERN = r"^\d{1,13}(,\d{1,2})?$"
 
-# Catalogue label -> output column. Only these are kept: the rest of the 125 columns hold
-# addresses, bank details and free text that the finance marts do not need.
+# Catalogue label -> output column. Only these are read: the other ~110 columns hold addresses,
+# bank details and free text that the finance marts do not need (and should not store).
 KEPT_COLUMNS = {
-    "Umsatz (ohne Soll/Haben-Kz)": "amount_unsigned_raw",
+    "Umsatz (ohne Soll/Haben-Kz)": "amount_raw",
     "Soll/Haben-Kennzeichen": "debit_credit",
-    "WKZ Umsatz": "currency_code",
+    "WKZ Umsatz": "currency_raw",
+    "Basis-Umsatz": "base_amount_raw",
+    "WKZ Basis-Umsatz": "base_currency_raw",
     "Kontonummer": "account",
     "Gegenkonto (ohne BU-Schlüssel)": "contra_account",
     "BU-Schlüssel": "tax_key",
@@ -43,217 +76,717 @@ KEPT_COLUMNS = {
     "Kost-Menge": "cost_quantity_raw",
     "Generalumkehr (GU)": "reversal_flag",
 }
+REQUIRED_COLUMNS = (
+    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "Kontonummer", "Belegdatum",
+)
+# Heading variants seen in the wild that normalisation alone does not reduce to a catalogue name.
+HEADING_VARIANTS = {
+    "Konto": "Kontonummer",
+    "Gegenkonto": "Gegenkonto (ohne BU-Schlüssel)",
+    "Umsatz": "Umsatz (ohne Soll/Haben-Kz)",
+    "Soll/Haben": "Soll/Haben-Kennzeichen",
+    "KOST1": "Kost 1 - Kostenstelle",
+    "KOST2": "Kost 2 - Kostenstelle",
+    "Kostenstelle 1": "Kost 1 - Kostenstelle",
+    "Kostenstelle 2": "Kost 2 - Kostenstelle",
+    "Generalumkehr": "Generalumkehr (GU)",
+    "GU": "Generalumkehr (GU)",
+}
+
+BOOKING_SCHEMA = pa.schema([
+    ("amount_eur", MONEY),  # signed relative to `account`: debit +, credit -
+    ("amount_unsigned_eur", MONEY),
+    ("debit_credit", pa.string()),
+    ("is_reversal", pa.bool_()),
+    ("currency_code", pa.string()),  # WKZ Umsatz as delivered (EUR when empty)
+    ("account", pa.string()),
+    ("contra_account", pa.string()),
+    ("tax_key", pa.string()),
+    ("document_date", pa.date32()),
+    ("document_number", pa.string()),
+    ("posting_text", pa.string()),
+    ("cost_centre_1", pa.string()),
+    ("cost_centre_2", pa.string()),
+    ("cost_quantity", pa.decimal128(16, 4)),
+    ("source_line", pa.int64()),
+])
+PROBLEM_SCHEMA = pa.schema([
+    ("source_line", pa.int64()),
+    ("field", pa.string()),
+    ("reason", pa.string()),
+    ("offending_value", pa.string()),  # the failing field only, never the whole line
+    ("amount_eur", MONEY),  # signed amount of the line where it could be read
+])
+LABEL_SCHEMA = pa.schema([
+    ("account", pa.string()),
+    ("account_label", pa.string()),
+    ("language_id", pa.string()),
+    ("source_line", pa.int64()),
+])
+
+
+class DatevFormatError(ValueError):
+    """The file as a whole cannot be read; ``reason`` says what was found and what to do."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path.name}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How the file is written: character encoding and field delimiter."""
+
+    encoding: str  # cp1252 | utf-8 | utf-8-sig | ascii
+    delimiter: str  # ; or ,
 
 
 @dataclass(frozen=True)
 class DatevHeader:
-    """The meaning-bearing fields of a DATEV header line."""
+    """The meaning-bearing fields of a DATEV header line (line 1)."""
 
-    format_kind: str  # EXTF (written by another program) or DTVF (by DATEV)
-    version: int
-    data_category: int
+    format_kind: str  # EXTF (written by another program) or DTVF (written by DATEV)
+    version: int  # 510 or 700
+    data_category: int  # 21 (or 22) Buchungsstapel, 20 Kontenbeschriftungen
     format_name: str
     format_version: int
-    consultant_number: str  # Berater
-    client_number: str  # Mandant
-    fiscal_year_start: date
-    account_length: int
-    period_from: date
-    period_to: date
-    description: str
-    currency: str
-    chart_of_accounts: str  # SKR
+    created_at: datetime | None  # field 6, Erzeugt am
+    consultant_number: str  # field 11, Berater
+    client_number: str  # field 12, Mandant
+    fiscal_year_start: date  # field 13, WJ-Beginn
+    account_length: int  # field 14, Sachkontennummernlänge
+    period_from: date | None  # field 15, Datum vom
+    period_to: date | None  # field 16, Datum bis
+    description: str  # field 17, Bezeichnung
+    currency: str  # field 22, EUR when empty
+    chart_of_accounts: str | None  # field 27, SKR as "SKR04"; None when empty
+    header_fields: int  # number of fields in line 1 (31 in current files)
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
 
 
-def _norm(label: str) -> str:
-    return re.sub(r"[\s\-–—_]", "", label.replace("\ufeff", "")).lower()
+@dataclass(frozen=True)
+class ControlTotals:
+    """Totals taken from the file's text before any line is validated or dropped.
+
+    The warehouse must hold exactly ``amount_eur - quarantined_amount_eur`` for the file (and the
+    same for the absolute sum and the line count): anything else is a loss or a duplicate.
+    """
+
+    lines: int  # booking lines in the file (records after line 2, blank lines not counted)
+    amount_eur: Decimal  # signed sum over every line whose amount and S/H could be read
+    absolute_eur: Decimal  # sum of the unsigned amounts of those lines
+    unreadable_lines: int  # lines whose amount or S/H could not be read (money unknown)
+    quarantined_lines: int
+    quarantined_amount_eur: Decimal
+    quarantined_absolute_eur: Decimal
 
 
-@lru_cache(maxsize=None)
-def catalogue(format_version: int) -> dict[str, str]:
-    """Normalised heading or alias -> catalogue label, for a format version."""
-    path = FORMATS_DIR / f"datev_buchungsstapel_v{format_version}_columns.csv"
-    if not path.exists():
-        path = FORMATS_DIR / "datev_buchungsstapel_v13_columns.csv"
-    out: dict[str, str] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            for name in (row["label"], row.get("label_alias") or ""):
-                if name:
-                    out[_norm(name)] = row["label"]
-    # Heading variants seen in the wild for the same columns.
-    out.setdefault(_norm("Konto"), "Kontonummer")
-    out.setdefault(_norm("Basisumsatz"), "Basis-Umsatz")
-    out.setdefault(_norm("KOST1 - Kostenstelle"), "Kost 1 - Kostenstelle")
-    out.setdefault(_norm("KOST2 - Kostenstelle"), "Kost 2 - Kostenstelle")
-    return out
+@dataclass(frozen=True)
+class Buchungsstapel:
+    """One Buchungsstapel file, read: header, good lines, bad lines and control totals."""
+
+    header: DatevHeader
+    dialect: Dialect
+    column_mapping: str  # "position" (catalogue of the format version) or "name"
+    unknown_headings: tuple[str, ...]  # headings matching no catalogued column (never read)
+    bookings: pa.Table  # BOOKING_SCHEMA
+    problems: pa.Table  # PROBLEM_SCHEMA, one row per bad line
+    control: ControlTotals
 
 
-def _encoding(path: Path) -> str:
+@dataclass(frozen=True)
+class AccountLabels:
+    """One Kontenbeschriftungen file (data category 20): account number -> label."""
+
+    header: DatevHeader
+    dialect: Dialect
+    labels: pa.Table  # LABEL_SCHEMA
+    problems: pa.Table  # PROBLEM_SCHEMA
+
+
+# --------------------------------------------------------------------------- dialect and header
+
+
+def sniff_dialect(path: Path) -> Dialect:
+    """Encoding and delimiter of a DATEV file.
+
+    Encoding: a BOM means UTF-8; otherwise the first stretch of non-ASCII bytes decides (valid
+    UTF-8 means UTF-8, anything else is Windows-1252, the DATEV standard); a file without any
+    non-ASCII byte is ASCII. Delimiter: the character right after ``EXTF``/``DTVF`` in line 1.
+
+    ``,`` is accepted: a ``,``-delimited file is read like a ``;``-delimited one, which is
+    unambiguous when amounts with a decimal comma are quoted (``"618,9"``), as CSV requires.
+    Lines whose field count does not match the headings then reveal unquoted decimal commas, and
+    :func:`read_buchungsstapel` rejects such a file as a whole (no line of it can be trusted).
+    """
     with path.open("rb") as fh:
-        return "utf-8-sig" if fh.read(3) == UTF8_BOM else "cp1252"
+        head = fh.read(1 << 16)
+    if head.startswith(UTF8_BOM):
+        encoding = "utf-8-sig"
+    else:
+        encoding = _detect_encoding(path)
+    first = head.removeprefix(UTF8_BOM).split(b"\n", 1)[0]
+    match = re.match(rb'\s*"?(EXTF|DTVF)"?\s*([;,])', first)
+    if match is None:
+        found = first[:20].decode("cp1252", errors="replace").strip() or "an empty first line"
+        raise DatevFormatError(
+            path,
+            f"not a DATEV file: line 1 should start with EXTF or DTVF and a ';', found '{found}'",
+        )
+    return Dialect(encoding=encoding, delimiter=match.group(2).decode())
+
+
+def _detect_encoding(path: Path) -> str:
+    non_ascii = re.compile(rb"[\x80-\xff]")
+    with path.open("rb") as fh:
+        carry = b""
+        while chunk := fh.read(1 << 22):
+            chunk = carry + chunk
+            found = non_ascii.search(chunk)
+            if found is None:
+                carry = chunk[-8:]
+                continue
+            sample = chunk[found.start(): found.start() + 4096]
+            try:
+                sample.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # A cut multi-byte sequence at the end of the sample is not evidence.
+                if exc.start < len(sample) - 4:
+                    return "cp1252"
+            return "utf-8"
+    return "ascii"
+
+
+def _decode(raw: bytes, encoding: str) -> str:
+    return raw.decode("cp1252" if encoding == "cp1252" else "utf-8-sig", errors="replace")
+
+
+def _head_lines(path: Path, dialect: Dialect) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    lines = head.split(b"\n", 2)
+    return [_decode(line.rstrip(b"\r"), dialect.encoding) for line in lines[:2]]
 
 
 def _date8(value: str, what: str, path: Path) -> date:
     try:
+        if not re.fullmatch(r"\d{8}", value):
+            raise ValueError(value)
         return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
-    except (ValueError, IndexError) as exc:
-        raise FileRejected(path, f"header field {what} is not a date YYYYMMDD: '{value}'") from exc
-
-
-def read_header(path: Path) -> tuple[DatevHeader, list[str], str, str]:
-    """Parse and validate lines 1 and 2; return header, column headings, encoding, delimiter."""
-    encoding = _encoding(path)
-    try:
-        with path.open("r", encoding=encoding, newline="") as fh:
-            first, second = fh.readline(), fh.readline()
-    except UnicodeDecodeError as exc:
-        raise FileRejected(path, f"cannot be decoded as {encoding}: {exc.reason}") from exc
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
-    fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
-    if not fields or fields[0].strip('"') not in ("EXTF", "DTVF"):
-        found = (fields[0][:20] if fields else "an empty first line") or "an empty first field"
-        raise FileRejected(
-            path, f"not a DATEV file: line 1 should start with EXTF or DTVF, found '{found}'"
-        )
-    if len(fields) < 27:
-        raise FileRejected(path, f"DATEV header has {len(fields)} fields, expected 31")
-    category = fields[2].strip()
-    if category not in BUCHUNGSSTAPEL_CATEGORIES:
-        raise FileRejected(
-            path,
-            f"DATEV data category {category} ('{fields[3]}') is not a Buchungsstapel (21)",
-        )
-    try:
-        version, format_version = int(fields[1]), int(fields[4])
     except ValueError as exc:
-        raise FileRejected(path, f"DATEV version '{fields[1]}'/'{fields[4]}' is not a number") from exc
-    if (version, format_version) != (510, 7) and not (version == 700 and 9 <= format_version <= 13):
-        raise FileRejected(
+        raise DatevFormatError(
+            path, f"header field {what} is not a date YYYYMMDD: '{value}'"
+        ) from exc
+
+
+def _created_at(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S") if len(value) >= 14 else None
+    except ValueError:
+        return None
+
+
+def _one_fiscal_year_later(start: date) -> date:
+    try:
+        return start.replace(year=start.year + 1)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + 1, day=28)
+
+
+def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
+    """Parse and validate line 1 (header) and line 2 (column headings)."""
+    dialect = sniff_dialect(path)
+    lines = _head_lines(path, dialect)
+    fields = [f.strip() for f in next(csv.reader([lines[0]], delimiter=dialect.delimiter))]
+    if len(fields) < 16:
+        raise DatevFormatError(
             path,
-            f"unknown DATEV version {version} with format version {format_version} "
-            "(supported: 510/7 and 700/9-13)",
+            f"the DATEV header (line 1) has {len(fields)} fields; at least 16 (up to 'Datum "
+            "bis') are needed, 31 are standard",
         )
+    header_fields = len(fields)
+    fields += [""] * (31 - len(fields))
+    try:
+        version, category, format_version = int(fields[1]), int(fields[2]), int(fields[4])
+    except ValueError as exc:
+        raise DatevFormatError(
+            path,
+            f"header fields 2, 3 and 5 (version, data category, format version) must be "
+            f"numbers, found '{fields[1]}', '{fields[2]}', '{fields[4]}'",
+        ) from exc
+    is_booking = category in CATEGORIES_BUCHUNGSSTAPEL
+    if not is_booking and category != CATEGORY_ACCOUNT_LABELS:
+        raise _wrong_category(path, category, fields[3])
+    if is_booking and (version, format_version) != (510, 7) and not (
+        version == 700 and 9 <= format_version <= 13
+    ):
+        raise DatevFormatError(
+            path,
+            f"unknown DATEV version {version} with format version {format_version} for a "
+            f"Buchungsstapel (supported: {SUPPORTED_VERSIONS})",
+        )
+    consultant, client = fields[10], fields[11]
+    for what, value in (("11 (Berater)", consultant), ("12 (Mandant)", client)):
+        if not re.fullmatch(r"\d{1,9}", value):
+            raise DatevFormatError(path, f"header field {what} must be a number, found '{value}'")
+    account_length = int(fields[13]) if re.fullmatch(r"[4-8]", fields[13]) else None
+    if account_length is None:
+        raise DatevFormatError(
+            path, f"header field 14 (Sachkontennummernlänge) must be 4 to 8, found '{fields[13]}'"
+        )
+    fiscal_year_start = _date8(fields[12], "13 (WJ-Beginn)", path)
+    period_from = period_to = None
+    if is_booking:
+        period_from = _date8(fields[14], "15 (Datum vom)", path)
+        period_to = _date8(fields[15], "16 (Datum bis)", path)
+        fiscal_year_end = _one_fiscal_year_later(fiscal_year_start)
+        if not fiscal_year_start <= period_from <= period_to < fiscal_year_end:
+            raise DatevFormatError(
+                path,
+                f"the period {period_from:%d.%m.%Y}-{period_to:%d.%m.%Y} (header fields 15/16) "
+                f"does not lie within the fiscal year starting {fiscal_year_start:%d.%m.%Y} "
+                "(field 13): Belegdatum DDMM has no year, so a batch must stay within one "
+                "fiscal year",
+            )
+    currency = fields[21] or "EUR"
+    if is_booking and currency != "EUR":
+        raise DatevFormatError(
+            path, f"header currency (field 22) is '{currency}'; only EUR books are supported"
+        )
+    skr = fields[26]
     header = DatevHeader(
-        format_kind=fields[0],
+        format_kind=fields[0].strip('"'),
         version=version,
-        data_category=int(category),
+        data_category=category,
         format_name=fields[3],
         format_version=format_version,
-        consultant_number=fields[10].strip(),
-        client_number=fields[11].strip(),
-        fiscal_year_start=_date8(fields[12], "13 (WJ-Beginn)", path),
-        account_length=int(fields[13] or 4),
-        period_from=_date8(fields[14], "15 (Datum vom)", path),
-        period_to=_date8(fields[15], "16 (Datum bis)", path),
+        created_at=_created_at(fields[5]),
+        consultant_number=consultant,
+        client_number=client,
+        fiscal_year_start=fiscal_year_start,
+        account_length=account_length,
+        period_from=period_from,
+        period_to=period_to,
         description=fields[16],
-        currency=fields[21] or "EUR",
-        chart_of_accounts=fields[26] if len(fields) > 26 else "",
+        currency=currency,
+        chart_of_accounts=f"SKR{int(skr):02d}" if skr.isdigit() else None,
+        header_fields=header_fields,
     )
-    headings = next(csv.reader(io.StringIO(second), delimiter=delimiter), [])
-    return header, headings, encoding, delimiter
+    if len(lines) < 2 or not lines[1].strip():
+        raise DatevFormatError(path, "line 2 (the column headings) is missing")
+    headings = next(csv.reader([lines[1]], delimiter=dialect.delimiter))
+    return header, [h.strip() for h in headings], dialect
 
 
-def _document_dates(raw: pa.Array, header: DatevHeader) -> pa.Array:
-    """Belegdatum DDMM (or DMM) + the year from the header's period; null if outside it."""
-    ddmm = pc.utf8_lpad(raw, 4, "0")
-    result = pa.nulls(len(raw), pa.date32())
-    lo = pa.scalar(header.period_from, pa.date32())
-    hi = pa.scalar(header.period_to, pa.date32())
-    for year in range(header.period_from.year, header.period_to.year + 1):
-        text = pc.binary_join_element_wise(ddmm, str(year), "")
-        parsed = pc.strptime(text, format="%d%m%Y", unit="s", error_is_null=True)
-        exact = pc.equal(pc.strftime(parsed, format="%d%m%Y"), text)
-        candidate = pc.if_else(pc.fill_null(exact, False), parsed.cast(pa.date32()), None)
-        inside = pc.and_(pc.greater_equal(candidate, lo), pc.less_equal(candidate, hi))
-        result = pc.coalesce(result, pc.if_else(pc.fill_null(inside, False), candidate, None))
-    return result
+# --------------------------------------------------------------------------- column mapping
 
 
-def read_buchungsstapel(path: Path, outcome: FileOutcome) -> tuple[pa.Table, DatevHeader]:
-    """Read a Buchungsstapel into one Arrow table of bookings; bad lines go to quarantine."""
-    header, headings, encoding, delimiter = read_header(path)
-    cat = catalogue(header.format_version)
-    names = []
-    for i, h in enumerate(headings):
-        label = cat.get(_norm(h), f"_unknown_{i}")
-        names.append(label if label not in names else f"{label}_{i}")
-    missing = [c for c in ("Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen",
-                           "Kontonummer", "Belegdatum") if c not in names]
-    if missing:
-        raise FileRejected(path, f"line 2 lacks the column(s) {', '.join(missing)}")
-    try:
-        table = pacsv.read_csv(
+def normalise_heading(label: str) -> str:
+    """A heading reduced to what tells columns apart: no case, spaces, dashes or umlauts."""
+    text = label.replace("\ufeff", "").strip().strip('"').casefold()
+    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(umlaut, plain)
+    return re.sub(r"[\s\-\u2010-\u2015_.]", "", text)
+
+
+@cache
+def catalogue(format_version: int) -> tuple[str, ...]:
+    """Column labels of a format version in position order (empty when not catalogued)."""
+    path = FORMATS_DIR / f"datev_buchungsstapel_v{format_version}_columns.csv"
+    if not path.exists():
+        return ()
+    with path.open(encoding="utf-8") as fh:
+        return tuple(row["label"] for row in csv.DictReader(fh))
+
+
+@lru_cache(maxsize=1)
+def heading_aliases() -> dict[str, str]:
+    """Normalised heading -> catalogue label, over every catalogued format version."""
+    out: dict[str, str] = {}
+    for path in sorted(FORMATS_DIR.glob("datev_buchungsstapel_v*_columns.csv"), reverse=True):
+        with path.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for name in (row["label"], row.get("label_alias") or ""):
+                    if name:
+                        out.setdefault(normalise_heading(name), row["label"])
+    for variant, label in HEADING_VARIANTS.items():
+        out.setdefault(normalise_heading(variant), label)
+    return out
+
+
+def map_columns(headings: list[str], format_version: int) -> tuple[list[str], str]:
+    """One unique name per column (catalogue label where known) and how it was mapped.
+
+    By position when the file has exactly the columns of its catalogued format version and no
+    heading names a different known column at a position we read; by normalised name otherwise
+    (format 7 has no catalogue here; some exporters write fewer or reordered columns).
+    """
+    aliases = heading_aliases()
+    by_name = [aliases.get(normalise_heading(h)) for h in headings]
+    labels = catalogue(format_version)
+    if len(labels) == len(headings):
+        contradicted = [
+            i for i, (label, named) in enumerate(zip(labels, by_name, strict=True))
+            if named is not None and named != label
+            and (label in KEPT_COLUMNS or named in KEPT_COLUMNS)
+        ]
+        if not contradicted:
+            return list(labels), "position"
+    names: list[str] = []
+    for i, label in enumerate(by_name):
+        name = label or f"_column_{i + 1}"
+        names.append(name if name not in names else f"{name}_{i + 1}")
+    return names, "name"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Records:
+    """The records after line 2: well-formed ones (kept columns as bytes, in batches as parsed)
+    and malformed ones (wrong field count). Records are numbered from 1 (line 3 if no value
+    holds a line break)."""
+
+    batches: list[pa.RecordBatch]
+    encoding: str  # of the bytes in the batches
+    malformed: list[tuple[int, int, str]]  # (record, field count, text); blank lines excluded
+    invalid_records: np.ndarray  # sorted record numbers of malformed and blank lines
+    blank_records: int
+    expected_fields: int
+    ends_with_newline: bool
+    total_records: int
+    _break_records: list[np.ndarray] = field(default_factory=list)
+    _break_counts: list[np.ndarray] = field(default_factory=list)
+
+    def text_batches(
+        self, path: Path, kept: dict[str, str]
+    ) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
+        """Decoded, trimmed kept columns (by output name) and record numbers, batch by batch.
+
+        Each batch of bytes is released once decoded, so memory holds one batch of text at a
+        time on top of the results.
+        """
+        invalid = self.invalid_records
+        done = 0
+        while self.batches:
+            batch = self.batches.pop(0)
+            n = batch.num_rows
+            ordinal = np.arange(done + 1, done + n + 1, dtype=np.int64)
+            # Record number = ordinal among good records + malformed records before it.
+            records = ordinal + np.searchsorted(invalid - np.arange(len(invalid)), ordinal,
+                                                side="right")
+            done += n
+            columns = {}
+            for name in batch.schema.names:
+                text = pc.utf8_trim_whitespace(
+                    _to_text(batch.column(name), self.encoding, path, name)
+                )
+                if pc.any(pc.match_substring(text, "\n")).as_py():
+                    counts = pc.fill_null(pc.count_substring(text, "\n"), 0).to_numpy(
+                        zero_copy_only=False
+                    )
+                    self._break_records.append(records[counts > 0])
+                    self._break_counts.append(counts[counts > 0])
+                columns[kept[name]] = text
+            yield columns, records
+
+    def lines(self, records: np.ndarray) -> np.ndarray:
+        """Physical line of each record: lines 1-2 are the header and headings; a line break
+        inside a value (of a column we read, or of a malformed line) pushes later lines down."""
+        positions = [*self._break_records,
+                     np.array([m[0] for m in self.malformed], dtype=np.int64)]
+        counts = [*self._break_counts,
+                  np.array([m[2].count("\n") for m in self.malformed], dtype=np.int64)]
+        where, how_many = np.concatenate(positions), np.concatenate(counts)
+        order = np.argsort(where, kind="stable")
+        where, cumulative = where[order], np.concatenate([[0], np.cumsum(how_many[order])])
+        return 2 + records + cumulative[np.searchsorted(where, records, side="left")]
+
+
+def _read_records(path: Path, dialect: Dialect, names: list[str], kept: Iterable[str]) -> _Records:
+    include = [n for n in names if n in kept]
+    invalid: list[tuple[int | None, int, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    def read(careful: bool) -> pa.Table:
+        # Fast: kept columns as bytes, no transcoding of the whole file (most of it is empty
+        # fields); only the few columns we keep are decoded, batch by batch. Careful (only for a
+        # file with malformed lines): in order, so pyarrow numbers them, and transcoded, so it
+        # can hand us their text.
+        return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding=encoding, column_names=names, skip_rows=2),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=2,
+                use_threads=not careful,
+                block_size=1 << 24,
+                encoding="cp1252" if careful and dialect.encoding == "cp1252" else "utf8",
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=dialect.delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                include_columns=[c for c in KEPT_COLUMNS if c in names],
+                column_types={n: pa.binary() for n in include},
+                include_columns=include,
                 null_values=[""],
                 strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise FileRejected(path, f"bookings cannot be read: {exc}") from exc
-    n = table.num_rows
-    outcome.rows_read = n
-    cols = {
-        KEPT_COLUMNS[c]: pc.utf8_trim_whitespace(table.column(c).combine_chunks())
-        for c in table.column_names
-    }
-    for out in KEPT_COLUMNS.values():
-        cols.setdefault(out, pa.nulls(n, pa.string()))
-    # Physical lines: header and headings take lines 1-2 (no line breaks inside values here:
-    # the kept columns are short codes; Buchungstext may hold one, so count them).
-    extra = pc.fill_null(pc.count_substring(cols["posting_text"], "\n"), 0).cast(pa.int64())
-    lines = pc.add(
-        pa.array(range(3, n + 3), pa.int64()),
-        pc.subtract(pc.cumulative_sum(extra), extra),
+
+    careful = False
+    try:
+        table = read(careful)
+    except pa.ArrowInvalid:
+        careful = True  # the handler could not decode a malformed line's text
+    if invalid:
+        careful = True
+    if careful:
+        invalid.clear()
+        try:
+            table = read(careful)
+        except pa.ArrowInvalid as exc:
+            raise DatevFormatError(path, f"the booking lines cannot be parsed: {exc}") from exc
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 1))
+        ends_with_newline = fh.read(1) == b"\n"
+    # pyarrow numbers records from the start of the file: the two header lines are 1 and 2.
+    numbered = [(int(num or 0) - 2, count, text) for num, count, text in invalid]
+    malformed = [m for m in numbered if m[2].strip()]
+    return _Records(
+        batches=table.to_batches(),
+        encoding="utf-8" if careful and dialect.encoding == "cp1252" else dialect.encoding,
+        malformed=malformed,
+        invalid_records=np.array(sorted(m[0] for m in numbered), dtype=np.int64),
+        blank_records=len(numbered) - len(malformed),
+        expected_fields=len(names),
+        ends_with_newline=ends_with_newline,
+        total_records=table.num_rows + len(numbered),
     )
 
-    amount_text = pc.replace_substring(cols["amount_unsigned_raw"], ",", ".")
-    amount_ok = pc.match_substring_regex(amount_text, r"^\d+(\.\d{1,2})?$")
-    amount = pc.if_else(amount_ok, amount_text, None).cast(pa.decimal128(18, 2))
-    dc = pc.utf8_upper(cols["debit_credit"])
-    dates = _document_dates(cols["document_date_raw"], header)
-    is_reversal = pc.is_in(cols["reversal_flag"], value_set=pa.array(["1", "G"]))
-    qty_text = pc.replace_substring(cols["cost_quantity_raw"], ",", ".")
 
-    problems: list[tuple[pa.Array, str, str, pa.Array | None]] = [
-        (pc.invert(pc.fill_null(amount_ok, False)), "Umsatz", "amount missing or not a positive decimal-comma number", cols["amount_unsigned_raw"]),
-        (pc.invert(pc.fill_null(pc.is_in(dc, value_set=pa.array(["S", "H"])), False)), "Soll/Haben-Kennzeichen", "must be S or H", cols["debit_credit"]),
-        (pc.invert(pc.fill_null(pc.match_substring_regex(cols["account"], r"^\d+$"), False)), "Konto", "account missing or not digits", cols["account"]),
-        (pc.is_null(dates), "Belegdatum", f"not a date DDMM within the header period {header.period_from:%d.%m.%Y}-{header.period_to:%d.%m.%Y}", cols["document_date_raw"]),
-    ]
-    bad = pa.array([False] * n)
-    for mask, fld, reason, values in problems:
-        mask = pc.and_(mask, pc.invert(bad))
-        count = int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
-        if count:
-            outcome.quarantine.append(pa.table({
-                "source_file": pa.array([relative_to_inbox(path)] * count),
-                "source_sha256": pa.array([outcome.sha256] * count),
-                "entity": pa.array(["bookings"] * count),
-                "source_line": lines.filter(mask),
-                "field": pa.array([fld] * count),
-                "reason": pa.array([reason] * count),
-                "offending_value": values.filter(mask) if values is not None else pa.nulls(count, pa.string()),
-            }))
-            bad = pc.or_(bad, mask)
-    good = pc.invert(bad)
-    sign = pc.if_else(pc.equal(dc, "H"), -1, 1)
-    # A Generalumkehr booking reverses an earlier one: same fields, opposite effect.
-    sign = pc.if_else(pc.fill_null(is_reversal, False), pc.negate(sign), sign)
-    signed = pc.if_else(pc.equal(sign, -1), pc.negate(amount), amount)
-    keep = {
+def _to_text(values: pa.Array, encoding: str, path: Path, column: str) -> pa.Array:
+    if encoding == "cp1252":
+        return cp1252_to_utf8(values)
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid as exc:
+        raise DatevFormatError(
+            path,
+            f"column '{column}' is not valid {encoding} although the file starts as {encoding}; "
+            "export the whole file in one encoding (Windows-1252 is DATEV's standard)",
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def _cp1252_table() -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes (padded to 3) and their length for each Windows-1252 byte value."""
+    encoded = np.zeros((256, 3), dtype=np.uint8)
+    lengths = np.zeros(256, dtype=np.int64)
+    for b in range(256):
+        try:
+            char = bytes([b]).decode("cp1252")
+        except UnicodeDecodeError:  # 5 unassigned bytes: keep them as the C1 control they are
+            char = chr(b)
+        utf8 = char.encode("utf-8")
+        encoded[b, : len(utf8)] = list(utf8)
+        lengths[b] = len(utf8)
+    return encoded, lengths
+
+
+def cp1252_to_utf8(values: pa.Array) -> pa.Array:
+    """Windows-1252 bytes -> UTF-8 text, vectorised over the whole array (no per-value loop)."""
+    if values.offset:
+        values = pa.concat_arrays([values])
+    validity, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=len(values) + 1)
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]]
+        if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    if not (data >= 0x80).any():
+        return values.cast(pa.string())
+    encoded, lengths = _cp1252_table()
+    width = lengths[data]
+    ends = np.cumsum(width)
+    # Most bytes are ASCII: repeat each byte by its UTF-8 width, then write the few multi-byte
+    # sequences over their places.
+    out = np.repeat(data, width)
+    wide = np.flatnonzero(width > 1)
+    starts = ends[wide] - width[wide]
+    for k in range(3):
+        has = width[wide] > k
+        out[starts[has] + k] = encoded[data[wide[has]], k]
+    new_offsets = np.concatenate([[0], ends])[offsets - offsets[0]]
+    kind, dtype = (pa.string(), np.int32) if out.size < 2**31 else (pa.large_string(), np.int64)
+    return pa.Array.from_buffers(
+        kind,
+        len(values),
+        [validity, pa.py_buffer(new_offsets.astype(dtype)), pa.py_buffer(out)],
+        null_count=values.null_count,
+    )
+
+
+def _document_dates(raw: pa.Array, period_from: date, period_to: date) -> pa.Array:
+    """Belegdatum DDMM (or DMM) -> the one date with that day and month inside the period."""
+    ok = pc.fill_null(pc.match_substring_regex(raw, r"^\d{3,4}$"), False)
+    value = pc.if_else(ok, raw, "0").cast(pa.int32()).to_numpy(zero_copy_only=False)
+    day, month = value // 100, value % 100
+    lo = np.datetime64(period_from, "D")
+    hi = np.datetime64(period_to, "D")
+    result = np.full(len(value), np.datetime64("NaT"), dtype="datetime64[D]")
+    valid_month = (month >= 1) & (month <= 12)
+    safe_month = np.where(valid_month, month, 1)
+    for year in range(period_from.year, period_to.year + 1):
+        starts = np.array([np.datetime64(f"{year}-{m:02d}-01") for m in range(1, 13)] +
+                          [np.datetime64(f"{year + 1}-01-01")], dtype="datetime64[D]")
+        days_in_month = (starts[1:] - starts[:-1]).astype(np.int64)
+        fits = valid_month & (day >= 1) & (day <= days_in_month[safe_month - 1])
+        candidate = starts[safe_month - 1] + (day - 1).astype("timedelta64[D]")
+        take = fits & (candidate >= lo) & (candidate <= hi) & np.isnat(result)
+        result[take] = candidate[take]
+    return pa.array(result, pa.date32(), mask=np.isnat(result) | ~ok.to_numpy(zero_copy_only=False))
+
+
+def _decimal(text: pa.Array, pattern: str, kind: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """(parsed decimal or null, matched) for decimal-comma text."""
+    matched = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+    dotted = pc.replace_substring(pc.if_else(matched, text, None), ",", ".")
+    return dotted.cast(kind), matched
+
+
+class _Problems:
+    """Marks each bad record once, with the first problem found, in the order checks run."""
+
+    def __init__(self, records: np.ndarray, amounts: pa.Array) -> None:
+        self.records = records
+        self.amounts = amounts
+        self.bad = np.zeros(len(records), dtype=bool)
+        self.parts: list[pa.Table] = []
+
+    def mark(self, mask: pa.Array, field: str, reason: str, values: pa.Array | None) -> None:
+        new = pc.fill_null(mask, False).to_numpy(zero_copy_only=False) & ~self.bad
+        count = int(new.sum())
+        if not count:
+            return
+        self.bad |= new
+        sel = pa.array(new)
+        self.parts.append(pa.table({
+            "source_line": pa.array(self.records[new], pa.int64()),
+            "field": pa.array([field] * count, pa.string()),
+            "reason": pa.array([reason] * count, pa.string()),
+            "offending_value": values.filter(sel) if values is not None
+            else pa.nulls(count, pa.string()),
+            "amount_eur": self.amounts.filter(sel),
+        }, schema=PROBLEM_SCHEMA))
+
+
+def _malformed_problems(records: _Records) -> pa.Table:
+    rows = records.malformed
+    return pa.table({
+        "source_line": pa.array([r[0] for r in rows], pa.int64()),
+        "field": pa.array(["line"] * len(rows), pa.string()),
+        "reason": pa.array(
+            [f"line has {r[1]} fields, the headings {records.expected_fields}" for r in rows],
+            pa.string(),
+        ),
+        "offending_value": pa.nulls(len(rows), pa.string()),
+        "amount_eur": pa.nulls(len(rows), MONEY),
+    }, schema=PROBLEM_SCHEMA)
+
+
+def _with_lines(table: pa.Table, records: _Records) -> pa.Table:
+    """Record numbers in ``source_line`` -> physical line numbers."""
+    idx = table.schema.get_field_index("source_line")
+    numbers = table.column(idx).to_numpy()
+    return table.set_column(idx, "source_line", pa.array(records.lines(numbers), pa.int64()))
+
+
+def _sum(values: pa.Array) -> Decimal:
+    total = pc.sum(values).as_py()
+    return Decimal(total) if total is not None else Decimal("0.00")
+
+
+@dataclass
+class _Batch:
+    bookings: pa.Table
+    problems: list[pa.Table]
+    amount: Decimal
+    absolute: Decimal
+    unreadable: int
+
+
+def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: DatevHeader) -> _Batch:
+    """Type, sign and validate one batch of booking lines."""
+    assert header.period_from is not None and header.period_to is not None
+    n = len(records)
+    for out in KEPT_COLUMNS.values():
+        if out not in cols:
+            cols[out] = pa.nulls(n, pa.string())
+    amount, amount_ok = _decimal(cols["amount_raw"], AMOUNT_PATTERN, MONEY)
+    dc = pc.utf8_upper(cols["debit_credit"])
+    dc_ok = pc.fill_null(pc.is_in(dc, value_set=pa.array(["S", "H"])), False)
+    reversal_flag = pc.utf8_upper(cols["reversal_flag"])
+    is_reversal = pc.fill_null(pc.is_in(reversal_flag, value_set=pa.array(["1", "G"])), False)
+    # Debit (S) increases the account, credit (H) decreases it; a Generalumkehr line reverses
+    # an earlier booking: same fields, opposite effect.
+    negative = pc.xor(pc.equal(dc, "H"), is_reversal)
+    currency = pc.utf8_upper(cols["currency_raw"])
+    is_foreign = pc.fill_null(pc.not_equal(currency, header.currency), False)
+    base_amount, base_ok = _decimal(cols["base_amount_raw"], AMOUNT_PATTERN, MONEY)
+    base_is_eur = pc.fill_null(
+        pc.equal(pc.coalesce(pc.utf8_upper(cols["base_currency_raw"]), header.currency),
+                 header.currency),
+        False,
+    )
+    amount_eur = pc.if_else(is_foreign, pc.if_else(base_is_eur, base_amount, None), amount)
+    signed = pc.if_else(negative, pc.negate(amount_eur), amount_eur)
+    readable = pc.and_(pc.is_valid(signed), dc_ok)
+    signed_or_null = pc.if_else(readable, signed, None)
+
+    period = f"{header.period_from:%d.%m.%Y}-{header.period_to:%d.%m.%Y}"
+    dates = _document_dates(cols["document_date_raw"], header.period_from, header.period_to)
+    quantity, quantity_ok = _decimal(cols["cost_quantity_raw"], r"^-?\d{1,12}(,\d{1,4})?$",
+                                     pa.decimal128(16, 4))
+    digits = r"^\d{1,9}$"
+    problems = _Problems(records, signed_or_null)
+    problems.mark(pc.invert(amount_ok), "Umsatz",
+                  "amount missing or not a positive number with decimal comma (618,9)",
+                  cols["amount_raw"])
+    problems.mark(pc.invert(dc_ok), "Soll/Haben-Kennzeichen", "must be S or H",
+                  cols["debit_credit"])
+    problems.mark(pc.and_(is_foreign, pc.invert(pc.and_(base_ok, base_is_eur))), "WKZ Umsatz",
+                  f"amount in another currency than {header.currency} without a Basis-Umsatz "
+                  f"in {header.currency}", cols["currency_raw"])
+    problems.mark(pc.invert(pc.fill_null(pc.match_substring_regex(cols["account"], digits),
+                                         False)),
+                  "Konto", "account missing or not digits", cols["account"])
+    problems.mark(pc.invert(pc.match_substring_regex(cols["contra_account"], digits)),
+                  "Gegenkonto", "contra account not digits", cols["contra_account"])
+    problems.mark(pc.is_null(dates), "Belegdatum",
+                  f"not a date DDMM within the header period {period}", cols["document_date_raw"])
+    problems.mark(pc.invert(pc.is_in(pc.coalesce(reversal_flag, "0"),
+                                     value_set=pa.array(["0", "1", "G"]))),
+                  "Generalumkehr", "must be empty, 0, 1 or G", cols["reversal_flag"])
+    problems.mark(pc.and_(pc.is_valid(cols["cost_quantity_raw"]), pc.invert(quantity_ok)),
+                  "Kost-Menge", "not a number with decimal comma", cols["cost_quantity_raw"])
+
+    bookings = pa.table({
         "amount_eur": signed,
-        "amount_unsigned_eur": amount,
+        "amount_unsigned_eur": amount_eur,
         "debit_credit": dc,
-        "currency_code": pc.fill_null(cols["currency_code"], header.currency),
+        "is_reversal": is_reversal,
+        "currency_code": pc.coalesce(currency, header.currency),
         "account": cols["account"],
         "contra_account": cols["contra_account"],
         "tax_key": cols["tax_key"],
@@ -262,20 +795,143 @@ def read_buchungsstapel(path: Path, outcome: FileOutcome) -> tuple[pa.Table, Dat
         "posting_text": cols["posting_text"],
         "cost_centre_1": cols["cost_centre_1"],
         "cost_centre_2": cols["cost_centre_2"],
-        "cost_quantity": pc.if_else(pc.match_substring_regex(qty_text, r"^-?\d+(\.\d+)?$"), qty_text, None).cast(pa.float64()),
-        "is_reversal": pc.fill_null(is_reversal, False),
-        "source_line": lines,
-    }
-    result = pa.table({k: v.filter(good) for k, v in keep.items()})
-    m = result.num_rows
-    for name, value in (
-        ("consultant_number", header.consultant_number),
-        ("client_number", header.client_number),
-        ("period_from", header.period_from),
-        ("period_to", header.period_to),
-        ("source_file", relative_to_inbox(path)),
-        ("source_sha256", outcome.sha256),
-    ):
-        result = result.append_column(name, pa.array([value] * m))
-    outcome.rows_loaded = m
-    return result, header
+        "cost_quantity": quantity,
+        "source_line": pa.array(records, pa.int64()),
+    }, schema=BOOKING_SCHEMA).filter(pa.array(~problems.bad))
+    return _Batch(
+        bookings=bookings,
+        problems=problems.parts,
+        amount=_sum(signed_or_null),
+        absolute=_sum(pc.if_else(readable, amount_eur, None)),
+        unreadable=n - int(pc.sum(readable.cast(pa.int64())).as_py() or 0),
+    )
+
+
+def read_buchungsstapel(path: Path) -> Buchungsstapel:
+    """Read a Buchungsstapel (data category 21 or 22) into bookings, problems and totals.
+
+    Raises :class:`DatevFormatError` for a file that is not a supported Buchungsstapel, lacks a
+    required column, was cut off during transfer (its last line is incomplete), or is
+    ``,``-delimited with unquoted decimal commas.
+    """
+    header, headings, dialect = read_header(path)
+    if header.data_category not in CATEGORIES_BUCHUNGSSTAPEL:
+        raise _wrong_category(path, header.data_category, header.format_name,
+                              "a Buchungsstapel (21)")
+    names, mapping = map_columns(headings, header.format_version)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise DatevFormatError(
+            path,
+            f"line 2 (column headings) lacks {', '.join(repr(m) for m in missing)}; found "
+            f"{len(headings)} headings starting {', '.join(headings[:4])}",
+        )
+    records = _read_records(path, dialect, names, KEPT_COLUMNS)
+    _reject_broken_structure(path, dialect, records)
+    batches = [_booking_batch(cols, numbers, header)
+               for cols, numbers in records.text_batches(path, KEPT_COLUMNS)]
+    bookings = (pa.concat_tables([b.bookings for b in batches]) if batches
+                else BOOKING_SCHEMA.empty_table())
+    problems = pa.concat_tables(
+        [_malformed_problems(records), *(p for b in batches for p in b.problems)]
+    )
+    problems = _with_lines(problems, records).sort_by("source_line")
+    quarantined = problems["amount_eur"]
+    control = ControlTotals(
+        lines=records.total_records - records.blank_records,
+        amount_eur=sum((b.amount for b in batches), Decimal("0.00")),
+        absolute_eur=sum((b.absolute for b in batches), Decimal("0.00")),
+        unreadable_lines=sum(b.unreadable for b in batches) + len(records.malformed),
+        quarantined_lines=problems.num_rows,
+        quarantined_amount_eur=_sum(quarantined),
+        quarantined_absolute_eur=_sum(pc.abs(quarantined)),
+    )
+    unknown = tuple(h for h, n in zip(headings, names, strict=True)
+                    if h and n.startswith("_column_"))
+    return Buchungsstapel(header, dialect, mapping, unknown, _with_lines(bookings, records),
+                          problems, control)
+
+
+def _wrong_category(path: Path, category: int, name: str,
+                    expected: str = "a Buchungsstapel (21) or account labels (20)"
+                    ) -> DatevFormatError:
+    name = name or CATEGORY_NAMES.get(category, "unknown")
+    return DatevFormatError(
+        path,
+        f"DATEV data category {category} ('{name}') is not {expected}; deliver bookings as a "
+        "DATEV Buchungsstapel export (data category 21)",
+    )
+
+
+def _reject_broken_structure(path: Path, dialect: Dialect, records: _Records) -> None:
+    if not records.malformed:
+        return
+    last_record, count, _ = records.malformed[-1]
+    if (not records.ends_with_newline and last_record == records.total_records
+            and count < records.expected_fields):
+        raise DatevFormatError(
+            path,
+            f"the file ends in the middle of its last line ({count} of "
+            f"{records.expected_fields} fields, no line end): it was probably cut off during "
+            "transfer; deliver it again",
+        )
+    if dialect.delimiter == ",":
+        first = records.malformed[0]
+        raise DatevFormatError(
+            path,
+            f"','-delimited file with {len(records.malformed)} line(s) whose field count differs "
+            f"from the headings (first: booking {first[0]}, {first[1]} of "
+            f"{records.expected_fields} fields): amounts with a decimal comma must be quoted "
+            "in a ','-delimited file; export with ';' (DATEV's standard) instead",
+        )
+
+
+def read_account_labels(path: Path) -> AccountLabels:
+    """Read a Kontenbeschriftungen file (data category 20): account, label, language."""
+    header, headings, dialect = read_header(path)
+    if header.data_category != CATEGORY_ACCOUNT_LABELS:
+        raise _wrong_category(path, header.data_category, header.format_name,
+                              "account labels (Kontenbeschriftungen, 20)")
+    wanted = {"konto": "account", "kontonummer": "account",
+              "kontenbeschriftung": "account_label", "spracheid": "language_id",
+              "sprachid": "language_id"}
+    names: list[str] = []
+    for i, h in enumerate(headings):
+        name = wanted.get(normalise_heading(h), f"_column_{i + 1}")
+        names.append(name if name not in names else f"{name}_{i + 1}")
+    if "account" not in names or "account_label" not in names:
+        raise DatevFormatError(
+            path, "line 2 (column headings) needs 'Konto' and 'Kontenbeschriftung', found "
+                  f"{', '.join(headings[:4])}",
+        )
+    kept = {n: n for n in ("account", "account_label", "language_id") if n in names}
+    records = _read_records(path, dialect, names, kept)
+    _reject_broken_structure(path, dialect, records)
+    parts: list[pa.Table] = [_malformed_problems(records)]
+    labels: list[pa.Table] = []
+    for cols, numbers in records.text_batches(path, kept):
+        n = len(numbers)
+        problems = _Problems(numbers, pa.nulls(n, MONEY))
+        problems.mark(
+            pc.invert(pc.fill_null(pc.match_substring_regex(cols["account"], r"^\d{1,9}$"),
+                                   False)),
+            "Konto", "account missing or not digits", cols["account"],
+        )
+        parts.extend(problems.parts)
+        labels.append(pa.table({
+            "account": cols["account"],
+            "account_label": cols["account_label"],
+            "language_id": cols.get("language_id", pa.nulls(n, pa.string())),
+            "source_line": pa.array(numbers, pa.int64()),
+        }, schema=LABEL_SCHEMA).filter(pa.array(~problems.bad)))
+    table = pa.concat_tables(labels) if labels else LABEL_SCHEMA.empty_table()
+    problem_table = _with_lines(pa.concat_tables(parts), records).sort_by("source_line")
+    return AccountLabels(header, dialect, _with_lines(table, records), problem_table)
+
+
+def read_datev(path: Path) -> Buchungsstapel | AccountLabels:
+    """Read a DATEV file of either supported data category (21/22 bookings, 20 labels)."""
+    header, _, _ = read_header(path)
+    if header.data_category == CATEGORY_ACCOUNT_LABELS:
+        return read_account_labels(path)
+    return read_buchungsstapel(path)

@@ -105,7 +105,7 @@ def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
     try:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False, nrows=None if nrows is None else nrows + 1)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means: not a readable workbook
+    except Exception as exc:
         raise FileRejected(path, f"not a readable .xlsx workbook: {exc}") from exc
     if not rows:
         raise FileRejected(path, "the workbook's first sheet is empty")

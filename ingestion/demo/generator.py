@@ -4,7 +4,8 @@
 
 * case-management exports per department (``case_management/swm/<DEPT>/*.csv``; Windows-1252,
   ``;``, CRLF, German headings, ``DD.MM.YYYY``, decimal comma),
-* DATEV EXTF Buchungsstapel files per year (``accounting/swm/EXTF_Buchungsstapel_<YEAR>.csv``),
+* DATEV EXTF Buchungsstapel files per year (``accounting/swm/EXTF_Buchungsstapel_<YEAR>.csv``)
+  and the labels of their accounts (``accounting/swm/EXTF_Kontenbeschriftungen.csv``),
 * reference tables (``reference/swm/*.csv``, UTF-8),
 
 and beside them, never loaded, the ground truth computed from the generator's own arrays
@@ -115,7 +116,7 @@ ACCOUNT_RANGES: tuple[tuple[int, int, str, str], ...] = (
     (4300, 4399, "revenue", "grants"),
     (4400, 4499, "revenue", "fees"),
     (4900, 4999, "revenue", "donations"),
-    (4000, 4299, "revenue", "other"),
+    (4000, 4299, "revenue", "other_revenue"),
 )
 
 
@@ -1072,6 +1073,36 @@ def _write_datev(rng: np.random.Generator, b: _Bookings, root: Path) -> dict[int
     return counts
 
 
+# Kontenbeschriftungen (data category 20) for the accounts the demo books: real exports deliver
+# them beside the Buchungsstapel, and the warehouse shows them with the accounts.
+ACCOUNT_LABELS = (
+    (BANK_ACCOUNT, "Bank"),
+    (str(ACCOUNT_GRANTS), "Zuschüsse öffentliche Hand"),
+    (str(ACCOUNT_FEES), "Entgelte Jugendamt"),
+    (str(ACCOUNT_DONATIONS), "Spenden"),
+    (str(ACCOUNT_SALARIES), "Gehälter"),
+    (str(ACCOUNT_SOCIAL), "Gesetzliche soziale Aufwendungen"),
+    (str(ACCOUNT_RENT), "Miete"),
+    (str(ACCOUNT_PHONE), "Telefon und Internet"),
+    (str(ACCOUNT_MATERIAL), "Bürobedarf"),
+)
+
+
+def _write_datev_labels(root: Path) -> None:
+    fields = [
+        '"EXTF"', "700", "20", '"Kontenbeschriftungen"', "2", DATEV_CREATED, "", '""', '""',
+        '""', str(DATEV_BERATER), str(DATEV_MANDANT), f"{YEARS[0]}0101", "4", "", "",
+        '"Kontenbeschriftungen"', '""', "", "", "", '""', "", '""', "", '""', '"04"', "", '""',
+        '""', '""',
+    ]
+    assert len(fields) == 31
+    lines = [";".join(fields), "Konto;Kontenbeschriftung;Sprach-ID"]
+    lines += [f'{account};"{label}";"de-DE"' for account, label in ACCOUNT_LABELS]
+    (root / "EXTF_Kontenbeschriftungen.csv").write_bytes(
+        ("\r\n".join(lines) + "\r\n").encode("cp1252")
+    )
+
+
 # --------------------------------------------------------------------------- reference and truth
 
 
@@ -1194,6 +1225,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
 
     bookings = _bookings(_rng(seed, 2), acc)
     booking_counts = _write_datev(_rng(seed, 3), bookings, acc_root)
+    _write_datev_labels(acc_root)
     year_idx = bookings.year - YEARS[0]
     cost = (~bookings.credit) & (bookings.account >= 6000) & (bookings.account <= 6999)
     revenue = bookings.credit & (bookings.account >= 4000) & (bookings.account <= 4999)

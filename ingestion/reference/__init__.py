@@ -1,13 +1,28 @@
 """dlt source for reference data: departments, programs, cost centres, account categories.
 
 Files arrive as ``inbox/reference/<organisation>/<table>.csv`` (UTF-8, ``,``-separated, standard
-column names). Each delivery is a full snapshot of that table for the organisation: staging keeps
-the latest one. Resources: ``departments``, ``programs``, ``cost_centres``, ``accounts``,
-``file_registry``.
+column names, every value read as text so that leading zeros survive). Each delivery is a full
+snapshot of that table for the organisation: staging keeps the latest one. Resources:
+``departments``, ``programs``, ``cost_centres``, ``accounts``, ``file_registry``.
+
+The accounting mapping of an organisation lives here (see ``ingestion/accounting/README.md``):
+
+- ``cost_centres.csv``: cost centre -> department and program, and ``kost_field``: which DATEV
+  field holds the cost centre, ``KOST1`` or ``KOST2`` (SKR 42 books the tax sphere in KOST1, so
+  departments sit in KOST2). One ``kost_field`` per organisation.
+- ``accounts.csv``: account ranges of the organisation's chart (``SKR03``, ``SKR04``, ``SKR42``,
+  ``SKR49``, or any other SKR such as ``SKR45``) -> ``category_type`` (cost, revenue, balance)
+  and ``category``. Bounds are digit
+  strings of equal length compared with the leading digits of an account, so ``6000``-``6199``
+  covers 6000-6199 (and 60000-61999 in a 5-digit chart). They take precedence over the default
+  ranges of the chart shipped in ``transform/seeds/chart_of_accounts_defaults.csv``.
+
+A file that breaks these rules is rejected as a whole with the line and what is wrong.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +58,53 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 TYPED = {"is_pilot": pa.bool_()}
 
+# The shared categories: marts compare organisations, so categories are a fixed vocabulary.
+CATEGORIES = {
+    "cost": ("personnel", "material", "premises", "administration", "depreciation",
+             "other_costs"),
+    "revenue": ("grants", "fees", "donations", "membership_fees", "other_revenue"),
+    "balance": (),  # any name: balance-sheet accounts never reach the finance marts
+}
+KOST_FIELDS = ("KOST1", "KOST2")
+
+
+def _accounts_problem(table: pa.Table) -> str | None:
+    """The first row of accounts.csv that breaks the mapping rules, described; None if fine."""
+    for line, row in enumerate(table.to_pylist(), start=2):
+        chart = (row["chart"] or "").upper().replace(" ", "").removeprefix("SKR")
+        lo, hi = (row["account_from"] or "").strip(), (row["account_to"] or "").strip()
+        kind, category = row["category_type"] or "", row["category"] or ""
+        if not (chart.isdigit() and len(chart) <= 2):
+            return (f"line {line}: chart '{row['chart']}' is not a DATEV chart such as SKR03, "
+                    "SKR04, SKR42 or SKR49")
+        if not (lo.isdigit() and hi.isdigit() and len(lo) == len(hi) and lo <= hi):
+            return (f"line {line}: account_from '{lo}' and account_to '{hi}' must be digit "
+                    "strings of equal length with from <= to")
+        if kind not in CATEGORIES:
+            return f"line {line}: category_type '{kind}' is not one of {', '.join(CATEGORIES)}"
+        if not category or (CATEGORIES[kind] and category not in CATEGORIES[kind]):
+            return (f"line {line}: category '{category}' is not a {kind} category "
+                    f"({', '.join(CATEGORIES[kind]) or 'any name'})")
+    return None
+
+
+def _cost_centres_problem(table: pa.Table) -> str | None:
+    """A kost_field other than KOST1/KOST2, or two different ones for one organisation."""
+    fields: dict[str, set[str]] = {}
+    for line, row in enumerate(table.to_pylist(), start=2):
+        kost = (row["kost_field"] or "KOST1").upper().replace(" ", "")
+        if kost not in KOST_FIELDS:
+            return f"line {line}: kost_field '{row['kost_field']}' is not KOST1 or KOST2"
+        fields.setdefault(row["organisation_code"], set()).add(kost)
+    mixed = {org: sorted(f) for org, f in fields.items() if len(f) > 1}
+    if mixed:
+        return (f"kost_field must be the same for all cost centres of an organisation; found "
+                f"{mixed}: one DATEV field holds the department/program cost centre")
+    return None
+
+
+VALIDATORS = {"accounts": _accounts_problem, "cost_centres": _cost_centres_problem}
+
 
 class Delivery:
     def __init__(self, inbox: Path, skip_hashes: frozenset[str]) -> None:
@@ -62,20 +124,23 @@ class Delivery:
             try:
                 if name not in TABLES:
                     raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
+                with path.open(encoding="utf-8-sig", newline="") as fh:
+                    names = next(csv.reader(fh), [])
                 table = pacsv.read_csv(
                     path,
                     convert_options=pacsv.ConvertOptions(
-                        column_types=TYPED, strings_can_be_null=True, null_values=[""]
+                        # Text unless typed: account numbers keep their leading zeros.
+                        column_types={n: TYPED.get(n, pa.string()) for n in names},
+                        strings_can_be_null=True,
+                        null_values=[""],
                     ),
-                )
-                table = table.cast(
-                    pa.schema([
-                        pa.field(f.name, TYPED.get(f.name, pa.string())) for f in table.schema
-                    ])
                 )
                 missing = [c for c in TABLES[name][0] if c not in table.column_names]
                 if missing:
                     raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
+                problem = VALIDATORS[name](table) if name in VALIDATORS else None
+                if problem:
+                    raise FileRejected(path, problem)
                 outcome.rows_read = outcome.rows_loaded = table.num_rows
                 n = table.num_rows
                 tables[name].append(
@@ -97,7 +162,14 @@ def reference(
 
     def rows(name: str) -> Callable[[], Iterator[pa.Table]]:
         def gen() -> Iterator[pa.Table]:
-            yield from delivery.parsed[0][name]
+            tables, outcomes = delivery.parsed
+            if tables[name] or not outcomes:
+                yield from tables[name]
+            else:
+                # Optional tables (accounts.csv) must exist for staging before any is delivered:
+                # an empty table makes dlt create it.
+                columns = (*TABLES[name][0], "source_sha256")
+                yield pa.table({c: pa.array([], TYPED.get(c, pa.string())) for c in columns})
 
         gen.__doc__ = TABLES[name][1]
         return gen

@@ -99,7 +99,7 @@ def test_no_identifier_in_any_artefact_outside_the_protected_folder(first_run: P
     encoded = sorted({n.encode(enc, errors="replace") for n in needles for enc in ("utf-8", "cp1252")})
     folders = [p for p in first_run.home.iterdir() if p.is_dir() and p.name not in NOT_SEARCHED]
     assert {"dlt", "dagster", "dbt", "warehouse"} <= {p.name for p in folders}
-    files = [f for folder in folders for f in file_texts(folder) if not f[0].suffix == ".duckdb"]
+    files = [f for folder in folders for f in file_texts(folder) if f[0].suffix != ".duckdb"]
     assert len(files) > 20, "too few artefacts: nothing was really checked"
     leaks = sorted({(str(p.relative_to(first_run.home)), n.decode(errors="replace"))
                     for p, raw in files for n in encoded if n in raw})

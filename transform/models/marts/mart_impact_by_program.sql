@@ -4,8 +4,8 @@ program_years as (
     select * from {{ ref('int_program_years') }}
 ),
 
-bookings as (
-    select * from {{ ref('int_bookings_categorised') }}
+finance as (
+    select * from {{ ref('mart_finance_by_cost_centre_month') }}
 ),
 
 contacts as (
@@ -24,10 +24,10 @@ money as (
     select
         organisation_code,
         program_code,
-        booking_year as year,
-        sum(cost_eur) as costs_eur,
-        sum(revenue_eur) as revenues_eur,
-    from bookings
+        year,
+        sum(costs_eur) as costs_eur,
+        sum(revenues_eur) as revenues_eur,
+    from finance
     where program_code is not null
     group by all
 ),

@@ -1,59 +1,77 @@
-{#- A corrected re-delivery for the same Mandant and period replaces that period's bookings:
-    only the latest file per (organisation, Berater, Mandant, period) is read. -#}
+{#- Booking lines in force. A later file for the same organisation, Berater and Mandant replaces
+    an earlier one on every day its period covers: a corrected re-delivery of a period replaces
+    that period's bookings, a yearly file replaces the monthly ones it covers, and a correction
+    of one month inside a yearly file replaces only that month. "Later" is the load order, then
+    the file's creation time (header field 6), then the file name. -#}
 with
 
 source as (
     {{ completed_loads('raw_accounting', 'bookings') }}
 ),
 
-files as (
+headers as (
+    select * from {{ ref('stg_accounting__file_headers') }}
+    where is_buchungsstapel
+),
+
+file_days as (
     select
         organisation_code,
         consultant_number,
         client_number,
-        period_from,
-        period_to,
         source_sha256,
-        max(_dlt_load_id) as load_id,
-    from source
-    group by all
+        load_id,
+        created_at,
+        source_file,
+        unnest(generate_series(period_from, period_to, interval 1 day))::date as day,
+    from headers
 ),
 
-latest_files as (
-    select source_sha256
-    from files
+days_in_force as (
+    select
+        source_sha256,
+        day,
+    from file_days
     qualify row_number() over (
-        partition by organisation_code, consultant_number, client_number, period_from, period_to
-        order by load_id desc, source_sha256 desc
+        partition by organisation_code, consultant_number, client_number, day
+        order by load_id desc, created_at desc nulls last, source_file desc
     ) = 1
 ),
 
 final as (
     select
         source.source_sha256 || ':' || source.source_line as booking_id,
-        source.organisation_code,
-        source.consultant_number,
-        source.client_number,
-        source.period_from,
-        source.period_to,
+        headers.organisation_code,
+        headers.consultant_number,
+        headers.client_number,
+        headers.chart_of_accounts,
+        headers.account_length,
+        headers.period_from,
+        headers.period_to,
         source.document_date,
         source.amount_eur,
+        source.amount_unsigned_eur,
         source.debit_credit,
+        source.is_reversal,
         source.currency_code,
         source.account,
         source.contra_account,
+        source.tax_key,
         source.document_number,
         source.posting_text,
         source.cost_centre_1,
         source.cost_centre_2,
         source.cost_quantity,
-        source.is_reversal,
-        source.source_file,
+        headers.source_file,
+        source.source_sha256,
         source.source_line,
-        source._dlt_load_id as load_id,
+        headers.load_id,
     from source
-    inner join latest_files
-        on source.source_sha256 = latest_files.source_sha256
+    inner join days_in_force
+        on source.source_sha256 = days_in_force.source_sha256
+        and source.document_date = days_in_force.day
+    inner join headers
+        on source.source_sha256 = headers.source_sha256
 )
 
 select * from final

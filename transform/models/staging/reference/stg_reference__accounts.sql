@@ -1,3 +1,5 @@
+{#- Account ranges of an organisation's chart -> cost/revenue/balance category. Bounds stay text:
+    they are compared with the leading digits of an account (leading zeros matter). -#}
 with
 
 source as (
@@ -7,11 +9,11 @@ source as (
 final as (
     select
         organisation_code,
-        chart,
-        cast(account_from as bigint) as account_from,
-        cast(account_to as bigint) as account_to,
-        category_type,
-        category,
+        'SKR' || lpad(regexp_extract(chart, '(\d+)', 1), 2, '0') as chart,
+        trim(account_from) as account_from,
+        trim(account_to) as account_to,
+        lower(trim(category_type)) as category_type,
+        lower(trim(category)) as category,
     from source
 )
 
