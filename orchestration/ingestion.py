@@ -5,12 +5,13 @@ dagster-dbt gives the dbt sources of the same tables, so each dlt table feeds it
 """
 
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.extract.source import DltSource
 
 from ingestion import accounting, case_management, reference
 from ingestion.delivery import loaded_hashes
@@ -40,56 +41,33 @@ class DatenwerkDltTranslator(DagsterDltTranslator):
 TRANSLATOR = DatenwerkDltTranslator()
 
 
-def _run(
-    context: AssetExecutionContext, dlt: DagsterDltResource, source_module: Any
-) -> Iterator[Any]:
-    dataset = source_module.DATASET
-    source_fn = {
-        case_management.DATASET: case_management.case_management,
-        accounting.DATASET: accounting.accounting,
-        reference.DATASET: reference.reference,
-    }[dataset]
-    # Fail fast, before dlt starts, on a missing key (terminal configuration error).
-    current_key()
-    # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
-    source = source_fn(skip_hashes=frozenset(loaded_hashes(dataset)))
-    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))
+def load_assets(
+    name: str, dataset: str, make_source: Callable[..., DltSource], description: str
+) -> AssetsDefinition:
+    """One dagster-dlt multi-asset for a source: one asset per dlt table."""
+
+    def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+        # Fail fast, before dlt starts, on a missing key (terminal configuration error).
+        current_key()
+        # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
+        source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
+        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))
+
+    _load.__doc__ = description
+    return dlt_assets(
+        dlt_source=make_source(),
+        dlt_pipeline=pipeline(dataset),
+        name=name,
+        dagster_dlt_translator=TRANSLATOR,
+        pool=WAREHOUSE_POOL,
+    )(_load)
 
 
-@dlt_assets(
-    dlt_source=case_management.case_management(),
-    dlt_pipeline=pipeline(case_management.DATASET),
-    name="load_case_management",
-    dagster_dlt_translator=TRANSLATOR,
-    pool=WAREHOUSE_POOL,
-)
-def case_management_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Load new case-management exports (pseudonymised, quarantined, registered)."""
-    yield from _run(context, dlt, case_management)
-
-
-@dlt_assets(
-    dlt_source=accounting.accounting(),
-    dlt_pipeline=pipeline(accounting.DATASET),
-    name="load_accounting",
-    dagster_dlt_translator=TRANSLATOR,
-    pool=WAREHOUSE_POOL,
-)
-def accounting_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Load new DATEV Buchungsstapel files."""
-    yield from _run(context, dlt, accounting)
-
-
-@dlt_assets(
-    dlt_source=reference.reference(),
-    dlt_pipeline=pipeline(reference.DATASET),
-    name="load_reference",
-    dagster_dlt_translator=TRANSLATOR,
-    pool=WAREHOUSE_POOL,
-)
-def reference_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Load new reference data (departments, programs, cost centres, account categories)."""
-    yield from _run(context, dlt, reference)
-
-
-ASSETS = [case_management_assets, accounting_assets, reference_assets]
+ASSETS = [
+    load_assets("load_case_management", case_management.DATASET, case_management.case_management,
+                "Load new case-management exports (pseudonymised, quarantined, registered)."),
+    load_assets("load_accounting", accounting.DATASET, accounting.accounting,
+                "Load new DATEV Buchungsstapel files and account labels."),
+    load_assets("load_reference", reference.DATASET, reference.reference,
+                "Load new reference data (departments, programs, cost centres, account ranges)."),
+]

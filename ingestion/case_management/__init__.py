@@ -25,7 +25,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from ingestion.case_management.helpers import parse_export, read_header
+from ingestion.case_management.helpers import empty_table, parse_export, read_header
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -40,6 +40,7 @@ from ingestion.standard import EntityMapping, Profile, profiles, standard
 from warehouse import paths, settings
 
 DATASET = "raw_case_management"
+CONTEXT_COLUMNS = ("organisation_code", "department_code")  # from the folder a file arrives in
 INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
 ENTITIES = ("clients", "cases", "contacts", "goals", "assessments")
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class Delivery:
                     mapping,
                     standard()[mapping.entity],
                     outcome,
-                    {"organisation_code": org, "department_code": dept},
+                    dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)),
                 )
                 if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
                     settings.MAX_REJECT_SHARE
@@ -144,20 +145,6 @@ class Delivery:
                 write_report(outcome)
             outcomes.append(outcome)
         return tables, outcomes
-
-
-def entity_schema(entity: str) -> pa.Schema:
-    """The columns stored for an entity: where it came from, the standard's fields, lineage."""
-    return pa.schema(
-        [
-            pa.field("organisation_code", pa.string()),
-            pa.field("department_code", pa.string()),
-            *standard()[entity].output_schema(),
-            pa.field("source_file", pa.string()),
-            pa.field("source_line", pa.int64()),
-            pa.field("source_sha256", pa.string()),
-        ]
-    )
 
 
 def _first_problem(outcome: FileOutcome) -> str:
@@ -187,7 +174,7 @@ def case_management(
                 yield from tables[entity]
             elif outcomes:
                 # An empty batch still creates the table, so dbt's sources always exist.
-                yield entity_schema(entity).empty_table()
+                yield empty_table(standard()[entity], list(CONTEXT_COLUMNS))
 
         rows.__doc__ = standard()[entity].description
         return rows

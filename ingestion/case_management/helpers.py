@@ -389,12 +389,13 @@ def parse_export(
         columns["source_line"] = pa.array(_record_lines(batch.column("rn").to_numpy(), reject_ordinals), pa.int64())
         columns["source_sha256"] = pa.repeat(outcome.sha256, n).cast(pa.string())
         batches.append(pa.RecordBatch.from_pydict(columns))
-    result = pa.Table.from_batches(batches) if batches else _empty_result(spec, context_columns)
+    result = pa.Table.from_batches(batches) if batches else empty_table(spec, list(context_columns))
     outcome.rows_loaded = result.num_rows
     return result
 
 
-def _empty_result(spec: EntitySpec, context_columns: dict[str, str]) -> pa.Table:
+def empty_table(spec: EntitySpec, context_columns: list[str]) -> pa.Table:
+    """No rows, all columns an entity stores: where it came from, the standard's fields, lineage."""
     fields = [pa.field(k, pa.string()) for k in context_columns]
     fields += list(spec.output_schema())
     fields += [pa.field("source_file", pa.string()), pa.field("source_line", pa.int64()),
