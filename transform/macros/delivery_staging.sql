@@ -1,0 +1,51 @@
+{#- Every source keeps a file registry and a quarantine with the same columns (written by
+    ingestion/delivery.py); their staging models are the same select over completed loads. -#}
+{% macro stg_file_registry(source_name) -%}
+with
+
+source as (
+    {{ completed_loads(source_name, 'file_registry') }}
+),
+
+final as (
+    select
+        source_sha256,
+        source_file,
+        organisation_code,
+        entity,
+        profile,
+        outcome,
+        rows_read,
+        rows_loaded,
+        rows_quarantined,
+        message,
+        registered_at,
+        _dlt_load_id as load_id,
+    from source
+)
+
+select * from final
+{%- endmacro %}
+
+{% macro stg_quarantine(source_name) -%}
+with
+
+source as (
+    {{ completed_loads(source_name, 'quarantine') }}
+),
+
+final as (
+    select
+        source_file,
+        source_sha256,
+        entity,
+        source_line,
+        field,
+        reason,
+        offending_value,
+        _dlt_load_id as load_id,
+    from source
+)
+
+select * from final
+{%- endmacro %}
