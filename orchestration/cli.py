@@ -232,8 +232,8 @@ def print_summary(elapsed: float) -> None:
     print(
         "\nQuery it (read-only, also during the next refresh):\n"
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{published}', read_only=True)"
-        ".sql('select program_code, year, cases_closed, planned_end_rate "
-        "from mart_outcomes_by_program order by 1, 2'))\"\n"
+        ".sql('select program_code, year, n_cases_closed, planned_end_rate "
+        "from mart_outcomes where period_type = \\'year\\' order by 1, 2'))\"\n"
         "Watch and run the pipeline in the Dagster UI: make dev, then http://127.0.0.1:3000"
     )
 

@@ -17,12 +17,18 @@ from .ingestion import WAREHOUSE_POOL
 
 PUBLISHED_MARTS = (
     "fct_cases",
-    "fct_goal_attainment",
+    "fct_goals",
     "fct_assessment_change",
-    "mart_outcomes_by_program",
-    "mart_impact_by_program",
+    "mart_outcomes",
+    "mart_outcomes_by_dimension",
+    "mart_impact",
+    "mart_srs_report",
     "mart_deliveries",
     "mart_finance_by_cost_centre_month",
+    "dim_department",
+    "dim_program",
+    "dim_cost_centre",
+    "dim_date",
 )
 
 

@@ -331,7 +331,7 @@ impact as (
         year,
         sum(costs_eur) as costs_eur,
         sum(revenues_eur) as revenues_eur,
-    from marts.mart_impact_by_program
+    from marts.mart_impact
     group by all
 )
 
@@ -372,7 +372,7 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcom
                              "month": f"{m['month']:%Y-%m}", **wrong,
                              "unclassified_accounts": m["unclassified"]})
     impact: list[dict[str, Any]] = []
-    if _exists(con, "marts", "mart_impact_by_program"):
+    if _exists(con, "marts", "mart_impact"):
         impact = _records(con, IMPACT_SQL)
         failures.extend({"problem": "impact mart differs from finance mart", **r} for r in impact)
     total = {

@@ -20,22 +20,24 @@ from warehouse import settings
 log = logging.getLogger(__name__)
 
 RATE_COLUMNS = {
-    "mart_outcomes_by_program": ["planned_end_rate", "goal_attainment_rate", "share_improved"],
+    "mart_outcomes": ["planned_end_rate", "goal_attainment_rate", "share_improved"],
 }
 NON_NEGATIVE_COLUMNS = {
-    "mart_outcomes_by_program": [
-        "cases_closed", "planned_ends", "goals_rated", "goals_achieved", "assessed_pairs",
-        "improved_pairs",
+    "mart_outcomes": [
+        "n_cases_closed", "n_planned_ends", "n_goals_rated", "n_goals_achieved",
+        "n_assessed_pairs", "n_improved_pairs",
     ],
-    "mart_impact_by_program": [
-        "costs_eur", "contacts", "contact_minutes", "clients_reached", "cost_per_client_eur",
-        "cost_per_planned_end_eur", "cost_per_goal_achieved_eur",
+    "mart_impact": [
+        "costs_eur", "n_contacts", "contact_minutes", "n_clients_reached",
+        "cost_per_client_reached_eur", "cost_per_planned_end_eur", "cost_per_goal_achieved_eur",
     ],
-    "fct_cases": ["contacts", "contact_minutes", "duration_days"],
+    "fct_cases": ["n_contacts", "contact_minutes", "duration_days"],
 }
 KEYS = {
-    "mart_outcomes_by_program": ["organisation_code", "program_code", "year"],
-    "mart_impact_by_program": ["organisation_code", "program_code", "year"],
+    "mart_outcomes": [
+        "organisation_code", "department_code", "program_code", "period_type", "period_start",
+    ],
+    "mart_impact": ["organisation_code", "program_code", "year"],
     "fct_cases": ["organisation_code", "case_id"],
 }
 # The marts that are validated (and published). Each gets one suite.

@@ -95,6 +95,7 @@ _REASON_GOAL_SHIFT = np.array([0.9, 0.6, 0.5, 0.3, -1.5, -0.7, -0.5])
 _REASON_SCORE_SHIFT = np.array([1.0, 0.7, 0.6, 0.4, -0.9, -0.3, -0.2])
 _UNRATED_GOAL_SHARE = {True: 0.15, False: 0.03}  # dropouts often leave goals unrated
 _EXIT_ASSESSED_SHARE = {True: 0.55, False: 0.92}  # gives ~85% of closed cases with an exit score
+GAS_RHO = 0.3  # assumed correlation between goal scores in the GAS T-score (DESIGN.md)
 
 # Accounting model (SKR 04 accounts; amounts follow the realised caseload).
 ACCOUNT_SALARIES, ACCOUNT_SOCIAL, ACCOUNT_RENT = 6000, 6110, 6310
@@ -383,6 +384,9 @@ class _Truth:
     costs_cents: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
     revenues_cents: np.ndarray = field(
         default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
+    # Closed cases with at least one rated goal, and the sum of their GAS T-scores.
+    cases_gas: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
+    gas_t_sum: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.float64))
 
 
 def _count(target: np.ndarray, prog: np.ndarray, year_idx: np.ndarray,
@@ -789,6 +793,19 @@ def _make_goals(rng: np.random.Generator, d_idx: int, cs: _Cases, per_case: np.n
     achieved = rated & (result >= 0)
     _count(truth.goals_achieved, cs.prog[case][achieved], end_year[achieved])
 
+    # GAS T-score per case over its rated goals (Kiresuk & Sherman, rho = GAS_RHO).
+    w = np.where(rated, weight, 0).astype(float)
+    sum_w = np.bincount(case, weights=w, minlength=n_cases)
+    sum_w2 = np.bincount(case, weights=w * w, minlength=n_cases)
+    sum_wx = np.bincount(case, weights=w * result, minlength=n_cases)
+    has_gas = sum_w > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_score = 50 + 10 * sum_wx / np.sqrt((1 - GAS_RHO) * sum_w2 + GAS_RHO * sum_w ** 2)
+    gas_year = cal.year[np.minimum(cs.end, EXPORT_DAY)[has_gas] - _CAL_FROM] - YEARS[0]
+    _count(truth.cases_gas, cs.prog[has_gas], gas_year)
+    truth.gas_t_sum += np.bincount(cs.prog[has_gas] * 3 + gas_year, weights=t_score[has_gas],
+                                   minlength=N_PROGRAMS * 3).reshape(N_PROGRAMS, 3)
+
 
 def _half_points(v2: np.ndarray) -> pa.Array:
     """Scores kept as integer half points (2..20) and written as ``6,5`` / ``7,0``."""
@@ -1161,12 +1178,16 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
                 _euros(cost), _euros(int(t.revenues_cents[p, y])),
                 _rate(cost, 100 * int(t.clients_reached[p, y]), 2),
                 _rate(cost, 100 * int(t.planned_ends[p, y]), 2),
+                _rate(cost, 100 * int(t.goals_achieved[p, y]), 2),
+                t.cases_gas[p, y],
+                "" if t.cases_gas[p, y] == 0 else f"{t.gas_t_sum[p, y] / t.cases_gas[p, y]:.6f}",
             ))
     _write_csv(path, ("program_code", "department_code", "year", "cases_closed", "planned_ends",
                       "planned_end_rate", "goals_rated", "goals_achieved", "goal_attainment_rate",
                       "assessed_pairs", "improved_pairs", "share_improved", "contacts",
                       "contact_minutes", "clients_reached", "costs_eur", "revenues_eur",
-                      "cost_per_client", "cost_per_planned_end"), rows)
+                      "cost_per_client", "cost_per_planned_end", "cost_per_goal_achieved",
+                      "cases_gas", "mean_gas_t"), rows)
 
 
 # --------------------------------------------------------------------------- public API

@@ -317,12 +317,21 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         expect[key]["contacts"] += 1
         expect[key]["contact_minutes"] += int(k["Dauer (Min.)"])
         reached[key].add(case["Klient-Nr"])
+    gas: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
     for g in _entity(inbox, "ziele"):
         case = cases[g["Fall-Nr"]]
         if case["Ende"] and g["Ergebnis"]:
             key = (case["Programm"], _d(case["Ende"]).year)
             expect[key]["goals_rated"] += 1
             expect[key]["goals_achieved"] += int(g["Ergebnis"]) >= 0
+            gas[g["Fall-Nr"]].append((int(g["Gewicht"]), int(g["Ergebnis"])))
+    gas_t: defaultdict[tuple[str, int], list[float]] = defaultdict(list)
+    for case_id, goals in gas.items():  # GAS T-score, rho = 0.3
+        sw, sw2 = sum(w for w, _ in goals), sum(w * w for w, _ in goals)
+        swx = sum(w * x for w, x in goals)
+        case = cases[case_id]
+        gas_t[(case["Programm"], _d(case["Ende"]).year)].append(
+            50 + 10 * swx / (0.7 * sw2 + 0.3 * sw * sw) ** 0.5)
     scores: defaultdict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for a in _entity(inbox, "einschaetzungen"):
         scores[(a["Fall-Nr"], a["Dimension"])][a["Zeitpunkt"]] = float(a["Wert"].replace(",", "."))
@@ -348,6 +357,10 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         assert int(row["clients_reached"]) == len(reached[key]), key
         assert _cents(row["costs_eur"].replace(".", ",")) == want["costs_cents"], key
         assert _cents(row["revenues_eur"].replace(".", ",")) == want["revenues_cents"], key
+        assert int(row["cases_gas"]) == len(gas_t[key]), key
+        if gas_t[key]:
+            mean_t = sum(gas_t[key]) / len(gas_t[key])
+            assert float(row["mean_gas_t"]) == pytest.approx(mean_t, abs=1e-6), key
         assert int(row["planned_ends"]) <= int(row["cases_closed"])
         assert int(row["goals_achieved"]) <= int(row["goals_rated"])
         assert int(row["improved_pairs"]) <= int(row["assessed_pairs"])

@@ -88,7 +88,7 @@ def test_warehouse_that_no_longer_matches_its_files_blocks_publication(
     use_home(home)
     selection = [AssetKey([name]) for name in (
         "stg_accounting__bookings", "int_accounts_categorised", "int_bookings_categorised",
-        "mart_finance_by_cost_centre_month", "mart_impact_by_program", "published_marts")]
+        "mart_finance_by_cost_centre_month", "mart_impact", "published_marts")]
     with DagsterInstance.ephemeral() as instance:
         result = defs.get_job_def("nightly_refresh").execute_in_process(
             instance=instance, raise_on_error=False, asset_selection=selection)

@@ -45,13 +45,13 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
-    failed = evaluations["gx_mart_impact_by_program"]
+    failed = evaluations["gx_mart_impact"]
     assert not failed.passed
     assert "costs_eur" in str(failed.metadata["failures"].value)
     materialised = {
         e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     }
-    assert AssetKey(["mart_impact_by_program"]) in materialised  # it was rebuilt ...
+    assert AssetKey(["mart_impact"]) in materialised  # it was rebuilt ...
     assert AssetKey(["published_marts"]) not in materialised  # ... but not published
     assert published.read_bytes() == before
 
@@ -64,18 +64,20 @@ def test_rate_above_one_fails_the_suite() -> None:
     frame = pd.DataFrame(
         {
             "organisation_code": ["swm", "swm"],
+            "department_code": ["D", "D"],
             "program_code": ["A", "B"],
-            "year": [2024, 2024],
+            "period_type": ["year", "year"],
+            "period_start": pd.to_datetime(["2024-01-01", "2024-01-01"]),
             "planned_end_rate": [0.5, 1.5],
             "goal_attainment_rate": [0.5, None],
             "share_improved": [0.1, 0.2],
-            **{c: [2, 2] for c in ("cases_closed", "planned_ends", "goals_rated",
-                                   "goals_achieved", "assessed_pairs", "improved_pairs")},
+            **{c: [2, 2] for c in ("n_cases_closed", "n_planned_ends", "n_goals_rated",
+                                   "n_goals_achieved", "n_assessed_pairs", "n_improved_pairs")},
         }
     )
-    result = validate("mart_outcomes_by_program", frame)
+    result = validate("mart_outcomes", frame)
     assert not result.success
     assert [f["column"] for f in result.failed] == ["planned_end_rate"]
     assert result.failed[0]["unexpected_count"] == 1
     frame.loc[1, "planned_end_rate"] = 1.0
-    assert validate("mart_outcomes_by_program", frame).success
+    assert validate("mart_outcomes", frame).success

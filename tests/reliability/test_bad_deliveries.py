@@ -81,7 +81,7 @@ def test_rows_of_a_killed_load_never_reach_a_mart(first_run: PipelineRun) -> Non
     home = copy_home(first_run.home, "killed-load")
     build = home / "warehouse" / "build.duckdb"
     marts_before = query(home / "published" / "marts.duckdb",
-                         "select * from mart_outcomes_by_program order by all")
+                         "select * from mart_outcomes order by all")
     with duckdb.connect(str(build)) as con:
         con.execute("""
             insert into raw_case_management.cases
@@ -98,7 +98,7 @@ def test_rows_of_a_killed_load_never_reach_a_mart(first_run: PipelineRun) -> Non
 
     assert result.success
     assert query(home / "published" / "marts.duckdb",
-                 "select * from mart_outcomes_by_program order by all") == marts_before
+                 "select * from mart_outcomes order by all") == marts_before
     assert query(home / "published" / "marts.duckdb",
                  "select count(*) from fct_cases where case_id like '%-ghost'") == [(0,)]
     from ingestion.delivery import loaded_hashes

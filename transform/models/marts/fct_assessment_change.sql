@@ -1,4 +1,5 @@
-{#- One row per case and dimension: intake and exit score (the first intake and the last exit). -#}
+{#- One row per case and dimension (problem area): intake and exit score (the first intake and
+    the last exit), the change, and the KDS-style result at case end. -#}
 with
 
 assessments as (
@@ -9,6 +10,11 @@ cases as (
     select * from {{ ref('fct_cases') }}
 ),
 
+steps as (
+    select * from {{ ref('wirkungstreppe_steps') }}
+    where item_kind = 'dimension'
+),
+
 per_dimension as (
     select
         organisation_code,
@@ -16,7 +22,8 @@ per_dimension as (
         dimension,
         arg_min(score, assessment_date) filter (where phase = 'intake') as intake_score,
         arg_max(score, assessment_date) filter (where phase = 'exit') as exit_score,
-        max(scale_max) - min(scale_min) as scale_range,
+        min(scale_min) as scale_min,
+        max(scale_max) as scale_max,
     from assessments
     group by organisation_code, case_id, dimension
 ),
@@ -28,18 +35,34 @@ final as (
         per_dimension.dimension,
         cases.department_code,
         cases.program_code,
+        cases.status as case_status,
+        cases.end_date as case_end_date,
         cases.end_year,
-        per_dimension.intake_score,
-        per_dimension.exit_score,
-        per_dimension.exit_score - per_dimension.intake_score as change,
+        coalesce(steps.wirkungstreppe_step, 6) as wirkungstreppe_step,
+        cast(per_dimension.intake_score as double) as intake_score,
+        cast(per_dimension.exit_score as double) as exit_score,
+        cast(per_dimension.exit_score - per_dimension.intake_score as double) as score_change,
         per_dimension.intake_score is not null and per_dimension.exit_score is not null
             as has_pre_post,
-        -- Improved: at least one scale step better at exit than at intake.
+        -- Improved: at least one scale step better (higher) at exit than at intake.
         per_dimension.exit_score - per_dimension.intake_score >= 1 as is_improved,
+        -- KDS 3.0 problem-area result at case end (Problembereich bei Betreuungsende): new when
+        -- the area was not assessed at intake; empty while the case has no exit score.
+        case
+            when per_dimension.exit_score is null then null
+            when per_dimension.intake_score is null then 'new'
+            when per_dimension.exit_score - per_dimension.intake_score >= 1 then 'improved'
+            when per_dimension.exit_score - per_dimension.intake_score <= -1 then 'worse'
+            else 'unchanged'
+        end as problem_area_result,
+        cast(per_dimension.scale_min as double) as scale_min,
+        cast(per_dimension.scale_max as double) as scale_max,
     from per_dimension
     inner join cases
         on per_dimension.organisation_code = cases.organisation_code
         and per_dimension.case_id = cases.case_id
+    left join steps
+        on per_dimension.dimension = steps.item
 )
 
 select * from final
