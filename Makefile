@@ -18,6 +18,7 @@ help:
 	@echo "make test   install and run the tests"
 	@echo "make dev    Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  scale benchmarks (results in bench/results/)"
+	@echo "make docs   the data catalog (dbt docs, one static HTML file under DATENWERK_HOME/docs/)"
 	@echo "make clean  remove the environment and all runtime data under DATENWERK_HOME"
 
 # uv from PyPI if the machine has none; the environment exactly as locked, with bytecode
@@ -43,6 +44,18 @@ test: install
 
 bench: install
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider -o addopts=""
+
+# The data catalog: dbt docs as one self-contained HTML file (dbt ships the page; nothing is
+# downloaded). Column types come from the build database when a run has made one.
+DOCS_DIR := $(DATENWERK_HOME)/docs/catalog
+BUILD_DB := $(DATENWERK_HOME)/warehouse/build.duckdb
+docs: install
+	@mkdir -p "$(DOCS_DIR)" "$(DATENWERK_HOME)/warehouse"
+	cd transform && DATENWERK_BUILD_DB="$(BUILD_DB)" ../$(BIN)/dbt --quiet docs generate --static \
+		--target-path "$(DOCS_DIR)" --log-path "$(DOCS_DIR)/logs" \
+		$$(test -f "$(BUILD_DB)" || echo --empty-catalog)
+	@mv -f "$(DOCS_DIR)/static_index.html" "$(DOCS_DIR)/index.html"
+	@echo "Data catalog: $(DOCS_DIR)/index.html (open it in a browser; works offline)"
 
 lint: install
 	$(BIN)/ruff check .
