@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.demo.generator import HEADERS, _datev_headings, _datev_header
+from ingestion.demo.generator import HEADERS, _datev_header, _datev_headings
 from tests.conftest import use_home
 
 ORG, DEPT = "gold", "GD"

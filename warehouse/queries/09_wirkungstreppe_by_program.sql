@@ -1,5 +1,4 @@
--- Question: How far up the Wirkungstreppe does each program get this year: reached, accepted,
--- and changed skills, behaviour and life situation?
+-- Question: How far up the Wirkungstreppe does each program get this year: reached, accepted, and changed skills, behaviour and life situation?
 -- columns: program_code, year, n_contacts, n_clients_reached, acceptance_rate, skills_goal_attainment_rate, behaviour_goal_attainment_rate, life_situation_goal_attainment_rate, share_improved_life_situation
 select
     program_code,

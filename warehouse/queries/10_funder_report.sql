@@ -1,5 +1,4 @@
--- Question: What goes into this year's funder report (Social Reporting Standard) for each program:
--- resources, outputs and outcomes, with last year beside it?
+-- Question: What goes into this year's funder report (Social Reporting Standard) for each program: resources, outputs and outcomes, with last year beside it?
 -- columns: program_name, year, costs_eur, grants_eur, n_clients_reached, n_clients_reached_previous_year, n_contacts, n_cases_closed, planned_end_rate, previous_year_planned_end_rate, goal_attainment_rate, cost_per_planned_end_eur
 select
     program_name,

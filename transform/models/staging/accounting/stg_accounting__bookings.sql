@@ -2,7 +2,22 @@
     an earlier one on every day its period covers: a corrected re-delivery of a period replaces
     that period's bookings, a yearly file replaces the monthly ones it covers, and a correction
     of one month inside a yearly file replaces only that month. "Later" is the load order, then
-    the file's creation time (header field 6), then the file name. -#}
+    the file's creation time (header field 6), then the file name.
+
+    Incremental (bookings are the second-largest table): a run reads only files of loads
+    completed since the newest load already here, ranks them among themselves (they are all
+    later than anything here), appends the lines in force, and then deletes the lines here that
+    a later file covers (post-hook). Files newer than the newest load here have no lines here,
+    so nothing is appended twice. `dbt build --full-refresh` rebuilds it from all files; the
+    blocking check reconcile_bookings_to_files compares it with the raw lines every run. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        post_hook="{{ delete_superseded_bookings() }}",
+    )
+}}
 with
 
 source as (
@@ -12,6 +27,9 @@ source as (
 headers as (
     select * from {{ ref('stg_accounting__file_headers') }}
     where is_buchungsstapel
+    {%- if is_incremental() %}
+        and load_id > (select coalesce(max(load_id), '') from {{ this }})
+    {%- endif %}
 ),
 
 file_days as (
