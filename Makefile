@@ -51,7 +51,8 @@ DOCS_DIR := $(DATENWERK_HOME)/docs/catalog
 BUILD_DB := $(DATENWERK_HOME)/warehouse/build.duckdb
 docs: install
 	@mkdir -p "$(DOCS_DIR)" "$(DATENWERK_HOME)/warehouse"
-	cd transform && DATENWERK_BUILD_DB="$(BUILD_DB)" ../$(BIN)/dbt --quiet docs generate --static \
+	cd transform && DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+		DATENWERK_BUILD_DB="$(BUILD_DB)" ../$(BIN)/dbt --quiet docs generate --static \
 		--target-path "$(DOCS_DIR)" --log-path "$(DOCS_DIR)/logs" \
 		$$(test -f "$(BUILD_DB)" || echo --empty-catalog)
 	@mv -f "$(DOCS_DIR)/static_index.html" "$(DOCS_DIR)/index.html"

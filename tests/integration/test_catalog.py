@@ -31,9 +31,10 @@ def test_make_docs_builds_an_offline_catalog(first_run: PipelineRun) -> None:
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html)  # self-contained
     manifest = json.loads((home / "docs" / "catalog" / "manifest.json").read_text())
     catalog = json.loads((home / "docs" / "catalog" / "catalog.json").read_text())
-    for mart in MARTS:
+    for mart in (*MARTS, "mart_deliveries", "mart_finance_by_cost_centre_month"):
         node = manifest["nodes"][f"model.datenwerk.{mart}"]
-        assert node["description"] and node["config"]["meta"]["data_steward"], mart
+        meta = {**node.get("meta", {}), **node["config"].get("meta", {})}
+        assert node["description"] and meta["owner"] and meta["data_steward"], mart
         built = catalog["nodes"][f"model.datenwerk.{mart}"]["columns"]
         for column in built:  # every column of the built table is described
             assert node["columns"][column]["description"], (mart, column)
