@@ -41,7 +41,7 @@ def _blocking_check_keys() -> list[AssetKey]:
         for spec in checks_def.check_specs
         if spec.blocking
     }
-    return sorted(keys - {AssetKey([m]) for m in PUBLISHED_MARTS}, key=lambda k: k.path)
+    return sorted(keys - {AssetKey([m]) for m in PUBLISHED_MARTS}, key=lambda k: k.to_user_string())
 
 
 def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:

@@ -39,7 +39,7 @@ def write_build(home: Path, cases_per_department: int = 30, version: int = 1) ->
             create or replace table marts.mart_finance_by_cost_centre_month as
             select
                 'swm' as organisation_code,
-                date '2024-01-01' + to_months(m::int) as month,
+                (date '2024-01-01' + to_months(m::int))::date as month,
                 cc as cost_centre,
                 dept as department_code,
                 (m * 1234.56 - 99.99)::decimal(18, 2) as costs_eur,
