@@ -47,7 +47,7 @@ def _blocking_check_keys() -> list[AssetKey]:
 def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
     """Every check evaluation of this run so far (dbt tests included), in event order."""
     records = context.instance.get_records_for_run(
-        run_id=context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
+        run_id=context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
     ).records
     outcomes = []
     for record in records:
@@ -66,9 +66,15 @@ def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
 
 
 def _planned_blocking_checks(context: AssetExecutionContext) -> set[AssetCheckKey]:
+    """Blocking checks this run executes: its check selection, else (as Dagster resolves it)
+    every check of a selected asset, else every check of the job."""
     graph = context.job_def.asset_layer.asset_graph
-    selected = context.run.asset_check_selection
-    planned = graph.asset_check_keys if selected is None else selected
+    run = context.run
+    planned = graph.asset_check_keys
+    if run.asset_check_selection is not None:
+        planned = run.asset_check_selection
+    elif run.asset_selection is not None:
+        planned = {key for key in planned if key.asset_key in run.asset_selection}
     return {key for key in planned if graph.get_check_spec(key).blocking}
 
 
@@ -113,7 +119,7 @@ def published_marts(context: AssetExecutionContext) -> MaterializeResult:
             f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
             f"The last good publication stays in place at {paths.published_db()}."
         )
-    publication = publish(PUBLISHED_MARTS, run_id=context.run_id, checks=outcomes)
+    publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(publication.path),

@@ -335,9 +335,13 @@ def _swap_in(tmp: Path, final: Path) -> None:
 
 
 def _point_latest(department_dir: Path, name: str) -> None:
+    latest = department_dir / "latest"
+    if latest.is_dir() and not latest.is_symlink():
+        # a copy of the data directory made without keeping symlinks (cp -r, copytree)
+        shutil.rmtree(latest)
     link = department_dir / f".latest-{uuid.uuid4().hex}"
     os.symlink(name, link)
-    os.replace(link, department_dir / "latest")
+    os.replace(link, latest)
 
 
 def _prune(department_dir: Path, retention: int) -> list[str]:

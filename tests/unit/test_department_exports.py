@@ -149,6 +149,22 @@ def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None
     assert len(sub) == 1 and os.readlink(exported / "SUB" / "latest") == sub[0] == sb[-1]
 
 
+def test_a_copied_home_without_symlinks_still_exports(exported: Path) -> None:
+    import shutil
+
+    copy = exported.parent.parent / "copy"
+    shutil.copytree(exported.parent, copy)  # `latest` becomes a plain folder
+    assert not (copy / "exports" / "SB" / "latest").is_symlink()
+    from tests.conftest import use_home
+
+    use_home(copy)
+    pub.publish(SYNTHETIC_MARTS, run_id="run00003")
+    ex.export_departments()
+    latest = copy / "exports" / "SB" / "latest"
+    assert latest.is_symlink()
+    assert json.loads((latest / "manifest.json").read_text())["run_id"] == "run00003"
+
+
 @pytest.mark.parametrize(("config", "message"), [
     (CONFIG.replace("marts: [fct_cases]", "marts: [mart_deliveries]"),
      "asks for 'mart_deliveries', which has no department_code"),
