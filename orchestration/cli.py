@@ -234,7 +234,7 @@ def print_summary(elapsed: float) -> None:
             n = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
             print(f"  {table:<28} {n:>10,} rows")
     print(
-        "\nQuery it (read-only, also during the next refresh):\n"
+        "\nQuery it (read-only, also during the next refresh): .venv/bin/datenwerk sql, or\n"
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{published}', read_only=True)"
         ".sql('select program_code, year, cases_closed, planned_end_rate "
         "from mart_outcomes_by_program order by 1, 2'))\"\n"

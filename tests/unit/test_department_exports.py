@@ -215,3 +215,24 @@ def test_a_large_export_spans_sheets(tmp_path: Path, monkeypatch: pytest.MonkeyP
     values = [r[1] for ws in workbook for r in ws.iter_rows(min_row=2, values_only=True)]
     assert values == list(range(25))
     assert pq  # parquet writer imported for the other tests
+
+
+def test_rollback_command_rewrites_the_exports(exported: Path) -> None:
+    import subprocess
+    import sys
+
+    first = pub.current_manifest()
+    assert first is not None
+    pub.publish(SYNTHETIC_MARTS, run_id="run00002")
+    ex.export_departments()
+    latest = exported / "SB" / "latest" / "manifest.json"
+    assert json.loads(latest.read_text())["run_id"] == "run00002"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "rollback", first["generation"]],
+        env={**os.environ, "DATENWERK_HOME": str(exported.parent)},
+        capture_output=True, text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(latest.read_text())["generation"] == first["generation"]
+    assert "exports/SB/" in done.stdout
