@@ -56,7 +56,7 @@ from warehouse.publish import current_manifest, sha256_file
 
 FORMATS = ("xlsx", "csv", "parquet")
 DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
-# The export date is the organisation's calendar day of the publication (nightly at 02:00).
+# Export folders are named by the organisation's calendar day; times in files are local too.
 LOCAL_TZ = ZoneInfo("Europe/Berlin")
 EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included
 EXCEL_MAX_SHEET_NAME = 31
@@ -359,8 +359,9 @@ def _prune(department_dir: Path, retention: int) -> list[str]:
 # --------------------------------------------------------------------------- export
 
 
-def export_date(published_at: str) -> str:
-    return dt.datetime.fromisoformat(published_at).astimezone(LOCAL_TZ).date().isoformat()
+def today() -> dt.date:
+    """The organisation's calendar day (the nightly run at 02:00 Berlin time is that day's)."""
+    return dt.datetime.now(LOCAL_TZ).date()
 
 
 def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
@@ -423,8 +424,11 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
 def export_departments(
     departments: Sequence[DepartmentExport] | None = None,
     manifest: dict[str, Any] | None = None,
+    date: dt.date | None = None,
 ) -> list[ExportResult]:
-    """Write every configured department's export from the current (or given) generation."""
+    """Write every configured department's export of ``date`` (default today) from the current
+    (or given) generation. A second export on the same day replaces that day's folder: after a
+    rollback, today's folder holds the restored generation."""
     departments = load_all_configs() if departments is None else list(departments)
     if not departments:
         return []
@@ -434,7 +438,7 @@ def export_departments(
             f"nothing is published yet ({paths.published_manifest()} is missing): department "
             "exports are made from a publication; run the pipeline first")
     source = paths.generations_dir() / manifest["file"]
-    date = export_date(manifest["published_at"])
+    day = (date or today()).isoformat()
     with duckdb.connect(str(source), read_only=True) as con:
         validate_against_publication(con, departments)
-        return [_export_one(con, d, manifest, date) for d in departments]
+        return [_export_one(con, d, manifest, day) for d in departments]

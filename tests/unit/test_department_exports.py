@@ -133,7 +133,7 @@ def test_manifest_names_rows_hashes_and_generation(exported: Path) -> None:
 def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None:
     current = pub.current_manifest()
     assert current is not None
-    first_date = ex.export_date(current["published_at"])
+    first_date = ex.today().isoformat()
     # the same day again: the folder is replaced, not duplicated
     pub.publish(SYNTHETIC_MARTS, run_id="run00002")
     ex.export_departments()
@@ -141,8 +141,7 @@ def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None
     assert manifest["run_id"] == "run00002"
     # later days: SB keeps 3 folders, SUB keeps 1
     for days in (1, 2, 3, 4):
-        later = dt.datetime.fromisoformat(current["published_at"]) + dt.timedelta(days=days)
-        ex.export_departments(manifest={**current, "published_at": later.isoformat()})
+        ex.export_departments(date=ex.today() + dt.timedelta(days=days))
     sb = sorted(p.name for p in (exported / "SB").iterdir() if ex.DATED.match(p.name))
     sub = sorted(p.name for p in (exported / "SUB").iterdir() if ex.DATED.match(p.name))
     assert len(sb) == 3 and first_date not in sb
