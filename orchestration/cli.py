@@ -219,9 +219,13 @@ class Progress:
 def print_summary(elapsed: float) -> None:
     import duckdb
 
+    from warehouse.publish import current_generation_file
+
     published = paths.published_db()
     print(f"\nDone in {elapsed:.0f} s. Published marts: {published}")
-    with duckdb.connect(str(published), read_only=True) as con:
+    # The kept generation file, not marts.duckdb: an analyst may hold that one read-write.
+    source = current_generation_file() or published
+    with duckdb.connect(str(source), read_only=True) as con:
         tables = con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'main' and table_name not like '\\_%' escape '\\' order by 1"
@@ -230,12 +234,159 @@ def print_summary(elapsed: float) -> None:
             n = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
             print(f"  {table:<28} {n:>10,} rows")
     print(
-        "\nQuery it (read-only, also during the next refresh):\n"
+        "\nQuery it (read-only, also during the next refresh): .venv/bin/datenwerk sql, or\n"
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{published}', read_only=True)"
         ".sql('select program_code, year, n_cases_closed, planned_end_rate "
         "from mart_outcomes where period_type = \\'year\\' order by 1, 2'))\"\n"
         "Watch and run the pipeline in the Dagster UI: make dev, then http://127.0.0.1:3000"
     )
+
+
+def _generation_line(manifest: dict[str, object], current: str | None) -> str:
+    counts = manifest.get("row_counts") or {}
+    checks = manifest.get("checks") or []
+    passed = sum(1 for c in checks if c.get("passed"))  # type: ignore[union-attr]
+    marker = "*" if manifest["generation"] == current else " "
+    return (f"{marker} {manifest['generation']:<28} {str(manifest['published_at'])[:19]}  "
+            f"run {str(manifest.get('run_id'))[:8]:<8}  {sum(counts.values()):>10,} rows  "  # type: ignore[union-attr]
+            f"checks {passed}/{len(checks)} passed")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """List the kept generations, or make one current again (and re-export departments)."""
+    from warehouse.exports import ExportConfigError, export_departments
+    from warehouse.publish import RollbackError, current_manifest, list_generations, rollback
+
+    current = (current_manifest() or {}).get("generation")
+    if not args.generation:
+        manifests = list_generations()
+        if not manifests:
+            print(f"No generations in {paths.generations_dir()}: nothing published yet.")
+            return 0
+        print(f"Generations in {paths.generations_dir()} (* = current, oldest first):")
+        for manifest in manifests:
+            print(_generation_line(manifest, current))
+        print("Restore one: datenwerk rollback GENERATION (or: datenwerk rollback previous)")
+        return 0
+    try:
+        restored = rollback(args.generation)
+    except RollbackError as exc:
+        print(f"Rollback refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"{paths.published_db()} now holds generation {restored['generation']} "
+          f"(published {restored['published_at']}, run {restored.get('run_id')}); "
+          f"it was {current}.")
+    if args.no_exports:
+        return 0
+    try:
+        results = export_departments(manifest=restored)
+    except ExportConfigError as exc:
+        print(f"Department exports not rewritten: {exc}", file=sys.stderr)
+        return 1
+    for r in results:
+        print(f"  exports/{r.department}/{r.date} rewritten from generation {r.generation}")
+    return 0
+
+
+SQL_HELP = """\
+Statements end with ';'. The file is opened read-only.
+  .tables            list the published tables
+  .schema TABLE      columns of a table
+  .publication       which generation this is (run id, time, row counts, checks)
+  .quit              leave (or Ctrl-D)"""
+
+
+def _sql_dot_command(con: object, line: str) -> bool:
+    """Run a dot command; False for .quit."""
+    command, _, arg = line.partition(" ")
+    if command in (".quit", ".exit", ".q"):
+        return False
+    if command == ".tables":
+        con.sql("select table_name from information_schema.tables "  # type: ignore[attr-defined]
+                "where table_schema = 'main' order by 1").show(max_rows=1000)
+    elif command == ".schema" and arg.strip():
+        con.sql("select column_name, data_type from information_schema.columns "  # type: ignore[attr-defined]
+                "where table_name = ? order by ordinal_position",
+                params=[arg.strip().strip(";")]).show(max_rows=1000)
+    elif command == ".publication":
+        con.sql("select * from _publication").show(max_rows=1000)  # type: ignore[attr-defined]
+        con.sql("select passed, severity, count(*) as checks from _checks "  # type: ignore[attr-defined]
+                "group by all order by all").show()
+    else:
+        print(SQL_HELP)
+    return True
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """A read-only SQL shell on the published marts (statements from a terminal or stdin)."""
+    import duckdb
+
+    from warehouse.publish import generation_manifest
+
+    path = paths.published_db()
+    if args.generation:
+        path = paths.generations_dir() / generation_manifest(args.generation)["file"]
+    if not path.is_file():
+        print(f"Nothing published yet: {path} does not exist (run: datenwerk run).",
+              file=sys.stderr)
+        return 2
+    try:
+        # read-only; and no extension is fetched from the internet behind the analyst's back
+        con = duckdb.connect(str(path), read_only=True,
+                             config={"autoinstall_known_extensions": False})
+    except duckdb.Error as exc:
+        print(f"Cannot open {path}: {exc}", file=sys.stderr)
+        return 2
+    interactive = args.command_text is None and sys.stdin.isatty()
+    errors = 0
+
+    def execute(text: str) -> None:
+        nonlocal errors
+        try:
+            for statement in duckdb.extract_statements(text):
+                relation = con.sql(statement.query)
+                if relation is not None:
+                    relation.show(max_rows=args.max_rows)
+        except duckdb.Error as exc:
+            errors += 1
+            print(f"Error: {exc}", file=sys.stderr)
+
+    if args.command_text is not None:
+        execute(args.command_text)
+        return 1 if errors else 0
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - line editing and history for input()
+        print(f"datenwerk sql: {path} (read-only). .help for help, .quit to leave.")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("datenwerk> " if not buffer else "       ...> ") if interactive \
+                else sys.stdin.readline()
+        except EOFError:
+            line = ""
+            if interactive:
+                print()
+            break
+        except KeyboardInterrupt:
+            buffer = []
+            print()
+            continue
+        if not interactive and line == "":
+            break
+        line = line.rstrip("\n")
+        if not buffer and line.strip().startswith("."):
+            if not _sql_dot_command(con, line.strip()):
+                break
+            continue
+        buffer.append(line)
+        if "\n".join(buffer).strip().endswith(";"):
+            execute("\n".join(buffer))
+            buffer = []
+    if "\n".join(buffer).strip():
+        execute("\n".join(buffer))
+    con.close()
+    return 1 if errors and not interactive else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +413,20 @@ def main(argv: list[str] | None = None) -> int:
 
     key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
     key.set_defaults(func=cmd_init_key)
+
+    rollback = sub.add_parser(
+        "rollback", help="list the kept publications, or make one current again")
+    rollback.add_argument("generation", nargs="?",
+                          help="generation to restore (as listed), or 'previous'")
+    rollback.add_argument("--no-exports", action="store_true",
+                          help="do not rewrite the department exports from it")
+    rollback.set_defaults(func=cmd_rollback)
+
+    sql = sub.add_parser("sql", help="read-only SQL shell on the published marts")
+    sql.add_argument("-c", dest="command_text", metavar="SQL", help="run these statements and exit")
+    sql.add_argument("--generation", help="open a kept generation instead of the current file")
+    sql.add_argument("--max-rows", type=int, default=40, help="rows shown per result (default 40)")
+    sql.set_defaults(func=cmd_sql)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

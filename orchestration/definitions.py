@@ -21,6 +21,7 @@ from dagster import (
 from dagster_dlt import DagsterDltResource
 
 from .checks import CHECKS
+from .exports import department_exports
 from .ingestion import ASSETS as INGESTION_ASSETS
 from .publish import published_marts
 from .transform import dbt_resource, transform_assets
@@ -41,7 +42,7 @@ nightly_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*INGESTION_ASSETS, transform_assets, published_marts],
+    assets=[*INGESTION_ASSETS, transform_assets, published_marts, department_exports],
     asset_checks=CHECKS,
     jobs=[nightly_refresh],
     schedules=[nightly_schedule],

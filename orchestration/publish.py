@@ -2,6 +2,7 @@
 
 
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
     DagsterEventType,
@@ -11,8 +12,9 @@ from dagster import (
 )
 
 from warehouse import paths
-from warehouse.publish import publish
+from warehouse.publish import CheckOutcome, publish
 
+from .checks import CHECKS
 from .ingestion import WAREHOUSE_POOL
 
 PUBLISHED_MARTS = (
@@ -33,50 +35,105 @@ PUBLISHED_MARTS = (
 
 
 class PublishBlocked(Exception):
-    """A blocking check of this run failed: nothing is published."""
+    """A blocking check of this run failed or never reported: nothing is published."""
 
 
-def failed_blocking_checks(context: AssetExecutionContext) -> list[str]:
-    """Names of checks evaluated in this run that failed with severity ERROR.
+def _blocking_check_keys() -> list[AssetKey]:
+    """Assets that carry a blocking check (besides the marts): publish depends on them, so
+    Dagster runs their checks before publish and skips publish if one of them fails."""
+    keys = {
+        spec.asset_key
+        for checks_def in CHECKS
+        for spec in checks_def.check_specs
+        if spec.blocking
+    }
+    return sorted(keys - {AssetKey([m]) for m in PUBLISHED_MARTS}, key=lambda k: k.to_user_string())
 
-    Dagster skips the step when a blocking check on a direct upstream asset fails; this also
-    covers checks anywhere else in the run (dbt tests included), and fails closed.
-    """
+
+def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
+    """Every check evaluation of this run so far (dbt tests included), in event order."""
     records = context.instance.get_records_for_run(
-        run_id=context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        run_id=context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
     ).records
-    failed = []
+    outcomes = []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
-        if not evaluation.passed and evaluation.severity.value == "ERROR":
-            failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+        outcomes.append(
+            CheckOutcome(
+                asset_key=evaluation.asset_key.to_user_string(),
+                check_name=evaluation.check_name,
+                passed=bool(evaluation.passed),
+                severity=evaluation.severity.value,
+                blocking=evaluation.blocking,
+                description=(evaluation.description or "")[:1000],
+            )
+        )
+    return outcomes
+
+
+def _planned_blocking_checks(context: AssetExecutionContext) -> set[AssetCheckKey]:
+    """Blocking checks this run executes: its check selection, else (as Dagster resolves it)
+    every check of a selected asset, else every check of the job."""
+    graph = context.job_def.asset_layer.asset_graph
+    run = context.run
+    planned = graph.asset_check_keys
+    if run.asset_check_selection is not None:
+        planned = run.asset_check_selection
+    elif run.asset_selection is not None:
+        planned = {key for key in planned if key.asset_key in run.asset_selection}
+    return {key for key in planned if graph.get_check_spec(key).blocking}
+
+
+def failed_blocking_checks(
+    context: AssetExecutionContext, outcomes: list[CheckOutcome] | None = None
+) -> list[str]:
+    """Checks of this run that block publication: failed with severity ERROR, or blocking and
+    part of the run but without a result (it crashed or has not run yet): fail closed.
+
+    Dagster itself skips publish when a blocking check on a direct upstream asset fails; this
+    covers checks anywhere else in the run (dbt tests and checks on ingestion assets included).
+    """
+    outcomes = run_check_outcomes(context) if outcomes is None else outcomes
+    failed = [
+        f"{o.asset_key}:{o.check_name}" for o in outcomes if not o.passed and o.severity == "ERROR"
+    ]
+    reported = {(o.asset_key, o.check_name) for o in outcomes}
+    for key in sorted(_planned_blocking_checks(context), key=lambda k: k.to_user_string()):
+        if (key.asset_key.to_user_string(), key.name) not in reported:
+            failed.append(f"{key.asset_key.to_user_string()}:{key.name} (no result: crashed?)")
     return failed
 
 
 @asset(
     key=AssetKey(["published_marts"]),
-    deps=[AssetKey([m]) for m in PUBLISHED_MARTS],
+    deps=[*(AssetKey([m]) for m in PUBLISHED_MARTS), *_blocking_check_keys()],
     group_name="publish",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
     pool=WAREHOUSE_POOL,
     description=(
-        "The analysts' read-only copy of the marts (published/marts.duckdb), written to a new "
-        "file and atomically renamed into place, only when every blocking check passed."
+        "The analysts' read-only copy of the marts (published/marts.duckdb): a new generation "
+        "(published/generations/), copied and atomically renamed into place, only when every "
+        "blocking check of the run passed. The last generations stay for `datenwerk rollback`."
     ),
 )
 def published_marts(context: AssetExecutionContext) -> MaterializeResult:
-    failed = failed_blocking_checks(context)
+    outcomes = run_check_outcomes(context)
+    failed = failed_blocking_checks(context, outcomes)
     if failed:
         raise PublishBlocked(
             f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
             f"The last good publication stays in place at {paths.published_db()}."
         )
-    publication = publish(PUBLISHED_MARTS, run_id=context.run_id)
+    publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(publication.path),
+            "generation": MetadataValue.text(publication.generation),
             "published_at": MetadataValue.text(publication.published_at.isoformat()),
+            "sha256": MetadataValue.text(publication.sha256),
+            "checks_passed": MetadataValue.int(sum(o.passed for o in outcomes)),
+            "checks_not_passed": MetadataValue.int(sum(not o.passed for o in outcomes)),
             "dagster/row_count": MetadataValue.int(sum(publication.row_counts.values())),
             **{f"rows_{k}": MetadataValue.int(v) for k, v in publication.row_counts.items()},
         }

@@ -58,6 +58,26 @@ def published_db() -> Path:
     return published_dir() / "marts.duckdb"
 
 
+def published_manifest() -> Path:
+    """Which generation ``marts.duckdb`` holds (run id, time, row counts, checks), as JSON."""
+    return published_dir() / "marts.manifest.json"
+
+
+def generations_dir() -> Path:
+    """The last publications, one ``<generation>.duckdb`` and ``<generation>.json`` each."""
+    return published_dir() / "generations"
+
+
+def exports_dir() -> Path:
+    """Department exports: ``exports/<department>/<date>/`` and ``latest``."""
+    return home() / "exports"
+
+
+def departments_configs() -> list[Path]:
+    """Every organisation's ``departments.yml`` (pilot departments and what they receive)."""
+    return sorted(reference_inbox().glob("*/departments.yml"))
+
+
 def dlt_dir() -> Path:
     """dlt's pipelines directory (load packages, state, schemas)."""
     return home() / "dlt"

@@ -1,33 +1,71 @@
-"""Write - audit - publish: the analysts' copy of the marts.
+"""Write - audit - publish: the analysts' copy of the marts, in generations.
 
 The pipeline writes only ``build.duckdb``. After every blocking check has passed, the marts are
-copied into a new DuckDB file, which is checkpointed, closed, fsynced and atomically renamed over
-``published/marts.duckdb``. A reader that has the old file open keeps reading the old file; no
-one ever sees half a refresh; a failed or blocked run never reaches this step and so leaves the
-last good publication in place.
+copied into a new DuckDB file, a *generation*: ``published/generations/<generation>.duckdb``,
+checkpointed, closed and fsynced, with ``<generation>.json`` beside it (run id, time, row counts,
+check results, sha256). Inside the file, ``_publication`` and ``_checks`` hold the same facts.
+
+``published/marts.duckdb`` is a copy of the current generation, atomically renamed over the
+path. A reader holding the old file (read-only or read-write) keeps reading the old inode and
+never blocks the swap; a new connection opens the new file; nobody sees half a refresh; a failed
+or blocked run never reaches this step and so leaves the last good publication in place.
+
+It is a copy, not a hard link or a symlink: an analyst's read-write connection may change
+``marts.duckdb``, and that must never change the kept generations (their sha256 is recorded,
+rollback and the department exports read them). The pipeline never opens ``marts.duckdb``
+itself, so no analyst connection can lock it out.
+
+The last :func:`warehouse.settings.keep_generations` generations stay (default 7);
+:func:`rollback` makes an older one current again, by the same atomic rename.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from warehouse import paths
+from warehouse import paths, settings
 
 MARTS_SCHEMA = "marts"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check evaluation of the run that published (kept with the generation)."""
+
+    asset_key: str
+    check_name: str
+    passed: bool
+    severity: str  # ERROR or WARN
+    blocking: bool | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
 class Publication:
+    generation: str
     path: str
     published_at: datetime
+    run_id: str | None
     row_counts: dict[str, int]
+    checks: list[CheckOutcome] = field(default_factory=list)
+    sha256: str = ""
+
+
+class RollbackError(Exception):
+    """The generation asked for does not exist or its file does not match its manifest."""
 
 
 def mart_frame(name: str) -> pd.DataFrame:
@@ -36,41 +74,216 @@ def mart_frame(name: str) -> pd.DataFrame:
         return con.sql(f'select * from {MARTS_SCHEMA}."{name}"').df()
 
 
-def publish(marts: Sequence[str], run_id: str | None = None) -> Publication:
-    """Copy ``marts`` from the build database into a fresh file and swap it in atomically."""
-    target = paths.published_db()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.duckdb.tmp")
-    published_at = datetime.now(UTC)
-    counts: dict[str, int] = {}
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with duckdb.connect(str(tmp)) as con:
-            con.execute(f"attach '{paths.build_db()}' as build (read_only)")
-            for mart in marts:
-                con.execute(
-                    f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"'
-                )
-                counts[mart] = con.execute(f'select count(*) from main."{mart}"').fetchall()[0][0]
-            con.execute(
-                "create table main._publication as "
-                "select ?::timestamptz as published_at, ?::varchar as run_id, "
-                "?::varchar[] as marts",
-                [published_at, run_id, list(marts)],
-            )
-            con.execute("detach build")
-            con.execute("checkpoint")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        os.fsync(fd)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-        wal = tmp.with_name(tmp.name + ".wal")
-        if wal.exists():
-            wal.unlink()
-    return Publication(str(target), published_at, counts)
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+
+
+def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
+    """``<UTC time>-<first 8 characters of the run id>``: sorts by time, names its run."""
+    stem = f"{published_at:%Y%m%dT%H%M%SZ}-{(run_id or 'manual')[:8]}"
+    candidate, n = stem, 1
+    while (paths.generations_dir() / f"{candidate}.duckdb").exists():
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+def _write_generation(
+    tmp: Path, generation: str, marts: Sequence[str], run_id: str | None,
+    published_at: datetime, checks: Sequence[CheckOutcome],
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(tmp)) as con:
+        con.execute(f"attach '{paths.build_db()}' as build (read_only)")
+        for mart in marts:
+            con.execute(f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"')
+            counts[mart] = con.execute(f'select count(*) from main."{mart}"').fetchall()[0][0]
+        con.execute("detach build")
+        con.execute(
+            "create table main._publication (generation varchar, run_id varchar, "
+            "published_at timestamptz, mart varchar, row_count bigint)"
+        )
+        con.executemany(
+            "insert into main._publication values (?, ?, ?, ?, ?)",
+            [[generation, run_id, published_at, mart, n] for mart, n in counts.items()],
+        )
+        con.execute(
+            "create table main._checks (asset_key varchar, check_name varchar, passed boolean, "
+            "severity varchar, blocking boolean, description varchar)"
+        )
+        if checks:
+            con.executemany(
+                "insert into main._checks values (?, ?, ?, ?, ?, ?)",
+                [[c.asset_key, c.check_name, c.passed, c.severity, c.blocking, c.description]
+                 for c in checks],
+            )
+        con.execute("checkpoint")
+    return counts
+
+
+def publish(
+    marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckOutcome] = (),
+    keep: int | None = None,
+) -> Publication:
+    """Copy ``marts`` from the build database into a new generation and make it current.
+
+    Only call this after every blocking check of the run passed; ``checks`` are recorded as
+    they were. Afterwards all but the newest ``keep`` generations are removed (default from
+    :func:`warehouse.settings.keep_generations`).
+    """
+    gens = paths.generations_dir()
+    gens.mkdir(parents=True, exist_ok=True)
+    published_at = datetime.now(UTC)
+    generation = _new_generation_id(published_at, run_id)
+    db_file = gens / f"{generation}.duckdb"
+    tmp = gens / f".{generation}-{uuid.uuid4().hex}.duckdb.tmp"
+    try:
+        counts = _write_generation(tmp, generation, marts, run_id, published_at, checks)
+        _fsync_file(tmp)
+        os.replace(tmp, db_file)
+        _fsync_dir(gens)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    digest = sha256_file(db_file)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "generation": generation,
+        "run_id": run_id,
+        "published_at": published_at.isoformat(),
+        "file": db_file.name,
+        "sha256": digest,
+        "bytes": db_file.stat().st_size,
+        "row_counts": counts,
+        "checks": [asdict(c) for c in checks],
+    }
+    _write_json_atomically(gens / f"{generation}.json", manifest)
+    _make_current(generation)
+    prune_generations(keep if keep is not None else settings.keep_generations())
+    return Publication(
+        generation, str(paths.published_db()), published_at, run_id, counts, list(checks), digest
+    )
+
+
+def _make_current(generation: str) -> dict[str, Any]:
+    """Copy a generation to a temporary name beside ``marts.duckdb`` and rename it over it."""
+    manifest = generation_manifest(generation)
+    source = paths.generations_dir() / manifest["file"]
+    target = paths.published_db()
+    tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.duckdb.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    current = {**manifest, "current_since": datetime.now(UTC).isoformat()}
+    _write_json_atomically(paths.published_manifest(), current)
+    return current
+
+
+def generation_manifest(generation: str) -> dict[str, Any]:
+    path = paths.generations_dir() / f"{generation}.json"
+    if not path.is_file():
+        known = ", ".join(m["generation"] for m in list_generations()) or "none"
+        raise RollbackError(f"no generation '{generation}' in {paths.generations_dir()} "
+                            f"(known: {known})")
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
+
+
+def list_generations() -> list[dict[str, Any]]:
+    """Manifests of the kept generations, oldest first (by publication time)."""
+    gens = paths.generations_dir()
+    if not gens.is_dir():
+        return []
+    manifests = []
+    for path in gens.glob("*.json"):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if (gens / manifest["file"]).is_file():
+            manifests.append(manifest)
+    return sorted(manifests, key=lambda m: (m["published_at"], m["generation"]))
+
+
+def current_manifest() -> dict[str, Any] | None:
+    """The manifest of the generation in ``published/marts.duckdb`` (None before the first
+    publication). Read this, not the DuckDB file, for row counts of the last publication: an
+    analyst's read-write connection locks the file, never this JSON."""
+    path = paths.published_manifest()
+    if not path.is_file():
+        return None
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
+
+
+def current_generation_file() -> Path | None:
+    """The kept (immutable) file of the current generation: department exports read this."""
+    manifest = current_manifest()
+    if manifest is None:
+        return None
+    return paths.generations_dir() / manifest["file"]
+
+
+def prune_generations(keep: int) -> list[str]:
+    """Remove all but the newest ``keep`` generations (never the current one); return removed."""
+    current = (current_manifest() or {}).get("generation")
+    manifests = list_generations()
+    removed = []
+    for manifest in manifests[: max(len(manifests) - keep, 0)]:
+        if manifest["generation"] == current:
+            continue
+        (paths.generations_dir() / manifest["file"]).unlink(missing_ok=True)
+        (paths.generations_dir() / f"{manifest['generation']}.json").unlink(missing_ok=True)
+        removed.append(manifest["generation"])
+    return removed
+
+
+def rollback(generation: str) -> dict[str, Any]:
+    """Make a kept generation current again (atomic rename over ``marts.duckdb``).
+
+    ``previous`` names the generation published before the current one. The file must still
+    match the sha256 in its manifest; a damaged generation is refused.
+    """
+    if generation == "previous":
+        manifests = list_generations()
+        current = (current_manifest() or {}).get("generation")
+        names = [m["generation"] for m in manifests]
+        if current not in names or names.index(current) == 0:
+            raise RollbackError("there is no generation before the current one")
+        generation = names[names.index(current) - 1]
+    manifest = generation_manifest(generation)
+    source = paths.generations_dir() / manifest["file"]
+    if not source.is_file():
+        raise RollbackError(f"the file of generation {generation} is gone: {source}")
+    digest = sha256_file(source)
+    if digest != manifest["sha256"]:
+        raise RollbackError(
+            f"{source} does not match its manifest (sha256 {digest}, expected "
+            f"{manifest['sha256']}): the file was changed; refusing to publish it"
+        )
+    return _make_current(generation)

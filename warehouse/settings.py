@@ -53,3 +53,15 @@ def settle_seconds() -> float:
     0 by default: the delivery protocol is write-then-rename, which needs none.
     """
     return float(os.environ.get("DATENWERK_SETTLE_SECONDS", "0"))
+
+
+def keep_generations() -> int:
+    """How many publications stay available for rollback (``DATENWERK_KEEP_GENERATIONS``).
+
+    7 by default: a week of nightly runs, so a problem noticed on Monday can still go back to
+    the Friday before; each generation is one copy of the marts.
+    """
+    value = int(os.environ.get("DATENWERK_KEEP_GENERATIONS", "7"))
+    if value < 1:
+        raise ValueError(f"DATENWERK_KEEP_GENERATIONS must be at least 1, got {value}")
+    return value

@@ -36,3 +36,19 @@ def test_publish_is_downstream_of_every_checked_mart() -> None:
         ancestors |= parents
     raw = {k for k in graph.get_all_asset_keys() if k.path[0].startswith("raw_")}
     assert raw <= ancestors
+
+
+def test_publish_waits_for_every_blocking_check_and_exports_follow_it() -> None:
+    from orchestration.checks import CHECKS
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    published = AssetKey(["published_marts"])
+    # checks in their own steps (not dbt tests, which run inside the dbt step): Dagster makes
+    # publish wait for a blocking check only if it is on a direct parent
+    blocking = {spec.asset_key for c in CHECKS for spec in c.check_specs if spec.blocking}
+    assert AssetKey(["stg_accounting__bookings"]) in blocking
+    assert blocking <= graph.get(published).parent_keys
+    exports = graph.get(AssetKey(["department_exports"]))
+    assert exports.parent_keys == {published}
+    assert exports.group_name == graph.get(published).group_name == "publish"

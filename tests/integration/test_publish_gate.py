@@ -4,11 +4,30 @@ stays byte for byte as it was."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+from pathlib import Path
 
 from dagster import AssetKey
 
-from tests.conftest import PipelineRun, copy_home, run_nightly
+from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file (sha256) and symlink (target) under ``root``: equal snapshots, equal trees."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            state[key] = "-> " + os.readlink(path)
+        elif path.is_file():
+            state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def materialised(result) -> set[AssetKey]:  # type: ignore[no-untyped-def]
+    return {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
 
 
 def corrected_delivery_with_huge_credit(home) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +54,9 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
     home = copy_home(first_run.home, "broken-mart")
     published = home / "published" / "marts.duckdb"
     before = published.read_bytes()
+    publications_before = snapshot(home / "published")
+    exports_before = snapshot(home / "exports")
+    assert any(k.startswith("SB/latest") for k in exports_before)
     corrected_delivery_with_huge_credit(home)
 
     result = run_nightly(home)
@@ -53,7 +75,53 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
     }
     assert AssetKey(["mart_impact"]) in materialised  # it was rebuilt ...
     assert AssetKey(["published_marts"]) not in materialised  # ... but not published
+    assert AssetKey(["department_exports"]) not in materialised
     assert published.read_bytes() == before
+    assert snapshot(home / "published") == publications_before  # no new generation either
+    assert snapshot(home / "exports") == exports_before
+
+
+def test_a_crashing_check_blocks_publication(first_run: PipelineRun) -> None:
+    """A check that raises (no result at all) on an ingestion asset, which publish does not
+    depend on: publish does not run, nothing changes, the run fails."""
+    from dagster import (
+        AssetSelection,
+        DagsterInstance,
+        Definitions,
+        asset_check,
+        define_asset_job,
+        in_process_executor,
+    )
+
+    from orchestration.definitions import defs
+
+    raw = min(k for k in defs.resolve_asset_graph().get_all_asset_keys()
+              if k.path[0] == "raw_case_management")
+
+    @asset_check(asset=raw, name="crashes", blocking=True)
+    def crashes() -> None:  # type: ignore[return]
+        raise RuntimeError("simulated crash inside a check")
+
+    crashing = Definitions(
+        assets=list(defs.assets or []),
+        asset_checks=[*(defs.asset_checks or []), crashes],
+        jobs=[define_asset_job("nightly_refresh", selection=AssetSelection.all(),
+                               executor_def=in_process_executor)],
+        resources=defs.resources,
+    )
+    home = copy_home(first_run.home, "crashing-check")
+    publications_before = snapshot(home / "published")
+    exports_before = snapshot(home / "exports")
+    use_home(home)
+    with DagsterInstance.ephemeral() as instance:
+        result = crashing.resolve_job_def("nightly_refresh").execute_in_process(
+            instance=instance, raise_on_error=False)
+
+    assert not result.success
+    assert AssetKey(["published_marts"]) not in materialised(result)
+    assert AssetKey(["department_exports"]) not in materialised(result)
+    assert snapshot(home / "published") == publications_before
+    assert snapshot(home / "exports") == exports_before
 
 
 def test_rate_above_one_fails_the_suite() -> None:

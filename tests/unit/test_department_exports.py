@@ -1,0 +1,237 @@
+"""Department exports: only the department's rows, in xlsx / German csv / parquet, a manifest
+with sha256, a folder swapped in, `latest`, retention, and clear configuration errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tests.unit.conftest import SYNTHETIC_MARTS
+from warehouse import exports as ex
+from warehouse import publish as pub
+
+CONFIG = """\
+organisation_code: swm
+defaults:
+  formats: [xlsx, csv, parquet]
+  retention: 3
+departments:
+  - code: SB
+    marts: [fct_cases, mart_finance_by_cost_centre_month]
+  - code: SUB
+    marts: [fct_cases]
+    formats: [csv]
+    retention: 1
+"""
+
+
+def configure(home: Path, text: str = CONFIG) -> Path:
+    path = home / "inbox" / "reference" / "swm" / "departments.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def published(query: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(pub.current_generation_file()), read_only=True) as con:
+        return con.sql(query).fetchall()
+
+
+@pytest.fixture
+def exported(synthetic_home: Path) -> Path:
+    configure(synthetic_home)
+    pub.publish(SYNTHETIC_MARTS, run_id="run00001")
+    ex.export_departments()
+    return synthetic_home / "exports"
+
+
+def test_each_department_gets_only_its_own_rows(exported: Path) -> None:
+    sb = exported / "SB" / "latest"
+    frame = pd.read_parquet(sb / "fct_cases.parquet")
+    assert set(frame["department_code"]) == {"SB"}
+    assert len(frame) == published("select count(*) from fct_cases "
+                                   "where department_code = 'SB'")[0][0] == 30
+    finance = pd.read_parquet(sb / "mart_finance_by_cost_centre_month.parquet")
+    assert set(finance["department_code"]) == {"SB"} and set(finance["cost_centre"]) == {"1100"}
+    sub = exported / "SUB" / "latest"
+    assert sorted(p.name for p in sub.iterdir()) == ["fct_cases.csv", "manifest.json"]
+    sub_rows = pd.read_csv(sub / "fct_cases.csv", sep=";", encoding="utf-8-sig")
+    assert set(sub_rows["department_code"]) == {"SUB"}
+    assert not set(sub_rows["case_id"]) & set(frame["case_id"])
+
+
+def test_xlsx_opens_with_the_expected_rows(exported: Path) -> None:
+    workbook = openpyxl.load_workbook(exported / "SB" / "latest" / "fct_cases.xlsx",
+                                      read_only=True)
+    assert workbook.sheetnames == ["fct_cases"]
+    rows = list(workbook["fct_cases"].iter_rows(values_only=True))
+    expected = published("select * from fct_cases where department_code = 'SB' order by all")
+    header = [r[0] for r in published("select column_name from information_schema.columns "
+                                      "where table_name = 'fct_cases' order by ordinal_position")]
+    assert list(rows[0]) == header
+    assert len(rows) - 1 == len(expected) == 30
+    for got, want in zip(rows[1:], expected, strict=True):
+        got_norm = [v.date() if isinstance(v, dt.datetime) else v for v in got]
+        got_norm += [None] * (len(header) - len(got_norm))  # trailing empty cells are not stored
+        assert got_norm == list(want)
+    finance = openpyxl.load_workbook(
+        exported / "SB" / "latest" / "mart_finance_by_cost_centre_month.xlsx", read_only=True)
+    assert finance.sheetnames == ["mart_finance_by_cost_centre_mon"]  # Excel allows 31 chars
+
+
+def test_csv_is_for_german_excel(exported: Path) -> None:
+    raw = (exported / "SB" / "latest" / "mart_finance_by_cost_centre_month.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    frame = pd.read_csv(io_of(raw), sep=";", decimal=",", encoding="utf-8-sig",
+                        dtype={"cost_centre": str})
+    expected = published("select costs_eur, net_eur, month from mart_finance_by_cost_centre_month"
+                         " where department_code = 'SB' order by all")
+    assert [decimal.Decimal(str(v)).quantize(decimal.Decimal("0.01"))
+            for v in frame["costs_eur"]] == [r[0] for r in expected]
+    assert (frame["net_eur"] <= 0).all() and frame["net_eur"].min() == float(expected[-1][1])
+    assert list(frame["month"])[:2] == ["01.01.2024", "01.02.2024"]
+    cases = (exported / "SB" / "latest" / "fct_cases.csv").read_text(encoding="utf-8-sig")
+    header, first = cases.splitlines()[:2]
+    assert header.split(";")[:3] == ["organisation_code", "case_id", "department_code"]
+    fields = dict(zip(header.split(";"), first.split(";"), strict=True))
+    assert fields["is_planned_end"] in ("WAHR", "FALSCH")
+    assert fields["mean_minutes"] == "2,25"  # 1 * 1.25 + 1, decimal comma
+
+
+def io_of(raw: bytes):  # type: ignore[no-untyped-def]
+    import io
+
+    return io.BytesIO(raw)
+
+
+def test_manifest_names_rows_hashes_and_generation(exported: Path) -> None:
+    folder = exported / "SB" / "latest"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    current = pub.current_manifest()
+    assert current is not None
+    assert manifest["generation"] == current["generation"]
+    assert manifest["run_id"] == "run00001"
+    assert manifest["date"] == folder.resolve().name
+    assert {f["file"] for f in manifest["files"]} == {
+        f"{m}.{x}" for m in ("fct_cases", "mart_finance_by_cost_centre_month")
+        for x in ("xlsx", "csv", "parquet")}
+    for f in manifest["files"]:
+        assert pub.sha256_file(folder / f["file"]) == f["sha256"]
+        assert f["rows"] == (30 if f["mart"] == "fct_cases" else 12)
+    assert os.readlink(exported / "SB" / "latest") == manifest["date"]
+    assert not [p for p in (exported / "SB").iterdir() if p.name.startswith(".")]
+
+
+def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None:
+    current = pub.current_manifest()
+    assert current is not None
+    first_date = ex.today().isoformat()
+    # the same day again: the folder is replaced, not duplicated
+    pub.publish(SYNTHETIC_MARTS, run_id="run00002")
+    ex.export_departments()
+    manifest = json.loads((exported / "SB" / first_date / "manifest.json").read_text())
+    assert manifest["run_id"] == "run00002"
+    # later days: SB keeps 3 folders, SUB keeps 1
+    for days in (1, 2, 3, 4):
+        ex.export_departments(date=ex.today() + dt.timedelta(days=days))
+    sb = sorted(p.name for p in (exported / "SB").iterdir() if ex.DATED.match(p.name))
+    sub = sorted(p.name for p in (exported / "SUB").iterdir() if ex.DATED.match(p.name))
+    assert len(sb) == 3 and first_date not in sb
+    assert len(sub) == 1 and os.readlink(exported / "SUB" / "latest") == sub[0] == sb[-1]
+
+
+def test_a_copied_home_without_symlinks_still_exports(exported: Path) -> None:
+    import shutil
+
+    copy = exported.parent.parent / "copy"
+    shutil.copytree(exported.parent, copy)  # `latest` becomes a plain folder
+    assert not (copy / "exports" / "SB" / "latest").is_symlink()
+    from tests.conftest import use_home
+
+    use_home(copy)
+    pub.publish(SYNTHETIC_MARTS, run_id="run00003")
+    ex.export_departments()
+    latest = copy / "exports" / "SB" / "latest"
+    assert latest.is_symlink()
+    assert json.loads((latest / "manifest.json").read_text())["run_id"] == "run00003"
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (CONFIG.replace("marts: [fct_cases]", "marts: [mart_deliveries]"),
+     "asks for 'mart_deliveries', which has no department_code"),
+    (CONFIG.replace("marts: [fct_cases]", "marts: [fct_nothing]"),
+     "asks for 'fct_nothing', which is not published"),
+    (CONFIG.replace("code: SUB", "code: SUX"), "unknown department(s) SUX"),
+    (CONFIG.replace("formats: [csv]", "formats: [xls]"), "unknown format(s) xls"),
+    (CONFIG.replace("retention: 1", "retention: 0"), "'retention' must be a whole number"),
+    (CONFIG.replace("code: SUB", "code: SB"), "listed twice: SB"),
+])
+def test_configuration_errors_are_clear_and_export_nothing(
+        synthetic_home: Path, config: str, message: str) -> None:
+    path = configure(synthetic_home, config)
+    pub.publish(SYNTHETIC_MARTS, run_id="run00001")
+
+    with pytest.raises(ex.ExportConfigError) as error:
+        ex.export_departments()
+    assert message in str(error.value) and str(path) in str(error.value)
+    assert not (synthetic_home / "exports").exists()
+
+
+def test_without_publication_or_config(synthetic_home: Path) -> None:
+    assert ex.export_departments() == []  # no departments.yml: nothing to do
+    configure(synthetic_home)
+    with pytest.raises(FileNotFoundError, match="nothing is published yet"):
+        ex.export_departments()
+
+
+def test_german_csv_values() -> None:
+    assert ex._csv_value(1234.5) == "1234,5"
+    assert ex._csv_value(1e-7) == "0,0000001"
+    assert ex._csv_value(2.0) == "2"
+    assert ex._csv_value(decimal.Decimal("-10.50")) == "-10,50"
+    assert ex._csv_value(dt.date(2024, 3, 1)) == "01.03.2024"
+    assert ex._csv_value(dt.datetime(2024, 3, 1, 1, 30, tzinfo=dt.UTC)) == "01.03.2024 02:30:00"
+    assert ex._csv_value(None) == "" and ex._csv_value(float("nan")) == ""
+    assert ex._csv_value(True) == "WAHR"
+
+
+def test_a_large_export_spans_sheets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    monkeypatch.setattr(ex, "EXCEL_MAX_ROWS", 11)  # 10 data rows per sheet
+    table = pa.table({"department_code": ["SB"] * 25, "n": list(range(25))})
+    ex.write_xlsx(table, tmp_path / "big.xlsx", sheet="fct_cases")
+    workbook = openpyxl.load_workbook(tmp_path / "big.xlsx", read_only=True)
+    assert workbook.sheetnames == ["fct_cases", "fct_cases_2", "fct_cases_3"]
+    values = [r[1] for ws in workbook for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert values == list(range(25))
+    assert pq  # parquet writer imported for the other tests
+
+
+def test_rollback_command_rewrites_the_exports(exported: Path) -> None:
+    import subprocess
+    import sys
+
+    first = pub.current_manifest()
+    assert first is not None
+    pub.publish(SYNTHETIC_MARTS, run_id="run00002")
+    ex.export_departments()
+    latest = exported / "SB" / "latest" / "manifest.json"
+    assert json.loads(latest.read_text())["run_id"] == "run00002"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "rollback", first["generation"]],
+        env={**os.environ, "DATENWERK_HOME": str(exported.parent)},
+        capture_output=True, text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(latest.read_text())["generation"] == first["generation"]
+    assert "exports/SB/" in done.stdout

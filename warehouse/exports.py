@@ -1,0 +1,444 @@
+"""Department exports: each pilot department gets its own rows of the published marts, nightly.
+
+What each department receives is configured per organisation in
+``inbox/reference/<org>/departments.yml`` (the organisation's reference data, beside
+``departments.csv``; the demo set-up writes one)::
+
+    organisation_code: swm          # optional: defaults to the folder name
+    defaults:                       # optional: for departments that do not say otherwise
+      formats: [xlsx, csv, parquet]
+      retention: 14                 # dated folders kept per department
+    departments:
+      - code: SB
+        marts: [fct_cases, mart_finance_by_cost_centre_month]
+        formats: [xlsx, csv]        # optional, else the defaults
+
+After each publication, :func:`export_departments` writes, for every configured department,
+``exports/<department>/<date>/`` with one file per mart and format holding only the rows whose
+``department_code`` (and ``organisation_code``, where the mart has one) is the department's, and a
+``manifest.json`` (rows, bytes and sha256 per file, generation, run id). The folder is written
+under a temporary name and renamed into place; ``exports/<department>/latest`` is a symlink,
+swapped atomically, to the newest. It reads the kept file of the current generation
+(``published/generations/``), never ``build.duckdb`` and never ``marts.duckdb``, which an analyst
+may hold open read-write.
+
+Formats: ``xlsx`` (openpyxl; one sheet per mart, split at Excel's 1,048,576 rows),
+``csv`` for German Excel (``;``, decimal comma, ``DD.MM.YYYY`` dates, ``WAHR``/``FALSCH``, UTF-8
+with BOM, CRLF) and ``parquet``.
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import ctypes.util
+import datetime as dt
+import decimal
+import json
+import math
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from warehouse import paths
+from warehouse.publish import current_manifest, sha256_file
+
+FORMATS = ("xlsx", "csv", "parquet")
+DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
+# Export folders are named by the organisation's calendar day; times in files are local too.
+LOCAL_TZ = ZoneInfo("Europe/Berlin")
+EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included
+EXCEL_MAX_SHEET_NAME = 31
+DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KNOWN_KEYS = {"organisation_code", "defaults", "departments"}
+_DEPARTMENT_KEYS = {"code", "marts", "formats", "retention"}
+
+
+class ExportConfigError(ValueError):
+    """``departments.yml`` is wrong: the message names the file, the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class DepartmentExport:
+    """What one department receives."""
+
+    organisation_code: str
+    code: str
+    marts: tuple[str, ...]
+    formats: tuple[str, ...]
+    retention: int
+    config: Path
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    department: str
+    folder: Path
+    date: str
+    generation: str
+    files: list[dict[str, Any]]
+    pruned: list[str]
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _formats(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ExportConfigError(f"{where}: 'formats' must be a list of {', '.join(FORMATS)}")
+    unknown = [f for f in value if f not in FORMATS]
+    if unknown:
+        raise ExportConfigError(
+            f"{where}: unknown format(s) {', '.join(map(str, unknown))}; use {', '.join(FORMATS)}"
+        )
+    return tuple(dict.fromkeys(value))
+
+
+def _retention(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ExportConfigError(f"{where}: 'retention' must be a whole number of at least 1, "
+                                f"got {value!r}")
+    return value
+
+
+def load_config(path: Path) -> list[DepartmentExport]:
+    """The departments configured in one ``departments.yml``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ExportConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ExportConfigError(f"{path}: expected a mapping with 'departments'")
+    unknown = set(data) - _KNOWN_KEYS
+    if unknown:
+        raise ExportConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                f"known: {', '.join(sorted(_KNOWN_KEYS))}")
+    organisation = str(data.get("organisation_code") or path.parent.name)
+    defaults = data.get("defaults") or {}
+    default_formats = _formats(defaults.get("formats", list(FORMATS)), f"{path}: defaults")
+    default_retention = _retention(defaults.get("retention", DEFAULT_RETENTION),
+                                   f"{path}: defaults")
+    entries = data.get("departments")
+    if not isinstance(entries, list):
+        raise ExportConfigError(f"{path}: 'departments' must be a list of entries with a 'code'")
+    departments: list[DepartmentExport] = []
+    for i, entry in enumerate(entries, start=1):
+        where = f"{path}: departments entry {i}"
+        if not isinstance(entry, dict) or not entry.get("code"):
+            raise ExportConfigError(f"{where}: each entry needs a 'code' (the department code)")
+        where = f"{path}: department {entry['code']}"
+        unknown = set(entry) - _DEPARTMENT_KEYS
+        if unknown:
+            raise ExportConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                    f"known: {', '.join(sorted(_DEPARTMENT_KEYS))}")
+        marts = entry.get("marts")
+        if isinstance(marts, str):
+            marts = [marts]
+        if not isinstance(marts, list) or not marts or not all(isinstance(m, str) for m in marts):
+            raise ExportConfigError(f"{where}: 'marts' must be a list of published mart names")
+        departments.append(DepartmentExport(
+            organisation_code=organisation,
+            code=str(entry["code"]),
+            marts=tuple(dict.fromkeys(marts)),
+            formats=_formats(entry["formats"], where) if "formats" in entry else default_formats,
+            retention=(_retention(entry["retention"], where) if "retention" in entry
+                       else default_retention),
+            config=path,
+        ))
+    codes = [d.code for d in departments]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise ExportConfigError(f"{path}: department(s) listed twice: {', '.join(duplicates)}")
+    _check_known_departments(path, organisation, codes)
+    return departments
+
+
+def _check_known_departments(path: Path, organisation: str, codes: Sequence[str]) -> None:
+    """A typo in a code would silently export nothing: codes must be in departments.csv."""
+    reference = path.with_name("departments.csv")
+    if not reference.is_file():
+        return
+    with reference.open(encoding="utf-8-sig", newline="") as fh:
+        known = {row.get("department_code") for row in csv.DictReader(fh)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ExportConfigError(
+            f"{path}: unknown department(s) {', '.join(unknown)} for {organisation}; "
+            f"departments.csv beside it lists {', '.join(sorted(k for k in known if k))}"
+        )
+
+
+def load_all_configs(config_files: Sequence[Path] | None = None) -> list[DepartmentExport]:
+    """Departments of every organisation's ``departments.yml``; a code used twice is an error
+    (exports are filed by department code)."""
+    files = paths.departments_configs() if config_files is None else list(config_files)
+    departments = [d for path in files for d in load_config(path)]
+    seen: dict[str, DepartmentExport] = {}
+    for d in departments:
+        if d.code in seen:
+            raise ExportConfigError(
+                f"department code {d.code} is configured in {seen[d.code].config} and in "
+                f"{d.config}: exports/<department>/ would mix two departments; rename one")
+        seen[d.code] = d
+    return departments
+
+
+def validate_against_publication(con: duckdb.DuckDBPyConnection,
+                                 departments: Sequence[DepartmentExport]) -> None:
+    """Every configured mart is published and has ``department_code``; else a config error."""
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'main'"
+    ).fetchall():
+        columns.setdefault(table, set()).add(column)
+    published = sorted(t for t in columns if not t.startswith("_"))
+    for d in departments:
+        for mart in d.marts:
+            if mart not in columns:
+                raise ExportConfigError(
+                    f"{d.config}: department {d.code} asks for '{mart}', which is not published "
+                    f"(published marts: {', '.join(published)})")
+            if "department_code" not in columns[mart]:
+                raise ExportConfigError(
+                    f"{d.config}: department {d.code} asks for '{mart}', which has no "
+                    "department_code column, so it cannot be limited to one department; "
+                    "remove it from the list")
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _csv_value(value: Any) -> str:
+    """One value as German Excel reads it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "WAHR" if value else "FALSCH"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = f"{decimal.Decimal(text):f}"
+        return text.removesuffix(".0").replace(".", ",")
+    if isinstance(value, decimal.Decimal):
+        return f"{value:f}".replace(".", ",")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        return value.strftime("%d.%m.%Y %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime("%d.%m.%Y")
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _excel_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
+    for batch in table.to_batches(max_chunksize=50_000):
+        columns = [column.to_pylist() for column in batch.columns]
+        yield from zip(*columns, strict=True)
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """CSV for German Excel: UTF-8 with BOM, ``;``, decimal comma, CRLF."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
+        writer.writerow(table.column_names)
+        for row in _rows(table):
+            writer.writerow([_csv_value(v) for v in row])
+
+
+def write_xlsx(table: pa.Table, path: Path, sheet: str) -> None:
+    """One sheet per mart (more when the rows exceed Excel's limit), header in row 1."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    per_sheet = EXCEL_MAX_ROWS - 1
+    n_sheets = max(1, math.ceil(table.num_rows / per_sheet))
+    rows = _rows(table)
+    for i in range(n_sheets):
+        suffix = "" if i == 0 else f"_{i + 1}"
+        ws = workbook.create_sheet(sheet[: EXCEL_MAX_SHEET_NAME - len(suffix)] + suffix)
+        ws.freeze_panes = "A2"
+        ws.append(table.column_names)
+        for _, row in zip(range(per_sheet), rows, strict=False):
+            ws.append([_excel_value(v) for v in row])
+    workbook.save(path)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd")
+
+
+# --------------------------------------------------------------------------- swapping folders
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Rename the finished folder ``tmp`` to ``final``; an existing ``final`` (a second export
+    on the same day) is exchanged atomically where the system allows it, then removed."""
+    if not final.exists():
+        os.rename(tmp, final)
+        return
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp)
+        return
+    old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex}")
+    os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old)
+
+
+def _point_latest(department_dir: Path, name: str) -> None:
+    latest = department_dir / "latest"
+    if latest.is_dir() and not latest.is_symlink():
+        # a copy of the data directory made without keeping symlinks (cp -r, copytree)
+        shutil.rmtree(latest)
+    link = department_dir / f".latest-{uuid.uuid4().hex}"
+    os.symlink(name, link)
+    os.replace(link, latest)
+
+
+def _prune(department_dir: Path, retention: int) -> list[str]:
+    latest = department_dir / "latest"
+    keep_name = os.readlink(latest) if latest.is_symlink() else None
+    dated = sorted(p.name for p in department_dir.iterdir() if p.is_dir() and DATED.match(p.name))
+    removed = []
+    for name in dated[: max(len(dated) - retention, 0)]:
+        if name != keep_name:
+            shutil.rmtree(department_dir / name)
+            removed.append(name)
+    return removed
+
+
+# --------------------------------------------------------------------------- export
+
+
+def today() -> dt.date:
+    """The organisation's calendar day (the nightly run at 02:00 Berlin time is that day's)."""
+    return dt.datetime.now(LOCAL_TZ).date()
+
+
+def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
+                     d: DepartmentExport) -> pa.Table:
+    columns = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'main' and table_name = ?", [mart]).fetchall()}
+    where, params = "department_code = ?", [d.code]
+    if "organisation_code" in columns:
+        where += " and organisation_code = ?"
+        params.append(d.organisation_code)
+    # A stable order: the same generation always gives the same rows in the same order.
+    return con.sql(f'select * from main."{mart}" where {where} order by all',
+                   params=params).to_arrow_table()
+
+
+def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
+                date: str) -> ExportResult:
+    department_dir = paths.exports_dir() / d.code
+    department_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in department_dir.glob(".tmp-*"):  # from an interrupted earlier export
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = department_dir / f".tmp-{date}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    files: list[dict[str, Any]] = []
+    try:
+        for mart in d.marts:
+            table = _department_rows(con, mart, d)
+            for fmt in d.formats:
+                target = tmp / f"{mart}.{fmt}"
+                if fmt == "csv":
+                    write_csv(table, target)
+                elif fmt == "xlsx":
+                    write_xlsx(table, target, sheet=mart)
+                else:
+                    write_parquet(table, target)
+                files.append({"file": target.name, "mart": mart, "format": fmt,
+                              "rows": table.num_rows, "bytes": target.stat().st_size,
+                              "sha256": sha256_file(target)})
+        (tmp / "manifest.json").write_text(json.dumps({
+            "department_code": d.code,
+            "organisation_code": d.organisation_code,
+            "date": date,
+            "generation": manifest["generation"],
+            "run_id": manifest.get("run_id"),
+            "published_at": manifest["published_at"],
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(),
+            "config": str(d.config),
+            "files": files,
+        }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _swap_in(tmp, department_dir / date)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _point_latest(department_dir, date)
+    pruned = _prune(department_dir, d.retention)
+    return ExportResult(d.code, department_dir / date, date, manifest["generation"], files, pruned)
+
+
+def export_departments(
+    departments: Sequence[DepartmentExport] | None = None,
+    manifest: dict[str, Any] | None = None,
+    date: dt.date | None = None,
+) -> list[ExportResult]:
+    """Write every configured department's export of ``date`` (default today) from the current
+    (or given) generation. A second export on the same day replaces that day's folder: after a
+    rollback, today's folder holds the restored generation."""
+    departments = load_all_configs() if departments is None else list(departments)
+    if not departments:
+        return []
+    manifest = current_manifest() if manifest is None else manifest
+    if manifest is None:
+        raise FileNotFoundError(
+            f"nothing is published yet ({paths.published_manifest()} is missing): department "
+            "exports are made from a publication; run the pipeline first")
+    source = paths.generations_dir() / manifest["file"]
+    day = (date or today()).isoformat()
+    with duckdb.connect(str(source), read_only=True) as con:
+        validate_against_publication(con, departments)
+        return [_export_one(con, d, manifest, day) for d in departments]
