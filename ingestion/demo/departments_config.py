@@ -11,7 +11,7 @@ from pathlib import Path
 
 # Case-level facts, outcomes per period and the department's money: what a department head
 # asked for in the pilot. Each has department_code, so each can be cut to one department.
-DEMO_MARTS = ("fct_cases", "mart_outcomes_by_program", "mart_finance_by_cost_centre_month")
+DEMO_MARTS = ("fct_cases", "mart_outcomes", "mart_finance_by_cost_centre_month")
 
 
 def render(organisation_code: str, pilots: Sequence[str]) -> str:

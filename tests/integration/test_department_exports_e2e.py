@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PipelineRun
 
-MARTS = ("fct_cases", "mart_outcomes_by_program", "mart_finance_by_cost_centre_month")
+MARTS = ("fct_cases", "mart_outcomes", "mart_finance_by_cost_centre_month")
 
 
 def published(run: PipelineRun, query: str) -> pd.DataFrame:
