@@ -2,7 +2,15 @@
 load through dlt) against DuckDB's own read_csv of the same file into a table.
 
 Target: ratio <= 1.5, peak memory <= 2 GB. Both sides run in fresh processes, one after the
-other, on the same file; the figures go to bench/results/ingestion_contacts.json.
+other, on the same file; the figures go to bench/results/ingestion_contacts.json, with CPU seconds
+(all threads) beside wall seconds: on a shared machine the CPU ratio is the steadier figure.
+
+Where the time goes (10M contacts, CPU seconds, 2026-11-25, shared machine): read_csv into a
+table 20.4. Ours 63.9: extract 42.7 (parse into the slim check table ~16, duplicate-key hash
+aggregate ~4, sha256 of the file ~1.5, DuckDB writing the accepted rows as Parquet ~15, the rest
+pseudonyms, quarantine, registry and imports); load 21 (dlt's INSERT ... SELECT FROM read_parquet
+into build.duckdb: DuckDB's storage write of 12 columns, five of them constant text columns
+(organisation, department, source file, sha256, load id) at ~0.14 CPU s per million rows each).
 """
 
 from __future__ import annotations
