@@ -10,7 +10,9 @@ format; an export profile (``profiles/*.yml``) maps them onto the data standard
 - ``file_registry``: one row per delivered file (sha256, profile, counts, outcome).
 
 Each file is loaded once: files whose sha256 is already registered by a completed load are skipped.
-Everything is yielded as Arrow tables.
+Accepted rows are written by DuckDB straight into Parquet, with dlt's ``_dlt_load_id`` already in
+it, and handed to dlt as files to import as they are (no row passes through Python or is written
+twice); quarantine and registry rows are small Arrow tables.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from ingestion.case_management.helpers import empty_table, parse_export, read_header
+from ingestion.case_management.helpers import (
+    LOAD_ID_COLUMN,
+    empty_table,
+    output_schema,
+    read_header,
+    scratch_parquet,
+    write_export,
+)
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -87,12 +98,32 @@ def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
     return best
 
 
-class Delivery:
-    """All new files in the case-management inbox, parsed once and shared by the resources."""
+@dataclass
+class AcceptedRows:
+    """The accepted rows of one file: a Parquet file in the protected folder, and its size."""
 
-    def __init__(self, inbox: Path, skip_hashes: frozenset[str]) -> None:
+    path: Path
+    rows: int
+
+
+def current_load_id() -> str:
+    """The id of the load package dlt is extracting (the ``_dlt_load_id`` of its rows)."""
+    return str(dlt.current.load_package_state()["load_id"])
+
+
+class Delivery:
+    """All new files in the case-management inbox, parsed once and shared by the resources.
+
+    ``load_id`` is written into every accepted row; by default the id of the load package dlt is
+    extracting when the files are first parsed.
+    """
+
+    def __init__(
+        self, inbox: Path, skip_hashes: frozenset[str], load_id: str | None = None
+    ) -> None:
         self.inbox = inbox
         self.skip_hashes = skip_hashes
+        self.load_id = load_id
 
     def files(self) -> list[tuple[Path, str, str]]:
         """(path, organisation, department) of every export file, in a stable order."""
@@ -104,8 +135,9 @@ class Delivery:
         return found
 
     @cached_property
-    def parsed(self) -> tuple[dict[str, list[pa.Table]], list[FileOutcome]]:
-        tables: dict[str, list[pa.Table]] = {e: [] for e in ENTITIES}
+    def parsed(self) -> tuple[dict[str, list[AcceptedRows]], list[FileOutcome]]:
+        tables: dict[str, list[AcceptedRows]] = {e: [] for e in ENTITIES}
+        load_id = self.load_id or current_load_id()
         outcomes: list[FileOutcome] = []
         seen = set(self.skip_hashes)
         for path, org, dept in self.files():
@@ -114,16 +146,18 @@ class Delivery:
                 continue
             seen.add(digest)
             outcome = FileOutcome(path, digest, org, entity="unknown", profile="unknown")
+            target = scratch_parquet()
             try:
                 profile, mapping = detect_profile(path)
                 outcome.entity, outcome.profile = mapping.entity, profile.name
-                table = parse_export(
+                rows = write_export(
                     path,
                     profile,
                     mapping,
                     standard()[mapping.entity],
                     outcome,
-                    dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)),
+                    {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)), LOAD_ID_COLUMN: load_id},
+                    target,
                 )
                 if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
                     settings.MAX_REJECT_SHARE
@@ -134,8 +168,9 @@ class Delivery:
                         f"than the allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: "
                         f"{_first_problem(outcome)}",
                     )
-                tables[mapping.entity].append(table)
+                tables[mapping.entity].append(AcceptedRows(target, rows))
             except FileRejected as exc:
+                target.unlink(missing_ok=True)
                 outcome.rejected_reason = exc.reason
                 outcome.quarantine.clear()
                 outcome.rows_loaded = 0
@@ -167,14 +202,24 @@ def case_management(
     """
     delivery = Delivery(inbox or paths.case_management_inbox(), skip_hashes)
 
-    def entity_rows(entity: str) -> Callable[[], Iterator[pa.Table]]:
-        def rows() -> Iterator[pa.Table]:
+    def entity_rows(entity: str) -> Callable[[], Iterator[Any]]:
+        def rows() -> Iterator[Any]:
             tables, outcomes = delivery.parsed
-            if tables[entity]:
-                yield from tables[entity]
-            elif outcomes:
-                # An empty batch still creates the table, so dbt's sources always exist.
-                yield empty_table(standard()[entity], list(CONTEXT_COLUMNS))
+            # The Arrow schema is the table's: all columns nullable, `_dlt_load_id` included, so
+            # dlt finds nothing to normalise and imports (hard-links) the Parquet file unchanged.
+            columns = [*CONTEXT_COLUMNS, LOAD_ID_COLUMN]
+            schema = output_schema(standard()[entity], columns).empty_table()
+            try:
+                for accepted in tables[entity]:
+                    yield dlt.mark.with_file_import(
+                        str(accepted.path), "parquet", accepted.rows, hints=schema
+                    )
+                if outcomes and not tables[entity]:
+                    # An empty batch still creates the table, so dbt's sources always exist.
+                    yield empty_table(standard()[entity], columns)
+            finally:
+                for accepted in tables[entity]:
+                    accepted.path.unlink(missing_ok=True)  # dlt's package holds its own link
 
         rows.__doc__ = standard()[entity].description
         return rows

@@ -2,10 +2,10 @@
 
 One pass of DuckDB's parallel CSV reader (or python-calamine for ``.xlsx``) feeds a set-based SQL
 mapping: types, codes, rules and duplicate keys are checked in SQL, no Python loop touches a row.
-Only the columns the profile maps are ever materialised: names, addresses, notes and every
-unexpected column stay inside the reader and are gone when the query ends. Person identifiers are
-pseudonymised before a table leaves this module, so nothing personal reaches dlt, logs or the
-quarantine.
+Only stored values are ever materialised: names, addresses, notes, every unexpected column and
+the personal fields behind derived ones (birth date, postcode) stay inside the reader. Person
+identifiers are pseudonymised before rows leave DuckDB, as a Parquet file that dlt imports as it
+is, so nothing personal reaches dlt, logs or the quarantine.
 
 Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 and a
 quoted value with a line break stays in its row.
@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from duckdb.sqltypes import VARCHAR
 
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
@@ -33,8 +34,14 @@ from warehouse import paths
 
 UTF8_BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
-# Rows per Arrow batch: large enough for vectorised work, small enough to keep one batch cheap.
-BATCH_ROWS = 500_000
+# dlt's column of the load a row belongs to: written into the Parquet file so that dlt can
+# import the file as it is instead of rewriting every row to add it.
+LOAD_ID_COLUMN = "_dlt_load_id"
+# DuckDB's working memory per export; beyond it the parsed table spills to the protected folder.
+DUCKDB_MEMORY_LIMIT = "1GB"
+# Accepted rows as Parquet: read once, by the loader, right after: cheap compression wins.
+PARQUET_COMPRESSION = "snappy"
+PARQUET_ROW_GROUP = 1_000_000
 # DuckDB's reject kinds in the words a data steward understands.
 REJECT_REASONS = {
     "MISSING COLUMNS": "too few fields in this row",
@@ -226,6 +233,16 @@ class _NotThisEncoding(Exception):
     """DuckDB found bytes that are not valid in the encoding the file was read with."""
 
 
+@dataclass
+class _Checked:
+    """What one DuckDB pass found: rows written, rows failing a check, reader rejects."""
+
+    accepted: int
+    bad: list[tuple]
+    reject_rows: list[tuple]
+    checks: list[tuple[str, str, str, str | None]]
+
+
 def _run_sql(
     path: Path,
     header: Header,
@@ -233,12 +250,24 @@ def _run_sql(
     mapping: EntityMapping,
     spec: EntitySpec,
     present: dict[str, str],
-) -> tuple[pa.Table, list[tuple], list[tuple], list[tuple[str, str, str, str | None]]]:
-    """Read, type and check an export in DuckDB: accepted rows (Arrow), rejected rows, reader
-    rejects and the checks (so reasons can be named)."""
+    target: Path,
+    constants: dict[str, str],
+    sha256: str,
+    key: bytes | None,
+) -> _Checked:
+    """Read, type and check an export in DuckDB and write its accepted rows to ``target``.
+
+    The file is parsed once, into one temporary table of the values that are stored and each
+    row's first problem (checks are set-based SQL; only the duplicate-key check needs a second
+    look, one hash aggregate). The quarantine, the distinct identifiers to pseudonymise (HMAC once
+    each, then a hash join) and the accepted rows are all read from that table; the accepted rows
+    go from DuckDB straight into Parquet, no row passes through Python.
+    """
     names = header.names
     with duckdb.connect() as con, _utf8_source(path, header) as source:
+        # Spill files hold personal data before pseudonymisation: only in the protected folder.
         con.execute(f"set temp_directory = {_lit(str(paths.protected_dir('tmp')))}")
+        con.execute(f"set memory_limit = {_lit(DUCKDB_MEMORY_LIMIT)}")
         if header.is_excel:
             con.register("src", _excel_frame(path))
             relation = "src"
@@ -256,10 +285,40 @@ def _run_sql(
         )
         absent = ", ".join(f"null::varchar as raw_{f}" for f in spec.fields if f not in present)
         select_raw = ", ".join(p for p in (raw_cols, absent) if p)
+        typed = ", ".join(
+            f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
+        )
+        checks = _checks_sql(spec, profile, mapping)
+        # Every check but the duplicate key (the last) is decided row by row while parsing:
+        # only the typed values that are stored, a problem code and the shown value are kept.
+        *row_checks, _ = checks
+        problem = "case " + " ".join(
+            f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(row_checks)
+        ) + " end"
+        shown_whens = " ".join(
+            f"when {i} then cast({expr} as varchar)" for i, (_, _, _, expr) in enumerate(row_checks) if expr
+        )
+        shown = f"case {problem} {shown_whens} end" if shown_whens else "null::varchar"
+        keep = [f"{n}" for n, f in spec.fields.items() if not f.personal]
+        keep += [
+            f"{'year(' + n + ')' if how == 'year' else _region_sql('raw_' + n)} as {out}"
+            for n, f in spec.fields.items()
+            for out, how in f.derive.items()
+        ]
+        key_cols = []
+        for k in spec.key:
+            f = spec.fields[k]
+            if f.personal or f.type != "string" or f.codes:
+                keep.append(f"raw_{k} as key_{k}")
+                key_cols.append(f"key_{k}")
+            else:
+                key_cols.append(k)  # the stored value is the raw one
         try:
+            # The CSV is parsed once, into one table of what is stored plus each row's problem.
             con.execute(
-                f"create temp table parsed as select row_number() over () as rn, {select_raw} "
-                f"from {relation}"
+                f"create temp table parsed as select rn, {', '.join(keep)}, "
+                f"{problem} as problem0, {shown} as shown from (select *, {typed} from ("
+                f"select row_number() over () as rn, {select_raw} from {relation}))"
             )
         except duckdb.Error as exc:
             raise FileRejected(path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}") from exc
@@ -272,61 +331,100 @@ def _run_sql(
         if any(r[2] == "INVALID ENCODING" for r in reject_rows):
             raise _NotThisEncoding
 
-        typed = ", ".join(
-            f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
-        )
         # Later rows repeating a key: one hash aggregate, not a window over every row.
-        key = ", ".join(f"raw_{k}" for k in spec.key)
+        keys = ", ".join(key_cols)
         con.execute(
             f"create temp table duplicates as select p.rn from parsed as p join ("
-            f"select {key}, min(rn) as first_rn from parsed where raw_{spec.key[0]} is not null "
-            f"group by {key} having count(*) > 1) as d using ({key}) where p.rn <> d.first_rn"
+            f"select {keys}, min(rn) as first_rn from parsed where {key_cols[0]} is not null "
+            f"group by {keys} having count(*) > 1) as d using ({keys}) where p.rn <> d.first_rn"
         )
-        checks = _checks_sql(spec, profile, mapping)
-        problem = "case " + " ".join(
-            f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(checks)
-        ) + " end"
-        shown_whens = " ".join(
-            f"when {i} then cast({expr} as varchar)" for i, (_, _, _, expr) in enumerate(checks) if expr
+        con.execute(
+            "create temp view checked as select *, coalesce(problem0, case when rn in "
+            f"(select rn from duplicates) then {len(row_checks)} end) as problem from parsed"
         )
-        shown = f"case problem {shown_whens} end" if shown_whens else "null"
-        stored = [n for n, f in spec.fields.items() if not f.personal]
-        derived = [
-            f"{'year(' + n + ')' if how == 'year' else _region_sql(n)} as {out}"
-            for n, f in spec.fields.items()
-            for out, how in f.derive.items()
-        ]
-        # One pass: every row with its first problem (if any); Arrow splits good from bad.
-        reader = con.sql(
-            f"select rn, problem, {shown} as shown, {', '.join([*derived, *stored])} from ("
-            f"select *, {problem} as problem from ("
-            f"select *, {typed}, rn in (select rn from duplicates) as is_duplicate from parsed))"
-        ).to_arrow_reader(BATCH_ROWS)
-        # Batch by batch: memory holds the accepted rows once, never a second full copy.
-        good: list[pa.RecordBatch] = []
-        bad_batches: list[pa.RecordBatch] = []
-        for batch in reader:
-            is_bad = pc.is_valid(batch.column("problem"))
-            bad_batches.append(batch.filter(is_bad).select(["rn", "problem", "shown"]))
-            good.append(batch.filter(pc.invert(is_bad)).drop_columns(["problem", "shown"]))
-    bad_rows = pa.Table.from_batches(bad_batches, schema=reader.schema.empty_table().select(
-        ["rn", "problem", "shown"]).schema).sort_by("rn")
-    bad = list(zip(*(bad_rows.column(c).to_pylist() for c in bad_rows.column_names), strict=True))
-    return good, bad, reject_rows, checks
+        bad = con.execute(
+            "select rn, problem, shown from checked where problem is not null order by rn"
+        ).fetchall()
+
+        con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
+            "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
+        )
+        joins = []
+        out: dict[str, str] = {n: f"{_lit(v)}::varchar" for n, v in constants.items()}
+        for n, f in spec.fields.items():
+            if f.pseudonymise and not f.personal:
+                # HMAC once per distinct identifier (Arrow in, Arrow out), then a hash join.
+                con.execute(
+                    f"create temp table pseudo_{n} as select v, pseudonym(v) as p from ("
+                    f"select distinct {n} as v from parsed where {n} is not null)"
+                )
+                joins.append(f"left join pseudo_{n} on pseudo_{n}.v = c.{n}")
+                out[n] = f"pseudo_{n}.p"
+            elif not f.personal:
+                out[n] = f"c.{n}"
+            for derived in f.derive:
+                out[derived] = f"c.{derived}"
+        out["source_file"] = _lit(relative_to_inbox(path))
+        line = "c.rn + 1"  # the header is row 1
+        if reject_rows:
+            # Reader rejects took line numbers between accepted records: shift by those before.
+            ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
+            before = ordinals - 1 - np.arange(len(ordinals))
+            con.register(
+                "shifts",
+                pa.table({"accepted_before": before, "shift": np.arange(1, len(before) + 1)})
+                .group_by("accepted_before").aggregate([("shift", "max")]),
+            )
+            joins.append("asof left join shifts as s on c.rn > s.accepted_before")
+            line = "c.rn + coalesce(s.shift_max, 0) + 1"
+        out["source_line"] = line
+        out["source_sha256"] = _lit(sha256)
+        order = output_schema(spec, list(constants)).names
+        # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
+        # non-null as required in the Parquet schema, and dlt would then rewrite the whole file.
+        select = ", ".join(f"case when c.problem is null then {out[n]} end as {_q(n)}" for n in order)
+        # No order needed in the file (source_line says where a row came from): lets DuckDB write
+        # in parallel without buffering.
+        con.execute("set preserve_insertion_order = false")
+        accepted = con.execute(
+            f"copy (select {select} from checked as c {' '.join(joins)} where c.problem is null) "
+            f"to {_lit(str(target))} (format parquet, compression {PARQUET_COMPRESSION}, "
+            f"row_group_size {PARQUET_ROW_GROUP})"
+        ).fetchall()[0][0]
+    return _Checked(accepted, bad, reject_rows, checks)
 
 
-def parse_export(
+def output_schema(spec: EntitySpec, extra_columns: list[str]) -> pa.Schema:
+    """All columns an entity stores: where it came from, the standard's fields, lineage.
+
+    ``extra_columns`` are constant text columns: the context (organisation, department) first;
+    ``_dlt_load_id`` (when given) last, where dlt puts it.
+    """
+    fields = [pa.field(k, pa.string()) for k in extra_columns if k != LOAD_ID_COLUMN]
+    fields += list(spec.output_schema())
+    fields += [pa.field("source_file", pa.string()), pa.field("source_line", pa.int64()),
+               pa.field("source_sha256", pa.string())]
+    if LOAD_ID_COLUMN in extra_columns:
+        fields.append(pa.field(LOAD_ID_COLUMN, pa.string()))
+    return pa.schema(fields)
+
+
+def write_export(
     path: Path,
     profile: Profile,
     mapping: EntityMapping,
     spec: EntitySpec,
     outcome: FileOutcome,
     context_columns: dict[str, str],
+    target: Path,
     key: bytes | None = None,
-) -> pa.Table:
-    """Parse one export file into the standard's columns; bad rows go to ``outcome.quarantine``.
+) -> int:
+    """Parse one export into the standard and write its accepted rows to the Parquet file
+    ``target`` (columns of :func:`output_schema`); bad rows go to ``outcome.quarantine``.
 
-    ``key`` is the pseudonymisation key (default: the configured one). Raises
+    ``context_columns`` are constant columns of every row (organisation, department, and
+    ``_dlt_load_id`` when dlt imports the file as it is). ``key`` is the pseudonymisation key
+    (default: the configured one). Returns the number of accepted rows. Raises
     :class:`FileRejected` for problems of the whole file.
     """
     header = read_header(path, profile)
@@ -345,17 +443,19 @@ def parse_export(
     known = set(mapping.columns.values()) | set(mapping.personal_columns)
     outcome.unexpected_columns = [n for n in names if n and n not in known]
     present = {fld: col for fld, col in mapping.columns.items() if col in names}
+    args = (profile, mapping, spec, present, target, context_columns, outcome.sha256, key)
 
     try:
-        good, bad, reject_rows, checks = _run_sql(path, header, profile, mapping, spec, present)
+        checked = _run_sql(path, header, *args)
     except _NotThisEncoding:
         if header.encoding == profile.encoding:
             raise FileRejected(path, f"contains bytes that are not valid {header.encoding}") from None
         header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
-        good, bad, reject_rows, checks = _run_sql(path, header, profile, mapping, spec, present)
+        checked = _run_sql(path, header, *args)
+    bad, reject_rows, checks = checked.bad, checked.reject_rows, checked.checks
 
-    n_rows = len(bad) + sum(b.num_rows for b in good) + len(reject_rows)
-    outcome.rows_read = n_rows
+    outcome.rows_read = len(bad) + checked.accepted + len(reject_rows)
+    outcome.rows_loaded = checked.accepted
     reject_ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
     source_file = relative_to_inbox(path)
     if reject_rows:
@@ -376,35 +476,40 @@ def parse_export(
                 [checks[b[1]][1] for b in bad], [checks[b[1]][2] for b in bad], [b[2] for b in bad],
             )
         )
-
-    batches = []
-    for batch in good:
-        n = batch.num_rows
-        columns: dict[str, pa.Array] = {k: pa.repeat(v, n).cast(pa.string()) for k, v in context_columns.items()}
-        for name in batch.schema.names[1:]:
-            values = batch.column(name)
-            pseudo = spec.fields.get(name, FieldSpec(name, "string")).pseudonymise
-            columns[name] = pseudonymise_array(values, key) if pseudo else values
-        columns["source_file"] = pa.repeat(source_file, n).cast(pa.string())
-        columns["source_line"] = pa.array(_record_lines(batch.column("rn").to_numpy(), reject_ordinals), pa.int64())
-        columns["source_sha256"] = pa.repeat(outcome.sha256, n).cast(pa.string())
-        batches.append(pa.RecordBatch.from_pydict(columns))
-    result = pa.Table.from_batches(batches) if batches else empty_table(spec, list(context_columns))
-    outcome.rows_loaded = result.num_rows
-    return result
+    return checked.accepted
 
 
-def empty_table(spec: EntitySpec, context_columns: list[str]) -> pa.Table:
-    """No rows, all columns an entity stores: where it came from, the standard's fields, lineage."""
-    fields = [pa.field(k, pa.string()) for k in context_columns]
-    fields += list(spec.output_schema())
-    fields += [pa.field("source_file", pa.string()), pa.field("source_line", pa.int64()),
-               pa.field("source_sha256", pa.string())]
-    return pa.schema(fields).empty_table()
+def parse_export(
+    path: Path,
+    profile: Profile,
+    mapping: EntityMapping,
+    spec: EntitySpec,
+    outcome: FileOutcome,
+    context_columns: dict[str, str],
+    key: bytes | None = None,
+) -> pa.Table:
+    """:func:`write_export` as an Arrow table in memory (for validation and small files)."""
+    target = scratch_parquet()
+    try:
+        write_export(path, profile, mapping, spec, outcome, context_columns, target, key)
+        table = pq.read_table(target).cast(output_schema(spec, list(context_columns)))
+        return table.sort_by("source_line")  # rows in file order
+    finally:
+        target.unlink(missing_ok=True)
 
 
-def _region_sql(column: str) -> str:
-    return f"case when regexp_full_match(raw_{column}, '[0-9]{{5}}') then left(raw_{column}, 3) end"
+def scratch_parquet() -> Path:
+    """A fresh file name for accepted rows, in the protected folder like every working copy."""
+    return paths.protected_dir("tmp") / f"accepted-{uuid.uuid4().hex}.parquet"
+
+
+def empty_table(spec: EntitySpec, extra_columns: list[str]) -> pa.Table:
+    """No rows, all columns an entity stores (see :func:`output_schema`)."""
+    return output_schema(spec, extra_columns).empty_table()
+
+
+def _region_sql(raw: str) -> str:
+    return f"case when regexp_full_match({raw}, '[0-9]{{5}}') then left({raw}, 3) end"
 
 
 def _field_of(column: str | None, mapping: EntityMapping) -> str:
