@@ -22,6 +22,7 @@ from dagster_dlt import DagsterDltResource
 
 from .checks import CHECKS
 from .ingestion import ASSETS as INGESTION_ASSETS
+from .open_data import open_data
 from .publish import published_marts
 from .transform import dbt_resource, transform_assets
 
@@ -41,7 +42,7 @@ nightly_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*INGESTION_ASSETS, transform_assets, published_marts],
+    assets=[*INGESTION_ASSETS, transform_assets, published_marts, open_data],
     asset_checks=CHECKS,
     jobs=[nightly_refresh],
     schedules=[nightly_schedule],

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.demo import names as W
+from ingestion.demo.directory import write_directory
 from ingestion.demo.xlsx_vendor import convert_department
 
 ORG_CODE = "swm"
@@ -1242,6 +1243,8 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
         formats[excel_department] = "jugendhilfe_xlsx"
 
     _write_reference(home_inbox / "reference" / ORG_CODE)
+    write_directory(home_inbox / "reference" / ORG_CODE, ORG_CODE, ORG_NAME,
+                    [(d.code, d.name, d.name_en) for d in DEPARTMENTS])
     _write_truth_table(truth_dir / "by_program_year.csv", truth)
     pii.finish()
     total = {k: sum(c[k] for c in by_dept.values()) for k in ENTITIES}
