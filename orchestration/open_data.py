@@ -55,9 +55,9 @@ def open_data(context: AssetExecutionContext) -> Iterator[AssetCheckResult | Mat
             od.build(candidate, paths.published_db(), paths.build_db())
             report = od.verify_folder(candidate)
             problems, crashed = report.problems, None
-        except Exception as exc:  # a crash in the check is a failed check (fail closed)
+        except Exception as exc:  # noqa: BLE001 - a crash in the check fails it (fail closed)
             report, problems, crashed = None, [f"verification crashed: {exc!r}"], exc
-        metadata = {
+        metadata: dict[str, MetadataValue] = {
             "threshold": MetadataValue.int(settings.SUPPRESSION_THRESHOLD),
             "protection_margin": MetadataValue.int(settings.PROTECTION_MARGIN),
             "problems": MetadataValue.md(

@@ -51,7 +51,7 @@ from warehouse.suppression import (
     verify_no_disclosure,
 )
 
-__all__ = ["verify_no_disclosure", "build", "verify_folder", "publish_open_data"]
+__all__ = ["build", "publish_open_data", "verify_folder", "verify_no_disclosure"]
 
 SUPPRESSED = "."  # as in German official tables ("Zahlenwert unbekannt oder geheimzuhalten")
 END_REASONS = ("planned", "referral", "dropout", "moved", "other")  # the standard's categories
@@ -66,16 +66,16 @@ AGGREGATES: dict[str, tuple[str, str, str, str]] = {
     "cases_by_end_reason": (
         "end_reason_category", "department_code",
         "Abgeschlossene Fälle nach Beendigungsgrund und Fachbereich",
-        "Cases closed per year by end-reason category (planned, referral, dropout, moved, "
-        "other) and department, with totals. Counts below the suppression threshold and "
-        "cells that would reveal them are shown as '.'.",
+        ("Cases closed per year by end-reason category (planned, referral, dropout, moved, "
+         "other) and department, with totals. Counts below the suppression threshold and "
+         "cells that would reveal them are shown as '.'."),
     ),
     "cases_by_region": (
         "region", "department_code",
         "Abgeschlossene Fälle nach Region und Fachbereich",
-        "Cases closed per year by the client's region (first three digits of the postcode; "
-        "'unknown' without one) and department, with totals. Counts below the suppression "
-        "threshold and cells that would reveal them are shown as '.'.",
+        ("Cases closed per year by the client's region (first three digits of the postcode; "
+         "'unknown' without one) and department, with totals. Counts below the suppression "
+         "threshold and cells that would reveal them are shown as '.'."),
     ),
 }
 
@@ -289,6 +289,14 @@ THEME_SOCIETY = "http://publications.europa.eu/resource/authority/data-theme/SOC
 LANGUAGE_DE = "http://publications.europa.eu/resource/authority/language/DEU"
 
 
+def _de(text: str) -> dict[str, str]:
+    return {"@value": text, "@language": "de"}
+
+
+def _en(text: str) -> dict[str, str]:
+    return {"@value": text, "@language": "en"}
+
+
 def _date(value: str, kind: str = "date") -> dict[str, str]:
     return {"@value": value, "@type": f"xsd:{kind}"}
 
@@ -298,8 +306,8 @@ def _distribution(folder: Path, file: str, title: str, description: str,
     dist: dict[str, Any] = {
         "@id": f"#distribution/{Path(file).stem}",
         "@type": "dcat:Distribution",
-        "dct:title": title,
-        "dct:description": description,
+        "dct:title": _de(title),
+        "dct:description": _en(description),
         "dcat:accessURL": {"@id": file},
         "dcat:downloadURL": {"@id": file},
         "dct:format": {"@id": CSV_FORMAT},
@@ -342,10 +350,10 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
     datasets.append({
         **common,
         "@id": "#dataset/counselling_centres",
-        "dct:title": "Verzeichnis der Beratungsstellen",
-        "dct:description": "Counselling centres of the organisation with their services and "
+        "dct:title": _de("Verzeichnis der Beratungsstellen"),
+        "dct:description": _en("Counselling centres of the organisation with their services and "
                            "public addresses, as Open Referral HSDS 3.0 tables. Public facts "
-                           "about organisations only; no personal data.",
+                           "about organisations only; no personal data."),
         "dct:temporal": {"@type": "dct:PeriodOfTime",
                          "dcat:startDate": _date(modified.date().isoformat())},
         "dcat:keyword": ["Beratungsstelle", "Verzeichnis", "HSDS", "Open Referral"],
@@ -360,8 +368,8 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
         datasets.append({
             **common,
             "@id": f"#dataset/{name}",
-            "dct:title": title,
-            "dct:description": f"{description} Suppression threshold: {threshold} cases.",
+            "dct:title": _de(title),
+            "dct:description": _en(f"{description} Suppression threshold: {threshold} cases."),
             "dct:temporal": temporal,
             "dcat:keyword": ["Fallzahlen", "Soziale Arbeit", "Beratung"],
             "dcat:distribution": [{"@id": dist["@id"]}],
@@ -369,9 +377,9 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
     catalog = {
         "@id": "#catalog",
         "@type": "dcat:Catalog",
-        "dct:title": "Offene Daten – Datenwerk",
-        "dct:description": "Open data of a social-work organisation: its counselling-centre "
-                           "directory and yearly case counts with small-cell suppression.",
+        "dct:title": _de("Offene Daten – Datenwerk"),
+        "dct:description": _en("Open data of a social-work organisation: its counselling-centre "
+                           "directory and yearly case counts with small-cell suppression."),
         "dct:publisher": {"@id": "#publisher"},
         "dct:license": {"@id": LICENSE},
         "dct:modified": _date(stamp, "dateTime"),

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog  # type: ignore[import-untyped]
 
 TOTAL = "total"
 
@@ -151,7 +151,7 @@ class _System:
             return {}
         a_eq = np.array(rows) if rows else None
         b_eq = np.array(rhs) if rows else None
-        out = {}
+        out: dict[int, tuple[float, float]] = {}
         for v in hidden:
             c = np.zeros(len(hidden))
             c[col[v]] = 1.0
@@ -166,7 +166,7 @@ class _System:
                 else:
                     bounds.append(sense * res.fun)
             # Counts are integers: round inward (exact for the layouts above anyway).
-            lo = math.ceil(bounds[0] - 1e-6)
+            lo: float = math.ceil(bounds[0] - 1e-6)
             hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + 1e-6)
             out[v] = (lo, hi)
         return out
@@ -225,9 +225,9 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table
     1. Primary: every count with ``0 < n < threshold``, margins included.
     2. Every equation (a margin and its cells) with exactly one hidden member gets a second:
        its smallest published non-zero member (cells before margins), to a fixpoint.
-    3. The feasible interval of every hidden cell is computed (LP); for the first cell narrower
-       than ``margin``, the smallest published non-zero member of one of its equations is hidden
-       (failing that, the smallest published cell anywhere in the system); back to 2.
+    3. The feasible interval of every hidden cell is computed (LP); for each cell narrower than
+       ``margin``, the smallest published non-zero member of its equations is hidden (failing
+       that, the smallest published cell anywhere in the system); back to 2.
 
     Hiding only ever grows, so this ends; with everything hidden no equation binds.
     """
@@ -262,15 +262,22 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table
                   if hi - lo < margin]
         if not narrow:
             break
-        cell = narrow[0]
-        related = {m for eq in system.equations if cell in system.members(eq)
-                   for m in system.members(eq)}
-        extra = smallest(related)
-        if extra is None:
-            extra = smallest(range(len(true)))
-        if extra is None:  # everything hidden already; intervals are unbounded then
+        # One complement per narrow cell and pass, unless this pass already hid a cell in one
+        # of its equations (that may widen it already): far fewer LP rounds than one at a time.
+        added: set[int] = set()
+        for cell in narrow:
+            related = {m for eq in system.equations if cell in system.members(eq)
+                       for m in system.members(eq)}
+            if related & added:
+                continue
+            extra = smallest(related)
+            if extra is None:
+                extra = smallest(range(len(true)))
+            if extra is not None:
+                hidden.add(extra)
+                added.add(extra)
+        if not added:  # everything hidden already; intervals are unbounded then
             break
-        hidden.add(extra)
 
     out = []
     for t in tables:

@@ -185,7 +185,7 @@ def test_checker_intervals_equal_brute_force_over_integer_tables() -> None:
         hidden = [c for c, v in out.cells.items() if v is None and TOTAL not in c]
         known = {c: v for c, v in out.cells.items() if v is not None}
 
-        def bound(cell: tuple[str, ...]) -> int:
+        def bound(cell: tuple[str, ...], known: dict[tuple[str, ...], int] = known) -> int:
             options = [known.get((cell[0], TOTAL)), known.get((TOTAL, cell[1])),
                        known.get((TOTAL, TOTAL))]
             return min([o for o in options if o is not None] or [60])
