@@ -34,7 +34,6 @@ import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ from warehouse.suppression import (
     verify_no_disclosure,
 )
 
-__all__ = ["build", "publish_open_data", "verify_folder", "verify_no_disclosure"]
+__all__ = ["build", "swap_in", "verify_folder", "verify_no_disclosure"]
 
 SUPPRESSED = "."  # as in German official tables ("Zahlenwert unbekannt oder geheimzuhalten")
 END_REASONS = ("planned", "referral", "dropout", "moved", "other")  # the standard's categories
@@ -392,14 +391,6 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
 # --------------------------------------------------------------------------- build, verify, swap
 
 
-@dataclass(frozen=True)
-class OpenDataPublication:
-    path: str
-    generation: str
-    report: DisclosureReport
-    files: dict[str, int]  # file -> data rows
-
-
 def build(folder: Path, marts_db: Path, build_db: Path, *, threshold: int | None = None,
           margin: int | None = None, now: datetime | None = None) -> None:
     """Write every open-data file into ``folder`` (which must be new and private to the caller)."""
@@ -500,8 +491,12 @@ class OpenDataBlocked(Exception):
 
 def new_candidate() -> Path:
     """A new, empty-to-be generation folder (not yet visible as ``open_data``)."""
+    generations = paths.open_data_generations()
+    if generations.exists():  # leftovers of a killed run (runs are serialised by the pool)
+        for stale in generations.glob(".*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return paths.open_data_generations() / f".{stamp}-{uuid.uuid4().hex[:8]}.tmp"
+    return generations / f".{stamp}-{uuid.uuid4().hex[:8]}.tmp"
 
 
 def swap_in(candidate: Path) -> Path:
@@ -511,7 +506,7 @@ def swap_in(candidate: Path) -> Path:
     os.replace(candidate, final)
     link = paths.open_data_dir()
     if link.exists() and not link.is_symlink():  # a plain folder from elsewhere: keep it aside
-        os.replace(link, generations / f"legacy-{uuid.uuid4().hex[:8]}")
+        os.replace(link, generations / f"0-legacy-{uuid.uuid4().hex[:8]}")  # sorts oldest
     tmp_link = link.with_name(f".open_data-{uuid.uuid4().hex}.link")
     os.symlink(Path(generations.name) / final.name, tmp_link)
     os.replace(tmp_link, link)
@@ -535,18 +530,3 @@ def discard(candidate: Path) -> None:
 def data_rows(folder: Path) -> dict[str, int]:
     return {p.name: sum(1 for _ in p.open(encoding="utf-8")) - 1
             for p in sorted(folder.glob("*.csv"))}
-
-
-def publish_open_data() -> OpenDataPublication:
-    """Build, verify and swap in (the whole step without Dagster; raises if unsafe)."""
-    candidate = new_candidate()
-    try:
-        build(candidate, paths.published_db(), paths.build_db())
-        report = verify_folder(candidate)
-        if not report.ok:
-            raise OpenDataBlocked("; ".join(report.problems[:20]))
-        files = data_rows(candidate)
-        final = swap_in(candidate)
-    finally:
-        discard(candidate)
-    return OpenDataPublication(str(paths.open_data_dir()), final.name, report, files)

@@ -42,7 +42,7 @@ def test_open_data_materialised_after_its_check_passed(first_run: PipelineRun) -
     assert result.success  # type: ignore[attr-defined]
     materialised = {e.asset_key for e in result.get_asset_materialization_events()}  # type: ignore[attr-defined]
     assert OPEN_DATA in materialised
-    checks = [e.event_specific_data for e in result.get_asset_check_evaluations()  # type: ignore[attr-defined]
+    checks = [e for e in result.get_asset_check_evaluations()  # type: ignore[attr-defined]
               if e.asset_key == OPEN_DATA]
     assert [(c.check_name, c.passed) for c in checks] == [("no_disclosure", True)]
     assert checks[0].metadata["suppressed_cells"].value > 0  # the demo has small cells
@@ -204,7 +204,7 @@ def test_unsafe_candidate_is_never_published(first_run: PipelineRun,
     with DagsterInstance.ephemeral() as instance:
         result = materialize([open_data], instance=instance, raise_on_error=False)
     assert not result.success
-    checks = [e.event_specific_data for e in result.get_asset_check_evaluations()]
+    checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("no_disclosure", False)]
     assert "width" in checks[0].metadata["problems"].value
     assert OPEN_DATA not in {e.asset_key for e in result.get_asset_materialization_events()}
