@@ -23,6 +23,7 @@ from dagster_dlt import DagsterDltResource
 from .checks import CHECKS
 from .exports import department_exports
 from .ingestion import ASSETS as INGESTION_ASSETS
+from .open_data import open_data
 from .publish import published_marts
 from .transform import dbt_resource, transform_assets
 
@@ -42,7 +43,13 @@ nightly_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*INGESTION_ASSETS, transform_assets, published_marts, department_exports],
+    assets=[
+        *INGESTION_ASSETS,
+        transform_assets,
+        published_marts,
+        department_exports,
+        open_data,
+    ],
     asset_checks=CHECKS,
     jobs=[nightly_refresh],
     schedules=[nightly_schedule],

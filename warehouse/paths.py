@@ -78,6 +78,16 @@ def departments_configs() -> list[Path]:
     return sorted(reference_inbox().glob("*/departments.yml"))
 
 
+def open_data_dir() -> Path:
+    """The public open-data folder: a symlink to its current generation, swapped atomically."""
+    return home() / "open_data"
+
+
+def open_data_generations() -> Path:
+    """Generations of the open-data folder (the newest few are kept)."""
+    return home() / "open_data.generations"
+
+
 def dlt_dir() -> Path:
     """dlt's pipelines directory (load packages, state, schemas)."""
     return home() / "dlt"

@@ -42,6 +42,12 @@ def key_file_override() -> str | None:
 # program x region x year) are small enough that 3-4 clients can still be recognised locally.
 SUPPRESSION_THRESHOLD = int(os.environ.get("DATENWERK_SUPPRESSION_THRESHOLD", "5"))
 
+# Every suppressed open-data cell must stay uncertain by at least this many cases given all
+# published cells: as wide as the threshold, so "." never narrows a cell to fewer values than
+# a primary suppression hides.
+PROTECTION_MARGIN = int(
+    os.environ.get("DATENWERK_PROTECTION_MARGIN", str(SUPPRESSION_THRESHOLD)))
+
 # A file whose rejected rows exceed this share fails as a whole: that many bad rows mean a wrong
 # profile or a broken export, not a few typos.
 MAX_REJECT_SHARE = float(os.environ.get("DATENWERK_MAX_REJECT_SHARE", "0.2"))

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from ingestion.demo import names as W
 from ingestion.demo.departments_config import write_departments_config
+from ingestion.demo.directory import write_directory
 from ingestion.demo.xlsx_vendor import convert_department
 
 ORG_CODE = "swm"
@@ -1266,6 +1267,8 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     _write_reference(home_inbox / "reference" / ORG_CODE)
     write_departments_config(home_inbox / "reference" / ORG_CODE, ORG_CODE,
                              [d.code for d in DEPARTMENTS if d.is_pilot])
+    write_directory(home_inbox / "reference" / ORG_CODE, ORG_CODE, ORG_NAME,
+                    [(d.code, d.name, d.name_en) for d in DEPARTMENTS])
     _write_truth_table(truth_dir / "by_program_year.csv", truth)
     pii.finish()
     total = {k: sum(c[k] for c in by_dept.values()) for k in ENTITIES}

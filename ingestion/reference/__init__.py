@@ -1,9 +1,11 @@
-"""dlt source for reference data: departments, programs, cost centres, account categories.
+"""dlt source for reference data: departments, programs, cost centres, account categories and
+the public counselling-centre directory.
 
 Files arrive as ``inbox/reference/<organisation>/<table>.csv`` (UTF-8, ``,``-separated, standard
 column names, every value read as text so that leading zeros survive). Each delivery is a full
 snapshot of that table for the organisation: staging keeps the latest one. Resources:
-``departments``, ``programs``, ``cost_centres``, ``accounts``, ``file_registry``.
+``departments``, ``programs``, ``cost_centres``, ``accounts``, ``locations`` (public address of
+each department's counselling centre, published as open data), ``file_registry``.
 
 The accounting mapping of an organisation lives here (see ``ingestion/accounting/README.md``):
 
@@ -55,8 +57,17 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ("organisation_code", "chart", "account_from", "account_to", "category_type", "category"),
         "Account ranges of the chart of accounts mapped to cost and revenue categories.",
     ),
+    "locations": (
+        ("organisation_code", "organisation_name", "department_code", "location_name",
+         "address_1", "postal_code", "city"),
+        "Public counselling-centre directory: each department's public address (open data).",
+    ),
 }
 TYPED = {"is_pilot": pa.bool_()}
+# Columns a table may leave out: added empty, so staging always finds them.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "locations": ("description", "state_province", "country", "latitude", "longitude", "website"),
+}
 
 # The shared categories: marts compare organisations, so categories are a fixed vocabulary.
 CATEGORIES = {
@@ -138,6 +149,10 @@ class Delivery:
                 missing = [c for c in TABLES[name][0] if c not in table.column_names]
                 if missing:
                     raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
+                for column in OPTIONAL.get(name, ()):
+                    if column not in table.column_names:
+                        table = table.append_column(
+                            column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
                 problem = VALIDATORS[name](table) if name in VALIDATORS else None
                 if problem:
                     raise FileRejected(path, problem)
@@ -168,7 +183,7 @@ def reference(
             else:
                 # Optional tables (accounts.csv) must exist for staging before any is delivered:
                 # an empty table makes dlt create it.
-                columns = (*TABLES[name][0], "source_sha256")
+                columns = (*TABLES[name][0], *OPTIONAL.get(name, ()), "source_sha256")
                 yield pa.table({c: pa.array([], TYPED.get(c, pa.string())) for c in columns})
 
         gen.__doc__ = TABLES[name][1]

@@ -27,9 +27,11 @@ def test_publish_is_downstream_of_every_checked_mart() -> None:
     upstream = graph.get(published).parent_keys
     checked = {k.asset_key for k in graph.asset_check_keys if k.name.startswith("gx_")}
     assert checked and checked <= upstream
-    # every raw table is an ancestor of the publication
+    # every raw table is an ancestor of a publication (the marts, or open data for the public
+    # directory)
     ancestors: set[AssetKey] = set()
-    frontier = {published}
+    frontier = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "publish"}
+    assert published in frontier
     while frontier:
         parents = {p for k in frontier for p in graph.get(k).parent_keys}
         frontier = parents - ancestors
@@ -52,3 +54,15 @@ def test_publish_waits_for_every_blocking_check_and_exports_follow_it() -> None:
     exports = graph.get(AssetKey(["department_exports"]))
     assert exports.parent_keys == {published}
     assert exports.group_name == graph.get(published).group_name == "publish"
+
+
+def test_open_data_follows_the_publication_with_a_blocking_check() -> None:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    node = graph.get(AssetKey(["open_data"]))
+    assert node.group_name == "publish"
+    assert {AssetKey(["published_marts"]), AssetKey(["stg_reference__locations"])} <= node.parent_keys
+    checks = [k for k in graph.asset_check_keys if k.asset_key == AssetKey(["open_data"])]
+    assert [k.name for k in checks] == ["no_disclosure"]
+    assert graph.get_check_spec(checks[0]).blocking
