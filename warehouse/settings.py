@@ -53,3 +53,10 @@ def settle_seconds() -> float:
     0 by default: the delivery protocol is write-then-rename, which needs none.
     """
     return float(os.environ.get("DATENWERK_SETTLE_SECONDS", "0"))
+
+
+def row_count_band() -> float:
+    """Allowed relative change of a mart's row count against the last publication
+    (``DATENWERK_ROW_COUNT_BAND``, default 0.3): a night's deliveries move a mart by a few
+    percent; a third more or fewer rows means a lost, doubled or truncated delivery."""
+    return float(os.environ.get("DATENWERK_ROW_COUNT_BAND", "0.3"))
