@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from quality.gx import SuiteResult, new_suite, run_suite, showable_columns  # noqa: F401
 from warehouse import paths, settings
 
 MART_PREFIXES = ("fct_", "mart_")

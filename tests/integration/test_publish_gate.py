@@ -47,35 +47,11 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
     }
     failed = evaluations["gx_mart_impact_by_program"]
     assert not failed.passed
-    assert "costs_eur" in str(failed.metadata["failures"].value)
+    failures = failed.metadata["failed_expectations"].value
+    assert {"expectation": "expect_column_values_to_be_between", "columns": ["costs_eur"]}.items() <= failures[0].items()
     materialised = {
         e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     }
     assert AssetKey(["mart_impact_by_program"]) in materialised  # it was rebuilt ...
     assert AssetKey(["published_marts"]) not in materialised  # ... but not published
     assert published.read_bytes() == before
-
-
-def test_rate_above_one_fails_the_suite() -> None:
-    import pandas as pd
-
-    from quality.suites import validate
-
-    frame = pd.DataFrame(
-        {
-            "organisation_code": ["swm", "swm"],
-            "program_code": ["A", "B"],
-            "year": [2024, 2024],
-            "planned_end_rate": [0.5, 1.5],
-            "goal_attainment_rate": [0.5, None],
-            "share_improved": [0.1, 0.2],
-            **{c: [2, 2] for c in ("cases_closed", "planned_ends", "goals_rated",
-                                   "goals_achieved", "assessed_pairs", "improved_pairs")},
-        }
-    )
-    result = validate("mart_outcomes_by_program", frame)
-    assert not result.success
-    assert [f["column"] for f in result.failed] == ["planned_end_rate"]
-    assert result.failed[0]["unexpected_count"] == 1
-    frame.loc[1, "planned_end_rate"] = 1.0
-    assert validate("mart_outcomes_by_program", frame).success
