@@ -116,7 +116,7 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
 
     def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
         load_ids = batch_load_ids(context, key)
-        result = batches.validate_batch(dataset, table, load_ids, run_name=context.run_id)
+        result = batches.validate_batch(dataset, table, load_ids, run_name=context.run.run_id)
         return result, {"load_ids": MetadataValue.json(load_ids)}
 
     what = "DATEV booking lines" if table == "bookings" else f"{table} (data standard v1)"
@@ -132,7 +132,7 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
 def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
     def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
         spec = suites.mart_spec(mart.name)  # the manifest of the code that runs
-        return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run_id,
+        return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run.run_id,
                                spec=spec), {}
 
     return _gx_check(
@@ -148,7 +148,7 @@ def _row_count_check(mart: suites.MartSpec) -> AssetChecksDefinition:
     def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
         with duckdb.connect(str(paths.build_db()), read_only=True) as con:
             rows = con.sql(f'select count(*) from marts."{mart.name}"').fetchall()[0][0]
-        return suites.validate_row_count(mart.name, rows, run_name=context.run_id), {}
+        return suites.validate_row_count(mart.name, rows, run_name=context.run.run_id), {}
 
     return _gx_check(
         AssetKey([mart.name]), f"gx_{mart.name}_row_count", False,

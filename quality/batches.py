@@ -161,8 +161,8 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
 
         from quality.gx import record_in_index
 
-        result = SuiteResult(name, True, 0, notes=[f"no new rows of {dataset}.{table} in this "
-                                                   "run's loads", *notes])
+        empty = f"no new rows of {dataset}.{table} in this run's loads"
+        result = SuiteResult(name, True, 0, notes=[empty, *notes])
         record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
         return result
     if table == "bookings":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -32,6 +33,8 @@ from typing import Any
 import pandas as pd
 
 from warehouse import paths, settings
+
+log = logging.getLogger(__name__)
 
 # Enough values to recognise a wrong code, few enough to keep check metadata small.
 SAMPLE_VALUES = 5
@@ -102,6 +105,7 @@ def context() -> Any:
     settings.apply_process_environment()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(root))
@@ -116,7 +120,7 @@ def context() -> Any:
     }
     # Set on every start: the docs follow DATENWERK_HOME even if the folder was moved.
     ctx.variables.data_docs_sites = {"local_site": site}
-    ctx.variables.progress_bars = {"globally": False}
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     ctx.variables.save()
     try:
         ctx.data_sources.get(DATASOURCE)
@@ -321,8 +325,8 @@ def _forget(entry: dict[str, Any]) -> None:
         context().validation_results_store.remove_key(
             ValidationResultIdentifier.from_tuple(tuple(entry["key"]))
         )
-    except Exception:  # noqa: BLE001 - pruning is housekeeping; a miss must not fail a check
-        pass
+    except Exception as exc:  # noqa: BLE001 - pruning is housekeeping; must not fail a check
+        log.warning("could not remove an old validation result: %r", exc)
     if entry.get("page"):
         page = paths.data_docs_dir() / entry["page"]
         page.unlink(missing_ok=True)

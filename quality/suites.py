@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from quality.gx import SuiteResult, new_suite, run_suite, showable_columns  # noqa: F401
+from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
 from warehouse import paths, settings
 
 MART_PREFIXES = ("fct_", "mart_")
@@ -273,6 +273,6 @@ def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
         min_value=max(low, 1 if previous else 0), max_value=max(high, 1)))
     frame = pd.DataFrame({"row": range(rows)})
     result = run_suite(suite, frame, asset_name=mart, run_name=run_name, showable=set(),
-                       notes=[f"last publication: {previous} rows; band ±{band:.0%}: "
-                              f"{max(low, 1 if previous else 0)}..{max(high, 1)}"])
+                       notes=[(f"last publication: {previous} rows; band ±{band:.0%}: "
+                               f"{max(low, 1 if previous else 0)}..{max(high, 1)}")])
     return result

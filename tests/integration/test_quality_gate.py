@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -45,7 +46,7 @@ def test_every_suite_passes_on_the_demo_and_docs_exist(first_run: PipelineRun) -
     assert str(docs / "index.html") == gx["gx_fct_cases"].metadata["data_docs"].value
     page = gx["gx_fct_cases"].metadata["data_docs_page"].value
     assert page.startswith(str(docs)) and "gx_fct_cases" in page
-    page_text = open(page, encoding="utf-8").read()
+    page_text = Path(page).read_text(encoding="utf-8")
     assert "ExpectCompoundColumnsToBeUnique" in page_text or "unique" in page_text.lower()
     for suite in ("gx_batch_cases", "gx_batch_bookings", "gx_fct_cases", "gx_mart_deliveries"):
         assert suite in index
