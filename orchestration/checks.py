@@ -1,11 +1,21 @@
-"""Great Expectations suites on the marts, as blocking Dagster asset checks; and the accounting
-checks (reconciliation to the cent: blocking; unmapped bookings: warning) from quality.accounting.
+"""Quality checks as Dagster asset checks, each declared blocking or warning.
 
-A check that crashes counts as failed (fail closed): a mart nobody could validate is not published.
+- ``gx_batch_<table>`` (blocking) on each dlt asset of a standard entity and of the DATEV
+  bookings: the rows of the batch the asset loaded (its latest materialisation's dlt loads that
+  are completed), before staging merges them. A failure skips dbt in the same run.
+- ``gx_<mart>`` (blocking) on every ``fct_*``/``mart_*`` model of the dbt manifest: suites derived
+  from the column naming conventions plus a small registry (:mod:`quality.suites`).
+- ``gx_<mart>_row_count`` (warning): the row count lies within a band of the last publication.
+- The accounting checks of :mod:`quality.accounting` (reconciliation blocking, unmapped warning).
+
+Every GX result lands in the Data Docs under ``$DATENWERK_HOME/quality/data_docs`` (linked from
+each check's metadata). A check that crashes counts as failed with its declared severity (fail
+closed): a batch or mart nobody could validate is neither merged nor published.
 """
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -20,48 +30,139 @@ from dagster import (
 )
 
 from quality import accounting as accounting_checks
-from quality import suites
+from quality import batches, suites
+from quality.gx import SuiteResult
 from warehouse import paths
-from warehouse.publish import mart_frame
+
+from .transform import DBT_PROJECT
 
 
-def _mart_check(mart: str) -> AssetChecksDefinition:
-    @asset_check(
-        asset=AssetKey([mart]),
-        name=f"gx_{mart}",
-        blocking=True,
-        description=(
-            f"Great Expectations suite for {mart}: not empty, unique key, rates in [0, 1], "
-            "counts and money non-negative. Blocking: a failure stops publication."
-        ),
+def _severity(blocking: bool) -> AssetCheckSeverity:
+    return AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN
+
+
+def _docs_metadata(result: SuiteResult | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "data_docs": MetadataValue.path(str(paths.data_docs_dir() / "index.html")),
+    }
+    if result is not None and result.page:
+        metadata["data_docs_page"] = MetadataValue.path(result.page)
+    return metadata
+
+
+def _crashed(context: AssetCheckExecutionContext, name: str, blocking: bool,
+             exc: Exception) -> AssetCheckResult:
+    context.log.error(f"{name} crashed: {exc!r}")
+    return AssetCheckResult(
+        passed=False,
+        severity=_severity(blocking),
+        description=f"check crashed (counted as failed): {exc!r}"[:1000],
+        metadata={"error": MetadataValue.text(repr(exc)[:2000]), **_docs_metadata()},
     )
+
+
+def _suite_result(result: SuiteResult, blocking: bool,
+                  extra: dict[str, Any] | None = None) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=result.success,
+        severity=_severity(blocking),
+        description=result.summary(),
+        metadata={
+            "rows": MetadataValue.int(result.rows),
+            "expectations_evaluated": MetadataValue.int(result.evaluated),
+            "expectations_failed": MetadataValue.int(len(result.failed)),
+            "failed_expectations": MetadataValue.json(result.failed),
+            "notes": MetadataValue.text("; ".join(result.notes) or "-"),
+            **(extra or {}),
+            **_docs_metadata(result),
+        },
+    )
+
+
+def _gx_check(asset: AssetKey, name: str, blocking: bool, description: str,
+              run: Callable[[AssetCheckExecutionContext], tuple[SuiteResult, dict[str, Any]]]
+              ) -> AssetChecksDefinition:
+    @asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         try:
-            result = suites.validate(mart, mart_frame(mart))
+            result, extra = run(context)
         except Exception as exc:  # noqa: BLE001 - fail closed on any crash
-            context.log.error(f"Validation of {mart} crashed: {exc!r}")
-            return AssetCheckResult(
-                passed=False,
-                severity=AssetCheckSeverity.ERROR,
-                description=f"validation crashed: {exc!r}",
-                metadata={"error": MetadataValue.text(repr(exc))},
-            )
-        return AssetCheckResult(
-            passed=result.success,
-            severity=AssetCheckSeverity.ERROR,
-            description=result.summary(),
-            metadata={
-                "rows": MetadataValue.int(result.rows),
-                "expectations_evaluated": MetadataValue.int(result.evaluated),
-                "expectations_failed": MetadataValue.int(len(result.failed)),
-                "failures": MetadataValue.json(result.failed),
-            },
-        )
+            return _crashed(context, name, blocking, exc)
+        return _suite_result(result, blocking, extra)
 
     return _check
 
 
-CHECKS = [_mart_check(mart) for mart in suites.MARTS]
+def batch_load_ids(context: AssetCheckExecutionContext, key: AssetKey) -> list[str]:
+    """The dlt load ids of the asset's latest materialisation (in a normal run: this run's).
+
+    dagster-dlt records each load job's file under ``.../loaded/<load_id>/completed_jobs/``.
+    """
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return []
+    jobs = event.asset_materialization.metadata.get("jobs")
+    ids = set()
+    for job in (jobs.value if jobs is not None else None) or []:
+        folder = Path(str(job.get("file_path", ""))).parent.parent.name
+        if not folder.replace(".", "").isdigit():
+            raise RuntimeError(f"no dlt load id in the load job path {job.get('file_path')!r}")
+        ids.add(folder)
+    return sorted(ids)
+
+
+def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
+    key = AssetKey([dataset, table])
+
+    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
+        load_ids = batch_load_ids(context, key)
+        result = batches.validate_batch(dataset, table, load_ids, run_name=context.run.run_id)
+        return result, {"load_ids": MetadataValue.json(load_ids)}
+
+    what = "DATEV booking lines" if table == "bookings" else f"{table} (data standard v1)"
+    return _gx_check(
+        key, name, True,
+        f"Great Expectations suite on the new batch of {what}: required fields, codes, ranges, "
+        "pseudonyms, rules and keys, on the rows of this run's completed dlt loads. Blocking: "
+        "a failure stops staging (dbt) and publication in this run.",
+        run,
+    )
+
+
+def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
+    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
+        spec = suites.mart_spec(mart.name)  # the manifest of the code that runs
+        return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run.run_id,
+                               spec=spec), {}
+
+    return _gx_check(
+        AssetKey([mart.name]), f"gx_{mart.name}", True,
+        f"Great Expectations suite for {mart.name}: unique keys, rates in [0, 1], counts, "
+        "durations and costs non-negative (from the column names), plus its registry "
+        "expectations. Blocking: a failure stops publication.",
+        run,
+    )
+
+
+def _row_count_check(mart: suites.MartSpec) -> AssetChecksDefinition:
+    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
+        with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+            rows = con.sql(f'select count(*) from marts."{mart.name}"').fetchall()[0][0]
+        return suites.validate_row_count(mart.name, rows, run_name=context.run.run_id), {}
+
+    return _gx_check(
+        AssetKey([mart.name]), f"gx_{mart.name}_row_count", False,
+        f"Warning: the row count of {mart.name} lies within DATENWERK_ROW_COUNT_BAND (default "
+        "±30 %) of its rows in the last publication; skipped on the first publication.",
+        run,
+    )
+
+
+MARTS = suites.discover_marts(DBT_PROJECT.manifest_path)
+BATCH_CHECKS = [_batch_check(ds, table, name)
+                for (ds, table), name in batches.batch_tables().items()]
+MART_CHECKS = [_mart_check(m) for m in MARTS] + [_row_count_check(m) for m in MARTS]
+CHECKS = BATCH_CHECKS + MART_CHECKS
 
 
 # --------------------------------------------------------------------------- accounting (issue 4)

@@ -1,135 +1,275 @@
-"""Great Expectations suites for the published marts, as code.
+"""Great Expectations suites for the marts, derived from the column naming conventions.
 
-GX's SQL engine does not work on DuckDB (duckdb-engine: every metric fails with "list index out of
-range"), so each mart is read into a pandas DataFrame and validated there. Relational checks over
-big tables (relationships, composite keys on raw data) are dbt tests instead.
+Every dbt model named ``fct_*`` or ``mart_*`` in the manifest gets two suites, so a new or renamed
+mart is covered without touching this file:
+
+- ``gx_<mart>`` (blocking): expectations derived from its column names (the conventions in
+  ``transform/README``/names: ``*_rate``/``share_*`` in [0, 1]; ``n_*``, ``cases_*``, ``*_count``,
+  ``*_days``, ``*_minutes`` and ``*_eur`` non-negative, except signed money ``net_eur``,
+  ``balance_eur``; ``is_*``/``has_*`` true or false; ``year``/``*_year`` plausible), its unique
+  keys (declared in dbt as ``unique_combination``/``unique`` tests, and in :data:`REGISTRY`), and
+  the extra expectations of :data:`REGISTRY`.
+- ``gx_<mart>_row_count`` (warning): the row count lies within ``DATENWERK_ROW_COUNT_BAND`` of the
+  mart's rows in the last publication; skipped (passes with a note) on the first publication.
+
+Finance totals are reconciled to the bookings by the blocking check
+``reconcile_finance_to_bookings`` (:mod:`quality.accounting`).
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import json
+import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
-from warehouse import settings
+from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from warehouse import paths, settings
 
-log = logging.getLogger(__name__)
+MART_PREFIXES = ("fct_", "mart_")
+# Signed by meaning: a net amount or balance may be negative (names convention).
+SIGNED_MONEY = ("net_eur", "balance_eur")
+# Years before this are typing errors in a social-work case file, not history.
+YEAR_RANGE = (1900, 2100)
 
-RATE_COLUMNS = {
-    "mart_outcomes": ["planned_end_rate", "goal_attainment_rate", "share_improved"],
+
+@dataclass(frozen=True)
+class MartRules:
+    """What the naming conventions cannot know about one mart."""
+
+    keys: tuple[tuple[str, ...], ...] = ()
+    non_negative: tuple[str, ...] = ()  # counts that predate the naming conventions
+    signed: tuple[str, ...] = ()  # money columns that may be negative
+    between: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    in_set: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+_OUTCOMES = MartRules(
+    non_negative=("cases_closed", "planned_ends", "goals_rated", "goals_achieved",
+                  "assessed_pairs", "improved_pairs"),
+    in_set={"period_type": ("month", "quarter", "year")},
+)
+_IMPACT = MartRules(
+    keys=(("organisation_code", "program_code", "year"),),
+    non_negative=("contacts", "contact_minutes", "clients_reached", "cases_closed",
+                  "planned_ends", "goals_achieved"),
+)
+_GOALS = MartRules(
+    keys=(("organisation_code", "goal_id"),),
+    # GAS levels -2..+2 and weights 1..10, as in the data standard.
+    between={"baseline": (-2, 2), "target": (-2, 2), "final": (-2, 2), "weight": (1, 10),
+             "change": (-4, 4)},
+)
+# Per mart, by today's and the agreed new names (issue 5 renames some marts).
+REGISTRY: dict[str, MartRules] = {
+    "fct_cases": MartRules(
+        keys=(("organisation_code", "case_id"),),
+        non_negative=("contacts", "contact_minutes"),
+        in_set={"status": ("open", "closed")},
+    ),
+    "fct_goals": _GOALS,
+    "fct_goal_attainment": _GOALS,
+    "fct_assessment_change": MartRules(keys=(("organisation_code", "case_id", "dimension"),)),
+    "mart_outcomes": _OUTCOMES,
+    "mart_outcomes_by_program": MartRules(
+        keys=(("organisation_code", "program_code", "year"),),
+        non_negative=_OUTCOMES.non_negative,
+    ),
+    "mart_impact": _IMPACT,
+    "mart_impact_by_program": _IMPACT,
+    "mart_deliveries": MartRules(
+        keys=(("source_sha256",),),
+        non_negative=("rows_read", "rows_loaded", "rows_quarantined", "quarantine_rows_stored"),
+        in_set={"is_reconciled": (True,)},
+    ),
+    "mart_finance_by_cost_centre_month": MartRules(
+        # A credit note can make a month's costs or revenues on one cost centre negative;
+        # amount_eur is the signed net (debit +, credit -). Totals: reconcile_finance_to_bookings.
+        signed=("costs_eur", "revenues_eur", "amount_eur"),
+        in_set={"category_type": ("cost", "revenue", "unmapped")},
+    ),
 }
-NON_NEGATIVE_COLUMNS = {
-    "mart_outcomes": [
-        "n_cases_closed", "n_planned_ends", "n_goals_rated", "n_goals_achieved",
-        "n_assessed_pairs", "n_improved_pairs",
-    ],
-    "mart_impact": [
-        "costs_eur", "n_contacts", "contact_minutes", "n_clients_reached",
-        "cost_per_client_reached_eur", "cost_per_planned_end_eur", "cost_per_goal_achieved_eur",
-    ],
-    "fct_cases": ["n_contacts", "contact_minutes", "duration_days"],
-}
-KEYS = {
-    "mart_outcomes": [
-        "organisation_code", "department_code", "program_code", "period_type", "period_start",
-    ],
-    "mart_impact": ["organisation_code", "program_code", "year"],
-    "fct_cases": ["organisation_code", "case_id"],
-}
-# The marts that are validated (and published). Each gets one suite.
-MARTS = tuple(KEYS)
 
 
-@dataclass
-class SuiteResult:
-    """The outcome of one suite on one batch, in a form Dagster metadata can carry."""
-
-    mart: str
-    success: bool
-    rows: int
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    evaluated: int = 0
-
-    def summary(self) -> str:
-        if self.success:
-            return f"{self.mart}: all {self.evaluated} expectations met on {self.rows} rows"
-        parts = [
-            f"{f['expectation']}({f.get('column') or ','.join(f.get('columns', []))}): "
-            f"{f.get('unexpected_count')} unexpected"
-            for f in self.failed
-        ]
-        return f"{self.mart}: {len(self.failed)} of {self.evaluated} expectations failed: " + "; ".join(parts)
+def manifest_path() -> Path:
+    return paths.TRANSFORM_DIR / "target" / "manifest.json"
 
 
-@lru_cache(maxsize=1)
-def _context() -> Any:
-    settings.apply_process_environment()
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+@dataclass(frozen=True)
+class MartSpec:
+    """A mart found in the dbt manifest, with the keys and accepted values dbt declares."""
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    context.data_sources.add_pandas("marts")
-    return context
+    name: str
+    description: str = ""
+    keys: tuple[tuple[str, ...], ...] = ()
+    accepted_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
-def build_suite(mart: str) -> Any:
-    """The expectation suite of a mart: not empty, unique key, key not null, rates in [0, 1],
-    counts and money non-negative."""
-    import great_expectations as gx
-
-    suite = gx.ExpectationSuite(name=f"{mart}_suite")
-    suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
-    suite.add_expectation(gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=KEYS[mart]))
-    for col in KEYS[mart]:
-        suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
-    for col in RATE_COLUMNS.get(mart, []):
-        suite.add_expectation(
-            gx.expectations.ExpectColumnValuesToBeBetween(column=col, min_value=0, max_value=1)
-        )
-    for col in NON_NEGATIVE_COLUMNS.get(mart, []):
-        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(column=col, min_value=0))
-    return suite
-
-
-def validate(mart: str, frame: pd.DataFrame) -> SuiteResult:
-    """Validate one mart's rows against its suite."""
-    context = _context()
-    source = context.data_sources.get("marts")
-    asset_name = f"{mart}_frame"
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(asset_name)
-    try:
-        batch_def = asset.get_batch_definition("whole")
-    except KeyError:
-        batch_def = asset.add_batch_definition_whole_dataframe("whole")
-    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(build_suite(mart))
-    failed = []
-    for r in result.results:
-        if not r.success:
-            kwargs = r.expectation_config.kwargs
-            failed.append(
-                {
-                    "expectation": r.expectation_config.type,
-                    "column": kwargs.get("column"),
-                    "columns": kwargs.get("column_list", []),
-                    "unexpected_count": (r.result or {}).get("unexpected_count"),
-                    "observed_value": str((r.result or {}).get("observed_value", ""))[:200],
-                    "exception": (r.exception_info or {}).get("exception_message")
-                    if isinstance(r.exception_info, dict) else None,
-                }
-            )
-    return SuiteResult(
-        mart=mart,
-        success=bool(result.success),
-        rows=len(frame),
-        failed=failed,
-        evaluated=len(result.results),
+def discover_marts(manifest: Path | None = None) -> list[MartSpec]:
+    """Every ``fct_*``/``mart_*`` model of the dbt manifest, with its declared keys."""
+    data = json.loads((manifest or manifest_path()).read_text(encoding="utf-8"))
+    models = {
+        uid: node for uid, node in data["nodes"].items()
+        if node["resource_type"] == "model" and node["name"].startswith(MART_PREFIXES)
+    }
+    keys: dict[str, list[tuple[str, ...]]] = {uid: [] for uid in models}
+    accepted: dict[str, dict[str, tuple[Any, ...]]] = {uid: {} for uid in models}
+    for node in data["nodes"].values():
+        attached = node.get("attached_node")
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or attached not in models:
+            continue
+        kwargs = meta.get("kwargs") or {}
+        if meta.get("name") in ("unique_combination", "unique_combination_of_columns"):
+            cols = kwargs.get("columns") or kwargs.get("combination_of_columns") or []
+            keys[attached].append(tuple(cols))
+        elif meta.get("name") == "unique" and node.get("column_name"):
+            keys[attached].append((node["column_name"],))
+        elif meta.get("name") == "accepted_values" and node.get("column_name"):
+            accepted[attached][node["column_name"]] = tuple(kwargs.get("values") or ())
+    return sorted(
+        (MartSpec(node["name"], node.get("description", ""), tuple(keys[uid]), accepted[uid])
+         for uid, node in models.items()),
+        key=lambda m: m.name,
     )
+
+
+def mart_spec(name: str) -> MartSpec:
+    """The spec of one mart (a mart missing from the manifest gets an empty spec)."""
+    for spec in discover_marts():
+        if spec.name == name:
+            return spec
+    return MartSpec(name)
+
+
+# Naming conventions -> expectation kinds.
+def is_rate(col: str) -> bool:
+    return col.endswith("_rate") or col.startswith("share_")
+
+
+def is_count(col: str) -> bool:
+    return col.startswith(("n_", "cases_")) or col.endswith(("_count", "_n"))
+
+
+def is_duration(col: str) -> bool:
+    return col.endswith(("_days", "_minutes"))
+
+
+def is_money(col: str) -> bool:
+    return col.endswith("_eur")
+
+
+def is_year(col: str) -> bool:
+    return col == "year" or col.endswith("_year")
+
+
+def build_suite(mart: str, columns: list[str], spec: MartSpec | None = None
+                ) -> tuple[Any, list[str]]:
+    """The blocking suite of a mart for the given columns, and notes (e.g. no key declared)."""
+    import great_expectations as gx
+
+    spec = spec or MartSpec(mart)
+    rules = REGISTRY.get(mart, MartRules())
+    e = gx.expectations
+    suite = new_suite(f"gx_{mart}")
+    notes: list[str] = []
+    present = set(columns)
+
+    keys = list(dict.fromkeys([*spec.keys, *rules.keys]))
+    for key in keys:
+        if not set(key) <= present:
+            notes.append(f"key {','.join(key)} not checked: missing column(s) "
+                         f"{','.join(sorted(set(key) - present))}")
+            continue
+        if len(key) == 1:
+            suite.add_expectation(e.ExpectColumnValuesToBeUnique(column=key[0]))
+        else:
+            suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
+    if not keys:
+        notes.append("no unique key declared (add a unique_combination test in dbt)")
+    for col in dict.fromkeys(c for key in keys for c in key if c in present):
+        suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col))
+
+    signed = set(SIGNED_MONEY) | set(rules.signed)
+    for col in columns:
+        if is_rate(col):
+            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
+                column=col, min_value=0, max_value=1))
+        elif (is_count(col) or is_duration(col) or (is_money(col) and col not in signed)
+              or col in rules.non_negative):
+            suite.add_expectation(e.ExpectColumnValuesToBeBetween(column=col, min_value=0))
+        elif is_year(col):
+            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
+                column=col, min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]))
+        elif col.startswith(("is_", "has_")) and col not in rules.in_set:
+            suite.add_expectation(e.ExpectColumnValuesToBeInSet(
+                column=col, value_set=[True, False]))
+    for col, (low, high) in rules.between.items():
+        if col in present:
+            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
+                column=col, min_value=low, max_value=high))
+    for col, values in {**spec.accepted_values, **rules.in_set}.items():
+        if col in present:
+            suite.add_expectation(e.ExpectColumnValuesToBeInSet(
+                column=col, value_set=list(values)))
+    return suite, notes
+
+
+def read_mart(name: str) -> pd.DataFrame:
+    """A mart of the build database as a pandas DataFrame (read-only connection)."""
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        return con.sql(f'select * from marts."{name}"').df()
+
+
+def validate(mart: str, frame: pd.DataFrame, *, run_name: str = "manual",
+             spec: MartSpec | None = None) -> SuiteResult:
+    """Validate one mart's rows against its blocking suite (result kept in the Data Docs)."""
+    suite, notes = build_suite(mart, list(frame.columns), spec)
+    codes = [*(spec.accepted_values if spec else {}), *REGISTRY.get(mart, MartRules()).in_set]
+    return run_suite(suite, frame, asset_name=mart, run_name=run_name,
+                     showable=showable_columns(frame, codes), notes=notes)
+
+
+def published_row_count(mart: str) -> int | None:
+    """Rows of ``mart`` in the current publication; None if nothing (or not this mart) is
+    published yet. Read from the publication's manifest, never from ``marts.duckdb``: an
+    analyst's read-write connection may hold that file."""
+    from warehouse.publish import current_manifest
+
+    manifest = current_manifest()
+    if manifest is None:
+        return None
+    count = manifest.get("row_counts", {}).get(mart)
+    return None if count is None else int(count)
+
+
+def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
+                       band: float | None = None) -> SuiteResult:
+    """The mart's row count lies within ``band`` (relative) of its last publication."""
+    import great_expectations as gx
+
+    band = settings.row_count_band() if band is None else band
+    previous = published_row_count(mart)
+    name = f"gx_{mart}_row_count"
+    if previous is None:
+        import datetime as dt
+
+        from quality.gx import record_in_index
+
+        result = SuiteResult(name, True, rows, notes=[
+            f"first publication of {mart}: no earlier row count to compare (skipped)"])
+        record_in_index(result, run_name, dt.datetime.now(dt.UTC))
+        return result
+    low, high = math.ceil(previous * (1 - band)), math.floor(previous * (1 + band))
+    suite = new_suite(name)
+    suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(
+        min_value=max(low, 1 if previous else 0), max_value=max(high, 1)))
+    frame = pd.DataFrame({"row": range(rows)})
+    result = run_suite(suite, frame, asset_name=mart, run_name=run_name, showable=set(),
+                       notes=[(f"last publication: {previous} rows; band ±{band:.0%}: "
+                               f"{max(low, 1 if previous else 0)}..{max(high, 1)}")])
+    return result

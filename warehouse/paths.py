@@ -128,6 +128,16 @@ def reports_dir() -> Path:
     return protected_dir("reports")
 
 
+def quality_dir() -> Path:
+    """Great Expectations' file context (suites and scrubbed validation results as JSON)."""
+    return home() / "quality"
+
+
+def data_docs_dir() -> Path:
+    """GX Data Docs, rebuilt after every validation; ``index.html`` renders offline."""
+    return quality_dir() / "data_docs"
+
+
 def logs_dir() -> Path:
     """Full logs of command-line runs (dbt output included)."""
     return home() / "logs"

@@ -71,3 +71,10 @@ def keep_generations() -> int:
     if value < 1:
         raise ValueError(f"DATENWERK_KEEP_GENERATIONS must be at least 1, got {value}")
     return value
+
+
+def row_count_band() -> float:
+    """Allowed relative change of a mart's row count against the last publication
+    (``DATENWERK_ROW_COUNT_BAND``, default 0.3): a night's deliveries move a mart by a few
+    percent; a third more or fewer rows means a lost, doubled or truncated delivery."""
+    return float(os.environ.get("DATENWERK_ROW_COUNT_BAND", "0.3"))

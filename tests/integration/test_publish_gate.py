@@ -69,7 +69,8 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
     }
     failed = evaluations["gx_mart_impact"]
     assert not failed.passed
-    assert "costs_eur" in str(failed.metadata["failures"].value)
+    failures = failed.metadata["failed_expectations"].value
+    assert {"expectation": "expect_column_values_to_be_between", "columns": ["costs_eur"]}.items() <= failures[0].items()
     materialised = {
         e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     }
@@ -145,7 +146,7 @@ def test_rate_above_one_fails_the_suite() -> None:
     )
     result = validate("mart_outcomes", frame)
     assert not result.success
-    assert [f["column"] for f in result.failed] == ["planned_end_rate"]
+    assert [f["columns"] for f in result.failed] == [["planned_end_rate"]]
     assert result.failed[0]["unexpected_count"] == 1
     frame.loc[1, "planned_end_rate"] = 1.0
     assert validate("mart_outcomes", frame).success

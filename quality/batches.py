@@ -1,0 +1,178 @@
+"""Great Expectations suites for incoming batches, before staging merges them.
+
+One suite per standard entity (``clients``, ``cases``, ``contacts``, ``goals``, ``assessments``),
+derived from ``ingestion/standard_v1.yml`` (required fields not null, codes in their lists,
+numeric ranges, pseudonyms that look like pseudonyms, the entity's rules, one row per key and per
+source line within a file), and one for the DATEV ``bookings``. A suite validates only the rows of
+the given loads that dlt recorded as completed (``_dlt_loads.status = 0``), read from
+``build.duckdb`` on a read-only connection.
+
+The loader already rejects such rows into the quarantine; these suites are the independent
+second line: a loader bug must not reach the marts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
+from ingestion.standard import EntitySpec, standard
+from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from warehouse import paths
+
+CASE_MANAGEMENT = "raw_case_management"
+ACCOUNTING = "raw_accounting"
+PSEUDONYM_REGEX = rf"^[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}$"
+REGION_REGEX = r"^[0-9]{3}$"
+BOOKING_SIGN = "amount_sign_matches_debit_credit"  # derived before validation
+
+
+def batch_tables() -> dict[tuple[str, str], str]:
+    """``(dataset, table)`` of every validated batch table -> its suite's name."""
+    tables = {(CASE_MANAGEMENT, entity): f"gx_batch_{entity}" for entity in standard()}
+    tables[(ACCOUNTING, "bookings")] = "gx_batch_bookings"
+    return tables
+
+
+def entity_suite(spec: EntitySpec, name: str) -> Any:
+    """Suite of one standard entity, as its rows are stored in ``raw_case_management``."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    suite = new_suite(name)
+    for col in ("organisation_code", "department_code", "source_sha256", "source_line"):
+        suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col))
+    suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(
+        column_list=["source_sha256", "source_line"]))
+    suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(
+        column_list=["source_sha256", *spec.key]))
+    for f in spec.fields.values():
+        if f.personal:
+            for derived, how in f.derive.items():
+                if how == "year":
+                    year = dt.date.today().year
+                    suite.add_expectation(e.ExpectColumnValuesToBeBetween(
+                        column=derived, min_value=year - 120, max_value=year))
+                elif how == "postcode_region":
+                    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(
+                        column=derived, regex=REGION_REGEX))
+            continue
+        if f.required:
+            suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=f.name))
+        if f.codes:
+            suite.add_expectation(e.ExpectColumnValuesToBeInSet(
+                column=f.name, value_set=list(f.codes)))
+        if f.minimum is not None or f.maximum is not None:
+            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
+                column=f.name, min_value=f.minimum, max_value=f.maximum))
+        if f.pseudonymise:
+            suite.add_expectation(e.ExpectColumnValuesToMatchRegex(
+                column=f.name, regex=PSEUDONYM_REGEX))
+    for rule in spec.rules:
+        if rule.name == "end_before_start":
+            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="end_date", column_B="start_date", or_equal=True,
+                ignore_row_if="either_value_is_missing"))
+        elif rule.name == "score_out_of_scale":
+            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="score", column_B="scale_min", or_equal=True,
+                ignore_row_if="either_value_is_missing"))
+            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="scale_max", column_B="score", or_equal=True,
+                ignore_row_if="either_value_is_missing"))
+        else:
+            raise ValueError(f"standard rule {rule.name!r} has no batch expectation yet: "
+                             "add one in quality/batches.py")
+    return suite
+
+
+def bookings_suite(name: str) -> Any:
+    """Suite of DATEV booking lines as stored in ``raw_accounting.bookings``."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    suite = new_suite(name)
+    for col in ("organisation_code", "source_sha256", "source_line", "amount_eur",
+                "amount_unsigned_eur", "debit_credit", "account", "document_date"):
+        suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col))
+    suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(
+        column_list=["source_sha256", "source_line"]))
+    suite.add_expectation(e.ExpectColumnValuesToBeInSet(column="debit_credit",
+                                                        value_set=["S", "H"]))
+    suite.add_expectation(e.ExpectColumnValuesToBeBetween(column="amount_unsigned_eur",
+                                                          min_value=0))
+    # Debit (S) is +, credit (H) is -, a Generalumkehr (reversal) flips the sign.
+    suite.add_expectation(e.ExpectColumnValuesToBeInSet(column=BOOKING_SIGN, value_set=[True]))
+    return suite
+
+
+def _with_booking_sign(frame: pd.DataFrame) -> pd.DataFrame:
+    negative = (frame["debit_credit"] == "H") ^ frame["is_reversal"].fillna(False).astype(bool)
+    amount = frame["amount_eur"].astype("float64")
+    frame[BOOKING_SIGN] = (amount == 0) | ((amount < 0) == negative)
+    return frame
+
+
+@dataclass
+class Batch:
+    """The completed rows of some loads of one table."""
+
+    frame: pd.DataFrame
+    completed_loads: list[str]
+    incomplete_loads: list[str]
+
+
+def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
+    """Rows of ``dataset.table`` from those of ``load_ids`` dlt recorded as completed."""
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?", [dataset, table]
+        ).fetchall()[0][0]
+        completed = [r[0] for r in con.execute(
+            f'select load_id from "{dataset}"._dlt_loads '
+            "where status = 0 and list_contains(?::varchar[], load_id) order by load_id",
+            [list(load_ids)],
+        ).fetchall()] if exists else []
+        frame = con.execute(
+            f'select * from "{dataset}"."{table}" '
+            "where list_contains(?::varchar[], _dlt_load_id)", [completed]
+        ).df() if exists else pd.DataFrame()
+    return Batch(frame, completed, sorted(set(load_ids) - set(completed)))
+
+
+def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
+                   run_name: str = "manual") -> SuiteResult:
+    """Validate the completed rows of ``load_ids`` in one batch table."""
+    name = batch_tables()[(dataset, table)]
+    batch = read_batch(dataset, table, load_ids)
+    notes = [f"loads {', '.join(batch.completed_loads) or '(none)'}"]
+    if batch.incomplete_loads:
+        notes.append(f"not validated, not completed in _dlt_loads: "
+                     f"{', '.join(batch.incomplete_loads)} (staging ignores them too)")
+    if batch.frame.empty:
+        import datetime as _dt
+
+        from quality.gx import record_in_index
+
+        empty = f"no new rows of {dataset}.{table} in this run's loads"
+        result = SuiteResult(name, True, 0, notes=[empty, *notes])
+        record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
+        return result
+    if table == "bookings":
+        suite = bookings_suite(name)
+        frame = _with_booking_sign(batch.frame)
+        codes = ["debit_credit", "currency_code", BOOKING_SIGN]
+    else:
+        spec = standard()[table]
+        suite = entity_suite(spec, name)
+        frame = batch.frame
+        codes = [f.name for f in spec.fields.values() if f.codes]
+    return run_suite(suite, frame, asset_name=f"{dataset}.{table}", run_name=run_name,
+                     showable=showable_columns(frame, codes), notes=notes)

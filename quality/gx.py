@@ -1,0 +1,365 @@
+"""Great Expectations on pandas frames, with results kept as Data Docs under DATENWERK_HOME.
+
+GX's SQL engine does not work on DuckDB (duckdb-engine: every metric fails with "list index out of
+range"), so every suite runs on a pandas DataFrame read from DuckDB. Results go to a GX file
+context rooted at ``$DATENWERK_HOME/quality`` (never in the repository) and are rendered as Data
+Docs into ``$DATENWERK_HOME/quality/data_docs``.
+
+Privacy: a result keeps sample values only for code, numeric and boolean columns. Identifiers
+(``*_id``, pseudonyms, file names, booking texts) and dates lose their value lists before the
+result is stored, rendered or put into Dagster metadata.
+
+Offline: building the docs downloads nothing. GX's pages refer to CSS/JS on public CDNs; offline
+the validation pages still show every expectation and its result (unstyled), but GX's own index
+is a table filled by JavaScript. So Datenwerk writes its own plain ``index.html`` (no external
+reference) listing the latest runs of every suite, and strips GX's logo URL that carries the
+context id as a query string (a tracking request on every page view).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from warehouse import paths, settings
+
+log = logging.getLogger(__name__)
+
+# Enough values to recognise a wrong code, few enough to keep check metadata small.
+SAMPLE_VALUES = 5
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES}
+# Results (and their pages) kept per suite: two weeks of nightly runs plus a few manual ones.
+KEEP_RESULTS_PER_SUITE = 20
+DATASOURCE = "frames"
+# Never shown, whatever their type: identifiers, pseudonyms, file names and free text.
+NEVER_SHOWN = re.compile(
+    r"(_id|_sha256|_file|_text|_name|_number|message|label|description)$|^_dlt_"
+)
+_VALUE_KEYS = ("unexpected_list", "partial_unexpected", "unexpected_index", "details")
+
+
+@dataclass
+class SuiteResult:
+    """The outcome of one suite on one frame, in plain values Dagster metadata can carry."""
+
+    suite: str
+    success: bool
+    rows: int
+    evaluated: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    page: str | None = None  # this result's Data Docs page
+
+    def summary(self) -> str:
+        if self.success:
+            text = f"{self.suite}: all {self.evaluated} expectations met on {self.rows} rows"
+        else:
+            parts = [
+                f"{f['expectation']}({','.join(f['columns'])}): "
+                f"{f.get('unexpected_count', '?')} unexpected"
+                for f in self.failed
+            ]
+            text = (f"{self.suite}: {len(self.failed)} of {self.evaluated} expectations failed "
+                    f"on {self.rows} rows: " + "; ".join(parts))
+        if self.notes:
+            text += " (" + "; ".join(self.notes) + ")"
+        return text[:2000]
+
+
+def showable_columns(frame: pd.DataFrame, codes: Iterable[str] = ()) -> set[str]:
+    """Columns whose values may appear in results: codes, numbers, booleans; no identifiers."""
+    codes = set(codes)
+    out = set()
+    for col in frame.columns:
+        if NEVER_SHOWN.search(col):
+            continue
+        dtype = frame[col].dtype
+        numeric = pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        if col in codes or col.endswith("_code") or col.startswith(("is_", "has_")) or numeric:
+            out.add(col)
+    return out
+
+
+# One context at a time: GX binds new suites to the "current project", the last context made.
+_current: dict[Path, Any] = {}
+
+
+def context() -> Any:
+    """The GX file context of this installation (created on first use, kept while the home
+    stays the same)."""
+    root = paths.quality_dir()
+    if root in _current:
+        return _current[root]
+    _current.clear()
+    settings.apply_process_environment()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(paths.data_docs_dir()),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    # Set on every start: the docs follow DATENWERK_HOME even if the folder was moved.
+    ctx.variables.data_docs_sites = {"local_site": site}
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    ctx.variables.save()
+    try:
+        ctx.data_sources.get(DATASOURCE)
+    except (KeyError, ValueError, LookupError):
+        ctx.data_sources.add_pandas(DATASOURCE)
+    _current[root] = ctx
+    return ctx
+
+
+class SuiteBuilder:
+    """Collects expectations, then makes the suite in one go (adding to a suite that is
+    already stored would write it to the store once per expectation)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.expectations: list[Any] = []
+
+    def add_expectation(self, expectation: Any) -> None:
+        self.expectations.append(expectation)
+
+    def build(self) -> Any:
+        context()
+        import great_expectations as gx
+
+        return gx.ExpectationSuite(name=self.name, expectations=self.expectations)
+
+
+def new_suite(name: str) -> SuiteBuilder:
+    """A suite under construction, bound to this installation's context when built."""
+    return SuiteBuilder(name)
+
+
+def _batch(ctx: Any, asset_name: str, frame: pd.DataFrame) -> Any:
+    source = ctx.data_sources.get(DATASOURCE)
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except KeyError:
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    return batch_def.get_batch(batch_parameters={"dataframe": frame})
+
+
+def _columns(kwargs: dict[str, Any]) -> list[str]:
+    if kwargs.get("column"):
+        return [kwargs["column"]]
+    if kwargs.get("column_A"):
+        return [kwargs["column_A"], kwargs["column_B"]]
+    return list(kwargs.get("column_list") or [])
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _scrub(result: Any, showable: set[str]) -> list[dict[str, Any]]:
+    """Drop value lists of non-showable columns from the GX result (in place); the failures."""
+    failed = []
+    for r in result.results:
+        kwargs = r.expectation_config.kwargs
+        columns = _columns(kwargs)
+        shown = bool(columns) and all(c in showable for c in columns)
+        res = r.result or {}
+        if not shown:
+            for key in list(res):
+                if key.startswith(_VALUE_KEYS):
+                    del res[key]
+        if r.success:
+            continue
+        exception = r.exception_info if isinstance(r.exception_info, dict) else {}
+        item: dict[str, Any] = {
+            "expectation": r.expectation_config.type,
+            "columns": columns,
+            "unexpected_count": res.get("unexpected_count"),
+            "unexpected_percent": round(res["unexpected_percent"], 3)
+            if isinstance(res.get("unexpected_percent"), float) else None,
+            "observed_value": str(res.get("observed_value", ""))[:200] or None,
+            "sample_values": _plain(res.get("partial_unexpected_list", [])[:SAMPLE_VALUES])
+            if shown else "(not shown: identifier or free text)",
+            "exception": (exception.get("exception_message") or None)
+            if exception.get("raised_exception") else None,
+        }
+        bounds = {k: kwargs[k] for k in ("min_value", "max_value", "value_set", "regex")
+                  if kwargs.get(k) is not None}
+        if bounds:
+            item["expected"] = _plain(bounds)
+        failed.append({k: v for k, v in item.items() if v is not None})
+    return failed
+
+
+def run_suite(
+    suite: Any,
+    frame: pd.DataFrame,
+    *,
+    asset_name: str,
+    run_name: str,
+    showable: set[str] | None = None,
+    notes: list[str] | None = None,
+) -> SuiteResult:
+    """Validate ``frame`` against ``suite``, store the scrubbed result, render its Data Docs page.
+
+    Exceptions propagate: the caller fails closed.
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    ctx = context()
+    if isinstance(suite, SuiteBuilder):
+        suite = suite.build()
+    suite = ctx.suites.add_or_update(suite)
+    result = _batch(ctx, asset_name, frame).validate(suite, result_format=RESULT_FORMAT)
+    shown = showable if showable is not None else showable_columns(frame)
+    failed = _scrub(result, shown)
+    run_time = dt.datetime.now(dt.UTC)
+    vid = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+        run_id=RunIdentifier(run_name=run_name, run_time=run_time),
+        batch_identifier=asset_name,
+    )
+    ctx.validation_results_store.set(vid, result)
+    ctx.build_data_docs(resource_identifiers=[vid, ExpectationSuiteIdentifier(name=suite.name)],
+                        build_index=False)
+    page = paths.data_docs_dir().joinpath("validations", *vid.to_tuple()).with_suffix(".html")
+    outcome = SuiteResult(
+        suite=suite.name,
+        success=bool(result.success),
+        rows=len(frame),
+        evaluated=len(result.results),
+        failed=failed,
+        notes=list(notes or []),
+        page=str(page) if page.exists() else None,
+    )
+    _untrack(page, paths.data_docs_dir() / "expectations" / f"{suite.name}.html")
+    record_in_index(outcome, run_name, run_time, vid.to_tuple())
+    return outcome
+
+
+_TRACKING = re.compile(r"https://great-expectations-web-assets\.s3[^\"')]*")
+
+
+def _untrack(*pages: Path) -> None:
+    """Point GX's remote logo (URL with the context id) at the local copy."""
+    root = paths.data_docs_dir()
+    for page in pages:
+        if not page.exists():
+            continue
+        text = page.read_text(encoding="utf-8")
+        rel = os.path.relpath(root / "static" / "images" / "logo-long.png", page.parent)
+        page.write_text(_TRACKING.sub(rel, text), encoding="utf-8")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
+                    key: tuple[str, ...] | None = None) -> None:
+    """Add a result to ``data_docs/runs.json``, drop the oldest beyond the limit, and rewrite
+    the offline ``index.html``. Results without a GX page (skipped suites) are listed too."""
+    root = paths.data_docs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    log_file = root / "runs.json"
+    runs: dict[str, list[dict[str, Any]]] = (
+        json.loads(log_file.read_text(encoding="utf-8")) if log_file.exists() else {}
+    )
+    entries = runs.setdefault(result.suite, [])
+    entries.insert(0, {
+        "run": run_name,
+        "time": run_time.isoformat(timespec="seconds"),
+        "success": result.success,
+        "rows": result.rows,
+        "evaluated": result.evaluated,
+        "failed": [f"{f['expectation']}({','.join(f['columns'])}): "
+                   f"{f.get('unexpected_count', '?')}" for f in result.failed],
+        "notes": result.notes,
+        "page": os.path.relpath(result.page, root) if result.page else None,
+        "key": list(key) if key else None,
+    })
+    for old in entries[KEEP_RESULTS_PER_SUITE:]:
+        _forget(old)
+    del entries[KEEP_RESULTS_PER_SUITE:]
+    _write_atomically(log_file, json.dumps(runs, indent=1))
+    _write_atomically(root / "index.html", _index_html(runs))
+
+
+def _forget(entry: dict[str, Any]) -> None:
+    """Remove a dropped result from the GX store and its page from the docs."""
+    if not entry.get("key"):
+        return
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    try:
+        context().validation_results_store.remove_key(
+            ValidationResultIdentifier.from_tuple(tuple(entry["key"]))
+        )
+    except Exception as exc:  # noqa: BLE001 - pruning is housekeeping; must not fail a check
+        log.warning("could not remove an old validation result: %r", exc)
+    if entry.get("page"):
+        page = paths.data_docs_dir() / entry["page"]
+        page.unlink(missing_ok=True)
+        for parent in list(page.parents)[:2]:
+            if parent.exists() and not any(parent.iterdir()):
+                shutil.rmtree(parent, ignore_errors=True)
+
+
+def _index_html(runs: dict[str, list[dict[str, Any]]]) -> str:
+    esc = html.escape
+    rows = []
+    for suite in sorted(runs):
+        for i, e in enumerate(runs[suite]):
+            status = "passed" if e["success"] else "FAILED"
+            link = f'<a href="{esc(e["page"])}">{esc(e["time"])}</a>' if e["page"] else esc(e["time"])
+            detail = "; ".join(e["failed"] + e["notes"])
+            cls = "latest" if i == 0 else "older"
+            rows.append(
+                f'<tr class="{cls} {status.lower()}"><td>{esc(suite)}</td><td>{link}</td>'
+                f'<td>{status}</td><td>{e["rows"]}</td><td>{e["evaluated"]}</td>'
+                f'<td>{esc(e["run"])}</td><td>{esc(detail)}</td></tr>'
+            )
+    return (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Datenwerk data quality</title><style>"
+        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+        "tr.failed td{background:#fdd}tr.older{color:#666}</style></head><body>"
+        "<h1>Datenwerk data quality</h1>"
+        "<p>Great Expectations suites on every incoming batch (<code>gx_batch_*</code>) and every "
+        "mart (<code>gx_*</code>), newest first per suite; each time links to its Data Docs page. "
+        "Failed expectations show counts; values only for codes and numbers.</p>"
+        "<table><tr><th>suite</th><th>validated (UTC)</th><th>result</th><th>rows</th>"
+        "<th>expectations</th><th>Dagster run</th><th>failed expectations / notes</th></tr>"
+        + "".join(rows) + "</table></body></html>\n"
+    )
