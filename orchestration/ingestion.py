@@ -8,8 +8,8 @@ dagster-dbt gives the dbt sources of the same tables, so each dlt table feeds it
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, multi_asset
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
 
@@ -18,11 +18,15 @@ from ingestion.delivery import loaded_hashes
 from ingestion.pipelines import pipeline
 from ingestion.pseudonymise import current_key
 
+from .faults import RETRY_POLICY, classified_faults
+from .stewards import stewards
+
 WAREHOUSE_POOL = "warehouse_writer"  # DuckDB allows one writing process per file
 
 
 class DatenwerkDltTranslator(DagsterDltTranslator):
-    """Keys ``[dataset, table]``, group ``ingestion``, the resource docstring as description."""
+    """Keys ``[dataset, table]``, group ``ingestion``, the resource docstring as description,
+    owners from the stewards file (by ``dataset/table``, then by dataset)."""
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
@@ -34,7 +38,7 @@ class DatenwerkDltTranslator(DagsterDltTranslator):
             group_name="ingestion",
             description=(doc or spec.description or "").strip(),
             kinds={"dlt", "duckdb"},
-            owners=["team:data-engineering"],
+            owners=stewards().owners_for([f"{dataset}/{data.resource.name}", dataset]),
         )
 
 
@@ -47,19 +51,22 @@ def load_assets(
     """One dagster-dlt multi-asset for a source: one asset per dlt table."""
 
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        # Fail fast, before dlt starts, on a missing key (terminal configuration error).
-        current_key()
-        # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
-        source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
-        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))
+        with classified_faults():
+            # Fail fast, before dlt starts, on a missing key (terminal configuration error).
+            current_key()
+            # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
+            source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
+            yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))
 
     _load.__doc__ = description
-    return dlt_assets(
-        dlt_source=make_source(),
-        dlt_pipeline=pipeline(dataset),
+    # dlt_assets() is multi_asset(specs=build_dlt_asset_specs(...)); spelled out for the retry
+    # policy, which dlt_assets() does not pass on.
+    return multi_asset(
+        specs=build_dlt_asset_specs(make_source(), pipeline(dataset), TRANSLATOR),
         name=name,
-        dagster_dlt_translator=TRANSLATOR,
+        can_subset=True,
         pool=WAREHOUSE_POOL,
+        retry_policy=RETRY_POLICY,
     )(_load)
 
 

@@ -13,6 +13,7 @@ from dagster import (
 from warehouse import paths
 from warehouse.publish import publish
 
+from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
 
 PUBLISHED_MARTS = (
@@ -54,19 +55,21 @@ def failed_blocking_checks(context: AssetExecutionContext) -> list[str]:
     kinds={"duckdb"},
     owners=["team:data-engineering"],
     pool=WAREHOUSE_POOL,
+    retry_policy=RETRY_POLICY,
     description=(
         "The analysts' read-only copy of the marts (published/marts.duckdb), written to a new "
         "file and atomically renamed into place, only when every blocking check passed."
     ),
 )
 def published_marts(context: AssetExecutionContext) -> MaterializeResult:
-    failed = failed_blocking_checks(context)
-    if failed:
-        raise PublishBlocked(
-            f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
-            f"The last good publication stays in place at {paths.published_db()}."
-        )
-    publication = publish(PUBLISHED_MARTS, run_id=context.run_id)
+    with classified_faults():  # a blocked publication is terminal; a locked file is retried
+        failed = failed_blocking_checks(context)
+        if failed:
+            raise PublishBlocked(
+                f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
+                f"The last good publication stays in place at {paths.published_db()}."
+            )
+        publication = publish(PUBLISHED_MARTS, run_id=context.run_id)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(publication.path),
