@@ -23,6 +23,7 @@ from dagster_dlt import DagsterDltResource
 from .checks import CHECKS
 from .ingestion import ASSETS as INGESTION_ASSETS
 from .publish import published_marts
+from .sensors import inbox_sensor
 from .transform import dbt_resource, transform_assets
 
 nightly_refresh = define_asset_job(
@@ -45,5 +46,6 @@ defs = Definitions(
     asset_checks=CHECKS,
     jobs=[nightly_refresh],
     schedules=[nightly_schedule],
+    sensors=[inbox_sensor],
     resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
 )

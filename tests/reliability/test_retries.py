@@ -140,10 +140,8 @@ def test_classification() -> None:
     # dagster-dbt reports dbt's own error text in the Failure's description
     assert is_transient(Failure(description="dbt failed: IO Error: Could not set lock on file"))
 
-    with pytest.raises(Failure) as terminal:
-        with classified_faults():
-            raise ValueError("unknown profile 'x'")
+    with pytest.raises(Failure) as terminal, classified_faults():
+        raise ValueError("unknown profile 'x'")
     assert terminal.value.allow_retries is False
-    with pytest.raises(OSError):
-        with classified_faults():
-            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    with pytest.raises(OSError), classified_faults():
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
