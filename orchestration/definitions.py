@@ -15,12 +15,22 @@ from dagster import (
     AssetSelection,
     Definitions,
     ScheduleDefinition,
+    apply_freshness_policy,
     define_asset_job,
     in_process_executor,
+    map_asset_specs,
 )
 from dagster_dlt import DagsterDltResource
 
+from .alerts import failure_alert
 from .checks import CHECKS
+from .freshness import (
+    FRESHNESS_CHECKS,
+    PUBLICATION,
+    freshness_job,
+    freshness_schedule,
+    publication_policy,
+)
 from .ingestion import ASSETS as INGESTION_ASSETS
 from .publish import published_marts
 from .sensors import inbox_sensor
@@ -41,11 +51,19 @@ nightly_schedule = ScheduleDefinition(
     description="Every night at 02:00 Berlin time (daylight-saving changes included).",
 )
 
+# Dagster's own freshness policy shows the 36 h window on the asset in the UI (the daemon
+# evaluates it); the publication_freshness check reads the published file itself.
+[published_marts] = map_asset_specs(
+    lambda spec: apply_freshness_policy(spec, publication_policy())
+    if spec.key == PUBLICATION else spec,
+    [published_marts],
+)
+
 defs = Definitions(
     assets=[*INGESTION_ASSETS, transform_assets, published_marts],
-    asset_checks=CHECKS,
-    jobs=[nightly_refresh],
-    schedules=[nightly_schedule],
-    sensors=[inbox_sensor],
+    asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
+    jobs=[nightly_refresh, freshness_job],
+    schedules=[nightly_schedule, freshness_schedule],
+    sensors=[inbox_sensor, failure_alert],
     resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
 )

@@ -97,3 +97,9 @@ def alert_webhook() -> str | None:
     """A URL that receives failure alerts as a JSON POST (``DATENWERK_ALERT_WEBHOOK``); the body
     has a ``text`` field, as Slack, Mattermost and Rocket.Chat incoming webhooks expect."""
     return os.environ.get("DATENWERK_ALERT_WEBHOOK") or None
+
+
+def ui_url() -> str | None:
+    """The Dagster UI's address as users reach it (``DATENWERK_UI_URL``, e.g. behind the reverse
+    proxy), for links in alerts; None leaves the links out."""
+    return (os.environ.get("DATENWERK_UI_URL") or "").rstrip("/") or None
