@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from warehouse import paths
@@ -89,7 +90,41 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     """Build staging, intermediate and mart models with `dbt build` (models and their tests)."""
     os.environ["DATENWERK_BUILD_DB"] = str(paths.build_db())
     target = paths.dbt_target_dir() / context.run_id
-    # Row counts come from dbt's own adapter response; dagster-dbt's fetch_row_counts() would
-    # keep an in-process DuckDB connection open and lock out the checks that read the marts.
-    with classified_faults():
-        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    # Events are held until dbt has finished: then one short read-only connection counts the rows
+    # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
+    # still writes, and dbt-duckdb reports no rows in its adapter response).
+    events: list[Any] = []
+    try:
+        with classified_faults():
+            events.extend(dbt.cli(["build"], context=context, target_path=target).stream())
+    finally:
+        keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
+        yield from with_row_counts(events, keys)
+
+
+def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -> Iterator[Any]:
+    """The events, with ``dagster/row_count`` on each materialised table (views have none)."""
+    built = {e.output_name: keys_by_output[e.output_name] for e in events
+             if isinstance(e, Output) and e.output_name in keys_by_output}
+    counts: dict[str, int] = {}
+    if built and paths.build_db().exists():
+        try:
+            with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+                tables = dict(con.sql(
+                    "select table_name, table_schema from information_schema.tables "
+                    "where table_type = 'BASE TABLE'"
+                ).fetchall())
+                for output, key in built.items():
+                    name = key.path[-1]
+                    if name in tables:
+                        counts[output] = con.sql(
+                            f'select count(*) from "{tables[name]}"."{name}"'
+                        ).fetchall()[0][0]
+        except duckdb.Error:  # counts are a courtesy; never mask the build's own outcome
+            counts.clear()
+    for event in events:
+        if isinstance(event, Output) and event.output_name in counts:
+            event = event.with_metadata(
+                {**event.metadata, "dagster/row_count": MetadataValue.int(counts[event.output_name])}
+            )
+        yield event
