@@ -104,12 +104,18 @@ def webserver() -> Iterator[Webserver]:
         wait_for_code_location(url, process, log, timeout=300)
         yield Webserver(url, port, home, log)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # Ctrl-C, as a user stops `make dev`; its shutdown can hang on the code server, so the
+        # group (webserver, daemon, code server, run workers) is killed after a grace period.
+        os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
 
 
 def last_publication(home: Path) -> tuple[object, str] | None:
