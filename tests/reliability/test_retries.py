@@ -72,12 +72,13 @@ def test_locked_warehouse_is_retried_until_the_lock_is_gone(demo_home: Path) -> 
     db.parent.mkdir(parents=True, exist_ok=True)
     # Another process holds the write lock until told to let go: after the first failed attempt.
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys\n"
-         f"con = duckdb.connect({str(db)!r})\n"
-         "print('locked', flush=True)\n"
-         "sys.stdin.readline()\n"
-         "con.close()\n"],
+        [sys.executable, "-c", (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(db)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "con.close()\n"
+        )],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     released: list[float] = []
