@@ -200,8 +200,12 @@ class Progress:
             what = interesting[event.event_type]
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 mat = event.step_materialization_data.materialization
-                rows = mat.metadata.get("dagster/row_count") or mat.metadata.get("rows_loaded")
+                rows = mat.metadata.get("dagster/row_count")
                 shown = f" ({rows.value:,} rows)" if rows is not None else ""
+                if mat.asset_key.path[0].startswith("raw_"):  # a load: what it added, and the total
+                    added = mat.metadata.get("rows_loaded")
+                    shown = f" (+{added.value if added else 0:,} rows" + (
+                        f", {rows.value:,} in all)" if rows is not None else ")")
                 if event.step_key and event.step_key.startswith("transform"):
                     continue  # dbt models: one line per model would drown the rest
                 line = f"{mat.asset_key.to_user_string()}{shown}"
