@@ -39,7 +39,12 @@ dev: install
 	@$(BIN)/python -c "from orchestration.cli import prepare_dagster_home; prepare_dagster_home()"
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright's Python API with executable_path; no
+# browser is ever downloaded by a test tool). Installed once, as root, as CI does.
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: install browser-deps
 	$(BIN)/python -m pytest -q
 
 bench: install

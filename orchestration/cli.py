@@ -130,16 +130,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = paths.logs_dir() / f"run-{run_id}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     print(f"Full log: {log_file}")
-    with DagsterInstance.get() as instance, log_file.open("w") as log:
-        # dbt's own output (re-emitted by dagster-dbt on stdout) goes to the log file.
-        with Progress(instance, run_id, started), contextlib.redirect_stdout(log):
-            result = defs.resolve_job_def("nightly_refresh").execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
-                # Progress lines replace Dagster's debug log; warnings and errors still show.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+    # dbt's own output (re-emitted by dagster-dbt on stdout) goes to the log file.
+    with (
+        DagsterInstance.get() as instance,
+        log_file.open("w") as log,
+        Progress(instance, run_id, started),
+        contextlib.redirect_stdout(log),
+    ):
+        result = defs.resolve_job_def("nightly_refresh").execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            # Progress lines replace Dagster's debug log; warnings and errors still show.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     elapsed = time.monotonic() - started
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
@@ -200,8 +204,12 @@ class Progress:
             what = interesting[event.event_type]
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 mat = event.step_materialization_data.materialization
-                rows = mat.metadata.get("dagster/row_count") or mat.metadata.get("rows_loaded")
+                rows = mat.metadata.get("dagster/row_count")
                 shown = f" ({rows.value:,} rows)" if rows is not None else ""
+                if mat.asset_key.path[0].startswith("raw_"):  # a load: what it added, and the total
+                    added = mat.metadata.get("rows_loaded")
+                    shown = f" (+{added.value if added else 0:,} rows" + (
+                        f", {rows.value:,} in all)" if rows is not None else ")")
                 if event.step_key and event.step_key.startswith("transform"):
                     continue  # dbt models: one line per model would drown the rest
                 line = f"{mat.asset_key.to_user_string()}{shown}"

@@ -15,16 +15,27 @@ from dagster import (
     AssetSelection,
     Definitions,
     ScheduleDefinition,
+    apply_freshness_policy,
     define_asset_job,
     in_process_executor,
+    map_asset_specs,
 )
 from dagster_dlt import DagsterDltResource
 
+from .alerts import failure_alert
 from .checks import CHECKS
 from .exports import department_exports
+from .freshness import (
+    FRESHNESS_CHECKS,
+    PUBLICATION,
+    freshness_job,
+    freshness_schedule,
+    publication_policy,
+)
 from .ingestion import ASSETS as INGESTION_ASSETS
 from .open_data import open_data
 from .publish import published_marts
+from .sensors import inbox_sensor
 from .transform import dbt_resource, transform_assets
 
 nightly_refresh = define_asset_job(
@@ -42,6 +53,14 @@ nightly_schedule = ScheduleDefinition(
     description="Every night at 02:00 Berlin time (daylight-saving changes included).",
 )
 
+# Dagster's own freshness policy shows the 36 h window on the asset in the UI (the daemon
+# evaluates it); the publication_freshness check reads the published file itself.
+[published_marts] = map_asset_specs(
+    lambda spec: apply_freshness_policy(spec, publication_policy())
+    if spec.key == PUBLICATION else spec,
+    [published_marts],
+)
+
 defs = Definitions(
     assets=[
         *INGESTION_ASSETS,
@@ -50,8 +69,9 @@ defs = Definitions(
         department_exports,
         open_data,
     ],
-    asset_checks=CHECKS,
-    jobs=[nightly_refresh],
-    schedules=[nightly_schedule],
+    asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
+    jobs=[nightly_refresh, freshness_job],
+    schedules=[nightly_schedule, freshness_schedule],
+    sensors=[inbox_sensor, failure_alert],
     resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
 )

@@ -8,21 +8,34 @@ dagster-dbt gives the dbt sources of the same tables, so each dlt table feeds it
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
+from dlt.pipeline.pipeline import Pipeline
 
 from ingestion import accounting, case_management, reference
 from ingestion.delivery import loaded_hashes
 from ingestion.pipelines import pipeline
 from ingestion.pseudonymise import current_key
 
+from .faults import RETRY_POLICY, classified_faults
+from .stewards import stewards
+
 WAREHOUSE_POOL = "warehouse_writer"  # DuckDB allows one writing process per file
 
 
 class DatenwerkDltTranslator(DagsterDltTranslator):
-    """Keys ``[dataset, table]``, group ``ingestion``, the resource docstring as description."""
+    """Keys ``[dataset, table]``, group ``ingestion``, the resource docstring as description,
+    owners from the stewards file (by ``dataset/table``, then by dataset)."""
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
@@ -34,11 +47,27 @@ class DatenwerkDltTranslator(DagsterDltTranslator):
             group_name="ingestion",
             description=(doc or spec.description or "").strip(),
             kinds={"dlt", "duckdb"},
-            owners=["team:data-engineering"],
+            owners=stewards().owners_for([f"{dataset}/{data.resource.name}", dataset]),
         )
 
 
 TRANSLATOR = DatenwerkDltTranslator()
+
+
+def table_row_counts(dlt_pipeline: Pipeline, tables: list[str]) -> dict[str, int]:
+    """Rows now in each raw table (dlt reports only the rows of this load), through dlt's own
+    connection: a second connection to the file from this process would conflict with it."""
+    counts: dict[str, int] = {}
+    with dlt_pipeline.sql_client() as client:
+        for table in tables:
+            try:
+                rows = client.execute_sql(
+                    f"select count(*) from {client.make_qualified_table_name(table)}"
+                )
+            except Exception:  # noqa: BLE001, S112 - a table this load did not create has no count
+                continue
+            counts[table] = int(rows[0][0]) if rows else 0
+    return counts
 
 
 def load_assets(
@@ -47,19 +76,32 @@ def load_assets(
     """One dagster-dlt multi-asset for a source: one asset per dlt table."""
 
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        # Fail fast, before dlt starts, on a missing key (terminal configuration error).
-        current_key()
-        # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
-        source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
-        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline(dataset))
+        with classified_faults():
+            # Fail fast, before dlt starts, on a missing key (terminal configuration error).
+            current_key()
+            # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
+            source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
+            dlt_pipeline = pipeline(dataset)
+            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=dlt_pipeline))
+            counts = table_row_counts(dlt_pipeline, [r.asset_key.path[-1] for r in results])
+            for result in results:
+                table = result.asset_key.path[-1]
+                extra = (
+                    {"dagster/row_count": MetadataValue.int(counts[table])} if table in counts else {}
+                )
+                yield MaterializeResult(
+                    asset_key=result.asset_key, metadata={**(result.metadata or {}), **extra}
+                )
 
     _load.__doc__ = description
-    return dlt_assets(
-        dlt_source=make_source(),
-        dlt_pipeline=pipeline(dataset),
+    # dlt_assets() is multi_asset(specs=build_dlt_asset_specs(...)); spelled out for the retry
+    # policy, which dlt_assets() does not pass on.
+    return multi_asset(
+        specs=build_dlt_asset_specs(make_source(), pipeline(dataset), TRANSLATOR),
         name=name,
-        dagster_dlt_translator=TRANSLATOR,
+        can_subset=True,
         pool=WAREHOUSE_POOL,
+        retry_policy=RETRY_POLICY,
     )(_load)
 
 

@@ -15,6 +15,7 @@ from warehouse import paths
 from warehouse.publish import CheckOutcome, publish
 
 from .checks import CHECKS
+from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
 
 PUBLISHED_MARTS = (
@@ -81,7 +82,17 @@ def _planned_blocking_checks(context: AssetExecutionContext) -> set[AssetCheckKe
         planned = run.asset_check_selection
     elif run.asset_selection is not None:
         planned = {key for key in planned if key.asset_key in run.asset_selection}
-    return {key for key in planned if graph.get_check_spec(key).blocking}
+    upstream: set[AssetKey] = set()
+    frontier = set(graph.get(PUBLISHED).parent_keys)
+    while frontier:  # only checks before publication can block it (not those on what follows)
+        key = frontier.pop()
+        if key not in upstream:
+            upstream.add(key)
+            frontier |= set(graph.get(key).parent_keys)
+    return {
+        key for key in planned
+        if key.asset_key in upstream and graph.get_check_spec(key).blocking
+    }
 
 
 def failed_blocking_checks(
@@ -104,13 +115,17 @@ def failed_blocking_checks(
     return failed
 
 
+PUBLISHED = AssetKey(["published_marts"])
+
+
 @asset(
-    key=AssetKey(["published_marts"]),
+    key=PUBLISHED,
     deps=[*(AssetKey([m]) for m in PUBLISHED_MARTS), *_blocking_check_keys()],
     group_name="publish",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
     pool=WAREHOUSE_POOL,
+    retry_policy=RETRY_POLICY,
     description=(
         "The analysts' read-only copy of the marts (published/marts.duckdb): a new generation "
         "(published/generations/), copied and atomically renamed into place, only when every "
@@ -118,14 +133,15 @@ def failed_blocking_checks(
     ),
 )
 def published_marts(context: AssetExecutionContext) -> MaterializeResult:
-    outcomes = run_check_outcomes(context)
-    failed = failed_blocking_checks(context, outcomes)
-    if failed:
-        raise PublishBlocked(
-            f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
-            f"The last good publication stays in place at {paths.published_db()}."
-        )
-    publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes)
+    with classified_faults():  # a blocked publication is terminal; a locked file is retried
+        outcomes = run_check_outcomes(context)
+        failed = failed_blocking_checks(context, outcomes)
+        if failed:
+            raise PublishBlocked(
+                f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
+                f"The last good publication stays in place at {paths.published_db()}."
+            )
+        publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(publication.path),

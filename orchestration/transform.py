@@ -7,12 +7,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from warehouse import paths
 
+from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
+from .stewards import as_owner, stewards
 
 DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
 
@@ -50,21 +53,30 @@ if _manifest_is_stale(DBT_PROJECT):
 
 
 class DatenwerkDbtTranslator(DagsterDbtTranslator):
-    """Group ``transform``; owners from ``meta.owner``; sources keep ``[source, table]`` keys."""
+    """Group ``transform``; sources keep ``[source, table]`` keys (the dlt tables' keys); owners
+    from the stewards file (by model, then by folder) plus the model's ``meta.owner``."""
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "transform"
-
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
-        owner = (dbt_resource_props.get("meta") or {}).get("owner") or (
-            dbt_resource_props.get("config", {}).get("meta") or {}
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=AssetKey([props["source_name"], props["name"]]))
+        folders = props.get("fqn", [])[1:-1]  # [project, *folders, name]
+        candidates = [props["name"]]
+        candidates += ["/".join(folders[:i]) for i in range(len(folders), 0, -1)]
+        if props["resource_type"] == "seed":
+            candidates.append("seeds")
+        owners = stewards().owners_for(candidates)
+        meta_owner = (props.get("meta") or {}).get("owner") or (
+            (props.get("config") or {}).get("meta") or {}
         ).get("owner")
-        return [f"team:{owner}"] if owner else ["team:data-engineering"]
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return AssetKey([dbt_resource_props["name"]])
+        if meta_owner:
+            owners = list(dict.fromkeys([*owners, as_owner(str(meta_owner))]))
+        return spec.replace_attributes(
+            key=AssetKey([props["name"]]), group_name="transform", owners=owners
+        )
 
 
 @dbt_assets(
@@ -72,11 +84,47 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
     project=DBT_PROJECT,
     dagster_dbt_translator=DatenwerkDbtTranslator(),
     pool=WAREHOUSE_POOL,
+    retry_policy=RETRY_POLICY,
 )
 def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Build staging, intermediate and mart models with `dbt build` (models and their tests)."""
     os.environ["DATENWERK_BUILD_DB"] = str(paths.build_db())
     target = paths.dbt_target_dir() / context.run_id
-    # Row counts come from dbt's own adapter response; dagster-dbt's fetch_row_counts() would
-    # keep an in-process DuckDB connection open and lock out the checks that read the marts.
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    # Events are held until dbt has finished: then one short read-only connection counts the rows
+    # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
+    # still writes, and dbt-duckdb reports no rows in its adapter response).
+    events: list[Any] = []
+    try:
+        with classified_faults():
+            events.extend(dbt.cli(["build"], context=context, target_path=target).stream())
+    finally:
+        keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
+        yield from with_row_counts(events, keys)
+
+
+def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -> Iterator[Any]:
+    """The events, with ``dagster/row_count`` on each materialised table (views have none)."""
+    built = {e.output_name: keys_by_output[e.output_name] for e in events
+             if isinstance(e, Output) and e.output_name in keys_by_output}
+    counts: dict[str, int] = {}
+    if built and paths.build_db().exists():
+        try:
+            with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+                tables = dict(con.sql(
+                    "select table_name, table_schema from information_schema.tables "
+                    "where table_type = 'BASE TABLE'"
+                ).fetchall())
+                for output, key in built.items():
+                    name = key.path[-1]
+                    if name in tables:
+                        counts[output] = con.sql(
+                            f'select count(*) from "{tables[name]}"."{name}"'
+                        ).fetchall()[0][0]
+        except duckdb.Error:  # counts are a courtesy; never mask the build's own outcome
+            counts.clear()
+    for event in events:
+        if isinstance(event, Output) and event.output_name in counts:
+            event = event.with_metadata(
+                {**event.metadata, "dagster/row_count": MetadataValue.int(counts[event.output_name])}
+            )
+        yield event

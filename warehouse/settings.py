@@ -78,3 +78,53 @@ def row_count_band() -> float:
     (``DATENWERK_ROW_COUNT_BAND``, default 0.3): a night's deliveries move a mart by a few
     percent; a third more or fewer rows means a lost, doubled or truncated delivery."""
     return float(os.environ.get("DATENWERK_ROW_COUNT_BAND", "0.3"))
+
+
+# --------------------------------------------------------------------------- operations (issue 7)
+
+
+def stewards_file() -> str | None:
+    """Another stewards/owners file than ``orchestration/stewards.yml`` (``DATENWERK_STEWARDS_FILE``)."""
+    return os.environ.get("DATENWERK_STEWARDS_FILE") or None
+
+
+def max_publication_age_hours() -> float:
+    """Marts count as stale when the last publication is older than this
+    (``DATENWERK_MAX_PUBLICATION_AGE_HOURS``). 36 h: one missed nightly run (24 h) plus the
+    morning in which someone can still fix it before the next one."""
+    return float(os.environ.get("DATENWERK_MAX_PUBLICATION_AGE_HOURS", "36"))
+
+
+def default_max_days_without_delivery() -> float:
+    """Days without a new file after which a department's source is flagged, unless the stewards
+    file sets it per department (``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``): monthly exports + a week."""
+    return float(os.environ.get("DATENWERK_MAX_DAYS_WITHOUT_DELIVERY", "38"))
+
+
+def smtp_settings() -> dict[str, str | int | bool] | None:
+    """Where failure alerts are mailed (``DATENWERK_SMTP_HOST``/``PORT``/``USER``/``PASSWORD``/
+    ``FROM``/``TO`` - comma-separated -, ``DATENWERK_SMTP_STARTTLS=1``); None if no host is set."""
+    host = os.environ.get("DATENWERK_SMTP_HOST")
+    if not host:
+        return None
+    return {
+        "host": host,
+        "port": int(os.environ.get("DATENWERK_SMTP_PORT", "25")),
+        "user": os.environ.get("DATENWERK_SMTP_USER", ""),
+        "password": os.environ.get("DATENWERK_SMTP_PASSWORD", ""),
+        "sender": os.environ.get("DATENWERK_SMTP_FROM", "datenwerk@localhost"),
+        "recipients": os.environ.get("DATENWERK_SMTP_TO", ""),
+        "starttls": os.environ.get("DATENWERK_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+    }
+
+
+def alert_webhook() -> str | None:
+    """A URL that receives failure alerts as a JSON POST (``DATENWERK_ALERT_WEBHOOK``); the body
+    has a ``text`` field, as Slack, Mattermost and Rocket.Chat incoming webhooks expect."""
+    return os.environ.get("DATENWERK_ALERT_WEBHOOK") or None
+
+
+def ui_url() -> str | None:
+    """The Dagster UI's address as users reach it (``DATENWERK_UI_URL``, e.g. behind the reverse
+    proxy), for links in alerts; None leaves the links out."""
+    return (os.environ.get("DATENWERK_UI_URL") or "").rstrip("/") or None

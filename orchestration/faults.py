@@ -1,0 +1,77 @@
+"""Transient or terminal: which failures a step retries, and which stop it at once.
+
+Transient faults go away by themselves: another process holding the DuckDB write lock on
+``build.duckdb`` (an analyst's stray read-write connection, a second `datenwerk run`), or a
+temporary I/O error on a network share. Steps retry them with exponential backoff
+(:data:`RETRY_POLICY`). Everything else is terminal - a missing pseudonymisation key, bad
+configuration, a rejected file, a publication blocked by a failed check, a dbt model or test that
+fails: retrying cannot help, so the step fails once (``Failure(allow_retries=False)``) and the
+failure alert goes out immediately.
+"""
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+from dagster import Backoff, Failure, Jitter, RetryPolicy
+
+# 1 s, 2 s, 4 s, 8 s (+/- jitter): 15 s in all covers a read-write connection held for a quick
+# query or a `datenwerk run` finishing its last step; a lock held longer is someone's mistake
+# that the alert should report rather than wait out.
+RETRY_POLICY = RetryPolicy(
+    max_retries=4, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+
+# What DuckDB says when another process holds the file (it reports no errno of its own).
+LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
+# Errors of the storage, not of our data or configuration.
+TRANSIENT_ERRNOS = frozenset(
+    {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.EINTR, errno.ESTALE,
+     errno.ENOLCK, errno.ECONNRESET}
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or anything in its cause chain) is a fault worth retrying.
+
+    dlt wraps DuckDB's exceptions and dbt runs in a subprocess, so the lock is also recognised by
+    DuckDB's message in the text (dagster-dbt puts dbt's error messages into its description).
+    """
+    for link in _chain(exc):
+        text = f"{link} {getattr(link, 'description', '') or ''}"
+        if any(message in text for message in LOCK_MESSAGES):
+            return True
+        if isinstance(link, duckdb.IOException) and "lock" in text.lower():
+            return True
+        if isinstance(link, OSError) and link.errno in TRANSIENT_ERRNOS:
+            return True
+    return False
+
+
+@contextmanager
+def classified_faults() -> Iterator[None]:
+    """Wrap a step body: transient faults propagate (and are retried by :data:`RETRY_POLICY`),
+    terminal ones become a ``Failure`` that is never retried."""
+    try:
+        yield
+    except Failure as exc:
+        if exc.allow_retries and not is_transient(exc):
+            exc.allow_retries = False
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise Failure(
+            description=f"{type(exc).__name__}: {exc}"[:2000],
+            allow_retries=False,
+        ) from exc

@@ -1,0 +1,207 @@
+"""Freshness checks and the failure alert, on real runs of real jobs.
+
+The publication is moved back 40 hours: the freshness run fails on its blocking check, and the
+failure alert - evaluated for real against that run - names the check in the log, in an e-mail
+to an SMTP server on loopback and in a JSON POST to a webhook on loopback. A run that rejects a
+file and cannot publish gets an alert naming the asset and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    build_run_status_sensor_context,
+)
+
+from tests.conftest import PipelineRun, copy_home, use_home
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "case_management"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, list]]:
+    from aiosmtpd.controller import Controller
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            received.append(envelope)
+            return "250 Message accepted"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[tuple[str, list]]:
+    received: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append((self.headers["Content-Type"], json.loads(self.rfile.read(length))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hooks/datenwerk", received
+    finally:
+        server.shutdown()
+
+
+def run_job(home: Path, instance: DagsterInstance, job: str, **kwargs):  # type: ignore[no-untyped-def]
+    from orchestration.definitions import defs
+
+    use_home(home)
+    return defs.resolve_job_def(job).execute_in_process(
+        instance=instance, raise_on_error=False, **kwargs
+    )
+
+
+def evaluations(result) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+
+
+def evaluate_failure_alert(instance: DagsterInstance, run_id: str) -> None:
+    """Run the failure_alert sensor on a failed run, as the daemon does."""
+    from orchestration.alerts import failure_alert
+
+    run = instance.get_run_by_id(run_id)
+    failure = instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)[0].dagster_event
+    context = build_run_status_sensor_context(
+        sensor_name="failure_alert", dagster_event=failure, dagster_instance=instance,
+        dagster_run=run,
+    ).for_run_failure()
+    failure_alert(context)
+
+
+def test_stale_publication_and_late_department(
+    first_run: PipelineRun, monkeypatch, smtp_server, webhook_server  # type: ignore[no-untyped-def]
+) -> None:
+    home = copy_home(first_run.home, "stale")
+    instance = DagsterInstance.ephemeral()
+
+    fresh = run_job(home, instance, "freshness_checks")
+    assert fresh.success
+    checks = evaluations(fresh)
+    assert checks["publication_freshness"].passed
+    assert checks["delivery_freshness"].passed  # every department delivered just now
+
+    # The last publication 40 hours ago; SB's last file 40 days ago (limit 35), AJH's too (100).
+    with duckdb.connect(str(home / "published" / "marts.duckdb")) as con:
+        con.execute("update main._publication set published_at = published_at - interval 40 hour")
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb")) as con:
+        con.execute(
+            "update raw_case_management.file_registry set registered_at = registered_at - "
+            "interval 40 day where split_part(source_file, '/', 3) in ('SB', 'AJH')"
+        )
+
+    smtp_port, mails = smtp_server
+    url, posts = webhook_server
+    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(smtp_port))
+    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
+    monkeypatch.setenv("DATENWERK_SMTP_TO", "ops@example.org, steward@example.org")
+    monkeypatch.setenv("DATENWERK_ALERT_WEBHOOK", url)
+    monkeypatch.setenv("DATENWERK_UI_URL", "https://datenwerk.example.org/")
+
+    stale = run_job(home, instance, "freshness_checks")
+    assert not stale.success
+    checks = evaluations(stale)
+    assert not checks["publication_freshness"].passed
+    assert "stale" in checks["publication_freshness"].description
+    assert checks["publication_freshness"].metadata["age_hours"].value >= 40
+    assert not checks["delivery_freshness"].passed
+    assert checks["delivery_freshness"].metadata["late_departments"].value == ["SB"]
+
+    evaluate_failure_alert(instance, stale.run_id)
+
+    assert len(mails) == 1
+    mail = mails[0]
+    assert sorted(mail.rcpt_tos) == ["ops@example.org", "steward@example.org"]
+    message = message_from_bytes(mail.content)
+    assert "freshness_checks failed" in message["Subject"]
+    body = message.get_payload(decode=True).decode()
+    assert "published_marts:publication_freshness" in body
+    assert "raw_case_management/file_registry:delivery_freshness (WARN)" in body
+    assert f"https://datenwerk.example.org/runs/{stale.run_id}" in body
+
+    assert len(posts) == 1
+    content_type, payload = posts[0]
+    assert content_type == "application/json"
+    assert payload["run_id"] == stale.run_id and payload["job_name"] == "freshness_checks"
+    assert "published_marts:publication_freshness" in [c["check"] for c in payload["failed_checks"]]
+    assert "publication_freshness" in payload["text"]
+
+    # The limit is configurable: 48 h tolerates the 40-hour-old publication.
+    monkeypatch.setenv("DATENWERK_MAX_PUBLICATION_AGE_HOURS", "48")
+    assert evaluations(run_job(home, instance, "freshness_checks"))["publication_freshness"].passed
+
+
+def test_alert_names_failed_asset_and_rejected_file(
+    first_run: PipelineRun, monkeypatch, webhook_server  # type: ignore[no-untyped-def]
+) -> None:
+    home = copy_home(first_run.home, "alert-asset")
+    # A broken export (rejected on load) and a publication folder that cannot be written.
+    shutil.copy(FIXTURES / "klienten_binary_garbage.csv",
+                home / "inbox" / "case_management" / "swm" / "SB" / "klienten_kaputt.csv")
+    shutil.rmtree(home / "published")
+    (home / "published").write_text("not a folder")
+    url, posts = webhook_server
+    monkeypatch.delenv("DATENWERK_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DATENWERK_ALERT_WEBHOOK", url)
+    instance = DagsterInstance.ephemeral()
+
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    selection = [k for k in graph.get_all_asset_keys() if k.path[0] == "raw_case_management"]
+    result = run_job(home, instance, "nightly_refresh",
+                     asset_selection=[*selection, AssetKey(["published_marts"])])
+
+    assert not result.success
+    # A folder in the way is not transient: one attempt, no retry.
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    evaluate_failure_alert(instance, result.run_id)
+
+    assert len(posts) == 1
+    _, payload = posts[0]
+    assert payload["failed_assets"] == ["published_marts"]
+    assert payload["rejected_files"] == ["case_management/swm/SB/klienten_kaputt.csv"]
+    assert "FileExistsError" in payload["failed_steps"][0]["error"]
+    assert "published_marts" in payload["text"] and "klienten_kaputt.csv" in payload["text"]
