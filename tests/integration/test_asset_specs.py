@@ -20,7 +20,8 @@ from tests.conftest import PipelineRun
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "asset_specs.json"
 GROUPS = {"ingestion", "transform", "quality", "publish"}
-KINDS = {"dlt", "dbt", "duckdb", "great_expectations"}
+# the stack that made the asset, and for files handed out, their formats
+KINDS = {"dlt", "dbt", "duckdb", "great_expectations", "csv", "excel", "parquet", "json"}
 OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 
 
