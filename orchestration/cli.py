@@ -248,6 +248,14 @@ def print_summary(elapsed: float) -> None:
         "from mart_outcomes where period_type = \\'year\\' order by 1, 2'))\"\n"
         "Watch and run the pipeline in the Dagster UI: make dev, then http://127.0.0.1:3000"
     )
+    print("\nAlso written:")
+    for what, path in (
+        ("department exports", paths.exports_dir()),
+        ("open data (suppressed, DCAT-AP.de)", paths.open_data_dir()),
+        ("data quality (GX Data Docs)", paths.data_docs_dir() / "index.html"),
+        ("steward reports (personal data)", paths.reports_dir()),
+    ):
+        print(f"  {what:<36} {path}")
 
 
 def _generation_line(manifest: dict[str, object], current: str | None) -> str:
