@@ -35,6 +35,7 @@ from .freshness import (
 from .ingestion import ASSETS as INGESTION_ASSETS
 from .open_data import open_data
 from .publish import published_marts
+from .quality_report import data_quality_report
 from .sensors import inbox_sensor
 from .transform import dbt_resource, transform_assets
 
@@ -68,6 +69,7 @@ defs = Definitions(
         published_marts,
         department_exports,
         open_data,
+        data_quality_report,
     ],
     asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
     jobs=[nightly_refresh, freshness_job],

@@ -57,14 +57,19 @@ def test_asset_graph_and_nightly_refresh_from_the_ui(
 
     # The global asset graph: the three groups.
     page.goto(f"{webserver.url}/asset-groups")
-    for group in ("ingestion", "transform", "publish"):
+    for group in ("ingestion", "transform", "quality", "publish"):
         expect(page.get_by_text(group, exact=True).first).to_be_visible()
     page.screenshot(path=str(tmp_path / "1-asset-graph.png"))
 
-    # The transform group's graph shows the marts, fct_cases among them.
+    # The transform group's graph (zoomed out, with some 50 models it abbreviates labels) ...
     page.goto(f"{webserver.url}/locations/datenwerk/asset-groups/transform")
-    expect(page.get_by_text("fct_cases", exact=True).first).to_be_visible()
+    expect(page.get_by_text("mart_impact", exact=True).first).to_be_visible()
     page.screenshot(path=str(tmp_path / "2-transform-group.png"))
+    # ... and a known mart's own page, with its group and its checks.
+    page.goto(f"{webserver.url}/assets/fct_cases")
+    expect(page.get_by_text("fct_cases", exact=True).first).to_be_visible()
+    expect(page.get_by_text("transform", exact=True).first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2b-fct-cases.png"))
 
     # Jobs -> nightly_refresh -> Materialize all.
     page.goto(f"{webserver.url}/jobs")

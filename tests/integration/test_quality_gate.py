@@ -57,6 +57,21 @@ def test_every_suite_passes_on_the_demo_and_docs_exist(first_run: PipelineRun) -
     assert (first_run.home / "quality" / "gx" / "great_expectations.yml").exists()
 
 
+def test_quality_report_summarises_the_run_that_published(first_run: PipelineRun) -> None:
+    report = next(
+        e.event_specific_data.materialization
+        for e in first_run.result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.asset_key == AssetKey(["data_quality_report"])
+    )
+    gx_suites = {n for n in evaluations(first_run.result) if n.startswith("gx_")}
+    # every GX check of the run wrote its result, and the report counts exactly those
+    assert report.metadata["suites_run"].value == len(gx_suites) > 10
+    assert report.metadata["suites_failed"].value == 0
+    assert report.metadata["rows_validated"].value > 0
+    assert Path(report.metadata["data_docs"].value).is_file()
+
+
 def add_client_born_1890(home) -> None:  # type: ignore[no-untyped-def]
     """A later delivery with one client born in 1890: a valid date the loader accepts, but no
     client of a counselling centre is 136 years old (the batch suite's birth-year range)."""
