@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -97,10 +96,10 @@ def test_identifiers_are_never_shown(home: Path) -> None:
 def test_row_count_band_against_the_last_publication(home: Path) -> None:
     first = suites.validate_row_count("fct_cases", 100)
     assert first.success and "first publication" in first.notes[0]
-    published = home / "published" / "marts.duckdb"
-    published.parent.mkdir(parents=True)
-    with duckdb.connect(str(published)) as con:
-        con.execute("create table fct_cases as select range as i from range(100)")
+    # the last publication's row counts, as warehouse.publish records them in its manifest
+    manifest = home / "published" / "marts.manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"generation": "g1", "row_counts": {"fct_cases": 100}}))
     assert suites.validate_row_count("fct_cases", 129, band=0.3).success
     assert suites.validate_row_count("fct_cases", 71, band=0.3).success
     low = suites.validate_row_count("fct_cases", 69, band=0.3)
