@@ -82,6 +82,36 @@ def test_failed_check_blocks_publication(first_run: PipelineRun) -> None:
     assert snapshot(home / "exports") == exports_before
 
 
+def test_failed_dbt_test_blocks_publication(first_run: PipelineRun) -> None:
+    """A re-delivered programs.csv names a department that does not exist: dbt's relationships
+    test on the staging model fails (a dbt test, shown as a Dagster asset check), and nothing
+    downstream of the run reaches analysts, departments or the public."""
+    home = copy_home(first_run.home, "failed-dbt-test")
+    publications_before = snapshot(home / "published")
+    exports_before = snapshot(home / "exports")
+    open_data_before = snapshot(home / "open_data.generations")
+    programs = home / "inbox" / "reference" / "swm" / "programs.csv"
+    programs.write_text(programs.read_text(encoding="utf-8") + "swm,XX-NEU,XX,Neues Programm\n",
+                        encoding="utf-8")
+
+    result = run_nightly(home)
+
+    assert not result.success
+    failed = [
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    assert [(c.asset_key, c.check_name.split("_")[0]) for c in failed] == [
+        (AssetKey(["stg_reference__programs"]), "relationships")
+    ]
+    assert AssetKey(["published_marts"]) not in materialised(result)
+    assert AssetKey(["department_exports"]) not in materialised(result)
+    assert AssetKey(["open_data"]) not in materialised(result)
+    assert snapshot(home / "published") == publications_before
+    assert snapshot(home / "exports") == exports_before
+    assert snapshot(home / "open_data.generations") == open_data_before
+
+
 def test_a_crashing_check_blocks_publication(first_run: PipelineRun) -> None:
     """A check that raises (no result at all) on an ingestion asset, which publish does not
     depend on: publish does not run, nothing changes, the run fails."""
