@@ -104,7 +104,7 @@ def test_locked_warehouse_is_retried_until_the_lock_is_gone(demo_home: Path) -> 
     first = retries[0].event_specific_data
     cause = first.error.cause
     assert cause.cls_name == "IOException" and "Could not set lock" in cause.message
-    assert first.seconds_to_wait >= 0.5  # backoff: 1 s +/- jitter before the first retry
+    assert first.seconds_to_wait > 0  # backoff: 1 s with +/- jitter (Dagster scales it randomly)
     with duckdb.connect(str(db), read_only=True) as con:
         n = con.sql("select count(*) from raw_reference.departments").fetchall()[0][0]
     assert n == 4  # the demo's four departments, loaded by the retried attempt
