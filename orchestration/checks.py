@@ -30,7 +30,7 @@ from dagster import (
 )
 
 from quality import accounting as accounting_checks
-from quality import batches, suites
+from quality import batches, holds, suites
 from quality.gx import SuiteResult
 from warehouse import paths
 
@@ -116,15 +116,34 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
 
     def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
         load_ids = batch_load_ids(context, key)
-        result = batches.validate_batch(dataset, table, load_ids, run_name=context.run.run_id)
-        return result, {"load_ids": MetadataValue.json(load_ids)}
+        try:
+            result = batches.validate_batch(dataset, table, load_ids, run_name=context.run.run_id)
+        except Exception:
+            _hold(context, load_ids, "the check crashed")
+            raise
+        extra: dict[str, Any] = {"load_ids": MetadataValue.json(load_ids)}
+        if not result.success:
+            held = _hold(context, load_ids, result.summary())
+            extra["held_loads"] = MetadataValue.json(held)
+        return result, extra
+
+    def _hold(context: AssetCheckExecutionContext, load_ids: list[str], reason: str) -> list[str]:
+        # Never merged by a later run either, until released (quality/holds.py).
+        held = holds.hold(load_ids, dataset=dataset, table=table, check=name, reason=reason)
+        if held:
+            context.log.error(
+                f"{name} failed: holding load(s) {', '.join(held)} out of staging until a data "
+                f"engineer releases them (`datenwerk held`, `datenwerk release LOAD_ID`)."
+            )
+        return held
 
     what = "DATEV booking lines" if table == "bookings" else f"{table} (data standard v1)"
     return _gx_check(
         key, name, True,
         f"Great Expectations suite on the new batch of {what}: required fields, codes, ranges, "
         "pseudonyms, rules and keys, on the rows of this run's completed dlt loads. Blocking: "
-        "a failure stops staging (dbt) and publication in this run.",
+        "a failure stops staging (dbt) and publication in this run, and holds the loads out of "
+        "staging in later runs until released (`datenwerk release`).",
         run,
     )
 

@@ -116,6 +116,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings.apply_process_environment()
     prepare_dagster_home()
+    if args.full_refresh:
+        from quality import holds
+
+        holds.request_full_refresh()
     if args.demo_if_empty and inbox_is_empty():
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
@@ -405,6 +409,35 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 1 if errors and not interactive else 0
 
 
+def cmd_held(args: argparse.Namespace) -> int:
+    from quality import holds
+
+    current = holds.held()
+    if not current:
+        print("No loads are held.")
+        return 0
+    print(f"{len(current)} load(s) held out of staging (a batch check failed):")
+    for h in current:
+        print(f"  {h.load_id}  {h.dataset}: {', '.join(h.tables)}  held {h.held_at}")
+        print(f"      {', '.join(h.checks)}: {h.reason}")
+    print(f"Details: the checks' Data Docs under {paths.data_docs_dir()}. Leave a load held and "
+          "deliver a corrected file, or `datenwerk release LOAD_ID --reason ...`.")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from quality import holds
+
+    try:
+        h = holds.release(args.load_id, reason=args.reason)
+    except (KeyError, ValueError) as exc:
+        print(str(exc).strip("'\""), file=sys.stderr)
+        return 1
+    print(f"Released load {h.load_id} ({h.dataset}: {', '.join(h.tables)}). The next run "
+          "merges it, with a full refresh of the incremental models.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datenwerk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -417,7 +450,16 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="load, transform, check and publish everything now")
     run.add_argument("--demo-if-empty", action="store_true", help="make demo data if the inbox is empty")
     run.add_argument("--scale", type=float, default=1.0, help="scale of demo data, if made")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild incremental models (contacts, bookings) from all loads")
     run.set_defaults(func=cmd_run)
+
+    held = sub.add_parser("held", help="list loads held out of staging by a failed batch check")
+    held.set_defaults(func=cmd_held)
+    release = sub.add_parser("release", help="release a held load: the next run merges it")
+    release.add_argument("load_id")
+    release.add_argument("--reason", required=True, help="why the batch may be merged after all")
+    release.set_defaults(func=cmd_release)
 
     validate = sub.add_parser("validate", help="check an export file without loading it")
     validate.add_argument("file")

@@ -11,6 +11,7 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from quality import holds
 from warehouse import paths
 
 from .faults import RETRY_POLICY, classified_faults
@@ -87,8 +88,16 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
     retry_policy=RETRY_POLICY,
 )
 def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """Build staging, intermediate and mart models with `dbt build` (models and their tests)."""
+    """Build staging, intermediate and mart models with `dbt build` (models and their tests).
+
+    A full refresh when one was requested (``datenwerk run --full-refresh``, or a released held
+    load: incremental models read only loads newer than their last build).
+    """
     os.environ["DATENWERK_BUILD_DB"] = str(paths.build_db())
+    os.environ["DATENWERK_HELD_LOADS"] = str(holds.held_dir())
+    full_refresh = holds.full_refresh_requested()
+    if full_refresh:
+        context.log.info("Full refresh requested: rebuilding incremental models from all loads.")
     target = paths.dbt_target_dir() / context.run_id
     # Events are held until dbt has finished: then one short read-only connection counts the rows
     # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
@@ -96,7 +105,11 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     events: list[Any] = []
     try:
         with classified_faults():
-            events.extend(dbt.cli(["build"], context=context, target_path=target).stream())
+            invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
+                                 context=context, target_path=target)
+            events.extend(invocation.stream())
+        if full_refresh and invocation.is_successful():
+            holds.clear_full_refresh_request()
     finally:
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)

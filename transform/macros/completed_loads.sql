@@ -1,8 +1,13 @@
 {#-
     Rows of a dlt table that belong to completed loads only. dlt writes rows before it records
     the load in _dlt_loads, so a killed load leaves rows behind whose load id is not (yet) there.
+
+    Loads held by a failed batch check (quality/holds.py: one JSON file per load id under
+    $DATENWERK_HOME/quality/held_loads/) are left out too, until a data engineer releases them.
+    The file registry and the quarantine pass `include_held=true`: what happened to a file
+    stays visible while its rows are held.
 -#}
-{% macro completed_loads(source_name, table_name) -%}
+{% macro completed_loads(source_name, table_name, include_held=false) -%}
     {%- set relation = source(source_name, table_name) -%}
     select *
     from {{ relation }}
@@ -11,4 +16,19 @@
         from {{ relation.database }}.{{ relation.schema }}._dlt_loads
         where status = 0
     )
+    {%- if not include_held %}
+    and _dlt_load_id not in ({{ held_load_ids() }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- The load ids held now. read_text returns no rows (no error) while the folder is empty or
+    missing. DATENWERK_HELD_LOADS is set by Datenwerk; by hand it follows DATENWERK_HOME. -#}
+{% macro held_load_ids() -%}
+    {%- set folder = env_var(
+        'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
+    ) -%}
+    select load_id from (
+        select json_extract_string(content, '$.load_id') as load_id
+        from read_text('{{ folder }}/*.json')
+    ) where load_id is not null
 {%- endmacro %}

@@ -4,7 +4,7 @@
 with
 
 source as (
-    {{ completed_loads(source_name, 'file_registry') }}
+    {{ completed_loads(source_name, 'file_registry', include_held=true) }}
 ),
 
 final as (
@@ -31,7 +31,7 @@ select * from final
 with
 
 source as (
-    {{ completed_loads(source_name, 'quarantine') }}
+    {{ completed_loads(source_name, 'quarantine', include_held=true) }}
 ),
 
 final as (

@@ -1,6 +1,6 @@
 {#- Service contacts, latest delivery per contact. Incremental (the largest table): a run reads
     only the rows of loads completed since the last run and replaces the contacts they deliver
-    again; `dbt build --full-refresh` (datenwerk run --full-refresh) rebuilds it from all loads. -#}
+    again; `datenwerk run --full-refresh` (dbt build --full-refresh) rebuilds it from all loads. -#}
 {{
     config(
         materialized='incremental',

@@ -1,0 +1,137 @@
+"""Held loads: a batch that failed its Great Expectations suite is never merged, in no later run.
+
+A blocking ``gx_batch_<table>`` check stops staging in the run that loaded the batch. The rows stay
+in the raw tables, though (dlt has committed them), and the next run validates only *its* loads.
+Without a record, the next run's staging would merge the failed batch. So a failing batch check
+holds the loads it validated: one JSON file per load id under
+``$DATENWERK_HOME/quality/held_loads/``, which dbt's ``completed_loads`` macro reads (DuckDB's
+``read_text``) and excludes, for every table of that load.
+
+A data engineer looks at the check's result (Data Docs), then either leaves the load held (a
+corrected file is delivered instead; it loads under a new load id) or releases it with
+``datenwerk release LOAD_ID``. Releasing moves the file to ``released/`` (kept: who released
+what, when, and why) and asks for a full refresh of the next dbt build: incremental staging
+reads only loads newer than the last build, and a released load is older.
+
+The files hold load ids, table names and the check's summary: no row values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warehouse import paths
+
+FULL_REFRESH_MARKER = ".full_refresh_requested"
+
+
+def held_dir() -> Path:
+    """Where held loads are recorded (read by dbt, see ``transform/macros/completed_loads.sql``)."""
+    return paths.quality_dir() / "held_loads"
+
+
+def released_dir() -> Path:
+    return held_dir() / "released"
+
+
+@dataclass(frozen=True)
+class Hold:
+    load_id: str
+    dataset: str
+    tables: tuple[str, ...]
+    checks: tuple[str, ...]
+    reason: str
+    held_at: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Hold:
+        return cls(
+            load_id=str(data["load_id"]), dataset=str(data.get("dataset", "")),
+            tables=tuple(data.get("tables", ())), checks=tuple(data.get("checks", ())),
+            reason=str(data.get("reason", "")), held_at=str(data.get("held_at", "")),
+        )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # dbt never reads a half-written file
+
+
+def _file(load_id: str) -> Path:
+    if not load_id.replace(".", "").isdigit():
+        raise ValueError(f"not a dlt load id: {load_id!r}")
+    return held_dir() / f"{load_id}.json"
+
+
+def hold(load_ids: Iterable[str], *, dataset: str, table: str, check: str, reason: str) -> list[str]:
+    """Hold ``load_ids`` (a failing ``check`` on ``dataset.table``); returns the ids held.
+
+    Holding a load twice adds the table and check to its record.
+    """
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    held = []
+    for load_id in sorted(set(load_ids)):
+        path = _file(load_id)
+        data: dict[str, Any] = (
+            json.loads(path.read_text(encoding="utf-8")) if path.exists()
+            else {"load_id": load_id, "dataset": dataset, "tables": [], "checks": [],
+                  "reason": reason, "held_at": now}
+        )
+        data["tables"] = sorted({*data["tables"], table})
+        data["checks"] = sorted({*data["checks"], check})
+        _write_json(path, data)
+        held.append(load_id)
+    return held
+
+
+def held() -> list[Hold]:
+    """The loads held now, oldest first."""
+    folder = held_dir()
+    if not folder.is_dir():
+        return []
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    # Only records with a load id hold anything (dbt's SQL skips the others the same way).
+    return [Hold.from_json(r) for r in records if isinstance(r, dict) and r.get("load_id")]
+
+
+def release(load_id: str, *, reason: str, by: str | None = None) -> Hold:
+    """Release a held load: the next dbt build merges it (with a full refresh)."""
+    path = _file(load_id)
+    if not path.exists():
+        known = ", ".join(h.load_id for h in held()) or "none"
+        raise KeyError(f"load {load_id} is not held (held now: {known})")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(
+        released_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        released_by=by or getpass.getuser(),
+        release_reason=reason,
+    )
+    _write_json(released_dir() / path.name, data)
+    request_full_refresh()
+    path.unlink()
+    return Hold.from_json(data)
+
+
+def request_full_refresh() -> None:
+    """Make the next dbt build a full refresh (see :func:`take_full_refresh_request`)."""
+    held_dir().mkdir(parents=True, exist_ok=True)
+    (held_dir() / FULL_REFRESH_MARKER).touch()
+
+
+def full_refresh_requested() -> bool:
+    return (held_dir() / FULL_REFRESH_MARKER).exists()
+
+
+def clear_full_refresh_request() -> None:
+    """Called after a full-refresh build succeeded."""
+    (held_dir() / FULL_REFRESH_MARKER).unlink(missing_ok=True)

@@ -1,0 +1,42 @@
+"""The held-loads register (quality/holds.py) and the SQL dbt reads it with."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from quality import holds
+from tests.conftest import use_home
+
+
+def test_hold_release_and_the_sql_dbt_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    use_home(tmp_path)
+    assert holds.held() == []
+    holds.hold(["1700000000.1"], dataset="raw_case_management", table="clients",
+               check="gx_batch_clients", reason="1 expectation failed")
+    holds.hold(["1700000000.1"], dataset="raw_case_management", table="cases",
+               check="gx_batch_cases", reason="again")
+    [h] = holds.held()
+    assert h.tables == ("cases", "clients") and h.checks == ("gx_batch_cases", "gx_batch_clients")
+    assert h.reason == "1 expectation failed"  # the first reason stays
+
+    # What transform/macros/completed_loads.sql selects (a stray file without a load id is
+    # ignored rather than turning NOT IN into "nothing").
+    (holds.held_dir() / "notes.json").write_text("{}")
+    sql = (f"select load_id from (select json_extract_string(content, '$.load_id') as load_id "
+           f"from read_text('{holds.held_dir()}/*.json')) where load_id is not null")
+    with duckdb.connect() as con:
+        assert con.sql(sql).fetchall() == [("1700000000.1",)]
+        assert con.sql(sql.replace(str(holds.held_dir()), str(tmp_path / "none"))).fetchall() == []
+
+    with pytest.raises(KeyError, match="not held"):
+        holds.release("1700000000.2", reason="x")
+    with pytest.raises(ValueError, match="not a dlt load id"):
+        holds.hold(["../etc"], dataset="d", table="t", check="c", reason="r")
+    assert not holds.full_refresh_requested()
+    holds.release("1700000000.1", reason="checked by hand", by="tester")
+    assert [h.load_id for h in holds.held()] == []
+    assert holds.full_refresh_requested()
+    assert '"released_by": "tester"' in (holds.released_dir() / "1700000000.1.json").read_text()
+    holds.clear_full_refresh_request()
+    assert not holds.full_refresh_requested()
