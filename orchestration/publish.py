@@ -82,13 +82,8 @@ def _planned_blocking_checks(context: AssetExecutionContext) -> set[AssetCheckKe
         planned = run.asset_check_selection
     elif run.asset_selection is not None:
         planned = {key for key in planned if key.asset_key in run.asset_selection}
-    upstream: set[AssetKey] = set()
-    frontier = set(graph.get(PUBLISHED).parent_keys)
-    while frontier:  # only checks before publication can block it (not those on what follows)
-        key = frontier.pop()
-        if key not in upstream:
-            upstream.add(key)
-            frontier |= set(graph.get(key).parent_keys)
+    # Only checks before publication can block it (not those on what follows).
+    upstream = graph.get_ancestor_asset_keys(PUBLISHED)
     return {
         key for key in planned
         if key.asset_key in upstream and graph.get_check_spec(key).blocking

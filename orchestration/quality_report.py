@@ -6,26 +6,12 @@ and each writes its own Data Docs page as it runs, so the docs are current even 
 check stops the run. This asset summarises a run that got as far as a publication.
 """
 
-import json
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from quality.gx import results_of_run
 from warehouse import paths
 
 from .stewards import stewards
-
-
-def suites_of_run(run_id: str) -> dict[str, dict]:
-    """Each suite's latest result recorded in this run, from the Data Docs' ``runs.json``."""
-    log_file = paths.data_docs_dir() / "runs.json"
-    if not log_file.exists():
-        return {}
-    runs = json.loads(log_file.read_text(encoding="utf-8"))
-    return {
-        suite: next(e for e in entries if e["run"] == run_id)
-        for suite, entries in runs.items()
-        if any(e["run"] == run_id for e in entries)
-    }
 
 
 @asset(
@@ -41,7 +27,7 @@ def suites_of_run(run_id: str) -> dict[str, dict]:
     ),
 )
 def data_quality_report(context: AssetExecutionContext) -> MaterializeResult:
-    suites = suites_of_run(context.run.run_id)
+    suites = results_of_run(context.run.run_id)
     failed = sorted(s for s, e in suites.items() if not e["success"])
     return MaterializeResult(
         metadata={

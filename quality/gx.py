@@ -283,6 +283,21 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _recorded_runs() -> dict[str, list[dict[str, Any]]]:
+    """``data_docs/runs.json``: per suite, its latest results first."""
+    log_file = paths.data_docs_dir() / "runs.json"
+    return json.loads(log_file.read_text(encoding="utf-8")) if log_file.exists() else {}
+
+
+def results_of_run(run_name: str) -> dict[str, dict[str, Any]]:
+    """Each suite's latest result recorded by :func:`record_in_index` in one run."""
+    return {
+        suite: next(e for e in entries if e["run"] == run_name)
+        for suite, entries in _recorded_runs().items()
+        if any(e["run"] == run_name for e in entries)
+    }
+
+
 def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
                     key: tuple[str, ...] | None = None) -> None:
     """Add a result to ``data_docs/runs.json``, drop the oldest beyond the limit, and rewrite
@@ -290,9 +305,7 @@ def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
     root = paths.data_docs_dir()
     root.mkdir(parents=True, exist_ok=True)
     log_file = root / "runs.json"
-    runs: dict[str, list[dict[str, Any]]] = (
-        json.loads(log_file.read_text(encoding="utf-8")) if log_file.exists() else {}
-    )
+    runs = _recorded_runs()
     entries = runs.setdefault(result.suite, [])
     entries.insert(0, {
         "run": run_name,

@@ -7,6 +7,7 @@ Speed and memory targets of the issues are met here, measured in one run against
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -24,7 +25,9 @@ def record(name: str, figures: dict[str, Any]) -> Path:
     payload = {
         "benchmark": name,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": sys.version.split()[0], "cpus": _cpus(), "platform": platform.platform()},
+        "machine": {"python": sys.version.split()[0], "cpus": _cpus(), "platform": platform.platform(),
+                    # Other work on the machine while measuring (1-minute load average at the end).
+                    "load_average_1min": round(os.getloadavg()[0], 2)},
         **figures,
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
