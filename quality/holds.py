@@ -73,6 +73,15 @@ def _file(load_id: str) -> Path:
     return held_dir() / f"{load_id}.json"
 
 
+def held_load_ids_sql() -> str:
+    """A DuckDB subquery of the held load ids: what dbt's ``held_load_ids`` macro selects."""
+    folder = str(held_dir()).replace("'", "''")
+    return (
+        "select load_id from (select json_extract_string(content, '$.load_id') as load_id "
+        f"from read_text('{folder}/*.json')) where load_id is not null"
+    )
+
+
 def hold(load_ids: Iterable[str], *, dataset: str, table: str, check: str, reason: str) -> list[str]:
     """Hold ``load_ids`` (a failing ``check`` on ``dataset.table``); returns the ids held.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -20,14 +22,18 @@ def test_hold_release_and_the_sql_dbt_runs(tmp_path) -> None:  # type: ignore[no
     assert h.tables == ("cases", "clients") and h.checks == ("gx_batch_cases", "gx_batch_clients")
     assert h.reason == "1 expectation failed"  # the first reason stays
 
-    # What transform/macros/completed_loads.sql selects (a stray file without a load id is
-    # ignored rather than turning NOT IN into "nothing").
+    # The subquery the reconciliation uses, and dbt's held_load_ids macro spells the same (a
+    # stray file without a load id is ignored rather than turning NOT IN into "nothing").
     (holds.held_dir() / "notes.json").write_text("{}")
-    sql = (f"select load_id from (select json_extract_string(content, '$.load_id') as load_id "
-           f"from read_text('{holds.held_dir()}/*.json')) where load_id is not null")
+    macro = (Path(__file__).parents[2] / "transform/macros/completed_loads.sql").read_text()
+    sql = holds.held_load_ids_sql()
+    assert "json_extract_string(content, '$.load_id')" in macro and "load_id is not null" in macro
     with duckdb.connect() as con:
         assert con.sql(sql).fetchall() == [("1700000000.1",)]
-        assert con.sql(sql.replace(str(holds.held_dir()), str(tmp_path / "none"))).fetchall() == []
+    use_home(tmp_path / "nothing-held-yet")
+    with duckdb.connect() as con:
+        assert con.sql(holds.held_load_ids_sql()).fetchall() == []
+    use_home(tmp_path)
 
     with pytest.raises(KeyError, match="not held"):
         holds.release("1700000000.2", reason="x")
