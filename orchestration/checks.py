@@ -267,3 +267,35 @@ ACCOUNTING_CHECKS = [
     ),
 ]
 CHECKS += ACCOUNTING_CHECKS
+
+
+@asset_check(
+    asset=AssetKey(["published_marts"]),
+    name="no_held_loads",
+    blocking=False,
+    description=(
+        "Warning while loads are held out of staging by a failed batch check: the publication "
+        "leaves their rows out until a corrected file arrives or the load is released "
+        "(`datenwerk held`, `datenwerk release LOAD_ID`)."
+    ),
+)
+def no_held_loads() -> AssetCheckResult:
+    current = holds.held()
+    return AssetCheckResult(
+        passed=not current,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            "no loads are held" if not current else
+            f"{len(current)} load(s) held out of this publication: "
+            + "; ".join(f"{h.load_id} ({h.dataset}: {', '.join(h.tables)})" for h in current)
+        )[:1000],
+        metadata={
+            "held_loads": MetadataValue.json([
+                {"load_id": h.load_id, "dataset": h.dataset, "tables": list(h.tables),
+                 "checks": list(h.checks), "held_at": h.held_at} for h in current
+            ]),
+        },
+    )
+
+
+CHECKS.append(no_held_loads)

@@ -47,6 +47,9 @@ def test_failed_batch_is_held_until_released(first_run: PipelineRun, capsys) -> 
     assert AssetKey(["published_marts"]) in materialised(quiet)
     assert published.stat().st_mtime_ns != before
     assert clients_born_1890(home) == 0
+    warning = evaluations(quiet)["no_held_loads"]  # the publication says what it leaves out
+    assert not warning.passed and held_ids[0] in warning.description
+    assert warning.metadata["held_loads"].value[0]["tables"] == ["clients"]
 
     # The engineer lists the hold and releases it; the next run merges the batch.
     use_home(home)
@@ -60,5 +63,6 @@ def test_failed_batch_is_held_until_released(first_run: PipelineRun, capsys) -> 
     released = run_nightly(home)
     assert released.success
     assert clients_born_1890(home) == 1
+    assert evaluations(released)["no_held_loads"].passed
     assert not holds.full_refresh_requested()  # the full refresh ran once
     assert (holds.released_dir() / f"{held_ids[0]}.json").is_file()
