@@ -42,18 +42,29 @@ def use_home(home: Path) -> None:
     os.environ["DATENWERK_HOME"] = str(home)
 
 
-def run_nightly(home: Path, asset_selection: list | None = None):  # type: ignore[no-untyped-def]
+# Captured stdout/stderr of every step (a `tail -F` process per step: some 10 s of a run).
+NO_COMPUTE_LOGS = {"compute_logs": {"module": "dagster.core.storage.noop_compute_log_manager",
+                                    "class": "NoOpComputeLogManager"}}
+
+
+def run_nightly(  # type: ignore[no-untyped-def]
+    home: Path, asset_selection: list | None = None, compute_logs: bool = False
+):
     """Run the real nightly_refresh job on ``home`` (Dagster storage in ``home/dagster``):
-    all of it, or only ``asset_selection`` (asset keys; their checks run with them)."""
+    all of it, or only ``asset_selection`` (asset keys; their checks run with them).
+
+    ``compute_logs``: capture each step's output in the storage too, as `datenwerk run` does
+    (the privacy tests search it; other tests do not read it)."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
     use_home(home)
-    # A persistent instance under the home, as `datenwerk run` uses: its storage is an artefact
-    # the privacy tests must be able to search.
+    # A persistent instance under the home, as `datenwerk run` uses: its runs and events stay
+    # for the next run on the home (and its storage is an artefact the privacy tests search).
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+    overrides = None if compute_logs else NO_COMPUTE_LOGS
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster"), overrides=overrides) as instance:
         return defs.resolve_job_def("nightly_refresh").execute_in_process(
             instance=instance, raise_on_error=False, asset_selection=asset_selection
         )
@@ -84,7 +95,7 @@ def first_run(demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the demo home."""
     home = _SESSION_ROOT / "home"
     shutil.copytree(demo_home, home)
-    result = run_nightly(home)
+    result = run_nightly(home, compute_logs=True)
     return PipelineRun(home, result)
 
 
