@@ -3,6 +3,12 @@
 The session fixture generates demo data at a small scale and runs the real `nightly_refresh`
 job in process (real dlt pipelines, real dbt, real DuckDB files, real GX). Tests that need to
 change things work on a copy of that home.
+
+Two installations, each loaded once per session:
+- ``first_run`` (SCALE, about 200 clients): the golden and truth tests (marts against the
+  generator's ground truth, privacy, open data) need every program with closed cases in every year.
+- ``small_first_run`` (SMALL_SCALE, about 40 clients): the fault-injection and gate tests, which
+  need *a* loaded installation to break and run again, not a statistically rich one.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 import pytest
 
 SCALE = 0.1  # about 200 clients: every program has closed cases in every year, in seconds
+SMALL_SCALE = 0.02  # about 40 clients, every department and every file type, a dozen cases each
 SEED = 7
 
 # Set before Datenwerk modules are imported: loading the definitions touches this home.
@@ -35,34 +42,52 @@ def use_home(home: Path) -> None:
     os.environ["DATENWERK_HOME"] = str(home)
 
 
-def run_nightly(home: Path):  # type: ignore[no-untyped-def]
-    """Run the real nightly_refresh job on ``home`` (Dagster storage in ``home/dagster``)."""
+# Captured stdout/stderr of every step (a `tail -F` process per step: some 10 s of a run).
+NO_COMPUTE_LOGS = {"compute_logs": {"module": "dagster.core.storage.noop_compute_log_manager",
+                                    "class": "NoOpComputeLogManager"}}
+
+
+def run_nightly(  # type: ignore[no-untyped-def]
+    home: Path, asset_selection: list | None = None, compute_logs: bool = False
+):
+    """Run the real nightly_refresh job on ``home`` (Dagster storage in ``home/dagster``):
+    all of it, or only ``asset_selection`` (asset keys; their checks run with them).
+
+    ``compute_logs``: capture each step's output in the storage too, as `datenwerk run` does
+    (the privacy tests search it; other tests do not read it)."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
     use_home(home)
-    # A persistent instance under the home, as `datenwerk run` uses: its storage is an artefact
-    # the privacy tests must be able to search.
+    # A persistent instance under the home, as `datenwerk run` uses: its runs and events stay
+    # for the next run on the home (and its storage is an artefact the privacy tests search).
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+    overrides = None if compute_logs else NO_COMPUTE_LOGS
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster"), overrides=overrides) as instance:
         return defs.resolve_job_def("nightly_refresh").execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance, raise_on_error=False, asset_selection=asset_selection
         )
 
 
 @pytest.fixture(scope="session")
-def demo_home() -> Iterator[Path]:
+def session_root() -> Iterator[Path]:
+    """The session's temporary folder, removed at the end of the session."""
+    yield _SESSION_ROOT
+    shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo_home(session_root: Path) -> Path:
     """A home with demo exports (and their ground truth) in the inbox, not yet loaded."""
     from ingestion.demo.generator import generate
     from ingestion.pseudonymise import ensure_key_file
 
-    home = _SESSION_ROOT / "pristine"
+    home = session_root / "pristine"
     use_home(home)
     generate(home / "inbox", home / "demo_truth", seed=SEED, scale=SCALE)
     ensure_key_file()
-    yield home
-    shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +95,33 @@ def first_run(demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the demo home."""
     home = _SESSION_ROOT / "home"
     shutil.copytree(demo_home, home)
+    result = run_nightly(home, compute_logs=True)
+    return PipelineRun(home, result)
+
+
+@pytest.fixture(scope="session")
+def small_demo_home(session_root: Path) -> Path:
+    """Like ``demo_home`` at SMALL_SCALE: for tests that break an installation and run again."""
+    from ingestion.demo.generator import generate
+    from ingestion.pseudonymise import ensure_key_file
+
+    home = session_root / "small-pristine"
+    use_home(home)
+    generate(home / "inbox", home / "demo_truth", seed=SEED, scale=SMALL_SCALE)
+    ensure_key_file()
+    return home
+
+
+@pytest.fixture(scope="session")
+def small_first_run(small_demo_home: Path) -> PipelineRun:
+    """The first full pipeline run on a copy of the small demo home (it must succeed: tests
+    compare what a broken run leaves behind with what this run published)."""
+    home = _SESSION_ROOT / "small-home"
+    shutil.copytree(small_demo_home, home)
     result = run_nightly(home)
+    assert result.success, [  # type: ignore[attr-defined]
+        (e.step_key, str(e.step_failure_data.error)[-1500:])
+        for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
     return PipelineRun(home, result)
 
 

@@ -70,11 +70,11 @@ def test_finance_mart_equals_the_demo_files_month_by_month(first_run: PipelineRu
 
 
 def test_warehouse_that_no_longer_matches_its_files_blocks_publication(
-    first_run: PipelineRun,
+    small_first_run: PipelineRun,
 ) -> None:
     from orchestration.definitions import defs
 
-    home = copy_home(first_run.home, "accounting-tampered")
+    home = copy_home(small_first_run.home, "accounting-tampered")
     published = home / "published" / "marts.duckdb"
     before = published.read_bytes()
     with duckdb.connect(str(home / "warehouse" / "build.duckdb")) as con:

@@ -111,9 +111,9 @@ def evaluate_failure_alert(instance: DagsterInstance, run_id: str) -> None:
 
 
 def test_stale_publication_and_late_department(
-    first_run: PipelineRun, monkeypatch, smtp_server, webhook_server  # type: ignore[no-untyped-def]
+    small_first_run: PipelineRun, monkeypatch, smtp_server, webhook_server  # type: ignore[no-untyped-def]
 ) -> None:
-    home = copy_home(first_run.home, "stale")
+    home = copy_home(small_first_run.home, "stale")
     instance = DagsterInstance.ephemeral()
 
     fresh = run_job(home, instance, "freshness_checks")
@@ -174,9 +174,9 @@ def test_stale_publication_and_late_department(
 
 
 def test_alert_names_failed_asset_and_rejected_file(
-    first_run: PipelineRun, monkeypatch, webhook_server  # type: ignore[no-untyped-def]
+    small_first_run: PipelineRun, monkeypatch, webhook_server  # type: ignore[no-untyped-def]
 ) -> None:
-    home = copy_home(first_run.home, "alert-asset")
+    home = copy_home(small_first_run.home, "alert-asset")
     # A broken export (rejected on load) and a publication folder that cannot be written.
     shutil.copy(FIXTURES / "klienten_binary_garbage.csv",
                 home / "inbox" / "case_management" / "swm" / "SB" / "klienten_kaputt.csv")

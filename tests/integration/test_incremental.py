@@ -35,12 +35,12 @@ def contents(db: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
                 for s, t in tables}
 
 
-def test_incremental_contacts_and_bookings_equal_a_full_refresh(first_run: PipelineRun) -> None:
+def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run: PipelineRun) -> None:
     from ingestion import accounting, case_management
     from ingestion.delivery import loaded_hashes
     from ingestion.pipelines import pipeline
 
-    home = copy_home(first_run.home, "incremental")
+    home = copy_home(small_first_run.home, "incremental")
     db = home / "warehouse" / "build.duckdb"
     use_home(home)
     with duckdb.connect(str(db), read_only=True) as con:

@@ -66,8 +66,8 @@ def events_of(result, event_type: DagsterEventType) -> list:  # type: ignore[no-
     return [e for e in result.all_events if e.event_type == event_type]
 
 
-def test_locked_warehouse_is_retried_until_the_lock_is_gone(demo_home: Path) -> None:
-    home = copy_home(demo_home, "retry-locked")
+def test_locked_warehouse_is_retried_until_the_lock_is_gone(small_demo_home: Path) -> None:
+    home = copy_home(small_demo_home, "retry-locked")
     db = home / "warehouse" / "build.duckdb"
     db.parent.mkdir(parents=True, exist_ok=True)
     # Another process holds the write lock until told to let go: after the first failed attempt.
@@ -110,8 +110,8 @@ def test_locked_warehouse_is_retried_until_the_lock_is_gone(demo_home: Path) -> 
     assert n == 4  # the demo's four departments, loaded by the retried attempt
 
 
-def test_missing_key_fails_once_without_retry(demo_home: Path) -> None:
-    home = copy_home(demo_home, "retry-no-key")
+def test_missing_key_fails_once_without_retry(small_demo_home: Path) -> None:
+    home = copy_home(small_demo_home, "retry-no-key")
     (home / "secrets" / "pseudonym.key").unlink()
 
     result = run_reference_load(home)

@@ -1,0 +1,84 @@
+"""A second nightly run, shared: the idempotency test and the read-only reader test assert
+different facts of the same run (nothing new delivered; a reader holds the published file
+read-only all along), so the pipeline runs once for both."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PipelineRun, copy_home, run_nightly
+
+# A separate process with the published file open: it reports (generation, cases) when it
+# starts, again after the refresh (on its first line of stdin), and exits on the second.
+READER = """
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "read_only")
+def state():
+    generation = con.sql("select any_value(generation) from _publication").fetchall()[0][0]
+    cases = con.sql("select count(*) from fct_cases").fetchall()[0][0]
+    return [generation, cases]
+print(json.dumps(state()), flush=True)
+sys.stdin.readline()  # the refresh happens here
+print(json.dumps(state()), flush=True)
+sys.stdin.readline()
+"""
+
+
+@dataclass
+class ReaderRun:
+    """A nightly run on ``home`` while a reader (``mode``) held the published file open."""
+
+    home: Path
+    mode: str
+    result: object  # dagster ExecuteInProcessResult
+    cases_in_build: int  # marts.fct_cases in build.duckdb before the run
+    reader_before: list  # [generation, cases] the reader saw before the run
+    reader_after: list  # ... and on the same connection after it
+    new_connection: list  # [generation, cases] a new connection sees after the run
+    reader_exit: int
+    reader_stderr: str
+
+
+def run_with_reader(source: PipelineRun, name: str, mode: str) -> ReaderRun:
+    home = copy_home(source.home, name)
+    published = home / "published" / "marts.duckdb"
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        cases_in_build = con.sql("select count(*) from marts.fct_cases").fetchall()[0][0]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(published), mode],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        before = json.loads(reader.stdout.readline())
+
+        result = run_nightly(home)  # the reader holds the file all along
+
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        after = json.loads(reader.stdout.readline())
+        with duckdb.connect(str(published), read_only=True) as con:
+            new = [con.sql("select any_value(generation) from _publication").fetchall()[0][0],
+                   con.sql("select count(*) from fct_cases").fetchall()[0][0]]
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        code = reader.wait(timeout=30)
+        stderr = reader.stderr.read() if reader.stderr else ""
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    return ReaderRun(home, mode, result, cases_in_build, before, after, new, code, stderr)
+
+
+@pytest.fixture(scope="session")
+def second_run(small_first_run: PipelineRun) -> ReaderRun:
+    """The nightly job again on a copy of the small first run's home (nothing new delivered),
+    with a read-only reader holding the published file through the run."""
+    return run_with_reader(small_first_run, "second-run", "read_only")
