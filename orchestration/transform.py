@@ -108,7 +108,9 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
                                  context=context, target_path=target)
             events.extend(invocation.stream())
-        if full_refresh and invocation.is_successful():
+        # Only a build of every model answers the request (a partial one may miss contacts).
+        everything = set(context.selected_asset_keys) >= set(transform_assets.keys)
+        if full_refresh and everything and invocation.is_successful():
             holds.clear_full_refresh_request()
     finally:
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
