@@ -77,17 +77,21 @@ def session_root() -> Iterator[Path]:
     shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def demo_home(session_root: Path) -> Path:
+def generated_home(home: Path, scale: float) -> Path:
     """A home with demo exports (and their ground truth) in the inbox, not yet loaded."""
     from ingestion.demo.generator import generate
     from ingestion.pseudonymise import ensure_key_file
 
-    home = session_root / "pristine"
     use_home(home)
-    generate(home / "inbox", home / "demo_truth", seed=SEED, scale=SCALE)
+    generate(home / "inbox", home / "demo_truth", seed=SEED, scale=scale)
     ensure_key_file()
     return home
+
+
+@pytest.fixture(scope="session")
+def demo_home(session_root: Path) -> Path:
+    """The demo at SCALE, not yet loaded."""
+    return generated_home(session_root / "pristine", SCALE)
 
 
 @pytest.fixture(scope="session")
@@ -102,14 +106,7 @@ def first_run(demo_home: Path) -> PipelineRun:
 @pytest.fixture(scope="session")
 def small_demo_home(session_root: Path) -> Path:
     """Like ``demo_home`` at SMALL_SCALE: for tests that break an installation and run again."""
-    from ingestion.demo.generator import generate
-    from ingestion.pseudonymise import ensure_key_file
-
-    home = session_root / "small-pristine"
-    use_home(home)
-    generate(home / "inbox", home / "demo_truth", seed=SEED, scale=SMALL_SCALE)
-    ensure_key_file()
-    return home
+    return generated_home(session_root / "small-pristine", SMALL_SCALE)
 
 
 @pytest.fixture(scope="session")
