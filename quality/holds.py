@@ -21,14 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from warehouse import paths
+from warehouse.publish import write_json_atomically
 
 FULL_REFRESH_MARKER = ".full_refresh_requested"
 
@@ -62,9 +61,7 @@ class Hold:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)  # dbt never reads a half-written file
+    write_json_atomically(path, data)  # dbt never reads a half-written file
 
 
 def _file(load_id: str) -> Path:

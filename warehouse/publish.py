@@ -95,7 +95,8 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON under a temporary name, fsync, rename: readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _fsync_file(tmp)
@@ -181,7 +182,7 @@ def publish(
         "row_counts": counts,
         "checks": [asdict(c) for c in checks],
     }
-    _write_json_atomically(gens / f"{generation}.json", manifest)
+    write_json_atomically(gens / f"{generation}.json", manifest)
     _make_current(generation)
     prune_generations(keep if keep is not None else settings.keep_generations())
     return Publication(
@@ -203,7 +204,7 @@ def _make_current(generation: str) -> dict[str, Any]:
     finally:
         tmp.unlink(missing_ok=True)
     current = {**manifest, "current_since": datetime.now(UTC).isoformat()}
-    _write_json_atomically(paths.published_manifest(), current)
+    write_json_atomically(paths.published_manifest(), current)
     return current
 
 
