@@ -8,7 +8,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The venv's bin first: dagster-dbt calls `dbt` from PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+# uv itself: the machine's if it has one, otherwise pinned from PyPI into .tools/ with
+# `pip --target`, which works without a venv, without ~/.local/bin on PATH and on Debian's
+# externally managed Python (PEP 668 refuses plain and --user installs there).
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
+# Only package registries are reachable: never let uv fetch a Python build.
+export UV_PYTHON_DOWNLOADS := never
+# TLS through the operating system's certificate store, as pip does (a site's own CA, a proxy).
+export UV_SYSTEM_CERTS := 1
+export UV_NATIVE_TLS := 1
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run dev test bench docs lint clean browser-deps
@@ -25,8 +34,9 @@ help:
 # compiled once at install (where PYTHONDONTWRITEBYTECODE is set, every process would
 # otherwise recompile dagster, dbt and pandas from source: ~2 s per process).
 $(STAMP): pyproject.toml uv.lock
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-	uv sync --frozen --compile-bytecode --python 3.11
+	@test -x "$(UV)" || python3 -m pip install --quiet --disable-pip-version-check \
+		--target .tools/uv "uv==$(UV_VERSION)"
+	"$(UV)" sync --frozen --compile-bytecode --python 3.11
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -67,4 +77,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) "$(DATENWERK_HOME)" transform/target transform/logs
+	rm -rf $(VENV) .tools "$(DATENWERK_HOME)" transform/target transform/logs
