@@ -140,6 +140,10 @@ def load_config(path: Path) -> list[DepartmentExport]:
         if not isinstance(entry, dict) or not entry.get("code"):
             raise ExportConfigError(f"{where}: each entry needs a 'code' (the department code)")
         where = f"{path}: department {entry['code']}"
+        try:
+            paths.checked_code(str(entry["code"]), "department code")
+        except paths.InvalidCodeError as exc:
+            raise ExportConfigError(f"{where}: {exc}") from exc
         unknown = set(entry) - _DEPARTMENT_KEYS
         if unknown:
             raise ExportConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -380,7 +384,7 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
 
 def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
                 date: str) -> ExportResult:
-    department_dir = paths.exports_dir() / d.code
+    department_dir = paths.department_exports_dir(d.code)
     department_dir.mkdir(parents=True, exist_ok=True)
     for leftover in department_dir.glob(".tmp-*"):  # from an interrupted earlier export
         shutil.rmtree(leftover, ignore_errors=True)

@@ -8,7 +8,31 @@ inbox, warehouse files, dlt working directories, Dagster home, published files a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+# Organisation, department and program codes become folder names (exports/<department>/):
+# a letter or digit first, then letters, digits, '_', '-' and '.', so no code can be a path
+# ('/', '\\', '..' or a leading dot) or a hidden folder.
+CODE_PATTERN = re.compile(r"[^\W_][\w.-]{0,63}")
+
+
+class InvalidCodeError(ValueError):
+    """A code from a reference or configuration file that cannot safely name a folder."""
+
+
+def checked_code(code: str, what: str = "code") -> str:
+    """``code`` if it is a valid identifier (see :data:`CODE_PATTERN`); else InvalidCodeError.
+
+    The one check for codes that become paths: reference loads and export configuration use it.
+    """
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
+        raise InvalidCodeError(
+            f"{what} {code!r} is not a valid code: letters, digits, '_', '-' and '.' only, "
+            "starting with a letter or digit, at most 64 characters"
+        )
+    return code
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRANSFORM_DIR = REPO_ROOT / "transform"
@@ -71,6 +95,11 @@ def generations_dir() -> Path:
 def exports_dir() -> Path:
     """Department exports: ``exports/<department>/<date>/`` and ``latest``."""
     return home() / "exports"
+
+
+def department_exports_dir(department_code: str) -> Path:
+    """``exports/<department>/``; the code is checked, so it never leaves the exports folder."""
+    return exports_dir() / checked_code(department_code, "department code")
 
 
 def departments_configs() -> list[Path]:

@@ -19,7 +19,12 @@ The accounting mapping of an organisation lives here (see ``ingestion/accounting
   covers 6000-6199 (and 60000-61999 in a 5-digit chart). They take precedence over the default
   ranges of the chart shipped in ``transform/seeds/chart_of_accounts_defaults.csv``.
 
-A file that breaks these rules is rejected as a whole with the line and what is wrong.
+Organisation, department and program codes must be identifiers (letters, digits, ``_``, ``-``,
+``.``; see :func:`warehouse.paths.checked_code`): they name folders downstream.
+
+A file that breaks these rules is rejected as a whole with the line and what is wrong: each
+file is a full snapshot of its table, so loading it without some of its rows would silently
+change what the table says.
 """
 
 from __future__ import annotations
@@ -115,6 +120,21 @@ def _cost_centres_problem(table: pa.Table) -> str | None:
 
 
 VALIDATORS = {"accounts": _accounts_problem, "cost_centres": _cost_centres_problem}
+# Codes that name folders downstream (exports/<department>/, inbox folders): identifiers only.
+CODE_COLUMNS = ("organisation_code", "department_code", "program_code")
+
+
+def _codes_problem(table: pa.Table) -> str | None:
+    """The first code that is not a valid identifier (see :func:`warehouse.paths.checked_code`)."""
+    for column in (c for c in CODE_COLUMNS if c in table.column_names):
+        for line, value in enumerate(table.column(column).to_pylist(), start=2):
+            if value is None:
+                continue
+            try:
+                paths.checked_code(value, column)
+            except paths.InvalidCodeError as exc:
+                return f"line {line}: {exc}"
+    return None
 
 
 class Delivery:
@@ -153,7 +173,8 @@ class Delivery:
                     if column not in table.column_names:
                         table = table.append_column(
                             column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
-                problem = VALIDATORS[name](table) if name in VALIDATORS else None
+                problem = _codes_problem(table) or (
+                    VALIDATORS[name](table) if name in VALIDATORS else None)
                 if problem:
                     raise FileRejected(path, problem)
                 outcome.rows_read = outcome.rows_loaded = table.num_rows
