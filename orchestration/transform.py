@@ -2,6 +2,7 @@
 
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, O
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from quality import holds
-from warehouse import paths
+from warehouse import paths, settings
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
@@ -113,8 +114,22 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         if full_refresh and everything and invocation.is_successful():
             holds.clear_full_refresh_request()
     finally:
+        prune_dbt_targets(settings.keep_generations(), keep_also=target)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
+
+
+def prune_dbt_targets(keep: int, keep_also: Path | None = None) -> list[Path]:
+    """Remove all but the newest ``keep`` run folders of dbt's target (as many as generations of
+    the marts are kept: the dbt artefacts of every kept publication stay); return the removed."""
+    root = paths.dbt_target_dir()
+    if not root.is_dir():
+        return []
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    removed = [p for p in runs[: max(len(runs) - keep, 0)] if p != keep_also]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -> Iterator[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 # Organisation, department and program codes become folder names (exports/<department>/):
@@ -41,6 +42,28 @@ TRANSFORM_DIR = REPO_ROOT / "transform"
 def home() -> Path:
     """The data directory, absolute (``DATENWERK_HOME``, default ``./data``)."""
     return Path(os.environ.get("DATENWERK_HOME", "data")).expanduser().resolve()
+
+
+# Folders with personal data or secrets: never readable by other users, whatever made them.
+PRIVATE_FOLDERS = ("inbox", "secrets", "warehouse", "dlt", "protected", "dagster", "logs", "dbt")
+
+
+def secure_home() -> Path:
+    """Create the data directory for its owner only (or its group, ``DATENWERK_HOME_ACCESS``),
+    set the process umask to match, and take other users' access off the private folders of an
+    existing installation. Returns the data directory."""
+    from warehouse import settings
+
+    mode, umask = settings.home_access()
+    os.umask(umask)
+    root = home()
+    root.mkdir(mode=mode, parents=True, exist_ok=True)
+    root.chmod(mode)
+    for name in PRIVATE_FOLDERS:
+        folder = root / name
+        if folder.is_dir():
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) & ~0o007)
+    return root
 
 
 def inbox() -> Path:

@@ -19,13 +19,33 @@ _QUIET_ENV = {
     # dlt adds `_dlt_load_id` to Arrow batches only when asked; staging needs it to read
     # completed loads only (a killed load leaves rows whose load id is not in `_dlt_loads`).
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    # dlt keeps a copy of every loaded package's rows (Parquet of pseudonymised case data) in
+    # its working folder; once the warehouse has them, they are only a second copy to protect.
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
 }
+
+# Who may read the data directory: "owner" (0700, files 0600) or "group" (0750, files 0640, for
+# analysts or a delivery account in the service user's group). Never others: it holds names.
+HOME_ACCESS = {"owner": (0o700, 0o077), "group": (0o750, 0o027)}
+
+
+def home_access() -> tuple[int, int]:
+    """(mode of the data directory, umask of the process) from ``DATENWERK_HOME_ACCESS``."""
+    value = os.environ.get("DATENWERK_HOME_ACCESS", "owner").strip().lower()
+    if value not in HOME_ACCESS:
+        raise ValueError(
+            f"DATENWERK_HOME_ACCESS must be one of {', '.join(HOME_ACCESS)}, got {value!r}")
+    return HOME_ACCESS[value]
 
 
 def apply_process_environment() -> None:
-    """Set the environment defaults every Datenwerk process needs (idempotent)."""
+    """Set the environment defaults every Datenwerk process needs (idempotent), and keep the
+    data directory and every file this process writes from other users."""
+    from warehouse import paths
+
     for name, value in _QUIET_ENV.items():
         os.environ.setdefault(name, value)
+    paths.secure_home()
 
 
 def pseudonym_key_from_env() -> str | None:
@@ -51,6 +71,19 @@ PROTECTION_MARGIN = int(
 # A file whose rejected rows exceed this share fails as a whole: that many bad rows mean a wrong
 # profile or a broken export, not a few typos.
 MAX_REJECT_SHARE = float(os.environ.get("DATENWERK_MAX_REJECT_SHARE", "0.2"))
+
+
+def future_date_tolerance_days() -> int:
+    """How far in the future a delivered date may lie (``DATENWERK_FUTURE_DATE_TOLERANCE_DAYS``).
+
+    7 by default: appointments entered a few days ahead and clocks or time zones that differ by
+    a day are normal; a date later than that is a typo (2031 for 2021) that would stretch every
+    monthly figure to it, so its row is quarantined.
+    """
+    value = int(os.environ.get("DATENWERK_FUTURE_DATE_TOLERANCE_DAYS", "7"))
+    if value < 0:
+        raise ValueError(f"DATENWERK_FUTURE_DATE_TOLERANCE_DAYS must not be negative, got {value}")
+    return value
 
 
 def settle_seconds() -> float:
