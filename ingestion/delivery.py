@@ -143,7 +143,8 @@ def loaded_hashes(dataset: str) -> set[str]:
     """sha256 of every file whose load completed in ``dataset`` (its ``file_registry`` table).
 
     Only registry rows of completed loads count (``_dlt_loads.status = 0``): a killed load must be
-    repeated, not skipped.
+    repeated, not skipped. Rejected files do not count: a rejection can depend on where a file
+    lay or on the reference data of the day, so the same bytes delivered again are judged again.
     """
     db = paths.build_db()
     if not db.exists():
@@ -158,6 +159,7 @@ def loaded_hashes(dataset: str) -> set[str]:
             return set()
         rows = con.execute(
             f'select distinct r.source_sha256 from "{dataset}".file_registry as r '
-            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0'
+            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+            "where r.outcome = 'loaded'"
         ).fetchall()
     return {r[0] for r in rows}

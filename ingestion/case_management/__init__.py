@@ -37,6 +37,7 @@ from ingestion.case_management.helpers import (
     scratch_parquet,
     write_export,
 )
+from ingestion.case_management.plausibility import ReferenceCodes, reference_codes
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -54,6 +55,7 @@ DATASET = "raw_case_management"
 CONTEXT_COLUMNS = ("organisation_code", "department_code")  # from the folder a file arrives in
 INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
 ENTITIES = ("clients", "cases", "contacts", "goals", "assessments")
+FOLDER_DEPTH = 3  # <organisation>/<department>/<file>
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +71,19 @@ def is_complete(path: Path) -> bool:
     if name.startswith((".", "~$")) or name.endswith(INCOMPLETE_SUFFIXES):
         return False
     return time.time() - path.stat().st_mtime >= settings.settle_seconds()
+
+
+def misplaced(path: Path, inbox: Path) -> FileRejected:
+    """Why a file at the wrong depth is not loaded: organisation and department come from its
+    folders, so a file above or below ``<organisation>/<department>/`` cannot be attributed."""
+    parts = path.relative_to(inbox).parts
+    where = "deeper than" if len(parts) > FOLDER_DEPTH else "outside"
+    return FileRejected(
+        path,
+        f"the file lies {where} a department folder ({'/'.join(parts)}); exports belong in "
+        "<organisation>/<department>/ of the case-management inbox, where the folders say whose "
+        "data it is. Move it there (sub-folders such as an archive are not read).",
+    )
 
 
 def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
@@ -125,13 +140,22 @@ class Delivery:
         self.skip_hashes = skip_hashes
         self.load_id = load_id
 
-    def files(self) -> list[tuple[Path, str, str]]:
-        """(path, organisation, department) of every export file, in a stable order."""
-        found = []
-        for path in sorted(self.inbox.glob("*/*/*")):
-            if path.is_file() and is_complete(path):
-                org, dept = path.relative_to(self.inbox).parts[:2]
-                found.append((path, org, dept))
+    @cached_property
+    def reference(self) -> ReferenceCodes:
+        """Departments and programs the rows must belong to (read once, when files are parsed)."""
+        return reference_codes()
+
+    def files(self) -> list[tuple[Path, str, str | None]]:
+        """(path, organisation, department) of every complete file in the inbox, in a stable
+        order; department None for a file at the wrong folder depth (see :func:`misplaced`)."""
+        found: list[tuple[Path, str, str | None]] = []
+        for path in sorted(self.inbox.rglob("*")):
+            parts = path.relative_to(self.inbox).parts
+            if any(p.startswith(".") for p in parts[:-1]) or not path.is_file():
+                continue
+            if is_complete(path):
+                dept = parts[1] if len(parts) == FOLDER_DEPTH else None
+                found.append((path, parts[0] if len(parts) > 1 else "unknown", dept))
         return found
 
     @cached_property
@@ -148,6 +172,10 @@ class Delivery:
             outcome = FileOutcome(path, digest, org, entity="unknown", profile="unknown")
             target = scratch_parquet()
             try:
+                if dept is None:
+                    raise misplaced(path, self.inbox)
+                if unknown := self.reference.department_problem(org, dept):
+                    raise FileRejected(path, unknown)
                 profile, mapping = detect_profile(path)
                 outcome.entity, outcome.profile = mapping.entity, profile.name
                 rows = write_export(
@@ -158,6 +186,7 @@ class Delivery:
                     outcome,
                     {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)), LOAD_ID_COLUMN: load_id},
                     target,
+                    plausible=self.reference.for_file(org, dept),
                 )
                 if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
                     settings.MAX_REJECT_SHARE

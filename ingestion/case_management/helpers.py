@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from duckdb.sqltypes import VARCHAR
 
+from ingestion.case_management.plausibility import Plausibility
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile
@@ -42,6 +43,9 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 # Accepted rows as Parquet: read once, by the loader, right after: cheap compression wins.
 PARQUET_COMPRESSION = "snappy"
 PARQUET_ROW_GROUP = 1_000_000
+# Longest line DuckDB's CSV reader accepts. No export row comes near it (a case with every field
+# filled is under 2 kB); a longer line is a broken export, and the whole file is rejected.
+MAX_LINE_BYTES = 10_000_000
 # DuckDB's reject kinds in the words a data steward understands.
 REJECT_REASONS = {
     "MISSING COLUMNS": "too few fields in this row",
@@ -187,9 +191,12 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
     return raw
 
 
-def _checks_sql(spec: EntitySpec, profile: Profile, mapping: EntityMapping) -> list[tuple[str, str, str, str | None]]:
+def _checks_sql(
+    spec: EntitySpec, profile: Profile, mapping: EntityMapping, plausible: Plausibility | None = None
+) -> list[tuple[str, str, str, str | None]]:
     """(condition that marks a row bad, field, reason, offending-value expression) in check order."""
     checks: list[tuple[str, str, str, str | None]] = []
+    plausible = plausible or Plausibility()
     for name, fspec in spec.fields.items():
         raw = f"raw_{name}"
         shown = None if (fspec.personal or fspec.pseudonymise) else raw
@@ -210,6 +217,21 @@ def _checks_sql(spec: EntitySpec, profile: Profile, mapping: EntityMapping) -> l
             allowed = ", ".join(sorted(mapping.values.get(name, {}) or fspec.codes))
             checks.append(
                 (f"{raw} is not null and {name} is null", name, f"unknown code (allowed: {allowed})", shown)
+            )
+        if fspec.type == "date" and plausible.latest_date is not None:
+            latest = plausible.latest_date.isoformat()
+            checks.append(
+                (f"{name} > date {_lit(latest)}", name,
+                 f"date in the future (after {plausible.latest_date:%d.%m.%Y}): implausible", shown)
+            )
+        if name in plausible.allowed:
+            codes = sorted(plausible.allowed[name])
+            listed = ", ".join(_lit(c) for c in codes) or "null"
+            source = plausible.allowed_from.get(name, "the reference data")
+            known = ", ".join(codes) or "none"
+            checks.append(
+                (f"{name} is not null and {name} not in ({listed})", name,
+                 f"not in {source} (known: {known})", shown)
             )
     for rule in spec.rules:
         condition = " and ".join(f"{c}" for c in rule.check.split(" and "))
@@ -254,6 +276,7 @@ def _run_sql(
     constants: dict[str, str],
     sha256: str,
     key: bytes | None,
+    plausible: Plausibility | None,
 ) -> _Checked:
     """Read, type and check an export in DuckDB and write its accepted rows to ``target``.
 
@@ -278,7 +301,8 @@ def _run_sql(
                 f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
                 f"escape='\"', header=true, auto_detect=false, columns={columns}, "
                 "store_rejects=true, rejects_table='rejects', rejects_scan='reject_scans', "
-                "null_padding=false, strict_mode=true, max_line_size=10000000)"
+                "null_padding=false, strict_mode=true, "
+                f"max_line_size={MAX_LINE_BYTES})"
             )
         raw_cols = ", ".join(
             f"nullif(trim({_q(col)}), '') as raw_{fld}" for fld, col in present.items()
@@ -288,7 +312,7 @@ def _run_sql(
         typed = ", ".join(
             f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
         )
-        checks = _checks_sql(spec, profile, mapping)
+        checks = _checks_sql(spec, profile, mapping, plausible)
         # Every check but the duplicate key (the last) is decided row by row while parsing:
         # only the typed values that are stored, a problem code and the shown value are kept.
         *row_checks, _ = checks
@@ -325,11 +349,22 @@ def _run_sql(
         if not header.is_excel:
             reject_rows = con.execute(
                 # One row may be reported once per missing column: one quarantine row per line.
-                "select line, arg_min(column_name, column_idx), arg_min(error_type::varchar, column_idx) "
+                # Errors of the whole line (its size) have no column: they sort first.
+                "select line, arg_min(column_name, coalesce(column_idx, -1)), "
+                "arg_min(error_type::varchar, coalesce(column_idx, -1)) "
                 "from rejects group by line order by line"
             ).fetchall()
         if any(r[2] == "INVALID ENCODING" for r in reject_rows):
             raise _NotThisEncoding
+        oversized = [r[0] for r in reject_rows if r[2] == "LINE SIZE OVER MAXIMUM"]
+        if oversized:
+            # A line this long is no export row: the file is broken, not one of its rows.
+            raise FileRejected(
+                path,
+                f"line {oversized[0]} is longer than {MAX_LINE_BYTES:,} bytes"
+                + (f" (and {len(oversized) - 1} more lines)" if len(oversized) > 1 else "")
+                + "; a broken export, the whole file is rejected",
+            )
 
         # Later rows repeating a key: one hash aggregate, not a window over every row.
         keys = ", ".join(key_cols)
@@ -418,13 +453,15 @@ def write_export(
     context_columns: dict[str, str],
     target: Path,
     key: bytes | None = None,
+    plausible: Plausibility | None = None,
 ) -> int:
     """Parse one export into the standard and write its accepted rows to the Parquet file
     ``target`` (columns of :func:`output_schema`); bad rows go to ``outcome.quarantine``.
 
     ``context_columns`` are constant columns of every row (organisation, department, and
     ``_dlt_load_id`` when dlt imports the file as it is). ``key`` is the pseudonymisation key
-    (default: the configured one). Returns the number of accepted rows. Raises
+    (default: the configured one). ``plausible``: reference codes and the latest valid date
+    (default: unchecked, as in `datenwerk validate`). Returns the number of accepted rows. Raises
     :class:`FileRejected` for problems of the whole file.
     """
     header = read_header(path, profile)
@@ -443,7 +480,7 @@ def write_export(
     known = set(mapping.columns.values()) | set(mapping.personal_columns)
     outcome.unexpected_columns = [n for n in names if n and n not in known]
     present = {fld: col for fld, col in mapping.columns.items() if col in names}
-    args = (profile, mapping, spec, present, target, context_columns, outcome.sha256, key)
+    args = (profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible)
 
     try:
         checked = _run_sql(path, header, *args)
@@ -464,7 +501,7 @@ def write_export(
                 source_file, outcome.sha256, spec.name,
                 [r[0] for r in reject_rows],
                 [_field_of(r[1], mapping) for r in reject_rows],
-                [REJECT_REASONS.get(r[2], r[2].lower()) for r in reject_rows],
+                [REJECT_REASONS.get(r[2]) or str(r[2]).lower() for r in reject_rows],
                 [None] * len(reject_rows),
             )
         )

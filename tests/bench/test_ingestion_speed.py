@@ -135,6 +135,10 @@ def test_contact_ingestion_against_duckdb_read_csv(tmp_path: Path) -> None:
     home = tmp_path / "home"
     export = home / "inbox" / "case_management" / "bench" / "SB" / "kontakte.csv"
     write_export(export, CONTACTS)
+    # Case data is loaded only for departments the reference data knows.
+    (home / "inbox" / "reference" / "bench").mkdir(parents=True)
+    (home / "inbox" / "reference" / "bench" / "departments.csv").write_text(
+        "organisation_code,department_code,department_name,data_steward\nbench,SB,Bench,B\n")
     size_mb = export.stat().st_size / 1e6
 
     baseline = run_measured(BASELINE.format(db=str(tmp_path / "baseline.duckdb"), csv=str(export)))

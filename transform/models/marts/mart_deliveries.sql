@@ -29,11 +29,16 @@ quarantine as (
 ),
 
 registry as (
-    select * from case_management
-    union all by name
-    select * from accounting
-    union all by name
-    select * from reference
+    -- A rejected file may come again with the same bytes (moved into the right folder, or once
+    -- its department is in the reference data): its latest registration is what became of it.
+    select * from (
+        select * from case_management
+        union all by name
+        select * from accounting
+        union all by name
+        select * from reference
+    )
+    qualify row_number() over (partition by source_sha256 order by registered_at desc) = 1
 ),
 
 final as (
