@@ -3,7 +3,12 @@
 HMAC-SHA256 with a secret key: the same identifier always gives the same pseudonym (stable across
 loads and deliveries), and without the key nobody can recompute or reverse it. The key comes from
 ``DATENWERK_PSEUDONYM_KEY`` or from a key file outside the repository (``DATENWERK_KEY_FILE``,
-default ``$DATENWERK_HOME/secrets/pseudonym.key``). It is never logged.
+default ``$DATENWERK_HOME/secrets/pseudonym.key``), never from both. It is never logged.
+
+The key is part of the data's identity: pseudonyms made with another key never match. The
+warehouse records the key's fingerprint (an HMAC of a fixed label, which says nothing about the
+key), and a load with another key is refused (:func:`check_key_matches_warehouse`).
+:func:`rotate_key` replaces the key on purpose and reloads the case-management data under it.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,10 +30,23 @@ from warehouse import paths, settings
 
 # 128 bits of the HMAC: collision-free for any realistic number of people, half the storage.
 PSEUDONYM_HEX_CHARS = 32
+# What the fingerprint is an HMAC of: fixed, so one key always has one fingerprint.
+FINGERPRINT_LABEL = b"datenwerk pseudonym key fingerprint v1"
+# 64 bits: tells two keys apart, and is far too short to help anyone guess a key.
+FINGERPRINT_HEX_CHARS = 16
+# Where the build database records the fingerprint of the key its pseudonyms were made with.
+KEY_TABLE = "datenwerk_meta.pseudonym_key"
+# The raw datasets holding pseudonyms; rotating the key reloads them from the inbox.
+PSEUDONYMISED_DATASETS = ("raw_case_management",)
 
 
 class MissingKeyError(RuntimeError):
     """No pseudonymisation key is configured: a terminal configuration error, not retried."""
+
+
+class KeyMismatchError(RuntimeError):
+    """The configured key is not the one the warehouse's pseudonyms were made with, or two key
+    sources are configured at once: a terminal configuration error, not retried."""
 
 
 def key_path() -> Path:
@@ -38,7 +59,7 @@ def ensure_key_file() -> Path:
     path = key_path()
     if settings.pseudonym_key_from_env() or path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
@@ -46,10 +67,18 @@ def ensure_key_file() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load_key(env_key: str | None, path: str) -> bytes:
+def _load_key(env_key: str | None, path: str, mtime_ns: int | None = None) -> bytes:
+    """The key; ``mtime_ns`` of the key file is part of the cache key, so that a long-lived
+    process (the Dagster daemon) sees a replaced key file."""
+    p = Path(path)
+    if env_key and (p.exists() or settings.key_file_override()):
+        # Which one wins would silently decide whether later loads link to earlier ones.
+        raise KeyMismatchError(
+            f"Two pseudonymisation keys are configured: DATENWERK_PSEUDONYM_KEY and the key file "
+            f"{p}. Use one: unset the variable, or move the key file away."
+        )
     if env_key:
         return env_key.encode()
-    p = Path(path)
     if not p.exists():
         raise MissingKeyError(
             f"No pseudonymisation key: set DATENWERK_PSEUDONYM_KEY or create the key file {p} "
@@ -63,7 +92,9 @@ def _load_key(env_key: str | None, path: str) -> bytes:
 
 
 def current_key() -> bytes:
-    return _load_key(settings.pseudonym_key_from_env(), str(key_path()))
+    path = key_path()
+    mtime = path.stat().st_mtime_ns if path.exists() else None
+    return _load_key(settings.pseudonym_key_from_env(), str(path), mtime)
 
 
 def pseudonym(value: str, key: bytes | None = None) -> str:
@@ -82,3 +113,97 @@ def pseudonymise_array(values: pa.Array | pa.ChunkedArray, key: bytes | None = N
     distinct = pc.unique(values).drop_null()
     mapped = pa.array([pseudonym(v, key) for v in distinct.to_pylist()], pa.string())
     return pc.take(mapped, pc.index_in(values, value_set=distinct))
+
+
+def key_fingerprint(key: bytes | None = None) -> str:
+    """The key's fingerprint: an HMAC of a fixed label with the key (never the key itself)."""
+    digest = hmac.new(key or current_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+    return digest[:FINGERPRINT_HEX_CHARS]
+
+
+def _recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'datenwerk_meta' and table_name = 'pseudonym_key'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    rows = con.execute(
+        f"select fingerprint from {KEY_TABLE} order by recorded_at desc limit 1"
+    ).fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def _record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str, note: str) -> None:
+    con.execute("create schema if not exists datenwerk_meta")
+    con.execute(
+        f"create table if not exists {KEY_TABLE} "
+        "(fingerprint varchar, recorded_at timestamptz, note varchar)"
+    )
+    con.execute(f"insert into {KEY_TABLE} values (?, ?, ?)", [fingerprint, datetime.now(UTC), note])
+
+
+def check_key_matches_warehouse() -> str:
+    """Refuse to load with another key than the warehouse's; return the key's fingerprint.
+
+    The first load records the fingerprint in the build database; every later load compares.
+    """
+    fingerprint = key_fingerprint(current_key())
+    db = paths.build_db()
+    if db.exists():
+        with duckdb.connect(str(db), read_only=True) as con:
+            recorded = _recorded_fingerprint(con)
+        if recorded == fingerprint:
+            return fingerprint
+        if recorded is not None:
+            raise KeyMismatchError(
+                f"The pseudonymisation key has changed: the warehouse was loaded with the key "
+                f"whose fingerprint is {recorded}, the configured key's fingerprint is "
+                f"{fingerprint}. Pseudonyms of the two keys never match: the same client would "
+                "count twice. Configure the original key again, or change keys on purpose with "
+                "`datenwerk rotate-key`."
+            )
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(db)) as con:
+        _record_fingerprint(con, fingerprint, "first load")
+    return fingerprint
+
+
+def rotate_key() -> tuple[str, str, Path]:
+    """Replace the key file by a new random key and re-key the warehouse.
+
+    Pseudonyms cannot be translated from one key to another (that is their point), so the
+    pseudonymised raw datasets are dropped and every file still in the inbox loads again under the
+    new key with the next run. The old key file is kept beside the new one, renamed after its
+    fingerprint, so that older publications can still be matched by whoever holds it.
+    Returns (old fingerprint, new fingerprint, retired key file).
+    """
+    if settings.pseudonym_key_from_env():
+        raise KeyMismatchError(
+            "The key comes from DATENWERK_PSEUDONYM_KEY: set a new value there yourself; "
+            "`datenwerk rotate-key` replaces only a key file."
+        )
+    path = key_path()
+    old = key_fingerprint(current_key())
+    retired = path.with_name(f"{path.name}.retired-{old}")
+    new_key = secrets.token_hex(32)
+    new = key_fingerprint(new_key.encode())
+    # The new key is on disk before the warehouse names it: a crash in between leaves both keys.
+    pending = path.with_name(f"{path.name}.new")
+    pending.unlink(missing_ok=True)
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new_key + "\n")
+    db = paths.build_db()
+    if db.exists():
+        with duckdb.connect(str(db)) as con:
+            for dataset in PSEUDONYMISED_DATASETS:
+                con.execute(f'drop schema if exists "{dataset}" cascade')
+            _record_fingerprint(con, new, f"rotate-key from {old}")
+    for dataset in PSEUDONYMISED_DATASETS:
+        # dlt's local state of a dataset that no longer exists would skip creating its tables.
+        shutil.rmtree(paths.dlt_dir() / f"datenwerk_{dataset}", ignore_errors=True)
+    os.replace(path, retired)
+    os.replace(pending, path)
+    _load_key.cache_clear()
+    return old, new, retired

@@ -71,6 +71,23 @@ def cmd_init_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from ingestion.pseudonymise import rotate_key
+    from quality import holds
+
+    if not args.yes:
+        print("rotate-key makes a new pseudonymisation key and drops the case-management data "
+              "keyed with the old one; the next run loads every file still in the inbox again "
+              "under the new key. Files no longer in the inbox are not reloaded. Run again with "
+              "--yes to do it.", file=sys.stderr)
+        return 2
+    old, new, retired = rotate_key()
+    holds.request_full_refresh()  # incremental models must not keep rows of the old key
+    print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, kept as {retired}.")
+    print("The next `datenwerk run` reloads the case-management files in the inbox under it.")
+    return 0
+
+
 def cmd_standard(args: argparse.Namespace) -> int:
     from ingestion.standard import render_markdown
 
@@ -471,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
 
     key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
     key.set_defaults(func=cmd_init_key)
+    rotate = sub.add_parser(
+        "rotate-key", help="replace the pseudonymisation key and reload the inbox under it")
+    rotate.add_argument("--yes", action="store_true", help="really drop the data of the old key")
+    rotate.set_defaults(func=cmd_rotate_key)
 
     rollback = sub.add_parser(
         "rollback", help="list the kept publications, or make one current again")

@@ -25,7 +25,7 @@ from dlt.pipeline.pipeline import Pipeline
 from ingestion import accounting, case_management, reference
 from ingestion.delivery import loaded_hashes
 from ingestion.pipelines import pipeline
-from ingestion.pseudonymise import current_key
+from ingestion.pseudonymise import check_key_matches_warehouse
 
 from .faults import RETRY_POLICY, classified_faults
 from .stewards import stewards
@@ -77,8 +77,9 @@ def load_assets(
 
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         with classified_faults():
-            # Fail fast, before dlt starts, on a missing key (terminal configuration error).
-            current_key()
+            # Fail fast, before dlt starts, on a missing key or another key than the warehouse's
+            # (terminal configuration errors).
+            check_key_matches_warehouse()
             # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
             source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
             dlt_pipeline = pipeline(dataset)
