@@ -20,7 +20,7 @@ export UV_SYSTEM_CERTS := 1
 export UV_NATIVE_TLS := 1
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run dev test bench docs lint clean browser-deps
+.PHONY: help install run dev test bench docs lint clean browser-deps old-reader
 
 help:
 	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
@@ -54,7 +54,16 @@ dev: install
 browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: install browser-deps
+# An analyst's DuckDB 1.0 in an environment of its own (like browser-deps, installed once from the
+# registry before the tests): the tests open the published marts with it.
+OLD_READER := .venv-duckdb1
+$(OLD_READER)/.installed:
+	"$(UV)" venv --quiet --python 3.11 $(OLD_READER)
+	"$(UV)" pip install --quiet --python $(OLD_READER)/bin/python "duckdb==1.0.0"
+	@touch $@
+old-reader: install $(OLD_READER)/.installed
+
+test: install browser-deps old-reader
 	$(BIN)/python -m pytest -q
 
 bench: install
@@ -77,4 +86,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .tools "$(DATENWERK_HOME)" transform/target transform/logs
+	rm -rf $(VENV) $(OLD_READER) .tools "$(DATENWERK_HOME)" transform/target transform/logs

@@ -39,6 +39,10 @@ from warehouse import paths, settings
 
 MARTS_SCHEMA = "marts"
 MANIFEST_VERSION = 1
+# The on-disk format of published files. DuckDB writes its newest format by default, which older
+# DuckDB releases cannot open; analysts' tools (DBeaver, R, Python notebooks) ship DuckDB 1.x for
+# a long time, so publications are written in the format every DuckDB since 1.0 reads.
+STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ def _write_generation(
     published_at: datetime, checks: Sequence[CheckOutcome],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with duckdb.connect(str(tmp)) as con:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{tmp}' as generation (storage_version '{STORAGE_VERSION}')")
+        con.execute("use generation")
         con.execute(f"attach '{paths.build_db()}' as build (read_only)")
         for mart in marts:
             con.execute(f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"')
@@ -143,6 +149,8 @@ def _write_generation(
                  for c in checks],
             )
         con.execute("checkpoint")
+        con.execute("use memory")
+        con.execute("detach generation")
     return counts
 
 
