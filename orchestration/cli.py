@@ -149,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     elapsed = time.monotonic() - started
+    print_sources_without_data()
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         print(f"\nThe run failed after {elapsed:.0f} s.", file=sys.stderr)
@@ -226,6 +227,18 @@ class Progress:
             else:
                 line = event.step_key or ""
             print(f"  [{elapsed:5.0f}s] {what:<12} {line}", file=self.out, flush=True)
+
+
+def print_sources_without_data() -> None:
+    """One line naming the sources nothing was ever loaded from (every source is optional)."""
+    from ingestion import accounting, case_management, reference
+    from ingestion.delivery import datasets_without_data
+
+    datasets = (case_management.DATASET, accounting.DATASET, reference.DATASET)
+    empty = [d.removeprefix("raw_").replace("_", "-") for d in datasets_without_data(datasets)]
+    if empty:
+        print(f"No data from: {', '.join(empty)} (nothing delivered or loaded yet; "
+              "their marts are published empty).")
 
 
 def print_summary(elapsed: float) -> None:
