@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -54,11 +55,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     started = time.monotonic()
     counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
     ensure_key_file()
+    install_demo_stewards()
     print(f"Demo exports written to {paths.inbox()} in {time.monotonic() - started:.1f} s:")
     for entity, n in counts.items():
         print(f"  {entity:<12} {n:>10,}")
     print(f"Ground truth for tests: {paths.demo_truth()}")
     return 0
+
+
+def install_demo_stewards() -> None:
+    """The demo organisation's stewards become the installation's, unless it has its own."""
+    from orchestration.stewards import DEMO_FILE, installation_file
+
+    if installation_file() is None:
+        shutil.copy(DEMO_FILE, paths.home() / "stewards.yml")
 
 
 def cmd_init_key(args: argparse.Namespace) -> int:
