@@ -71,6 +71,42 @@ def install_demo_stewards() -> None:
         shutil.copy(DEMO_FILE, paths.home() / "stewards.yml")
 
 
+def cmd_init_org(args: argparse.Namespace) -> int:
+    import re
+
+    from ingestion.reference import (
+        OPTIONAL,
+        REQUIRED_TABLES,
+        TABLES,
+        TEMPLATE_SUFFIX,
+        write_templates,
+    )
+
+    org = args.organisation
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", org):
+        print(f"{org!r} is not an organisation code: letters, digits, '-' and '_' only.",
+              file=sys.stderr)
+        return 2
+    for source in ("case_management", "accounting"):
+        (paths.inbox() / source / org).mkdir(parents=True, exist_ok=True)
+    folder = paths.reference_inbox() / org
+    written = write_templates(folder)
+    print(f"Organisation {org}: inbox folders and reference templates in {paths.inbox()}")
+    for name, (columns, description) in TABLES.items():
+        kind = "required" if name in REQUIRED_TABLES else "optional"
+        optional = f" (optional: {', '.join(OPTIONAL[name])})" if name in OPTIONAL else ""
+        print(f"  {name}.csv ({kind}): {description}\n      columns: {', '.join(columns)}"
+              + optional)
+    print(f"{len(written)} template(s) written. Fill one in (UTF-8, ',' separated, one row per "
+          f"line, organisation_code = {org}) and rename it from <table>.csv{TEMPLATE_SUFFIX} to "
+          "<table>.csv: the next run loads it. A missing file or source is no error; its marts "
+          "stay empty.")
+    print(f"Exports: {paths.case_management_inbox() / org}/<department>/ and "
+          f"{paths.accounting_inbox() / org}/. Stewards and delivery rhythms: add `{org}:` under "
+          f"`organisations:` in {paths.home() / 'stewards.yml'} (see README).")
+    return 0
+
+
 def cmd_init_key(args: argparse.Namespace) -> int:
     from ingestion.pseudonymise import ensure_key_file, key_path
 
@@ -491,6 +527,11 @@ def main(argv: list[str] | None = None) -> int:
 
     std = sub.add_parser("standard", help="print the data standard as a Markdown document")
     std.set_defaults(func=cmd_standard)
+
+    init_org = sub.add_parser(
+        "init-org", help="prepare the inbox of a new organisation, with reference templates")
+    init_org.add_argument("organisation", help="organisation code, e.g. caritas-nord")
+    init_org.set_defaults(func=cmd_init_org)
 
     key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
     key.set_defaults(func=cmd_init_key)

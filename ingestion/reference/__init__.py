@@ -79,6 +79,12 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "locations": ("description", "state_province", "country", "latitude", "longitude", "website"),
 }
 
+# What a new organisation needs first (its cases name departments and programs); the others
+# add the finance figures (cost_centres, accounts) and the public directory (locations).
+REQUIRED_TABLES = ("departments", "programs")
+# A template is not a delivery: this suffix matches no loader's pattern until it is renamed.
+TEMPLATE_SUFFIX = ".template"
+
 # The shared categories: marts compare organisations, so categories are a fixed vocabulary.
 CATEGORIES = {
     "cost": ("personnel", "material", "premises", "administration", "depreciation",
@@ -181,6 +187,21 @@ def read_table(path: Path) -> pa.Table:
     if problem:
         raise FileRejected(path, problem)
     return table
+
+
+def write_templates(folder: Path) -> list[Path]:
+    """Header-only templates of every reference table (required columns, then optional ones)
+    in ``folder``, as ``<table>.csv.template``: filled in and renamed to ``<table>.csv`` they
+    are delivered (write, then rename); until then nothing loads them. Existing files are kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (required, _) in TABLES.items():
+        path = folder / f"{name}.csv{TEMPLATE_SUFFIX}"
+        if path.exists() or (folder / f"{name}.csv").exists():
+            continue
+        path.write_text(",".join((*required, *OPTIONAL.get(name, ()))) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
 
 
 @dlt.source(name="reference")

@@ -97,3 +97,35 @@ def test_a_broken_reference_file_is_rejected_with_a_steward_report(
     assert (paths.rejected_dir() / "reference" / "neu" / "departments.csv").exists()
     assert list(paths.reports_dir().rglob("*departments*"))
 
+
+def test_init_org_writes_templates_that_load_only_once_renamed(
+    tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """`datenwerk init-org` prepares a new organisation: every reference table as a header-only
+    template, which no loader picks up until it is filled in and renamed."""
+    from ingestion.reference import OPTIONAL, TABLES, Delivery
+    from orchestration.cli import main
+    from warehouse import paths
+
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
+    monkeypatch.delenv("DATENWERK_SETTLE_SECONDS", raising=False)
+    assert main(["init-org", "neu"]) == 0
+    folder = paths.reference_inbox() / "neu"
+    headers = {p.name: p.read_text(encoding="utf-8").strip().split(",")
+               for p in folder.iterdir()}
+    assert headers == {f"{name}.csv.template": [*columns, *OPTIONAL.get(name, ())]
+                       for name, (columns, _) in TABLES.items()}
+    assert (paths.case_management_inbox() / "neu").is_dir()
+    assert (paths.accounting_inbox() / "neu").is_dir()
+    assert Delivery(paths.reference_inbox(), frozenset()).parsed[1] == []
+
+    template = folder / "departments.csv.template"
+    template.write_text(template.read_text(encoding="utf-8") + "neu,SB,Schuldnerberatung,"
+                        "K. Muster,true\n", encoding="utf-8")
+    template.rename(folder / "departments.csv")
+    [outcome] = Delivery(paths.reference_inbox(), frozenset()).parsed[1]
+    assert (outcome.organisation_code, outcome.rows_loaded, outcome.rejected_reason) == (
+        "neu", 1, None)
+    assert main(["init-org", "neu"]) == 0  # again: nothing is overwritten or re-created
+    assert not template.exists() and (folder / "departments.csv").exists()
+    assert main(["init-org", "../x"]) == 2
