@@ -1,17 +1,29 @@
-"""What every delivered file goes through, whatever its source: identity (sha256), the file
-registry, rejection of whole files, and the quarantine table for rejected rows.
+"""The delivery protocol: what every delivered file goes through, whatever its source.
 
-A file is identified by the sha256 of its bytes: the same bytes delivered again under any name
-load nothing. Rejected files move to ``$DATENWERK_HOME/rejected/`` with a ``.reason.txt`` beside
-them; rejected rows go to the ``quarantine`` table with file, line, field and reason. Nothing is
-silently dropped.
+Case-management exports, DATEV files and reference tables all arrive the same way, and
+:func:`deliver` is the one implementation of it (the inbox sensor uses :func:`complete_files`):
+
+- **complete files only**: senders write under a temporary name (a leading dot, ``.part``,
+  ``.tmp``, ...) and rename into place; ``DATENWERK_SETTLE_SECONDS`` adds a quiet period for
+  senders that cannot rename (:func:`is_complete`);
+- **each file once**: a file is identified by the sha256 of its bytes, so the same bytes
+  delivered again under any name load nothing (the file registry of completed loads);
+- **rejection**: a file that cannot be loaded as a whole, or whose rejected rows exceed
+  ``settings.MAX_REJECT_SHARE`` (:func:`check_reject_share`), moves to the protected
+  ``rejected/`` folder with a ``.reason.txt`` beside it, and loads nothing;
+- **quarantine**: rejected rows go to the ``quarantine`` table with file, line, field and reason;
+- **steward report**: a file with any problem gets a plain-language report.
+
+Nothing is silently dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +31,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse import paths
+from warehouse import paths, settings
+
+# Names senders write under before they rename a file into place (besides a leading dot).
+INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
+log = logging.getLogger(__name__)
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -61,6 +77,27 @@ class FileRejected(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+def is_complete(path: Path) -> bool:
+    """Whether a delivered file is complete and may be picked up.
+
+    Senders write under a temporary name (a leading dot, or ``.part``/``.tmp``/``.partial``) and
+    rename into place when done; a rename is atomic, so a file under its final name is complete.
+    For senders that cannot rename, ``DATENWERK_SETTLE_SECONDS`` adds a quiet period: a file
+    modified more recently than that is left for the next run.
+    """
+    name = path.name
+    if name.startswith((".", "~$")) or name.endswith(INCOMPLETE_SUFFIXES):
+        return False
+    return time.time() - path.stat().st_mtime >= settings.settle_seconds()
+
+
+def complete_files(inbox: Path, pattern: str) -> list[Path]:
+    """Every complete file of ``inbox`` matching ``pattern`` (a glob), in a stable order."""
+    if not inbox.is_dir():
+        return []
+    return [p for p in sorted(inbox.glob(pattern)) if p.is_file() and is_complete(p)]
 
 
 def sha256_of(path: Path) -> str:
@@ -139,6 +176,64 @@ def reject_file(path: Path, reason: str) -> Path:
     return target
 
 
+def check_reject_share(path: Path, outcome: FileOutcome, unit: str = "rows") -> None:
+    """Reject the whole file when more of its ``unit`` (rows, lines) were rejected than
+    ``settings.MAX_REJECT_SHARE``: so many bad rows mean a wrong export, not a few typing errors."""
+    if not outcome.rows_read or not outcome.quarantine:
+        return
+    if outcome.rows_quarantined / outcome.rows_read <= settings.MAX_REJECT_SHARE:
+        return
+    first = outcome.quarantine[0].slice(0, 1).to_pylist()[0]
+    raise FileRejected(
+        path,
+        f"{outcome.rows_quarantined} of {outcome.rows_read} {unit} rejected, more than the "
+        f"allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: line "
+        f"{first['source_line']}, field {first['field']}: {first['reason']}",
+    )
+
+
+def reject(outcome: FileOutcome, reason: str) -> None:
+    """Record a whole-file rejection: nothing of it loads, the file leaves the inbox."""
+    outcome.rejected_reason = reason
+    outcome.quarantine.clear()
+    outcome.rows_loaded = 0
+    reject_file(outcome.path, reason)
+    log.warning("Rejected %s: %s", relative_to_inbox(outcome.path), reason)
+
+
+def deliver(
+    files: Iterable[Path],
+    skip_hashes: Iterable[str],
+    outcome_for: Callable[[Path, str], FileOutcome],
+    read: Callable[[Path, FileOutcome], None],
+) -> list[FileOutcome]:
+    """Take each new file of ``files`` (complete ones, see :func:`complete_files`) through the
+    protocol: skip known hashes, ``read`` it (which keeps what it accepts, fills the outcome and
+    raises :class:`FileRejected` for a file that cannot load as a whole, e.g. from
+    :func:`check_reject_share`), reject it, and write the steward report of a file with problems.
+
+    ``outcome_for(path, sha256)`` makes the file's registry entry. Returns every file's outcome.
+    """
+    from ingestion.reports import write_report  # reports builds on this module
+
+    outcomes: list[FileOutcome] = []
+    seen = set(skip_hashes)
+    for path in files:
+        digest = sha256_of(path)
+        if digest in seen:
+            continue
+        seen.add(digest)
+        outcome = outcome_for(path, digest)
+        try:
+            read(path, outcome)
+        except FileRejected as exc:
+            reject(outcome, exc.reason)
+        if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
+            write_report(outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
 def loaded_hashes(dataset: str) -> set[str]:
     """sha256 of every file whose load completed in ``dataset`` (its ``file_registry`` table).
 
@@ -163,3 +258,53 @@ def loaded_hashes(dataset: str) -> set[str]:
             "where r.outcome = 'loaded'"
         ).fetchall()
     return {r[0] for r in rows}
+
+
+def present_tables(dataset: str) -> frozenset[str]:
+    """The tables ``dataset`` already holds in the build database (none before its first load)."""
+    db = paths.build_db()
+    if not db.exists():
+        return frozenset()
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [dataset]
+        ).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def rows_or_empty(
+    name: str, rows: Sequence[object], present: frozenset[str] | None,
+    empty: Callable[[], pa.Table],
+) -> Iterator[object]:
+    """The rows of one resource, or, when there are none and its raw table does not exist yet,
+    one empty table with the full schema: every source is optional, so every raw table exists
+    (and dbt finds every source) from the first run on, whatever an organisation delivers.
+    ``present`` None means unknown: the empty table is yielded (dlt merges it as a no-op)."""
+    if rows:
+        yield from rows
+    elif present is None or name not in present:
+        yield empty()
+
+
+def datasets_without_data(datasets: Sequence[str]) -> list[str]:
+    """Those of ``datasets`` into which no file has been loaded yet by a completed load (none
+    delivered, or every one rejected): their marts are published, empty."""
+    db = paths.build_db()
+    if not db.exists():
+        return list(datasets)
+    empty = []
+    with duckdb.connect(str(db), read_only=True) as con:
+        for dataset in datasets:
+            present = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name in ('file_registry', '_dlt_loads')",
+                [dataset],
+            ).fetchall()[0][0]
+            loaded = present == 2 and con.execute(
+                f'select count(*) from "{dataset}".file_registry as r '
+                f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id '
+                "and l.status = 0 where r.outcome = 'loaded'"
+            ).fetchall()[0][0]
+            if not loaded:
+                empty.append(dataset)
+    return empty

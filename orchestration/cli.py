@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -54,10 +55,55 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     started = time.monotonic()
     counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
     ensure_key_file()
+    install_demo_stewards()
     print(f"Demo exports written to {paths.inbox()} in {time.monotonic() - started:.1f} s:")
     for entity, n in counts.items():
         print(f"  {entity:<12} {n:>10,}")
     print(f"Ground truth for tests: {paths.demo_truth()}")
+    return 0
+
+
+def install_demo_stewards() -> None:
+    """The demo organisation's stewards become the installation's, unless it has its own."""
+    from orchestration.stewards import DEMO_FILE, installation_file
+
+    if installation_file() is None:
+        shutil.copy(DEMO_FILE, paths.home() / "stewards.yml")
+
+
+def cmd_init_org(args: argparse.Namespace) -> int:
+    import re
+
+    from ingestion.reference import (
+        OPTIONAL,
+        REQUIRED_TABLES,
+        TABLES,
+        TEMPLATE_SUFFIX,
+        write_templates,
+    )
+
+    org = args.organisation
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", org):
+        print(f"{org!r} is not an organisation code: letters, digits, '-' and '_' only.",
+              file=sys.stderr)
+        return 2
+    for source in ("case_management", "accounting"):
+        (paths.inbox() / source / org).mkdir(parents=True, exist_ok=True)
+    folder = paths.reference_inbox() / org
+    written = write_templates(folder)
+    print(f"Organisation {org}: inbox folders and reference templates in {paths.inbox()}")
+    for name, (columns, description) in TABLES.items():
+        kind = "required" if name in REQUIRED_TABLES else "optional"
+        optional = f" (optional: {', '.join(OPTIONAL[name])})" if name in OPTIONAL else ""
+        print(f"  {name}.csv ({kind}): {description}\n      columns: {', '.join(columns)}"
+              + optional)
+    print(f"{len(written)} template(s) written. Fill one in (UTF-8, ',' separated, one row per "
+          f"line, organisation_code = {org}) and rename it from <table>.csv{TEMPLATE_SUFFIX} to "
+          "<table>.csv: the next run loads it. A missing file or source is no error; its marts "
+          "stay empty.")
+    print(f"Exports: {paths.case_management_inbox() / org}/<department>/ and "
+          f"{paths.accounting_inbox() / org}/. Stewards and delivery rhythms: add `{org}:` under "
+          f"`organisations:` in {paths.home() / 'stewards.yml'} (see README).")
     return 0
 
 
@@ -166,6 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     elapsed = time.monotonic() - started
+    print_sources_without_data()
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         print(f"\nThe run failed after {elapsed:.0f} s.", file=sys.stderr)
@@ -243,6 +290,18 @@ class Progress:
             else:
                 line = event.step_key or ""
             print(f"  [{elapsed:5.0f}s] {what:<12} {line}", file=self.out, flush=True)
+
+
+def print_sources_without_data() -> None:
+    """One line naming the sources nothing was ever loaded from (every source is optional)."""
+    from ingestion import accounting, case_management, reference
+    from ingestion.delivery import datasets_without_data
+
+    datasets = (case_management.DATASET, accounting.DATASET, reference.DATASET)
+    empty = [d.removeprefix("raw_").replace("_", "-") for d in datasets_without_data(datasets)]
+    if empty:
+        print(f"No data from: {', '.join(empty)} (nothing delivered or loaded yet; "
+              "their marts are published empty).")
 
 
 def print_summary(elapsed: float) -> None:
@@ -485,6 +544,11 @@ def main(argv: list[str] | None = None) -> int:
 
     std = sub.add_parser("standard", help="print the data standard as a Markdown document")
     std.set_defaults(func=cmd_standard)
+
+    init_org = sub.add_parser(
+        "init-org", help="prepare the inbox of a new organisation, with reference templates")
+    init_org.add_argument("organisation", help="organisation code, e.g. caritas-nord")
+    init_org.set_defaults(func=cmd_init_org)
 
     key = sub.add_parser("init-key", help="create the pseudonymisation key file if missing")
     key.set_defaults(func=cmd_init_key)

@@ -4,9 +4,10 @@
   ``published/marts.duckdb`` (its ``_publication`` table, the file analysts actually read) is at
   most ``DATENWERK_MAX_PUBLICATION_AGE_HOURS`` (36 h) old. Blocking so that a stale publication
   fails the ``freshness_checks`` run and the failure alert names this check.
-- ``delivery_freshness`` (on ``raw_case_management/file_registry``, warning): each department
-  delivered a file within its ``max_days_without_delivery`` (``orchestration/stewards.yml``;
-  default ``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``). A warning: one quiet department must not stop
+- ``delivery_freshness`` (on ``raw_case_management/file_registry``, warning): each department of
+  each organisation delivered a file within its ``max_days_without_delivery`` (the installation's
+  stewards file, keyed by organisation and department; default
+  ``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``). A warning: one quiet department must not stop
   the others' publication.
 
 Both run after every nightly refresh and on their own schedule (``freshness_checks`` job, every
@@ -34,6 +35,7 @@ from dagster import (
 )
 
 from ingestion import case_management
+from ingestion.delivery import present_tables
 from warehouse import paths, settings
 
 from .stewards import stewards
@@ -98,22 +100,22 @@ def publication_freshness(context: AssetCheckExecutionContext) -> AssetCheckResu
     )
 
 
-def last_delivery_by_department() -> dict[str, datetime]:
-    """The newest completed load of a case-management file, per department code."""
-    db = paths.build_db()
-    if not db.exists():
-        return {}
+def last_delivery_by_department() -> dict[tuple[str, str], datetime]:
+    """The newest completed load of a case-management file, per (organisation, department)."""
     dataset = case_management.DATASET
-    with duckdb.connect(str(db), read_only=True) as con:
+    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
+        return {}  # nothing delivered yet (or no case management at all): no department is late
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
         rows = con.sql(
             # source_file is case_management/<organisation>/<department>/<file>
-            f"select split_part(r.source_file, '/', 3) as department_code, "
+            f"select split_part(r.source_file, '/', 2) as organisation_code, "
+            f"split_part(r.source_file, '/', 3) as department_code, "
             f"max(r.registered_at) as last_at "
             f'from "{dataset}".file_registry as r '
             f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
-            f"group by 1"
+            f"group by 1, 2"
         ).fetchall()
-    return {code: last_at.astimezone(UTC) for code, last_at in rows if code}
+    return {(org, code): last_at.astimezone(UTC) for org, code, last_at in rows if org and code}
 
 
 @asset_check(
@@ -121,8 +123,9 @@ def last_delivery_by_department() -> dict[str, datetime]:
     name="delivery_freshness",
     blocking=False,
     description=(
-        "Every department delivered a case-management file within its max_days_without_delivery "
-        "(orchestration/stewards.yml). Warning: the steward is asked to send the export."
+        "Every department of every organisation delivered a case-management file within its "
+        "max_days_without_delivery (the installation's stewards file, keyed by organisation and "
+        "department). Warning: the steward is asked to send the export."
     ),
 )
 def delivery_freshness(context: AssetCheckExecutionContext) -> AssetCheckResult:
@@ -131,18 +134,21 @@ def delivery_freshness(context: AssetCheckExecutionContext) -> AssetCheckResult:
     default_days = settings.default_max_days_without_delivery()
     last = last_delivery_by_department()
     rows, late = [], []
-    for code in sorted(set(config) | set(last)):
-        limit = config[code].max_days_without_delivery if code in config else default_days
-        seen = last.get(code)
+    for org, code in sorted(set(config) | set(last)):
+        steward = config.get((org, code))
+        limit = steward.max_days_without_delivery if steward else default_days
+        seen = last.get((org, code))
         days = (now - seen).total_seconds() / 86400 if seen else None
         is_late = days is None or days > limit
         if is_late:
-            late.append(code)
+            late.append(f"{org}/{code}")
         rows.append(
-            f"| {code} | {seen:%Y-%m-%d} | {days:.0f} | {limit:g} | {'LATE' if is_late else 'ok'} |"
-            if seen else f"| {code} | never | - | {limit:g} | LATE |"
+            f"| {org} | {code} | {seen:%Y-%m-%d} | {days:.0f} | {limit:g} | "
+            f"{'LATE' if is_late else 'ok'} |"
+            if seen else f"| {org} | {code} | never | - | {limit:g} | LATE |"
         )
-    table = "| department | last delivery | days ago | limit (days) | status |\n|---|---|---|---|---|\n"
+    table = ("| organisation | department | last delivery | days ago | limit (days) | status |\n"
+             "|---|---|---|---|---|---|\n")
     return AssetCheckResult(
         passed=not late,
         severity=AssetCheckSeverity.WARN,

@@ -23,7 +23,7 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
 from ingestion import accounting, case_management, reference
-from ingestion.delivery import loaded_hashes
+from ingestion.delivery import loaded_hashes, present_tables
 from ingestion.pipelines import pipeline
 from ingestion.pseudonymise import check_key_matches_warehouse
 
@@ -81,7 +81,8 @@ def load_assets(
             # (terminal configuration errors).
             check_key_matches_warehouse()
             # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
-            source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)))
+            source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)),
+                                 present=present_tables(dataset))
             dlt_pipeline = pipeline(dataset)
             results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=dlt_pipeline))
             counts = table_row_counts(dlt_pipeline, [r.asset_key.path[-1] for r in results])

@@ -1,6 +1,6 @@
 """The inbox sensor: a complete new export in the inbox starts an ingest-and-refresh run.
 
-Complete means what the loaders mean (:func:`ingestion.case_management.is_complete`): under its
+Complete means what the loaders mean (:func:`ingestion.delivery.is_complete`): under its
 final name (senders write ``x.csv.part`` and rename) and, if ``DATENWERK_SETTLE_SECONDS`` is set,
 untouched for that long. New means: its sha256 is in no file registry of a completed load and no
 earlier tick requested a run for it.
@@ -36,16 +36,16 @@ from dagster import (
 )
 
 from ingestion import accounting, case_management, reference
-from ingestion.case_management import is_complete
+from ingestion.delivery import complete_files as complete_in
 from ingestion.delivery import loaded_hashes, sha256_of
 from warehouse import paths
 
 JOB_NAME = "nightly_refresh"  # load, transform, check, publish: the ingest-and-refresh job
-# Where each source's loader looks (see the Delivery classes of ingestion/).
+# Where each source's loader looks: the same patterns and the same protocol as the loaders.
 INBOX_PATTERNS = {
-    "case_management": "*/*/*",
-    "accounting": "*/*",
-    "reference": "*/*.csv",
+    "case_management": case_management.PATTERN,
+    "accounting": accounting.PATTERN,
+    "reference": reference.PATTERN,
 }
 DATASETS = (case_management.DATASET, accounting.DATASET, reference.DATASET)
 BUSY = [
@@ -78,12 +78,8 @@ class Cursor:
 
 def complete_files(inbox: Path) -> list[Path]:
     """Every complete export file in the inbox, in a stable order."""
-    found: list[Path] = []
-    for source, pattern in INBOX_PATTERNS.items():
-        folder = inbox / source
-        if folder.is_dir():
-            found += [p for p in sorted(folder.glob(pattern)) if p.is_file() and is_complete(p)]
-    return found
+    return [p for source, pattern in INBOX_PATTERNS.items()
+            for p in complete_in(inbox / source, pattern)]
 
 
 def scan(inbox: Path, cursor: Cursor) -> dict[str, str]:

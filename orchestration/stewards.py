@@ -1,8 +1,13 @@
-"""Data stewards and asset owners, from ``orchestration/stewards.yml`` (or
-``DATENWERK_STEWARDS_FILE``).
+"""Data stewards and asset owners: ``orchestration/stewards.yml`` (the owners of each kind of
+asset), overlaid by the installation's stewards file (``DATENWERK_STEWARDS_FILE``, else
+``$DATENWERK_HOME/stewards.yml``, if present), whose top-level keys replace the shipped ones.
 
-The owners are code configuration, not data: the asset graph must not change with what lies in
-the inbox. The reference ``departments.csv`` names each department's steward; this file adds
+Stewards and delivery rhythms are keyed by organisation *and* department: one installation holds
+several organisations, each with its own departments. The shipped file names none, so a real
+installation never inherits the demo's (those live in ``ingestion/demo/stewards.yml``).
+
+The owners are configuration, not data: the asset graph must not change with what lies in the
+inbox. The reference ``departments.csv`` names each department's steward; the stewards file adds
 what Dagster needs (an e-mail address) and the delivery rhythm that source freshness checks use.
 """
 
@@ -16,15 +21,17 @@ from pathlib import Path
 
 import yaml
 
-from warehouse import settings
+from warehouse import paths, settings
 
 DEFAULT_FILE = Path(__file__).with_name("stewards.yml")
+DEMO_FILE = Path(__file__).parents[1] / "ingestion" / "demo" / "stewards.yml"
 _TEAM = re.compile(r"^team:[\w.-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
 class Steward:
+    organisation_code: str
     department_code: str
     name: str
     email: str
@@ -34,23 +41,24 @@ class Steward:
 @dataclass(frozen=True)
 class Stewards:
     default_owner: str
-    departments: dict[str, Steward]
+    departments: dict[tuple[str, str], Steward]  # (organisation, department) -> steward
     owners: dict[str, tuple[str, ...]]
 
     def owners_for(self, candidates: Sequence[str]) -> list[str]:
         """Owners of the first of ``candidates`` (most specific first) that the file names."""
         for name in candidates:
             if name in self.owners:
-                return self._expand(self.owners[name])
+                return self._expand(self.owners[name]) or [self.default_owner]
         return [self.default_owner]
 
     def _expand(self, entries: Sequence[str]) -> list[str]:
         out: list[str] = []
+        by_code = {f"{org}/{dept}": s for (org, dept), s in self.departments.items()}
         for entry in entries:
             if entry == "stewards":
                 out += [s.email for s in self.departments.values()]
-            elif entry in self.departments:
-                out.append(self.departments[entry].email)
+            elif entry in by_code:
+                out.append(by_code[entry].email)
             else:
                 out.append(as_owner(entry))
         return list(dict.fromkeys(out))
@@ -64,23 +72,46 @@ def as_owner(value: str) -> str:
     return f"team:{re.sub(r'[^A-Za-z0-9_.-]+', '-', value).strip('-')}"
 
 
-@lru_cache(maxsize=4)
-def _load(path: str) -> Stewards:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+def _departments(raw: dict, source: str) -> dict[tuple[str, str], Steward]:
+    if "departments" in raw:
+        raise ValueError(
+            f"{source}: 'departments' is keyed by department code alone; key stewards by "
+            "organisation and department: organisations: {<organisation>: {<department>: ...}}")
     default_days = settings.default_max_days_without_delivery()
-    departments = {}
-    for code, entry in (raw.get("departments") or {}).items():
-        email = str(entry.get("email", ""))
-        if not _EMAIL.match(email):
-            raise ValueError(f"{path}: department {code}: 'email' must be an e-mail address")
-        departments[str(code)] = Steward(
-            str(code), str(entry.get("steward", "")), email,
-            float(entry.get("max_days_without_delivery", default_days)),
-        )
+    found = {}
+    for org, departments in (raw.get("organisations") or {}).items():
+        for code, entry in (departments or {}).items():
+            email = str((entry or {}).get("email", ""))
+            if not _EMAIL.match(email):
+                raise ValueError(
+                    f"{source}: organisation {org}, department {code}: 'email' must be an "
+                    "e-mail address")
+            found[(str(org), str(code))] = Steward(
+                str(org), str(code), str(entry.get("steward", "")), email,
+                float(entry.get("max_days_without_delivery", default_days)),
+            )
+    return found
+
+
+@lru_cache(maxsize=8)
+def _load(files: tuple[str, ...]) -> Stewards:
+    raw: dict = {}
+    for path in files:
+        raw.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
     owners = {str(k): tuple(str(v) for v in vs) for k, vs in (raw.get("owners") or {}).items()}
     return Stewards(as_owner(str(raw.get("default_owner", "team:data-engineering"))),
-                    departments, owners)
+                    _departments(raw, " + ".join(files)), owners)
+
+
+def installation_file() -> Path | None:
+    """The installation's stewards file, if it has one."""
+    chosen = settings.stewards_file()
+    if chosen:
+        return Path(chosen)
+    own = paths.home() / "stewards.yml"
+    return own if own.exists() else None
 
 
 def stewards() -> Stewards:
-    return _load(settings.stewards_file() or str(DEFAULT_FILE))
+    own = installation_file()
+    return _load((str(DEFAULT_FILE), *((str(own),) if own else ())))

@@ -422,7 +422,7 @@ unmapped as (
     select
         organisation_code,
         'cost_centre' as unmapped,
-        coalesce(cost_centre, '(none)') as code,
+        cost_centre as code,
         null as label,
         amount_eur,
     from lines
@@ -469,7 +469,11 @@ def unmapped_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
             f"{org}: {v['accounts']} account(s) {v['accounts_absolute_eur']} EUR, "
             f"{v['cost_centres']} cost centre(s) {v['cost_centres_absolute_eur']} EUR"
             for org, v in sorted(by_org.items())
-        ) + ". Map them in the organisation's reference accounts.csv / cost_centres.csv."
+        ) + "; largest: " + ", ".join(
+            f"{r['organisation_code']} {r['unmapped'].replace('_', ' ')} {r['code']} "
+            f"{_money(r['amount_eur'])} EUR in {r['booking_lines']} line(s)" for r in rows[:3]
+        ) + ". Nothing is blocked; map them in the organisation's reference accounts.csv / "
+        "cost_centres.csv."
     )
     return CheckOutcome(passed, description, metadata={"by_organisation": by_org},
                         tables={"unmapped": items})

@@ -29,6 +29,9 @@ SEED = 7
 _SESSION_ROOT = Path(os.environ.get("DATENWERK_TEST_ROOT", "/tmp")) / f"datenwerk-test-{os.getpid()}"
 os.environ["DATENWERK_HOME"] = str(_SESSION_ROOT / "definitions")
 os.environ.pop("DATENWERK_PSEUDONYM_KEY", None)
+# The tests install the demo organisation: its stewards own the assets (as after `demo-data`).
+os.environ["DATENWERK_STEWARDS_FILE"] = str(Path(__file__).parents[1] / "ingestion" / "demo"
+                                            / "stewards.yml")
 os.environ.pop("DATENWERK_KEY_FILE", None)
 
 

@@ -117,7 +117,8 @@ def row_count_band() -> float:
 
 
 def stewards_file() -> str | None:
-    """Another stewards/owners file than ``orchestration/stewards.yml`` (``DATENWERK_STEWARDS_FILE``)."""
+    """The installation's stewards file (``DATENWERK_STEWARDS_FILE``; default
+    ``$DATENWERK_HOME/stewards.yml``), laid over ``orchestration/stewards.yml``."""
     return os.environ.get("DATENWERK_STEWARDS_FILE") or None
 
 

@@ -21,7 +21,6 @@ corrected re-delivery never duplicates bookings. See ``README.md`` beside this f
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -40,23 +39,23 @@ from ingestion.accounting.datev import (
     DatevHeader,
     read_datev,
 )
-
-# The delivery protocol (write, then rename into place) is the same for every source.
-from ingestion.case_management import is_complete
 from ingestion.delivery import (
+    QUARANTINE_SCHEMA,
+    REGISTRY_SCHEMA,
     FileOutcome,
     FileRejected,
+    check_reject_share,
+    complete_files,
+    deliver,
     quarantine_table,
     registry_table,
-    reject_file,
     relative_to_inbox,
-    sha256_of,
+    rows_or_empty,
 )
-from ingestion.reports import write_report
-from warehouse import paths, settings
+from warehouse import paths
 
 DATASET = "raw_accounting"
-log = logging.getLogger(__name__)
+PATTERN = "*/*"  # <organisation>/<file>
 
 MONEY = pa.decimal128(18, 2)
 HEADER_SCHEMA = pa.schema([
@@ -112,27 +111,19 @@ class Delivery:
     @cached_property
     def parsed(self) -> Parsed:
         parsed = Parsed()
-        seen = set(self.skip_hashes)
-        for path in sorted(self.inbox.glob("*/*")):
-            if not path.is_file() or not is_complete(path):
-                continue
-            digest = sha256_of(path)
-            if digest in seen:
-                continue
-            seen.add(digest)
-            org = path.relative_to(self.inbox).parts[0]
-            outcome = FileOutcome(path, digest, org, entity="bookings", profile="datev")
+
+        def read(path: Path, outcome: FileOutcome) -> None:
             try:
                 self._load(path, outcome, parsed)
-            except (DatevFormatError, FileRejected) as exc:
-                outcome.rejected_reason = exc.reason
-                outcome.quarantine.clear()
-                outcome.rows_loaded = 0
-                reject_file(path, exc.reason)
-                log.warning("Rejected %s: %s", relative_to_inbox(path), exc.reason)
-            if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
-                write_report(outcome)
-            parsed.outcomes.append(outcome)
+            except DatevFormatError as exc:
+                raise FileRejected(path, exc.reason) from exc
+
+        parsed.outcomes = deliver(
+            complete_files(self.inbox, PATTERN), self.skip_hashes,
+            lambda path, digest: FileOutcome(path, digest, path.relative_to(self.inbox).parts[0],
+                                             entity="bookings", profile="datev"),
+            read,
+        )
         return parsed
 
     @staticmethod
@@ -148,15 +139,7 @@ class Delivery:
             outcome.unexpected_columns = list(read.unknown_headings)
         if problems.num_rows:
             outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
-        share = problems.num_rows / outcome.rows_read if outcome.rows_read else 0.0
-        if share > settings.MAX_REJECT_SHARE:
-            first = problems.slice(0, 1).to_pylist()[0]
-            raise FileRejected(
-                path,
-                f"{problems.num_rows} of {outcome.rows_read} lines rejected, more than the "
-                f"allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: line "
-                f"{first['source_line']}, {first['field']}: {first['reason']}",
-            )
+        check_reject_share(path, outcome, unit="lines")
         outcome.rows_loaded = rows.num_rows
         rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
         if isinstance(read, AccountLabels):
@@ -171,14 +154,6 @@ def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Tab
     for name, value in (("organisation_code", organisation_code), ("source_sha256", sha256)):
         rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.string()), rows.num_rows))
     return rows
-
-
-def _or_empty(tables: list[pa.Table], schema: pa.Schema, parsed: Parsed) -> list[pa.Table]:
-    """The tables, or one empty table when files came but none of this kind: dlt then still
-    creates the table, so staging can read it before the first such file arrives."""
-    if tables or not parsed.outcomes:
-        return tables
-    return [_with_context(schema.empty_table(), "", "")]
 
 
 def _quarantine_rows(problems: pa.Table, path: Path, outcome: FileOutcome) -> pa.Table:
@@ -222,40 +197,49 @@ def _header_row(read: Buchungsstapel | AccountLabels, outcome: FileOutcome,
 
 @dlt.source(name="accounting")
 def accounting(
-    inbox: Path | None = None, skip_hashes: frozenset[str] = frozenset()
+    inbox: Path | None = None,
+    skip_hashes: frozenset[str] = frozenset(),
+    present: frozenset[str] | None = None,
 ) -> list[DltResource]:
     """DATEV exports of all organisations in the accounting inbox (bookings, account labels).
 
     Args:
         inbox: folder holding ``<organisation>/<file>``; default from DATENWERK_HOME.
         skip_hashes: sha256 of files already loaded.
+        present: raw tables that already exist (:func:`ingestion.delivery.present_tables`); the
+            others are created empty, so dbt finds them even when no DATEV file was delivered.
     """
     delivery = Delivery(inbox or paths.accounting_inbox(), skip_hashes)
 
     def bookings() -> Iterator[pa.Table]:
         """Booking lines (Buchungssätze): amount signed by Soll/Haben relative to the account
         (debit +, credit -), accounts, Belegdatum with its year, cost centres KOST1/KOST2."""
-        yield from _or_empty(delivery.parsed.bookings, BOOKING_SCHEMA, delivery.parsed)
+        yield from rows_or_empty("bookings", delivery.parsed.bookings, present,
+                                 lambda: _with_context(BOOKING_SCHEMA.empty_table(), "", ""))
 
     def account_labels() -> Iterator[pa.Table]:
         """Account labels (Kontenbeschriftungen) of each Mandant, when delivered."""
-        yield from _or_empty(delivery.parsed.account_labels, LABEL_SCHEMA, delivery.parsed)
+        yield from rows_or_empty("account_labels", delivery.parsed.account_labels, present,
+                                 lambda: _with_context(LABEL_SCHEMA.empty_table(), "", ""))
 
     def file_headers() -> Iterator[pa.Table]:
         """The DATEV header of each loaded file (Berater, Mandant, fiscal year, period, SKR)
         and the file's control totals (lines, signed and absolute sums, quarantined part)."""
-        if delivery.parsed.headers:
-            yield pa.Table.from_pylist(delivery.parsed.headers, schema=HEADER_SCHEMA)
+        headers = delivery.parsed.headers
+        tables = [pa.Table.from_pylist(headers, schema=HEADER_SCHEMA)] if headers else []
+        yield from rows_or_empty("file_headers", tables, present, HEADER_SCHEMA.empty_table)
 
     def quarantine() -> Iterator[pa.Table]:
         """Lines of DATEV files that could not be read, with file, line, field and reason."""
-        if delivery.parsed.outcomes:
-            yield quarantine_table(delivery.parsed.outcomes)
+        outcomes = delivery.parsed.outcomes
+        tables = [quarantine_table(outcomes)] if outcomes else []
+        yield from rows_or_empty("quarantine", tables, present, QUARANTINE_SCHEMA.empty_table)
 
     def file_registry() -> Iterator[pa.Table]:
         """One row per delivered accounting file: sha256, counts, loaded or rejected."""
-        if delivery.parsed.outcomes:
-            yield registry_table(delivery.parsed.outcomes)
+        outcomes = delivery.parsed.outcomes
+        tables = [registry_table(outcomes)] if outcomes else []
+        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
 
     return [
         dlt.resource(fn, name=fn.__name__, write_disposition="append")

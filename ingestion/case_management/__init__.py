@@ -17,8 +17,6 @@ twice); quarantine and registry rows are small Arrow tables.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,38 +37,27 @@ from ingestion.case_management.helpers import (
 )
 from ingestion.case_management.plausibility import ReferenceCodes, reference_codes
 from ingestion.delivery import (
+    QUARANTINE_SCHEMA,
+    REGISTRY_SCHEMA,
     FileOutcome,
     FileRejected,
+    check_reject_share,
+    complete_files,
+    deliver,
+    is_complete,  # noqa: F401 - the delivery protocol's, re-exported where it was first defined
     quarantine_table,
     registry_table,
-    reject_file,
-    relative_to_inbox,
-    sha256_of,
+    rows_or_empty,
 )
-from ingestion.reports import write_report
 from ingestion.standard import EntityMapping, Profile, profiles, standard
-from warehouse import paths, settings
+from warehouse import paths
 
 DATASET = "raw_case_management"
 CONTEXT_COLUMNS = ("organisation_code", "department_code")  # from the folder a file arrives in
-INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
+# Every file, at any depth: one at the wrong depth is rejected with a reason, not ignored.
+PATTERN = "**/*"
 ENTITIES = ("clients", "cases", "contacts", "goals", "assessments")
 FOLDER_DEPTH = 3  # <organisation>/<department>/<file>
-log = logging.getLogger(__name__)
-
-
-def is_complete(path: Path) -> bool:
-    """Whether a delivered file is complete and may be picked up.
-
-    Senders write under a temporary name (a leading dot, or ``.part``/``.tmp``/``.partial``) and
-    rename into place when done; a rename is atomic, so a file under its final name is complete.
-    For senders that cannot rename, ``DATENWERK_SETTLE_SECONDS`` adds a quiet period: a file
-    modified more recently than that is left for the next run.
-    """
-    name = path.name
-    if name.startswith((".", "~$")) or name.endswith(INCOMPLETE_SUFFIXES):
-        return False
-    return time.time() - path.stat().st_mtime >= settings.settle_seconds()
 
 
 def misplaced(path: Path, inbox: Path) -> FileRejected:
@@ -149,28 +136,23 @@ class Delivery:
         """(path, organisation, department) of every complete file in the inbox, in a stable
         order; department None for a file at the wrong folder depth (see :func:`misplaced`)."""
         found: list[tuple[Path, str, str | None]] = []
-        for path in sorted(self.inbox.rglob("*")):
+        for path in complete_files(self.inbox, PATTERN):
             parts = path.relative_to(self.inbox).parts
-            if any(p.startswith(".") for p in parts[:-1]) or not path.is_file():
+            if any(p.startswith(".") for p in parts[:-1]):
                 continue
-            if is_complete(path):
-                dept = parts[1] if len(parts) == FOLDER_DEPTH else None
-                found.append((path, parts[0] if len(parts) > 1 else "unknown", dept))
+            dept = parts[1] if len(parts) == FOLDER_DEPTH else None
+            found.append((path, parts[0] if len(parts) > 1 else "unknown", dept))
         return found
 
     @cached_property
     def parsed(self) -> tuple[dict[str, list[AcceptedRows]], list[FileOutcome]]:
         tables: dict[str, list[AcceptedRows]] = {e: [] for e in ENTITIES}
         load_id = self.load_id or current_load_id()
-        outcomes: list[FileOutcome] = []
-        seen = set(self.skip_hashes)
-        for path, org, dept in self.files():
-            digest = sha256_of(path)
-            if digest in seen:
-                continue
-            seen.add(digest)
-            outcome = FileOutcome(path, digest, org, entity="unknown", profile="unknown")
+        context = {path: (org, dept) for path, org, dept in self.files()}
+
+        def read(path: Path, outcome: FileOutcome) -> None:
             target = scratch_parquet()
+            org, dept = context[path]
             try:
                 if dept is None:
                     raise misplaced(path, self.inbox)
@@ -184,68 +166,59 @@ class Delivery:
                     mapping,
                     standard()[mapping.entity],
                     outcome,
-                    {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)), LOAD_ID_COLUMN: load_id},
+                    {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)),
+                     LOAD_ID_COLUMN: load_id},
                     target,
                     plausible=self.reference.for_file(org, dept),
                 )
-                if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
-                    settings.MAX_REJECT_SHARE
-                ):
-                    raise FileRejected(
-                        path,
-                        f"{outcome.rows_quarantined} of {outcome.rows_read} rows rejected, more "
-                        f"than the allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: "
-                        f"{_first_problem(outcome)}",
-                    )
-                tables[mapping.entity].append(AcceptedRows(target, rows))
-            except FileRejected as exc:
+                check_reject_share(path, outcome)
+            except FileRejected:
                 target.unlink(missing_ok=True)
-                outcome.rejected_reason = exc.reason
-                outcome.quarantine.clear()
-                outcome.rows_loaded = 0
-                reject_file(path, exc.reason)
-                log.warning("Rejected %s: %s", relative_to_inbox(path), exc.reason)
-            if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
-                write_report(outcome)
-            outcomes.append(outcome)
+                raise
+            tables[mapping.entity].append(AcceptedRows(target, rows))
+
+        outcomes = deliver(
+            context, self.skip_hashes,
+            lambda path, digest: FileOutcome(path, digest, context[path][0], entity="unknown",
+                                             profile="unknown"),
+            read,
+        )
         return tables, outcomes
-
-
-def _first_problem(outcome: FileOutcome) -> str:
-    first = outcome.quarantine[0]
-    return (
-        f"line {first.column('source_line')[0].as_py()}, field {first.column('field')[0].as_py()}: "
-        f"{first.column('reason')[0].as_py()}"
-    )
 
 
 @dlt.source(name="case_management")
 def case_management(
-    inbox: Path | None = None, skip_hashes: frozenset[str] = frozenset()
+    inbox: Path | None = None,
+    skip_hashes: frozenset[str] = frozenset(),
+    present: frozenset[str] | None = None,
 ) -> list[DltResource]:
     """Case-management exports of all organisations and departments in the inbox.
 
     Args:
         inbox: folder holding ``<organisation>/<department>/<file>``; default from DATENWERK_HOME.
         skip_hashes: sha256 of files already loaded (see :func:`ingestion.delivery.loaded_hashes`).
+        present: raw tables that already exist (:func:`ingestion.delivery.present_tables`); the
+            others are created empty, so dbt finds them even when no export was ever delivered.
     """
     delivery = Delivery(inbox or paths.case_management_inbox(), skip_hashes)
 
     def entity_rows(entity: str) -> Callable[[], Iterator[Any]]:
         def rows() -> Iterator[Any]:
-            tables, outcomes = delivery.parsed
+            tables = delivery.parsed[0]
             # The Arrow schema is the table's: all columns nullable, `_dlt_load_id` included, so
             # dlt finds nothing to normalise and imports (hard-links) the Parquet file unchanged.
             columns = [*CONTEXT_COLUMNS, LOAD_ID_COLUMN]
             schema = output_schema(standard()[entity], columns).empty_table()
             try:
-                for accepted in tables[entity]:
-                    yield dlt.mark.with_file_import(
+                imports = [
+                    dlt.mark.with_file_import(
                         str(accepted.path), "parquet", accepted.rows, hints=schema
                     )
-                if outcomes and not tables[entity]:
-                    # An empty batch still creates the table, so dbt's sources always exist.
-                    yield empty_table(standard()[entity], columns)
+                    for accepted in tables[entity]
+                ]
+                yield from rows_or_empty(
+                    entity, imports, present, lambda: empty_table(standard()[entity], columns)
+                )
             finally:
                 for accepted in tables[entity]:
                     accepted.path.unlink(missing_ok=True)  # dlt's package holds its own link
@@ -260,14 +233,15 @@ def case_management(
 
     def quarantine() -> Iterator[pa.Table]:
         """Rejected rows with file, line, field and reason (identifiers already pseudonymised)."""
-        if delivery.parsed[1]:
-            yield quarantine_table(delivery.parsed[1])
+        outcomes = delivery.parsed[1]
+        tables = [quarantine_table(outcomes)] if outcomes else []
+        yield from rows_or_empty("quarantine", tables, present, QUARANTINE_SCHEMA.empty_table)
 
     def file_registry() -> Iterator[pa.Table]:
         """One row per delivered file: sha256, profile, rows read/loaded/quarantined, outcome."""
         outcomes = delivery.parsed[1]
-        if outcomes:
-            yield registry_table(outcomes)
+        tables = [registry_table(outcomes)] if outcomes else []
+        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
 
     return [
         *resources,

@@ -39,10 +39,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from dlt.sources import DltResource
 
-from ingestion.delivery import FileOutcome, FileRejected, registry_table, reject_file, sha256_of
+from ingestion.delivery import (
+    REGISTRY_SCHEMA,
+    FileOutcome,
+    FileRejected,
+    complete_files,
+    deliver,
+    registry_table,
+    rows_or_empty,
+)
 from warehouse import paths
 
 DATASET = "raw_reference"
+PATTERN = "*/*.csv"  # <organisation>/<table>.csv
 
 # Table -> (required columns, description). Columns are read as text except these typed ones.
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -71,8 +80,15 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
 TYPED = {"is_pilot": pa.bool_()}
 # Columns a table may leave out: added empty, so staging always finds them.
 OPTIONAL: dict[str, tuple[str, ...]] = {
+    "departments": ("is_pilot",),
     "locations": ("description", "state_province", "country", "latitude", "longitude", "website"),
 }
+
+# What a new organisation needs first (its cases name departments and programs); the others
+# add the finance figures (cost_centres, accounts) and the public directory (locations).
+REQUIRED_TABLES = ("departments", "programs")
+# A template is not a delivery: this suffix matches no loader's pattern until it is renamed.
+TEMPLATE_SUFFIX = ".template"
 
 # The shared categories: marts compare organisations, so categories are a fixed vocabulary.
 CATEGORIES = {
@@ -145,75 +161,98 @@ class Delivery:
     @cached_property
     def parsed(self) -> tuple[dict[str, list[pa.Table]], list[FileOutcome]]:
         tables: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
-        outcomes: list[FileOutcome] = []
-        for path in sorted(self.inbox.glob("*/*.csv")):
-            digest = sha256_of(path)
-            if digest in self.skip_hashes:
-                continue
-            org, name = path.parent.name, path.stem
-            outcome = FileOutcome(path, digest, org, entity=name, profile="reference")
-            try:
-                if name not in TABLES:
-                    raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
-                with path.open(encoding="utf-8-sig", newline="") as fh:
-                    names = next(csv.reader(fh), [])
-                table = pacsv.read_csv(
-                    path,
-                    convert_options=pacsv.ConvertOptions(
-                        # Text unless typed: account numbers keep their leading zeros.
-                        column_types={n: TYPED.get(n, pa.string()) for n in names},
-                        strings_can_be_null=True,
-                        null_values=[""],
-                    ),
-                )
-                missing = [c for c in TABLES[name][0] if c not in table.column_names]
-                if missing:
-                    raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
-                for column in OPTIONAL.get(name, ()):
-                    if column not in table.column_names:
-                        table = table.append_column(
-                            column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
-                problem = _codes_problem(table) or (
-                    VALIDATORS[name](table) if name in VALIDATORS else None)
-                if problem:
-                    raise FileRejected(path, problem)
-                outcome.rows_read = outcome.rows_loaded = table.num_rows
-                n = table.num_rows
-                tables[name].append(
-                    table.append_column("source_sha256", pa.array([digest] * n, pa.string()))
-                )
-            except (FileRejected, pa.ArrowInvalid) as exc:
-                outcome.rejected_reason = getattr(exc, "reason", str(exc))
-                reject_file(path, outcome.rejected_reason)
-            outcomes.append(outcome)
+
+        def read(path: Path, outcome: FileOutcome) -> None:
+            table = read_table(path)
+            outcome.rows_read = outcome.rows_loaded = table.num_rows
+            tables[path.stem].append(table.append_column(
+                "source_sha256", pa.repeat(pa.scalar(outcome.sha256, pa.string()), table.num_rows)))
+
+        outcomes = deliver(
+            complete_files(self.inbox, PATTERN), self.skip_hashes,
+            lambda path, digest: FileOutcome(path, digest, path.parent.name, entity=path.stem,
+                                             profile="reference"),
+            read,
+        )
         return tables, outcomes
+
+
+def read_table(path: Path) -> pa.Table:
+    """One reference table, checked against the rules of its kind; raises FileRejected."""
+    name = path.stem
+    if name not in TABLES:
+        raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        names = next(csv.reader(fh), [])
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                # Text unless typed: account numbers keep their leading zeros.
+                column_types={n: TYPED.get(n, pa.string()) for n in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise FileRejected(path, str(exc)) from exc
+    missing = [c for c in TABLES[name][0] if c not in table.column_names]
+    if missing:
+        raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
+    for column in OPTIONAL.get(name, ()):
+        if column not in table.column_names:
+            table = table.append_column(
+                column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
+    problem = _codes_problem(table) or (VALIDATORS[name](table) if name in VALIDATORS else None)
+    if problem:
+        raise FileRejected(path, problem)
+    return table
+
+
+def write_templates(folder: Path) -> list[Path]:
+    """Header-only templates of every reference table (required columns, then optional ones)
+    in ``folder``, as ``<table>.csv.template``: filled in and renamed to ``<table>.csv`` they
+    are delivered (write, then rename); until then nothing loads them. Existing files are kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (required, _) in TABLES.items():
+        path = folder / f"{name}.csv{TEMPLATE_SUFFIX}"
+        if path.exists() or (folder / f"{name}.csv").exists():
+            continue
+        path.write_text(",".join((*required, *OPTIONAL.get(name, ()))) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
 
 
 @dlt.source(name="reference")
 def reference(
-    inbox: Path | None = None, skip_hashes: frozenset[str] = frozenset()
+    inbox: Path | None = None,
+    skip_hashes: frozenset[str] = frozenset(),
+    present: frozenset[str] | None = None,
 ) -> list[DltResource]:
-    """Reference data of all organisations (departments, programs, cost centres, accounts)."""
+    """Reference data of all organisations (departments, programs, cost centres, accounts).
+
+    ``present``: raw tables that already exist; the others are created empty, so staging finds
+    every table before (or without) its first delivery.
+    """
     delivery = Delivery(inbox or paths.reference_inbox(), skip_hashes)
 
     def rows(name: str) -> Callable[[], Iterator[pa.Table]]:
         def gen() -> Iterator[pa.Table]:
-            tables, outcomes = delivery.parsed
-            if tables[name] or not outcomes:
-                yield from tables[name]
-            else:
-                # Optional tables (accounts.csv) must exist for staging before any is delivered:
-                # an empty table makes dlt create it.
-                columns = (*TABLES[name][0], *OPTIONAL.get(name, ()), "source_sha256")
-                yield pa.table({c: pa.array([], TYPED.get(c, pa.string())) for c in columns})
+            columns = (*TABLES[name][0], *OPTIONAL.get(name, ()), "source_sha256")
+            yield from rows_or_empty(
+                name, delivery.parsed[0][name], present,
+                lambda: pa.table({c: pa.array([], TYPED.get(c, pa.string())) for c in columns}),
+            )
 
         gen.__doc__ = TABLES[name][1]
         return gen
 
     def file_registry() -> Iterator[pa.Table]:
         """One row per delivered reference file."""
-        if delivery.parsed[1]:
-            yield registry_table(delivery.parsed[1])
+        outcomes = delivery.parsed[1]
+        tables = [registry_table(outcomes)] if outcomes else []
+        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
 
     return [
         *(dlt.resource(rows(n), name=n, write_disposition="append") for n in TABLES),

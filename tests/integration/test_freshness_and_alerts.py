@@ -147,7 +147,7 @@ def test_stale_publication_and_late_department(
     assert "stale" in checks["publication_freshness"].description
     assert checks["publication_freshness"].metadata["age_hours"].value >= 40
     assert not checks["delivery_freshness"].passed
-    assert checks["delivery_freshness"].metadata["late_departments"].value == ["SB"]
+    assert checks["delivery_freshness"].metadata["late_departments"].value == ["swm/SB"]
 
     evaluate_failure_alert(instance, stale.run_id)
 

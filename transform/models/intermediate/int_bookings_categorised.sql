@@ -2,8 +2,9 @@
     account) whose account is not a balance-sheet account. A booking "6000 S 100 against bank
     1800" gives one row (6000, +100); "bank 1200 H 24.95 against 4940" gives one row (4940,
     +24.95): the contra account always gets the opposite of the account's signed amount. The cost
-    centre is the organisation's KOST field (KOST1, or KOST2 for SKR 42); bookings whose account
-    or cost centre maps to nothing are kept ('unmapped' category, empty department/program). -#}
+    centre is the organisation's KOST field (KOST1, or KOST2 for SKR 42), or the member
+    no_cost_centre() when the booking has none; bookings whose account or cost centre maps to
+    nothing are kept ('unmapped' category, empty department/program). -#}
 with
 
 bookings as (
@@ -68,10 +69,13 @@ categorised as (
         accounts.account_label,
         accounts.category_type,
         accounts.category,
-        case coalesce(kost_fields.kost_field, 'KOST1')
-            when 'KOST2' then sides.cost_centre_2
-            else sides.cost_centre_1
-        end as cost_centre,
+        coalesce(
+            nullif(trim(case coalesce(kost_fields.kost_field, 'KOST1')
+                when 'KOST2' then sides.cost_centre_2
+                else sides.cost_centre_1
+            end), ''),
+            {{ no_cost_centre() }}
+        ) as cost_centre,
     from sides
     inner join accounts
         on sides.organisation_code = accounts.organisation_code

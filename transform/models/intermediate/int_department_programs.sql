@@ -1,6 +1,7 @@
 {#- Every department and program the marts report on: the programs of the reference data, and any
-    department/program pair cases were delivered under that the reference data does not know
-    (so their cases are counted, not dropped; dim_program shows which are known). -#}
+    department/program pair cases were delivered under, or a cost centre books to, that the
+    reference data does not know (so their cases and money are counted, not dropped, also before
+    programs.csv is delivered; dim_program shows which are known). -#}
 with
 
 programs as (
@@ -15,6 +16,10 @@ cases as (
     select * from {{ ref('stg_case_management__cases') }}
 ),
 
+cost_centres as (
+    select * from {{ ref('stg_reference__cost_centres') }}
+),
+
 pairs as (
     select organisation_code, department_code, program_code from programs
     union
@@ -23,6 +28,19 @@ pairs as (
     anti join programs
         on cases.organisation_code = programs.organisation_code
         and cases.program_code = programs.program_code
+    union
+    select distinct
+        cost_centres.organisation_code,
+        cost_centres.department_code,
+        cost_centres.program_code,
+    from cost_centres
+    anti join programs
+        on cost_centres.organisation_code = programs.organisation_code
+        and cost_centres.program_code = programs.program_code
+    anti join cases
+        on cost_centres.organisation_code = cases.organisation_code
+        and cost_centres.program_code = cases.program_code
+    where cost_centres.program_code is not null
 ),
 
 final as (

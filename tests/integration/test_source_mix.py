@@ -1,0 +1,213 @@
+"""Every source is optional: real nightly runs on installations that deliver only some sources.
+
+Each installation is built from the small demo (or a second demo drawn with another seed, for
+further organisations) with parts of the inbox taken away, and run with the real
+``nightly_refresh`` job. The marts must hold exactly what was delivered: the figures are taken
+from the demo generator's ground truth and from the delivered files themselves, never from the
+warehouse. Marts whose inputs are absent are published, empty.
+
+- case management only (and of the reference data only departments.csv and programs.csv);
+- accounting only (and of the reference data only cost_centres.csv and accounts.csv);
+- reference data only;
+- one installation holding the demo organisation, a second organisation that delivers only
+  case-management exports, and a third that delivers only accounting.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.conftest import SMALL_SCALE, PipelineRun, copy_home, run_nightly, use_home
+
+CASE_MARTS = ("fct_cases", "fct_goals", "fct_assessment_change", "mart_outcomes")
+FINANCE = "mart_finance_by_cost_centre_month"
+DATASETS = ("raw_case_management", "raw_accounting", "raw_reference")
+SECOND_SEED = 11  # another demo draw: other bytes, other figures
+
+
+def _prune(home: Path, keep_sources: set[str], keep_reference: set[str] | None = None) -> Path:
+    inbox = home / "inbox"
+    for source in ("case_management", "accounting", "reference"):
+        if source not in keep_sources:
+            shutil.rmtree(inbox / source)
+    if keep_reference is not None:
+        for path in (inbox / "reference").glob("*/*"):
+            if path.name not in keep_reference:
+                path.unlink()
+    return home
+
+
+def _run(home: Path) -> PipelineRun:
+    result = run_nightly(home)
+    assert result.success, [  # type: ignore[attr-defined]
+        (e.step_key, str(e.step_failure_data.error)[-1500:])
+        for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
+    return PipelineRun(home, result)
+
+
+def published(run: PipelineRun, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(run.home / "published" / "marts.duckdb"), read_only=True) as con:
+        return con.sql(sql).df()
+
+
+def count(run: PipelineRun, table: str, where: str = "true") -> int:
+    return int(published(run, f"select count(*) as n from {table} where {where}")["n"][0])
+
+
+def truth(home: Path) -> tuple[dict, pd.DataFrame]:
+    counts = json.loads((home / "demo_truth" / "counts.json").read_text(encoding="utf-8"))
+    by_program = pd.read_csv(home / "demo_truth" / "by_program_year.csv")
+    return counts, by_program
+
+
+def datev_lines(path: Path) -> int:
+    """Booking lines of a demo DATEV file, counted in its text: all lines but the header and
+    the headings."""
+    with path.open(encoding="cp1252", newline="") as fh:
+        return sum(1 for _ in csv.reader(fh, delimiter=";")) - 2
+
+
+def without_data(run: PipelineRun) -> list[str]:
+    from ingestion.delivery import datasets_without_data
+
+    use_home(run.home)
+    return datasets_without_data(DATASETS)
+
+
+def assert_finance_equals_truth(run: PipelineRun, org: str, by_program: pd.DataFrame) -> None:
+    """Costs and revenues per program and year in the finance mart equal the ground truth."""
+    mart = published(run, f"""
+        select program_code, year, sum(costs_eur) as costs, sum(revenues_eur) as revenues
+        from {FINANCE} where organisation_code = '{org}' and program_code is not null
+        group by all""")
+    merged = by_program.merge(mart, on=["program_code", "year"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    for truth_col, mart_col in (("costs_eur", "costs"), ("revenues_eur", "revenues")):
+        cents = [(Decimal(f"{t:.2f}"), Decimal(f"{m:.2f}"))
+                 for t, m in zip(merged[truth_col], merged[mart_col], strict=True)]
+        assert all(t == m for t, m in cents), merged[[truth_col, mart_col]]
+
+
+@pytest.fixture(scope="module")
+def case_management_only(small_demo_home: Path) -> Iterator[PipelineRun]:
+    home = _prune(copy_home(small_demo_home, "cm-only"), {"case_management", "reference"},
+                  {"departments.csv", "programs.csv"})
+    yield _run(home)
+
+
+def test_case_management_only_publishes_its_cases_and_an_empty_finance_mart(
+    case_management_only: PipelineRun,
+) -> None:
+    counts, _ = truth(case_management_only.home)
+    assert count(case_management_only, "fct_cases") == counts["total"]["cases"]
+    assert count(case_management_only, "fct_goals") == counts["total"]["goals"]
+    for dept, by_entity in counts["by_department"].items():
+        assert count(case_management_only, "fct_cases",
+                     f"department_code = '{dept}'") == by_entity["cases"], dept
+    assert count(case_management_only, FINANCE) == 0
+    assert count(case_management_only, "dim_cost_centre") == 0
+    assert without_data(case_management_only) == ["raw_accounting"]
+
+
+@pytest.fixture(scope="module")
+def accounting_only(small_demo_home: Path) -> Iterator[PipelineRun]:
+    # Of the reference data only what the finance figures need: the cost centres and accounts.
+    home = _prune(copy_home(small_demo_home, "accounting-only"), {"accounting", "reference"},
+                  {"cost_centres.csv", "accounts.csv"})
+    yield _run(home)
+
+
+def test_accounting_only_publishes_its_bookings_and_empty_case_marts(
+    accounting_only: PipelineRun,
+) -> None:
+    counts, by_program = truth(accounting_only.home)
+    files = sorted((accounting_only.home / "inbox" / "accounting").glob("*/EXTF_Buchungsstapel*"))
+    lines = sum(datev_lines(f) for f in files)
+    with duckdb.connect(str(accounting_only.home / "warehouse" / "build.duckdb"),
+                        read_only=True) as con:
+        loaded = con.sql("select count(*) from staging.stg_accounting__bookings").fetchall()[0][0]
+    assert loaded == lines == counts["total"]["bookings"]
+    assert_finance_equals_truth(accounting_only, "swm", by_program)
+    for mart in CASE_MARTS:
+        assert count(accounting_only, mart) == 0, mart
+    assert without_data(accounting_only) == ["raw_case_management"]
+
+
+@pytest.fixture(scope="module")
+def reference_only(small_demo_home: Path) -> Iterator[PipelineRun]:
+    yield _run(_prune(copy_home(small_demo_home, "reference-only"), {"reference"}))
+
+
+def test_reference_only_publishes_the_dimensions_and_empty_marts(
+    reference_only: PipelineRun,
+) -> None:
+    reference = reference_only.home / "inbox" / "reference" / "swm"
+    for table, name in (("dim_department", "departments.csv"), ("dim_program", "programs.csv"),
+                        ("dim_cost_centre", "cost_centres.csv")):
+        with (reference / name).open(encoding="utf-8") as fh:
+            assert count(reference_only, table) == sum(1 for _ in csv.DictReader(fh)), table
+    for mart in (*CASE_MARTS, FINANCE, "mart_impact"):
+        assert count(reference_only, mart) == 0, mart
+    assert without_data(reference_only) == ["raw_case_management", "raw_accounting"]
+
+
+def _reference_for(source: Path, target: Path, org: str, departments: set[str] | None) -> None:
+    """The demo's reference tables, rewritten for another organisation (only ``departments``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("departments.csv", "programs.csv", "cost_centres.csv", "accounts.csv"):
+        with (source / name).open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        rows = [{**r, "organisation_code": org} for r in rows
+                if departments is None or r.get("department_code") in departments]
+        with (target / name).open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def three_organisations(small_demo_home: Path, session_root: Path) -> Iterator[PipelineRun]:
+    """The demo organisation, ``beratung`` (case management of one department only) and
+    ``kasse`` (one year of accounting only), drawn from a second demo."""
+    from ingestion.demo.generator import generate
+
+    second = session_root / "second-demo"
+    if not second.exists():
+        generate(second / "inbox", second / "demo_truth", seed=SECOND_SEED, scale=SMALL_SCALE)
+    home = copy_home(small_demo_home, "three-organisations")
+    inbox = home / "inbox"
+    shutil.copytree(second / "inbox" / "case_management" / "swm" / "SB",
+                    inbox / "case_management" / "beratung" / "SB")
+    (inbox / "accounting" / "kasse").mkdir(parents=True)
+    shutil.copy(second / "inbox" / "accounting" / "swm" / "EXTF_Buchungsstapel_2024.csv",
+                inbox / "accounting" / "kasse")
+    reference = second / "inbox" / "reference" / "swm"
+    _reference_for(reference, inbox / "reference" / "beratung", "beratung", {"SB"})
+    _reference_for(reference, inbox / "reference" / "kasse", "kasse", None)
+    yield _run(home)
+
+
+def test_each_organisation_gets_exactly_what_it_delivered(
+    three_organisations: PipelineRun, small_demo_home: Path, session_root: Path,
+) -> None:
+    run = three_organisations
+    demo_counts, demo_by_program = truth(small_demo_home)
+    second_counts, second_by_program = truth(session_root / "second-demo")
+    assert count(run, "fct_cases", "organisation_code = 'swm'") == demo_counts["total"]["cases"]
+    assert count(run, "fct_cases", "organisation_code = 'beratung'") == (
+        second_counts["by_department"]["SB"]["cases"])
+    assert count(run, "fct_cases", "organisation_code = 'kasse'") == 0
+    assert count(run, FINANCE, "organisation_code = 'beratung'") == 0
+    assert_finance_equals_truth(run, "swm", demo_by_program)
+    assert_finance_equals_truth(
+        run, "kasse", second_by_program[second_by_program["year"] == 2024])
+    assert without_data(run) == []
