@@ -123,7 +123,7 @@ class Delivery:
             org = path.relative_to(self.inbox).parts[0]
             outcome = FileOutcome(path, digest, org, entity="bookings", profile="datev")
             try:
-                self._load(path, outcome, parsed)
+                load_file(path, outcome, parsed)
             except (DatevFormatError, FileRejected) as exc:
                 outcome.rejected_reason = exc.reason
                 outcome.quarantine.clear()
@@ -135,35 +135,38 @@ class Delivery:
             parsed.outcomes.append(outcome)
         return parsed
 
-    @staticmethod
-    def _load(path: Path, outcome: FileOutcome, parsed: Parsed) -> None:
-        read = read_datev(path)
-        if isinstance(read, AccountLabels):
-            outcome.entity = "account_labels"
-            rows, problems = read.labels, read.problems
-            outcome.rows_read = rows.num_rows + problems.num_rows
-        else:
-            rows, problems = read.bookings, read.problems
-            outcome.rows_read = read.control.lines
-            outcome.unexpected_columns = list(read.unknown_headings)
-        if problems.num_rows:
-            outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
-        share = problems.num_rows / outcome.rows_read if outcome.rows_read else 0.0
-        if share > settings.MAX_REJECT_SHARE:
-            first = problems.slice(0, 1).to_pylist()[0]
-            raise FileRejected(
-                path,
-                f"{problems.num_rows} of {outcome.rows_read} lines rejected, more than the "
-                f"allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: line "
-                f"{first['source_line']}, {first['field']}: {first['reason']}",
-            )
-        outcome.rows_loaded = rows.num_rows
-        rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
-        if isinstance(read, AccountLabels):
-            parsed.account_labels.append(rows)
-        else:
-            parsed.bookings.append(rows)
-        parsed.headers.append(_header_row(read, outcome, path))
+
+def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
+              read: Buchungsstapel | AccountLabels | None = None) -> None:
+    """Read one DATEV file (unless ``read`` already holds it) into ``parsed`` and ``outcome``;
+    what the nightly load and ``datenwerk validate`` both do. Raises for a file rejected whole."""
+    read = read or read_datev(path)
+    if isinstance(read, AccountLabels):
+        outcome.entity = "account_labels"
+        rows, problems = read.labels, read.problems
+        outcome.rows_read = rows.num_rows + problems.num_rows
+    else:
+        rows, problems = read.bookings, read.problems
+        outcome.rows_read = read.control.lines
+        outcome.unexpected_columns = list(read.unknown_headings)
+    if problems.num_rows:
+        outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
+    share = problems.num_rows / outcome.rows_read if outcome.rows_read else 0.0
+    if share > settings.MAX_REJECT_SHARE:
+        first = problems.slice(0, 1).to_pylist()[0]
+        raise FileRejected(
+            path,
+            f"{problems.num_rows} of {outcome.rows_read} lines rejected, more than the "
+            f"allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: line "
+            f"{first['source_line']}, {first['field']}: {first['reason']}",
+        )
+    outcome.rows_loaded = rows.num_rows
+    rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
+    if isinstance(read, AccountLabels):
+        parsed.account_labels.append(rows)
+    else:
+        parsed.bookings.append(rows)
+    parsed.headers.append(_header_row(read, outcome, path))
 
 
 def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Table:

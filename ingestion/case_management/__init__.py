@@ -159,15 +159,7 @@ class Delivery:
                     {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)), LOAD_ID_COLUMN: load_id},
                     target,
                 )
-                if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
-                    settings.MAX_REJECT_SHARE
-                ):
-                    raise FileRejected(
-                        path,
-                        f"{outcome.rows_quarantined} of {outcome.rows_read} rows rejected, more "
-                        f"than the allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: "
-                        f"{_first_problem(outcome)}",
-                    )
+                reject_if_too_many(path, outcome)
                 tables[mapping.entity].append(AcceptedRows(target, rows))
             except FileRejected as exc:
                 target.unlink(missing_ok=True)
@@ -180,6 +172,19 @@ class Delivery:
                 write_report(outcome)
             outcomes.append(outcome)
         return tables, outcomes
+
+
+def reject_if_too_many(path: Path, outcome: FileOutcome) -> None:
+    """A file with more rejected rows than ``settings.MAX_REJECT_SHARE`` is rejected whole."""
+    if outcome.rows_read and outcome.rows_quarantined / outcome.rows_read > (
+        settings.MAX_REJECT_SHARE
+    ):
+        raise FileRejected(
+            path,
+            f"{outcome.rows_quarantined} of {outcome.rows_read} rows rejected, more "
+            f"than the allowed share of {settings.MAX_REJECT_SHARE:.0%}; first problem: "
+            f"{_first_problem(outcome)}",
+        )
 
 
 def _first_problem(outcome: FileOutcome) -> str:

@@ -117,6 +117,37 @@ def _cost_centres_problem(table: pa.Table) -> str | None:
 VALIDATORS = {"accounts": _accounts_problem, "cost_centres": _cost_centres_problem}
 
 
+def parse_reference(path: Path, name: str, outcome: FileOutcome) -> pa.Table:
+    """Read and check one reference file as table ``name``, with ``source_sha256``; what the
+    load and ``datenwerk validate`` both do. Raises FileRejected (or ArrowInvalid)."""
+    if name not in TABLES:
+        raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        names = next(csv.reader(fh), [])
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            # Text unless typed: account numbers keep their leading zeros.
+            column_types={n: TYPED.get(n, pa.string()) for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    missing = [c for c in TABLES[name][0] if c not in table.column_names]
+    if missing:
+        raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
+    for column in OPTIONAL.get(name, ()):
+        if column not in table.column_names:
+            table = table.append_column(
+                column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
+    problem = VALIDATORS[name](table) if name in VALIDATORS else None
+    if problem:
+        raise FileRejected(path, problem)
+    outcome.rows_read = outcome.rows_loaded = table.num_rows
+    n = table.num_rows
+    return table.append_column("source_sha256", pa.array([outcome.sha256] * n, pa.string()))
+
+
 class Delivery:
     def __init__(self, inbox: Path, skip_hashes: frozenset[str]) -> None:
         self.inbox = inbox
@@ -133,34 +164,7 @@ class Delivery:
             org, name = path.parent.name, path.stem
             outcome = FileOutcome(path, digest, org, entity=name, profile="reference")
             try:
-                if name not in TABLES:
-                    raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
-                with path.open(encoding="utf-8-sig", newline="") as fh:
-                    names = next(csv.reader(fh), [])
-                table = pacsv.read_csv(
-                    path,
-                    convert_options=pacsv.ConvertOptions(
-                        # Text unless typed: account numbers keep their leading zeros.
-                        column_types={n: TYPED.get(n, pa.string()) for n in names},
-                        strings_can_be_null=True,
-                        null_values=[""],
-                    ),
-                )
-                missing = [c for c in TABLES[name][0] if c not in table.column_names]
-                if missing:
-                    raise FileRejected(path, f"missing column(s) {', '.join(missing)}")
-                for column in OPTIONAL.get(name, ()):
-                    if column not in table.column_names:
-                        table = table.append_column(
-                            column, pa.nulls(table.num_rows, TYPED.get(column, pa.string())))
-                problem = VALIDATORS[name](table) if name in VALIDATORS else None
-                if problem:
-                    raise FileRejected(path, problem)
-                outcome.rows_read = outcome.rows_loaded = table.num_rows
-                n = table.num_rows
-                tables[name].append(
-                    table.append_column("source_sha256", pa.array([digest] * n, pa.string()))
-                )
+                tables[name].append(parse_reference(path, name, outcome))
             except (FileRejected, pa.ArrowInvalid) as exc:
                 outcome.rejected_reason = getattr(exc, "reason", str(exc))
                 reject_file(path, outcome.rejected_reason)
