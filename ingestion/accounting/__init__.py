@@ -16,7 +16,9 @@ place); each file is loaded once (sha256 registry); a file that cannot be read a
 to the protected ``rejected/`` folder with its reason; so does a file with more bad lines than
 ``settings.MAX_REJECT_SHARE``; a file with problems gets a steward report. A later file for the
 same Mandant replaces the earlier one's bookings on every day its period covers (staging), so a
-corrected re-delivery never duplicates bookings. See ``README.md`` beside this file.
+corrected re-delivery never duplicates bookings. A re-delivery that covers much less than the
+bookings it would replace (lines, money, booking days) is loaded but held out of staging until a
+steward releases it (:mod:`ingestion.accounting.coverage`). See ``README.md`` beside this file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from ingestion.accounting.coverage import coverage
 from ingestion.accounting.datev import (
     BOOKING_SCHEMA,
     LABEL_SCHEMA,
@@ -42,7 +45,7 @@ from ingestion.accounting.datev import (
 )
 
 # The delivery protocol (write, then rename into place) is the same for every source.
-from ingestion.case_management import is_complete
+from ingestion.case_management import current_load_id, is_complete
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -53,6 +56,7 @@ from ingestion.delivery import (
     sha256_of,
 )
 from ingestion.reports import write_report
+from quality import holds
 from warehouse import paths, settings
 
 DATASET = "raw_accounting"
@@ -123,7 +127,7 @@ class Delivery:
             org = path.relative_to(self.inbox).parts[0]
             outcome = FileOutcome(path, digest, org, entity="bookings", profile="datev")
             try:
-                load_file(path, outcome, parsed)
+                hold_if_much_smaller(load_file(path, outcome, parsed), outcome)
             except (DatevFormatError, FileRejected) as exc:
                 outcome.rejected_reason = exc.reason
                 outcome.quarantine.clear()
@@ -137,7 +141,8 @@ class Delivery:
 
 
 def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
-              read: Buchungsstapel | AccountLabels | None = None) -> None:
+              read: Buchungsstapel | AccountLabels | None = None
+              ) -> Buchungsstapel | AccountLabels:
     """Read one DATEV file (unless ``read`` already holds it) into ``parsed`` and ``outcome``;
     what the nightly load and ``datenwerk validate`` both do. Raises for a file rejected whole."""
     read = read or read_datev(path)
@@ -167,6 +172,23 @@ def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
     else:
         parsed.bookings.append(rows)
     parsed.headers.append(_header_row(read, outcome, path))
+    return read
+
+
+def hold_if_much_smaller(read: Buchungsstapel | AccountLabels, outcome: FileOutcome) -> None:
+    """Hold a Buchungsstapel that covers much less than the bookings in force it would replace
+    (:mod:`ingestion.accounting.coverage`): loaded, but merged only once a steward releases it
+    (``datenwerk release``). The other files of the delivery go ahead."""
+    if not isinstance(read, Buchungsstapel):
+        return
+    found = coverage(read, outcome.organisation_code, paths.build_db())
+    if found is None or not found.too_small:
+        return
+    name = relative_to_inbox(outcome.path)
+    load_id = holds.hold_files(current_load_id(), {outcome.sha256: name}, dataset=DATASET,
+                               check="redelivery_coverage", reason=f"{name}: {found.reason()}")
+    log.warning("Held %s (load %s) for a steward's confirmation: %s", name, load_id,
+                found.reason())
 
 
 def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Table:
