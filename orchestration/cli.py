@@ -142,38 +142,17 @@ def cmd_standard(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check an export against its profile without loading anything; non-zero if rows fail."""
-    import secrets
-
-    from ingestion.case_management import detect_profile
-    from ingestion.case_management.helpers import parse_export
-    from ingestion.delivery import FileOutcome, FileRejected, sha256_of
-    from ingestion.reports import summary_lines
-    from ingestion.standard import profiles, standard
+    """Check a file as the nightly load would read it, without loading it; non-zero if anything
+    would be rejected."""
+    from ingestion.validate import default_language, report_lines, validate_file
 
     path = Path(args.file)
     if not path.is_file():
         print(f"No such file: {path}", file=sys.stderr)
         return 2
-    outcome = FileOutcome(path, sha256_of(path), "-", entity="unknown", profile="unknown")
-    try:
-        if args.profile:
-            if args.profile not in profiles():
-                raise FileRejected(path, f"unknown profile '{args.profile}'; known: {', '.join(sorted(profiles()))}")
-            profile = profiles()[args.profile]
-            mapping = profile.entity_for(path.name)
-            if mapping is None:
-                raise FileRejected(path, f"profile {profile.name} has no entity whose file pattern matches this name")
-        else:
-            profile, mapping = detect_profile(path)
-        outcome.entity, outcome.profile = mapping.entity, profile.name
-        # A throwaway key: validation needs no stable pseudonyms and must not need the real key.
-        parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                     {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32))
-    except FileRejected as exc:
-        outcome.rejected_reason = exc.reason
-    print("\n".join(summary_lines(outcome)))
-    return 1 if outcome.rejected_reason or outcome.quarantine else 0
+    validation = validate_file(path, args.profile)
+    print("\n".join(report_lines(validation, args.lang or default_language())))
+    return 0 if validation.passed else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -537,9 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--reason", required=True, help="why the batch may be merged after all")
     release.set_defaults(func=cmd_release)
 
-    validate = sub.add_parser("validate", help="check an export file without loading it")
+    validate = sub.add_parser(
+        "validate", help="check a file (case-management export, DATEV, reference table) "
+                         "as the nightly load would read it, without loading it")
     validate.add_argument("file")
     validate.add_argument("--profile", help="export profile name (default: detected from the file)")
+    validate.add_argument("--lang", choices=("de", "en"),
+                          help="language of the report (default: German unless LANG is English)")
     validate.set_defaults(func=cmd_validate)
 
     std = sub.add_parser("standard", help="print the data standard as a Markdown document")

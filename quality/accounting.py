@@ -167,6 +167,13 @@ order by all
 """
 
 
+HELD_SQL = """
+select distinct source_file from raw_accounting.file_headers
+where source_sha256 in ({held_files})
+order by source_file
+"""
+
+
 def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
     """Every loaded DATEV file reconciles to the cent with what reached the warehouse."""
     if not _exists(con, "raw_accounting", "bookings"):
@@ -211,16 +218,21 @@ def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         for f in files[:MAX_ROWS_SHOWN]
     ]
     quarantined = sum((_money(f["quarantined_amount_eur"]) for f in files), Decimal("0.00"))
+    # Loaded but held (a re-delivery much smaller than what it replaces): not in force, named.
+    held = [r["source_file"] for r in _records(
+        con, HELD_SQL.format(held_files=holds.held_files_sql()))]
     passed = not failures
     description = (
         f"{len(files)} DATEV file(s) reconcile to the cent with the warehouse"
         if passed else f"{len(failures)} reconciliation failure(s): {failures[0]}"
-    )
+    ) + (f"; {len(held)} re-delivery(ies) held for a steward's confirmation "
+         "(`datenwerk held`)" if held else "")
     return CheckOutcome(
         passed,
         description,
         metadata={
             "files": len(files),
+            "held_redeliveries": held,
             "failures": failures[:MAX_ROWS_SHOWN],
             "quarantined_lines": sum(f["quarantined_lines"] for f in files),
             "quarantined_amount_eur": quarantined,

@@ -13,7 +13,11 @@ corrected file is delivered instead; it loads under a new load id) or releases i
 what, when, and why) and asks for a full refresh of the next dbt build: incremental staging
 reads only loads newer than the last build, and a released load is older.
 
-The files hold load ids, table names and the check's summary: no row values.
+A load can also hold only some of its files (:func:`hold_files`, a record with ``files``): a
+DATEV re-delivery that covers much less than the bookings it would replace is held that way, and
+the other files of the same night are merged as usual.
+
+The files hold load ids, table names, file names and the check's summary: no row values.
 """
 
 from __future__ import annotations
@@ -71,11 +75,23 @@ def _file(load_id: str) -> Path:
 
 
 def held_load_ids_sql() -> str:
-    """A DuckDB subquery of the held load ids: what dbt's ``held_load_ids`` macro selects."""
+    """A DuckDB subquery of the loads held as a whole: what dbt's ``held_load_ids`` macro
+    selects (a record naming ``files`` holds only those files of its load)."""
     folder = str(held_dir()).replace("'", "''")
     return (
-        "select load_id from (select json_extract_string(content, '$.load_id') as load_id "
-        f"from read_text('{folder}/*.json')) where load_id is not null"
+        "select load_id from (select json_extract_string(content, '$.load_id') as load_id, "
+        "json_extract(content, '$.files') as files "
+        f"from read_text('{folder}/*.json')) where load_id is not null and files is null"
+    )
+
+
+def held_files_sql() -> str:
+    """A DuckDB subquery of the sha256 of files held on their own: dbt's ``held_files``."""
+    folder = str(held_dir()).replace("'", "''")
+    return (
+        "select unnest(json_extract_string(content, '$.files[*]')) as source_sha256 "
+        f"from read_text('{folder}/*.json') "
+        "where json_extract_string(content, '$.load_id') is not null"
     )
 
 
@@ -98,6 +114,26 @@ def hold(load_ids: Iterable[str], *, dataset: str, table: str, check: str, reaso
         _write_json(path, data)
         held.append(load_id)
     return held
+
+
+def hold_files(load_id: str, files: dict[str, str], *, dataset: str, check: str,
+               reason: str) -> str:
+    """Hold some files of a load (sha256 -> file name), not the load: the other files of the
+    same night go ahead. Released like a held load (:func:`release`)."""
+    path = _file(load_id)
+    data: dict[str, Any] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists()
+        else {"load_id": load_id, "dataset": dataset, "tables": [], "checks": [], "files": [],
+              "file_names": [], "reason": "",
+              "held_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    )
+    data["files"] = sorted({*data.get("files", []), *files})
+    data["file_names"] = sorted({*data.get("file_names", []), *files.values()})
+    data["checks"] = sorted({*data["checks"], check})
+    data["tables"] = sorted({*data["tables"], "files: " + ", ".join(data["file_names"])})
+    data["reason"] = "; ".join(r for r in (data["reason"], reason) if r)
+    _write_json(path, data)
+    return load_id
 
 
 def held() -> list[Hold]:

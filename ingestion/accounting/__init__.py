@@ -16,11 +16,14 @@ place); each file is loaded once (sha256 registry); a file that cannot be read a
 to the protected ``rejected/`` folder with its reason; so does a file with more bad lines than
 ``settings.MAX_REJECT_SHARE``; a file with problems gets a steward report. A later file for the
 same Mandant replaces the earlier one's bookings on every day its period covers (staging), so a
-corrected re-delivery never duplicates bookings. See ``README.md`` beside this file.
+corrected re-delivery never duplicates bookings. A re-delivery that covers much less than the
+bookings it would replace (lines, money, booking days) is loaded but held out of staging until a
+steward releases it (:mod:`ingestion.accounting.coverage`). See ``README.md`` beside this file.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +33,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from ingestion.accounting.coverage import coverage
 from ingestion.accounting.datev import (
     BOOKING_SCHEMA,
     LABEL_SCHEMA,
@@ -39,6 +43,7 @@ from ingestion.accounting.datev import (
     DatevHeader,
     read_datev,
 )
+from ingestion.case_management import current_load_id
 from ingestion.delivery import (
     QUARANTINE_SCHEMA,
     REGISTRY_SCHEMA,
@@ -52,9 +57,11 @@ from ingestion.delivery import (
     relative_to_inbox,
     rows_or_empty,
 )
+from quality import holds
 from warehouse import paths
 
 DATASET = "raw_accounting"
+log = logging.getLogger(__name__)
 PATTERN = "*/*"  # <organisation>/<file>
 
 MONEY = pa.decimal128(18, 2)
@@ -114,7 +121,7 @@ class Delivery:
 
         def read(path: Path, outcome: FileOutcome) -> None:
             try:
-                self._load(path, outcome, parsed)
+                hold_if_much_smaller(load_file(path, outcome, parsed), outcome)
             except DatevFormatError as exc:
                 raise FileRejected(path, exc.reason) from exc
 
@@ -126,27 +133,48 @@ class Delivery:
         )
         return parsed
 
-    @staticmethod
-    def _load(path: Path, outcome: FileOutcome, parsed: Parsed) -> None:
-        read = read_datev(path)
-        if isinstance(read, AccountLabels):
-            outcome.entity = "account_labels"
-            rows, problems = read.labels, read.problems
-            outcome.rows_read = rows.num_rows + problems.num_rows
-        else:
-            rows, problems = read.bookings, read.problems
-            outcome.rows_read = read.control.lines
-            outcome.unexpected_columns = list(read.unknown_headings)
-        if problems.num_rows:
-            outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
-        check_reject_share(path, outcome, unit="lines")
-        outcome.rows_loaded = rows.num_rows
-        rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
-        if isinstance(read, AccountLabels):
-            parsed.account_labels.append(rows)
-        else:
-            parsed.bookings.append(rows)
-        parsed.headers.append(_header_row(read, outcome, path))
+
+def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
+              read: Buchungsstapel | AccountLabels | None = None
+              ) -> Buchungsstapel | AccountLabels:
+    """Read one DATEV file (unless ``read`` already holds it) into ``parsed`` and ``outcome``;
+    what the nightly load and ``datenwerk validate`` both do. Raises for a file rejected whole."""
+    read = read or read_datev(path)
+    if isinstance(read, AccountLabels):
+        outcome.entity = "account_labels"
+        rows, problems = read.labels, read.problems
+        outcome.rows_read = rows.num_rows + problems.num_rows
+    else:
+        rows, problems = read.bookings, read.problems
+        outcome.rows_read = read.control.lines
+        outcome.unexpected_columns = list(read.unknown_headings)
+    if problems.num_rows:
+        outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
+    check_reject_share(path, outcome, unit="lines")
+    outcome.rows_loaded = rows.num_rows
+    rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
+    if isinstance(read, AccountLabels):
+        parsed.account_labels.append(rows)
+    else:
+        parsed.bookings.append(rows)
+    parsed.headers.append(_header_row(read, outcome, path))
+    return read
+
+
+def hold_if_much_smaller(read: Buchungsstapel | AccountLabels, outcome: FileOutcome) -> None:
+    """Hold a Buchungsstapel that covers much less than the bookings in force it would replace
+    (:mod:`ingestion.accounting.coverage`): loaded, but merged only once a steward releases it
+    (``datenwerk release``). The other files of the delivery go ahead."""
+    if not isinstance(read, Buchungsstapel):
+        return
+    found = coverage(read, outcome.organisation_code, paths.build_db())
+    if found is None or not found.too_small:
+        return
+    name = relative_to_inbox(outcome.path)
+    load_id = holds.hold_files(current_load_id(), {outcome.sha256: name}, dataset=DATASET,
+                               check="redelivery_coverage", reason=f"{name}: {found.reason()}")
+    log.warning("Held %s (load %s) for a steward's confirmation: %s", name, load_id,
+                found.reason())
 
 
 def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Table:

@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 FORMATS_DIR = Path(__file__).with_name("formats")
+CATALOGUED_VERSIONS = (9, 10, 11, 12, 13)
 CATEGORY_ACCOUNT_LABELS = 20
 CATEGORIES_BUCHUNGSSTAPEL = (21, 22)  # 22: written for a Buchungsstapel by at least one exporter
 CATEGORY_NAMES = {
@@ -77,21 +78,57 @@ KEPT_COLUMNS = {
     "Generalumkehr (GU)": "reversal_flag",
 }
 REQUIRED_COLUMNS = (
-    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "Kontonummer", "Belegdatum",
+    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "Kontonummer",
+    "Gegenkonto (ohne BU-Schlüssel)", "Belegdatum",
 )
-# Heading variants seen in the wild that normalisation alone does not reduce to a catalogue name.
+# Heading variants and short forms seen in the wild that normalisation alone does not reduce to
+# a catalogue name (the catalogue's own labels and aliases win over these).
 HEADING_VARIANTS = {
     "Konto": "Kontonummer",
+    "Kto": "Kontonummer",
+    "Kontonr": "Kontonummer",
     "Gegenkonto": "Gegenkonto (ohne BU-Schlüssel)",
+    "Gegenkto": "Gegenkonto (ohne BU-Schlüssel)",
+    "GKonto": "Gegenkonto (ohne BU-Schlüssel)",
+    "Gegenkontonummer": "Gegenkonto (ohne BU-Schlüssel)",
     "Umsatz": "Umsatz (ohne Soll/Haben-Kz)",
+    "Betrag": "Umsatz (ohne Soll/Haben-Kz)",
     "Soll/Haben": "Soll/Haben-Kennzeichen",
+    "S/H": "Soll/Haben-Kennzeichen",
+    "S/H-Kz": "Soll/Haben-Kennzeichen",
+    "Soll/Haben-Kz": "Soll/Haben-Kennzeichen",
+    "WKZ": "WKZ Umsatz",
+    "Währung": "WKZ Umsatz",
+    "BU": "BU-Schlüssel",
+    "BU-Schl": "BU-Schlüssel",
+    "Steuerschlüssel": "BU-Schlüssel",
+    "Datum": "Belegdatum",
+    "Belegnummer": "Belegfeld 1",
+    "Beleg-Nr": "Belegfeld 1",
+    "Rechnungsnummer": "Belegfeld 1",
+    "Text": "Buchungstext",
     "KOST1": "Kost 1 - Kostenstelle",
     "KOST2": "Kost 2 - Kostenstelle",
+    "Kostenstelle": "Kost 1 - Kostenstelle",
     "Kostenstelle 1": "Kost 1 - Kostenstelle",
     "Kostenstelle 2": "Kost 2 - Kostenstelle",
+    "Kostenträger": "Kost 2 - Kostenstelle",
+    "Kostmenge": "Kost-Menge",
+    "Menge": "Kost-Menge",
     "Generalumkehr": "Generalumkehr (GU)",
     "GU": "Generalumkehr (GU)",
 }
+# Text columns whose DATEV length limit is enforced: keys that a longer value cannot be (DATEV's
+# own import refuses them, and a longer value usually means the columns have shifted).
+TEXT_LIMITED = ("Belegfeld 1", "Kost 1 - Kostenstelle", "Kost 2 - Kostenstelle")
+# Stands for one letter whose bytes a transfer damaged: U+FFFD (bytes that were not valid in the
+# encoding they were read with), UTF-8 read as Windows-1252/Latin-1 (`Ã¼` for ü, `ÃŸ` for ß),
+# or `?` inside a word (a converter that could not map the character).
+DAMAGED = "\x00"
+_DAMAGE = re.compile(r"Ã.|\ufffd|(?<=\w)\?(?=\w)")
+# One damaged letter: a plain letter or digit, or an umlaut as it is spelled out after
+# normalising. A run of damage marks (one per byte of a multi-byte letter) stands for 1-n letters.
+_ONE_LETTER = "(?:ae|oe|ue|ss|[a-z0-9])"
 
 BOOKING_SCHEMA = pa.schema([
     ("amount_eur", MONEY),  # signed relative to `account`: debit +, credit -
@@ -385,11 +422,34 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
 
 
 def normalise_heading(label: str) -> str:
-    """A heading reduced to what tells columns apart: no case, spaces, dashes or umlauts."""
-    text = label.replace("\ufeff", "").strip().strip('"').casefold()
+    """A heading reduced to what tells columns apart: no case, spaces, punctuation or umlauts
+    (ä -> ae, ß -> ss); each damaged letter becomes :data:`DAMAGED`."""
+    text = _DAMAGE.sub(DAMAGED, label.replace("\ufeff", "").strip().strip('"'))
+    text = text.casefold()
     for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
         text = text.replace(umlaut, plain)
-    return re.sub(r"[\s\-\u2010-\u2015_.]", "", text)
+    return re.sub(f"[^0-9a-z{DAMAGED}]", "", text)
+
+
+@lru_cache(maxsize=4096)
+def resolve_heading(heading: str) -> str | None:
+    """The catalogue label a heading names, or None.
+
+    Exact after :func:`normalise_heading`; a heading with damaged letters matches when its
+    damaged letters can be filled in so that it names exactly one known column.
+    """
+    aliases = heading_aliases()
+    key = normalise_heading(heading)
+    if not key:
+        return None
+    if DAMAGED not in key:
+        return aliases.get(key)
+    pattern = re.compile("".join(
+        f"{_ONE_LETTER}{{1,{len(part)}}}" if part[0] == DAMAGED else re.escape(part)
+        for part in re.findall(f"{DAMAGED}+|[^{DAMAGED}]+", key)
+    ))
+    labels = {label for known, label in aliases.items() if pattern.fullmatch(known)}
+    return labels.pop() if len(labels) == 1 else None
 
 
 @cache
@@ -417,15 +477,40 @@ def heading_aliases() -> dict[str, str]:
     return out
 
 
+@cache
+def max_length(label: str) -> int:
+    """The longest text DATEV allows in a column (the same in every catalogued version)."""
+    with (FORMATS_DIR / f"datev_buchungsstapel_v{CATALOGUED_VERSIONS[-1]}_columns.csv").open(
+            encoding="utf-8") as fh:
+        return next(int(row["length"]) for row in csv.DictReader(fh) if row["label"] == label)
+
+
+@lru_cache(maxsize=1)
+def stable_layout() -> dict[str, int]:
+    """Kept columns that sit at the same position (0-based) in every catalogued format version.
+
+    DATEV appends columns and never moves the leading ones, so these positions also hold for a
+    format version without a catalogue here (format 7 of version 510).
+    """
+    layouts = [catalogue(v) for v in CATALOGUED_VERSIONS]
+    return {
+        label: layouts[0].index(label) for label in KEPT_COLUMNS
+        if all(label in lay and lay.index(label) == layouts[0].index(label) for lay in layouts)
+    }
+
+
 def map_columns(headings: list[str], format_version: int) -> tuple[list[str], str]:
     """One unique name per column (catalogue label where known) and how it was mapped.
 
     By position when the file has exactly the columns of its catalogued format version and no
     heading names a different known column at a position we read; by normalised name otherwise
-    (format 7 has no catalogue here; some exporters write fewer or reordered columns).
+    (format 7 has no catalogue here; some exporters write fewer or reordered columns). When
+    headings are unusable (damaged beyond recognition), a kept column that no heading names is
+    taken from its position in the format version's layout, provided the headings that can be
+    read sit where that layout puts them and the heading at that position names nothing else
+    (``name+position``).
     """
-    aliases = heading_aliases()
-    by_name = [aliases.get(normalise_heading(h)) for h in headings]
+    by_name = [resolve_heading(h) for h in headings]
     labels = catalogue(format_version)
     if len(labels) == len(headings):
         contradicted = [
@@ -439,7 +524,32 @@ def map_columns(headings: list[str], format_version: int) -> tuple[list[str], st
     for i, label in enumerate(by_name):
         name = label or f"_column_{i + 1}"
         names.append(name if name not in names else f"{name}_{i + 1}")
-    return names, "name"
+    layout = {label: labels.index(label) for label in KEPT_COLUMNS if label in labels} or (
+        stable_layout() if not labels else {}
+    )
+    consistent = all(layout[n] == i for i, n in enumerate(names) if n in layout)
+    taken = [
+        label for label, pos in layout.items()
+        if consistent and label not in names and pos < len(names)
+        and by_name[pos] is None and headings[pos].strip()
+    ]
+    for label in taken:
+        names[layout[label]] = label
+    return names, "name+position" if taken else "name"
+
+
+def describe_missing(label: str, format_version: int) -> str:
+    """What the reader looked for when a column is missing: its heading, the short forms it
+    accepts, and where the format version puts it."""
+    forms = sorted({v for v, target in HEADING_VARIANTS.items() if target == label})
+    position = ({**stable_layout(), **{c: i for i, c in enumerate(catalogue(format_version))}}
+                .get(label))
+    text = f"'{label}'"
+    if forms:
+        text += f" (or {', '.join(repr(f) for f in forms)})"
+    if position is not None:
+        text += f", expected at column {position + 1} of format version {format_version}"
+    return text
 
 
 # --------------------------------------------------------------------------- reading
@@ -637,6 +747,16 @@ def cp1252_to_utf8(values: pa.Array) -> pa.Array:
     )
 
 
+def normalise_account(values: pa.Array, account_length: int) -> pa.Array:
+    """Account numbers as DATEV reads them: leading zeros beyond the Sachkontenlänge carry no
+    meaning (``00006020`` is ``6020`` with length 4, ``000731`` is ``0731``, ``0010000`` the
+    personal account ``10000``); numbers not longer than the length stay as delivered."""
+    padded = pc.utf8_lpad(pc.utf8_ltrim(values, "0"), width=account_length, padding="0")
+    too_long = pc.and_(pc.greater(pc.utf8_length(values), account_length),
+                       pc.starts_with(values, "0"))
+    return pc.if_else(pc.fill_null(too_long, False), padded, values)
+
+
 def _document_dates(raw: pa.Array, period_from: date, period_to: date) -> pa.Array:
     """Belegdatum DDMM (or DMM) -> the one date with that day and month inside the period."""
     ok = pc.fill_null(pc.match_substring_regex(raw, r"^\d{3,4}$"), False)
@@ -759,6 +879,8 @@ def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: Datev
     quantity, quantity_ok = _decimal(cols["cost_quantity_raw"], r"^-?\d{1,12}(,\d{1,4})?$",
                                      pa.decimal128(16, 4))
     digits = r"^\d{1,9}$"
+    for column in ("account", "contra_account"):
+        cols[column] = normalise_account(cols[column], header.account_length)
     problems = _Problems(records, signed_or_null)
     problems.mark(pc.invert(amount_ok), "Umsatz",
                   "amount missing or not a positive number with decimal comma (618,9)",
@@ -780,6 +902,12 @@ def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: Datev
                   "Generalumkehr", "must be empty, 0, 1 or G", cols["reversal_flag"])
     problems.mark(pc.and_(pc.is_valid(cols["cost_quantity_raw"]), pc.invert(quantity_ok)),
                   "Kost-Menge", "not a number with decimal comma", cols["cost_quantity_raw"])
+    for label in TEXT_LIMITED:
+        limit = max_length(label)
+        column = cols[KEPT_COLUMNS[label]]
+        problems.mark(pc.greater(pc.utf8_length(column), limit), label,
+                      f"longer than the {limit} characters DATEV allows (a shifted column?)",
+                      column)
 
     bookings = pa.table({
         "amount_eur": signed,
@@ -821,9 +949,11 @@ def read_buchungsstapel(path: Path) -> Buchungsstapel:
     names, mapping = map_columns(headings, header.format_version)
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
+        # Never read on without it: a column loaded as NULL passes every later check.
         raise DatevFormatError(
             path,
-            f"line 2 (column headings) lacks {', '.join(repr(m) for m in missing)}; found "
+            f"line 2 (column headings) has no required column "
+            f"{'; '.join(describe_missing(m, header.format_version) for m in missing)}; found "
             f"{len(headings)} headings starting {', '.join(headings[:4])}",
         )
     records = _read_records(path, dialect, names, KEPT_COLUMNS)

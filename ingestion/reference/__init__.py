@@ -153,6 +153,15 @@ def _codes_problem(table: pa.Table) -> str | None:
     return None
 
 
+def parse_reference(path: Path, name: str, outcome: FileOutcome) -> pa.Table:
+    """Read and check one reference file as table ``name``, with ``source_sha256``; what the
+    load and ``datenwerk validate`` both do. Raises FileRejected."""
+    table = read_table(path, name)
+    outcome.rows_read = outcome.rows_loaded = table.num_rows
+    return table.append_column(
+        "source_sha256", pa.repeat(pa.scalar(outcome.sha256, pa.string()), table.num_rows))
+
+
 class Delivery:
     def __init__(self, inbox: Path, skip_hashes: frozenset[str]) -> None:
         self.inbox = inbox
@@ -163,10 +172,7 @@ class Delivery:
         tables: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
 
         def read(path: Path, outcome: FileOutcome) -> None:
-            table = read_table(path)
-            outcome.rows_read = outcome.rows_loaded = table.num_rows
-            tables[path.stem].append(table.append_column(
-                "source_sha256", pa.repeat(pa.scalar(outcome.sha256, pa.string()), table.num_rows)))
+            tables[path.stem].append(parse_reference(path, path.stem, outcome))
 
         outcomes = deliver(
             complete_files(self.inbox, PATTERN), self.skip_hashes,
@@ -177,9 +183,10 @@ class Delivery:
         return tables, outcomes
 
 
-def read_table(path: Path) -> pa.Table:
-    """One reference table, checked against the rules of its kind; raises FileRejected."""
-    name = path.stem
+def read_table(path: Path, name: str | None = None) -> pa.Table:
+    """One reference table (``name``, default the file's stem), checked against the rules of its
+    kind; raises FileRejected."""
+    name = name or path.stem
     if name not in TABLES:
         raise FileRejected(path, f"unknown reference table; expected one of {sorted(TABLES)}")
     with path.open(encoding="utf-8-sig", newline="") as fh:

@@ -28,7 +28,20 @@
         'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
     ) -%}
     select load_id from (
-        select json_extract_string(content, '$.load_id') as load_id
+        select
+            json_extract_string(content, '$.load_id') as load_id,
+            json_extract(content, '$.files') as files,
         from read_text('{{ folder }}/*.json')
-    ) where load_id is not null
+    ) where load_id is not null and files is null
+{%- endmacro %}
+
+{#- Files held on their own (a record with `files`: quality/holds.py hold_files), by sha256:
+    the rest of their load goes ahead. -#}
+{% macro held_files() -%}
+    {%- set folder = env_var(
+        'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
+    ) -%}
+    select unnest(json_extract_string(content, '$.files[*]')) as source_sha256
+    from read_text('{{ folder }}/*.json')
+    where json_extract_string(content, '$.load_id') is not null
 {%- endmacro %}

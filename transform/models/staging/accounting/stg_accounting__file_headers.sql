@@ -38,6 +38,8 @@ final as (
         data_category in (21, 22) as is_buchungsstapel,
         _dlt_load_id as load_id,
     from source
+    -- A re-delivery held for a steward's confirmation replaces nothing until it is released.
+    where source_sha256 not in ({{ held_files() }})
 )
 
 select * from final

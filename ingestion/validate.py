@@ -1,0 +1,403 @@
+"""Check one file before it is delivered, exactly as the nightly load would read it.
+
+``datenwerk validate FILE`` works out from the file's CONTENT (never its name) which kind of file
+it is, then runs the loader's own per-file code on it without loading or moving anything:
+
+- a DATEV file (line 1 starts with ``EXTF``/``DTVF``): Buchungsstapel or Kontenbeschriftungen,
+  :func:`ingestion.accounting.load_file`;
+- a reference table (its header has the columns of one of :data:`ingestion.reference.TABLES`):
+  :func:`ingestion.reference.parse_reference`;
+- a case-management export (its header has the columns one export profile maps for an entity):
+  :func:`ingestion.case_management.helpers.parse_export` and the same reject share.
+
+The result (:class:`Validation`) says what was read, accepted and set aside (line, field, reason),
+the DATEV header facts and the file's totals. :func:`report_lines` renders it in German (default)
+or English; reasons are translated by :data:`REASONS`. Personal values are never shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+
+from ingestion.delivery import FileOutcome, FileRejected, quarantine_table, sha256_of
+
+LANGUAGES = ("de", "en")
+
+
+def default_language() -> str:
+    """German unless the locale asks for English (LC_ALL, LC_MESSAGES or LANG starting 'en')."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "de"
+    return "de"
+
+
+@dataclass
+class Validation:
+    """What validating one file found."""
+
+    path: Path
+    outcome: FileOutcome
+    kind: str = "unknown"  # datev_bookings, datev_labels, reference, case_management, unknown
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (label key, value), in order
+    columns: dict[str, str] = field(default_factory=dict)  # field -> the file's own column
+    totals: dict[str, Decimal] = field(default_factory=dict)  # DATEV: debit, credit, balance
+    notes: list[str] = field(default_factory=list)  # label keys of hints for the sender
+
+    @property
+    def passed(self) -> bool:
+        """Nothing rejected: no whole-file rejection and no row set aside."""
+        return not self.outcome.rejected_reason and not self.outcome.quarantine
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _first_line(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return head.decode("cp1252", errors="replace")
+
+
+def _is_datev(path: Path) -> bool:
+    return re.match(r'\ufeff?\s*"?(EXTF|DTVF)"?\s*[;,]', _first_line(path)) is not None
+
+
+def _reference_table(path: Path) -> str | None:
+    """The reference table whose required columns the header holds (the most specific one)."""
+    from ingestion.reference import TABLES
+
+    names = {n.strip() for n in next(csv.reader([_first_line(path)]), [])}
+    fits = [(len(cols), table) for table, (cols, _) in TABLES.items() if set(cols) <= names]
+    return max(fits)[1] if fits else None
+
+
+def _case_management_profile(path: Path, profile_name: str | None):  # type: ignore[no-untyped-def]
+    """(profile, entity mapping) whose columns the header holds: every column of a required
+    field, and the most mapped columns; a match of the file name breaks ties."""
+    from ingestion.case_management.helpers import read_header
+    from ingestion.standard import profiles, standard
+
+    known = profiles()
+    if profile_name is not None and profile_name not in known:
+        raise FileRejected(path, f"unknown profile '{profile_name}'; known: "
+                                 f"{', '.join(sorted(known))}")
+    best: tuple[int, int, object, object] | None = None
+    unreadable: FileRejected | None = None
+    readable = False
+    for profile in ([known[profile_name]] if profile_name else known.values()):
+        try:
+            names = set(read_header(path, profile).names)
+        except FileRejected as exc:
+            unreadable = exc
+            continue
+        readable = True
+        for mapping in profile.entities.values():
+            spec = standard()[mapping.entity]
+            required = {c for f, c in mapping.columns.items()
+                        if f in spec.fields and spec.fields[f].required}
+            if not required <= names:
+                continue
+            score = (len(set(mapping.columns.values()) & names),
+                     int(profile.entity_for(path.name) is mapping))
+            if best is None or score > best[:2]:
+                best = (*score, profile, mapping)
+    if best is None and unreadable is not None and not readable:
+        raise unreadable  # no table at all (binary, empty, undecodable): say that
+    return (best[2], best[3]) if best else None
+
+
+# --------------------------------------------------------------------------- per kind
+
+
+def _fmt_date(value: date | None) -> str:
+    return f"{value:%d.%m.%Y}" if value else "-"
+
+
+def _validate_datev(path: Path, v: Validation) -> None:
+    from ingestion.accounting import Parsed, load_file
+    from ingestion.accounting.datev import (
+        CATEGORIES_BUCHUNGSSTAPEL,
+        CATEGORY_NAMES,
+        Buchungsstapel,
+        read_datev,
+        read_header,
+    )
+
+    v.outcome.profile = "datev"
+    header, _, dialect = read_header(path)  # facts first: shown even if the file is rejected
+    v.kind = ("datev_bookings" if header.data_category in CATEGORIES_BUCHUNGSSTAPEL
+              else "datev_labels")
+    end = header.fiscal_year_start.replace(year=header.fiscal_year_start.year + 1)
+    v.facts += [
+        ("format", (f"{header.format_kind} {header.version}, "
+                   f"{header.data_category} {CATEGORY_NAMES.get(header.data_category, '')}, "
+                   f"format {header.format_version}")),
+        ("client", f"{header.consultant_number} / {header.client_number}"),
+        ("fiscal_year", (f"{_fmt_date(header.fiscal_year_start)}-"
+                        f"{_fmt_date(date.fromordinal(end.toordinal() - 1))}")),
+        *([("period", f"{_fmt_date(header.period_from)}-{_fmt_date(header.period_to)}")]
+          if header.period_from else []),
+        ("chart", f"{header.chart_of_accounts or '-'}, {header.account_length}"),
+        ("encoding", f"{dialect.encoding}, '{dialect.delimiter}'"),
+    ]
+    read = read_datev(path)
+    if isinstance(read, Buchungsstapel):
+        v.facts.append(("mapping", read.column_mapping))
+        control = read.control
+        debit = (control.absolute_eur + control.amount_eur) / 2
+        credit = (control.absolute_eur - control.amount_eur) / 2
+        v.totals = {"debit": debit, "credit": credit, "balance": control.amount_eur,
+                    "quarantined": control.quarantined_amount_eur}
+    load_file(path, v.outcome, Parsed(), read)
+
+
+def _validate_reference(path: Path, v: Validation, table: str) -> None:
+    from ingestion.reference import parse_reference
+
+    v.kind, v.outcome.entity, v.outcome.profile = "reference", table, "reference"
+    v.facts.append(("table", table))
+    if path.stem != table:
+        v.notes.append("reference_name")
+    parse_reference(path, table, v.outcome)
+
+
+def _validate_case_management(path: Path, v: Validation, found) -> None:  # type: ignore[no-untyped-def]
+    from ingestion.case_management.helpers import parse_export
+    from ingestion.delivery import check_reject_share
+    from ingestion.standard import standard
+
+    profile, mapping = found
+    v.kind, v.outcome.entity, v.outcome.profile = "case_management", mapping.entity, profile.name
+    v.facts += [("profile", profile.name), ("entity", mapping.entity)]
+    v.columns = dict(mapping.columns)
+    if profile.entity_for(path.name) is not mapping:
+        v.notes.append("case_management_name")
+    # A throwaway key: validation needs no stable pseudonyms and must not need the real key.
+    parse_export(path, profile, mapping, standard()[mapping.entity], v.outcome,
+                 {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32))
+    check_reject_share(path, v.outcome)
+
+
+def validate_file(path: Path, profile: str | None = None) -> Validation:
+    """Validate one file as the nightly load would read it; nothing is loaded or moved.
+
+    ``profile`` forces a case-management export profile (otherwise detected from the header).
+    """
+    from ingestion.accounting.datev import DatevFormatError
+
+    v = Validation(path, FileOutcome(path, sha256_of(path), "-", entity="-", profile="-"))
+    try:
+        if not path.stat().st_size:
+            raise FileRejected(path, "the file is empty")
+        if profile is None and _is_datev(path):
+            _validate_datev(path, v)
+        elif profile is None and (table := _reference_table(path)):
+            _validate_reference(path, v, table)
+        elif found := _case_management_profile(path, profile):
+            _validate_case_management(path, v, found)
+        else:
+            raise FileRejected(path, "not a kind of file Datenwerk loads: no DATEV header, and "
+                                     "the header has the columns of no reference table and of "
+                                     "no export profile")
+    except (FileRejected, DatevFormatError, pa.ArrowInvalid) as exc:
+        # Unlike the load, the rows set aside stay listed: the sender wants to fix them all.
+        v.outcome.rejected_reason = getattr(exc, "reason", str(exc))
+        v.outcome.rows_loaded = 0
+    return v
+
+
+# --------------------------------------------------------------------------- report
+
+LABELS: dict[str, tuple[str, str]] = {
+    "file": ("Datei", "File"),
+    "kind": ("Art", "Kind"),
+    "format": ("Format", "Format"),
+    "client": ("Berater/Mandant", "Consultant/client"),
+    "fiscal_year": ("Wirtschaftsjahr", "Fiscal year"),
+    "period": ("Zeitraum", "Period"),
+    "chart": ("SKR, Sachkontenlänge", "Chart, account length"),
+    "encoding": ("Zeichensatz, Trenner", "Encoding, delimiter"),
+    "mapping": ("Spalten erkannt", "Columns mapped by"),
+    "table": ("Tabelle", "Table"),
+    "profile": ("Exportprofil", "Export profile"),
+    "entity": ("Inhalt", "Entity"),
+    "rows_read": ("Zeilen gelesen", "Rows read"),
+    "accepted": ("Übernommen", "Accepted"),
+    "quarantined": ("Aussortiert", "Rejected"),
+    "totals": ("Summen der Datei", "File totals"),
+    "debit": ("Soll", "debit"),
+    "credit": ("Haben", "credit"),
+    "balance": ("Saldo", "balance"),
+    "quarantined_eur": ("davon aussortiert (Saldo)", "of which rejected (balance)"),
+    "rejected": ("ABGELEHNT als Ganzes, nichts würde geladen", "REJECTED as a whole, nothing loaded"),
+    "reason": ("Grund", "Reason"),
+    "ok": ("In Ordnung: die Datei würde vollständig geladen.", "OK: the file would load in full."),
+    "partly": ("Teilweise: die aussortierten Zeilen würden nicht geladen.",
+               "Partly: the rejected rows would not load."),
+    "unexpected": ("Spalten, die das Profil nicht kennt (nicht gelesen, nicht gespeichert)",
+                   "Columns not in the profile (not read, not stored)"),
+    "row": ("Zeile", "row"),
+    "field": ("Feld (Spalte der Datei)", "field (file column)"),
+    "value": ("Wert", "value"),
+    "datev_bookings": ("DATEV-Buchungsstapel", "DATEV Buchungsstapel (bookings)"),
+    "datev_labels": ("DATEV-Kontenbeschriftungen", "DATEV Kontenbeschriftungen (account labels)"),
+    "reference": ("Referenztabelle", "reference table"),
+    "case_management": ("Export der Fallverwaltung", "case-management export"),
+    "unknown": ("unbekannt", "unknown"),
+    "reference_name": (
+        ("Hinweis: der nächtliche Import erkennt Referenztabellen am Dateinamen; "
+        "nennen Sie die Datei wie die Tabelle (z. B. departments.csv)."),
+        ("Note: the nightly load tells reference tables by their file name; name the file "
+        "after its table (e.g. departments.csv)."),
+    ),
+    "case_management_name": (
+        ("Hinweis: der nächtliche Import erkennt Exporte am Dateinamen; dieser Name passt nicht "
+        "zum Muster des Profils."),
+        ("Note: the nightly load tells exports by their file name; this name does not match the "
+        "profile's pattern."),
+    ),
+}
+
+# English reason (as the readers write it) -> German. Patterns are tried in order; a reason that
+# matches none is shown as written.
+REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
+    (r"^amount missing or not a positive number with decimal comma \(618,9\)$",
+     "Betrag fehlt oder ist keine positive Zahl mit Dezimalkomma (618,9)"),
+    (r"^must be S or H$", "muss S oder H sein"),
+    (r"^amount in another currency than (?P<c>\w+) without a Basis-Umsatz in \w+$",
+     r"Betrag in anderer Währung als {c} ohne Basis-Umsatz in {c}"),
+    (r"^account missing or not digits$", "Konto fehlt oder besteht nicht nur aus Ziffern"),
+    (r"^contra account not digits$", "Gegenkonto besteht nicht nur aus Ziffern"),
+    (r"^not a date DDMM within the header period (?P<p>.+)$",
+     r"kein Datum TTMM im Zeitraum des Kopfs ({p})"),
+    (r"^must be empty, 0, 1 or G$", "muss leer, 0, 1 oder G sein"),
+    (r"^not a number with decimal comma$", "keine Zahl mit Dezimalkomma"),
+    (r"^longer than the (?P<n>\d+) characters DATEV allows \(a shifted column\?\)$",
+     r"länger als die {n} Zeichen, die DATEV erlaubt (verschobene Spalte?)"),
+    (r"^line has (?P<a>\d+) fields, the headings (?P<b>\d+)$",
+     r"Zeile hat {a} Felder, die Überschriften {b}"),
+    ((r"^line 2 \(column headings\) has no required column (?P<c>.+); found (?P<n>\d+) headings "
+     r"starting (?P<h>.*)$"),
+     (r"Zeile 2 (Spaltenüberschriften): Pflichtspalte {c} fehlt; gefunden: {n} "
+     r"Überschriften, beginnend mit {h}")),
+    (r"^the file ends in the middle of its last line .*deliver it again$",
+     ("die Datei endet mitten in ihrer letzten Zeile: sie wurde wohl bei der Übertragung "
+     "abgeschnitten; bitte neu liefern")),
+    (r"^not a DATEV file: .*found '(?P<f>.*)'$",
+     r"keine DATEV-Datei: Zeile 1 muss mit EXTF oder DTVF und ';' beginnen, gefunden '{f}'"),
+    (r"^DATEV data category (?P<c>\d+) \('(?P<n>[^']*)'\) is not .*$",
+     (r"DATEV-Datenkategorie {c} ('{n}') ist kein Buchungsstapel (21) und keine "
+     r"Kontenbeschriftung (20); bitte Buchungen als DATEV-Buchungsstapel (21) exportieren")),
+    (r"^unknown DATEV version (?P<v>\d+) with format version (?P<f>\d+) .*$",
+     (r"unbekannte DATEV-Version {v} mit Formatversion {f} (unterstützt: 510 mit "
+     r"Formatversion 7, 700 mit Formatversion 9-13)")),
+    ((r"^(?P<a>\d+) of (?P<b>\d+) (lines|rows) rejected, more than the allowed share of "
+     r"(?P<s>\d+) ?%; first problem: (?P<inner>.*)$"),
+     (r"{a} von {b} Zeilen aussortiert, mehr als der erlaubte Anteil von {s} %; erstes "
+     r"Problem: {inner}")),
+    (r"^line (?P<n>\d+), (?:field )?(?P<f>[^:]+): (?P<inner>.*)$", "Zeile {n}, {f}: {inner}"),
+    (r"^missing required value$", "Pflichtwert fehlt"),
+    (r"^not a valid date \(expected DD\.MM\.YYYY or YYYY-MM-DD\)$",
+     "kein gültiges Datum (erwartet TT.MM.JJJJ oder JJJJ-MM-TT)"),
+    (r"^not a number$", "keine Zahl"),
+    (r"^below (?P<n>.+)$", r"kleiner als {n}"),
+    (r"^above (?P<n>.+)$", r"größer als {n}"),
+    (r"^unknown code \(allowed: (?P<c>.*)\)$", r"unbekannter Code (erlaubt: {c})"),
+    (r"^duplicate key within the file$", "Schlüssel kommt in der Datei doppelt vor"),
+    (r"^the end date lies before the start date$", "das Enddatum liegt vor dem Beginn"),
+    (r"^the score lies outside the instrument's scale$",
+     "der Wert liegt außerhalb der Skala des Instruments"),
+    (r"^the file is empty$", "die Datei ist leer"),
+    (r"^binary data, not a text export \(contains NUL bytes\)$",
+     "Binärdaten, kein Textexport (enthält NUL-Bytes)"),
+    (r"^missing column\(s\) (?P<c>.*)$", r"fehlende Spalte(n) {c}"),
+    (r"^not a kind of file Datenwerk loads: .*$",
+     ("keine Datei, die Datenwerk lädt: kein DATEV-Kopf, und die Kopfzeile hat weder die Spalten "
+     "einer Referenztabelle noch die eines Exportprofils")),
+]]
+
+
+# Phrases inside a reason that the patterns above keep as a group.
+PHRASES = [(re.compile(p), de) for p, de in [
+    (r"\(or ", "(oder "),
+    (r"expected at column (\d+) of format version (\d+)", (r"erwartet in Spalte \1 der "
+                                                            r"Formatversion \2")),
+]]
+
+
+def translate(reason: str, lang: str) -> str:
+    """A reason in ``lang``: German through :data:`REASONS`, English as written. A group named
+    ``inner`` (a reason quoted inside another) is translated too."""
+    if lang != "de":
+        return reason
+    for pattern, german in REASONS:
+        match = pattern.match(reason)
+        if match:
+            groups = {k: v or "" for k, v in match.groupdict().items()}
+            if "inner" in groups:
+                groups["inner"] = translate(groups["inner"], lang)
+            text = german.format(**groups)
+            for phrase, replacement in PHRASES:
+                text = phrase.sub(replacement, text)
+            return text
+    return reason
+
+
+def _money(value: Decimal, lang: str) -> str:
+    text = f"{value:,.2f}"
+    return (text.translate(str.maketrans(",.", ".,")) + " €") if lang == "de" else f"{text} EUR"
+
+
+def report_lines(v: Validation, lang: str = "de") -> list[str]:
+    """The validation as text lines, in German (``de``) or English (``en``)."""
+    i = LANGUAGES.index(lang)
+
+    def label(key: str) -> str:
+        return LABELS[key][i]
+
+    def line(key: str, value: object) -> str:
+        return f"{label(key) + ':':<24} {value}"
+
+    out = [line("file", v.path.name), line("kind", label(v.kind))]
+    out += [line(key, value) for key, value in v.facts]
+    o = v.outcome
+    if v.totals:
+        out.append(line("totals", ", ".join(
+            f"{label(k)} {_money(v.totals[k], lang)}" for k in ("debit", "credit", "balance"))))
+        if v.totals["quarantined"]:
+            out.append(line("quarantined_eur", _money(v.totals["quarantined"], lang)))
+    if o.rejected_reason:
+        out += [line("reason", translate(o.rejected_reason, lang)), label("rejected")]
+    else:
+        out += [line("rows_read", o.rows_read), line("accepted", o.rows_loaded),
+                line("quarantined", o.rows_quarantined)]
+    if o.unexpected_columns:
+        out.append(f"{label('unexpected')}: {', '.join(o.unexpected_columns)}")
+    out += [label(n) for n in v.notes]
+    rows = sorted(quarantine_table([o]).to_pylist(), key=lambda r: r["source_line"])
+    if rows:
+        out += ["", f"{label('row'):>7}  {label('field'):<28} {label('reason')}"]
+        for r in rows:
+            column = v.columns.get(r["field"])
+            name = f"{column} ({r['field']})" if column and column != r["field"] else r["field"]
+            value = (f" ({label('value')}: {r['offending_value']!r})"
+                     if r["offending_value"] is not None else "")
+            out.append(f"{r['source_line']:>7}  {name:<28} {translate(r['reason'], lang)}{value}")
+    if not o.rejected_reason:
+        out.append(label("ok") if v.passed else label("partly"))
+    return out
+
