@@ -82,11 +82,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Check an export against its profile without loading anything; non-zero if rows fail."""
     import secrets
 
-    from ingestion.case_management import detect_profile
+    from ingestion.case_management import detect_mappings
     from ingestion.case_management.helpers import parse_export
+    from ingestion.case_management.mapping_report import usage_lines, value_map_usage
     from ingestion.delivery import FileOutcome, FileRejected, sha256_of
     from ingestion.reports import summary_lines
-    from ingestion.standard import profiles, standard
+    from ingestion.standard import standard
 
     path = Path(args.file)
     if not path.is_file():
@@ -94,22 +95,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     outcome = FileOutcome(path, sha256_of(path), "-", entity="unknown", profile="unknown")
     try:
-        if args.profile:
-            if args.profile not in profiles():
-                raise FileRejected(path, f"unknown profile '{args.profile}'; known: {', '.join(sorted(profiles()))}")
-            profile = profiles()[args.profile]
-            mapping = profile.entity_for(path.name)
-            if mapping is None:
-                raise FileRejected(path, f"profile {profile.name} has no entity whose file pattern matches this name")
-        else:
-            profile, mapping = detect_profile(path)
+        profile, mappings = detect_mappings(path, args.profile)
+        mapping = mappings[0]
         outcome.entity, outcome.profile = mapping.entity, profile.name
         # A throwaway key: validation needs no stable pseudonyms and must not need the real key.
         parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
                      {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32))
+        mapping_lines = usage_lines(value_map_usage(path, profile, mappings))
     except FileRejected as exc:
         outcome.rejected_reason = exc.reason
-    print("\n".join(summary_lines(outcome)))
+        mapping_lines = []
+    print("\n".join([*summary_lines(outcome), *mapping_lines]))
     return 1 if outcome.rejected_reason or outcome.quarantine else 0
 
 
