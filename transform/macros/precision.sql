@@ -5,8 +5,9 @@
     round(cast({{ numerator }} as double) / nullif({{ denominator }}, 0), 4)
 {%- endmacro %}
 
-{% macro mean_2(expression) -%}
-    cast(round(avg(cast({{ expression }} as decimal(18, 6))), 2) as double)
+{% macro mean_2(expression, where=none) -%}
+    cast(round(avg(cast({{ expression }} as decimal(18, 6)))
+        {%- if where %} filter (where {{ where }}){% endif %}, 2) as double)
 {%- endmacro %}
 
 {% macro round_2(expression) -%}

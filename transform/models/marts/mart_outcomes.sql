@@ -64,7 +64,7 @@ case_figures as (
         sum(n_goals_rated) filter (where is_closed) as n_goals_rated,
         sum(n_goals_achieved) filter (where is_closed) as n_goals_achieved,
         count(gas_t_score) filter (where is_closed) as n_cases_gas,
-        {{ mean_2('gas_t_score') }} filter (where is_closed) as mean_gas_t_score,
+        {{ mean_2('gas_t_score', where='is_closed') }} as mean_gas_t_score,
         median(duration_days) filter (where is_closed) as median_duration_days,
     from case_periods
     group by all
