@@ -176,6 +176,8 @@ class Delivery:
         for path, org, dept in self.files():
             digest = sha256_of(path)
             if digest in seen:
+                log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
+                         relative_to_inbox(path), digest[:12])
                 continue
             seen.add(digest)
             outcome = FileOutcome(path, digest, org, entity="unknown", profile="unknown")
