@@ -123,8 +123,8 @@ def test_srs_report_carries_the_impact_figures(first_run: PipelineRun) -> None:
     assert (merged["costs_eur_truth"].round(2) == merged["costs_eur"].astype(float)).all()
     assert (merged["clients_reached"] == merged["n_clients_reached"]).all()
     assert (merged["planned_ends"] == merged["n_planned_ends"]).all()
-    _assert_rates(merged, (("share_improved_truth", "share_improved"),
-                           ("mean_gas_t", "mean_gas_t_score")), 1e-6)
+    _assert_rates(merged, (("share_improved_truth", "share_improved"),), 5e-5 + 1e-6)
+    _assert_rates(merged, (("mean_gas_t", "mean_gas_t_score"),), 1e-2 + 1e-6)
     last = merged.sort_values("year").groupby("program_code").tail(2)
     for _, rows in last.groupby("program_code"):
         previous, current = rows.iloc[0], rows.iloc[1]
