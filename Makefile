@@ -20,7 +20,7 @@ export UV_SYSTEM_CERTS := 1
 export UV_NATIVE_TLS := 1
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run dev test bench docs lint clean browser-deps old-reader
+.PHONY: help install run dev test bench docs lint clean browser-deps old-reader standard
 
 help:
 	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
@@ -39,7 +39,15 @@ $(STAMP): pyproject.toml uv.lock
 	"$(UV)" sync --frozen --compile-bytecode --python 3.11
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ingestion/standard_v1.md
+
+# The standard's document is generated from the standard and the shipped profiles: a new profile
+# only needs `make` (or `make standard`) to bring it up to date.
+ingestion/standard_v1.md: ingestion/standard_v1.yml ingestion/standard.py \
+		$(wildcard ingestion/case_management/profiles/*.yml) | $(STAMP)
+	$(BIN)/datenwerk standard > $@.tmp && mv $@.tmp $@
+
+standard: ingestion/standard_v1.md
 
 run: install
 	$(BIN)/datenwerk run --demo-if-empty

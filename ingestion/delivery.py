@@ -221,6 +221,8 @@ def deliver(
     for path in files:
         digest = sha256_of(path)
         if digest in seen:
+            log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
+                     relative_to_inbox(path), digest[:12])
             continue
         seen.add(digest)
         outcome = outcome_for(path, digest)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,58 @@ class EntitySpec:
 
 
 @dataclass(frozen=True)
+class SpecialCategory:
+    """A special category of personal data (GDPR Art. 9): never stored in any form."""
+
+    name: str
+    label: str
+    column_words: tuple[str, ...]
+
+    def matches(self, column: str) -> bool:
+        lowered = column.lower()
+        return any(word in lowered for word in self.column_words)
+
+
+@dataclass(frozen=True)
 class EntityMapping:
+    """How one entity of the standard is read from a vendor's file.
+
+    ``columns`` maps a field to one export column; ``derived_keys`` builds a field from several
+    columns (e.g. client number + start date where the export has no case number); ``constants``
+    give a field one value for every row. ``values`` maps a field's texts to stored values (codes,
+    program codes, ...), and ``unmapped`` says what a text without a mapping becomes (without it,
+    a code field quarantines the row and any other field keeps the text). ``primary`` is false for
+    an entity read from a file that belongs to another entity first (a case list also yields its
+    clients): its repeated rows are one record, not duplicates.
+    """
+
     entity: str
     file_pattern: str
     columns: dict[str, str]  # standard input name -> export column
     personal_columns: tuple[str, ...]
     values: dict[str, dict[str, str]]
+    derived_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    unmapped: dict[str, str] = field(default_factory=dict)
+    primary: bool = True
+
+    def read_columns(self) -> set[str]:
+        """Every export column whose values this mapping reads."""
+        return set(self.columns.values()) | {c for cols in self.derived_keys.values() for c in cols}
+
+    def source_fields(self) -> set[str]:
+        """Fields that get a value from the file or the profile."""
+        return set(self.columns) | set(self.derived_keys) | set(self.constants)
+
+
+@dataclass(frozen=True)
+class DepartmentMapping:
+    """The department of each row from a column (mapped through ``values``), instead of the
+    folder the file arrived in; rows with an empty cell keep the folder's department."""
+
+    column: str
+    values: dict[str, str]
+    unmapped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +131,21 @@ class Profile:
     decimal: str
     entities: dict[str, EntityMapping]
     path: Path
+    department: DepartmentMapping | None = None
 
     def entity_for(self, filename: str) -> EntityMapping | None:
-        for mapping in self.entities.values():
-            if fnmatch.fnmatch(filename.lower(), mapping.file_pattern.lower()):
-                return mapping
-        return None
+        """The primary entity whose file pattern matches ``filename``."""
+        found = self.entities_for(filename)
+        return found[0] if found else None
+
+    def entities_for(self, filename: str) -> list[EntityMapping]:
+        """Every entity read from a file of this name, the primary one first."""
+        return [m for m in self.entities.values()
+                if fnmatch.fnmatch(filename.lower(), m.file_pattern.lower())]
+
+    def entities_of(self, mapping: EntityMapping) -> list[EntityMapping]:
+        """Every entity read from the same files as ``mapping``, the primary one first."""
+        return [m for m in self.entities.values() if m.file_pattern == mapping.file_pattern]
 
 
 def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
@@ -110,6 +165,21 @@ def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
 
 
 @lru_cache(maxsize=1)
+def special_categories() -> dict[str, SpecialCategory]:
+    """The special categories of personal data the standard never stores (GDPR Art. 9)."""
+    raw = yaml.safe_load(STANDARD_FILE.read_text(encoding="utf-8"))
+    return {
+        name: SpecialCategory(name, c["label"], tuple(w.lower() for w in c["column_words"]))
+        for name, c in raw.get("special_categories", {}).items()
+    }
+
+
+def special_category_of(column: str) -> SpecialCategory | None:
+    """The special category a column's name reveals, if any (``Hauptdiagnose`` -> health)."""
+    return next((c for c in special_categories().values() if c.matches(column)), None)
+
+
+@lru_cache(maxsize=1)
 def standard() -> dict[str, EntitySpec]:
     raw = yaml.safe_load(STANDARD_FILE.read_text(encoding="utf-8"))
     return {
@@ -124,23 +194,72 @@ def standard() -> dict[str, EntitySpec]:
     }
 
 
+def _str_map(raw: dict[Any, Any] | None) -> dict[str, str]:
+    return {str(a): str(b) for a, b in (raw or {}).items()}
+
+
+def _refuse_special(path: Path, where: str, column: str) -> None:
+    category = special_category_of(column)
+    if category is not None:
+        raise ValueError(
+            f"{path}: {where} reads the column '{column}', which holds {category.label}: a "
+            "special category of personal data (GDPR Art. 9) that is never stored, not even "
+            "pseudonymised. Remove the mapping and list the column under personal_columns."
+        )
+
+
+def _entity_mapping(
+    path: Path, entity: str, m: dict[str, Any], spec: EntitySpec, personal: tuple[str, ...]
+) -> EntityMapping:
+    mapping = EntityMapping(
+        entity=entity,
+        file_pattern=m["file_pattern"],
+        columns=_str_map(m.get("columns")),
+        personal_columns=(*personal, *m.get("personal_columns", ())),
+        values={k: _str_map(v) for k, v in (m.get("values") or {}).items()},
+        derived_keys={k: tuple(map(str, v)) for k, v in (m.get("derived_keys") or {}).items()},
+        constants=_str_map(m.get("constants")),
+        unmapped=_str_map(m.get("unmapped")),
+    )
+    named = (mapping.source_fields() | set(mapping.values) | set(mapping.unmapped))
+    unknown = named - set(spec.fields)
+    if unknown:
+        raise ValueError(f"{path}: {entity} maps unknown standard fields {sorted(unknown)}")
+    for fld, columns in (*((f, (c,)) for f, c in mapping.columns.items()),
+                         *mapping.derived_keys.items()):
+        for column in columns:
+            _refuse_special(path, f"{entity}.{fld}", column)
+    for fld in (*mapping.values, *mapping.unmapped):
+        f = spec.fields[fld]
+        if f.pseudonymise or f.personal or f.type != "string":
+            raise ValueError(f"{path}: {entity}.{fld} is an identifier, personal or not text: "
+                             "its values cannot be mapped")
+    return mapping
+
+
 def load_profile(path: Path) -> Profile:
+    """An export profile, checked against the standard.
+
+    Raises ``ValueError`` naming the file and the problem: an unknown entity or field, a column
+    of a special category (diagnoses, religion, ...) mapped to any field, a value map on an
+    identifier.
+    """
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     known = standard()
-    entities = {}
+    personal = tuple(raw.get("personal_columns", ()))
+    entities: dict[str, EntityMapping] = {}
     for entity, m in raw["entities"].items():
         if entity not in known:
             raise ValueError(f"{path}: entity '{entity}' is not in the data standard")
-        unknown = set(m["columns"]) - set(known[entity].fields)
-        if unknown:
-            raise ValueError(f"{path}: {entity} maps unknown standard fields {sorted(unknown)}")
-        entities[entity] = EntityMapping(
-            entity=entity,
-            file_pattern=m["file_pattern"],
-            columns=dict(m["columns"]),
-            personal_columns=tuple(m.get("personal_columns", ())),
-            values={k: {str(a): str(b) for a, b in v.items()} for k, v in m.get("values", {}).items()},
-        )
+        mapping = _entity_mapping(path, entity, m, known[entity], personal)
+        first = next((e for e in entities.values() if e.file_pattern == mapping.file_pattern), None)
+        entities[entity] = replace(mapping, primary=first is None)
+    department = None
+    if raw.get("department"):
+        d = raw["department"]
+        _refuse_special(path, "department", d["column"])
+        department = DepartmentMapping(str(d["column"]), _str_map(d.get("values")),
+                                       d.get("unmapped"))
     return Profile(
         name=raw["name"],
         description=raw.get("description", ""),
@@ -151,6 +270,7 @@ def load_profile(path: Path) -> Profile:
         decimal=raw.get("decimal", ","),
         entities=entities,
         path=path,
+        department=department,
     )
 
 
@@ -170,11 +290,22 @@ def render_markdown() -> str:
         "Any organisation can adopt it: map your export onto it with an export profile (see",
         "`case_management/profiles/`), then check files with `datenwerk validate FILE` before",
         "sending them. This file is generated from `standard_v1.yml`",
-        "(`datenwerk standard > ingestion/standard_v1.md`); a test keeps the two in step.",
+        "and the shipped profiles by `make` (`make standard`); a test keeps them in step.",
         "",
         "**Never stored**: names, addresses, phone numbers, e-mail addresses, full birth dates and",
         "free-text notes. Fields marked *pseudonymised* become keyed HMAC-SHA256 pseudonyms; fields",
         "marked *personal* are read only to derive a coarser field and are then dropped.",
+        "",
+        "**Special categories** (GDPR Art. 9) are never stored in any form, not even",
+        "pseudonymised: a profile that maps a column whose name reveals one of them to any field is",
+        "refused (list such columns under `personal_columns`; they are never read):",
+        "",
+        *(f"- {c.label}: column names containing "
+          + ", ".join(f"`{w}`" for w in c.column_words) for c in special_categories().values()),
+        "",
+        "Every identifier of the source system (client, case, contact, goal, assessment, staff",
+        "numbers, and keys a profile derives from several columns) is stored only as its keyed",
+        "pseudonym; the clear value is never written.",
         "",
         "Types: `string`; `date` (`DD.MM.YYYY`, also without leading zeros, or ISO `YYYY-MM-DD`;",
         "impossible dates such as 31.02. are rejected); `integer`; `decimal` (decimal comma or point",

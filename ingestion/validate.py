@@ -53,6 +53,8 @@ class Validation:
     columns: dict[str, str] = field(default_factory=dict)  # field -> the file's own column
     totals: dict[str, Decimal] = field(default_factory=dict)  # DATEV: debit, credit, balance
     notes: list[str] = field(default_factory=list)  # label keys of hints for the sender
+    # Findings in the sender's words that need no translation table (value-map usage).
+    extra_lines: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -86,38 +88,28 @@ def _reference_table(path: Path) -> str | None:
 
 
 def _case_management_profile(path: Path, profile_name: str | None):  # type: ignore[no-untyped-def]
-    """(profile, entity mapping) whose columns the header holds: every column of a required
-    field, and the most mapped columns; a match of the file name breaks ties."""
+    """(profile, entity mappings) of an export as the load detects them
+    (:func:`ingestion.case_management.detect_mappings`), or None when no profile fits."""
+    from ingestion.case_management import detect_mappings
     from ingestion.case_management.helpers import read_header
-    from ingestion.standard import profiles, standard
+    from ingestion.standard import profiles
 
-    known = profiles()
-    if profile_name is not None and profile_name not in known:
-        raise FileRejected(path, f"unknown profile '{profile_name}'; known: "
-                                 f"{', '.join(sorted(known))}")
-    best: tuple[int, int, object, object] | None = None
+    try:
+        return detect_mappings(path, profile_name)
+    except FileRejected:
+        if profile_name is not None:
+            raise
+    # No profile fits: when the file is no table at all (binary, empty, undecodable), say that.
     unreadable: FileRejected | None = None
-    readable = False
-    for profile in ([known[profile_name]] if profile_name else known.values()):
+    for profile in profiles().values():
         try:
-            names = set(read_header(path, profile).names)
+            read_header(path, profile)
+            return None
         except FileRejected as exc:
             unreadable = exc
-            continue
-        readable = True
-        for mapping in profile.entities.values():
-            spec = standard()[mapping.entity]
-            required = {c for f, c in mapping.columns.items()
-                        if f in spec.fields and spec.fields[f].required}
-            if not required <= names:
-                continue
-            score = (len(set(mapping.columns.values()) & names),
-                     int(profile.entity_for(path.name) is mapping))
-            if best is None or score > best[:2]:
-                best = (*score, profile, mapping)
-    if best is None and unreadable is not None and not readable:
-        raise unreadable  # no table at all (binary, empty, undecodable): say that
-    return (best[2], best[3]) if best else None
+    if unreadable is not None:
+        raise unreadable
+    return None
 
 
 # --------------------------------------------------------------------------- per kind
@@ -177,18 +169,20 @@ def _validate_reference(path: Path, v: Validation, table: str) -> None:
 
 def _validate_case_management(path: Path, v: Validation, found) -> None:  # type: ignore[no-untyped-def]
     from ingestion.case_management.helpers import parse_export
+    from ingestion.case_management.mapping_report import usage_lines, value_map_usage
     from ingestion.delivery import check_reject_share
     from ingestion.standard import standard
 
-    profile, mapping = found
+    profile, mappings = found
+    mapping = mappings[0]
     v.kind, v.outcome.entity, v.outcome.profile = "case_management", mapping.entity, profile.name
-    v.facts += [("profile", profile.name), ("entity", mapping.entity)]
+    v.facts += [("profile", profile.name),
+                ("entity", ", ".join(m.entity for m in mappings))]
     v.columns = dict(mapping.columns)
-    if profile.entity_for(path.name) is not mapping:
-        v.notes.append("case_management_name")
     # A throwaway key: validation needs no stable pseudonyms and must not need the real key.
     parse_export(path, profile, mapping, standard()[mapping.entity], v.outcome,
                  {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32))
+    v.extra_lines += usage_lines(value_map_usage(path, profile, mappings))
     check_reject_share(path, v.outcome)
 
 
@@ -263,12 +257,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "nennen Sie die Datei wie die Tabelle (z. B. departments.csv)."),
         ("Note: the nightly load tells reference tables by their file name; name the file "
         "after its table (e.g. departments.csv)."),
-    ),
-    "case_management_name": (
-        ("Hinweis: der nächtliche Import erkennt Exporte am Dateinamen; dieser Name passt nicht "
-        "zum Muster des Profils."),
-        ("Note: the nightly load tells exports by their file name; this name does not match the "
-        "profile's pattern."),
     ),
 }
 
@@ -388,6 +376,7 @@ def report_lines(v: Validation, lang: str = "de") -> list[str]:
     if o.unexpected_columns:
         out.append(f"{label('unexpected')}: {', '.join(o.unexpected_columns)}")
     out += [label(n) for n in v.notes]
+    out += v.extra_lines
     rows = sorted(quarantine_table([o]).to_pylist(), key=lambda r: r["source_line"])
     if rows:
         out += ["", f"{label('row'):>7}  {label('field'):<28} {label('reason')}"]

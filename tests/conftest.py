@@ -125,6 +125,38 @@ def small_first_run(small_demo_home: Path) -> PipelineRun:
     return PipelineRun(home, result)
 
 
+def stored_id(home: Path, number: str) -> str:
+    """How a source-system number (client, case, contact, ...) is stored in ``home``: its keyed
+    pseudonym under that home's key."""
+    from ingestion.pseudonymise import pseudonym
+
+    return pseudonym(number, (home / "secrets" / "pseudonym.key").read_text().strip().encode())
+
+
+def write_datev_bookings(
+    inbox: Path, organisation: str, bookings: dict[int, list[tuple[str, str, str, str]]]
+) -> None:
+    """One DATEV EXTF Buchungsstapel per year into ``inbox``: ``bookings`` maps a year to
+    (amount with decimal comma, Konto, Belegdatum DDMM, KOST1) per booking line."""
+    from ingestion.demo.generator import _datev_header, _datev_headings
+
+    folder = inbox / "accounting" / organisation
+    folder.mkdir(parents=True)
+    headings = _datev_headings()
+    kost = headings.index("KOST1 - Kostenstelle")
+    for year, lines_of_year in bookings.items():
+        lines = [_datev_header(year), ";".join(headings)]
+        for amount, account, belegdatum, cost_centre in lines_of_year:
+            fields = [""] * len(headings)
+            fields[0], fields[1], fields[2] = amount, '"S"', '"EUR"'
+            fields[6], fields[7], fields[9] = account, "1800", belegdatum
+            fields[10], fields[13] = f'"RE{year}-{belegdatum}"', '"Gehälter"'
+            fields[kost] = f'"{cost_centre}"'
+            lines.append(";".join(fields))
+        (folder / f"EXTF_Buchungsstapel_{year}.csv").write_bytes(
+            ("\r\n".join(lines) + "\r\n").encode("cp1252"))
+
+
 def copy_home(src: Path, name: str) -> Path:
     """A separate installation copied from ``src`` (for tests that change things)."""
     dst = _SESSION_ROOT / name

@@ -53,7 +53,8 @@ from warehouse.suppression import (
 __all__ = ["build", "swap_in", "verify_folder", "verify_no_disclosure"]
 
 SUPPRESSED = "."  # as in German official tables ("Zahlenwert unbekannt oder geheimzuhalten")
-END_REASONS = ("planned", "referral", "dropout", "moved", "other")  # the standard's categories
+# fct_cases.end_reason_category, in its order: the open data counts the marts' categories.
+END_REASON_CATEGORIES = ("planned_end", "dropout", "other_end")
 UNKNOWN = "unknown"
 KEEP_GENERATIONS = 3  # the current one plus two for a reader that still has files open
 
@@ -65,9 +66,10 @@ AGGREGATES: dict[str, tuple[str, str, str, str]] = {
     "cases_by_end_reason": (
         "end_reason_category", "department_code",
         "Abgeschlossene Fälle nach Beendigungsgrund und Fachbereich",
-        ("Cases closed per year by end-reason category (planned, referral, dropout, moved, "
-         "other) and department, with totals. Counts below the suppression threshold and "
-         "cells that would reveal them are shown as '.'."),
+        ("Cases closed per year by end-reason category as in KDS 3.0 (planned_end: regular or "
+         "early end by agreement or on advice, or a planned transfer; dropout; other_end) and "
+         "department, with totals. Counts below the suppression threshold and cells that would "
+         "reveal them are shown as '.'."),
     ),
     "cases_by_region": (
         "region", "department_code",
@@ -128,7 +130,7 @@ def aggregate_tables(
     threshold = settings.SUPPRESSION_THRESHOLD if threshold is None else threshold
     margin = settings.PROTECTION_MARGIN if margin is None else margin
     departments = sorted({r[1] for r in rows})
-    reasons = [*END_REASONS, *sorted({r[2] for r in rows} - set(END_REASONS))]
+    reasons = [*END_REASON_CATEGORIES, *sorted({r[2] for r in rows} - set(END_REASON_CATEGORIES))]
     regions = sorted({r[3] for r in rows})
     by_year: dict[str, list[tuple[str, str, str, str, int]]] = defaultdict(list)
     for row in rows:
@@ -168,8 +170,11 @@ def write_aggregate(folder: Path, name: str, tables: Sequence[Table]) -> Path:
 
 
 def _order(cell: tuple[str, ...]) -> tuple[tuple[bool, int, str], ...]:
-    # Margins last; the end reasons in the standard's order, everything else alphabetical.
-    return tuple((v == TOTAL, END_REASONS.index(v) if v in END_REASONS else 99, v) for v in cell)
+    # Margins last; the end-reason categories in the marts' order, everything else alphabetical.
+    return tuple(
+        (v == TOTAL, END_REASON_CATEGORIES.index(v) if v in END_REASON_CATEGORIES else 99, v)
+        for v in cell
+    )
 
 
 def read_aggregate(path: Path) -> list[Table]:

@@ -74,30 +74,61 @@ def misplaced(path: Path, inbox: Path) -> FileRejected:
 
 
 def detect_profile(path: Path) -> tuple[Profile, EntityMapping]:
-    """The export profile and entity of a file: by file pattern, then by the header's columns."""
-    candidates = [
-        (p, m) for p in profiles().values() if (m := p.entity_for(path.name)) is not None
-    ]
-    if not candidates:
+    """The export profile of a file and the (primary) entity it holds."""
+    profile, mappings = detect_mappings(path)
+    return profile, mappings[0]
+
+
+def detect_mappings(
+    path: Path, profile_name: str | None = None
+) -> tuple[Profile, list[EntityMapping]]:
+    """The export profile of a file and every entity read from it, the primary one first.
+
+    By file pattern first; where no pattern matches (a vendor's default name such as
+    ``Export_2025-12-31.csv``), or ``profile_name`` is given and its patterns do not match, by
+    the header: the profile and entity whose columns the header holds, the most columns winning.
+    """
+    if profile_name is not None and profile_name not in profiles():
         raise FileRejected(
-            path,
-            "no export profile matches this file name; known profiles: "
-            + ", ".join(sorted(profiles())),
+            path, f"unknown profile '{profile_name}'; known: {', '.join(sorted(profiles()))}"
         )
-    if len(candidates) == 1:
-        return candidates[0]
-    best = None
-    for profile, mapping in candidates:
+    pool = [profiles()[profile_name]] if profile_name else list(profiles().values())
+    by_name = [(p, found) for p in pool if (found := p.entities_for(path.name))]
+    if len(by_name) == 1:
+        return by_name[0]
+    candidates = by_name or [
+        (p, p.entities_of(m)) for p in pool for m in p.entities.values() if m.primary
+    ]
+    fits: list[tuple[int, Profile, list[EntityMapping]]] = []
+    for profile, mappings in candidates:
         try:
-            names = read_header(path, profile).names
+            names = set(read_header(path, profile).names)
         except FileRejected:
             continue
-        if set(mapping.columns.values()) <= set(names):
-            best = (profile, mapping)
-            break
-    if best is None:
-        raise FileRejected(path, "the header matches none of the export profiles for this file name")
-    return best
+        required = _required_columns(mappings[0])
+        if required <= names:
+            fits.append((len(mappings[0].read_columns() & names), profile, mappings))
+    if not fits:
+        known = ", ".join(sorted(p.name for p in pool))
+        raise FileRejected(
+            path,
+            "neither the file name nor the header matches an export profile (checked: "
+            f"{known}); name the profile with --profile or add one for this export",
+        )
+    fits.sort(key=lambda f: f[0], reverse=True)
+    if len(fits) > 1 and fits[0][0] == fits[1][0] and not by_name:
+        raise FileRejected(
+            path,
+            f"the header fits several export profiles ({fits[0][1].name}, {fits[1][1].name}): "
+            "name one with --profile or give the file a name its profile expects",
+        )
+    return fits[0][1], fits[0][2]
+
+
+def _required_columns(mapping: EntityMapping) -> set[str]:
+    spec = standard()[mapping.entity]
+    sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
+    return {c for f, cols in sources.items() if spec.fields[f].required for c in cols}
 
 
 @dataclass
@@ -126,6 +157,8 @@ class Delivery:
         self.inbox = inbox
         self.skip_hashes = skip_hashes
         self.load_id = load_id
+        # Outcomes of entities read from another entity's file: quarantine only, no registry row.
+        self.derived_outcomes: list[FileOutcome] = []
 
     @cached_property
     def reference(self) -> ReferenceCodes:
@@ -151,31 +184,40 @@ class Delivery:
         context = {path: (org, dept) for path, org, dept in self.files()}
 
         def read(path: Path, outcome: FileOutcome) -> None:
-            target = scratch_parquet()
             org, dept = context[path]
+            # One registry row per file; entities read from the rows of another (the clients of
+            # a case list) add their rows and quarantine, not a second registration.
+            secondary: list[FileOutcome] = []
+            accepted: list[tuple[str, AcceptedRows]] = []
             try:
                 if dept is None:
                     raise misplaced(path, self.inbox)
                 if unknown := self.reference.department_problem(org, dept):
                     raise FileRejected(path, unknown)
-                profile, mapping = detect_profile(path)
-                outcome.entity, outcome.profile = mapping.entity, profile.name
-                rows = write_export(
-                    path,
-                    profile,
-                    mapping,
-                    standard()[mapping.entity],
-                    outcome,
-                    {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)),
-                     LOAD_ID_COLUMN: load_id},
-                    target,
-                    plausible=self.reference.for_file(org, dept),
-                )
+                profile, mappings = detect_mappings(path)
+                outcome.entity = ", ".join(m.entity for m in mappings)
+                outcome.profile = profile.name
+                row_context = {**dict(zip(CONTEXT_COLUMNS, (org, dept), strict=True)),
+                               LOAD_ID_COLUMN: load_id}
+                for mapping in mappings:
+                    into = outcome if mapping.primary else FileOutcome(
+                        path, outcome.sha256, org, mapping.entity, profile.name)
+                    target = scratch_parquet()
+                    accepted.append((mapping.entity, AcceptedRows(target, 0)))
+                    accepted[-1][1].rows = write_export(
+                        path, profile, mapping, standard()[mapping.entity], into, row_context,
+                        target, plausible=self.reference.for_file(org, dept),
+                    )
+                    if into is not outcome:
+                        secondary.append(into)
                 check_reject_share(path, outcome)
             except FileRejected:
-                target.unlink(missing_ok=True)
+                for _, rows in accepted:
+                    rows.path.unlink(missing_ok=True)
                 raise
-            tables[mapping.entity].append(AcceptedRows(target, rows))
+            for entity, rows in accepted:
+                tables[entity].append(rows)
+            self.derived_outcomes += secondary
 
         outcomes = deliver(
             context, self.skip_hashes,
@@ -233,7 +275,7 @@ def case_management(
 
     def quarantine() -> Iterator[pa.Table]:
         """Rejected rows with file, line, field and reason (identifiers already pseudonymised)."""
-        outcomes = delivery.parsed[1]
+        outcomes = [*delivery.parsed[1], *delivery.derived_outcomes]
         tables = [quarantine_table(outcomes)] if outcomes else []
         yield from rows_or_empty("quarantine", tables, present, QUARANTINE_SCHEMA.empty_table)
 

@@ -139,7 +139,7 @@ def _cell_text(value: object) -> str | None:
 
 
 @contextlib.contextmanager
-def _utf8_source(path: Path, header: Header) -> Iterator[Path]:
+def utf8_source(path: Path, header: Header) -> Iterator[Path]:
     """A path DuckDB can read. UTF-8 files are read in place; Windows-1252 is transcoded into a
     temporary copy in the protected folder (it holds personal data) and deleted afterwards."""
     if header.is_excel or header.encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig"):
@@ -163,6 +163,24 @@ def _utf8_source(path: Path, header: Header) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def source_relation(
+    con: duckdb.DuckDBPyConnection, path: Path, header: Header, source: Path
+) -> str:
+    """SQL for the rows of an export as text columns (``source``: from :func:`utf8_source`);
+    rows the CSV reader cannot split go to its ``rejects`` table."""
+    if header.is_excel:
+        con.register("src", _excel_frame(path))
+        return "src"
+    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in header.names) + "}"
+    return (
+        f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
+        f"escape='\"', header=true, auto_detect=false, columns={columns}, "
+        "store_rejects=true, rejects_table='rejects', rejects_scan='reject_scans', "
+        "null_padding=false, strict_mode=true, "
+        f"max_line_size={MAX_LINE_BYTES})"
+    )
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -184,11 +202,40 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
             return f"case when regexp_full_match({text}, '[+-]?[0-9]+') then cast({text} as bigint) end"
         return f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') then cast({text} as double) end"
     if fspec.codes:
-        pairs = {**{c: c for c in fspec.codes}, **mapping.values.get(name, {})}
-        whens = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in pairs.items())
+        whens = " ".join(f"when {_lit(c)} then {_lit(c)}" for c in fspec.codes)
         source = f"coalesce({raw}, {_lit(fspec.default)})" if fspec.default else raw
         return f"case {source} {whens} end"
     return raw
+
+
+def _mapped_sql(text: str, values: dict[str, str], unmapped: str | None) -> str:
+    """``text`` through a profile's value map; a text without a mapping becomes ``unmapped``
+    (when given) or stays as it is."""
+    if not values and unmapped is None:
+        return text
+    whens = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in values.items())
+    otherwise = _lit(unmapped) if unmapped is not None else text
+    return f"case when {text} is null then null else case {text} {whens} else {otherwise} end end"
+
+
+def _cell_sql(column: str) -> str:
+    return f"nullif(trim({_q(column)}), '')"
+
+
+def raw_field_sql(name: str, mapping: EntityMapping) -> str | None:
+    """The text of field ``name`` in one row, as the profile says to read it: one column through
+    the value map, several columns joined into a derived key, or a constant (None: absent)."""
+    if name in mapping.constants:
+        return f"{_lit(mapping.constants[name])}::varchar"
+    if name in mapping.derived_keys:
+        cells = [_cell_sql(c) for c in mapping.derived_keys[name]]
+        # A derived key needs every part: a missing part leaves the key missing, not shorter.
+        return (f"case when {' and '.join(f'{c} is not null' for c in cells)} "
+                f"then concat_ws('|', {', '.join(cells)}) end")
+    if name in mapping.columns:
+        return _mapped_sql(_cell_sql(mapping.columns[name]), mapping.values.get(name, {}),
+                           mapping.unmapped.get(name))
+    return None
 
 
 def _checks_sql(
@@ -287,28 +334,20 @@ def _run_sql(
     go from DuckDB straight into Parquet, no row passes through Python.
     """
     names = header.names
-    with duckdb.connect() as con, _utf8_source(path, header) as source:
+    with duckdb.connect() as con, utf8_source(path, header) as source:
         # Spill files hold personal data before pseudonymisation: only in the protected folder.
         con.execute(f"set temp_directory = {_lit(str(paths.protected_dir('tmp')))}")
         con.execute(f"set memory_limit = {_lit(DUCKDB_MEMORY_LIMIT)}")
-        if header.is_excel:
-            con.register("src", _excel_frame(path))
-            relation = "src"
-            reject_rows: list[tuple[int, str | None, str]] = []
-        else:
-            columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
-            relation = (
-                f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
-                f"escape='\"', header=true, auto_detect=false, columns={columns}, "
-                "store_rejects=true, rejects_table='rejects', rejects_scan='reject_scans', "
-                "null_padding=false, strict_mode=true, "
-                f"max_line_size={MAX_LINE_BYTES})"
-            )
-        raw_cols = ", ".join(
-            f"nullif(trim({_q(col)}), '') as raw_{fld}" for fld, col in present.items()
+        relation = source_relation(con, path, header, source)
+        reject_rows: list[tuple[int, str | None, str]] = []
+        select_raw = ", ".join(
+            f"{present.get(f, 'null::varchar')} as raw_{f}" for f in spec.fields
         )
-        absent = ", ".join(f"null::varchar as raw_{f}" for f in spec.fields if f not in present)
-        select_raw = ", ".join(p for p in (raw_cols, absent) if p)
+        department = profile.department
+        if department is not None and department.column in names:
+            select_raw += f", {_cell_sql(department.column)} as raw__department"
+        else:
+            department = None
         typed = ", ".join(
             f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
         )
@@ -324,6 +363,8 @@ def _run_sql(
         )
         shown = f"case {problem} {shown_whens} end" if shown_whens else "null::varchar"
         keep = [f"{n}" for n, f in spec.fields.items() if not f.personal]
+        if department is not None:
+            keep.append("raw__department")
         keep += [
             f"{'year(' + n + ')' if how == 'year' else _region_sql('raw_' + n)} as {out}"
             for n, f in spec.fields.items()
@@ -366,17 +407,30 @@ def _run_sql(
                 + "; a broken export, the whole file is rejected",
             )
 
-        # Later rows repeating a key: one hash aggregate, not a window over every row.
         keys = ", ".join(key_cols)
-        con.execute(
-            f"create temp table duplicates as select p.rn from parsed as p join ("
-            f"select {keys}, min(rn) as first_rn from parsed where {key_cols[0]} is not null "
-            f"group by {keys} having count(*) > 1) as d using ({keys}) where p.rn <> d.first_rn"
-        )
-        con.execute(
-            "create temp view checked as select *, coalesce(problem0, case when rn in "
-            f"(select rn from duplicates) then {len(row_checks)} end) as problem from parsed"
-        )
+        if mapping.primary:
+            # Later rows repeating a key: one hash aggregate, not a window over every row.
+            con.execute(
+                f"create temp table duplicates as select p.rn from parsed as p join ("
+                f"select {keys}, min(rn) as first_rn from parsed where {key_cols[0]} is not null "
+                f"group by {keys} having count(*) > 1) as d using ({keys}) where p.rn <> d.first_rn"
+            )
+            con.execute(
+                "create temp view checked as select *, coalesce(problem0, case when rn in "
+                f"(select rn from duplicates) then {len(row_checks)} end) as problem, "
+                "false as collapsed from parsed"
+            )
+        else:
+            # An entity repeated on the rows of another (a client on each of her cases) is one
+            # record: its last good row counts, the others are no error.
+            con.execute(
+                f"create temp table duplicates as select rn from parsed where problem0 is null "
+                f"and {key_cols[0]} is not null qualify rn <> max(rn) over (partition by {keys})"
+            )
+            con.execute(
+                "create temp view checked as select *, problem0 as problem, "
+                "rn in (select rn from duplicates) as collapsed from parsed"
+            )
         bad = con.execute(
             "select rn, problem, shown from checked where problem is not null order by rn"
         ).fetchall()
@@ -399,6 +453,9 @@ def _run_sql(
                 out[n] = f"c.{n}"
             for derived in f.derive:
                 out[derived] = f"c.{derived}"
+        if department is not None and "department_code" in out:
+            mapped = _mapped_sql("c.raw__department", department.values, department.unmapped)
+            out["department_code"] = f"coalesce({mapped}, {out['department_code']})"
         out["source_file"] = _lit(relative_to_inbox(path))
         line = "c.rn + 1"  # the header is row 1
         if reject_rows:
@@ -422,11 +479,21 @@ def _run_sql(
         # in parallel without buffering.
         con.execute("set preserve_insertion_order = false")
         accepted = con.execute(
-            f"copy (select {select} from checked as c {' '.join(joins)} where c.problem is null) "
+            f"copy (select {select} from checked as c {' '.join(joins)} "
+            "where c.problem is null and not c.collapsed) "
             f"to {_lit(str(target))} (format parquet, compression {PARQUET_COMPRESSION}, "
             f"row_group_size {PARQUET_ROW_GROUP})"
         ).fetchall()[0][0]
     return _Checked(accepted, bad, reject_rows, checks)
+
+
+def known_columns(profile: Profile, mapping: EntityMapping) -> set[str]:
+    """The columns a file of this mapping may have: read by one of its entities, the department
+    column, or known personal columns (never read)."""
+    known = {profile.department.column} if profile.department else set()
+    for m in profile.entities_of(mapping):
+        known |= m.read_columns() | set(m.personal_columns)
+    return known
 
 
 def output_schema(spec: EntitySpec, extra_columns: list[str]) -> pa.Schema:
@@ -466,9 +533,11 @@ def write_export(
     """
     header = read_header(path, profile)
     names = header.names
+    sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
     missing = [
         f"'{col}' (for {fld})"
-        for fld, col in mapping.columns.items()
+        for fld, cols in sources.items()
+        for col in cols
         if spec.fields[fld].required and col not in names
     ]
     if missing:
@@ -477,9 +546,13 @@ def write_export(
             f"required column(s) {', '.join(missing)} missing for {spec.name} "
             f"(profile {profile.name}); the header has: {', '.join(names)}",
         )
-    known = set(mapping.columns.values()) | set(mapping.personal_columns)
-    outcome.unexpected_columns = [n for n in names if n and n not in known]
-    present = {fld: col for fld, col in mapping.columns.items() if col in names}
+    outcome.unexpected_columns = [n for n in names if n and n not in known_columns(profile, mapping)]
+    present = {
+        fld: sql
+        for fld in spec.fields
+        if all(c in names for c in sources.get(fld, ()))
+        and (sql := raw_field_sql(fld, mapping)) is not None
+    }
     args = (profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible)
 
     try:

@@ -42,3 +42,30 @@ def test_second_run_adds_no_row_and_changes_no_mart(
     for table, rows in published_before.items():
         if not table.startswith("main._"):  # _publication, _checks: this run's own facts
             assert published_after[table] == rows, table
+
+
+def mart_content_hashes(db: str) -> dict[str, str]:
+    """sha256 of each published mart's rows (in a fixed order, floats in their exact repr):
+    equal hashes are bit-identical figures, not merely the same row counts."""
+    import hashlib
+
+    with duckdb.connect(db, read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and table_type = 'BASE TABLE' and table_name not like '\\_%' escape '\\'"
+        ).fetchall()]
+        return {
+            t: hashlib.sha256(
+                "\n".join(sorted(map(repr, con.execute(f'select * from "{t}"').fetchall())))
+                .encode()).hexdigest()
+            for t in tables
+        }
+
+
+def test_second_run_leaves_every_published_mart_bit_identical(
+    small_first_run: PipelineRun, second_run: ReaderRun
+) -> None:
+    before = mart_content_hashes(str(small_first_run.home / "published" / "marts.duckdb"))
+    after = mart_content_hashes(str(second_run.home / "published" / "marts.duckdb"))
+    assert {"mart_outcomes", "mart_impact", "mart_srs_report", "fct_cases"} <= set(before)
+    assert after == before

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from quality import accounting as checks
-from tests.conftest import PipelineRun, copy_home, use_home
+from tests.conftest import PipelineRun, copy_home, stored_id, use_home
 
 TRANSFORM = Path(__file__).parents[2] / "transform"
 
@@ -74,7 +74,7 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run:
         ).fetchall()[0]
         corrected = con.execute(
             "select duration_minutes, load_id from staging.stg_case_management__contacts "
-            "where contact_id = ?", [contact_id]).fetchall()
+            "where contact_id = ?", [stored_id(home, contact_id)]).fetchall()
     assert staged == (staged_before[0] + 1, staged_before[0] + 1)  # one new, none twice
     assert corrected[0][0] == 175 and corrected[0][1] > staged_before[1]  # the correction won
     with duckdb.connect(str(db), read_only=True) as con:

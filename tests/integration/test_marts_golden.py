@@ -27,8 +27,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.demo.generator import HEADERS, _datev_header, _datev_headings
-from tests.conftest import use_home
+from ingestion.demo.generator import HEADERS
+from tests.conftest import stored_id, use_home, write_datev_bookings
 
 ORG, DEPT = "gold", "GD"
 CASE_FILES = {
@@ -93,24 +93,6 @@ def _write_case_management(inbox: Path) -> None:
         (folder / f"{name}.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
 
 
-def _write_datev(inbox: Path) -> None:
-    folder = inbox / "accounting" / ORG
-    folder.mkdir(parents=True)
-    headings = _datev_headings()
-    kost = headings.index("KOST1 - Kostenstelle")
-    for year, bookings in BOOKINGS.items():
-        lines = [_datev_header(year), ";".join(headings)]
-        for amount, account, belegdatum, cost_centre in bookings:
-            fields = [""] * len(headings)
-            fields[0], fields[1], fields[2] = amount, '"S"', '"EUR"'
-            fields[6], fields[7], fields[9] = account, "1800", belegdatum
-            fields[10], fields[13] = f'"RE{year}-{belegdatum}"', '"Gehälter"'
-            fields[kost] = f'"{cost_centre}"'
-            lines.append(";".join(fields))
-        (folder / f"EXTF_Buchungsstapel_{year}.csv").write_bytes(
-            ("\r\n".join(lines) + "\r\n").encode("cp1252"))
-
-
 @pytest.fixture(scope="module")
 def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from ingestion import accounting, case_management, reference
@@ -125,7 +107,7 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for name, text in REFERENCE.items():
         (inbox / "reference" / ORG / name).write_text(text, encoding="utf-8")
     _write_case_management(inbox)
-    _write_datev(inbox)
+    write_datev_bookings(inbox, ORG, BOOKINGS)
     use_home(home)
     ensure_key_file()
     for module, source in ((reference, reference.reference),
@@ -154,6 +136,11 @@ def rows(db: Path, sql: str) -> list[dict]:
         return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
 
 
+def pid(db: Path, number: str) -> str:
+    """The stored pseudonym of a source-system number (case, goal, ...) in the gold home."""
+    return stored_id(db.parents[1], number)
+
+
 def one(db: Path, sql: str) -> dict:
     found = rows(db, sql)
     assert len(found) == 1, found
@@ -166,7 +153,7 @@ def test_loaded_everything(gold: Path) -> None:
 
 
 def test_case_without_contacts(gold: Path) -> None:
-    g2 = one(gold, "select * from marts.fct_cases where case_id = 'G2'")
+    g2 = one(gold, f"select * from marts.fct_cases where case_id = '{pid(gold, 'G2')}'")
     assert (g2["n_contacts"], g2["contact_minutes"], g2["first_contact_date"]) == (0, 0, None)
     assert g2["is_accepted"] is False
     assert (g2["end_reason_category"], g2["is_planned_end"], g2["duration_days"]) == (
@@ -176,7 +163,7 @@ def test_case_without_contacts(gold: Path) -> None:
 
 
 def test_open_case(gold: Path) -> None:
-    g3 = one(gold, "select * from marts.fct_cases where case_id = 'G3'")
+    g3 = one(gold, f"select * from marts.fct_cases where case_id = '{pid(gold, 'G3')}'")
     assert (g3["status"], g3["end_date"], g3["duration_days"], g3["end_year"]) == (
         "open", None, None, None)
     assert (g3["is_planned_end"], g3["end_reason_category"]) == (False, None)
@@ -184,19 +171,21 @@ def test_open_case(gold: Path) -> None:
 
 
 def test_goal_without_attained_level(gold: Path) -> None:
-    goals = {g["goal_id"]: g for g in rows(gold, "select * from marts.fct_goals")}
+    by_id = {g["goal_id"]: g for g in rows(gold, "select * from marts.fct_goals")}
+    goals = {z: by_id[pid(gold, z)] for z in ("Z1", "Z2", "Z4")}
     assert (goals["Z2"]["is_rated"], goals["Z2"]["is_achieved"], goals["Z2"]["attained_level"]) == (
         False, None, None)
     assert (goals["Z1"]["is_achieved"], goals["Z1"]["level_change"]) == (True, 2)
     assert goals["Z1"]["wirkungstreppe_step"] == 6 and goals["Z4"]["wirkungstreppe_step"] == 5
-    g1 = one(gold, "select * from marts.fct_cases where case_id = 'G1'")
+    g1 = one(gold, f"select * from marts.fct_cases where case_id = '{pid(gold, 'G1')}'")
     # only the rated goal counts: 50 + 10 * (2 * 1) / sqrt(0.7 * 2^2 + 0.3 * 2^2) = 60
     assert g1["gas_t_score"] == pytest.approx(60.0)
     assert (g1["n_goals"], g1["n_goals_rated"], g1["n_goals_achieved"]) == (2, 1, 1)
 
 
 def test_assessment_without_exit_and_new_problem_area(gold: Path) -> None:
-    change = {(a["case_id"], a["dimension"]): a
+    case_of = {pid(gold, g): g for g in ("G1", "G3")}
+    change = {(case_of[a["case_id"]], a["dimension"]): a
               for a in rows(gold, "select * from marts.fct_assessment_change")}
     open_intake = change[("G3", "Wohnsituation")]
     assert (open_intake["intake_score"], open_intake["exit_score"], open_intake["has_pre_post"],

@@ -83,6 +83,44 @@ def test_published_counts_are_the_generators_truth(first_run: PipelineRun) -> No
     assert compared >= 6
 
 
+def test_end_reasons_are_the_categories_of_fct_cases_and_add_up(first_run: PipelineRun) -> None:
+    """The open data counts the marts' end-reason categories: before suppression every cell
+    equals fct_cases, the totals add up; the published file shows those counts or '.'."""
+    import duckdb
+
+    from warehouse.open_data import END_REASON_CATEGORIES, aggregate_tables, case_counts
+
+    db = first_run.home / "published" / "marts.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        marts = {(str(y), c, d): n for y, c, d, n in con.execute(
+            "select year(end_date), end_reason_category, department_code, count(*) "
+            "from fct_cases where status = 'closed' group by all").fetchall()}
+    assert {c for _, c, _ in marts} == set(END_REASON_CATEGORIES)
+    unsuppressed = [t for t in aggregate_tables(case_counts(db), threshold=0, margin=0)
+                    if t.name == "cases_by_end_reason"]
+    compared = 0
+    for t in unsuppressed:
+        year = t.fixed["year"]
+        for (category, dept), value in t.cells.items():
+            if category == TOTAL:
+                expected = sum(n for (y, _, d), n in marts.items()
+                               if y == year and dept in (d, TOTAL))
+            elif dept == TOTAL:
+                expected = sum(n for (y, c, _), n in marts.items() if y == year and c == category)
+            else:
+                expected = marts.get((year, category, dept), 0)
+            assert value == expected, (year, category, dept)
+            compared += 1
+    assert compared > 20
+    published = rows(folder(first_run) / "cases_by_end_reason.csv")
+    assert {r["end_reason_category"] for r in published} == {*END_REASON_CATEGORIES, TOTAL}
+    planned = [r for r in published if r["end_reason_category"] == "planned_end"
+               and r["department_code"] == TOTAL and r["cases"] != SUPPRESSED]
+    assert planned and all(int(r["cases"]) == sum(
+        n for (y, c, _), n in marts.items() if y == r["year"] and c == "planned_end")
+        for r in planned)
+
+
 def test_a_leaking_file_fails_the_check(first_run: PipelineRun, tmp_path: Path) -> None:
     """The proof can fail: print one suppressed department total as it is."""
     leaked = tmp_path / "open_data"

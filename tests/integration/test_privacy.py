@@ -3,15 +3,19 @@ the published file, not in dlt's working directories (load packages, state, sche
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from tests.conftest import PipelineRun
+from tests.privacy_scan import (
+    NOT_SEARCHED,
+    file_bytes,
+    hits_in_duckdb,
+    leaked_keys,
+    source_keys,
+)
 
 # Identifier kinds that must never be stored, and those only shorter than this are left to the
 # exact-match query (short strings such as first names also occur in staff names of reference data).
@@ -24,46 +28,9 @@ def planted(run: PipelineRun) -> dict[str, list[str]]:
     return {k: [str(v) for v in vals] for k, vals in data.items()}
 
 
-def string_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    return con.execute(
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where data_type = 'VARCHAR' and table_schema not in ('information_schema', 'pg_catalog')"
-    ).fetchall()
-
-
-def hits_in_duckdb(db: Path, needles: list[str]) -> list[str]:
-    found = []
-    with duckdb.connect(str(db), read_only=True) as con:
-        columns = string_columns(con)
-        con.execute("create temp table needles as select unnest(?::varchar[]) as v", [needles])
-        for schema, table, column in columns:
-            rows = con.execute(
-                f'select distinct n.v from "{schema}"."{table}" t '
-                f'join temp.needles n on contains(t."{column}", n.v)'
-            ).fetchall()
-            found += [f"{schema}.{table}.{column}: {r[0]}" for r in rows]
-    return found
-
-
 def file_texts(folder: Path) -> list[tuple[Path, bytes]]:
     """Every file under ``folder`` as bytes, decompressed where dlt compresses."""
-    out = []
-    for path in folder.rglob("*"):
-        if not path.is_file():
-            continue
-        raw = path.read_bytes()
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-            raw = json.dumps(table.to_pylist(), default=str, ensure_ascii=False).encode()
-        elif raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        else:
-            try:
-                raw = zlib.decompress(raw)
-            except zlib.error:
-                pass
-        out.append((path, raw))
-    return out
+    return [(path, file_bytes(path)) for path in folder.rglob("*") if path.is_file()]
 
 
 def test_planted_identifiers_were_planted(first_run: PipelineRun) -> None:
@@ -82,11 +49,6 @@ def test_no_identifier_in_warehouse_or_published_file(first_run: PipelineRun) ->
     for db in (first_run.home / "warehouse" / "build.duckdb",
                first_run.home / "published" / "marts.duckdb"):
         assert hits_in_duckdb(db, needles) == [], db
-
-
-# Everything under DATENWERK_HOME except the deliveries themselves, the protected folder (mode
-# 0700: rejected files and steward reports), the key and the generator's own truth.
-NOT_SEARCHED = {"inbox", "protected", "secrets", "demo_truth"}
 
 
 def test_no_identifier_in_any_artefact_outside_the_protected_folder(first_run: PipelineRun) -> None:
@@ -126,3 +88,29 @@ def test_identifiers_are_stable_keyed_pseudonyms(first_run: PipelineRun) -> None
     key = (first_run.home / "secrets" / "pseudonym.key").read_text().strip().encode()
     assert len(ids) == len(raw_numbers)
     assert set(ids) == {pseudonym(n, key) for n in raw_numbers}
+
+
+def test_no_source_system_number_in_clear_anywhere(first_run: PipelineRun) -> None:
+    """Client, case, contact, goal, assessment and staff numbers as the deliveries hold them
+    appear nowhere: not in build.duckdb, the published file, its generations, department exports,
+    open data or any other artefact; only their keyed pseudonyms do."""
+    needles = source_keys(first_run.home / "inbox")
+    assert len(needles) > 1000  # every number of every delivered entity
+    assert (first_run.home / "exports").is_dir() and (first_run.home / "open_data").is_dir()
+    assert any((first_run.home / "published" / "generations").iterdir())
+    assert leaked_keys(first_run.home, needles) == []
+
+
+def test_the_key_scan_finds_clear_numbers(first_run: PipelineRun, tmp_path: Path) -> None:
+    """The scan can fail: a clear case number in a copy of a published table is found."""
+    import shutil
+
+    home = tmp_path / "home"
+    (home / "published").mkdir(parents=True)
+    shutil.copy(first_run.home / "published" / "marts.duckdb", home / "published" / "x.duckdb")
+    needles = source_keys(first_run.home / "inbox")
+    with duckdb.connect(str(home / "published" / "x.duckdb")) as con:
+        con.execute("update fct_cases set case_id = ? where rowid = 0", [min(needles)])
+    (home / "open_data").mkdir()
+    (home / "open_data" / "x.csv").write_text(f"a;b\n1;{max(needles)}\n")
+    assert len(leaked_keys(home, needles)) == 2

@@ -10,14 +10,16 @@ import pytest
 from ingestion.case_management import detect_profile
 from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
+from ingestion.pseudonymise import pseudonym
 from ingestion.standard import standard
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "case_management"
+KEY = "k" * 32
 
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", "k" * 32)
+    monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
 
 
 def parse(name: str) -> tuple[pa.Table, FileOutcome]:
@@ -29,6 +31,11 @@ def parse(name: str) -> tuple[pa.Table, FileOutcome]:
     return table, outcome
 
 
+def ids(*numbers: str) -> list[str]:
+    """What the source system's numbers look like once stored: keyed pseudonyms."""
+    return [pseudonym(n, KEY.encode()) for n in numbers]
+
+
 def quarantined(outcome: FileOutcome) -> list[tuple[int, str, str, str | None]]:
     q = quarantine_table([outcome])
     return sorted(zip(q["source_line"].to_pylist(), q["field"].to_pylist(),
@@ -37,7 +44,7 @@ def quarantined(outcome: FileOutcome) -> list[tuple[int, str, str, str | None]]:
 
 def test_impossible_date_is_quarantined_not_rolled_over() -> None:
     table, outcome = parse("faelle_impossible_date.csv")
-    assert table["case_id"].to_pylist() == ["F-1"]
+    assert table["case_id"].to_pylist() == ids("F-1")
     assert quarantined(outcome) == [(3, "start_date", quarantined(outcome)[0][2], "31.02.2024")]
     assert "not a valid date" in quarantined(outcome)[0][2]
     assert outcome.rows_read == outcome.rows_loaded + outcome.rows_quarantined == 2
@@ -53,13 +60,13 @@ def test_unknown_code_names_line_field_and_value() -> None:
 
 def test_end_before_start() -> None:
     table, outcome = parse("faelle_end_before_start.csv")
-    assert table["case_id"].to_pylist() == ["F-2"]
+    assert table["case_id"].to_pylist() == ids("F-2")
     assert [q[:2] for q in quarantined(outcome)] == [(2, "end_date")]
 
 
 def test_duplicate_key_keeps_first_quarantines_later() -> None:
     table, outcome = parse("faelle_duplicate_key.csv")
-    assert table["case_id"].to_pylist() == ["F-1", "F-2"]
+    assert table["case_id"].to_pylist() == ids("F-1", "F-2")
     assert [q[:3] for q in quarantined(outcome)] == [(3, "case_id", "duplicate key within the file")]
     assert quarantined(outcome)[0][3] is None  # identifiers are never copied to quarantine
 
@@ -79,7 +86,7 @@ def test_utf8_bom_and_mixed_date_styles() -> None:
 def test_quoted_semicolon_and_linebreak_keep_row_numbers_right() -> None:
     """Rows count as a spreadsheet shows them: the two-line note stays in row 2."""
     table, outcome = parse("kontakte_note_with_semicolon_and_linebreak.csv")
-    assert table["contact_id"].to_pylist() == ["C-1", "C-3"]
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-3")
     assert table["source_line"].to_pylist() == [2, 4]
     assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(3, "duration_minutes", "abc")]
     assert "notes" not in table.column_names and "Notiz" not in table.column_names
@@ -106,7 +113,7 @@ def test_binary_garbage_is_rejected_with_a_reason() -> None:
 
 def test_too_many_and_too_few_fields_are_quarantined_with_their_row() -> None:
     table, outcome = parse("kontakte_too_many_and_too_few_fields.csv")
-    assert table["contact_id"].to_pylist() == ["C-1", "C-4"]
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-4")
     assert table["source_line"].to_pylist() == [2, 5]
     assert table["duration_minutes"].to_pylist() == [45, 1200]  # thousands dot: 1.200
     assert [q[:3] for q in quarantined(outcome)] == [
@@ -118,7 +125,7 @@ def test_too_many_and_too_few_fields_are_quarantined_with_their_row() -> None:
 
 def test_comma_delimited_export_is_read() -> None:
     table, outcome = parse("kontakte_comma_delimiter.csv")
-    assert table["contact_id"].to_pylist() == ["C-1"] and outcome.rows_quarantined == 0
+    assert table["contact_id"].to_pylist() == ids("C-1") and outcome.rows_quarantined == 0
 
 
 def test_utf8_export_with_typographic_characters() -> None:
@@ -160,8 +167,8 @@ def test_xlsx_of_the_second_vendor() -> None:
     table, outcome = parse("kontakte_xlsx_vendor.xlsx")
     assert outcome.profile == "jugendhilfe_xlsx"
     assert table.to_pylist()[0] | {"staff_id": None, "source_sha256": None} == {
-        "organisation_code": "org", "department_code": "SB", "contact_id": "K1",
-        "case_id": "FALL-1", "contact_date": __import__("datetime").date(2024, 2, 1),
+        "organisation_code": "org", "department_code": "SB", "contact_id": ids("K1")[0],
+        "case_id": ids("FALL-1")[0], "contact_date": __import__("datetime").date(2024, 2, 1),
         "contact_type": "outreach", "duration_minutes": 60, "staff_id": None,
         "source_file": "kontakte_xlsx_vendor.xlsx", "source_line": 2, "source_sha256": None,
     }

@@ -128,11 +128,13 @@ def test_batch_suite_follows_the_data_standard(home: Path) -> None:
     frame = pd.DataFrame({
         "organisation_code": ["swm"] * 3, "department_code": ["SB"] * 3,
         "source_sha256": ["f"] * 3, "source_line": [2, 3, 4],
-        "case_id": ["F-1", "F-2", "F-2"], "client_id": [ok, "K-000001", ok],
+        "case_id": [ok, "f" * 32, "f" * 32], "client_id": [ok, "K-000001", ok],
         "program_code": ["P", "P", None], "referral_source": [None] * 3,
         "start_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
         "end_date": pd.to_datetime(["2024-02-01", "2024-01-01", None]),
         "end_reason": ["planned", "eloped", None], "caseworker_id": [ok, None, ok],
+        "contacts_total": [3, None, None], "contact_minutes_total": [None] * 3,
+        "problem_area": [None] * 3, "problem_area_result": ["improved", None, None],
     })
     result = suites.run_suite(batches.entity_suite(spec, "gx_batch_cases"), frame,
                               asset_name="cases", run_name="unit",

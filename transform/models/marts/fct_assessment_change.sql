@@ -1,5 +1,6 @@
 {#- One row per case and dimension (problem area): intake and exit score (the first intake and
-    the last exit), the change, and the KDS-style result at case end. -#}
+    the last exit), the change, and the KDS-style result at case end (derived from the scores, or
+    as the export states it where it has no scores). -#}
 with
 
 assessments as (
@@ -15,7 +16,7 @@ steps as (
     where item_kind = 'dimension'
 ),
 
-per_dimension as (
+scored as (
     select
         organisation_code,
         case_id,
@@ -24,8 +25,37 @@ per_dimension as (
         arg_max(score, assessment_date) filter (where phase = 'exit') as exit_score,
         min(scale_min) as scale_min,
         max(scale_max) as scale_max,
+        null::varchar as result_at_end,
     from assessments
     group by organisation_code, case_id, dimension
+),
+
+-- End-only results of exports without assessment rows (KDS case lists: "Problematik am
+-- Betreuungsende"), where the case has no scores in that problem area.
+results_at_end as (
+    select
+        organisation_code,
+        case_id,
+        problem_area as dimension,
+        null::double as intake_score,
+        null::double as exit_score,
+        null::double as scale_min,
+        null::double as scale_max,
+        problem_area_result as result_at_end,
+    from {{ ref('stg_case_management__cases') }}
+    where problem_area_result is not null and problem_area is not null
+),
+
+per_dimension as (
+    select * from scored
+    union all by name
+    select * from results_at_end
+    where not exists (
+        select 1 from scored
+        where scored.organisation_code = results_at_end.organisation_code
+            and scored.case_id = results_at_end.case_id
+            and scored.dimension = results_at_end.dimension
+    )
 ),
 
 final as (
@@ -49,6 +79,7 @@ final as (
         -- KDS 3.0 problem-area result at case end (Problembereich bei Betreuungsende): new when
         -- the area was not assessed at intake; empty while the case has no exit score.
         case
+            when per_dimension.result_at_end is not null then per_dimension.result_at_end
             when per_dimension.exit_score is null then null
             when per_dimension.intake_score is null then 'new'
             when per_dimension.exit_score - per_dimension.intake_score >= 1 then 'improved'

@@ -17,6 +17,12 @@ gas as (
     select * from {{ ref('int_case_gas_scores') }}
 ),
 
+-- Departments that deliver contact rows: a case of theirs without a contact row had none.
+contact_deliveries as (
+    select distinct organisation_code, department_code
+    from {{ ref('stg_case_management__contacts') }}
+),
+
 joined as (
     select
         cases.*,
@@ -33,6 +39,13 @@ joined as (
         gas.n_goals_rated,
         gas.n_goals_achieved,
         gas.gas_t_score,
+        -- Where the contact figures come from: contact rows, the export's case-level totals,
+        -- or nowhere (empty figures, not zero).
+        case
+            when contacts.case_id is not null then 'contact_rows'
+            when cases.contacts_total is not null then 'case_total'
+            when contact_deliveries.department_code is not null then 'contact_rows'
+        end as contacts_source,
     from cases
     left join clients
         on cases.organisation_code = clients.organisation_code
@@ -43,6 +56,9 @@ joined as (
     left join gas
         on cases.organisation_code = gas.organisation_code
         and cases.case_id = gas.case_id
+    left join contact_deliveries
+        on cases.organisation_code = contact_deliveries.organisation_code
+        and cases.department_code = contact_deliveries.department_code
 ),
 
 final as (
@@ -75,22 +91,33 @@ final as (
         {{ age_band('age_at_start') }} as age_band_at_start,
         coalesce(gender, 'unknown') as gender,
         region,
-        cast(coalesce(n_contacts, 0) as bigint) as n_contacts,
-        cast(coalesce(n_group_contacts, 0) as bigint) as n_group_contacts,
-        cast(coalesce(contact_minutes, 0) as bigint) as contact_minutes,
+        contacts_source,
+        cast(case contacts_source
+            when 'contact_rows' then coalesce(n_contacts, 0)
+            when 'case_total' then contacts_total
+        end as bigint) as n_contacts,
+        cast(case when contacts_source = 'contact_rows' then coalesce(n_group_contacts, 0) end
+            as bigint) as n_group_contacts,
+        cast(case contacts_source
+            when 'contact_rows' then coalesce(contact_minutes, 0)
+            when 'case_total' then contact_minutes_total
+        end as bigint) as contact_minutes,
         first_contact_date,
         last_contact_date,
         -- Acceptance (Wirkungstreppe step 3): a second contact took place, and no dropout
-        -- ended the case before it.
-        coalesce(
-            second_contact_date is not null
-            and not (end_reason = 'dropout' and end_date < second_contact_date),
-            false
-        ) as is_accepted,
+        -- ended the case before it; from a case total: at least two contacts.
+        case contacts_source
+            when 'contact_rows' then coalesce(
+                second_contact_date is not null
+                and not (end_reason = 'dropout' and end_date < second_contact_date),
+                false
+            )
+            when 'case_total' then contacts_total >= 2
+        end as is_accepted,
         cast(coalesce(n_goals, 0) as bigint) as n_goals,
         cast(coalesce(n_goals_rated, 0) as bigint) as n_goals_rated,
         cast(coalesce(n_goals_achieved, 0) as bigint) as n_goals_achieved,
-        gas_t_score,
+        {{ round_2('gas_t_score') }} as gas_t_score,
     from joined
 )
 

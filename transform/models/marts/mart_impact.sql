@@ -68,7 +68,12 @@ money as (
     group by all
 ),
 
-activity as (
+-- Organisations and years with bookings: a program without any is unknown, not free.
+money_delivered as (
+    select distinct organisation_code, year from finance
+),
+
+contact_rows as (
     select
         cases.organisation_code,
         cases.department_code,
@@ -88,6 +93,57 @@ activity as (
     group by all
 ),
 
+-- Case-level totals of exports without contact rows count in the year the case ended (while
+-- open: the year it started); they carry no dates of their own.
+case_totals as (
+    select
+        organisation_code,
+        department_code,
+        program_code,
+        coalesce(end_year, start_year) as year,
+        sum(n_contacts) as n_contacts,
+        sum(contact_minutes) as contact_minutes,
+        count(distinct client_id) filter (where n_contacts > 0) as n_clients_reached,
+    from cases
+    where contacts_source = 'case_total'
+    group by all
+),
+
+-- Program-years whose contact figures were delivered: the department delivers contact rows,
+-- or a case of the program-year has case-level totals.
+contacts_delivered as (
+    select organisation_code, program_code, year
+    from program_years
+    where exists (
+        select 1 from cases
+        where cases.organisation_code = program_years.organisation_code
+            and cases.department_code = program_years.department_code
+            and cases.contacts_source = 'contact_rows'
+    )
+    union
+    select organisation_code, program_code, year from case_totals
+),
+
+activity as (
+    select
+        organisation_code,
+        department_code,
+        program_code,
+        year,
+        sum(n_contacts) as n_contacts,
+        sum(n_group_contacts) as n_group_contacts,
+        sum(contact_minutes) as contact_minutes,
+        sum(staff_minutes) as staff_minutes,
+        sum(n_staff) as n_staff,
+        sum(n_clients_reached) as n_clients_reached,
+    from (
+        select * from contact_rows
+        union all by name
+        select * from case_totals
+    )
+    group by all
+),
+
 acceptance as (
     select
         organisation_code,
@@ -95,6 +151,7 @@ acceptance as (
         program_code,
         start_year as year,
         count(*) filter (where is_accepted) as n_cases_accepted,
+        count(is_accepted) as n_cases_acceptance_known,
     from cases
     group by all
 ),
@@ -138,6 +195,9 @@ joined as (
         money.* exclude (organisation_code, program_code, year),
         activity.* exclude (organisation_code, department_code, program_code, year),
         acceptance.n_cases_accepted,
+        acceptance.n_cases_acceptance_known,
+        money_delivered.year is not null as money_delivered,
+        contacts_delivered.year is not null as contacts_delivered,
         outcomes.n_cases_started,
         outcomes.n_cases_active,
         outcomes.n_cases_closed,
@@ -165,6 +225,13 @@ joined as (
         and program_years.department_code = acceptance.department_code
         and program_years.program_code = acceptance.program_code
         and program_years.year = acceptance.year
+    left join money_delivered
+        on program_years.organisation_code = money_delivered.organisation_code
+        and program_years.year = money_delivered.year
+    left join contacts_delivered
+        on program_years.organisation_code = contacts_delivered.organisation_code
+        and program_years.program_code = contacts_delivered.program_code
+        and program_years.year = contacts_delivered.year
     left join outcomes
         on program_years.organisation_code = outcomes.organisation_code
         and program_years.department_code = outcomes.department_code
@@ -191,36 +258,40 @@ final as (
         program_name,
         year,
         -- Input (IOOI): money from accounting via cost centres; staff time from contacts.
-        cast(coalesce(costs_eur, 0) as decimal(18, 2)) as costs_eur,
+        -- Empty (not zero) where the organisation delivered no bookings for the year, or the
+        -- program's contact figures were not delivered.
+        {{ known('money_delivered', 'costs_eur', 'decimal(18, 2)') }} as costs_eur,
         {%- for column in cost_columns.values() %}
-        cast(coalesce({{ column }}, 0) as decimal(18, 2)) as {{ column }},
+        {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
         {%- endfor %}
-        cast(coalesce(revenues_eur, 0) as decimal(18, 2)) as revenues_eur,
+        {{ known('money_delivered', 'revenues_eur', 'decimal(18, 2)') }} as revenues_eur,
         {%- for column in revenue_columns.values() %}
-        cast(coalesce({{ column }}, 0) as decimal(18, 2)) as {{ column }},
+        {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
         {%- endfor %}
-        cast(coalesce(staff_minutes, 0) as bigint) as staff_minutes,
-        cast(coalesce(n_staff, 0) as bigint) as n_staff,
+        {{ known('contacts_delivered', 'staff_minutes') }} as staff_minutes,
+        {{ known('contacts_delivered', 'n_staff') }} as n_staff,
         -- Step 1: activities take place as planned.
-        cast(coalesce(n_contacts, 0) as bigint) as n_contacts,
-        cast(coalesce(n_group_contacts, 0) as bigint) as n_group_contacts,
-        cast(coalesce(contact_minutes, 0) as bigint) as contact_minutes,
+        {{ known('contacts_delivered', 'n_contacts') }} as n_contacts,
+        {{ known('contacts_delivered', 'n_group_contacts') }} as n_group_contacts,
+        {{ known('contacts_delivered', 'contact_minutes') }} as contact_minutes,
         -- Step 2: target groups are reached.
-        cast(coalesce(n_clients_reached, 0) as bigint) as n_clients_reached,
+        {{ known('contacts_delivered', 'n_clients_reached') }} as n_clients_reached,
         cast(coalesce(n_cases_active, 0) as bigint) as n_cases_active,
-        -- Step 3: target groups accept the offer.
+        -- Step 3: target groups accept the offer (among cases whose acceptance is known).
         cast(coalesce(n_cases_started, 0) as bigint) as n_cases_started,
-        cast(coalesce(n_cases_accepted, 0) as bigint) as n_cases_accepted,
-        cast(n_cases_accepted / nullif(n_cases_started, 0) as double) as acceptance_rate,
+        cast(case when n_cases_acceptance_known > 0 then n_cases_accepted end as bigint)
+            as n_cases_accepted,
+        cast(coalesce(n_cases_acceptance_known, 0) as bigint) as n_cases_acceptance_known,
+        {{ rate('n_cases_accepted', 'n_cases_acceptance_known') }} as acceptance_rate,
         -- Steps 4-6: skills, behaviour, life situation change (goals and assessments by domain).
         {%- for name in steps.values() %}
         cast(coalesce(n_goals_rated_{{ name }}, 0) as bigint) as n_goals_rated_{{ name }},
         cast(coalesce(n_goals_achieved_{{ name }}, 0) as bigint) as n_goals_achieved_{{ name }},
-        cast(n_goals_achieved_{{ name }} / nullif(n_goals_rated_{{ name }}, 0) as double)
+        {{ rate('n_goals_achieved_' ~ name, 'n_goals_rated_' ~ name) }}
             as {{ name }}_goal_attainment_rate,
         cast(coalesce(n_assessed_pairs_{{ name }}, 0) as bigint) as n_assessed_pairs_{{ name }},
         cast(coalesce(n_improved_pairs_{{ name }}, 0) as bigint) as n_improved_pairs_{{ name }},
-        cast(n_improved_pairs_{{ name }} / nullif(n_assessed_pairs_{{ name }}, 0) as double)
+        {{ rate('n_improved_pairs_' ~ name, 'n_assessed_pairs_' ~ name) }}
             as share_improved_{{ name }},
         {%- endfor %}
         -- Outcome: cases ended in the year.

@@ -64,7 +64,7 @@ case_figures as (
         sum(n_goals_rated) filter (where is_closed) as n_goals_rated,
         sum(n_goals_achieved) filter (where is_closed) as n_goals_achieved,
         count(gas_t_score) filter (where is_closed) as n_cases_gas,
-        avg(gas_t_score) filter (where is_closed) as mean_gas_t_score,
+        {{ mean_2('gas_t_score', where='is_closed') }} as mean_gas_t_score,
         median(duration_days) filter (where is_closed) as median_duration_days,
     from case_periods
     group by all
@@ -100,22 +100,18 @@ final as (
         cast(coalesce(case_figures.n_cases_active, 0) as bigint) as n_cases_active,
         cast(coalesce(case_figures.n_cases_closed, 0) as bigint) as n_cases_closed,
         cast(coalesce(case_figures.n_planned_ends, 0) as bigint) as n_planned_ends,
-        cast(
-            case_figures.n_planned_ends / nullif(case_figures.n_cases_closed, 0) as double
-        ) as planned_end_rate,
+        {{ rate('case_figures.n_planned_ends', 'case_figures.n_cases_closed') }}
+            as planned_end_rate,
         cast(coalesce(case_figures.n_goals_rated, 0) as bigint) as n_goals_rated,
         cast(coalesce(case_figures.n_goals_achieved, 0) as bigint) as n_goals_achieved,
-        cast(
-            case_figures.n_goals_achieved / nullif(case_figures.n_goals_rated, 0) as double
-        ) as goal_attainment_rate,
+        {{ rate('case_figures.n_goals_achieved', 'case_figures.n_goals_rated') }}
+            as goal_attainment_rate,
         cast(coalesce(case_figures.n_cases_gas, 0) as bigint) as n_cases_gas,
         cast(case_figures.mean_gas_t_score as double) as mean_gas_t_score,
         cast(coalesce(assessment_figures.n_assessed_pairs, 0) as bigint) as n_assessed_pairs,
         cast(coalesce(assessment_figures.n_improved_pairs, 0) as bigint) as n_improved_pairs,
-        cast(
-            assessment_figures.n_improved_pairs / nullif(assessment_figures.n_assessed_pairs, 0)
-            as double
-        ) as share_improved,
+        {{ rate('assessment_figures.n_improved_pairs', 'assessment_figures.n_assessed_pairs') }}
+            as share_improved,
         cast(case_figures.median_duration_days as double) as median_duration_days,
     from spine
     left join case_figures

@@ -43,6 +43,7 @@ final as (
         impact.n_cases_started,
         impact.n_cases_active,
         impact.n_cases_accepted,
+        impact.n_cases_acceptance_known,
         impact.acceptance_rate,
         -- Outcomes (Wirkungen)
         impact.n_cases_closed,

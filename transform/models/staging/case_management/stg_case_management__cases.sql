@@ -16,6 +16,12 @@ final as (
         end_date,
         end_reason,
         caseworker_id,
+        -- Case-level totals and the end-only problem-area result, for exports without contact
+        -- or assessment rows (a KDS case list).
+        contacts_total,
+        contact_minutes_total,
+        problem_area,
+        problem_area_result,
         _dlt_load_id as load_id,
     from source
 )
