@@ -527,6 +527,13 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
                    params=params).to_arrow_table()
 
 
+def _impact_report(d: DepartmentExport, date: str) -> str | None:
+    """The department's impact report of the same day, relative to ``DATENWERK_HOME``."""
+    from warehouse.reports import latest_report
+
+    return latest_report(d.organisation_code, d.code, date)
+
+
 def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
                 date: str) -> ExportResult:
     department_dir = paths.exports_dir() / d.code
@@ -562,6 +569,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
             "published_at": manifest["published_at"],
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
             "config": str(d.config),
+            "impact_report": _impact_report(d, date),
             "files": files,
         }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _swap_in(tmp, department_dir / date)
