@@ -21,7 +21,8 @@ from tests.conftest import PipelineRun
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "asset_specs.json"
 GROUPS = {"ingestion", "transform", "quality", "publish"}
 # the stack that made the asset, and for files handed out, their formats
-KINDS = {"dlt", "dbt", "duckdb", "great_expectations", "csv", "excel", "parquet", "json"}
+KINDS = {"dlt", "dbt", "duckdb", "great_expectations", "csv", "excel", "parquet", "json",
+         "html", "pdf"}
 OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 
 
