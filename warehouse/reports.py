@@ -296,6 +296,18 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) ->
     return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
 
 
+def _step_result(name: str) -> Callable[[dict[str, Any]], Value]:
+    """Positive results on one step of the Wirkungstreppe: achieved goals and improved problem
+    areas, over rated goals and assessed pairs."""
+
+    def result(r: dict[str, Any]) -> Value:
+        return rate(
+            (r[f"n_goals_achieved_{name}"] or 0) + (r[f"n_improved_pairs_{name}"] or 0),
+            (r[f"n_goals_rated_{name}"] or 0) + (r[f"n_assessed_pairs_{name}"] or 0))
+
+    return result
+
+
 class Report:
     """The figures of one scope, read from one published generation."""
 
@@ -422,9 +434,7 @@ class Report:
             (3, "3 Annahme", lambda r: rate(r["n_cases_accepted"], r["n_cases_started"]))]
         for step, name in STEPS:
             text = labels.code_text("wirkungstreppe_step_name", name) or name
-            steps.append((step, f"{step} {text}", lambda r, name=name: rate(
-                (r[f"n_goals_achieved_{name}"] or 0) + (r[f"n_improved_pairs_{name}"] or 0),
-                (r[f"n_goals_rated_{name}"] or 0) + (r[f"n_assessed_pairs_{name}"] or 0))))
+            steps.append((step, f"{step} {text}", _step_result(name)))
         rows, records = [], []
         for step, label, fn in steps:
             values = [fn(self.impact(y)) for y in self.years]
