@@ -136,19 +136,21 @@ def compose_alert(instance: DagsterInstance, run_id: str) -> Alert:
     return alert
 
 
-def send_email(alert: Alert) -> bool:
-    """Mail the alert if SMTP is configured; True if sent."""
+def send_mail(subject: str, text: str, recipients: list[str] | None = None) -> bool:
+    """Mail ``text`` through the configured SMTP server (to ``DATENWERK_SMTP_TO`` unless
+    ``recipients`` are given); False when no server or no recipient is configured."""
     smtp = settings.smtp_settings()
     if smtp is None:
         return False
-    recipients = [r.strip() for r in str(smtp["recipients"]).split(",") if r.strip()]
+    if recipients is None:
+        recipients = [r.strip() for r in str(smtp["recipients"]).split(",") if r.strip()]
     if not recipients:
         return False
     message = EmailMessage()
-    message["Subject"] = alert.subject
+    message["Subject"] = subject
     message["From"] = str(smtp["sender"])
     message["To"] = ", ".join(recipients)
-    message.set_content(alert.text)
+    message.set_content(text)
     with smtplib.SMTP(str(smtp["host"]), int(smtp["port"]), timeout=15) as client:
         if smtp["starttls"]:
             client.starttls(context=ssl.create_default_context())
@@ -156,6 +158,11 @@ def send_email(alert: Alert) -> bool:
             client.login(str(smtp["user"]), str(smtp["password"]))
         client.send_message(message)
     return True
+
+
+def send_email(alert: Alert) -> bool:
+    """Mail the alert if SMTP is configured; True if sent."""
+    return send_mail(alert.subject, alert.text)
 
 
 def post_webhook(alert: Alert) -> bool:

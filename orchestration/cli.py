@@ -1,6 +1,7 @@
 """The ``datenwerk`` command: demo data, a full pipeline run, key set-up.
 
 This is the user-facing front door (``make run`` calls it), so it prints; everything else logs.
+Its ``--help`` text is :data:`DESCRIPTION`, written for the people who run it.
 """
 
 from __future__ import annotations
@@ -363,6 +364,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """\
+Datenwerk loads the case-management and DATEV exports in the inbox, builds the outcome and
+impact marts, checks them and publishes them only when every blocking check passes; then it
+writes each department's German Excel/CSV export and the impact reports.
+
+Start with `datenwerk demo-data --scale 0.1` and `datenwerk run`; look at the result with
+`datenwerk sql`. Everything lives under DATENWERK_HOME (default ./data)."""
+
+EPILOG = "Each command has its own --help, e.g. `datenwerk sql --help`."
+
+# INSTALL and LOAD would fetch or run an extension: the shell promises never to download one.
+REFUSED_STATEMENTS = {"LOAD": "extensions are not installed or loaded in `datenwerk sql` "
+                              "(it never downloads one); use a DuckDB of your own for that"}
+
 SQL_HELP = """\
 Statements end with ';'. The file is opened read-only.
   .tables            list the published tables
@@ -407,8 +422,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
         return 2
     try:
         # read-only; and no extension is fetched from the internet behind the analyst's back
-        con = duckdb.connect(str(path), read_only=True,
-                             config={"autoinstall_known_extensions": False})
+        con = duckdb.connect(str(path), read_only=True, config={
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+            "allow_community_extensions": False, "lock_configuration": True})
     except duckdb.Error as exc:
         print(f"Cannot open {path}: {exc}", file=sys.stderr)
         return 2
@@ -419,6 +435,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
         nonlocal errors
         try:
             for statement in duckdb.extract_statements(text):
+                refused = REFUSED_STATEMENTS.get(statement.type.name)
+                if refused:
+                    errors += 1
+                    query = statement.query.strip().rstrip(";")
+                    print(f"Refused: {query}: {refused}", file=sys.stderr)
+                    continue
                 relation = con.sql(statement.query)
                 if relation is not None:
                     relation.show(max_rows=args.max_rows)
@@ -427,7 +449,19 @@ def cmd_sql(args: argparse.Namespace) -> int:
             print(f"Error: {exc}", file=sys.stderr)
 
     if args.command_text is not None:
-        execute(args.command_text)
+        # dot commands work here as on stdin: each on a line of its own
+        sql_lines: list[str] = []
+        for line in args.command_text.splitlines() or [""]:
+            if line.strip().startswith("."):
+                if "\n".join(sql_lines).strip():
+                    execute("\n".join(sql_lines))
+                sql_lines = []
+                if not _sql_dot_command(con, line.strip()):
+                    break
+            else:
+                sql_lines.append(line)
+        if "\n".join(sql_lines).strip():
+            execute("\n".join(sql_lines))
         return 1 if errors else 0
     if interactive:
         with contextlib.suppress(ImportError):
@@ -494,7 +528,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="datenwerk", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="datenwerk", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo-data", help="write synthetic demo exports into the inbox")

@@ -24,6 +24,7 @@ from dagster_dlt import DagsterDltResource
 
 from .alerts import failure_alert
 from .checks import CHECKS
+from .deliveries import DELIVERY_CHECKS
 from .exports import department_exports
 from .freshness import (
     FRESHNESS_CHECKS,
@@ -36,6 +37,7 @@ from .ingestion import ASSETS as INGESTION_ASSETS
 from .open_data import open_data
 from .publish import published_marts
 from .quality_report import data_quality_report
+from .reports import impact_reports
 from .sensors import inbox_sensor
 from .transform import dbt_resource, transform_assets
 
@@ -68,10 +70,11 @@ defs = Definitions(
         transform_assets,
         published_marts,
         department_exports,
+        impact_reports,
         open_data,
         data_quality_report,
     ],
-    asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
+    asset_checks=[*CHECKS, *FRESHNESS_CHECKS, *DELIVERY_CHECKS],
     jobs=[nightly_refresh, freshness_job],
     schedules=[nightly_schedule, freshness_schedule],
     sensors=[inbox_sensor, failure_alert],

@@ -9,15 +9,16 @@ from warehouse.exports import export_departments, load_all_configs
 
 @asset(
     key=AssetKey(["department_exports"]),
-    deps=[AssetKey(["published_marts"])],
+    deps=[AssetKey(["published_marts"]), AssetKey(["impact_reports"])],
     group_name="publish",
     kinds={"excel", "csv", "parquet"},
     owners=["team:data-engineering"],
     description=(
         "Each pilot department's own rows of the published marts (departments.yml in the "
-        "organisation's reference inbox): exports/<department>/<date>/ with one file per mart "
-        "and format and a manifest; written to a new folder, renamed into place, "
-        "exports/<department>/latest points to the newest. Runs only after a publication."
+        "organisation's reference inbox), in German for Excel: `exports/<department>/<date>/` "
+        "with one file per mart and format and a manifest that links the department's impact "
+        "report; written to a new folder, renamed into place, `exports/<department>/latest` "
+        "points to the newest. Runs only after a publication."
     ),
 )
 def department_exports(context: AssetExecutionContext) -> MaterializeResult:

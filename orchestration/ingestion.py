@@ -27,6 +27,7 @@ from ingestion.delivery import loaded_hashes, present_tables
 from ingestion.pipelines import pipeline
 from ingestion.pseudonymise import check_key_matches_warehouse
 
+from .deliveries import Problem, notify, problem_metadata, problems
 from .faults import RETRY_POLICY, classified_faults
 from .stewards import stewards
 
@@ -70,6 +71,16 @@ def table_row_counts(dlt_pipeline: Pipeline, tables: list[str]) -> dict[str, int
     return counts
 
 
+def new_delivery_problems(dlt_pipeline: Pipeline, dataset: str, known: frozenset[str],
+                          warn: Callable[[str], None]) -> list[Problem]:
+    """Files of this load that were rejected or had rows set aside: a WARNING event each, and
+    an e-mail to their steward."""
+    with dlt_pipeline.sql_client() as client:
+        found = problems(client, dataset, known)
+    notify(found, warn)
+    return found
+
+
 def load_assets(
     name: str, dataset: str, make_source: Callable[..., DltSource], description: str
 ) -> AssetsDefinition:
@@ -81,16 +92,19 @@ def load_assets(
             # (terminal configuration errors).
             check_key_matches_warehouse()
             # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
-            source = make_source(skip_hashes=frozenset(loaded_hashes(dataset)),
-                                 present=present_tables(dataset))
+            known = frozenset(loaded_hashes(dataset))
+            source = make_source(skip_hashes=known, present=present_tables(dataset))
             dlt_pipeline = pipeline(dataset)
             results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=dlt_pipeline))
             counts = table_row_counts(dlt_pipeline, [r.asset_key.path[-1] for r in results])
+            found = new_delivery_problems(dlt_pipeline, dataset, known, context.log.warning)
             for result in results:
                 table = result.asset_key.path[-1]
                 extra = (
                     {"dagster/row_count": MetadataValue.int(counts[table])} if table in counts else {}
                 )
+                if table == "file_registry":
+                    extra.update(problem_metadata(found))
                 yield MaterializeResult(
                     asset_key=result.asset_key, metadata={**(result.metadata or {}), **extra}
                 )

@@ -22,9 +22,14 @@ swapped atomically, to the newest. It reads the kept file of the current generat
 (``published/generations/``), never ``build.duckdb`` and never ``marts.duckdb``, which an analyst
 may hold open read-write.
 
-Formats: ``xlsx`` (openpyxl; one sheet per mart, split at Excel's 1,048,576 rows),
-``csv`` for German Excel (``;``, decimal comma, ``DD.MM.YYYY`` dates, ``WAHR``/``FALSCH``, UTF-8
-with BOM, CRLF) and ``parquet``.
+Formats: ``xlsx`` for a department head (a first sheet "Erläuterungen", then the mart under a
+short German name, split at Excel's 1,048,576 rows; German headers and code texts from
+:mod:`warehouse.labels`, number formats per column, widths, frozen header, filter), ``csv`` for
+German Excel with the same headers and texts (``;``, decimal comma, ``DD.MM.YYYY`` dates,
+``WAHR``/``FALSCH``, UTF-8 with BOM, CRLF) and ``parquet`` for analysts (the mart's own names
+and codes). Delivered text that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+``@``, tab, CR first) stays text: a string cell with Excel's quote prefix in xlsx, a leading
+``'`` in CSV (OWASP's advice).
 """
 
 from __future__ import annotations
@@ -47,11 +52,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from warehouse import paths
+from warehouse import labels, paths
 from warehouse.publish import current_manifest, sha256_file
 
 FORMATS = ("xlsx", "csv", "parquet")
@@ -225,6 +232,47 @@ def validate_against_publication(con: duckdb.DuckDBPyConnection,
 
 # --------------------------------------------------------------------------- writers
 
+# OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text a spreadsheet would run as a formula, prefixed with ``'`` so it stays text."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One mart's rows as a department reads them: German headers, code texts, formats."""
+
+    mart: str
+    table: pa.Table
+    columns: list[labels.Column]
+
+    @classmethod
+    def of(cls, mart: str, table: pa.Table) -> Sheet:
+        return cls(mart, table, labels.columns(mart, table.column_names))
+
+    @property
+    def headers(self) -> list[str]:
+        """German labels, unique within the sheet (a repeated label gets its column name)."""
+        seen = [c.label for c in self.columns]
+        return [c.label if seen.count(c.label) == 1 else f"{c.label} ({c.name})"
+                for c in self.columns]
+
+    def values(self, i: int) -> pa.ChunkedArray:
+        """Column ``i`` with its codes replaced by their German text."""
+        column = self.table.column(i)
+        code_list = self.columns[i].codes
+        if not code_list or not pa.types.is_string(column.type):
+            return column
+        texts = labels.code_labels().get(code_list, {})
+        if not texts:
+            return column
+        position = pc.index_in(column, value_set=pa.array(list(texts), pa.string()))
+        german = pc.take(pa.array(list(texts.values()), pa.string()), position)
+        return pc.coalesce(german, column)  # an unknown code is shown as delivered
+
 
 def _csv_value(value: Any) -> str:
     """One value as German Excel reads it."""
@@ -251,56 +299,157 @@ def _csv_value(value: Any) -> str:
         return value.strftime("%d.%m.%Y")
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+    return neutralise(str(value))
 
 
-def _excel_value(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
-
-
-def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
+def _rows(columns: Sequence[pa.ChunkedArray]) -> Iterator[tuple[Any, ...]]:
+    table = pa.table({str(i): c for i, c in enumerate(columns)})
     for batch in table.to_batches(max_chunksize=50_000):
-        columns = [column.to_pylist() for column in batch.columns]
-        yield from zip(*columns, strict=True)
+        yield from zip(*[column.to_pylist() for column in batch.columns], strict=True)
 
 
-def write_csv(table: pa.Table, path: Path) -> None:
-    """CSV for German Excel: UTF-8 with BOM, ``;``, decimal comma, CRLF."""
+def write_csv(sheet: Sheet, path: Path) -> None:
+    """CSV for German Excel: German headers and code texts, UTF-8 with BOM, ``;``, decimal
+    comma, CRLF; text that a spreadsheet would run as a formula starts with ``'``."""
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
-        writer.writerow(table.column_names)
-        for row in _rows(table):
+        writer.writerow([neutralise(h) for h in sheet.headers])
+        columns = [sheet.values(i) for i in range(sheet.table.num_columns)]
+        for row in _rows(columns):
             writer.writerow([_csv_value(v) for v in row])
 
 
-def write_xlsx(table: pa.Table, path: Path, sheet: str) -> None:
-    """One sheet per mart (more when the rows exceed Excel's limit), header in row 1."""
-    from openpyxl import Workbook
+# Excel number formats (stored in the file in Excel's neutral syntax; German Excel shows
+# 1.234,56 € and 69,0 %).
+_NUMBER_FORMATS = {
+    "percent": "0.0%",
+    "euro": '#,##0.00 "€"',
+    "integer": "#,##0",
+    "year": "0",
+    "decimal": "#,##0.0#",
+    "date": "dd.mm.yyyy",
+    "datetime": "dd.mm.yyyy hh:mm",
+    "text": "@",
+}
+# Widths in characters; a column is at least as wide as its header (up to 40).
+_WIDTHS = {"year": 6, "percent": 9, "euro": 14, "integer": 9, "decimal": 10, "date": 11,
+           "datetime": 17, "text": 12, "": 8}
+MAX_WIDTH = 40
 
-    workbook = Workbook(write_only=True)
+
+def _display(column: labels.Column, type_: pa.DataType) -> str:
+    """How a column is shown: its kind by name (percent, euro), else by its type."""
+    if column.kind:
+        return column.kind
+    if pa.types.is_integer(type_):
+        return "integer"
+    if pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        return "decimal"
+    if pa.types.is_timestamp(type_):
+        return "datetime"
+    if pa.types.is_date(type_):
+        return "date"
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return "text"
+    return ""
+
+
+def _excel_column(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Arrow types the writer stores as Excel numbers and dates."""
+    type_ = values.type
+    if pa.types.is_decimal(type_):
+        return values.cast(pa.float64())
+    if pa.types.is_timestamp(type_) and type_.tz is not None:
+        local = pc.local_timestamp(values.cast(pa.timestamp(type_.unit, str(LOCAL_TZ))))
+        return local
+    if pa.types.is_date(type_):
+        return values.cast(pa.timestamp("s"))
+    if pa.types.is_floating(type_):
+        return pc.if_else(pc.is_finite(values), values, pa.scalar(None, type_))
+    if pa.types.is_nested(type_):
+        return pa.chunked_array([pa.array(
+            [None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+             for v in values.to_pylist()], pa.string())], pa.string())
+    return values
+
+
+def _width(kind: str, header: str, values: pa.ChunkedArray) -> float:
+    width = _WIDTHS.get(kind, 8)
+    if kind == "text" and len(values):
+        longest = pc.max(pc.utf8_length(values)).as_py() or 0
+        width = max(width, longest + 1)
+    return float(min(max(width, len(header) + 2), MAX_WIDTH))
+
+
+def _explanations(sheets: Sequence[Sheet], about: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for sheet in sheets:
+        by_name = dict(zip([c.name for c in sheet.columns], sheet.headers, strict=True))
+        for column, header in zip(sheet.columns, sheet.headers, strict=True):
+            rows.append({"Tabelle": labels.sheet_name(sheet.mart), "Spalte": header,
+                         "Erläuterung": column.description,
+                         "Fallzahl (n) in Spalte": by_name.get(column.n or "", column.n or ""),
+                         "Technischer Name": column.name})
+    rows.append(dict.fromkeys(rows[0] if rows else ["Tabelle"], ""))
+    for key, value in about.items():
+        rows.append({"Tabelle": key, "Spalte": value})
+    return pd.DataFrame(rows).fillna("")
+
+
+def write_xlsx(sheets: Sequence[Sheet], path: Path, about: dict[str, str]) -> None:
+    """A workbook for a department head: first the sheet "Erläuterungen" (each column's label,
+    explanation and n-column, and ``about``: generation, run, ...), then one sheet per mart
+    with German headers and code texts, number formats per column, widths, a frozen header
+    row and a filter; continued on further sheets beyond Excel's row limit.
+
+    Text is written as text, never as a formula, and marked with Excel's quote prefix, so a
+    value like ``=HYPERLINK(...)`` stays text even when someone edits the cell."""
+    import rustpy_xlsxwriter as rx
+
+    entries: list[tuple[str, pd.DataFrame]] = [("Erläuterungen", _explanations(sheets, about))]
+    formats: dict[str, dict[str, rx.Format] | list[rx.Format]] = {}
+    widths: dict[str, dict[str, float] | list[float]] = {
+        "Erläuterungen": {"Tabelle": 28, "Spalte": 34, "Erläuterung": 70,
+                          "Fallzahl (n) in Spalte": 24, "Technischer Name": 30}}
+    filters: dict[str, bool] = {"Erläuterungen": True}
+    header = rx.Format().set_bold().set_text_wrap().set_align("top")
     per_sheet = EXCEL_MAX_ROWS - 1
-    n_sheets = max(1, math.ceil(table.num_rows / per_sheet))
-    rows = _rows(table)
-    for i in range(n_sheets):
-        suffix = "" if i == 0 else f"_{i + 1}"
-        ws = workbook.create_sheet(sheet[: EXCEL_MAX_SHEET_NAME - len(suffix)] + suffix)
-        ws.freeze_panes = "A2"
-        ws.append(table.column_names)
-        for _, row in zip(range(per_sheet), rows, strict=False):
-            ws.append([_excel_value(v) for v in row])
-    workbook.save(path)
+    for sheet in sheets:
+        headers = sheet.headers
+        data: dict[str, pa.ChunkedArray] = {}
+        column_formats: dict[str, rx.Format] = {}
+        column_widths: dict[str, float] = {}
+        for i, (column, title) in enumerate(zip(sheet.columns, headers, strict=True)):
+            values = sheet.values(i)
+            kind = _display(column, values.type)
+            data[title] = _excel_column(values)
+            column_widths[title] = _width(kind, title, values)
+            if kind == "text":
+                column_formats[title] = rx.Format().set_quote_prefix()
+            elif kind:
+                column_formats[title] = rx.Format().set_num_format(_NUMBER_FORMATS[kind])
+        frame = pa.table(data).to_pandas()
+        base = labels.sheet_name(sheet.mart)
+        n_parts = max(1, math.ceil(len(frame) / per_sheet))
+        for part in range(n_parts):
+            suffix = "" if part == 0 else f" ({part + 1})"
+            name = base[: EXCEL_MAX_SHEET_NAME - len(suffix)] + suffix
+            entries.append((name, frame.iloc[part * per_sheet:(part + 1) * per_sheet]))
+            formats[name], widths[name], filters[name] = column_formats, column_widths, True
+    rx.write_worksheets(
+        entries, str(path),
+        freeze_panes={"general": {"row": 1, "col": 0}},
+        column_formats=formats, column_widths=widths, autofilter=filters,
+        header_format={name: header for name, _ in entries},
+    )
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression="zstd")
+def write_parquet(sheet: Sheet, path: Path) -> None:
+    """The mart's rows as published (English column names and codes, for analysts)."""
+    pq.write_table(sheet.table, path, compression="zstd")
+
+
+WRITERS = {"parquet": write_parquet, "csv": write_csv}
 
 
 # --------------------------------------------------------------------------- swapping folders
@@ -382,6 +531,13 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
                    params=params).to_arrow_table()
 
 
+def _impact_report(d: DepartmentExport, date: str) -> str | None:
+    """The department's impact report of the same day, relative to ``DATENWERK_HOME``."""
+    from warehouse.reports import latest_report
+
+    return latest_report(d.organisation_code, d.code, date)
+
+
 def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
                 date: str) -> ExportResult:
     department_dir = paths.department_exports_dir(d.code)
@@ -391,17 +547,20 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
     tmp = department_dir / f".tmp-{date}-{uuid.uuid4().hex}"
     tmp.mkdir()
     files: list[dict[str, Any]] = []
+    about = {"Fachbereich": d.code, "Träger": d.organisation_code,
+             "Stand": dt.date.fromisoformat(date).strftime("%d.%m.%Y"),
+             "Generation": str(manifest["generation"]), "Lauf": str(manifest.get("run_id") or ""),
+             "Veröffentlicht": _csv_value(dt.datetime.fromisoformat(manifest["published_at"]))}
     try:
         for mart in d.marts:
             table = _department_rows(con, mart, d)
+            sheet = Sheet.of(mart, table)
             for fmt in d.formats:
                 target = tmp / f"{mart}.{fmt}"
-                if fmt == "csv":
-                    write_csv(table, target)
-                elif fmt == "xlsx":
-                    write_xlsx(table, target, sheet=mart)
+                if fmt == "xlsx":
+                    write_xlsx([sheet], target, about)
                 else:
-                    write_parquet(table, target)
+                    WRITERS[fmt](sheet, target)
                 files.append({"file": target.name, "mart": mart, "format": fmt,
                               "rows": table.num_rows, "bytes": target.stat().st_size,
                               "sha256": sha256_file(target)})
@@ -414,6 +573,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
             "published_at": manifest["published_at"],
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
             "config": str(d.config),
+            "impact_report": _impact_report(d, date),
             "files": files,
         }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _swap_in(tmp, department_dir / date)

@@ -66,17 +66,19 @@ AGGREGATES: dict[str, tuple[str, str, str, str]] = {
     "cases_by_end_reason": (
         "end_reason_category", "department_code",
         "Abgeschlossene Fälle nach Beendigungsgrund und Fachbereich",
-        ("Cases closed per year by end-reason category as in KDS 3.0 (planned_end: regular or "
-         "early end by agreement or on advice, or a planned transfer; dropout; other_end) and "
-         "department, with totals. Counts below the suppression threshold and cells that would "
-         "reveal them are shown as '.'."),
+        ("Im Jahr abgeschlossene Fälle nach Art der Beendigung wie im KDS 3.0 (planmäßig: "
+         "regulär, vorzeitig auf Vereinbarung oder therapeutischen Rat, planmäßige "
+         "Weitervermittlung; Abbruch; sonstige Beendigung) und Fachbereich, mit Summen. "
+         "Fallzahlen unter der Schwelle und Zellen, aus denen sie sich errechnen ließen, "
+         "stehen als '.'."),
     ),
     "cases_by_region": (
         "region", "department_code",
         "Abgeschlossene Fälle nach Region und Fachbereich",
-        ("Cases closed per year by the client's region (first three digits of the postcode; "
-         "'unknown' without one) and department, with totals. Counts below the suppression "
-         "threshold and cells that would reveal them are shown as '.'."),
+        ("Im Jahr abgeschlossene Fälle nach Region der Klient:innen (die ersten drei Ziffern "
+         "der Postleitzahl; 'unknown' ohne Postleitzahl) und Fachbereich, mit Summen. "
+         "Fallzahlen unter der Schwelle und Zellen, aus denen sie sich errechnen ließen, "
+         "stehen als '.'."),
     ),
 }
 
@@ -233,7 +235,8 @@ def hsds_tables(rows: Sequence[dict[str, Any]], modified: datetime) -> dict[str,
             orgs_seen.add(org)
             out["organization"].append({
                 "id": org_id, "name": row["organisation_name"], "alternate_name": org,
-                "description": f"Träger der Beratungsstellen von {row['organisation_name']}.",
+                # the name often ends in "e.V.": no sentence full stop after it
+                "description": f"{row['organisation_name']}: Träger der Beratungsstellen",
                 "website": (row.get("website") or "").rsplit("/", 1)[0] + "/"
                 if row.get("website") else "",
             })
@@ -297,10 +300,6 @@ def _de(text: str) -> dict[str, str]:
     return {"@value": text, "@language": "de"}
 
 
-def _en(text: str) -> dict[str, str]:
-    return {"@value": text, "@language": "en"}
-
-
 def _date(value: str, kind: str = "date") -> dict[str, str]:
     return {"@value": value, "@type": f"xsd:{kind}"}
 
@@ -311,7 +310,7 @@ def _distribution(folder: Path, file: str, title: str, description: str,
         "@id": f"#distribution/{Path(file).stem}",
         "@type": "dcat:Distribution",
         "dct:title": _de(title),
-        "dct:description": _en(description),
+        "dct:description": _de(description),
         "dcat:accessURL": {"@id": file},
         "dcat:downloadURL": {"@id": file},
         "dct:format": {"@id": CSV_FORMAT},
@@ -346,7 +345,8 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
     distributions: list[dict[str, Any]] = []
     directory_dists = [
         _distribution(folder, f"{name}.csv", HSDS_TITLES[name],
-                      f"Open Referral HSDS 3.0 table '{name}' of the counselling-centre directory.",
+                      f"Tabelle '{name}' des Verzeichnisses der Beratungsstellen nach "
+                      "Open Referral HSDS 3.0.",
                       stamp, attribution, HSDS_SPEC)
         for name in HSDS_FIELDS
     ]
@@ -355,9 +355,10 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
         **common,
         "@id": "#dataset/counselling_centres",
         "dct:title": _de("Verzeichnis der Beratungsstellen"),
-        "dct:description": _en("Counselling centres of the organisation with their services and "
-                           "public addresses, as Open Referral HSDS 3.0 tables. Public facts "
-                           "about organisations only; no personal data."),
+        "dct:description": _de("Beratungsstellen des Trägers mit ihren Angeboten und "
+                           "öffentlichen Anschriften, als Tabellen nach Open Referral HSDS 3.0. "
+                           "Nur öffentliche Angaben über Einrichtungen, keine personenbezogenen "
+                           "Daten."),
         "dct:temporal": {"@type": "dct:PeriodOfTime",
                          "dcat:startDate": _date(modified.date().isoformat())},
         "dcat:keyword": ["Beratungsstelle", "Verzeichnis", "HSDS", "Open Referral"],
@@ -373,7 +374,7 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
             **common,
             "@id": f"#dataset/{name}",
             "dct:title": _de(title),
-            "dct:description": _en(f"{description} Suppression threshold: {threshold} cases."),
+            "dct:description": _de(f"{description} Schwelle: {threshold} Fälle."),
             "dct:temporal": temporal,
             "dcat:keyword": ["Fallzahlen", "Soziale Arbeit", "Beratung"],
             "dcat:distribution": [{"@id": dist["@id"]}],
@@ -382,8 +383,9 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
         "@id": "#catalog",
         "@type": "dcat:Catalog",
         "dct:title": _de("Offene Daten – Datenwerk"),
-        "dct:description": _en("Open data of a social-work organisation: its counselling-centre "
-                           "directory and yearly case counts with small-cell suppression."),
+        "dct:description": _de("Offene Daten eines Trägers der Sozialen Arbeit: das Verzeichnis "
+                           "seiner Beratungsstellen und jährliche Fallzahlen, kleine Fallzahlen "
+                           "unterdrückt."),
         "dct:publisher": {"@id": "#publisher"},
         "dct:license": {"@id": LICENSE},
         "dct:modified": _date(stamp, "dateTime"),

@@ -180,6 +180,11 @@ def reports_dir() -> Path:
     return protected_dir("reports")
 
 
+def impact_reports_dir() -> Path:
+    """Impact reports (aggregates only, small counts suppressed): ``<org>/<department>/<date>/``."""
+    return home() / "reports"
+
+
 def quality_dir() -> Path:
     """Great Expectations' file context (suites and scrubbed validation results as JSON)."""
     return home() / "quality"

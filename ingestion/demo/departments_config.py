@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-# Case-level facts, outcomes per period and the department's money: what a department head
-# asked for in the pilot. Each has department_code, so each can be cut to one department.
-DEMO_MARTS = ("fct_cases", "mart_outcomes", "mart_finance_by_cost_centre_month")
+# Case-level facts, outcomes per period, the department's money and the state of its own
+# deliveries: what a department head asked for in the pilot. Each has department_code, so each
+# can be cut to one department.
+DEMO_MARTS = ("fct_cases", "mart_outcomes", "mart_finance_by_cost_centre_month",
+              "mart_deliveries")
 
 
 def render(organisation_code: str, pilots: Sequence[str]) -> str:

@@ -21,7 +21,8 @@ from tests.conftest import PipelineRun
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "asset_specs.json"
 GROUPS = {"ingestion", "transform", "quality", "publish"}
 # the stack that made the asset, and for files handed out, their formats
-KINDS = {"dlt", "dbt", "duckdb", "great_expectations", "csv", "excel", "parquet", "json"}
+KINDS = {"dlt", "dbt", "duckdb", "great_expectations", "csv", "excel", "parquet", "json",
+         "html", "pdf"}
 OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 
 
@@ -78,6 +79,9 @@ def test_every_asset_has_description_owners_kinds_and_group() -> None:
         assert node.owners and all(OWNER.match(o) for o in node.owners), f"{name}: {node.owners}"
         assert node.kinds and node.kinds <= KINDS, f"{name}: kinds {node.kinds}"
         assert node.group_name in GROUPS, f"{name}: group {node.group_name}"
+        # the UI renders descriptions as Markdown: a bare <department> would vanish as HTML
+        outside_code = re.sub(r"`[^`]*`", "", node.description or "")
+        assert not re.search(r"<[A-Za-z/]", outside_code), f"{name}: unescaped <...>"
 
 
 def test_stewards_own_their_data_and_match_the_reference(demo_home: Path) -> None:

@@ -38,12 +38,13 @@ def test_pilot_department_gets_exactly_its_rows(first_run: PipelineRun, departme
         assert set(frame["department_code"]) == {department}
         assert len(frame) == len(expected)
         german = pd.read_csv(latest / f"{mart}.csv", sep=";", decimal=",",
-                             encoding="utf-8-sig", dtype={"cost_centre": str})
-        assert len(german) == len(expected) and set(german["department_code"]) == {department}
+                             encoding="utf-8-sig", dtype={"Kostenstelle": str})
+        assert len(german) == len(expected) and set(german["Fachbereich"]) == {department}
         workbook = openpyxl.load_workbook(latest / f"{mart}.xlsx", read_only=True)
-        rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+        assert workbook.sheetnames[0] == "Erläuterungen"
+        rows = list(workbook.worksheets[1].iter_rows(values_only=True))
         assert len(rows) - 1 == len(expected)
-        code_col = rows[0].index("department_code")
+        code_col = rows[0].index("Fachbereich")
         assert {r[code_col] for r in rows[1:]} == {department}
         rows_in_manifest = {f["rows"] for f in manifest["files"] if f["mart"] == mart}
         assert rows_in_manifest == {len(expected)}
@@ -51,4 +52,4 @@ def test_pilot_department_gets_exactly_its_rows(first_run: PipelineRun, departme
                          decimal=",", encoding="utf-8-sig")
     total = published(first_run, "select sum(costs_eur) as s from mart_finance_by_cost_centre_month"
                                  f" where department_code = '{department}'")["s"][0]
-    assert german["costs_eur"].sum() == pytest.approx(float(total), abs=0.005)
+    assert german["Kosten (€)"].sum() == pytest.approx(float(total), abs=0.005)

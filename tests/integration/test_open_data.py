@@ -207,6 +207,18 @@ def test_dcat_ap_de_catalogue_parses_as_rdf(first_run: PipelineRun) -> None:
     aggregate = rdflib.URIRef(base + "#dataset/cases_by_region")
     end = g.value(g.value(aggregate, DCTERMS.temporal), DCAT.endDate)
     assert str(end) == "2025-12-31"
+    # the catalogue declares German (dct:language DEU): every title and description is German
+    texts = [o for p in (DCTERMS.title, DCTERMS.description) for o in g.objects(None, p)]
+    assert texts and {t.language for t in texts} == {"de"}  # type: ignore[attr-defined]
+    assert all(".." not in str(t) for t in texts)
+
+
+def test_directory_texts_have_no_doubled_full_stop(first_run: PipelineRun) -> None:
+    import csv
+
+    with (folder(first_run) / "organization.csv").open(encoding="utf-8-sig") as fh:
+        descriptions = [row["description"] for row in csv.DictReader(fh)]
+    assert descriptions and not [d for d in descriptions if ".." in d]
 
 
 def test_unsafe_candidate_is_never_published(first_run: PipelineRun,

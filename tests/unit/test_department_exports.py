@@ -64,34 +64,36 @@ def test_each_department_gets_only_its_own_rows(exported: Path) -> None:
     sub = exported / "SUB" / "latest"
     assert sorted(p.name for p in sub.iterdir()) == ["fct_cases.csv", "manifest.json"]
     sub_rows = pd.read_csv(sub / "fct_cases.csv", sep=";", encoding="utf-8-sig")
-    assert set(sub_rows["department_code"]) == {"SUB"}
-    assert not set(sub_rows["case_id"]) & set(frame["case_id"])
+    assert set(sub_rows["Fachbereich"]) == {"SUB"}
+    assert not set(sub_rows["Fallnummer"]) & set(frame["case_id"])
 
 
 def test_xlsx_opens_with_the_expected_rows(exported: Path) -> None:
     workbook = openpyxl.load_workbook(exported / "SB" / "latest" / "fct_cases.xlsx",
                                       read_only=True)
-    assert workbook.sheetnames == ["fct_cases"]
-    rows = list(workbook["fct_cases"].iter_rows(values_only=True))
+    assert workbook.sheetnames == ["Erläuterungen", "Fälle"]
+    rows = list(workbook["Fälle"].iter_rows(values_only=True))
     expected = published("select * from fct_cases where department_code = 'SB' order by all")
-    header = [r[0] for r in published("select column_name from information_schema.columns "
-                                      "where table_name = 'fct_cases' order by ordinal_position")]
-    assert list(rows[0]) == header
+    # German labels from the dbt YAML; columns it does not describe keep their names
+    assert list(rows[0]) == ["Träger", "Fallnummer", "Fachbereich", "Angebot",
+                             "Betreuungsbeginn", "Betreuungsende", "Planmäßig beendet",
+                             "mean_minutes", "contacts"]
     assert len(rows) - 1 == len(expected) == 30
     for got, want in zip(rows[1:], expected, strict=True):
         got_norm = [v.date() if isinstance(v, dt.datetime) else v for v in got]
-        got_norm += [None] * (len(header) - len(got_norm))  # trailing empty cells are not stored
+        got_norm += [None] * (len(rows[0]) - len(got_norm))  # trailing empty cells not stored
         assert got_norm == list(want)
     finance = openpyxl.load_workbook(
         exported / "SB" / "latest" / "mart_finance_by_cost_centre_month.xlsx", read_only=True)
-    assert finance.sheetnames == ["mart_finance_by_cost_centre_mon"]  # Excel allows 31 chars
+    assert finance.sheetnames == ["Erläuterungen", "Finanzen je Kostenstelle"]
 
 
 def test_csv_is_for_german_excel(exported: Path) -> None:
     raw = (exported / "SB" / "latest" / "mart_finance_by_cost_centre_month.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     frame = pd.read_csv(io_of(raw), sep=";", decimal=",", encoding="utf-8-sig",
-                        dtype={"cost_centre": str})
+                        dtype={"Kostenstelle": str}).rename(
+        columns={"Kosten (€)": "costs_eur", "Monat": "month"})
     expected = published("select costs_eur, net_eur, month from mart_finance_by_cost_centre_month"
                          " where department_code = 'SB' order by all")
     assert [decimal.Decimal(str(v)).quantize(decimal.Decimal("0.01"))
@@ -100,9 +102,9 @@ def test_csv_is_for_german_excel(exported: Path) -> None:
     assert list(frame["month"])[:2] == ["01.01.2024", "01.02.2024"]
     cases = (exported / "SB" / "latest" / "fct_cases.csv").read_text(encoding="utf-8-sig")
     header, first = cases.splitlines()[:2]
-    assert header.split(";")[:3] == ["organisation_code", "case_id", "department_code"]
+    assert header.split(";")[:3] == ["Träger", "Fallnummer", "Fachbereich"]
     fields = dict(zip(header.split(";"), first.split(";"), strict=True))
-    assert fields["is_planned_end"] in ("WAHR", "FALSCH")
+    assert fields["Planmäßig beendet"] in ("WAHR", "FALSCH")
     assert fields["mean_minutes"] == "2,25"  # 1 * 1.25 + 1, decimal comma
 
 
@@ -208,10 +210,11 @@ def test_a_large_export_spans_sheets(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(ex, "EXCEL_MAX_ROWS", 11)  # 10 data rows per sheet
     table = pa.table({"department_code": ["SB"] * 25, "n": list(range(25))})
-    ex.write_xlsx(table, tmp_path / "big.xlsx", sheet="fct_cases")
+    ex.write_xlsx([ex.Sheet.of("fct_cases", table)], tmp_path / "big.xlsx", about={})
     workbook = openpyxl.load_workbook(tmp_path / "big.xlsx", read_only=True)
-    assert workbook.sheetnames == ["fct_cases", "fct_cases_2", "fct_cases_3"]
-    values = [r[1] for ws in workbook for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert workbook.sheetnames == ["Erläuterungen", "Fälle", "Fälle (2)", "Fälle (3)"]
+    values = [r[1] for ws in workbook.worksheets[1:]
+              for r in ws.iter_rows(min_row=2, values_only=True)]
     assert values == list(range(25))
     assert pq  # parquet writer imported for the other tests
 

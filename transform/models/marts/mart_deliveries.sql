@@ -46,6 +46,9 @@ final as (
         registry.source_sha256,
         registry.source_system,
         registry.organisation_code,
+        -- case_management/<organisation>/<department>/<file>: the department's own delivery
+        case when registry.source_system = 'case_management'
+            then split_part(registry.source_file, '/', 3) end as department_code,
         registry.source_file,
         registry.entity,
         registry.profile,

@@ -1,0 +1,264 @@
+"""Stewards hear about their files: a delivery that was rejected, or that had rows set aside.
+
+After each load, every newly registered file with a problem becomes visible in Dagster (a
+WARNING event naming the file and its counts, and metadata on the file registry), and the data
+steward of its department (``orchestration/stewards.yml``) gets a German e-mail through the
+SMTP settings of the failure alert: which file, rows read / loaded / set aside, the top reasons
+with row numbers and the file's own column names, and what to do. Neither the event nor the
+e-mail holds a value from the file; the full report with values stays in ``protected/reports/``.
+
+The warning check ``deliveries_accepted`` on each file registry says, on every run, which
+files' latest delivery is still rejected or incomplete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from ingestion import accounting, case_management
+from warehouse import paths, settings
+
+from .alerts import send_mail
+from .stewards import stewards
+
+log = logging.getLogger(__name__)
+
+TOP_REASONS = 5
+LINES_PER_REASON = 8
+ENTITIES_DE = {"clients": "Klient:innen", "cases": "Fälle", "contacts": "Kontakte",
+               "goals": "Ziele", "assessments": "Einschätzungen", "bookings": "Buchungen"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    column: str  # the file's own column name (the data standard's field where unknown)
+    reason: str
+    rows: int
+    lines: tuple[int, ...]
+
+
+@dataclass
+class Problem:
+    """A delivered file that was rejected or had rows set aside: counts and reasons only."""
+
+    source_file: str
+    source_sha256: str
+    organisation_code: str
+    entity: str
+    profile: str
+    outcome: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    message: str | None
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def department_code(self) -> str | None:
+        # case_management/<organisation>/<department>/<file>
+        parts = self.source_file.split("/")
+        return parts[2] if parts[0] == "case_management" and len(parts) > 3 else None
+
+    @property
+    def rejected(self) -> bool:
+        return self.outcome == "rejected"
+
+    @property
+    def summary(self) -> str:
+        """One English line for the Dagster event log: file and counts, never values."""
+        if self.rejected:
+            return f"delivery {self.source_file} was REJECTED as a whole (nothing loaded)"
+        return (f"delivery {self.source_file}: {self.rows_read} rows read, {self.rows_loaded} "
+                f"loaded, {self.rows_quarantined} set aside (quarantined)")
+
+
+def _file_column(profile: str, entity: str, field_name: str) -> str:
+    """The export's own column for a field of the data standard, where the profile maps it."""
+    from ingestion.standard import profiles
+
+    known = profiles().get(profile)
+    mapping = known.entities.get(entity) if known else None
+    return mapping.columns.get(field_name, field_name) if mapping else field_name
+
+
+def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
+             latest_per_file: bool = False) -> list[Problem]:
+    """Rejected or incomplete files in ``dataset``'s registry (completed loads only).
+
+    ``con``: anything with ``execute_sql`` (dlt's SQL client) or a DuckDB connection.
+    ``known``: hashes of files registered before (left out); ``latest_per_file``: only each file name's latest
+    delivery (a corrected re-delivery clears the problem)."""
+    run: Callable[[str], list[tuple[Any, ...]]] = (
+        con.execute_sql if hasattr(con, "execute_sql")
+        else lambda sql: con.execute(sql).fetchall())
+    tables = {r[0] for r in run(
+        "select table_name from information_schema.tables "
+        f"where table_schema = '{dataset}'")}
+    if "file_registry" not in tables:
+        return []
+    latest = (" qualify row_number() over (partition by r.source_file "
+              "order by r.registered_at desc) = 1") if latest_per_file else ""
+    rows = run(
+        "select r.source_file, r.source_sha256, r.organisation_code, r.entity, r.profile, "
+        "r.outcome, r.rows_read, r.rows_loaded, r.rows_quarantined, r.message "
+        f'from "{dataset}".file_registry as r '
+        f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+        f"where true {latest} order by r.source_file")
+    found = [Problem(*row) for row in rows
+             if (row[5] == "rejected" or (row[8] or 0) > 0)
+             and row[1] not in known]
+    if found and "quarantine" in tables:
+        hashes = ", ".join(f"'{p.source_sha256}'" for p in found)
+        reasons = run(
+            "select source_sha256, field, reason, count(*) as n, "
+            f"list(source_line order by source_line)[1:{LINES_PER_REASON}] "
+            f'from "{dataset}".quarantine where source_sha256 in ({hashes}) '
+            "group by all order by source_sha256, n desc, field")
+        by_file = {p.source_sha256: p for p in found}
+        for sha, field_name, reason, n, lines in reasons:
+            problem = by_file[sha]
+            if len(problem.reasons) < TOP_REASONS:
+                problem.reasons.append(Reason(
+                    _file_column(problem.profile, problem.entity, field_name), reason, int(n),
+                    tuple(int(x) for x in lines)))
+    return found
+
+
+def _first_line(text: str | None) -> str:
+    """A rejection reason without what a parser may quote from the file on later lines."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= 240 else line[:240] + " …"
+
+
+def _german_count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def steward_message(problem: Problem, steward_name: str | None) -> tuple[str, str]:
+    """Subject and German text of the e-mail to the file's steward (no value from the file)."""
+    name = problem.source_file.rsplit("/", 1)[-1]
+    where = f" ({problem.department_code})" if problem.department_code else ""
+    if problem.rejected:
+        subject = f"[Datenwerk] Lieferung {name}{where} abgewiesen"
+    else:
+        subject = (f"[Datenwerk] Lieferung {name}{where}: "
+                   f"{_german_count(problem.rows_quarantined)} Zeilen zurückgestellt")
+    entity = ENTITIES_DE.get(problem.entity, problem.entity)
+    lines = [f"Guten Tag {steward_name}," if steward_name else "Guten Tag,", "",
+             (f"Datenwerk hat die Datei {problem.source_file} ({entity}, Exportprofil "
+             f"{problem.profile}) am {dt.datetime.now(dt.UTC).astimezone().strftime('%d.%m.%Y')} "
+             "verarbeitet."), ""]
+    if problem.rejected:
+        lines += ["Die Datei wurde als Ganzes abgewiesen; nichts daraus wurde geladen.",
+                  f"Grund: {_first_line(problem.message)}", "",
+                  "Was ist zu tun?",
+                  ("Bitte prüfen Sie den Export (Format, Spalten, Zeichensatz) und legen Sie die "
+                  "korrigierte Datei erneut in den Posteingang. Die abgewiesene Datei liegt mit "
+                  f"ihrem Grund unter protected/rejected/{problem.source_file} auf dem "
+                  "Datenwerk-Server.")]
+    else:
+        width = len(_german_count(problem.rows_read))
+        lines += [f"  Zeilen gelesen:        {_german_count(problem.rows_read):>{width}}",
+                  f"  Zeilen geladen:        {_german_count(problem.rows_loaded):>{width}}",
+                  f"  Zeilen zurückgestellt: {_german_count(problem.rows_quarantined):>{width}}",
+                  "", "Häufigste Gründe (Spalte der Datei, Grund, Zeilennummern):"]
+        for r in problem.reasons:
+            more = " …" if r.rows > len(r.lines) else ""
+            rows = "Zeile" if r.rows == 1 else "Zeilen"
+            lines.append(f"  - Spalte „{r.column}“: {r.reason} – {_german_count(r.rows)} "
+                         f"{rows}: {', '.join(map(str, r.lines))}{more}")
+        lines += ["", "Was ist zu tun?",
+                  ("Bitte korrigieren Sie diese Zeilen in der Fachsoftware. Die übrigen Zeilen "
+                  "sind geladen; die zurückgestellten werden mit der nächsten Lieferung der "
+                  "Datei geladen, sobald sie korrekt sind.")]
+    lines += ["", ("Den vollständigen Bericht mit allen Zeilen finden Sie auf dem "
+              f"Datenwerk-Server unter protected/reports/{problem.source_file}.*.html (nur für "
+              "Berechtigte lesbar)."), "",
+              "Diese Nachricht enthält keine Werte aus der Datei.", "-- ", "Datenwerk"]
+    return subject, "\n".join(lines)
+
+
+def notify(found: Sequence[Problem], warn: Callable[[str], None]) -> dict[str, int]:
+    """A WARNING per file, and an e-mail to its steward (or the alert recipients when the file
+    belongs to no department). Returns e-mails sent per recipient; a failed send is logged."""
+    config = stewards().departments
+    smtp = settings.smtp_settings() or {}
+    team = [r.strip() for r in str(smtp.get("recipients", "")).split(",") if r.strip()]
+    sent: dict[str, int] = {}
+    for problem in found:
+        warn(problem.summary + (f"; top reason: column {problem.reasons[0].column}: "
+                                f"{problem.reasons[0].reason}" if problem.reasons else ""))
+        steward = config.get(problem.department_code or "")
+        recipients = [steward.email] if steward else team
+        subject, text = steward_message(problem, steward.name if steward else None)
+        try:
+            if send_mail(subject, text, recipients):
+                for r in recipients:
+                    sent[r] = sent.get(r, 0) + 1
+        except OSError as exc:
+            warn(f"could not e-mail the steward about {problem.source_file}: {exc!r}")
+    return sent
+
+
+def problem_metadata(found: Sequence[Problem]) -> dict[str, MetadataValue]:
+    """Metadata for the file registry's materialisation: files and counts, never values."""
+    return {
+        "deliveries_with_problems": MetadataValue.int(len(found)),
+        "delivery_problems": MetadataValue.json([{
+            "file": p.source_file, "outcome": p.outcome, "rows_read": p.rows_read,
+            "rows_loaded": p.rows_loaded, "rows_set_aside": p.rows_quarantined,
+        } for p in found]),
+    }
+
+
+def _registry_check(dataset: str) -> Any:
+    registry = AssetKey([dataset, "file_registry"])
+
+    @asset_check(
+        asset=registry,
+        name="deliveries_accepted",
+        blocking=False,
+        description=(
+            "The latest delivery of every file loaded completely. Warning when a file was "
+            "rejected or had rows set aside: its steward was e-mailed; reasons in "
+            "protected/reports/."),
+    )
+    def deliveries_accepted() -> AssetCheckResult:
+        db = paths.build_db()
+        found: list[Problem] = []
+        if db.exists():
+            with duckdb.connect(str(db), read_only=True) as con:
+                found = problems(con, dataset, latest_per_file=True)
+        rows = "\n".join(
+            f"| {p.source_file} | {p.outcome} | {p.rows_read} | {p.rows_loaded} | "
+            f"{p.rows_quarantined} |" for p in found)
+        return AssetCheckResult(
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            description=(f"{len(found)} delivered file(s) rejected or with rows set aside."
+                         if found else "Every file's latest delivery loaded completely."),
+            metadata={
+                **problem_metadata(found),
+                "files": MetadataValue.md(
+                    "| file | outcome | read | loaded | set aside |\n|---|---|---|---|---|\n"
+                    + rows),
+            },
+        )
+
+    return deliveries_accepted
+
+
+DELIVERY_CHECKS = [_registry_check(case_management.DATASET), _registry_check(accounting.DATASET)]

@@ -1,0 +1,128 @@
+"""German labels of the published marts, from one place: the dbt project.
+
+Each published mart column carries, in its dbt YAML (``transform/models/marts/_*.yml``)::
+
+    meta:
+      label_de: "Quote planmäßiger Beendigungen"    # header in exports and reports
+      description_de: "Planmäßige Beendigungen je beendetem Fall."
+      n: n_cases_closed                             # rates: the column holding their n
+      codes: end_reason_category                    # coded columns: their code list
+
+and each code its German text in the seed ``transform/seeds/code_labels_de.csv``. The dbt
+docs keep the English names and descriptions; analysts' SQL is unchanged. Department exports
+(:mod:`warehouse.exports`) and impact reports (:mod:`warehouse.reports`) read them here.
+
+How a figure is shown follows the column naming conventions of the marts: rates end in
+``_rate`` or start with ``share_`` (percent), money ends in ``_eur``, counts start with ``n_``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from warehouse.paths import TRANSFORM_DIR
+
+MARTS_YAML = TRANSFORM_DIR / "models" / "marts"
+CODE_LABELS = TRANSFORM_DIR / "seeds" / "code_labels_de.csv"
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a person is told about one mart column."""
+
+    name: str
+    label: str
+    description: str
+    n: str | None = None
+    codes: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``percent``, ``euro``, ``year`` or ``""`` (shown by its type), from the naming conventions."""
+        if self.name.endswith("_rate") or self.name.startswith("share_"):
+            return "percent"
+        if self.name.endswith("_eur"):
+            return "euro"
+        if self.name == "year" or self.name.endswith("_year"):
+            return "year"  # 2025, not 2.025
+        return ""
+
+
+@functools.cache
+def _columns(marts_yaml: Path = MARTS_YAML) -> dict[str, dict[str, Column]]:
+    models: dict[str, dict[str, Column]] = {}
+    for path in sorted(marts_yaml.glob("_*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in data.get("models") or []:
+            columns = models.setdefault(model["name"], {})
+            for column in model.get("columns") or []:
+                meta = column.get("meta") or {}
+                name = column["name"]
+                columns[name] = Column(
+                    name=name,
+                    label=str(meta.get("label_de") or name),
+                    description=str(meta.get("description_de") or ""),
+                    n=meta.get("n"),
+                    codes=meta.get("codes"),
+                )
+    return models
+
+
+def column(mart: str, name: str) -> Column:
+    """The column's German label; a column the YAML does not describe keeps its name."""
+    return _columns().get(mart, {}).get(name) or Column(name=name, label=name, description="")
+
+
+def columns(mart: str, names: list[str]) -> list[Column]:
+    """:func:`column` for each of ``names``, in order."""
+    return [column(mart, n) for n in names]
+
+
+def described_columns(mart: str) -> dict[str, Column]:
+    """Every column the dbt YAML describes for ``mart`` (empty for an unknown mart)."""
+    return dict(_columns().get(mart, {}))
+
+
+@functools.cache
+def code_labels(path: Path = CODE_LABELS) -> dict[str, dict[str, str]]:
+    """code list -> code -> German text (the seed ``code_labels_de``)."""
+    labels: dict[str, dict[str, str]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            labels.setdefault(row["code_list"], {})[row["code"]] = row["label_de"]
+    return labels
+
+
+def code_text(code_list: str, code: str | None) -> str | None:
+    """The German text of ``code``; an unknown code is shown as delivered, never hidden."""
+    if code is None:
+        return None
+    return code_labels().get(code_list, {}).get(code, code)
+
+
+# Short German sheet names (Excel allows 31 characters); a mart not listed keeps its name.
+SHEET_NAMES = {
+    "fct_cases": "Fälle",
+    "fct_goals": "Ziele",
+    "fct_assessment_change": "Veränderung Problembereiche",
+    "mart_outcomes": "Ergebnisse",
+    "mart_outcomes_by_dimension": "Ergebnisse je Problembereich",
+    "mart_impact": "Wirkung",
+    "mart_srs_report": "SRS-Bericht",
+    "mart_finance_by_cost_centre_month": "Finanzen je Kostenstelle",
+    "mart_deliveries": "Lieferungen",
+    "dim_department": "Fachbereiche",
+    "dim_program": "Angebote",
+    "dim_cost_centre": "Kostenstellen",
+    "dim_date": "Kalender",
+}
+
+
+def sheet_name(mart: str) -> str:
+    """The mart's German sheet name."""
+    return SHEET_NAMES.get(mart, mart)
