@@ -76,7 +76,7 @@ def load_assets(
     """One dagster-dlt multi-asset for a source: one asset per dlt table."""
 
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        with classified_faults():
+        with classified_faults(context.retry_number):
             # Fail fast, before dlt starts, on a missing key (terminal configuration error).
             current_key()
             # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.

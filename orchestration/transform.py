@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, Output
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from quality import holds
-from warehouse import paths
+from warehouse import gate, paths
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
@@ -104,7 +111,7 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     # still writes, and dbt-duckdb reports no rows in its adapter response).
     events: list[Any] = []
     try:
-        with classified_faults():
+        with classified_faults(context.retry_number):
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
                                  context=context, target_path=target)
             events.extend(invocation.stream())
@@ -113,8 +120,26 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         if full_refresh and everything and invocation.is_successful():
             holds.clear_full_refresh_request()
     finally:
+        record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
+
+
+def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:
+    """Record dbt's test results against the content dbt tested (dbt has finished: nothing
+    writes between its tests and this read). Without a record the gate refuses (fail closed)."""
+    results = [
+        (e.asset_key.path[-1], e.check_name, e.passed, e.severity.value, e.description or "")
+        for e in events
+        if isinstance(e, AssetCheckResult) and e.asset_key is not None and e.check_name
+        and len(e.asset_key.path) == 1
+    ]
+    if not results:
+        return
+    try:
+        gate.record(results, run_id=context.run_id)
+    except (duckdb.Error, OSError) as exc:
+        context.log.error(f"dbt test results not recorded for the publish gate: {exc!r}")
 
 
 def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -> Iterator[Any]:

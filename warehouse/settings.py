@@ -137,3 +137,8 @@ def ui_allowed_hosts() -> list[str]:
     raw = os.environ.get("DATENWERK_UI_ALLOWED_HOSTS", "")
     return [h.strip().lower() for h in raw.split(",") if h.strip()]
 
+
+def fault_point() -> str | None:
+    """A named point where a process dies on purpose (``DATENWERK_FAULT_POINT``): only the
+    reliability tests set it, to crash real runs where a crash hurts most."""
+    return os.environ.get("DATENWERK_FAULT_POINT") or None
