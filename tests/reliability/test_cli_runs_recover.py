@@ -221,3 +221,38 @@ def test_failed_cli_run_is_listed_under_the_job_and_alerts(
             tags={".dagster/repository": "__repository__@datenwerk"},
             statuses=[DagsterRunStatus.FAILURE]))
         assert failed.run_id in {r.run_id for r in listed}
+
+
+def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Path) -> None:
+    """Runs launched from the UI carry no `datenwerk run` tags: a STARTED one whose run worker
+    (``dagster api execute_run`` with its run id) is gone is marked failed; one whose worker
+    lives makes `datenwerk run` refuse, naming it."""
+    from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus
+
+    from orchestration import runs
+
+    def started_ui_run(instance: DagsterInstance) -> str:
+        from dagster._core.utils import make_new_run_id
+
+        run, _ = runs.submit(instance, make_new_run_id(), {}, {"dagster/from_ui": "true"})
+        instance.report_dagster_event(DagsterEvent(
+            event_type_value=DagsterEventType.PIPELINE_START.value, job_name=runs.JOB),
+            run_id=run.run_id)
+        return run.run_id
+
+    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
+        dead = started_ui_run(instance)
+        assert runs.blocking_runs(instance) == []
+        assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+
+        live = started_ui_run(instance)
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
+                                   "api", "execute_run", live])
+        try:
+            assert [r.run_id for r in runs.blocking_runs(instance)] == [live]
+            with pytest.raises(runs.RunInProgress, match=f"another run is in progress \\(run {live}"):
+                runs.execute(instance, "never-started", {}, tmp_path / "run.log")
+        finally:
+            worker.kill()
+            worker.wait(timeout=30)
+        assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
