@@ -52,10 +52,9 @@ standard: ingestion/standard_v1.md
 run: install
 	$(BIN)/datenwerk run --demo-if-empty
 
+# Dagster's webserver and daemon, behind a guard against cross-site requests (orchestration/webserver.py).
 dev: install
-	@mkdir -p "$(DAGSTER_HOME)"
-	@$(BIN)/python -c "from orchestration.cli import prepare_dagster_home; prepare_dagster_home()"
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/python -m orchestration.webserver -H 127.0.0.1 -p 3000
 
 # The browser tests drive Debian's Chromium (Playwright's Python API with executable_path; no
 # browser is ever downloaded by a test tool). Installed once, as root, as CI does.

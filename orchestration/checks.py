@@ -32,8 +32,9 @@ from dagster import (
 from quality import accounting as accounting_checks
 from quality import batches, holds, suites
 from quality.gx import SuiteResult
-from warehouse import paths
+from warehouse import gate, paths
 
+from .faults import describe_fault
 from .transform import DBT_PROJECT
 
 
@@ -56,7 +57,7 @@ def _crashed(context: AssetCheckExecutionContext, name: str, blocking: bool,
     return AssetCheckResult(
         passed=False,
         severity=_severity(blocking),
-        description=f"check crashed (counted as failed): {exc!r}"[:1000],
+        description=f"check crashed (counted as failed): {describe_fault(exc)}"[:1000],
         metadata={"error": MetadataValue.text(repr(exc)[:2000]), **_docs_metadata()},
     )
 
@@ -79,6 +80,16 @@ def _suite_result(result: SuiteResult, blocking: bool,
     )
 
 
+def recorded(context: AssetCheckExecutionContext, asset: AssetKey, name: str,
+             result: AssetCheckResult) -> AssetCheckResult:
+    """The result, recorded against the checked table's current content (the publish gate
+    reads these records, :mod:`warehouse.gate`); checks on dlt tables are gated by holds."""
+    if len(asset.path) == 1:
+        gate.record([(asset.path[0], name, result.passed, result.severity.value,
+                      result.description or "")], run_id=context.run.run_id)
+    return result
+
+
 def _gx_check(asset: AssetKey, name: str, blocking: bool, description: str,
               run: Callable[[AssetCheckExecutionContext], tuple[SuiteResult, dict[str, Any]]]
               ) -> AssetChecksDefinition:
@@ -87,8 +98,8 @@ def _gx_check(asset: AssetKey, name: str, blocking: bool, description: str,
         try:
             result, extra = run(context)
         except Exception as exc:  # noqa: BLE001 - fail closed on any crash
-            return _crashed(context, name, blocking, exc)
-        return _suite_result(result, blocking, extra)
+            return recorded(context, asset, name, _crashed(context, name, blocking, exc))
+        return recorded(context, asset, name, _suite_result(result, blocking, extra))
 
     return _check
 
@@ -208,12 +219,12 @@ def _accounting_check(
                 outcome = run(con)
         except Exception as exc:  # noqa: BLE001 - fail closed on any crash
             context.log.error(f"{name} crashed: {exc!r}")
-            return AssetCheckResult(
+            return recorded(context, AssetKey([asset]), name, AssetCheckResult(
                 passed=False,
                 severity=severity,
-                description=f"check crashed: {exc!r}",
+                description=f"check crashed: {describe_fault(exc)}"[:1000],
                 metadata={"error": MetadataValue.text(repr(exc))},
-            )
+            ))
         metadata: dict[str, Any] = {
             key: MetadataValue.json(json.loads(json.dumps(value, default=str)))
             if isinstance(value, (list, dict)) else MetadataValue.text(str(value))
@@ -221,12 +232,12 @@ def _accounting_check(
         }
         for key, rows in outcome.tables.items():
             metadata[key] = MetadataValue.md(_table_md(rows))
-        return AssetCheckResult(
+        return recorded(context, AssetKey([asset]), name, AssetCheckResult(
             passed=outcome.passed,
             severity=severity,
             description=outcome.description[:1000],
             metadata=metadata,
-        )
+        ))
 
     return _check
 

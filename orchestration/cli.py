@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -28,6 +29,13 @@ concurrency:
     max_concurrent_runs: 1
   pools:
     default_limit: 1
+# The daemon (make dev) marks a run failed when its worker is gone (its failure alert goes out)
+# and frees the pool slots of finished runs; `datenwerk run` does the same for its own runs.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 60
+  free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
 """
@@ -38,7 +46,9 @@ def prepare_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home())
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    # Ours is kept current; a file the team wrote themselves is left alone.
+    if not config.exists() or (config.read_text().startswith(DAGSTER_YAML.splitlines()[0])
+                               and config.read_text() != DAGSTER_YAML):
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -166,10 +176,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.demo_if_empty and inbox_is_empty():
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
-    from dagster import DagsterInstance
+    from dagster import DagsterEventType, DagsterInstance
     from dagster._core.utils import make_new_run_id
 
-    from orchestration.definitions import defs
+    from orchestration import runs
 
     started = time.monotonic()
     print(f"Running nightly_refresh on {paths.home()} ...")
@@ -177,31 +187,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = paths.logs_dir() / f"run-{run_id}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     print(f"Full log: {log_file}")
-    # dbt's own output (re-emitted by dagster-dbt on stdout) goes to the log file.
-    with (
-        DagsterInstance.get() as instance,
-        log_file.open("w") as log,
-        Progress(instance, run_id, started),
-        contextlib.redirect_stdout(log),
-    ):
-        result = defs.resolve_job_def("nightly_refresh").execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            # Progress lines replace Dagster's debug log; warnings and errors still show.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+    try:
+        with DagsterInstance.get() as instance:
+            outcome = runs.execute(
+                instance, run_id,
+                # Progress lines replace Dagster's debug log; warnings and errors still show.
+                {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                log_file, on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
+            )
+            failures = instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.STEP_FAILURE, limit=100).records
+    except runs.RunInProgress as exc:
+        print(f"Not started: {exc}.", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
+    except KeyboardInterrupt:  # before the run worker started (afterwards, runs stops it)
+        print("\nInterrupted before the run started; nothing was changed.", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Exception as exc:
+        if not runs.is_disk_full(exc):
+            raise
+        print(f"\nThe run stopped: {runs.disk_full_message()}", file=sys.stderr)
+        return 1
     elapsed = time.monotonic() - started
     print_sources_without_data()
-    if not result.success:
-        failed = [e for e in result.all_events if e.is_step_failure]
-        print(f"\nThe run failed after {elapsed:.0f} s.", file=sys.stderr)
-        for event in failed:
-            message = event.step_failure_data.error.message if event.step_failure_data.error else ""
-            print(f"  step {event.step_key}: {message.strip()[:600]}", file=sys.stderr)
+    if outcome.interrupted:
+        print(f"\nThe run was interrupted ({outcome.interrupted}) after {elapsed:.0f} s and "
+              "stopped; it is marked failed.", file=sys.stderr)
+    elif not outcome.success:
+        print(f"\nThe run failed after {elapsed:.0f} s ({outcome.message}).", file=sys.stderr)
+    if not outcome.success:
+        for record in failures:
+            event = record.event_log_entry.dagster_event
+            error = event.step_failure_data.error if event is not None else None
+            message = error.message if error is not None else ""
+            print(f"  step {event.step_key if event else '?'}: {message.strip()[:600]}",
+                  file=sys.stderr)
         print(f"The last good publication (if any) is unchanged: {paths.published_db()}",
               file=sys.stderr)
-        return 1
+        if any(runs.says_disk_full(str(r.event_log_entry)) for r in failures):
+            print(runs.disk_full_message(), file=sys.stderr)
+        return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
     print_summary(elapsed)
     return 0
 
@@ -214,6 +239,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._cursor: str | None = None
+        self._waits: set[str] = set()
         self.out = sys.stdout  # progress goes to the terminal even while stdout is redirected
 
     def __enter__(self) -> Self:
@@ -238,6 +264,7 @@ class Progress:
             DagsterEventType.STEP_FAILURE: "FAILED",
             DagsterEventType.ASSET_MATERIALIZATION: "materialised",
             DagsterEventType.ASSET_CHECK_EVALUATION: "check",
+            DagsterEventType.ENGINE_EVENT: "WAITING",
         }
         try:
             conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, limit=1000)
@@ -250,7 +277,13 @@ class Progress:
                 continue
             elapsed = time.monotonic() - self.started
             what = interesting[event.event_type]
-            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            if event.event_type == DagsterEventType.ENGINE_EVENT:
+                # Dagster's own words on what a step waits for (a pool slot held by another run)
+                if "blocked" not in (event.message or "") or event.message in self._waits:
+                    continue
+                self._waits.add(event.message or "")
+                line = f"{event.step_key or ''}: {event.message}"
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 mat = event.step_materialization_data.materialization
                 rows = mat.metadata.get("dagster/row_count")
                 shown = f" ({rows.value:,} rows)" if rows is not None else ""

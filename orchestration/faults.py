@@ -10,6 +10,7 @@ failure alert goes out immediately.
 """
 
 import errno
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +31,11 @@ TRANSIENT_ERRNOS = frozenset(
     {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.EINTR, errno.ESTALE,
      errno.ENOLCK, errno.ECONNRESET}
 )
+
+
+# DuckDB names the holder: 'Conflicting lock is held in /usr/bin/python3.11 (PID 4711) by user x'
+LOCK_HOLDER = re.compile(
+    r"lock is held in (?P<program>\S+) \(PID (?P<pid>\d+)\)(?: by user (?P<user>[^.\s]+))?")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -58,18 +64,49 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def lock_holder(exc: BaseException) -> str | None:
+    """Who holds the DuckDB lock that ``exc`` ran into: "PID 4711 (/usr/bin/python3, user x)"."""
+    for link in _chain(exc):
+        found = LOCK_HOLDER.search(f"{link} {getattr(link, 'description', '') or ''}")
+        if found:
+            user = f", user {found['user']}" if found["user"] else ""
+            return f"PID {found['pid']} ({found['program']}{user})"
+    return None
+
+
+def describe_fault(exc: BaseException) -> str:
+    """What went wrong, in words: a lock names its holder; anything else is its first line."""
+    holder = lock_holder(exc)
+    if holder is not None:
+        return (f"the warehouse file is locked by another process, {holder}: an analyst's "
+                "read-write connection or another run; stop it and run again")
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def _gave_up(exc: BaseException, attempts: int) -> Failure:
+    return Failure(description=f"{describe_fault(exc)} (still so after {attempts} attempts)"[:2000],
+                   allow_retries=False)
+
+
 @contextmanager
-def classified_faults() -> Iterator[None]:
+def classified_faults(retry_number: int | None = None) -> Iterator[None]:
     """Wrap a step body: transient faults propagate (and are retried by :data:`RETRY_POLICY`),
-    terminal ones become a ``Failure`` that is never retried."""
+    terminal ones become a ``Failure`` that is never retried. ``retry_number`` (the step
+    context's): on the last attempt a transient fault ends the step with what it was (a lock
+    names its holder), not with Dagster's "Exceeded max_retries"."""
+    last = retry_number is not None and retry_number >= RETRY_POLICY.max_retries
     try:
         yield
     except Failure as exc:
         if exc.allow_retries and not is_transient(exc):
             exc.allow_retries = False
+        if exc.allow_retries and last:
+            raise _gave_up(exc, retry_number + 1) from exc  # type: ignore[operator]
         raise
     except Exception as exc:
         if is_transient(exc):
+            if last:
+                raise _gave_up(exc, retry_number + 1) from exc  # type: ignore[operator]
             raise
         raise Failure(
             description=f"{type(exc).__name__}: {exc}"[:2000],

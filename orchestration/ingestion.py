@@ -87,7 +87,7 @@ def load_assets(
     """One dagster-dlt multi-asset for a source: one asset per dlt table."""
 
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        with classified_faults():
+        with classified_faults(context.retry_number):
             # Fail fast, before dlt starts, on a missing key or another key than the warehouse's
             # (terminal configuration errors).
             check_key_matches_warehouse()

@@ -1,4 +1,10 @@
-"""The publish step: after every blocking check of the run passed, swap in the analysts' file."""
+"""The publish step: swap in the analysts' file, only for content whose blocking checks passed.
+
+Two gates, both must open: every blocking check of this run passed (or is not part of it), and
+the content of every table the publication depends on has a passing result for each of its
+blocking checks, recorded against exactly that content (:mod:`warehouse.gate`). The second gate
+does not depend on the run: publishing after a blocked run, from any selection, refuses.
+"""
 
 
 from dagster import (
@@ -11,7 +17,7 @@ from dagster import (
     asset,
 )
 
-from warehouse import paths
+from warehouse import gate, paths
 from warehouse.publish import CheckOutcome, publish
 
 from .checks import CHECKS
@@ -36,7 +42,7 @@ PUBLISHED_MARTS = (
 
 
 class PublishBlocked(Exception):
-    """A blocking check of this run failed or never reported: nothing is published."""
+    """A blocking check failed or never reported on the content: nothing is published."""
 
 
 def _blocking_check_keys() -> list[AssetKey]:
@@ -113,6 +119,33 @@ def failed_blocking_checks(
 PUBLISHED = AssetKey(["published_marts"])
 
 
+def gated_checks() -> dict[str, set[str]]:
+    """Blocking checks per table the publication depends on (dbt models and seeds; the dlt
+    tables' batch checks hold their loads out of staging instead). From the whole code
+    location's graph: the job of a run that selected a subset knows only that subset."""
+    from .definitions import defs  # the code location that imports this module
+
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get_ancestor_asset_keys(PUBLISHED)
+    required: dict[str, set[str]] = {}
+    for key in graph.asset_check_keys:
+        if key.asset_key in upstream and len(key.asset_key.path) == 1 \
+                and graph.get_check_spec(key).blocking:
+            required.setdefault(key.asset_key.path[0], set()).add(key.name)
+    return required
+
+
+def checked_outcomes(found: gate.GateVerdict, run: list[CheckOutcome]) -> list[CheckOutcome]:
+    """What the generation records as its checks: the results on exactly its tables' content,
+    and this run's results on anything else (the batches it loaded)."""
+    outcomes = [
+        CheckOutcome(asset_key=table, check_name=r.check_name, passed=r.passed,
+                     severity=r.severity, blocking=None, description=r.description)
+        for table, records in sorted(found.passed.items()) for r in records.values()
+    ]
+    return outcomes + [o for o in run if o.asset_key not in found.passed]
+
+
 @asset(
     key=PUBLISHED,
     deps=[*(AssetKey([m]) for m in PUBLISHED_MARTS), *_blocking_check_keys()],
@@ -128,15 +161,26 @@ PUBLISHED = AssetKey(["published_marts"])
     ),
 )
 def published_marts(context: AssetExecutionContext) -> MaterializeResult:
-    with classified_faults():  # a blocked publication is terminal; a locked file is retried
-        outcomes = run_check_outcomes(context)
-        failed = failed_blocking_checks(context, outcomes)
+    with classified_faults(context.retry_number):  # a blocked publication is terminal; a locked file is retried
+        failed = failed_blocking_checks(context, run_check_outcomes(context))
         if failed:
             raise PublishBlocked(
                 f"not publishing: blocking checks failed in this run: {', '.join(failed)}. "
                 f"The last good publication stays in place at {paths.published_db()}."
             )
-        publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes)
+        found = gate.verdict(gated_checks())
+        if found.refusals:
+            shown = ", ".join(found.refusals[:20]) + (
+                f" and {len(found.refusals) - 20} more" if len(found.refusals) > 20 else "")
+            raise PublishBlocked(
+                "not publishing: the content in the build database was not checked, or failed "
+                f"its checks: {shown}. Run the whole job (datenwerk run) to rebuild and check "
+                f"it. The last good publication stays in place at {paths.published_db()}."
+            )
+        outcomes = checked_outcomes(found, run_check_outcomes(context))
+        publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes,
+                              expected={m: found.fingerprints[m] for m in PUBLISHED_MARTS
+                                        if m in found.fingerprints})
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(publication.path),

@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue, Output
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from quality import holds
-from warehouse import paths, settings
+from warehouse import gate, paths, settings
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
@@ -105,7 +112,7 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     # still writes, and dbt-duckdb reports no rows in its adapter response).
     events: list[Any] = []
     try:
-        with classified_faults():
+        with classified_faults(context.retry_number):
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
                                  context=context, target_path=target)
             events.extend(invocation.stream())
@@ -115,6 +122,7 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
             holds.clear_full_refresh_request()
     finally:
         prune_dbt_targets(settings.keep_generations(), keep_also=target)
+        record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
 
@@ -130,6 +138,23 @@ def prune_dbt_targets(keep: int, keep_also: Path | None = None) -> list[Path]:
     for folder in removed:
         shutil.rmtree(folder, ignore_errors=True)
     return removed
+
+
+def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:
+    """Record dbt's test results against the content dbt tested (dbt has finished: nothing
+    writes between its tests and this read). Without a record the gate refuses (fail closed)."""
+    results = [
+        (e.asset_key.path[-1], e.check_name, e.passed, e.severity.value, e.description or "")
+        for e in events
+        if isinstance(e, AssetCheckResult) and e.asset_key is not None and e.check_name
+        and len(e.asset_key.path) == 1
+    ]
+    if not results:
+        return
+    try:
+        gate.record(results, run_id=context.run_id)
+    except (duckdb.Error, OSError) as exc:
+        context.log.error(f"dbt test results not recorded for the publish gate: {exc!r}")
 
 
 def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -> Iterator[Any]:

@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse import paths, settings
+from warehouse import gate, paths, settings
 
 MARTS_SCHEMA = "marts"
 MANIFEST_VERSION = 1
@@ -66,6 +66,10 @@ class Publication:
     row_counts: dict[str, int]
     checks: list[CheckOutcome] = field(default_factory=list)
     sha256: str = ""
+
+
+class PublicationMismatch(Exception):
+    """The copied marts differ from the content whose checks passed (changed in between)."""
 
 
 class RollbackError(Exception):
@@ -119,7 +123,7 @@ def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
 
 def _write_generation(
     tmp: Path, generation: str, marts: Sequence[str], run_id: str | None,
-    published_at: datetime, checks: Sequence[CheckOutcome],
+    published_at: datetime, checks: Sequence[CheckOutcome], expected: Mapping[str, str],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
@@ -130,6 +134,13 @@ def _write_generation(
             con.execute(f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"')
             counts[mart] = con.execute(f'select count(*) from main."{mart}"').fetchall()[0][0]
         con.execute("detach build")
+        # What is published is what was checked: the copy itself, not the build file again.
+        copied = gate.fingerprints(expected, con)
+        changed = sorted(m for m, fp in expected.items() if copied.get(m) != fp)
+        if changed:
+            raise PublicationMismatch(
+                f"{', '.join(changed)} changed after their checks passed (another process "
+                f"wrote to {paths.build_db()}?); not publishing")
         con.execute(
             "create table main._publication (generation varchar, run_id varchar, "
             "published_at timestamptz, mart varchar, row_count bigint)"
@@ -156,25 +167,29 @@ def _write_generation(
 
 def publish(
     marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckOutcome] = (),
-    keep: int | None = None,
+    keep: int | None = None, expected: Mapping[str, str] | None = None,
 ) -> Publication:
     """Copy ``marts`` from the build database into a new generation and make it current.
 
-    Only call this after every blocking check of the run passed; ``checks`` are recorded as
-    they were. Afterwards all but the newest ``keep`` generations are removed (default from
-    :func:`warehouse.settings.keep_generations`).
+    Only call this after every blocking check passed; ``checks`` are recorded as they were.
+    ``expected``: content fingerprints (:func:`warehouse.gate.fingerprints`) the copied marts
+    must have, those their checks passed on. Afterwards all but the newest ``keep`` generations
+    are removed (default from :func:`warehouse.settings.keep_generations`).
     """
     gens = paths.generations_dir()
     gens.mkdir(parents=True, exist_ok=True)
+    clean_orphans()
     published_at = datetime.now(UTC)
     generation = _new_generation_id(published_at, run_id)
     db_file = gens / f"{generation}.duckdb"
     tmp = gens / f".{generation}-{uuid.uuid4().hex}.duckdb.tmp"
     try:
-        counts = _write_generation(tmp, generation, marts, run_id, published_at, checks)
+        counts = _write_generation(tmp, generation, marts, run_id, published_at, checks,
+                                   expected or {})
         _fsync_file(tmp)
         os.replace(tmp, db_file)
         _fsync_dir(gens)
+        _fault_point("publish:before-manifest")
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
@@ -198,8 +213,25 @@ def publish(
     )
 
 
+def _pending_path() -> Path:
+    return paths.published_manifest().with_name(".pending-current.json")
+
+
+def _fault_point(name: str) -> None:
+    """Die here, as a kill -9 would, when ``DATENWERK_FAULT_POINT`` names this point (the
+    reliability tests crash a real publication in a subprocess this way)."""
+    if settings.fault_point() == name:
+        os._exit(137)
+
+
 def _make_current(generation: str) -> dict[str, Any]:
-    """Copy a generation to a temporary name beside ``marts.duckdb`` and rename it over it."""
+    """Copy a generation to a temporary name beside ``marts.duckdb`` and rename it over it.
+
+    The rename and the manifest cannot change together, so the intent is written first
+    (``.pending-current.json``, naming the generation and the new file's inode): whoever reads
+    the current manifest next (:func:`current_manifest`) finishes or drops it, by whether
+    ``marts.duckdb`` is that inode. A crash in between never leaves them disagreeing.
+    """
     manifest = generation_manifest(generation)
     source = paths.generations_dir() / manifest["file"]
     target = paths.published_db()
@@ -207,13 +239,46 @@ def _make_current(generation: str) -> dict[str, Any]:
     try:
         shutil.copyfile(source, tmp)
         _fsync_file(tmp)
+        current = {**manifest, "current_since": datetime.now(UTC).isoformat(),
+                   "inode": tmp.stat().st_ino}
+        write_json_atomically(_pending_path(), current)
+        _fault_point("publish:before-replace")
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+        _fault_point("publish:after-replace")
     finally:
         tmp.unlink(missing_ok=True)
-    current = {**manifest, "current_since": datetime.now(UTC).isoformat()}
     write_json_atomically(paths.published_manifest(), current)
+    _pending_path().unlink(missing_ok=True)
     return current
+
+
+def _settle_pending() -> None:
+    """Finish or drop a change of the current generation that a crash interrupted."""
+    pending = _pending_path()
+    if not pending.is_file():
+        return
+    current = json.loads(pending.read_text(encoding="utf-8"))
+    target = paths.published_db()
+    if target.is_file() and target.stat().st_ino == current.get("inode"):
+        write_json_atomically(paths.published_manifest(), current)
+    pending.unlink(missing_ok=True)
+
+
+def clean_orphans() -> list[str]:
+    """Remove what interrupted publications left: temporary files, and generation files that
+    never got their manifest. Only call while no publication runs (publish does, first)."""
+    _settle_pending()
+    removed = []
+    gens = paths.generations_dir()
+    leftovers = list(paths.published_dir().glob(".*.tmp")) if paths.published_dir().is_dir() else []
+    if gens.is_dir():
+        leftovers += list(gens.glob(".*.tmp")) + list(gens.glob(".*.tmp.wal"))
+        leftovers += [f for f in gens.glob("*.duckdb") if not f.with_suffix(".json").is_file()]
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+        removed.append(leftover.name)
+    return removed
 
 
 def generation_manifest(generation: str) -> dict[str, Any]:
@@ -243,6 +308,7 @@ def current_manifest() -> dict[str, Any] | None:
     """The manifest of the generation in ``published/marts.duckdb`` (None before the first
     publication). Read this, not the DuckDB file, for row counts of the last publication: an
     analyst's read-write connection locks the file, never this JSON."""
+    _settle_pending()
     path = paths.published_manifest()
     if not path.is_file():
         return None

@@ -162,3 +162,17 @@ def ui_url() -> str | None:
     """The Dagster UI's address as users reach it (``DATENWERK_UI_URL``, e.g. behind the reverse
     proxy), for links in alerts; None leaves the links out."""
     return (os.environ.get("DATENWERK_UI_URL") or "").rstrip("/") or None
+
+
+def ui_allowed_hosts() -> list[str]:
+    """Host names (``name`` or ``name:port``) the UI answers besides loopback: the names of a
+    reverse proxy in front of it (``DATENWERK_UI_ALLOWED_HOSTS``, comma-separated). Requests
+    for any other Host, and from any other Origin, are refused (DNS rebinding, cross-site)."""
+    raw = os.environ.get("DATENWERK_UI_ALLOWED_HOSTS", "")
+    return [h.strip().lower() for h in raw.split(",") if h.strip()]
+
+
+def fault_point() -> str | None:
+    """A named point where a process dies on purpose (``DATENWERK_FAULT_POINT``): only the
+    reliability tests set it, to crash real runs where a crash hurts most."""
+    return os.environ.get("DATENWERK_FAULT_POINT") or None

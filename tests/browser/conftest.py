@@ -1,5 +1,5 @@
-"""A running Dagster UI for the browser and GraphQL tests: `dagster dev` (webserver, daemon and
-code server, as `make dev` starts them) on a free loopback port, against a small demo home.
+"""A running Dagster UI for the browser and GraphQL tests: the guarded webserver and the daemon
+(with their code servers), as `make dev` starts them, on a free loopback port, against a small demo home.
 
 The daemon is needed: runs go through Dagster's run queue (one at a time, see dagster.yaml), and
 the daemon is what takes them off the queue and launches them (in a subprocess of its own).
@@ -95,7 +95,7 @@ def webserver() -> Iterator[Webserver]:
     log = home / "dagster-dev.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "orchestration.webserver", "-H", "127.0.0.1", "-p", str(port)],
             cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: webserver, daemon, code server
         )

@@ -1,0 +1,388 @@
+"""`datenwerk run` as a real Dagster run: submitted with the code location's origin, executed by
+Dagster's run worker in a child process, guarded against crashes, concurrent runs and signals.
+
+- The run is created in the instance with the origin of the ``datenwerk`` code location (as the
+  UI would create it), so it shows under the job in the UI and ``failure_alert`` reports it.
+- Dagster's own run worker (``dagster api execute_run``, what the UI's run launcher starts)
+  executes it in a child process group; dbt runs below it.
+- One run at a time: an exclusive lock (``warehouse/.run.lock``, held by the kernel for as long
+  as the process lives) makes a second ``datenwerk run`` fail at once, naming the run in progress.
+- A run whose process is gone (kill -9, out of memory, a full disk, a power cut) is found by the
+  next ``datenwerk run``: it is marked failed in Dagster (the failure alert goes out), its
+  leftover processes are stopped and its slot in the ``warehouse_writer`` pool is freed.
+- SIGINT and SIGTERM stop the run: the worker and dbt are stopped, the run is marked failed as
+  "interrupted", nothing new is published, and the next run proceeds.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from warehouse import paths
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+    from dagster._core.storage.dagster_run import DagsterRun
+
+MODULE = "orchestration.definitions"
+LOCATION = "datenwerk"  # [tool.dagster] code_location_name: what `make dev` loads
+REPOSITORY = "__repository__"  # the repository name of a Definitions object
+JOB = "nightly_refresh"
+TAG_PID, TAG_HOST = "datenwerk/pid", "datenwerk/host"
+RUN_ENV = "DATENWERK_RUN_ID"  # set for the worker and everything it starts (dbt): leftovers
+GRACE_SECONDS = 10.0  # after SIGTERM, how long the worker may take before it is killed
+PR_SET_PDEATHSIG = 1
+
+
+class RunInProgress(Exception):
+    """Another `datenwerk run` holds the run lock."""
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    success: bool
+    interrupted: str | None  # the signal's name, when stopped by one
+    message: str  # why it failed, when it did
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+DISK_FULL_MESSAGES = ("database or disk is full", "No space left on device", "File too large",
+                      "Disk quota exceeded")
+
+
+def says_disk_full(text: str) -> bool:
+    return any(message in text for message in DISK_FULL_MESSAGES)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) is the disk or the file-size limit being full: an errno, or
+    the message SQLite (Dagster's storage) and DuckDB give it."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, OSError) and link.errno in DISK_FULL_ERRNOS:
+            return True
+        if says_disk_full(str(link)):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def disk_full_message() -> str:
+    """What to tell the user when the disk is full: where, how much is free, what is safe."""
+    home = paths.home()
+    try:
+        free = f"{shutil.disk_usage(home).free / 1e6:,.0f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return (f"The disk (or the file-size limit) under {home} is full ({free}). Free space and "
+            f"run again; the last good publication is unchanged: {paths.published_db()}")
+
+
+def lock_path() -> Path:
+    return paths.warehouse_dir() / ".run.lock"
+
+
+@contextmanager
+def run_lock() -> Iterator[Any]:
+    """Hold the one-run-at-a-time lock; fail at once, naming the holder, if another has it.
+
+    flock: the kernel releases it when the holder dies, however it dies."""
+    path = lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            try:
+                holder = json.loads(fh.read() or "{}")
+            except json.JSONDecodeError:
+                holder = {}
+            raise RunInProgress(
+                f"another run is in progress (run {holder.get('run_id', '?')}, since "
+                f"{holder.get('since', '?')}, pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}); wait for it to finish, or stop it with "
+                f"kill {holder.get('pid', 'PID')}"
+            ) from None
+        yield fh
+    finally:
+        fh.close()
+
+
+def _note_holder(fh: Any, run_id: str) -> None:
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                         "since": datetime.now(UTC).isoformat(timespec="seconds")}))
+    fh.flush()
+
+
+def leftover_processes(run_id: str) -> list[int]:
+    """Processes still running for ``run_id``: the run id in their environment (a worker or dbt
+    whose `datenwerk run` was killed) or on their command line (the run worker the UI's run
+    launcher started: ``dagster api execute_run`` with the run's arguments)."""
+    marker = f"{RUN_ENV}={run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") or (
+                run_id.encode() in cmdline and b"execute_run" in cmdline):
+            found.append(int(entry.name))
+    return [pid for pid in found if _alive(pid)]
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:  # a zombie is dead: it only waits for its parent to read its exit status
+        return stat.read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def end_run(instance: DagsterInstance, run_id: str, message: str) -> bool:
+    """Mark a run that is not finished as failed (the failure alert reports it) and free its
+    pool slots. False if it had finished already."""
+    from dagster._core.storage.dagster_run import FINISHED_STATUSES
+
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status in FINISHED_STATUSES:
+        return False
+    instance.report_run_failed(run, message=message)
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    return True
+
+
+def recover_dead_runs(instance: DagsterInstance) -> list[DagsterRun]:
+    """Runs of `datenwerk run` on this host still marked in progress, found while we hold the
+    run lock: their process is gone. Stop what they left running, mark them failed, free their
+    pool slots."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    unfinished = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+                  DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    host = socket.gethostname()
+    recovered = []
+    for run in instance.get_runs(RunsFilter(statuses=unfinished, tags={TAG_HOST: host})):
+        _kill(leftover_processes(run.run_id))
+        if end_run(instance, run.run_id, (
+            f"The process of this run (pid {run.tags.get(TAG_PID)} on {host}) is gone: it was "
+            "killed, ran out of memory or the machine stopped. Marked failed by the next "
+            "`datenwerk run`; nothing of it was published."
+        )):
+            recovered.append(run)
+    return recovered
+
+
+def blocking_runs(instance: DagsterInstance) -> list[DagsterRun]:
+    """Runs in progress that did not come from `datenwerk run` (the UI, the schedule): they
+    hold the warehouse. One marked STARTED whose run worker is gone (killed, out of memory)
+    holds it for ever: it is marked failed here, and its pool slot freed."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    running = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING,
+                                                     DagsterRunStatus.STARTED]))
+    alive = []
+    for run in (r for r in running if TAG_PID not in r.tags):
+        if run.status == DagsterRunStatus.STARTED and not leftover_processes(run.run_id):
+            end_run(instance, run.run_id, "The run worker of this run is gone: it was killed "
+                    "or ran out of memory. Marked failed by `datenwerk run`.")
+            print(f"Run {run.run_id} (from the UI or a schedule) had died without finishing: "
+                  "marked failed, its pool slot freed.", flush=True)
+            continue
+        alive.append(run)
+    return alive
+
+
+def submit(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
+           tags: Mapping[str, str]) -> tuple[DagsterRun, Any]:
+    """Create the run in the instance as the code location's run of the job (with its remote
+    origin: the UI lists it under the job and the failure sensor sees it)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import create_execution_plan
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    workdir = str(paths.REPO_ROOT)
+    recon_job = ReconstructableRepository.for_module(
+        MODULE, "defs", working_directory=workdir).get_reconstructable_job(JOB)
+    job_def = recon_job.get_definition()
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(
+            ManagedGrpcPythonEnvCodeLocationOrigin(
+                LoadableTargetOrigin(executable_path=sys.executable, module_name=MODULE,
+                                     working_directory=workdir),
+                location_name=LOCATION,
+            ),
+            REPOSITORY,
+        ),
+        JOB,
+    )
+    run = instance.create_run_for_job(
+        job_def,
+        execution_plan=create_execution_plan(job_def, run_config=run_config),
+        run_id=run_id,
+        run_config=run_config,
+        tags=tags,
+        remote_job_origin=origin,
+        job_code_origin=recon_job.get_python_origin(),
+    )
+    return run, recon_job
+
+
+# Started before the worker: asks the kernel to kill it when `datenwerk run` dies (kill -9, out
+# of memory), then becomes the worker (the request survives exec).
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None).prctl({PR_SET_PDEATHSIG}, signal.SIGKILL)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(70)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def start_worker(instance: DagsterInstance, run: DagsterRun, recon_job: Any,
+                 log: Any) -> subprocess.Popen[bytes]:
+    """Dagster's run worker for ``run``, in its own process group (a terminal's Ctrl-C reaches
+    only `datenwerk run`, which stops the group)."""
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import serialize_value
+
+    args = ExecuteRunArgs(job_origin=recon_job.get_python_origin(), run_id=run.run_id,
+                          instance_ref=instance.get_ref(), set_exit_code_on_failure=True)
+    # This interpreter's dagster (the origin's entry point is `dagster`, looked up on PATH).
+    command = [sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)]
+    return subprocess.Popen(
+        [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *command],
+        cwd=str(paths.REPO_ROOT), env={**os.environ, RUN_ENV: run.run_id},
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+@contextmanager
+def stop_on_signals(worker: subprocess.Popen[bytes], caught: list[str]) -> Iterator[None]:
+    """SIGINT/SIGTERM: stop the worker's process group (SIGTERM, then SIGKILL after a grace
+    period, see :func:`wait`) and remember the signal."""
+    def handler(signum: int, frame: object) -> None:
+        caught.append(signal.Signals(signum).name)
+        try:
+            os.killpg(worker.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def wait(worker: subprocess.Popen[bytes], caught: list[str]) -> int:
+    """The worker's exit code; after a signal it gets :data:`GRACE_SECONDS`, then its whole
+    process group (dbt included) is killed."""
+    deadline: float | None = None
+    while True:
+        try:
+            return worker.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        if caught and deadline is None:
+            deadline = time.monotonic() + GRACE_SECONDS
+        if deadline is not None and time.monotonic() > deadline:
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except OSError as exc:
+                if exc.errno != errno.ESRCH:
+                    raise
+
+
+def execute(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
+            log_file: Path, on_started: Any = None) -> Outcome:
+    """Run the job once under the run lock (see the module's docstring); ``on_started(run)``
+    is called once the worker runs (to follow progress)."""
+    from dagster import DagsterRunStatus
+
+    with run_lock() as lock:
+        _note_holder(lock, run_id)
+        for dead in recover_dead_runs(instance):
+            print(f"Run {dead.run_id} (pid {dead.tags.get(TAG_PID)}) had died without "
+                  "finishing: marked failed, its pool slot freed.", flush=True)
+        for other in blocking_runs(instance):
+            record = instance.get_run_record_by_id(other.run_id)
+            since = record.start_time if record is not None else None
+            started = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds") \
+                if since else "?"
+            raise RunInProgress(
+                f"another run is in progress (run {other.run_id}, since {started}, started "
+                "from the Dagster UI or a schedule); wait for it, or terminate it in the UI "
+                "if its process is gone")
+        tags = {TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname(),
+                "datenwerk/trigger": "cli"}
+        run, recon_job = submit(instance, run_id, run_config, tags)
+        caught: list[str] = []
+        with log_file.open("ab") as log:
+            worker = start_worker(instance, run, recon_job, log)
+            with stop_on_signals(worker, caught):
+                follow = on_started(run) if on_started else None
+                try:
+                    code = wait(worker, caught)
+                finally:
+                    if follow is not None:
+                        follow.__exit__(None, None, None)
+        _kill(leftover_processes(run_id))
+        if caught:
+            end_run(instance, run_id, f"interrupted by {caught[0]} before it finished")
+            final = instance.get_run_by_id(run_id)
+            if final is None or final.status != DagsterRunStatus.SUCCESS:
+                return Outcome(run_id, False, caught[0], "interrupted")
+        if end_run(instance, run_id, f"the run worker ended with exit code {code} "
+                                     "before the run finished (killed, or out of memory?)"):
+            return Outcome(run_id, False, None, f"the run worker died (exit code {code})")
+        final = instance.get_run_by_id(run_id)
+        success = final is not None and final.status == DagsterRunStatus.SUCCESS
+        return Outcome(run_id, success, None, "" if success else "failed")
