@@ -60,9 +60,14 @@ def inbox_is_empty() -> bool:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from ingestion.demo.generator import generate
+    from ingestion.demo.generator import generate, increment
     from ingestion.pseudonymise import ensure_key_file
 
+    if getattr(args, "increment", None):
+        added = increment(paths.inbox(), paths.demo_truth(), share=args.increment, seed=args.seed)
+        print(f"A later delivery in {paths.inbox()}: {sum(added.values()):,} more contacts "
+              f"({', '.join(f'{d} {n:,}' for d, n in added.items())}).")
+        return 0
     started = time.monotonic()
     counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
     ensure_key_file()
@@ -569,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo-data", help="write synthetic demo exports into the inbox")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=float, default=1.0, help="1 = about 2,000 clients")
+    demo.add_argument("--increment", type=float, metavar="SHARE",
+                      help="instead: a later delivery of SHARE more contacts (0.01 = +1 %%) "
+                           "in new files, for the demo already in the inbox")
     demo.set_defaults(func=cmd_demo_data)
 
     run = sub.add_parser("run", help="load, transform, check and publish everything now")

@@ -1,10 +1,14 @@
 """Dagster assets for the dbt project (``transform/``) via dagster-dbt; dbt tests become checks."""
 
 
+import fcntl
+import hashlib
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +22,67 @@ from dagster import (
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from quality import holds
-from warehouse import gate, paths, settings
+from warehouse import gate, paths
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
 from .stewards import as_owner, stewards
 
 DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
+# What the manifest is parsed from: a change to any of these (or to dbt) parses again.
+PROJECT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+FINGERPRINT_FILE = "datenwerk_sources.sha256"
 
 
-def _manifest_is_stale(project: DbtProject) -> bool:
-    manifest = project.manifest_path
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    sources = [paths.TRANSFORM_DIR / "dbt_project.yml", paths.TRANSFORM_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests"):
-        sources.extend((paths.TRANSFORM_DIR / folder).rglob("*"))
-    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+def project_fingerprint(project_dir: Path = paths.TRANSFORM_DIR) -> str:
+    """SHA-256 of the dbt project's sources (names and contents) and of dbt's version: the key
+    of the parsed manifest. Contents, not times: a checkout or a copy keeps a valid manifest."""
+    digest = hashlib.sha256(f"dbt-core {metadata.version('dbt-core')}\n".encode())
+    for name in PROJECT_SOURCES:
+        root = project_dir / name
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if path.exists():
+                digest.update(f"{path.relative_to(project_dir)}\n".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _target(project: DbtProject) -> Path:
+    return Path(project.project_dir) / project.target_path  # as dbt resolves it (cwd: project)
+
+
+def _manifest_is_stale(project: DbtProject, fingerprint: str) -> bool:
+    stamp = _target(project) / FINGERPRINT_FILE
+    return not (project.manifest_path.exists() and stamp.exists()
+                and stamp.read_text().strip() == fingerprint)
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """An advisory lock across processes, released when the block ends (or the process dies)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def dbt_environment() -> dict[str, str]:
+    """The variables the dbt project reads (profiles.yml, macros), from DATENWERK_HOME.
+
+    Set identically for every dbt invocation of a home: dbt parses only what changed (partial
+    parsing) when the profile and these variables are the same as in the last parse."""
+    return {
+        "DATENWERK_HOME": str(paths.home()),
+        "DATENWERK_BUILD_DB": str(paths.build_db()),
+        "DATENWERK_HELD_LOADS": str(holds.held_dir()),
+    }
 
 
 def dbt_executable() -> str:
@@ -47,18 +92,56 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+class DatenwerkDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without its per-step set-up cost.
+
+    dagster-dbt offers no option for either, so two of its private hooks are replaced (the
+    version is pinned in uv.lock; tests/unit/test_dbt_resource.py fails if they change):
+    - the dbt version comes from the installed dbt-core package when the executable is this
+      environment's own dbt, instead of spawning ``dbt --version`` in every step;
+    - no in-process dbt adapter is set up (loading the profile and every macro): dagster-dbt
+      uses it only to fetch row counts and column metadata, which Datenwerk does not ask for
+      (row counts come from one read-only connection after the build, see ``with_row_counts``).
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+            return version.parse(metadata.version("dbt-core"))
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args: Any) -> None:  # type: ignore[override]
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return DatenwerkDbtCliResource(
         project_dir=DBT_PROJECT,
         profiles_dir=str(paths.TRANSFORM_DIR),
         dbt_executable=dbt_executable(),
     )
 
 
-if _manifest_is_stale(DBT_PROJECT):
-    # The manifest is a build artefact of the code (not data): parse once when models change.
-    # (dagster-dbt's own preparer looks for `dbt` on PATH, hence the explicit resource.)
-    dbt_resource().cli(["parse", "--quiet"], target_path=DBT_PROJECT.target_path).wait()
+def prepare_manifest(project: DbtProject = DBT_PROJECT) -> bool:
+    """Parse the project into its manifest when its sources changed; True if it parsed.
+
+    The manifest is a build artefact of the code (not data), shared by every home; a lock keeps
+    two processes that start at once from parsing into the same folder."""
+    fingerprint = project_fingerprint(Path(project.project_dir))
+    if not _manifest_is_stale(project, fingerprint):
+        return False
+    target = _target(project)
+    with exclusive(target / ".parse.lock"):
+        if not _manifest_is_stale(project, fingerprint):
+            return False
+        os.environ.update(dbt_environment())
+        # (dagster-dbt's own preparer looks for `dbt` on PATH, hence the explicit resource.)
+        dbt_resource().cli(["parse", "--quiet"], target_path=target).wait()
+        (target / FINGERPRINT_FILE).write_text(fingerprint + "\n")
+    return True
+
+
+prepare_manifest()
 
 
 class DatenwerkDbtTranslator(DagsterDbtTranslator):
@@ -101,18 +184,21 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     A full refresh when one was requested (``datenwerk run --full-refresh``, or a released held
     load: incremental models read only loads newer than their last build).
     """
-    os.environ["DATENWERK_BUILD_DB"] = str(paths.build_db())
-    os.environ["DATENWERK_HELD_LOADS"] = str(holds.held_dir())
+    os.environ.update(dbt_environment())
     full_refresh = holds.full_refresh_requested()
     if full_refresh:
         context.log.info("Full refresh requested: rebuilding incremental models from all loads.")
-    target = paths.dbt_target_dir() / context.run_id
+    # One target folder per home, kept between runs: dbt re-parses only what changed. Runs of
+    # one home write the warehouse one at a time (the warehouse_writer pool); the lock also
+    # keeps a second process (a dbt run by hand through Datenwerk, a second Dagster instance)
+    # from writing the same artefacts at once.
+    target = paths.dbt_target_dir()
     # Events are held until dbt has finished: then one short read-only connection counts the rows
     # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
     # still writes, and dbt-duckdb reports no rows in its adapter response).
     events: list[Any] = []
     try:
-        with classified_faults(context.retry_number):
+        with classified_faults(context.retry_number), exclusive(target.parent / "target.lock"):
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
                                  context=context, target_path=target)
             events.extend(invocation.stream())
@@ -121,23 +207,9 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         if full_refresh and everything and invocation.is_successful():
             holds.clear_full_refresh_request()
     finally:
-        prune_dbt_targets(settings.keep_generations(), keep_also=target)
         record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
-
-
-def prune_dbt_targets(keep: int, keep_also: Path | None = None) -> list[Path]:
-    """Remove all but the newest ``keep`` run folders of dbt's target (as many as generations of
-    the marts are kept: the dbt artefacts of every kept publication stay); return the removed."""
-    root = paths.dbt_target_dir()
-    if not root.is_dir():
-        return []
-    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    removed = [p for p in runs[: max(len(runs) - keep, 0)] if p != keep_also]
-    for folder in removed:
-        shutil.rmtree(folder, ignore_errors=True)
-    return removed
 
 
 def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:

@@ -14,7 +14,7 @@ second line: a loader bug must not reach the marts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import pandas as pd
 
 from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
 from ingestion.standard import EntitySpec, standard
-from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from quality.gx import SuiteResult, new_suite, run_suite_in_parts
 from warehouse import paths
 
 CASE_MANAGEMENT = "raw_case_management"
@@ -113,24 +113,76 @@ def bookings_suite(name: str) -> Any:
 
 
 def _with_booking_sign(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()  # a slice of a fetched chunk
     negative = (frame["debit_credit"] == "H") ^ frame["is_reversal"].fillna(False).astype(bool)
     amount = frame["amount_eur"].astype("float64")
     frame[BOOKING_SIGN] = (amount == 0) | ((amount < 0) == negative)
     return frame
 
 
+# Rows validated at a time: memory stays bounded whatever the batch's size (a chunk of
+# contacts is some 100 MB as pandas objects). Uniqueness sees only its key columns, so a
+# part holds more rows.
+CHUNK_ROWS = 200_000
+KEY_PART_ROWS = 1_000_000
+_VECTOR = 2048  # DuckDB's rows per vector: fetch_df_chunk counts in vectors
+
+
 @dataclass
 class Batch:
-    """The completed rows of some loads of one table."""
+    """The completed rows of some loads of one table, read part by part (never all at once)."""
 
-    frame: pd.DataFrame
+    dataset: str
+    table: str
     completed_loads: list[str]
     incomplete_loads: list[str]
+    rows: int
+
+    def _where(self) -> tuple[str, list[Any]]:
+        return ((f'from "{self.dataset}"."{self.table}" '
+                 "where list_contains(?::varchar[], _dlt_load_id)"), [self.completed_loads])
+
+    def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """The rows in table order, ``rows`` at a time, each frame indexed by the rows' row ids
+        (their place in the table: equal in every part and in the whole)."""
+        where, params = self._where()
+        with _read_only() as con:
+            result = con.execute(f"select rowid as {_ROW}, * {where}", params)
+            while True:
+                frame = result.fetch_df_chunk(max(1, -(-rows // _VECTOR)))
+                if frame.empty:
+                    return
+                frame = frame.set_index(_ROW)
+                frame.index.name = None
+                for start in range(0, len(frame), rows):
+                    yield frame.iloc[start:start + rows]
+
+    def key_parts(self, columns: list[str], rows: int = KEY_PART_ROWS) -> Iterator[pd.DataFrame]:
+        """Only ``columns``, split by a hash of their values: rows with equal values are in the
+        same part, each part in table order and indexed by row id."""
+        where, params = self._where()
+        parts = max(1, -(-self.rows // rows))
+        cols = ", ".join(f'"{c}"' for c in columns)
+        hashed = f"hash({cols}) % {parts} = ?" if parts > 1 else "?::int = 0"
+        with _read_only() as con:
+            for part in range(parts):
+                frame = con.execute(f"select rowid as {_ROW}, {cols} {where} and {hashed} "
+                                    f"order by {_ROW}", [*params, part]).df()
+                frame = frame.set_index(_ROW)
+                frame.index.name = None
+                yield frame
+
+
+_ROW = "_datenwerk_row"
+
+
+def _read_only() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(paths.build_db()), read_only=True)
 
 
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
-    """Rows of ``dataset.table`` from those of ``load_ids`` dlt recorded as completed."""
-    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+    """Which of ``load_ids`` dlt recorded as completed in ``dataset``, and their rows' count."""
+    with _read_only() as con:
         exists = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?", [dataset, table]
@@ -140,23 +192,24 @@ def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
             "where status = 0 and list_contains(?::varchar[], load_id) order by load_id",
             [list(load_ids)],
         ).fetchall()] if exists else []
-        frame = con.execute(
-            f'select * from "{dataset}"."{table}" '
+        rows = con.execute(
+            f'select count(*) from "{dataset}"."{table}" '
             "where list_contains(?::varchar[], _dlt_load_id)", [completed]
-        ).df() if exists else pd.DataFrame()
-    return Batch(frame, completed, sorted(set(load_ids) - set(completed)))
+        ).fetchall()[0][0] if completed else 0
+    return Batch(dataset, table, completed, sorted(set(load_ids) - set(completed)), rows)
 
 
 def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
-                   run_name: str = "manual") -> SuiteResult:
-    """Validate the completed rows of ``load_ids`` in one batch table."""
+                   run_name: str = "manual", chunk_rows: int = CHUNK_ROWS,
+                   key_part_rows: int = KEY_PART_ROWS) -> SuiteResult:
+    """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time."""
     name = batch_tables()[(dataset, table)]
     batch = read_batch(dataset, table, load_ids)
     notes = [f"loads {', '.join(batch.completed_loads) or '(none)'}"]
     if batch.incomplete_loads:
         notes.append(f"not validated, not completed in _dlt_loads: "
                      f"{', '.join(batch.incomplete_loads)} (staging ignores them too)")
-    if batch.frame.empty:
+    if not batch.rows:
         import datetime as _dt
 
         from quality.gx import record_in_index
@@ -165,14 +218,15 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         result = SuiteResult(name, True, 0, notes=[empty, *notes])
         record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
         return result
+    chunks: Iterable[pd.DataFrame] = batch.chunks(chunk_rows)
     if table == "bookings":
         suite = bookings_suite(name)
-        frame = _with_booking_sign(batch.frame)
+        chunks = map(_with_booking_sign, chunks)
         codes = ["debit_credit", "currency_code", BOOKING_SIGN]
     else:
         spec = standard()[table]
         suite = entity_suite(spec, name)
-        frame = batch.frame
         codes = [f.name for f in spec.fields.values() if f.codes]
-    return run_suite(suite, frame, asset_name=f"{dataset}.{table}", run_name=run_name,
-                     showable=showable_columns(frame, codes), notes=notes)
+    return run_suite_in_parts(
+        suite, chunks, lambda columns: batch.key_parts(columns, key_part_rows),
+        asset_name=f"{dataset}.{table}", run_name=run_name, codes=codes, notes=notes)

@@ -25,7 +25,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,18 +227,161 @@ def run_suite(
 
     Exceptions propagate: the caller fails closed.
     """
+    ctx = context()
+    suite = _stored(ctx, suite)
+    result = _batch(ctx, asset_name, frame).validate(suite, result_format=RESULT_FORMAT)
+    shown = showable if showable is not None else showable_columns(frame)
+    return _keep(ctx, suite, result, len(frame), asset_name, run_name, shown, notes)
+
+
+# Expectations whose unexpected rows depend on other rows: the columns whose equal values must
+# meet in one part. Every other expectation of a chunked suite must be one row at a time.
+KEYED_EXPECTATIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "expect_compound_columns_to_be_unique": lambda kwargs: list(kwargs["column_list"]),
+    "expect_column_values_to_be_unique": lambda kwargs: [kwargs["column"]],
+}
+ROW_BY_ROW = ("expect_column_values_to_", "expect_column_pair_values_",
+              "expect_multicolumn_values_", "expect_select_column_values_")
+
+
+def run_suite_in_parts(
+    suite: Any,
+    chunks: Iterable[pd.DataFrame],
+    key_parts: Callable[[list[str]], Iterable[pd.DataFrame]],
+    *,
+    asset_name: str,
+    run_name: str,
+    codes: Iterable[str] = (),
+    showable: set[str] | None = None,
+    notes: list[str] | None = None,
+) -> SuiteResult:
+    """Like :func:`run_suite` on the concatenation of ``chunks``, in memory bounded by a part.
+
+    Row-by-row expectations run on each chunk; each keyed expectation (uniqueness) runs on the
+    parts ``key_parts(columns)`` yields, in which rows with equal values of those columns always
+    meet. Every frame's index is its rows' position in the whole (unexpected rows and samples
+    are listed in that order). The parts' results are combined into one result per expectation,
+    as GX reports it for the whole frame; the stored result and Data Docs look the same.
+    """
+    ctx = context()
+    suite = _stored(ctx, suite)
+    keyed: dict[int, list[str]] = {}
+    for i, expectation in enumerate(suite.expectations):
+        kind = expectation.expectation_type
+        if kind in KEYED_EXPECTATIONS:
+            keyed[i] = KEYED_EXPECTATIONS[kind](expectation.configuration.kwargs)
+        elif not kind.startswith(ROW_BY_ROW):
+            raise ValueError(f"{suite.name}: {kind} cannot be validated in parts; add it to "
+                             "KEYED_EXPECTATIONS in quality/gx.py with the columns it groups by")
+    template: Any = None
+    parts: list[list[Any]] = [[] for _ in suite.expectations]
+    rows, shown = 0, set()
+    for chunk in chunks:
+        if template is None:
+            shown = showable if showable is not None else showable_columns(chunk, codes)
+        rows += len(chunk)
+        template = _batch(ctx, asset_name, chunk).validate(suite, result_format=RESULT_FORMAT)
+        for i, r in enumerate(template.results):
+            if i not in keyed:
+                parts[i].append(r)
+    if template is None:
+        raise ValueError(f"{asset_name}: no rows to validate in parts")
+    for i, columns in keyed.items():
+        for part in key_parts(columns):
+            parts[i].append(_batch(ctx, asset_name, part).validate(
+                suite.expectations[i], result_format=RESULT_FORMAT))
+    template.results = [_combined(p) for p in parts]
+    evaluated = len(template.results)
+    met = sum(bool(r.success) for r in template.results)
+    template.success = met == evaluated
+    template.statistics.update({
+        "evaluated_expectations": evaluated,
+        "successful_expectations": met,
+        "unsuccessful_expectations": evaluated - met,
+        "success_percent": met / evaluated * 100 if evaluated else None,  # as GX computes it
+    })
+    return _keep(ctx, suite, template, rows, asset_name, run_name, shown, notes)
+
+
+_SUMMED = ("element_count", "missing_count", "unexpected_count")
+
+
+def _percent(part: float, whole: float) -> float | None:
+    return part / whole * 100 if whole > 0 else None
+
+
+def _combined(parts: list[Any]) -> Any:
+    """One expectation's result on the whole, from its results on parts (GX's own formulas for
+    map expectations: percentages of all and of non-missing rows, the first unexpected rows)."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    failed = next((p for p in parts if (p.exception_info or {}).get("raised_exception")), None)
+    if failed is not None:
+        return failed
+    res = dict(first.result or {})
+    for key in _SUMMED:
+        if key in res:
+            res[key] = sum((p.result or {}).get(key) or 0 for p in parts)
+    elements, missing = res.get("element_count", 0), res.get("missing_count", 0)
+    unexpected = res.get("unexpected_count", 0)
+    nonmissing = elements - missing
+    for key, value in (("missing_percent", _percent(missing, elements)),
+                       ("unexpected_percent", _percent(unexpected, nonmissing)),
+                       ("unexpected_percent_total", _percent(unexpected, elements)),
+                       ("unexpected_percent_nonmissing", _percent(unexpected, nonmissing))):
+        if key in res:
+            res[key] = value
+    if "partial_unexpected_index_list" in res:
+        # Each part lists its first unexpected rows; the whole's first are the first of those.
+        found = sorted(
+            (index, value)
+            for p in parts
+            for index, value in zip((p.result or {}).get("partial_unexpected_index_list") or [],
+                                    (p.result or {}).get("partial_unexpected_list") or [],
+                                    strict=False)
+        )[:SAMPLE_VALUES]
+        res["partial_unexpected_index_list"] = [index for index, _ in found]
+        res["partial_unexpected_list"] = [value for _, value in found]
+    elif "partial_unexpected_list" in res:
+        res["partial_unexpected_list"] = [
+            v for p in parts for v in (p.result or {}).get("partial_unexpected_list") or []
+        ][:SAMPLE_VALUES]
+    if "partial_unexpected_counts" in res:
+        res["partial_unexpected_counts"] = _value_counts(res.get("partial_unexpected_list") or [])
+    mostly = first.expectation_config.kwargs.get("mostly", 1)
+    success = (nonmissing == 0 or (nonmissing - unexpected) / nonmissing >= mostly) \
+        if "unexpected_count" in res else all(p.success for p in parts)
+    return type(first)(success=success, expectation_config=first.expectation_config,
+                       result=res, meta=first.meta, exception_info=first.exception_info)
+
+
+def _value_counts(values: list[Any]) -> list[dict[str, Any]]:
+    """GX's ``partial_unexpected_counts`` of the listed unexpected values."""
+    hashable = [tuple(v.values()) if isinstance(v, dict) else
+                tuple(v) if isinstance(v, list) else v for v in values]
+    try:
+        return [{"value": value, "count": count} for value, count in sorted(
+            Counter(hashable).most_common(SAMPLE_VALUES), key=lambda x: (-x[1], x[0]))]
+    except TypeError:
+        return [{"error": "partial_exception_counts requires a hashable type"}]
+
+
+def _stored(ctx: Any, suite: Any) -> Any:
+    if isinstance(suite, SuiteBuilder):
+        suite = suite.build()
+    return ctx.suites.add_or_update(suite)
+
+
+def _keep(ctx: Any, suite: Any, result: Any, rows: int, asset_name: str, run_name: str,
+          shown: set[str], notes: list[str] | None) -> SuiteResult:
+    """Scrub, store and render one validation result; record it in the offline index."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
-    ctx = context()
-    if isinstance(suite, SuiteBuilder):
-        suite = suite.build()
-    suite = ctx.suites.add_or_update(suite)
-    result = _batch(ctx, asset_name, frame).validate(suite, result_format=RESULT_FORMAT)
-    shown = showable if showable is not None else showable_columns(frame)
     failed = _scrub(result, shown)
     run_time = dt.datetime.now(dt.UTC)
     vid = ValidationResultIdentifier(
@@ -252,7 +396,7 @@ def run_suite(
     outcome = SuiteResult(
         suite=suite.name,
         success=bool(result.success),
-        rows=len(frame),
+        rows=rows,
         evaluated=len(result.results),
         failed=failed,
         notes=list(notes or []),

@@ -35,7 +35,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog  # type: ignore[import-untyped]
 
 TOTAL = "total"
 
@@ -149,6 +148,9 @@ class _System:
                 raise InconsistentTables(f"published cells do not add up: {self._eq_text(eq)}")
         if not hidden:
             return {}
+        # scipy takes 0.3 s to import: only when a table has hidden cells to bound.
+        from scipy.optimize import linprog  # type: ignore[import-untyped]
+
         a_eq = np.array(rows) if rows else None
         b_eq = np.array(rhs) if rows else None
         out: dict[int, tuple[float, float]] = {}

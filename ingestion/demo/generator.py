@@ -1279,3 +1279,68 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
                   out, indent=2, ensure_ascii=False)
         out.write("\n")
     return total
+
+
+INCREMENT_FILE = "kontakte_nachtrag_{n}.csv"
+
+
+def increment(home_inbox: Path, truth_dir: Path, *, share: float = 0.01,
+              seed: int = 42) -> dict[str, int]:
+    """Write a later delivery: ``share`` more contacts in new files, one per department.
+
+    Each CSV department receives ``kontakte_nachtrag_<n>.csv`` (n counts the deliveries): contacts
+    recorded late for cases already delivered, so every case, client and staff number exists;
+    the contact numbers continue after the highest one delivered. Rows are drawn from the
+    department's delivered contacts (date, type, minutes, staff and note of an existing contact
+    of the same case), ``round(share * rows)`` of them, the same for the same seed and inbox.
+    Departments delivering Excel are left out. Returns the new contacts per department; the
+    ground truth of ``generate`` is not updated (``increments.json`` in ``truth_dir`` lists
+    what was added).
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    import csv as _csv
+    import io
+
+    cm_root = Path(home_inbox) / "case_management" / ORG_CODE
+    if not cm_root.is_dir():
+        raise FileNotFoundError(f"no demo delivery under {cm_root}: run demo-data first")
+    folders = sorted(p for p in cm_root.iterdir() if p.is_dir())
+    delivered = {d: sorted(d.glob("kontakte*.csv")) for d in folders}
+    n = 1 + max((len(files) - 1 for files in delivered.values() if files), default=0)
+    next_number = 1 + max((_max_contact_number(f) for fs in delivered.values() for f in fs),
+                          default=0)
+    added: dict[str, int] = {}
+    for d_idx, (folder, files) in enumerate(delivered.items()):
+        if not files:
+            continue
+        with files[0].open(encoding="cp1252", newline="") as fh:
+            rows = list(_csv.reader(fh, delimiter=";"))[1:]
+        k = round(share * len(rows))
+        rng = _rng(seed, 9, n, d_idx)
+        picked = np.sort(rng.choice(len(rows), size=min(k, len(rows)), replace=False))
+        out = io.StringIO(newline="")
+        writer = _csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(HEADERS["kontakte"])
+        for i, row in enumerate(picked):
+            writer.writerow([f"C-{next_number + i:08d}", *rows[row][1:]])
+        target = folder / INCREMENT_FILE.format(n=n)
+        target.write_bytes(out.getvalue().encode("cp1252"))
+        next_number += len(picked)
+        added[folder.name] = len(picked)
+    Path(truth_dir).mkdir(parents=True, exist_ok=True)
+    log = Path(truth_dir) / "increments.json"
+    history = json.loads(log.read_text(encoding="utf-8")) if log.exists() else []
+    history.append({"delivery": n, "share": share, "seed": seed, "contacts": added})
+    log.write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+    return added
+
+
+def _max_contact_number(path: Path) -> int:
+    """The highest ``C-<number>`` in the first column of a contacts export."""
+    import csv as _csv
+
+    with path.open(encoding="cp1252", newline="") as fh:
+        reader = _csv.reader(fh, delimiter=";")
+        next(reader, None)
+        return max((int(r[0][2:]) for r in reader if r and r[0].startswith("C-")), default=0)

@@ -1,0 +1,148 @@
+"""Batch suites validated a chunk at a time give the result GX gives on the whole batch.
+
+A real build.duckdb holds a batch of cases whose failing rows sit on both sides of chunk
+boundaries: duplicate keys whose rows fall into different chunks, bad codes, a missing required
+value, an end before its start, identifiers that are no pseudonyms, and a load dlt did not
+complete. Chunks of 7 rows and key parts of 10 force many parts out of 60 rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ingestion.standard import standard
+from quality import batches, gx
+
+OK = "0123456789abcdef0123456789abcdef"
+ROWS = 60
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
+    build = tmp_path / "warehouse" / "build.duckdb"
+    build.parent.mkdir(parents=True)
+    with duckdb.connect(str(build)) as con:
+        con.execute("create schema raw_case_management")
+        con.execute("create table raw_case_management._dlt_loads as select * from (values "
+                    "('1.1', 0), ('1.2', 0), ('1.3', 1)) as t(load_id, status)")
+        con.execute(f"""
+            create table raw_case_management.cases as
+            select
+                'swm' as organisation_code, 'SB' as department_code,
+                case when i < 40 then 'aaaa' else 'bbbb' end as source_sha256,
+                case when i = 33 then 10 else i + 2 end as source_line,
+                case when i in (5, 35) then 'F-dup' when i = 52 then 'F-0045'
+                     else 'F-' || lpad(i::varchar, 4, '0') end as case_id,
+                case when i in (8, 9, 46) then 'K-00' || i else '{OK}' end as client_id,
+                case when i in (13, 14) then null else 'P' end as program_code,
+                null::varchar as referral_source,
+                date '2024-01-01' + i::int as start_date,
+                case when i in (6, 7, 44) then date '2023-01-01'
+                     when i % 3 = 0 then null else date '2024-06-01' end as end_date,
+                case when i in (3, 17, 18, 40, 41, 42, 55) then 'eloped' || (i % 2)
+                     when i % 4 = 0 then null else 'planned' end as end_reason,
+                '{OK}' as caseworker_id,
+                case when i < 30 then '1.1' when i < 55 then '1.2' else '1.3' end as _dlt_load_id
+            from range({ROWS}) as r(i)
+        """)
+    return tmp_path
+
+
+def whole_batch() -> pd.DataFrame:
+    """The completed rows at once, indexed by row id, as the chunks are."""
+    with duckdb.connect(str(batches.paths.build_db()), read_only=True) as con:
+        frame = con.execute("select rowid as r, * from raw_case_management.cases "
+                            "where _dlt_load_id in ('1.1', '1.2')").df()
+    return frame.set_index("r").rename_axis(None)
+
+
+def stored(run_name: str, suite: str) -> dict[str, Any]:
+    """The GX result stored for ``suite`` in ``run_name``, as JSON."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    key = tuple(gx.results_of_run(run_name)[suite]["key"])
+    result = gx.context().validation_results_store.get(ValidationResultIdentifier.from_tuple(key))
+    return json.loads(json.dumps(result.to_json_dict(), default=str))
+
+
+def comparable(result: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [(r["expectation_config"]["type"], r["success"], r["result"])
+            for r in result["results"]]
+
+
+def test_chunks_split_failing_rows_and_keys(home: Path) -> None:
+    batch = batches.read_batch("raw_case_management", "cases", ["1.1", "1.2", "1.3", "9.9"])
+    assert batch.rows == 55 and batch.completed_loads == ["1.1", "1.2"]
+    chunks = list(batch.chunks(7))
+    assert [len(c) for c in chunks] == [7] * 7 + [6]
+    assert pd.concat(chunks).equals(whole_batch())
+    parts = list(batch.key_parts(["source_sha256", "case_id"], 10))
+    assert len(parts) == 6 and sum(len(p) for p in parts) == 55
+    for part in parts:  # equal keys meet in one part
+        others = pd.concat([p for p in parts if p is not part])
+        keys = set(zip(part["source_sha256"], part["case_id"], strict=True))
+        assert not keys & set(zip(others["source_sha256"], others["case_id"], strict=True))
+
+
+def test_validation_in_chunks_equals_validation_of_the_whole(home: Path) -> None:
+    spec = standard()["cases"]
+    batch = batches.read_batch("raw_case_management", "cases", ["1.1", "1.2"])
+    whole = whole_batch()
+    everything = set(whole.columns)  # samples of every column, to compare them too
+
+    at_once = gx.run_suite(batches.entity_suite(spec, "gx_batch_cases"), whole,
+                           asset_name="cases", run_name="whole", showable=everything)
+    in_parts = gx.run_suite_in_parts(
+        batches.entity_suite(spec, "gx_batch_cases"), batch.chunks(7),
+        lambda columns: batch.key_parts(columns, 10),
+        asset_name="cases", run_name="parts", showable=everything)
+
+    assert not at_once.success
+    assert (in_parts.success, in_parts.rows, in_parts.evaluated, in_parts.failed) == (
+        at_once.success, at_once.rows, at_once.evaluated, at_once.failed)
+    failed = {",".join(f["columns"]): f["unexpected_count"] for f in in_parts.failed}
+    assert failed == {"source_sha256,source_line": 2, "source_sha256,case_id": 4,
+                      "client_id": 3, "program_code": 2, "end_date,start_date": 3,
+                      "end_reason": 6}
+    whole_result, parts_result = stored("whole", "gx_batch_cases"), stored("parts", "gx_batch_cases")
+    assert comparable(parts_result) == comparable(whole_result)
+    assert parts_result["statistics"] == whole_result["statistics"]
+    assert parts_result["success"] is False
+
+
+def test_validate_batch_reads_in_chunks(home: Path) -> None:
+    whole = whole_batch()
+    spec = standard()["cases"]
+    codes = [f.name for f in spec.fields.values() if f.codes]
+    expected = gx.run_suite(batches.entity_suite(spec, "gx_batch_cases"), whole,
+                            asset_name="raw_case_management.cases", run_name="whole",
+                            showable=gx.showable_columns(whole, codes))
+    result = batches.validate_batch("raw_case_management", "cases", ["1.1", "1.2", "1.3"],
+                                    run_name="chunked", chunk_rows=4, key_part_rows=8)
+    assert (result.success, result.rows, result.failed) == (
+        expected.success, expected.rows, expected.failed)
+    assert "not validated, not completed in _dlt_loads: 1.3" in result.summary()
+    end_reason = next(f for f in result.failed if f["columns"] == ["end_reason"])
+    assert end_reason["sample_values"] == ["eloped1", "eloped1", "eloped0", "eloped0", "eloped1"]
+    assert stored("chunked", "gx_batch_cases")["results"]
+
+
+def test_an_aggregate_expectation_is_refused_in_parts(home: Path) -> None:
+    import great_expectations as gxe
+
+    suite = gx.new_suite("gx_batch_mean")
+    suite.add_expectation(gxe.expectations.ExpectColumnMeanToBeBetween(
+        column="source_line", min_value=0))
+    batch = batches.read_batch("raw_case_management", "cases", ["1.1"])
+    with pytest.raises(ValueError, match="cannot be validated in parts"):
+        gx.run_suite_in_parts(suite, batch.chunks(7), batch.key_parts,
+                              asset_name="cases", run_name="x")
