@@ -29,6 +29,8 @@ def impact_reports(context: AssetExecutionContext) -> MaterializeResult:
     return MaterializeResult(metadata={
         "path": MetadataValue.path(str(paths.impact_reports_dir())),
         "reports": MetadataValue.int(len(results)),
+        # A report is this asset's row: one per department and organisation.
+        "dagster/row_count": MetadataValue.int(len(results)),
         "pdfs": MetadataValue.int(sum(r.pdf is not None for r in results)),
         "year": MetadataValue.int(max((r.year for r in results), default=0)),
         "files": MetadataValue.json(
