@@ -82,7 +82,13 @@ def _reference_table(path: Path) -> str | None:
     """The reference table whose required columns the header holds (the most specific one)."""
     from ingestion.reference import TABLES
 
-    names = {n.strip() for n in next(csv.reader([_first_line(path)]), [])}
+    line = _first_line(path)
+    if "\x00" in line or "\r" in line:  # a workbook or other binary file: no CSV header
+        return None
+    try:
+        names = {n.strip() for n in next(csv.reader([line]), [])}
+    except csv.Error:
+        return None
     fits = [(len(cols), table) for table, (cols, _) in TABLES.items() if set(cols) <= names]
     return max(fits)[1] if fits else None
 
@@ -350,6 +356,12 @@ def _money(value: Decimal, lang: str) -> str:
     return (text.translate(str.maketrans(",.", ".,")) + " €") if lang == "de" else f"{text} EUR"
 
 
+def _column(v: Validation, field_name: str) -> str:
+    """``Beginn (start_date)``: the file's own column beside the standard's field."""
+    column = v.columns.get(field_name)
+    return f"{column} ({field_name})" if column and column != field_name else field_name
+
+
 def report_lines(v: Validation, lang: str = "de") -> list[str]:
     """The validation as text lines, in German (``de``) or English (``en``)."""
     i = LANGUAGES.index(lang)
@@ -369,7 +381,10 @@ def report_lines(v: Validation, lang: str = "de") -> list[str]:
         if v.totals["quarantined"]:
             out.append(line("quarantined_eur", _money(v.totals["quarantined"], lang)))
     if o.rejected_reason:
-        out += [line("reason", translate(o.rejected_reason, lang)), label("rejected")]
+        # The file's own column for the standard's field named in the reason.
+        reason = re.sub(r"\bfield (\w+):", lambda m: f"field {_column(v, m.group(1))}:",
+                        o.rejected_reason)
+        out += [line("reason", translate(reason, lang)), label("rejected")]
     else:
         out += [line("rows_read", o.rows_read), line("accepted", o.rows_loaded),
                 line("quarantined", o.rows_quarantined)]
@@ -381,8 +396,7 @@ def report_lines(v: Validation, lang: str = "de") -> list[str]:
     if rows:
         out += ["", f"{label('row'):>7}  {label('field'):<28} {label('reason')}"]
         for r in rows:
-            column = v.columns.get(r["field"])
-            name = f"{column} ({r['field']})" if column and column != r["field"] else r["field"]
+            name = _column(v, r["field"])
             value = (f" ({label('value')}: {r['offending_value']!r})"
                      if r["offending_value"] is not None else "")
             out.append(f"{r['source_line']:>7}  {name:<28} {translate(r['reason'], lang)}{value}")

@@ -106,3 +106,9 @@ def test_a_file_of_no_known_kind_is_rejected(tmp_path: Path) -> None:
     other.write_text("a;b;c\n1;2;3\n", encoding="utf-8")
     result = validate(str(other))
     assert result.returncode == 1 and "keine Datei, die Datenwerk lädt" in result.stdout
+
+
+def test_vendor_workbook_is_recognised_by_its_columns() -> None:
+    result = validate(str(CASES / "kontakte_xlsx_vendor.xlsx"))
+    assert "Export der Fallverwaltung" in result.stdout, result.stdout + result.stderr
+    assert "jugendhilfe_xlsx" in result.stdout
