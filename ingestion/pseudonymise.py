@@ -186,15 +186,24 @@ def rotate_key() -> tuple[str, str, Path]:
     path = key_path()
     old = key_fingerprint(current_key())
     retired = path.with_name(f"{path.name}.retired-{old}")
+    # The new key is on disk before the warehouse names it, and the key file is swapped last:
+    # a rotation interrupted after the warehouse switched is completed by the next one.
+    pending = path.with_name(f"{path.name}.new")
+    db = paths.build_db()
+    if pending.exists() and db.exists():
+        new = key_fingerprint(pending.read_text().strip().encode())
+        with duckdb.connect(str(db), read_only=True) as con:
+            if _recorded_fingerprint(con) == new:
+                os.replace(path, retired)
+                os.replace(pending, path)
+                _load_key.cache_clear()
+                return old, new, retired
     new_key = secrets.token_hex(32)
     new = key_fingerprint(new_key.encode())
-    # The new key is on disk before the warehouse names it: a crash in between leaves both keys.
-    pending = path.with_name(f"{path.name}.new")
     pending.unlink(missing_ok=True)
     fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(new_key + "\n")
-    db = paths.build_db()
     if db.exists():
         with duckdb.connect(str(db)) as con:
             for dataset in PSEUDONYMISED_DATASETS:

@@ -105,3 +105,25 @@ def test_rotate_key_reloads_the_inbox_under_the_new_key(small_first_run: Pipelin
     assert not old_ids & {r[0] for r in query(marts, "select client_id from fct_cases")}
     assert query(build, "select fingerprint from datenwerk_meta.pseudonym_key "
                         "order by recorded_at desc limit 1") == [(new,)]
+
+
+def test_an_interrupted_rotation_is_completed_by_the_next(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A rotation killed after the warehouse switched to the new key, before the key file was
+    swapped: the next `rotate-key` finishes it instead of making a third key."""
+    from ingestion import pseudonymise
+
+    use_home(tmp_path)
+    key_file = pseudonymise.ensure_key_file()
+    old = pseudonymise.check_key_matches_warehouse()
+    new_key = secrets.token_hex(32)
+    (tmp_path / "secrets" / "pseudonym.key.new").write_text(new_key + "\n")
+    new = pseudonymise.key_fingerprint(new_key.encode())
+    with duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb")) as con:
+        con.execute("insert into datenwerk_meta.pseudonym_key values (?, now(), 'rotate-key')", [new])
+    with pytest.raises(pseudonymise.KeyMismatchError, match=f"{new}.*{old}"):
+        pseudonymise.check_key_matches_warehouse()
+
+    assert pseudonymise.rotate_key()[:2] == (old, new)
+
+    assert key_file.read_text().strip() == new_key
+    assert pseudonymise.check_key_matches_warehouse() == new
