@@ -38,6 +38,7 @@ from ingestion.case_management.helpers import (
     scratch_parquet,
     write_export,
 )
+from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -184,6 +185,9 @@ class Delivery:
     def parsed(self) -> tuple[dict[str, list[AcceptedRows]], list[FileOutcome]]:
         tables: dict[str, list[AcceptedRows]] = {e: [] for e in ENTITIES}
         load_id = self.load_id or current_load_id()
+        # Rows an earlier version stored with clear source numbers get their pseudonyms first,
+        # so that this delivery's rows match them.
+        pseudonymise_stored_identifiers(paths.build_db())
         outcomes: list[FileOutcome] = []
         seen = set(self.skip_hashes)
         for path, org, dept in self.files():
