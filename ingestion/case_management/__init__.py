@@ -30,12 +30,14 @@ from dlt.sources import DltResource
 from ingestion.case_management.helpers import (
     LOAD_ID_COLUMN,
     empty_table,
+    known_columns,
     output_schema,
     read_header,
     scratch_parquet,
     write_export,
 )
 from ingestion.case_management.plausibility import ReferenceCodes, reference_codes
+from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
 from ingestion.delivery import (
     QUARANTINE_SCHEMA,
     REGISTRY_SCHEMA,
@@ -94,35 +96,47 @@ def detect_mappings(
         )
     pool = [profiles()[profile_name]] if profile_name else list(profiles().values())
     by_name = [(p, found) for p in pool if (found := p.entities_for(path.name))]
-    if len(by_name) == 1:
-        return by_name[0]
-    candidates = by_name or [
-        (p, p.entities_of(m)) for p in pool for m in p.entities.values() if m.primary
-    ]
-    fits: list[tuple[int, Profile, list[EntityMapping]]] = []
-    for profile, mappings in candidates:
-        try:
-            names = set(read_header(path, profile).names)
-        except FileRejected:
-            continue
-        required = _required_columns(mappings[0])
-        if required <= names:
-            fits.append((len(mappings[0].read_columns() & names), profile, mappings))
+    fits = _header_fits(path, by_name)
+    by_header = not fits
+    if by_header:
+        # No name matched, or the header is not what the matching profile expects (a KDS case
+        # list saved as faelle.csv): every profile's primary entities, by header.
+        fits = _header_fits(path, [(p, p.entities_of(m)) for p in pool
+                                   for m in p.entities.values() if m.primary])
     if not fits:
+        if len(by_name) == 1:
+            return by_name[0]  # reading it names what is wrong (missing columns, binary data)
         known = ", ".join(sorted(p.name for p in pool))
         raise FileRejected(
             path,
             "neither the file name nor the header matches an export profile (checked: "
             f"{known}); name the profile with --profile or add one for this export",
         )
-    fits.sort(key=lambda f: f[0], reverse=True)
-    if len(fits) > 1 and fits[0][0] == fits[1][0] and not by_name:
+    if by_header and len(fits) > 1 and fits[0][0] == fits[1][0]:
         raise FileRejected(
             path,
             f"the header fits several export profiles ({fits[0][1].name}, {fits[1][1].name}): "
             "name one with --profile or give the file a name its profile expects",
         )
     return fits[0][1], fits[0][2]
+
+
+def _header_fits(
+    path: Path, candidates: list[tuple[Profile, list[EntityMapping]]]
+) -> list[tuple[int, Profile, list[EntityMapping]]]:
+    """The candidates whose primary entity's required columns the header holds and that know
+    most of the header's columns (a clients mapping needs only the client number, but it does not
+    describe a case list), the one that knows the most columns first."""
+    fits = []
+    for profile, mappings in candidates:
+        try:
+            names = set(read_header(path, profile).names) - {""}
+        except FileRejected:
+            continue
+        known = len(names & known_columns(profile, mappings[0]))
+        if _required_columns(mappings[0]) <= names and known * 2 > len(names):
+            fits.append((known, profile, mappings))
+    return sorted(fits, key=lambda f: f[0], reverse=True)
 
 
 def _required_columns(mapping: EntityMapping) -> set[str]:
@@ -181,6 +195,9 @@ class Delivery:
     def parsed(self) -> tuple[dict[str, list[AcceptedRows]], list[FileOutcome]]:
         tables: dict[str, list[AcceptedRows]] = {e: [] for e in ENTITIES}
         load_id = self.load_id or current_load_id()
+        # Rows an earlier version stored with clear source numbers get their pseudonyms first,
+        # so that this delivery's rows match them.
+        pseudonymise_stored_identifiers(paths.build_db())
         context = {path: (org, dept) for path, org, dept in self.files()}
 
         def read(path: Path, outcome: FileOutcome) -> None:

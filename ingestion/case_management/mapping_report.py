@@ -8,7 +8,7 @@ are mapped are read: never identifiers or personal fields (a profile cannot map 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -30,7 +30,7 @@ class ValueMapUsage:
     unused_entries: list[str]
     unmapped_values: list[tuple[str, int]]  # text, rows; most frequent first
     becomes: str | None  # what a text without an entry becomes (None: kept or quarantined)
-    rows_unmapped: int = field(default=0)
+    rows_unmapped: int = 0
 
 
 def value_map_usage(

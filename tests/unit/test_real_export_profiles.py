@@ -96,8 +96,9 @@ def test_contact_list_yields_contacts_cases_and_clients(tmp_path: Path) -> None:
     assert {c["program_code"] for c in cases.values()} == {"AJH-SPFH", "AJH-EB"}
 
 
-@pytest.mark.parametrize("name", ["betreuungen (2).csv", "Statistik Q4.csv"])
+@pytest.mark.parametrize("name", ["betreuungen (2).csv", "Statistik Q4.csv", "faelle_2025.csv"])
 def test_any_file_name_is_recognised_by_its_header(tmp_path: Path, name: str) -> None:
+    """Also under a name another profile expects (faelle*.csv is the demo's case file)."""
     profile, mappings = detect_mappings(renamed(KDS, tmp_path, name))
     assert profile.name == "kds_suchthilfe_csv"
     assert [m.entity for m in mappings] == ["cases", "clients"]

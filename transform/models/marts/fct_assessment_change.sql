@@ -69,9 +69,9 @@ final as (
         cases.end_date as case_end_date,
         cases.end_year,
         coalesce(steps.wirkungstreppe_step, 6) as wirkungstreppe_step,
-        cast(per_dimension.intake_score as double) as intake_score,
-        cast(per_dimension.exit_score as double) as exit_score,
-        cast(per_dimension.exit_score - per_dimension.intake_score as double) as score_change,
+        {{ round_2('per_dimension.intake_score') }} as intake_score,
+        {{ round_2('per_dimension.exit_score') }} as exit_score,
+        {{ round_2('per_dimension.exit_score - per_dimension.intake_score') }} as score_change,
         per_dimension.intake_score is not null and per_dimension.exit_score is not null
             as has_pre_post,
         -- Improved: at least one scale step better (higher) at exit than at intake.
@@ -86,8 +86,8 @@ final as (
             when per_dimension.exit_score - per_dimension.intake_score <= -1 then 'worse'
             else 'unchanged'
         end as problem_area_result,
-        cast(per_dimension.scale_min as double) as scale_min,
-        cast(per_dimension.scale_max as double) as scale_max,
+        {{ round_2('per_dimension.scale_min') }} as scale_min,
+        {{ round_2('per_dimension.scale_max') }} as scale_max,
     from per_dimension
     inner join cases
         on per_dimension.organisation_code = cases.organisation_code

@@ -112,7 +112,7 @@ final as (
         cast(coalesce(assessment_figures.n_improved_pairs, 0) as bigint) as n_improved_pairs,
         {{ rate('assessment_figures.n_improved_pairs', 'assessment_figures.n_assessed_pairs') }}
             as share_improved,
-        cast(case_figures.median_duration_days as double) as median_duration_days,
+        {{ round_2('case_figures.median_duration_days') }} as median_duration_days,
     from spine
     left join case_figures
         on spine.organisation_code = case_figures.organisation_code

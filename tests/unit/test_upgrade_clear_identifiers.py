@@ -1,0 +1,44 @@
+"""An installation an older version loaded holds clear case, contact, goal and assessment
+numbers: the next load replaces them by the pseudonyms new deliveries get, in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
+from ingestion.pseudonymise import pseudonym
+
+KEY = b"u" * 32
+
+
+def test_clear_numbers_become_the_pseudonyms_new_deliveries_get(tmp_path: Path) -> None:
+    db = tmp_path / "build.duckdb"
+    already = pseudonym("K-1", KEY)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_case_management; create schema staging")
+        con.execute("create table raw_case_management.cases as select * from (values "
+                    f"('F-1', '{already}', 'P'), ('F-2', '{already}', 'P'), (null, null, 'P')"
+                    ") as t(case_id, client_id, program_code)")
+        con.execute("create table raw_case_management.contacts as select * from (values "
+                    "('C-1', 'F-1')) as t(contact_id, case_id)")
+        con.execute("create table staging.stg_case_management__contacts as select 1 as x")
+    changed = pseudonymise_stored_identifiers(db, KEY)
+    assert changed == {"cases.case_id": 2, "contacts.contact_id": 1, "contacts.case_id": 1}
+    with duckdb.connect(str(db), read_only=True) as con:
+        cases = con.execute("select case_id, client_id from raw_case_management.cases"
+                            ).fetchall()
+        contacts = con.execute("select contact_id, case_id from raw_case_management.contacts"
+                               ).fetchall()
+        staged = con.execute("select count(*) from information_schema.tables "
+                             "where table_schema = 'staging'").fetchall()[0][0]
+    assert sorted(c for c, _ in cases if c) == sorted([pseudonym("F-1", KEY), pseudonym("F-2", KEY)])
+    assert {c for _, c in cases} == {already, None}  # pseudonyms stay as they are
+    assert contacts == [(pseudonym("C-1", KEY), pseudonym("F-1", KEY))]
+    assert staged == 0  # the incremental staging table is rebuilt from the new values
+    assert pseudonymise_stored_identifiers(db, KEY) == {}  # nothing left to do
+
+
+def test_no_warehouse_yet_is_nothing_to_do(tmp_path: Path) -> None:
+    assert pseudonymise_stored_identifiers(tmp_path / "missing.duckdb", KEY) == {}
