@@ -49,7 +49,10 @@ ingestion/standard_v1.md: ingestion/standard_v1.yml ingestion/standard.py \
 
 standard: ingestion/standard_v1.md
 
+# The impact reports' PDFs are printed by Debian's Chromium: installed where we may (root), else
+# the reports come as HTML only and the run says so.
 run: install
+	@test -x /usr/bin/chromium || test "$$(id -u)" != 0 || $(MAKE) --no-print-directory browser-deps
 	$(BIN)/datenwerk run --demo-if-empty
 
 # Dagster's webserver and daemon, behind a guard against cross-site requests (orchestration/webserver.py).
