@@ -35,8 +35,7 @@ from dagster import (
     sensor,
 )
 
-from ingestion import accounting, case_management, reference
-from ingestion.delivery import complete_files as complete_in
+from ingestion import accounting, case_management, delivery, reference
 from ingestion.delivery import loaded_hashes, sha256_of
 from warehouse import paths
 
@@ -79,7 +78,7 @@ class Cursor:
 def complete_files(inbox: Path) -> list[Path]:
     """Every complete export file in the inbox, in a stable order."""
     return [p for source, pattern in INBOX_PATTERNS.items()
-            for p in complete_in(inbox / source, pattern)]
+            for p in delivery.complete_files(inbox / source, pattern)]
 
 
 def scan(inbox: Path, cursor: Cursor) -> dict[str, str]:

@@ -28,7 +28,7 @@ import pytest
 
 from tests.conftest import SMALL_SCALE, PipelineRun, copy_home, run_nightly, use_home
 
-CASE_MARTS = ("fct_cases", "fct_goals", "fct_assessment_change", "mart_outcomes")
+CASE_MARTS = ("fct_cases", "fct_goals", "fct_assessment_change")
 FINANCE = "mart_finance_by_cost_centre_month"
 DATASETS = ("raw_case_management", "raw_accounting", "raw_reference")
 SECOND_SEED = 11  # another demo draw: other bytes, other figures
@@ -105,8 +105,10 @@ def case_management_only(small_demo_home: Path) -> Iterator[PipelineRun]:
 
 
 def test_case_management_only_publishes_its_cases_and_an_empty_finance_mart(
-    case_management_only: PipelineRun,
+    case_management_only: PipelineRun, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from orchestration.cli import print_sources_without_data
+
     counts, _ = truth(case_management_only.home)
     assert count(case_management_only, "fct_cases") == counts["total"]["cases"]
     assert count(case_management_only, "fct_goals") == counts["total"]["goals"]
@@ -116,6 +118,8 @@ def test_case_management_only_publishes_its_cases_and_an_empty_finance_mart(
     assert count(case_management_only, FINANCE) == 0
     assert count(case_management_only, "dim_cost_centre") == 0
     assert without_data(case_management_only) == ["raw_accounting"]
+    print_sources_without_data()  # the line `datenwerk run` prints
+    assert capsys.readouterr().out.startswith("No data from: accounting (")
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +143,12 @@ def test_accounting_only_publishes_its_bookings_and_empty_case_marts(
     assert_finance_equals_truth(accounting_only, "swm", by_program)
     for mart in CASE_MARTS:
         assert count(accounting_only, mart) == 0, mart
+    # The yearly spine shows every program the money names, with no case in it.
+    assert published(accounting_only, """
+        select sum(n_cases_closed) + sum(n_goals_rated) + sum(n_assessed_pairs) as n
+        from mart_outcomes""")["n"][0] == 0
+    impact = published(accounting_only, "select sum(n_clients_reached) as n from mart_impact")
+    assert impact["n"][0] == 0
     assert without_data(accounting_only) == ["raw_case_management"]
 
 
@@ -155,7 +165,7 @@ def test_reference_only_publishes_the_dimensions_and_empty_marts(
                         ("dim_cost_centre", "cost_centres.csv")):
         with (reference / name).open(encoding="utf-8") as fh:
             assert count(reference_only, table) == sum(1 for _ in csv.DictReader(fh)), table
-    for mart in (*CASE_MARTS, FINANCE, "mart_impact"):
+    for mart in (*CASE_MARTS, "mart_outcomes", FINANCE, "mart_impact"):
         assert count(reference_only, mart) == 0, mart
     assert without_data(reference_only) == ["raw_case_management", "raw_accounting"]
 
@@ -165,11 +175,11 @@ def _reference_for(source: Path, target: Path, org: str, departments: set[str] |
     target.mkdir(parents=True, exist_ok=True)
     for name in ("departments.csv", "programs.csv", "cost_centres.csv", "accounts.csv"):
         with (source / name).open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        rows = [{**r, "organisation_code": org} for r in rows
-                if departments is None or r.get("department_code") in departments]
+            reader = csv.DictReader(fh)
+            rows = [{**r, "organisation_code": org} for r in reader
+                    if departments is None or r.get("department_code", "") in (*departments, "")]
         with (target / name).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(fh, fieldnames=list(reader.fieldnames or ()))
             writer.writeheader()
             writer.writerows(rows)
 
