@@ -120,11 +120,11 @@ def _with_booking_sign(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-# Rows validated at a time: memory stays bounded whatever the batch's size (a chunk of
-# contacts is some 100 MB as pandas objects). Uniqueness sees only its key columns, so a
-# part holds more rows.
+# Rows validated at a time: memory stays bounded whatever the batch's size (2.86 million
+# contacts: 1 GB peak instead of 2.7 GB as one frame, in about the same time). Uniqueness sees
+# only its key columns, so a part holds more rows.
 CHUNK_ROWS = 200_000
-KEY_PART_ROWS = 1_000_000
+KEY_PART_ROWS = 500_000
 _VECTOR = 2048  # DuckDB's rows per vector: fetch_df_chunk counts in vectors
 
 
@@ -177,7 +177,9 @@ _ROW = "_datenwerk_row"
 
 
 def _read_only() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(paths.build_db()), read_only=True)
+    con = duckdb.connect(str(paths.build_db()), read_only=True)
+    con.execute("set enable_progress_bar = false")  # not into the check's captured output
+    return con
 
 
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
