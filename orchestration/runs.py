@@ -66,8 +66,20 @@ DISK_FULL_MESSAGES = ("database or disk is full", "No space left on device", "Fi
                       "Disk quota exceeded")
 
 
+LOW_SPACE_BYTES = 64_000_000
+
+
 def says_disk_full(text: str) -> bool:
-    return any(message in text for message in DISK_FULL_MESSAGES)
+    """Whether an error message means a full disk: in words, or as the "disk I/O error" SQLite
+    gives for a full disk too, while the disk under DATENWERK_HOME is nearly full."""
+    if any(message in text for message in DISK_FULL_MESSAGES):
+        return True
+    if "disk I/O error" in text:
+        try:
+            return shutil.disk_usage(paths.home()).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
+    return False
 
 
 def is_disk_full(exc: BaseException) -> bool:
