@@ -227,24 +227,34 @@ def recover_dead_runs(instance: DagsterInstance) -> list[DagsterRun]:
     return recovered
 
 
-def blocking_runs(instance: DagsterInstance) -> list[DagsterRun]:
-    """Runs in progress that did not come from `datenwerk run` (the UI, the schedule): they
-    hold the warehouse. One marked STARTED whose run worker is gone (killed, out of memory)
-    holds it for ever: it is marked failed here, and its pool slot freed."""
+def fail_dead_workers(instance: DagsterInstance, without_tag: bool = True) -> list[DagsterRun]:
+    """Runs marked STARTED whose run worker is gone (killed, out of memory) hold the warehouse
+    pool and the run queue for ever: mark them failed (the failure alert reports them) and free
+    their slots. ``without_tag``: only runs not started by `datenwerk run` (those are checked
+    under the run lock, see :func:`recover_dead_runs`)."""
     from dagster import DagsterRunStatus, RunsFilter
 
+    dead = []
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        if (without_tag and TAG_PID in run.tags) or leftover_processes(run.run_id):
+            continue
+        if end_run(instance, run.run_id, "The run worker of this run is gone: it was killed or "
+                   "ran out of memory. Marked failed by Datenwerk."):
+            dead.append(run)
+    return dead
+
+
+def blocking_runs(instance: DagsterInstance) -> list[DagsterRun]:
+    """Runs in progress that did not come from `datenwerk run` (the UI, the schedule): they
+    hold the warehouse. Those whose worker is gone are marked failed first."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    for dead in fail_dead_workers(instance):
+        print(f"Run {dead.run_id} (from the UI or a schedule) had died without finishing: "
+              "marked failed, its pool slot freed.", flush=True)
     running = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING,
                                                      DagsterRunStatus.STARTED]))
-    alive = []
-    for run in (r for r in running if TAG_PID not in r.tags):
-        if run.status == DagsterRunStatus.STARTED and not leftover_processes(run.run_id):
-            end_run(instance, run.run_id, "The run worker of this run is gone: it was killed "
-                    "or ran out of memory. Marked failed by `datenwerk run`.")
-            print(f"Run {run.run_id} (from the UI or a schedule) had died without finishing: "
-                  "marked failed, its pool slot freed.", flush=True)
-            continue
-        alive.append(run)
-    return alive
+    return [r for r in running if TAG_PID not in r.tags]
 
 
 def submit(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
