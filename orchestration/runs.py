@@ -149,9 +149,8 @@ def _note_holder(fh: Any, run_id: str) -> None:
 
 
 def leftover_processes(run_id: str) -> list[int]:
-    """Processes still running for ``run_id``: the run id in their environment (a worker or dbt
-    whose `datenwerk run` was killed) or on their command line (the run worker the UI's run
-    launcher started: ``dagster api execute_run`` with the run's arguments)."""
+    """Processes still running for ``run_id`` that `datenwerk run` started (a worker or dbt whose
+    parent was killed), recognised by the run id in their environment."""
     marker = f"{RUN_ENV}={run_id}".encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -159,13 +158,24 @@ def leftover_processes(run_id: str) -> list[int]:
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0") or (
-                run_id.encode() in cmdline and b"execute_run" in cmdline):
+        if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return [pid for pid in found if _alive(pid)]
+
+
+def worker_alive(instance: DagsterInstance, run_id: str) -> bool:
+    """Whether the run worker of a started run still lives: the process that reported the run's
+    start (the run worker itself, however it was launched), or one `datenwerk run` started."""
+    from dagster import DagsterEventType
+
+    started = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+    event = started[0].event_log_entry.dagster_event if started else None
+    if event is not None and event.pid is not None and _alive(event.pid):
+        return True
+    return bool(leftover_processes(run_id))
 
 
 def _kill(pids: list[int]) -> None:
@@ -236,7 +246,7 @@ def fail_dead_workers(instance: DagsterInstance, without_tag: bool = True) -> li
 
     dead = []
     for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-        if (without_tag and TAG_PID in run.tags) or leftover_processes(run.run_id):
+        if (without_tag and TAG_PID in run.tags) or worker_alive(instance, run.run_id):
             continue
         if end_run(instance, run.run_id, "The run worker of this run is gone: it was killed or "
                    "ran out of memory. Marked failed by Datenwerk."):

@@ -224,9 +224,9 @@ def test_failed_cli_run_is_listed_under_the_job_and_alerts(
         assert failed.run_id in {r.run_id for r in listed}
 
 
-def started_ui_run(instance) -> str:  # type: ignore[no-untyped-def]
+def started_ui_run(instance, worker_pid: int) -> str:  # type: ignore[no-untyped-def]
     """A run of the job as the UI creates it (origin, no `datenwerk run` tags), marked STARTED
-    as its run worker does first, but with no worker: the state a killed worker leaves."""
+    by its run worker ``worker_pid`` (the run start event carries the worker's pid)."""
     from dagster import DagsterEvent, DagsterEventType
     from dagster._core.utils import make_new_run_id
 
@@ -234,18 +234,24 @@ def started_ui_run(instance) -> str:  # type: ignore[no-untyped-def]
 
     run, _ = runs.submit(instance, make_new_run_id(), {}, {"dagster/from_ui": "true"})
     instance.report_dagster_event(DagsterEvent(
-        event_type_value=DagsterEventType.PIPELINE_START.value, job_name=runs.JOB),
+        event_type_value=DagsterEventType.RUN_START.value, job_name=runs.JOB, pid=worker_pid),
         run_id=run.run_id)
     return run.run_id
 
 
+def dead_pid() -> int:
+    """The pid of a process that has ended (a run worker killed by the OOM killer)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(timeout=60)
+    return process.pid
+
+
 @contextmanager
-def live_worker(run_id: str) -> Iterator[None]:
-    """A process with the run worker's command line (``... api execute_run <run id>``)."""
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
-                               "api", "execute_run", run_id])
+def live_worker() -> Iterator[int]:
+    """A process that lives for the test (a run worker still running); yields its pid."""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
-        yield
+        yield worker.pid
     finally:
         worker.kill()
         worker.wait(timeout=30)
@@ -259,12 +265,12 @@ def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Pa
     from orchestration import runs
 
     with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
-        dead = started_ui_run(instance)
+        dead = started_ui_run(instance, dead_pid())
         assert runs.blocking_runs(instance) == []
         assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
 
-        live = started_ui_run(instance)
-        with live_worker(live):
+        with live_worker() as pid:
+            live = started_ui_run(instance, pid)
             assert [r.run_id for r in runs.blocking_runs(instance)] == [live]
             with pytest.raises(runs.RunInProgress, match=f"another run is in progress \\(run {live}"):
                 runs.execute(instance, "never-started", {}, tmp_path / "run.log")
@@ -278,10 +284,9 @@ def test_dead_run_monitor_fails_runs_whose_worker_is_gone(tmp_path: Path) -> Non
 
     from orchestration.alerts import dead_run_monitor
 
-    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
-        dead, live = started_ui_run(instance), started_ui_run(instance)
-        with live_worker(live):
-            result = dead_run_monitor(build_sensor_context(instance=instance))
+    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance, live_worker() as pid:
+        dead, live = started_ui_run(instance, dead_pid()), started_ui_run(instance, pid)
+        result = dead_run_monitor(build_sensor_context(instance=instance))
         assert "1 dead run(s) marked failed" in str(result)
         assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
         assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
