@@ -22,7 +22,10 @@ from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
     RunFailureSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
     run_failure_sensor,
+    sensor,
 )
 
 from warehouse import paths, settings
@@ -197,3 +200,22 @@ def failure_alert(context: RunFailureSensorContext) -> None:
         except (OSError, smtplib.SMTPException) as exc:
             context.log.error(f"Could not send the alert by {channel}: {exc!r}")
 
+
+
+@sensor(
+    name="dead_run_monitor",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks a run failed when its run worker is gone (killed, out of memory, a full disk), so "
+        "that failure_alert reports it, its warehouse_writer pool slot is freed and the run queue "
+        "moves on. Dagster's run monitoring cannot see this for locally launched runs."
+    ),
+)
+def dead_run_monitor(context: SensorEvaluationContext) -> SkipReason:
+    from .runs import fail_dead_workers
+
+    dead = fail_dead_workers(context.instance, without_tag=False)
+    for run in dead:
+        context.log.error(f"Run {run.run_id} of {run.job_name}: its worker is gone; marked failed.")
+    return SkipReason(f"{len(dead)} dead run(s) marked failed" if dead else "no dead runs")

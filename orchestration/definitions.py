@@ -22,7 +22,7 @@ from dagster import (
 )
 from dagster_dlt import DagsterDltResource
 
-from .alerts import failure_alert
+from .alerts import dead_run_monitor, failure_alert
 from .checks import CHECKS
 from .deliveries import DELIVERY_CHECKS
 from .exports import department_exports
@@ -77,6 +77,6 @@ defs = Definitions(
     asset_checks=[*CHECKS, *FRESHNESS_CHECKS, *DELIVERY_CHECKS],
     jobs=[nightly_refresh, freshness_job],
     schedules=[nightly_schedule, freshness_schedule],
-    sensors=[inbox_sensor, failure_alert],
+    sensors=[inbox_sensor, failure_alert, dead_run_monitor],
     resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
 )

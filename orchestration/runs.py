@@ -66,8 +66,20 @@ DISK_FULL_MESSAGES = ("database or disk is full", "No space left on device", "Fi
                       "Disk quota exceeded")
 
 
+LOW_SPACE_BYTES = 64_000_000
+
+
 def says_disk_full(text: str) -> bool:
-    return any(message in text for message in DISK_FULL_MESSAGES)
+    """Whether an error message means a full disk: in words, or as the "disk I/O error" SQLite
+    gives for a full disk too, while the disk under DATENWERK_HOME is nearly full."""
+    if any(message in text for message in DISK_FULL_MESSAGES):
+        return True
+    if "disk I/O error" in text:
+        try:
+            return shutil.disk_usage(paths.home()).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
+    return False
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -137,9 +149,8 @@ def _note_holder(fh: Any, run_id: str) -> None:
 
 
 def leftover_processes(run_id: str) -> list[int]:
-    """Processes still running for ``run_id``: the run id in their environment (a worker or dbt
-    whose `datenwerk run` was killed) or on their command line (the run worker the UI's run
-    launcher started: ``dagster api execute_run`` with the run's arguments)."""
+    """Processes still running for ``run_id`` that `datenwerk run` started (a worker or dbt whose
+    parent was killed), recognised by the run id in their environment."""
     marker = f"{RUN_ENV}={run_id}".encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -147,13 +158,24 @@ def leftover_processes(run_id: str) -> list[int]:
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0") or (
-                run_id.encode() in cmdline and b"execute_run" in cmdline):
+        if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return [pid for pid in found if _alive(pid)]
+
+
+def worker_alive(instance: DagsterInstance, run_id: str) -> bool:
+    """Whether the run worker of a started run still lives: the process that reported the run's
+    start (the run worker itself, however it was launched), or one `datenwerk run` started."""
+    from dagster import DagsterEventType
+
+    started = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+    event = started[0].event_log_entry.dagster_event if started else None
+    if event is not None and event.pid is not None and _alive(event.pid):
+        return True
+    return bool(leftover_processes(run_id))
 
 
 def _kill(pids: list[int]) -> None:
@@ -215,24 +237,34 @@ def recover_dead_runs(instance: DagsterInstance) -> list[DagsterRun]:
     return recovered
 
 
-def blocking_runs(instance: DagsterInstance) -> list[DagsterRun]:
-    """Runs in progress that did not come from `datenwerk run` (the UI, the schedule): they
-    hold the warehouse. One marked STARTED whose run worker is gone (killed, out of memory)
-    holds it for ever: it is marked failed here, and its pool slot freed."""
+def fail_dead_workers(instance: DagsterInstance, without_tag: bool = True) -> list[DagsterRun]:
+    """Runs marked STARTED whose run worker is gone (killed, out of memory) hold the warehouse
+    pool and the run queue for ever: mark them failed (the failure alert reports them) and free
+    their slots. ``without_tag``: only runs not started by `datenwerk run` (those are checked
+    under the run lock, see :func:`recover_dead_runs`)."""
     from dagster import DagsterRunStatus, RunsFilter
 
+    dead = []
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        if (without_tag and TAG_PID in run.tags) or worker_alive(instance, run.run_id):
+            continue
+        if end_run(instance, run.run_id, "The run worker of this run is gone: it was killed or "
+                   "ran out of memory. Marked failed by Datenwerk."):
+            dead.append(run)
+    return dead
+
+
+def blocking_runs(instance: DagsterInstance) -> list[DagsterRun]:
+    """Runs in progress that did not come from `datenwerk run` (the UI, the schedule): they
+    hold the warehouse. Those whose worker is gone are marked failed first."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    for dead in fail_dead_workers(instance):
+        print(f"Run {dead.run_id} (from the UI or a schedule) had died without finishing: "
+              "marked failed, its pool slot freed.", flush=True)
     running = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING,
                                                      DagsterRunStatus.STARTED]))
-    alive = []
-    for run in (r for r in running if TAG_PID not in r.tags):
-        if run.status == DagsterRunStatus.STARTED and not leftover_processes(run.run_id):
-            end_run(instance, run.run_id, "The run worker of this run is gone: it was killed "
-                    "or ran out of memory. Marked failed by `datenwerk run`.")
-            print(f"Run {run.run_id} (from the UI or a schedule) had died without finishing: "
-                  "marked failed, its pool slot freed.", flush=True)
-            continue
-        alive.append(run)
-    return alive
+    return [r for r in running if TAG_PID not in r.tags]
 
 
 def submit(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],

@@ -125,7 +125,7 @@ def serve(host: str, port: int) -> None:
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     os.environ["PATH"] = env["PATH"]  # the code server started below calls dbt from PATH
-    daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run"],
+    daemon = subprocess.Popen([os.path.join(bin_dir, "dagster-daemon"), "run"],
                               cwd=str(paths.REPO_ROOT), env=env)
     try:
         with (

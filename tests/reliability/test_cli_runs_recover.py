@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -223,36 +224,69 @@ def test_failed_cli_run_is_listed_under_the_job_and_alerts(
         assert failed.run_id in {r.run_id for r in listed}
 
 
-def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Path) -> None:
-    """Runs launched from the UI carry no `datenwerk run` tags: a STARTED one whose run worker
-    (``dagster api execute_run`` with its run id) is gone is marked failed; one whose worker
-    lives makes `datenwerk run` refuse, naming it."""
-    from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus
+def started_ui_run(instance, worker_pid: int) -> str:  # type: ignore[no-untyped-def]
+    """A run of the job as the UI creates it (origin, no `datenwerk run` tags), marked STARTED
+    by its run worker ``worker_pid`` (the run start event carries the worker's pid)."""
+    from dagster import DagsterEvent, DagsterEventType
+    from dagster._core.utils import make_new_run_id
 
     from orchestration import runs
 
-    def started_ui_run(instance: DagsterInstance) -> str:
-        from dagster._core.utils import make_new_run_id
+    run, _ = runs.submit(instance, make_new_run_id(), {}, {"dagster/from_ui": "true"})
+    instance.report_dagster_event(DagsterEvent(
+        event_type_value=DagsterEventType.RUN_START.value, job_name=runs.JOB, pid=worker_pid),
+        run_id=run.run_id)
+    return run.run_id
 
-        run, _ = runs.submit(instance, make_new_run_id(), {}, {"dagster/from_ui": "true"})
-        instance.report_dagster_event(DagsterEvent(
-            event_type_value=DagsterEventType.PIPELINE_START.value, job_name=runs.JOB),
-            run_id=run.run_id)
-        return run.run_id
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (a run worker killed by the OOM killer)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(timeout=60)
+    return process.pid
+
+
+@contextmanager
+def live_worker() -> Iterator[int]:
+    """A process that lives for the test (a run worker still running); yields its pid."""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        yield worker.pid
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+
+
+def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Path) -> None:
+    """Runs launched from the UI carry no `datenwerk run` tags: a STARTED one whose run worker
+    is gone is marked failed; one whose worker lives makes `datenwerk run` refuse, naming it."""
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    from orchestration import runs
 
     with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
-        dead = started_ui_run(instance)
+        dead = started_ui_run(instance, dead_pid())
         assert runs.blocking_runs(instance) == []
         assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
 
-        live = started_ui_run(instance)
-        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
-                                   "api", "execute_run", live])
-        try:
+        with live_worker() as pid:
+            live = started_ui_run(instance, pid)
             assert [r.run_id for r in runs.blocking_runs(instance)] == [live]
             with pytest.raises(runs.RunInProgress, match=f"another run is in progress \\(run {live}"):
                 runs.execute(instance, "never-started", {}, tmp_path / "run.log")
-        finally:
-            worker.kill()
-            worker.wait(timeout=30)
+        assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
+
+
+def test_dead_run_monitor_fails_runs_whose_worker_is_gone(tmp_path: Path) -> None:
+    """Under the daemon, without any `datenwerk run`: the sensor fails the dead run (its
+    failure alert goes out, its pool slot and the queue are freed) and leaves the live one."""
+    from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+
+    from orchestration.alerts import dead_run_monitor
+
+    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance, live_worker() as pid:
+        dead, live = started_ui_run(instance, dead_pid()), started_ui_run(instance, pid)
+        result = dead_run_monitor(build_sensor_context(instance=instance))
+        assert "1 dead run(s) marked failed" in str(result)
+        assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
         assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]

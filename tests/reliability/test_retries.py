@@ -66,12 +66,10 @@ def events_of(result, event_type: DagsterEventType) -> list:  # type: ignore[no-
     return [e for e in result.all_events if e.event_type == event_type]
 
 
-def test_locked_warehouse_is_retried_until_the_lock_is_gone(small_demo_home: Path) -> None:
-    home = copy_home(small_demo_home, "retry-locked")
-    db = home / "warehouse" / "build.duckdb"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    # Another process holds the write lock until told to let go: after the first failed attempt.
-    holder = subprocess.Popen(
+def hold_write_lock(db: Path) -> subprocess.Popen[str]:
+    """A second process that holds the DuckDB write lock on ``db`` until it reads a line on
+    stdin (it prints "locked" once it holds it)."""
+    return subprocess.Popen(
         [sys.executable, "-c", (
             "import duckdb, sys\n"
             f"con = duckdb.connect({str(db)!r})\n"
@@ -81,6 +79,14 @@ def test_locked_warehouse_is_retried_until_the_lock_is_gone(small_demo_home: Pat
         )],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+
+
+def test_locked_warehouse_is_retried_until_the_lock_is_gone(small_demo_home: Path) -> None:
+    home = copy_home(small_demo_home, "retry-locked")
+    db = home / "warehouse" / "build.duckdb"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    # Another process holds the write lock until told to let go: after the first failed attempt.
+    holder = hold_write_lock(db)
     released: list[float] = []
 
     def release() -> None:
