@@ -636,8 +636,20 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
                         folder / PDF_NAME if printed else None, report.year)
 
 
+# The marts a report reads; a publication without them (a partial test set-up) gets none.
+SOURCES = ("dim_department", "mart_impact", "mart_outcomes", "mart_outcomes_by_dimension",
+           "fct_goals", "mart_finance_by_cost_centre_month")
+
+
 def scopes(con: duckdb.DuckDBPyConnection) -> list[Scope]:
     """Every department of every organisation, then each organisation as a whole."""
+    present = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'main'"
+    ).fetchall()}
+    missing = [t for t in SOURCES if t not in present]
+    if missing:
+        log.warning("no impact reports: the publication has no %s", ", ".join(missing))
+        return []
     departments = con.execute(
         "select organisation_code, department_code, department_name from dim_department "
         "order by all").fetchall()
