@@ -669,9 +669,27 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
             "reports are made from a publication; run the pipeline first")
     source = paths.generations_dir() / manifest["file"]
     day = date or today()
+    results: list[ReportResult] = []
+    failures: list[str] = []
     with duckdb.connect(str(source), read_only=True) as con:
-        return [_write_one(con, scope, manifest, day, pdf) for scope in scopes(con)
-                if only is None or scope.folder in only]
+        for scope in scopes(con):
+            if only is not None and scope.folder not in only:
+                continue
+            # one report that cannot be made must not cost the others (or the exports)
+            try:
+                results.append(_write_one(con, scope, manifest, day, pdf))
+            except Exception as exc:  # reported below, with the scope
+                log.exception("impact report for %s failed", scope.folder)
+                failures.append(f"{scope.organisation_code}/{scope.folder}: {exc!r}")
+    if failures and not results:
+        raise ReportError("no impact report could be made: " + "; ".join(failures))
+    for failure in failures:
+        log.error("impact report not written: %s", failure)
+    return results
+
+
+class ReportError(RuntimeError):
+    """Not one impact report could be made from the publication."""
 
 
 def latest_report(organisation_code: str, department_code: str | None,
