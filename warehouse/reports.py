@@ -684,9 +684,11 @@ def scopes(con: duckdb.DuckDBPyConnection) -> list[Scope]:
 
 
 def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None = None,
-                  pdf: bool = True, only: Sequence[str] | None = None) -> list[ReportResult]:
+                  pdf: bool = True, only: Sequence[str] | None = None,
+                  on_failure: Callable[[str], None] | None = None) -> list[ReportResult]:
     """Write every impact report of ``date`` (default today) from the current (or given)
-    generation. ``only``: department codes (and ``_organisation``) to write, default all."""
+    generation. ``only``: department codes (and ``_organisation``) to write, default all;
+    ``on_failure`` hears of each report that could not be made (the others are written)."""
     manifest = current_manifest() if manifest is None else manifest
     if manifest is None:
         raise FileNotFoundError(
@@ -710,6 +712,8 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
         raise ReportError("no impact report could be made: " + "; ".join(failures))
     for failure in failures:
         log.error("impact report not written: %s", failure)
+        if on_failure:
+            on_failure(f"impact report not written: {failure}")
     return results
 
 
