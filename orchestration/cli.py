@@ -392,6 +392,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
           f"it was {current}.")
     if args.no_exports:
         return 0
+    from warehouse.reports import write_reports
+
+    # the impact reports first: each export's manifest links its department's report
+    for report in write_reports(manifest=restored):
+        print(f"  {report.html.relative_to(paths.home())} rewritten")
     try:
         results = export_departments(manifest=restored)
     except ExportConfigError as exc:

@@ -22,7 +22,7 @@ from warehouse.reports import write_reports
     ),
 )
 def impact_reports(context: AssetExecutionContext) -> MaterializeResult:
-    results = write_reports()
+    results = write_reports(on_failure=context.log.error)
     without_pdf = [str(r.html) for r in results if r.pdf is None]
     if without_pdf:
         context.log.warning(f"{len(without_pdf)} report(s) without PDF (no Chromium?)")

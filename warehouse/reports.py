@@ -250,11 +250,12 @@ def trend(title: str, records: list[dict[str, Any]], y_format: str, by: str = "J
 
 @dataclass(frozen=True)
 class Scope:
-    """What one report covers: an organisation, or one of its departments."""
+    """What one report covers: an organisation, one of its departments, or one program."""
 
     organisation_code: str
     department_code: str | None
     name: str
+    program_code: str | None = None
 
     @property
     def folder(self) -> str:
@@ -263,9 +264,11 @@ class Scope:
     def where(self, alias: str = "") -> tuple[str, list[str]]:
         prefix = f"{alias}." if alias else ""
         sql, params = f"{prefix}organisation_code = ?", [self.organisation_code]
-        if self.department_code:
-            sql += f" and {prefix}department_code = ?"
-            params.append(self.department_code)
+        for column, value in (("department_code", self.department_code),
+                              ("program_code", self.program_code)):
+            if value:
+                sql += f" and {prefix}{column} = ?"
+                params.append(value)
         return sql, params
 
 
@@ -573,6 +576,9 @@ def render_html(report: Report, manifest: dict[str, Any], date: dt.date) -> str:
         threshold=settings.SUPPRESSION_THRESHOLD, date=german_date(date),
         published=published.strftime("%d.%m.%Y %H:%M"), generation=manifest["generation"],
         run_id=manifest.get("run_id") or "", programs=report.programs,
+        program_links=({code: program_file(code) for code, _ in report.programs}
+                       if report.scope.department_code and not report.scope.program_code
+                       else {}),
     )
 
 
@@ -606,6 +612,21 @@ def report_folder(organisation_code: str, department_code: str | None) -> Path:
     return paths.impact_reports_dir() / organisation_code / (department_code or ORGANISATION)
 
 
+def program_file(program_code: str) -> str:
+    """File name of a program's report in its department's folder."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in program_code)
+    return f"wirkungsbericht_angebot_{safe}.html"
+
+
+def _program_report(con: duckdb.DuckDBPyConnection, department: Scope, code: str, name: str,
+                    manifest: dict[str, Any], day: dt.date, folder: Path) -> str:
+    scope = Scope(department.organisation_code, department.department_code,
+                  f"{name} ({department.name})", program_code=code)
+    target = folder / program_file(code)
+    target.write_text(render_html(Report(con, scope), manifest, day), encoding="utf-8")
+    return target.name
+
+
 def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str, Any],
                day: dt.date, pdf: bool) -> ReportResult:
     base = report_folder(scope.organisation_code, scope.department_code)
@@ -619,11 +640,15 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
         html = tmp / HTML_NAME
         html.write_text(render_html(report, manifest, day), encoding="utf-8")
         printed = pdf and print_pdf(html, tmp / PDF_NAME)
+        # each program of a department on its own, beside the department's report (HTML)
+        programs = [] if scope.department_code is None else [
+            _program_report(con, scope, code, name, manifest, day, tmp)
+            for code, name in report.programs]
         (tmp / "manifest.json").write_text(json.dumps({
             "organisation_code": scope.organisation_code,
             "department_code": scope.department_code, "year": report.year,
             "generation": manifest["generation"], "run_id": manifest.get("run_id"),
-            "files": [HTML_NAME, *([PDF_NAME] if printed else [])],
+            "files": [HTML_NAME, *([PDF_NAME] if printed else []), *programs],
         }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _swap_in(tmp, base / day.isoformat())
     finally:
@@ -636,8 +661,20 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
                         folder / PDF_NAME if printed else None, report.year)
 
 
+# The marts a report reads; a publication without them (a partial test set-up) gets none.
+SOURCES = ("dim_department", "mart_impact", "mart_outcomes", "mart_outcomes_by_dimension",
+           "fct_goals", "mart_finance_by_cost_centre_month")
+
+
 def scopes(con: duckdb.DuckDBPyConnection) -> list[Scope]:
     """Every department of every organisation, then each organisation as a whole."""
+    present = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'main'"
+    ).fetchall()}
+    missing = [t for t in SOURCES if t not in present]
+    if missing:
+        log.warning("no impact reports: the publication has no %s", ", ".join(missing))
+        return []
     departments = con.execute(
         "select organisation_code, department_code, department_name from dim_department "
         "order by all").fetchall()
@@ -647,9 +684,11 @@ def scopes(con: duckdb.DuckDBPyConnection) -> list[Scope]:
 
 
 def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None = None,
-                  pdf: bool = True, only: Sequence[str] | None = None) -> list[ReportResult]:
+                  pdf: bool = True, only: Sequence[str] | None = None,
+                  on_failure: Callable[[str], None] | None = None) -> list[ReportResult]:
     """Write every impact report of ``date`` (default today) from the current (or given)
-    generation. ``only``: department codes (and ``_organisation``) to write, default all."""
+    generation. ``only``: department codes (and ``_organisation``) to write, default all;
+    ``on_failure`` hears of each report that could not be made (the others are written)."""
     manifest = current_manifest() if manifest is None else manifest
     if manifest is None:
         raise FileNotFoundError(
@@ -657,9 +696,29 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
             "reports are made from a publication; run the pipeline first")
     source = paths.generations_dir() / manifest["file"]
     day = date or today()
+    results: list[ReportResult] = []
+    failures: list[str] = []
     with duckdb.connect(str(source), read_only=True) as con:
-        return [_write_one(con, scope, manifest, day, pdf) for scope in scopes(con)
-                if only is None or scope.folder in only]
+        for scope in scopes(con):
+            if only is not None and scope.folder not in only:
+                continue
+            # one report that cannot be made must not cost the others (or the exports)
+            try:
+                results.append(_write_one(con, scope, manifest, day, pdf))
+            except Exception as exc:  # reported below, with the scope
+                log.exception("impact report for %s failed", scope.folder)
+                failures.append(f"{scope.organisation_code}/{scope.folder}: {exc!r}")
+    if failures and not results:
+        raise ReportError("no impact report could be made: " + "; ".join(failures))
+    for failure in failures:
+        log.error("impact report not written: %s", failure)
+        if on_failure:
+            on_failure(f"impact report not written: {failure}")
+    return results
+
+
+class ReportError(RuntimeError):
+    """Not one impact report could be made from the publication."""
 
 
 def latest_report(organisation_code: str, department_code: str | None,

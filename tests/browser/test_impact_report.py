@@ -159,3 +159,14 @@ def test_organisation_report_and_export_manifest_link(first_run: PipelineRun) ->
     manifest = json.loads((first_run.home / "exports" / DEPARTMENT / "latest" /
                            "manifest.json").read_text())
     assert (first_run.home / manifest["impact_report"]).is_file()
+    # each program of the department also on its own, linked from the department's report
+    latest = reports / DEPARTMENT / "latest"
+    programs = {r[0] for r in published(first_run, "select program_code from dim_program "
+                                                   "where department_code = ?", [DEPARTMENT])}
+    files = json.loads((latest / "manifest.json").read_text())["files"]
+    department_page = (latest / "wirkungsbericht.html").read_text(encoding="utf-8")
+    for program in programs:
+        name = f"wirkungsbericht_angebot_{program}.html"
+        assert name in files and f'href="{name}"' in department_page
+        page = (latest / name).read_text(encoding="utf-8")
+        assert f"({program})" in page and "<script" not in page

@@ -53,3 +53,17 @@ def test_pilot_department_gets_exactly_its_rows(first_run: PipelineRun, departme
     total = published(first_run, "select sum(costs_eur) as s from mart_finance_by_cost_centre_month"
                                  f" where department_code = '{department}'")["s"][0]
     assert german["Kosten (€)"].sum() == pytest.approx(float(total), abs=0.005)
+
+
+@pytest.mark.parametrize("department", ["SB", "SUB"])
+def test_department_gets_its_own_delivery_status(first_run: PipelineRun, department: str) -> None:
+    latest = first_run.home / "exports" / department / "latest"
+    frame = pd.read_parquet(latest / "mart_deliveries.parquet")
+    expected = published(first_run, "select source_file from mart_deliveries "
+                                     f"where department_code = '{department}'")
+    assert len(frame) == len(expected) > 0
+    assert all(f.startswith(f"case_management/swm/{department}/") for f in frame["source_file"])
+    workbook = openpyxl.load_workbook(latest / "mart_deliveries.xlsx", read_only=True)
+    assert workbook.sheetnames == ["Erläuterungen", "Lieferungen"]
+    header = next(workbook["Lieferungen"].iter_rows(values_only=True))
+    assert {"Datei", "Ergebnis", "Zeilen gelesen", "Zeilen zurückgestellt"} <= set(header)

@@ -54,9 +54,12 @@ def test_publish_waits_for_every_blocking_check_and_exports_follow_it() -> None:
     blocking = {spec.asset_key for c in CHECKS for spec in c.check_specs if spec.blocking}
     assert AssetKey(["stg_accounting__bookings"]) in blocking
     assert blocking <= graph.get(published).parent_keys
+    reports = graph.get(AssetKey(["impact_reports"]))
+    assert reports.parent_keys == {published}
     exports = graph.get(AssetKey(["department_exports"]))
-    assert exports.parent_keys == {published}
-    assert exports.group_name == graph.get(published).group_name == "publish"
+    # the export's manifest links the department's impact report of the same publication
+    assert exports.parent_keys == {published, AssetKey(["impact_reports"])}
+    assert exports.group_name == reports.group_name == graph.get(published).group_name == "publish"
 
 
 def test_open_data_follows_the_publication_with_a_blocking_check() -> None:
