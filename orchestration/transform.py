@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from dagster import (
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from packaging import version
 
 from quality import holds
 from warehouse import gate, paths
@@ -92,30 +90,10 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-class DatenwerkDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without its per-step set-up cost.
-
-    dagster-dbt offers no option for either, so two of its private hooks are replaced (the
-    version is pinned in uv.lock; tests/unit/test_dbt_resource.py fails if they change):
-    - the dbt version comes from the installed dbt-core package when the executable is this
-      environment's own dbt, instead of spawning ``dbt --version`` in every step;
-    - no in-process dbt adapter is set up (loading the profile and every macro): dagster-dbt
-      uses it only to fetch row counts and column metadata, which Datenwerk does not ask for
-      (row counts come from one read-only connection after the build, see ``with_row_counts``).
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
-            return version.parse(metadata.version("dbt-core"))
-        return super()._cli_version
-
-    def _initialize_dbt_core_adapter(self, args: Any) -> None:  # type: ignore[override]
-        return None
-
-
 def dbt_resource() -> DbtCliResource:
-    return DatenwerkDbtCliResource(
+    """dagster-dbt's resource. It spawns ``dbt --version`` and sets up a dbt adapter in every
+    step (about 3 s); it has no public option to skip either, and private hooks are not used."""
+    return DbtCliResource(
         project_dir=DBT_PROJECT,
         profiles_dir=str(paths.TRANSFORM_DIR),
         dbt_executable=dbt_executable(),
