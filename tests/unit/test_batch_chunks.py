@@ -38,8 +38,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 'swm' as organisation_code, 'SB' as department_code,
                 case when i < 40 then 'aaaa' else 'bbbb' end as source_sha256,
                 case when i = 33 then 10 else i + 2 end as source_line,
-                case when i in (5, 35) then 'F-dup' when i = 52 then 'F-0045'
-                     else 'F-' || lpad(i::varchar, 4, '0') end as case_id,
+                -- case numbers arrive pseudonymised, as every source-system number does
+                md5(case when i in (5, 35) then 'F-dup' when i = 52 then 'F-0045'
+                         else 'F-' || lpad(i::varchar, 4, '0') end) as case_id,
                 case when i in (8, 9, 46) then 'K-00' || i else '{OK}' end as client_id,
                 case when i in (13, 14) then null else 'P' end as program_code,
                 null::varchar as referral_source,
@@ -49,6 +50,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 case when i in (3, 17, 18, 40, 41, 42, 55) then 'eloped' || (i % 2)
                      when i % 4 = 0 then null else 'planned' end as end_reason,
                 '{OK}' as caseworker_id,
+                null::bigint as contacts_total,
+                null::bigint as contact_minutes_total,
+                null::varchar as problem_area,
+                null::varchar as problem_area_result,
                 case when i < 30 then '1.1' when i < 55 then '1.2' else '1.3' end as _dlt_load_id
             from range({ROWS}) as r(i)
         """)
