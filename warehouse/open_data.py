@@ -216,7 +216,7 @@ def directory_rows(build_db: Path) -> list[dict[str, Any]]:
             return []
         rel = con.sql("select * from staging.stg_reference__locations "
                       "order by organisation_code, department_code")
-        return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def _uuid(*parts: str) -> str:

@@ -7,6 +7,7 @@ the daemon is what takes them off the queue and launches them (in a subprocess o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -107,14 +108,10 @@ def webserver() -> Iterator[Webserver]:
         # Ctrl-C, as a user stops `make dev`; its shutdown can hang on the code server, so the
         # group (webserver, daemon, code server, run workers) is killed after a grace period.
         os.killpg(process.pid, signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=10)
 
 
