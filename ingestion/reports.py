@@ -81,8 +81,11 @@ def write_report(outcome: FileOutcome) -> Path:
         f"<h1>Delivery report</h1><p><b>{html.escape(rel)}</b> · profile {html.escape(outcome.profile)}"
         f" · {html.escape(outcome.entity)} · checked {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"
         f"{verdict}{unexpected}"
-        + (f"<table><tr><th>Row</th><th>Field</th><th>Reason</th><th>Value</th></tr>{table}</table>"
-           if rows else "")
+        + (
+            f"<table><tr><th>Row</th><th>Field</th><th>Reason</th><th>Value</th></tr>{table}</table>"
+            if rows
+            else ""
+        )
         + "<p><small>Row numbers count as a spreadsheet shows them (the header is row 1). Values of "
         "personal fields are never shown.</small></p>",
         encoding="utf-8",

@@ -78,8 +78,12 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run:
     assert staged == (staged_before[0] + 1, staged_before[0] + 1)  # one new, none twice
     assert corrected[0][0] == 175 and corrected[0][1] > staged_before[1]  # the correction won
     with duckdb.connect(str(db), read_only=True) as con:
-        files = dict(con.execute("select source_file, count(*) from staging.stg_accounting__bookings "
-                                 "where year(document_date) = 2024 group by 1").fetchall())
+        files = dict(
+            con.execute(
+                "select source_file, count(*) from staging.stg_accounting__bookings "
+                "where year(document_date) = 2024 group by 1"
+            ).fetchall()
+        )
         reconciled = checks.reconcile_bookings_to_files(con)
     assert files == {"accounting/swm/EXTF_Buchungsstapel_2024_korrektur.csv": len(datev_lines) - 13}
     assert reconciled.passed, reconciled.description
