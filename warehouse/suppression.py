@@ -58,7 +58,10 @@ class Table:
     def key(self, cell: tuple[str, ...]) -> Key:
         """The cell's identity across tables: every dimension value it fixes."""
         return frozenset(
-            [*self.fixed.items(), *((d, v) for d, v in zip(self.dims, cell, strict=True) if v != TOTAL)]
+            [
+                *self.fixed.items(),
+                *((d, v) for d, v in zip(self.dims, cell, strict=True) if v != TOTAL),
+            ]
         )
 
     def levels(self, i: int) -> list[str]:
@@ -127,7 +130,9 @@ class _System:
     def members(self, eq: tuple[int, tuple[int, ...]]) -> tuple[int, ...]:
         return (eq[0], *eq[1])
 
-    def intervals(self, hidden: Iterable[int], known: Sequence[int | None]) -> dict[int, tuple[float, float]]:
+    def intervals(
+        self, hidden: Iterable[int], known: Sequence[int | None]
+    ) -> dict[int, tuple[float, float]]:
         """Feasible [min, max] of each hidden variable given the known ones (inf if unbounded)."""
         hidden = sorted(hidden)
         col = {v: j for j, v in enumerate(hidden)}

@@ -55,7 +55,9 @@ FILES = {  # demo CSV -> (workbook, column renames, code maps)
     }, {"Messzeitpunkt": {"Aufnahme": "Beginn", "Zwischenstand": "Verlauf", "Abschluss": "Ende"}}),
 }
 DATE_COLUMNS = {"Geburtsdatum", "Hilfebeginn", "Hilfeende", "Kontaktdatum", "Vereinbart", "Datum"}
-NUMBER_COLUMNS = {"Minuten", "Ausgangslage", "Erwartet", "Erreicht", "Gewichtung", "Punkte", "Min", "Max"}
+NUMBER_COLUMNS = {
+    "Minuten", "Ausgangslage", "Erwartet", "Erreicht", "Gewichtung", "Punkte", "Min", "Max"
+}
 
 
 def convert_department(dept_dir: Path) -> bool:
