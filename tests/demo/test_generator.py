@@ -428,4 +428,5 @@ def test_excel_department_is_deterministic_and_reads_as_the_same_rows(tmp_path: 
     original = pd.read_csv(csv_inbox / "case_management" / "swm" / "AJH" / "kontakte.csv",
                            sep=";", encoding="cp1252", dtype=str)
     assert workbook["Kontakt-ID"].tolist() == original["Kontakt-Nr"].tolist()
-    assert set(workbook["Kontaktart"]) <= {"Büro", "Telefon", "Video", "Hausbesuch", "Gruppenangebot"}
+    kinds = {"Büro", "Telefon", "Video", "Hausbesuch", "Gruppenangebot"}
+    assert set(workbook["Kontaktart"]) <= kinds
