@@ -28,7 +28,10 @@ def fct_cases_like(rows: int) -> pa.Table:
     """29 columns of fct_cases with plausible values."""
     i = pa.array(range(rows))
     day = dt.date(2022, 1, 1)
-    text = lambda fmt: pa.array([fmt.format(k) for k in range(rows)])
+
+    def text(fmt: str) -> pa.Array:
+        return pa.array([fmt.format(k) for k in range(rows)])
+
     dates = pa.array([day + dt.timedelta(days=k % 1400) for k in range(rows)])
     return pa.table({
         "organisation_code": pa.array(["swm"] * rows),

@@ -159,7 +159,9 @@ def quarantine_table(outcomes: Sequence[FileOutcome]) -> pa.Table:
     tables = [t for o in outcomes for t in o.quarantine]
     if not tables:
         return QUARANTINE_SCHEMA.empty_table()
-    return pa.concat_tables([t.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA) for t in tables])
+    return pa.concat_tables(
+        [t.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA) for t in tables]
+    )
 
 
 def reject_file(path: Path, reason: str) -> Path:

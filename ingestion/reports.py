@@ -1,4 +1,5 @@
-"""Plain-language quality reports on delivered files, for data stewards and for `datenwerk validate`.
+"""Plain-language quality reports on delivered files, for data stewards and for
+`datenwerk validate`.
 
 A report names each rejected row by its row number, field and reason, and quotes the offending
 value only where it is not personal data (codes, event dates, numbers). Reports are written into
@@ -17,32 +18,6 @@ from ingestion.delivery import FileOutcome, quarantine_table, relative_to_inbox
 from warehouse import paths
 
 
-def summary_lines(outcome: FileOutcome) -> list[str]:
-    """The report as text lines (what `datenwerk validate` prints)."""
-    name = relative_to_inbox(outcome.path)
-    lines = [f"File:      {name}", f"Profile:   {outcome.profile} ({outcome.entity})"]
-    if outcome.rejected_reason:
-        lines += ["Result:    REJECTED as a whole, nothing loaded", f"Reason:    {outcome.rejected_reason}"]
-        return lines
-    lines += [
-        f"Rows read: {outcome.rows_read}",
-        f"Accepted:  {outcome.rows_loaded}",
-        f"Rejected:  {outcome.rows_quarantined}",
-    ]
-    if outcome.unexpected_columns:
-        lines.append(
-            "Columns not in the profile (not read, not stored): " + ", ".join(outcome.unexpected_columns)
-        )
-    rows = sorted(quarantine_table([outcome]).to_pylist(), key=lambda r: r["source_line"])
-    if rows:
-        lines.append("")
-        lines.append(f"{'row':>7}  {'field':<18} reason")
-        for r in rows:
-            value = f" (value: {r['offending_value']!r})" if r["offending_value"] is not None else ""
-            lines.append(f"{r['source_line']:>7}  {r['field']:<18} {r['reason']}{value}")
-    return lines
-
-
 def write_report(outcome: FileOutcome) -> Path:
     """Write the steward's report (HTML, with the same rows as CSV beside it); return its path."""
     rel = relative_to_inbox(outcome.path)
@@ -56,7 +31,8 @@ def write_report(outcome: FileOutcome) -> Path:
             writer.writerow([r["source_line"], r["field"], r["reason"], r["offending_value"] or ""])
         target.with_suffix(".csv").write_text(buf.getvalue(), encoding="utf-8-sig")
     if outcome.rejected_reason:
-        verdict = f"<p class=bad>The whole file was rejected: {html.escape(outcome.rejected_reason)}</p>"
+        reason = html.escape(outcome.rejected_reason)
+        verdict = f"<p class=bad>The whole file was rejected: {reason}</p>"
     elif rows:
         verdict = (f"<p>{outcome.rows_loaded} of {outcome.rows_read} rows were loaded; "
                    f"{len(rows)} rows were set aside. Please correct them in the source system; "
@@ -65,7 +41,8 @@ def write_report(outcome: FileOutcome) -> Path:
         verdict = f"<p class=ok>All {outcome.rows_read} rows were loaded.</p>"
     table = "".join(
         f"<tr><td>{r['source_line']}</td><td>{html.escape(r['field'])}</td>"
-        f"<td>{html.escape(r['reason'])}</td><td>{html.escape(r['offending_value'] or '')}</td></tr>"
+        f"<td>{html.escape(r['reason'])}</td>"
+        f"<td>{html.escape(r['offending_value'] or '')}</td></tr>"
         for r in rows
     )
     unexpected = (
@@ -78,13 +55,17 @@ def write_report(outcome: FileOutcome) -> Path:
         "<!doctype html><meta charset=utf-8><title>Datenwerk: " + html.escape(rel) + "</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;"
         "border-bottom:1px solid #ddd;text-align:left}.bad{color:#a00}.ok{color:#070}</style>"
-        f"<h1>Delivery report</h1><p><b>{html.escape(rel)}</b> · profile {html.escape(outcome.profile)}"
+        f"<h1>Delivery report</h1><p><b>{html.escape(rel)}</b>"
+        f" · profile {html.escape(outcome.profile)}"
         f" · {html.escape(outcome.entity)} · checked {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"
         f"{verdict}{unexpected}"
-        + (f"<table><tr><th>Row</th><th>Field</th><th>Reason</th><th>Value</th></tr>{table}</table>"
-           if rows else "")
-        + "<p><small>Row numbers count as a spreadsheet shows them (the header is row 1). Values of "
-        "personal fields are never shown.</small></p>",
+        + (
+            f"<table><tr><th>Row</th><th>Field</th><th>Reason</th><th>Value</th></tr>{table}</table>"
+            if rows
+            else ""
+        )
+        + "<p><small>Row numbers count as a spreadsheet shows them (the header is row 1). "
+        "Values of personal fields are never shown.</small></p>",
         encoding="utf-8",
     )
     return target

@@ -293,11 +293,17 @@ def render_markdown() -> str:
         "and the shipped profiles by `make` (`make standard`); a test keeps them in step.",
         "",
         "**Never stored**: names, addresses, phone numbers, e-mail addresses, full birth dates and",
-        "free-text notes. Fields marked *pseudonymised* become keyed HMAC-SHA256 pseudonyms; fields",
+        (
+            "free-text notes. Fields marked *pseudonymised* become keyed HMAC-SHA256 pseudonyms; "
+            "fields"
+        ),
         "marked *personal* are read only to derive a coarser field and are then dropped.",
         "",
         "**Special categories** (GDPR Art. 9) are never stored in any form, not even",
-        "pseudonymised: a profile that maps a column whose name reveals one of them to any field is",
+        (
+            "pseudonymised: a profile that maps a column whose name reveals one of them to any "
+            "field is"
+        ),
         "refused (list such columns under `personal_columns`; they are never read):",
         "",
         *(f"- {c.label}: column names containing "
@@ -308,32 +314,45 @@ def render_markdown() -> str:
         "pseudonym; the clear value is never written.",
         "",
         "Types: `string`; `date` (`DD.MM.YYYY`, also without leading zeros, or ISO `YYYY-MM-DD`;",
-        "impossible dates such as 31.02. are rejected); `integer`; `decimal` (decimal comma or point",
+        (
+            "impossible dates such as 31.02. are rejected); `integer`; `decimal` (decimal comma "
+            "or point"
+        ),
         "as the profile says; a thousands dot is allowed with a decimal comma).",
         "",
     ]
     for name, spec in standard().items():
-        out += [f"## `{name}`", "", spec.description, "", f"Key: {', '.join(f'`{k}`' for k in spec.key)}", ""]
+        key = ", ".join(f"`{k}`" for k in spec.key)
+        out += [f"## `{name}`", "", spec.description, "", f"Key: {key}", ""]
         out += ["| field | type | required | codes / range | notes |", "|---|---|---|---|---|"]
         for f in spec.fields.values():
             codes = ", ".join(f"`{c}`" for c in f.codes)
             if f.minimum is not None or f.maximum is not None:
-                codes = f"{f.minimum if f.minimum is not None else ''} … {f.maximum if f.maximum is not None else ''}"
+                low = f.minimum if f.minimum is not None else ""
+                high = f.maximum if f.maximum is not None else ""
+                codes = f"{low} … {high}"
             notes = [f.description]
             if f.pseudonymise:
                 notes.append("*pseudonymised*")
             if f.personal:
-                notes.append("*personal: " + ", ".join(f"becomes `{o}` ({h})" for o, h in f.derive.items()) + "*")
-            out.append(f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | {codes} | {' '.join(notes)} |")
+                derived = ", ".join(f"becomes `{o}` ({h})" for o, h in f.derive.items())
+                notes.append(f"*personal: {derived}*")
+            required = "yes" if f.required else ""
+            out.append(f"| `{f.name}` | {f.type} | {required} | {codes} | {' '.join(notes)} |")
         if spec.rules:
-            out += ["", "Rules: " + "; ".join(f"{r.reason} (`{r.check}`)" for r in spec.rules) + "."]
+            rules = "; ".join(f"{r.reason} (`{r.check}`)" for r in spec.rules)
+            out += ["", f"Rules: {rules}."]
         out.append("")
     out += ["## Rows that break the standard", "",
-            "Rows with a missing required value, an unreadable or impossible date, a number that is",
-            "no number, an unknown code, a broken rule, a key repeated within the file, or too many or",
+            ("Rows with a missing required value, an unreadable or impossible date, a number "
+             "that is"),
+            ("no number, an unknown code, a broken rule, a key repeated within the file, or too "
+             "many or"),
             "too few fields go to the quarantine table with file, row, field and reason (values of",
             "personal fields are never copied). A file whose share of such rows exceeds",
             "`DATENWERK_MAX_REJECT_SHARE` (default 20 %) is rejected as a whole.", "",
             "## Export profiles shipped", ""]
-    out += [f"- `{p.name}` ({p.format}, {p.encoding}): {p.description}" for p in profiles().values()]
+    out += [
+        f"- `{p.name}` ({p.format}, {p.encoding}): {p.description}" for p in profiles().values()
+    ]
     return "\n".join(out) + "\n"

@@ -243,7 +243,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "credit": ("Haben", "credit"),
     "balance": ("Saldo", "balance"),
     "quarantined_eur": ("davon aussortiert (Saldo)", "of which rejected (balance)"),
-    "rejected": ("ABGELEHNT als Ganzes, nichts würde geladen", "REJECTED as a whole, nothing loaded"),
+    "rejected": (
+        "ABGELEHNT als Ganzes, nichts würde geladen", "REJECTED as a whole, nothing loaded"
+    ),
     "reason": ("Grund", "Reason"),
     "ok": ("In Ordnung: die Datei würde vollständig geladen.", "OK: the file would load in full."),
     "partly": ("Teilweise: die aussortierten Zeilen würden nicht geladen.",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from warehouse import settings
 
+# Dagster and dlt read their settings from the environment at import time, so the process
+# environment is set before they are imported.
 settings.apply_process_environment()
 
-from dagster import (
+from dagster import (  # noqa: E402
     AssetSelection,
     Definitions,
     ScheduleDefinition,
@@ -20,26 +22,26 @@ from dagster import (
     in_process_executor,
     map_asset_specs,
 )
-from dagster_dlt import DagsterDltResource
+from dagster_dlt import DagsterDltResource  # noqa: E402
 
-from .alerts import dead_run_monitor, failure_alert
-from .checks import CHECKS
-from .deliveries import DELIVERY_CHECKS
-from .exports import department_exports
-from .freshness import (
+from .alerts import dead_run_monitor, failure_alert  # noqa: E402
+from .checks import CHECKS  # noqa: E402
+from .deliveries import DELIVERY_CHECKS  # noqa: E402
+from .exports import department_exports  # noqa: E402
+from .freshness import (  # noqa: E402
     FRESHNESS_CHECKS,
     PUBLICATION,
     freshness_job,
     freshness_schedule,
     publication_policy,
 )
-from .ingestion import ASSETS as INGESTION_ASSETS
-from .open_data import open_data
-from .publish import published_marts
-from .quality_report import data_quality_report
-from .reports import impact_reports
-from .sensors import inbox_sensor
-from .transform import dbt_resource, transform_assets
+from .ingestion import ASSETS as INGESTION_ASSETS  # noqa: E402
+from .open_data import open_data  # noqa: E402
+from .publish import published_marts  # noqa: E402
+from .quality_report import data_quality_report  # noqa: E402
+from .reports import impact_reports  # noqa: E402
+from .sensors import inbox_sensor  # noqa: E402
+from .transform import dbt_resource, transform_assets  # noqa: E402
 
 nightly_refresh = define_asset_job(
     name="nightly_refresh",

@@ -99,8 +99,8 @@ def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
     """Rejected or incomplete files in ``dataset``'s registry (completed loads only).
 
     ``con``: anything with ``execute_sql`` (dlt's SQL client) or a DuckDB connection.
-    ``known``: hashes of files registered before (left out); ``latest_per_file``: only each file name's latest
-    delivery (a corrected re-delivery clears the problem)."""
+    ``known``: hashes of files registered before (left out); ``latest_per_file``: only each file
+    name's latest delivery (a corrected re-delivery clears the problem)."""
     run: Callable[[str], list[tuple[Any, ...]]] = (
         con.execute_sql if hasattr(con, "execute_sql")
         else lambda sql: con.execute(sql).fetchall())

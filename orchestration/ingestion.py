@@ -101,7 +101,9 @@ def load_assets(
             for result in results:
                 table = result.asset_key.path[-1]
                 extra = (
-                    {"dagster/row_count": MetadataValue.int(counts[table])} if table in counts else {}
+                    {"dagster/row_count": MetadataValue.int(counts[table])}
+                    if table in counts
+                    else {}
                 )
                 if table == "file_registry":
                     extra.update(problem_metadata(found))

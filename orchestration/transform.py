@@ -230,6 +230,9 @@ def with_row_counts(events: list[Any], keys_by_output: Mapping[str, AssetKey]) -
     for event in events:
         if isinstance(event, Output) and event.output_name in counts:
             event = event.with_metadata(
-                {**event.metadata, "dagster/row_count": MetadataValue.int(counts[event.output_name])}
+                {
+                    **event.metadata,
+                    "dagster/row_count": MetadataValue.int(counts[event.output_name]),
+                }
             )
         yield event

@@ -405,7 +405,9 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcom
         description,
         metadata={
             "organisation_months": len(months),
-            "impact_mart_compared": "mart_impact" if _exists(con, "marts", "mart_impact") else "(none yet)",
+            "impact_mart_compared": (
+                "mart_impact" if _exists(con, "marts", "mart_impact") else "(none yet)"
+            ),
             "total_costs_eur": total["costs_eur"],
             "total_revenues_eur": total["revenues_eur"],
             "total_amount_eur": total["amount_eur"],

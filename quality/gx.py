@@ -498,7 +498,9 @@ def _index_html(runs: dict[str, list[dict[str, Any]]]) -> str:
     for suite in sorted(runs):
         for i, e in enumerate(runs[suite]):
             status = "passed" if e["success"] else "FAILED"
-            link = f'<a href="{esc(e["page"])}">{esc(e["time"])}</a>' if e["page"] else esc(e["time"])
+            link = (
+                f'<a href="{esc(e["page"])}">{esc(e["time"])}</a>' if e["page"] else esc(e["time"])
+            )
             detail = "; ".join(e["failed"] + e["notes"])
             cls = "latest" if i == 0 else "older"
             rows.append(

@@ -95,7 +95,9 @@ def held_files_sql() -> str:
     )
 
 
-def hold(load_ids: Iterable[str], *, dataset: str, table: str, check: str, reason: str) -> list[str]:
+def hold(
+    load_ids: Iterable[str], *, dataset: str, table: str, check: str, reason: str
+) -> list[str]:
     """Hold ``load_ids`` (a failing ``check`` on ``dataset.table``); returns the ids held.
 
     Holding a load twice adds the table and check to its record.

@@ -26,7 +26,9 @@ SMALL_SCALE = 0.02  # about 40 clients, every department and every file type, a 
 SEED = 7
 
 # Set before Datenwerk modules are imported: loading the definitions touches this home.
-_SESSION_ROOT = Path(os.environ.get("DATENWERK_TEST_ROOT", "/tmp")) / f"datenwerk-test-{os.getpid()}"
+_SESSION_ROOT = (
+    Path(os.environ.get("DATENWERK_TEST_ROOT", "/tmp")) / f"datenwerk-test-{os.getpid()}"
+)
 os.environ["DATENWERK_HOME"] = str(_SESSION_ROOT / "definitions")
 os.environ.pop("DATENWERK_PSEUDONYM_KEY", None)
 # The tests install the demo organisation: its stewards own the assets (as after `demo-data`).

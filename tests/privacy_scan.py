@@ -3,10 +3,10 @@
 The needles come from the deliveries themselves: every column an export profile maps onto an
 identifier of the standard (client, case, contact, goal, assessment, staff numbers). A derived
 key (client number + start date) is covered by its identifier part: the clear client number is
-a token of the clear derived key, wherever that would appear. The haystack is every artefact outside the inbox, the
-protected folder, the key and the generator's truth: every VARCHAR column of every DuckDB file
-(build, published, generations) and the bytes of every other file (department exports, open
-data, dlt packages, Dagster storage, dbt artefacts, logs).
+a token of the clear derived key, wherever that would appear. The haystack is every artefact
+outside the inbox, the protected folder, the key and the generator's truth: every VARCHAR column
+of every DuckDB file (build, published, generations) and the bytes of every other file
+(department exports, open data, dlt packages, Dagster storage, dbt artefacts, logs).
 
 Values are compared as whole tokens (runs of letters, digits and '-'), not as substrings: a
 numeric client number such as ``4711`` may occur by chance inside a hexadecimal pseudonym, and

@@ -43,7 +43,8 @@ class Column:
 
     @property
     def kind(self) -> str:
-        """``percent``, ``euro``, ``year`` or ``""`` (shown by its type), from the naming conventions."""
+        """``percent``, ``euro``, ``year`` or ``""`` (shown by its type), from the naming
+        conventions."""
         if self.name.endswith("_rate") or self.name.startswith("share_"):
             return "percent"
         if self.name.endswith("_eur"):

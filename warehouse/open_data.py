@@ -216,7 +216,7 @@ def directory_rows(build_db: Path) -> list[dict[str, Any]]:
             return []
         rel = con.sql("select * from staging.stg_reference__locations "
                       "order by organisation_code, department_code")
-        return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def _uuid(*parts: str) -> str:
@@ -224,7 +224,9 @@ def _uuid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "datenwerk:" + ":".join(parts)))
 
 
-def hsds_tables(rows: Sequence[dict[str, Any]], modified: datetime) -> dict[str, list[dict[str, Any]]]:
+def hsds_tables(
+    rows: Sequence[dict[str, Any]], modified: datetime
+) -> dict[str, list[dict[str, Any]]]:
     """HSDS 3.0 organization, service, location, address and service_at_location records."""
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in HSDS_FIELDS}
     orgs_seen: set[str] = set()
@@ -304,8 +306,10 @@ def _date(value: str, kind: str = "date") -> dict[str, str]:
     return {"@value": value, "@type": f"xsd:{kind}"}
 
 
-def _distribution(folder: Path, file: str, title: str, description: str,
-                  modified: str, attribution: str, conforms_to: str | None = None) -> dict[str, Any]:
+def _distribution(
+    folder: Path, file: str, title: str, description: str,
+    modified: str, attribution: str, conforms_to: str | None = None,
+) -> dict[str, Any]:
     dist: dict[str, Any] = {
         "@id": f"#distribution/{Path(file).stem}",
         "@type": "dcat:Distribution",

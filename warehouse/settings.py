@@ -131,7 +131,8 @@ def max_publication_age_hours() -> float:
 
 def default_max_days_without_delivery() -> float:
     """Days without a new file after which a department's source is flagged, unless the stewards
-    file sets it per department (``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``): monthly exports + a week."""
+    file sets it per department (``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``): monthly exports + a
+    week."""
     return float(os.environ.get("DATENWERK_MAX_DAYS_WITHOUT_DELIVERY", "38"))
 
 

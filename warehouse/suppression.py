@@ -58,7 +58,10 @@ class Table:
     def key(self, cell: tuple[str, ...]) -> Key:
         """The cell's identity across tables: every dimension value it fixes."""
         return frozenset(
-            [*self.fixed.items(), *((d, v) for d, v in zip(self.dims, cell) if v != TOTAL)]
+            [
+                *self.fixed.items(),
+                *((d, v) for d, v in zip(self.dims, cell, strict=True) if v != TOTAL),
+            ]
         )
 
     def levels(self, i: int) -> list[str]:
@@ -87,7 +90,7 @@ def table_from_counts(
     for cell in itertools.product(*[[*lv, TOTAL] for lv in levels]):
         table.cells[cell] = sum(
             n for c, n in counts.items()
-            if all(v == TOTAL or v == cv for v, cv in zip(cell, c))
+            if all(v in (TOTAL, cv) for v, cv in zip(cell, c, strict=True))
         )
     return table
 
@@ -127,7 +130,9 @@ class _System:
     def members(self, eq: tuple[int, tuple[int, ...]]) -> tuple[int, ...]:
         return (eq[0], *eq[1])
 
-    def intervals(self, hidden: Iterable[int], known: Sequence[int | None]) -> dict[int, tuple[float, float]]:
+    def intervals(
+        self, hidden: Iterable[int], known: Sequence[int | None]
+    ) -> dict[int, tuple[float, float]]:
         """Feasible [min, max] of each hidden variable given the known ones (inf if unbounded)."""
         hidden = sorted(hidden)
         col = {v: j for j, v in enumerate(hidden)}

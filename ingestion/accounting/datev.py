@@ -261,10 +261,7 @@ def sniff_dialect(path: Path) -> Dialect:
     """
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
-    if head.startswith(UTF8_BOM):
-        encoding = "utf-8-sig"
-    else:
-        encoding = _detect_encoding(path)
+    encoding = "utf-8-sig" if head.startswith(UTF8_BOM) else _detect_encoding(path)
     first = head.removeprefix(UTF8_BOM).split(b"\n", 1)[0]
     match = re.match(rb'\s*"?(EXTF|DTVF)"?\s*([;,])', first)
     if match is None:

@@ -88,11 +88,14 @@ def read_header(path: Path, profile: Profile) -> Header:
     try:
         text = first.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise FileRejected(path, f"the header cannot be decoded as {encoding}: {exc.reason}") from exc
+        raise FileRejected(
+            path, f"the header cannot be decoded as {encoding}: {exc.reason}"
+        ) from exc
     # The profile's delimiter first; ',' and ';' both occur in the wild (Excel by locale).
     counts = {d: text.count(d) for d in (profile.delimiter, ";", ",", "\t")}
     delimiter = profile.delimiter if counts[profile.delimiter] else max(counts, key=counts.get)  # type: ignore[arg-type]
-    names = [n.strip().lstrip("\ufeff") for n in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    first_row = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    names = [n.strip().lstrip("\ufeff") for n in first_row]
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
     return Header(names, delimiter, encoding)
@@ -123,7 +126,10 @@ def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
     names = [str(n).strip() for n in rows[0]]
     columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(names)
     return pa.table(
-        {n: pa.array([_cell_text(v) for v in col], pa.string()) for n, col in zip(names, columns, strict=False)}
+        {
+            n: pa.array([_cell_text(v) for v in col], pa.string())
+            for n, col in zip(names, columns, strict=False)
+        }
     )
 
 
@@ -142,7 +148,8 @@ def _cell_text(value: object) -> str | None:
 def utf8_source(path: Path, header: Header) -> Iterator[Path]:
     """A path DuckDB can read. UTF-8 files are read in place; Windows-1252 is transcoded into a
     temporary copy in the protected folder (it holds personal data) and deleted afterwards."""
-    if header.is_excel or header.encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig"):
+    encoding = header.encoding.replace("_", "-").lower()
+    if header.is_excel or encoding in ("utf-8", "utf8", "utf-8-sig"):
         yield path
         return
     tmp = paths.protected_dir("tmp") / f"{uuid.uuid4().hex}.csv"
@@ -199,8 +206,14 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
         if profile.decimal == ",":
             text = f"replace(replace({raw}, '.', ''), ',', '.')"
         if fspec.type == "integer":
-            return f"case when regexp_full_match({text}, '[+-]?[0-9]+') then cast({text} as bigint) end"
-        return f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') then cast({text} as double) end"
+            return (
+                f"case when regexp_full_match({text}, '[+-]?[0-9]+') "
+                f"then cast({text} as bigint) end"
+            )
+        return (
+            f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') "
+            f"then cast({text} as double) end"
+        )
     if fspec.codes:
         whens = " ".join(f"when {_lit(c)} then {_lit(c)}" for c in fspec.codes)
         source = f"coalesce({raw}, {_lit(fspec.default)})" if fspec.default else raw
@@ -239,9 +252,13 @@ def raw_field_sql(name: str, mapping: EntityMapping) -> str | None:
 
 
 def _checks_sql(
-    spec: EntitySpec, profile: Profile, mapping: EntityMapping, plausible: Plausibility | None = None
+    spec: EntitySpec,
+    profile: Profile,
+    mapping: EntityMapping,
+    plausible: Plausibility | None = None,
 ) -> list[tuple[str, str, str, str | None]]:
-    """(condition that marks a row bad, field, reason, offending-value expression) in check order."""
+    """(condition that marks a row bad, field, reason, offending-value expression) in check
+    order."""
     checks: list[tuple[str, str, str, str | None]] = []
     plausible = plausible or Plausibility()
     for name, fspec in spec.fields.items():
@@ -263,7 +280,12 @@ def _checks_sql(
         elif fspec.codes:
             allowed = ", ".join(sorted(mapping.values.get(name, {}) or fspec.codes))
             checks.append(
-                (f"{raw} is not null and {name} is null", name, f"unknown code (allowed: {allowed})", shown)
+                (
+                    f"{raw} is not null and {name} is null",
+                    name,
+                    f"unknown code (allowed: {allowed})",
+                    shown,
+                )
             )
         if fspec.type == "date" and plausible.latest_date is not None:
             latest = plausible.latest_date.isoformat()
@@ -359,7 +381,9 @@ def _run_sql(
             f"when {cond} then {i}" for i, (cond, _, _, _) in enumerate(row_checks)
         ) + " end"
         shown_whens = " ".join(
-            f"when {i} then cast({expr} as varchar)" for i, (_, _, _, expr) in enumerate(row_checks) if expr
+            f"when {i} then cast({expr} as varchar)"
+            for i, (_, _, _, expr) in enumerate(row_checks)
+            if expr
         )
         shown = f"case {problem} {shown_whens} end" if shown_whens else "null::varchar"
         keep = [f"{n}" for n, f in spec.fields.items() if not f.personal]
@@ -386,7 +410,9 @@ def _run_sql(
                 f"select row_number() over () as rn, {select_raw} from {relation}))"
             )
         except duckdb.Error as exc:
-            raise FileRejected(path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}") from exc
+            raise FileRejected(
+                path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}"
+            ) from exc
         if not header.is_excel:
             reject_rows = con.execute(
                 # One row may be reported once per missing column: one quarantine row per line.
@@ -474,7 +500,9 @@ def _run_sql(
         order = output_schema(spec, list(constants)).names
         # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
         # non-null as required in the Parquet schema, and dlt would then rewrite the whole file.
-        select = ", ".join(f"case when c.problem is null then {out[n]} end as {_q(n)}" for n in order)
+        select = ", ".join(
+            f"case when c.problem is null then {out[n]} end as {_q(n)}" for n in order
+        )
         # No order needed in the file (source_line says where a row came from): lets DuckDB write
         # in parallel without buffering.
         con.execute("set preserve_insertion_order = false")
@@ -546,20 +574,25 @@ def write_export(
             f"required column(s) {', '.join(missing)} missing for {spec.name} "
             f"(profile {profile.name}); the header has: {', '.join(names)}",
         )
-    outcome.unexpected_columns = [n for n in names if n and n not in known_columns(profile, mapping)]
+    known = known_columns(profile, mapping)
+    outcome.unexpected_columns = [n for n in names if n and n not in known]
     present = {
         fld: sql
         for fld in spec.fields
         if all(c in names for c in sources.get(fld, ()))
         and (sql := raw_field_sql(fld, mapping)) is not None
     }
-    args = (profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible)
+    args = (
+        profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible
+    )
 
     try:
         checked = _run_sql(path, header, *args)
     except _NotThisEncoding:
         if header.encoding == profile.encoding:
-            raise FileRejected(path, f"contains bytes that are not valid {header.encoding}") from None
+            raise FileRejected(
+                path, f"contains bytes that are not valid {header.encoding}"
+            ) from None
         header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
         checked = _run_sql(path, header, *args)
     bad, reject_rows, checks = checked.bad, checked.reject_rows, checked.checks

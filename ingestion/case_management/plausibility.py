@@ -52,7 +52,8 @@ class ReferenceCodes:
         if not known:
             return (
                 f"no reference data for organisation '{organisation}': departments.csv has never "
-                f"been delivered (expected in the reference inbox as {organisation}/departments.csv), "
+                "been delivered (expected in the reference inbox as "
+                f"{organisation}/departments.csv), "
                 "so its case data cannot be attributed to departments"
             )
         if department not in known:
@@ -97,7 +98,9 @@ def _inbox_rows(name: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
     for path in sorted(paths.reference_inbox().glob(f"*/{name}.csv")):
         try:
             with path.open(encoding="utf-8-sig", newline="") as fh:
-                rows += [tuple((r.get(c) or "").strip() for c in columns) for r in csv.DictReader(fh)]
+                rows += [
+                    tuple((r.get(c) or "").strip() for c in columns) for r in csv.DictReader(fh)
+                ]
         except (OSError, UnicodeDecodeError, csv.Error):
             continue  # the reference load rejects it with its reason; it defines nothing here
     return rows
@@ -105,7 +108,10 @@ def _inbox_rows(name: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
 
 def reference_codes() -> ReferenceCodes:
     """Known departments and programs: loaded reference data plus reference files in the inbox."""
-    loaded = f'join {REFERENCE_DATASET}._dlt_loads as l on l.load_id = t._dlt_load_id and l.status = 0'
+    loaded = (
+        f"join {REFERENCE_DATASET}._dlt_loads as l "
+        "on l.load_id = t._dlt_load_id and l.status = 0"
+    )
     codes = ReferenceCodes()
     for org, dept in [
         *_warehouse_rows(f"select organisation_code, department_code "

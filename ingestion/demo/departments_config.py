@@ -1,7 +1,8 @@
 """The demo organisation's ``departments.yml``: what its pilot departments receive each night.
 
-Written beside the reference tables (``reference/swm/``) by :func:`ingestion.demo.generator.generate`;
-read by :mod:`warehouse.exports`. The pilot departments are those with ``is_pilot`` in the demo.
+Written beside the reference tables (``reference/swm/``) by
+:func:`ingestion.demo.generator.generate`; read by :mod:`warehouse.exports`. The pilot departments
+are those with ``is_pilot`` in the demo.
 """
 
 from __future__ import annotations

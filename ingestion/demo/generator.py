@@ -79,7 +79,6 @@ REFERRALS = ("Selbstmelder", "Jobcenter", "Jugendamt", "Arztpraxis", "Gericht", 
 END_REASONS = ("regulär beendet", "vorzeitig auf Anraten der Fachkraft",
                "vorzeitig im Einvernehmen", "planmäßige Weitervermittlung",
                "Abbruch durch Klient/in", "Umzug", "Sonstiges")
-END_REASON_CATEGORY = ("planned", "planned", "planned", "referral", "dropout", "moved", "other")
 _PLANNED_OR_REFERRAL = np.array([True, True, True, True, False, False, False])
 CONTACT_TYPES = ("persönlich", "telefonisch", "online", "aufsuchend", "Gruppe")
 _CONTACT_MINUTES = np.array([[50, 15], [15, 8], [40, 12], [90, 30], [120, 30]], dtype=float)
@@ -527,8 +526,8 @@ def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
     young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
     young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
     young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
-    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * (_day("2005-12-31")
-                                                                   - _day("1940-01-01"))).astype(np.int64)
+    adult_span = _day("2005-12-31") - _day("1940-01-01")
+    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * adult_span).astype(np.int64)
     birth = np.where(young, young_birth, adult_birth)
 
     intl = rng.random(m) < dept.international_names
@@ -1197,7 +1196,8 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
 
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
              scale: float = 1.0, excel_department: str | None = "AJH") -> dict[str, int]:
-    """Write demo exports into home_inbox and ground truth into truth_dir; return counts per entity (clients, cases, contacts, goals, assessments, bookings).
+    """Write demo exports into home_inbox and ground truth into truth_dir; return counts per
+    entity (clients, cases, contacts, goals, assessments, bookings).
 
     ``home_inbox`` receives ``case_management/swm/<DEPT>/*.csv``, ``accounting/swm/`` (DATEV
     EXTF per year) and ``reference/swm/*.csv``; ``truth_dir`` receives ``planted_pii.json``,

@@ -157,7 +157,8 @@ NOTE_ACTIONS: dict[str, tuple[str, ...]] = {
         "Notfallplan aktualisiert.", "Gespräch mit Hausärztin vereinbart.",
     ),
     "MBE": (
-        "Sprachkurs (B1) beim Träger angemeldet.", "Anerkennung ausländischer Abschlüsse beantragt.",
+        "Sprachkurs (B1) beim Träger angemeldet.",
+        "Anerkennung ausländischer Abschlüsse beantragt.",
         "Termin bei der Ausländerbehörde begleitet.", "Bewerbungsunterlagen überarbeitet.",
         "Übersetzung der Zeugnisse veranlasst.", "Wohnungsangebote durchgesehen.",
         "Nächster Termin nach dem Integrationskurs.", "Formular für Kindergeld ausgefüllt.",

@@ -55,7 +55,9 @@ FILES = {  # demo CSV -> (workbook, column renames, code maps)
     }, {"Messzeitpunkt": {"Aufnahme": "Beginn", "Zwischenstand": "Verlauf", "Abschluss": "Ende"}}),
 }
 DATE_COLUMNS = {"Geburtsdatum", "Hilfebeginn", "Hilfeende", "Kontaktdatum", "Vereinbart", "Datum"}
-NUMBER_COLUMNS = {"Minuten", "Ausgangslage", "Erwartet", "Erreicht", "Gewichtung", "Punkte", "Min", "Max"}
+NUMBER_COLUMNS = {
+    "Minuten", "Ausgangslage", "Erwartet", "Erreicht", "Gewichtung", "Punkte", "Min", "Max"
+}
 
 
 def convert_department(dept_dir: Path) -> bool:
@@ -72,7 +74,9 @@ def convert_department(dept_dir: Path) -> bool:
         for column, mapping in codes.items():
             frame[column] = frame[column].map(lambda v, m=mapping: m.get(v, v))
         for column in DATE_COLUMNS & set(frame.columns):
-            frame[column] = pd.to_datetime(frame[column], format="%d.%m.%Y", errors="coerce").dt.date
+            frame[column] = pd.to_datetime(
+                frame[column], format="%d.%m.%Y", errors="coerce"
+            ).dt.date
         for column in NUMBER_COLUMNS & set(frame.columns):
             frame[column] = pd.to_numeric(frame[column].str.replace(",", ".", regex=False))
         frame = frame.replace({"": None})
@@ -90,5 +94,9 @@ def _make_deterministic(path: Path) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in entries:
             if name == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*",
+                    rb"\g<1>2026-01-01T00:00:00Z",
+                    data,
+                )
             dst.writestr(zipfile.ZipInfo(name, date_time=FIXED_TIME), data, zipfile.ZIP_DEFLATED)

@@ -25,9 +25,13 @@ def record(name: str, figures: dict[str, Any]) -> Path:
     payload = {
         "benchmark": name,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": sys.version.split()[0], "cpus": _cpus(), "platform": platform.platform(),
-                    # Other work on the machine while measuring (1-minute load average at the end).
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "python": sys.version.split()[0],
+            "cpus": _cpus(),
+            "platform": platform.platform(),
+            # Other work on the machine while measuring (1-minute load average at the end).
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        },
         **figures,
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")

@@ -40,7 +40,8 @@ def write_export(path: Path, rows: int) -> None:
                     'C-' || lpad(i::varchar, 9, '0') as "Kontakt-Nr",
                     'F-' || lpad((i // 12)::varchar, 8, '0') as "Fall-Nr",
                     strftime(date '2023-01-01' + (i % 1095)::int, '%d.%m.%Y') as "Datum",
-                    ['persönlich', 'telefonisch', 'online', 'aufsuchend', 'Gruppe'][i % 5 + 1] as "Art",
+                    ['persönlich', 'telefonisch', 'online', 'aufsuchend', 'Gruppe'][i % 5 + 1]
+                        as "Art",
                     (10 + i % 170)::varchar as "Dauer (Min.)",
                     'MA-' || lpad((i % 400)::varchar, 4, '0') as "Mitarbeiter-Nr",
                     case when i % 7 = 0 then null else 'Gespräch Nr. ' || (i % 9973) end as "Notiz"
@@ -59,7 +60,9 @@ with duckdb.connect(sys.argv[1] if len(sys.argv) > 1 else {db!r}) as con:
 elapsed = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
-print(json.dumps({{"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime,
+print(json.dumps({{"seconds": elapsed,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime
+                  - before.ru_utime - before.ru_stime,
                   "rows": rows, "peak_rss_mb": int(hwm) / 1024}}))
 """
 
@@ -76,9 +79,12 @@ with duckdb.connect({db!r}) as con:
         create table contacts as select
             'bench' as organisation_code, 'SB' as department_code,
             nullif(trim("Kontakt-Nr"), '') as contact_id, nullif(trim("Fall-Nr"), '') as case_id,
-            cast(try_strptime(nullif(trim("Datum"), ''), ['%d.%m.%Y', '%Y-%m-%d']) as date) as contact_date,
-            case nullif(trim("Art"), '') when 'persönlich' then 'in_person' when 'telefonisch' then 'phone'
-                when 'online' then 'online' when 'aufsuchend' then 'outreach' when 'Gruppe' then 'group'
+            cast(try_strptime(nullif(trim("Datum"), ''), ['%d.%m.%Y', '%Y-%m-%d']) as date)
+                as contact_date,
+            case nullif(trim("Art"), '')
+                when 'persönlich' then 'in_person' when 'telefonisch' then 'phone'
+                when 'online' then 'online' when 'aufsuchend' then 'outreach'
+                when 'Gruppe' then 'group'
             end as contact_type,
             try_cast(trim("Dauer (Min.)") as bigint) as duration_minutes,
             md5(nullif(trim("Mitarbeiter-Nr"), '')) as staff_id,
@@ -92,7 +98,9 @@ with duckdb.connect({db!r}) as con:
     rows = con.execute("select count(*) from contacts").fetchall()[0][0]
 elapsed = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({{"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime,
+print(json.dumps({{"seconds": elapsed,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime
+                  - before.ru_utime - before.ru_stime,
                   "rows": rows}}))
 """
 
@@ -122,7 +130,9 @@ import duckdb
 from warehouse import paths
 with duckdb.connect(str(paths.build_db()), read_only=True) as con:
     rows = con.execute("select count(*) from raw_case_management.contacts").fetchall()[0][0]
-    quarantined = con.execute("select count(*) from raw_case_management.quarantine").fetchall()[0][0]
+    quarantined = con.execute(
+        "select count(*) from raw_case_management.quarantine"
+    ).fetchall()[0][0]
 # VmHWM, not ru_maxrss: the latter starts at the forking parent's size (pytest here).
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
 print(json.dumps({"seconds": elapsed, "cpu_seconds": t[1] - start[1], "steps": steps,

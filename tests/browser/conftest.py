@@ -1,5 +1,6 @@
 """A running Dagster UI for the browser and GraphQL tests: the guarded webserver and the daemon
-(with their code servers), as `make dev` starts them, on a free loopback port, against a small demo home.
+(with their code servers), as `make dev` starts them, on a free loopback port, against a small
+demo home.
 
 The daemon is needed: runs go through Dagster's run queue (one at a time, see dagster.yaml), and
 the daemon is what takes them off the queue and launches them (in a subprocess of its own).
@@ -7,6 +8,7 @@ the daemon is what takes them off the queue and launches them (in a subprocess o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,7 +49,10 @@ def free_port() -> int:
 
 def wait_for_code_location(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
     """Until the webserver answers and the `datenwerk` code location has loaded its jobs."""
-    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError { __typename } } } } }"}'
+    query = (
+        b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name '
+        b'locationOrLoadError { __typename } } } } }"}'
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -107,14 +112,10 @@ def webserver() -> Iterator[Webserver]:
         # Ctrl-C, as a user stops `make dev`; its shutdown can hang on the code server, so the
         # group (webserver, daemon, code server, run workers) is killed after a grace period.
         os.killpg(process.pid, signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=10)
 
 

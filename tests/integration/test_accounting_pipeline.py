@@ -38,7 +38,8 @@ REFERENCE = {
                            "is_pilot\nmuster,SB,Schuldnerberatung,K. Brückner,true\n",
         "programs.csv": "organisation_code,program_code,department_code,program_name\n"
                         "muster,SB-ALLG,SB,Allgemeine Schuldnerberatung\n",
-        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,"
+                            "kost_field\n"
                             "muster,1100,SB,SB-ALLG,KOST1\n",
     },
     "ledermann": {
@@ -51,14 +52,16 @@ REFERENCE = {
                            "verein42,VERW,Verwaltung,B. Muster,false\n",
         "programs.csv": "organisation_code,program_code,department_code,program_name\n"
                         "verein42,BER-ALLG,BER,Allgemeine Beratung\n",
-        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,"
+                            "kost_field\n"
                             "verein42,BER,BER,BER-ALLG,KOST2\nverein42,VERW,VERW,,KOST2\n",
         "accounts.csv": "organisation_code,chart,account_from,account_to,category_type,category\n"
                         "verein42,SKR42,60000,61999,cost,personnel\n"
                         "verein42,SKR42,43000,43999,revenue,donations\n",
     },
     "juli": {
-        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,"
+                            "kost_field\n"
                             "juli,1100,SB,,KOST1\n",
     },
 }

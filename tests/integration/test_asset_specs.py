@@ -94,7 +94,9 @@ def test_stewards_own_their_data_and_match_the_reference(demo_home: Path) -> Non
     from orchestration.definitions import defs
     from orchestration.stewards import stewards
 
-    with (demo_home / "inbox" / "reference" / "swm" / "departments.csv").open(encoding="utf-8") as fh:
+    with (demo_home / "inbox" / "reference" / "swm" / "departments.csv").open(
+        encoding="utf-8"
+    ) as fh:
         reference = {r["department_code"]: r["data_steward"] for r in csv.DictReader(fh)}
     config = stewards().departments
     assert {code: s.name for (org, code), s in config.items() if org == "swm"} == reference

@@ -132,8 +132,11 @@ def test_srs_report_carries_the_impact_figures(first_run: PipelineRun) -> None:
 
 
 def test_published_file_is_the_only_thing_analysts_need(first_run: PipelineRun) -> None:
-    tables = set(published(first_run, "select table_name from information_schema.tables")["table_name"])
+    listed = published(first_run, "select table_name from information_schema.tables")
+    tables = set(listed["table_name"])
     assert {"fct_cases", "fct_goals", "mart_outcomes", "mart_impact", "mart_srs_report",
             "dim_date", "_publication"} <= tables
-    cases = published(first_run, "select count(*) as n, count(distinct case_id) as k from fct_cases")
+    cases = published(
+        first_run, "select count(*) as n, count(distinct case_id) as k from fct_cases"
+    )
     assert cases["n"][0] == cases["k"][0] > 100

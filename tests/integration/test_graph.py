@@ -68,7 +68,10 @@ def test_open_data_follows_the_publication_with_a_blocking_check() -> None:
     graph = defs.resolve_asset_graph()
     node = graph.get(AssetKey(["open_data"]))
     assert node.group_name == "publish"
-    assert {AssetKey(["published_marts"]), AssetKey(["stg_reference__locations"])} <= node.parent_keys
+    assert {
+        AssetKey(["published_marts"]),
+        AssetKey(["stg_reference__locations"]),
+    } <= node.parent_keys
     checks = [k for k in graph.asset_check_keys if k.asset_key == AssetKey(["open_data"])]
     assert [k.name for k in checks] == ["no_disclosure"]
     assert graph.get_check_spec(checks[0]).blocking

@@ -35,7 +35,9 @@ def contents(db: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
                 for s, t in tables}
 
 
-def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run: PipelineRun) -> None:
+def test_incremental_contacts_and_bookings_equal_a_full_refresh(
+    small_first_run: PipelineRun,
+) -> None:
     from ingestion import accounting, case_management
     from ingestion.delivery import loaded_hashes
     from ingestion.pipelines import pipeline
@@ -45,7 +47,8 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run:
     use_home(home)
     with duckdb.connect(str(db), read_only=True) as con:
         staged_before = con.execute(
-            "select count(*), max(load_id) from staging.stg_case_management__contacts").fetchall()[0]
+            "select count(*), max(load_id) from staging.stg_case_management__contacts"
+        ).fetchall()[0]
     # A corrected re-delivery: the first contact of SB now lasts 175 minutes; one new contact.
     sb = home / "inbox" / "case_management" / "swm" / "SB"
     lines = (sb / "kontakte.csv").read_bytes().decode("cp1252").split("\r\n")
@@ -58,7 +61,8 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run:
         "\r\n".join([lines[0], ";".join(first), ";".join(new), ""]).encode("cp1252"))
     # A corrected 2024 DATEV file (same Mandant and period) without its first ten lines.
     datev = home / "inbox" / "accounting" / "swm"
-    datev_lines = (datev / "EXTF_Buchungsstapel_2024.csv").read_bytes().decode("cp1252").split("\r\n")
+    datev_text = (datev / "EXTF_Buchungsstapel_2024.csv").read_bytes().decode("cp1252")
+    datev_lines = datev_text.split("\r\n")
     (datev / "EXTF_Buchungsstapel_2024_korrektur.csv").write_bytes(
         "\r\n".join(datev_lines[:2] + datev_lines[12:]).encode("cp1252"))
     for module, source in ((case_management, case_management.case_management),
@@ -78,8 +82,12 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(small_first_run:
     assert staged == (staged_before[0] + 1, staged_before[0] + 1)  # one new, none twice
     assert corrected[0][0] == 175 and corrected[0][1] > staged_before[1]  # the correction won
     with duckdb.connect(str(db), read_only=True) as con:
-        files = dict(con.execute("select source_file, count(*) from staging.stg_accounting__bookings "
-                                 "where year(document_date) = 2024 group by 1").fetchall())
+        files = dict(
+            con.execute(
+                "select source_file, count(*) from staging.stg_accounting__bookings "
+                "where year(document_date) = 2024 group by 1"
+            ).fetchall()
+        )
         reconciled = checks.reconcile_bookings_to_files(con)
     assert files == {"accounting/swm/EXTF_Buchungsstapel_2024_korrektur.csv": len(datev_lines) - 13}
     assert reconciled.passed, reconciled.description

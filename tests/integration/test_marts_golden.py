@@ -36,7 +36,10 @@ CASE_FILES = {
         ["K-1", "Anna", "Muster", "01.02.1980", "weiblich", "Weg 1", "04109", "Leipzig", "", ""],
         ["K-2", "Bert", "Muster", "03.04.2010", "männlich", "Weg 2", "04110", "Leipzig", "", ""],
         ["K-3", "Cem", "Muster", "05.06.1995", "divers", "Weg 3", "04229", "Leipzig", "", ""],
-        ["K-4", "Dora", "Muster", "07.08.1950", "keine Angabe", "Weg 4", "04109", "Leipzig", "", ""],
+        [
+            "K-4", "Dora", "Muster", "07.08.1950", "keine Angabe", "Weg 4", "04109", "Leipzig",
+            "", "",
+        ],
     ],
     "faelle": [
         ["G1", "K-1", "P-A", "Jobcenter", "15.11.2024", "10.02.2025", "regulär beendet", "MA-1"],
@@ -234,7 +237,9 @@ def impact(db: Path) -> dict[tuple[str, int], dict]:
 def test_cost_per_result(gold: Path) -> None:
     m = impact(gold)
     a24, a25 = m[("P-A", 2024)], m[("P-A", 2025)]
-    assert (a24["costs_eur"], a24["personnel_costs_eur"]) == (Decimal("1000.00"), Decimal("1000.00"))
+    assert (a24["costs_eur"], a24["personnel_costs_eur"]) == (
+        Decimal("1000.00"), Decimal("1000.00")
+    )
     assert (a24["n_clients_reached"], a24["contact_minutes"]) == (1, 60)  # G2 had no contact
     assert a24["cost_per_client_reached_eur"] == Decimal("1000.00")
     assert a24["cost_per_contact_hour_eur"] == Decimal("1000.00")

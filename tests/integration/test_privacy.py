@@ -58,7 +58,9 @@ def test_no_identifier_in_any_artefact_outside_the_protected_folder(first_run: P
     # long and unique, 300 are plenty to catch a leak of the notes column).
     needles = [v for k in PII_KINDS for v in pii.get(k, [])[: 300 if k == "notes" else None]
                if len(v) >= 8]
-    encoded = sorted({n.encode(enc, errors="replace") for n in needles for enc in ("utf-8", "cp1252")})
+    encoded = sorted(
+        {n.encode(enc, errors="replace") for n in needles for enc in ("utf-8", "cp1252")}
+    )
     folders = [p for p in first_run.home.iterdir() if p.is_dir() and p.name not in NOT_SEARCHED]
     assert {"dlt", "dagster", "dbt", "warehouse"} <= {p.name for p in folders}
     files = [f for folder in folders for f in file_texts(folder) if f[0].suffix != ".duckdb"]

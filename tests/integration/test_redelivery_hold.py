@@ -74,7 +74,8 @@ def nights(small_first_run: PipelineRun) -> dict[str, object]:
     released_night = run_nightly(home)
     return {
         "home": home, "full": full, "cut": cut, "kept": kept, "before": before,
-        "held_night": held_night, "held": held_records, "records": records, "after_held": after_held,
+        "held_night": held_night, "held": held_records, "records": records,
+        "after_held": after_held,
         "released_night": released_night, "after_release": published_costs(home, 2024),
         "held_after_release": holds.held(),
     }

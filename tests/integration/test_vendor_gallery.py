@@ -28,7 +28,8 @@ from tests.privacy_scan import leaked_keys, planted_in_files, source_keys
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
 REFERENCE = {
     "kvs": {
-        "departments.csv": "organisation_code,department_code,department_name,data_steward,is_pilot\n"
+        "departments.csv": "organisation_code,department_code,department_name,data_steward,"
+                           "is_pilot\n"
                            "kvs,SBM,Suchtberatung Mitte,S. Steward,true\n"
                            "kvs,GLS,Fachstelle Glücksspiel,S. Steward,false\n",
         "programs.csv": "organisation_code,program_code,department_code,program_name\n"
@@ -36,18 +37,21 @@ REFERENCE = {
                         "kvs,SUCHT-REHA,SBM,Ambulante Rehabilitation\n"
                         "kvs,SUCHT-SONST,SBM,Weitere Angebote\n"
                         "kvs,GLS-BER,GLS,Glücksspielberatung\n",
-        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,"
+                            "kost_field\n"
                             "kvs,100,SBM,SUCHT-BER,KOST1\nkvs,200,GLS,GLS-BER,KOST1\n",
         "accounts.csv": "organisation_code,chart,account_from,account_to,category_type,category\n"
                         "kvs,SKR04,6000,6199,cost,personnel\n",
     },
     "jhv": {
-        "departments.csv": "organisation_code,department_code,department_name,data_steward,is_pilot\n"
+        "departments.csv": "organisation_code,department_code,department_name,data_steward,"
+                           "is_pilot\n"
                            "jhv,AJH,Ambulante Jugendhilfe,J. Steward,true\n",
         "programs.csv": "organisation_code,program_code,department_code,program_name\n"
                         "jhv,AJH-SPFH,AJH,Sozialpädagogische Familienhilfe\n"
                         "jhv,AJH-EB,AJH,Erziehungsbeistandschaft\n",
-        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+        "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,"
+                            "kost_field\n"
                             "jhv,400,AJH,AJH-SPFH,KOST1\n",
         "accounts.csv": "organisation_code,chart,account_from,account_to,category_type,category\n"
                         "jhv,SKR04,6000,6199,cost,personnel\n",

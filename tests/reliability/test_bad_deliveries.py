@@ -55,8 +55,9 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     assert result.success
 
     build = home / "warehouse" / "build.duckdb"
-    q = query(build, "select source_file, source_line, field, reason, offending_value, _dlt_load_id "
-                     "from raw_case_management.quarantine where source_file like '%korrektur%'")
+    q = query(build, "select source_file, source_line, field, reason, offending_value, "
+                     "_dlt_load_id from raw_case_management.quarantine "
+                     "where source_file like '%korrektur%'")
     assert [(r[1], r[2], r[4]) for r in q] == [(3, "start_date", "31.02.2024")]
     assert q[0][5] is not None  # carries its load id
     # the correction won, without a duplicate
@@ -72,7 +73,8 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     assert not query(build, "select 1 from raw_case_management.file_registry "
                             "where source_file like '%kontakte_nochmal%'")
     # the broken file: rejected whole, moved with its reason into the protected folder
-    rejected = home / "protected" / "rejected" / "case_management" / "swm" / "SB" / "klienten_kaputt.csv"
+    rejected_sb = home / "protected" / "rejected" / "case_management" / "swm" / "SB"
+    rejected = rejected_sb / "klienten_kaputt.csv"
     assert rejected.exists() and not (sb / "klienten_kaputt.csv").exists()
     assert "binary" in rejected.with_name(rejected.name + ".reason.txt").read_text()
     assert stat.S_IMODE((home / "protected").stat().st_mode) == 0o700
@@ -81,10 +83,12 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     assert outcome[0][0] == "rejected" and "binary" in outcome[0][1]
     # the steward's report names the row, field and reason
     reports = list((home / "protected" / "reports").rglob("faelle_korrektur.csv.*.html"))
-    assert reports and "31.02.2024" in reports[0].read_text() and "start_date" in reports[0].read_text()
+    assert reports
+    assert "31.02.2024" in reports[0].read_text() and "start_date" in reports[0].read_text()
     # the file still being written was left alone
     assert (sb / "ziele_neu.csv.part").exists()
-    assert not query(build, "select 1 from raw_case_management.file_registry where source_file like '%ziele_neu%'")
+    assert not query(build, "select 1 from raw_case_management.file_registry "
+                            "where source_file like '%ziele_neu%'")
     # every file reconciles: read = loaded + quarantined
     assert query(home / "published" / "marts.duckdb",
                  "select count(*) from mart_deliveries where not is_reconciled") == [(0,)]
@@ -111,7 +115,9 @@ def test_rows_of_a_killed_load_never_reach_a_mart(small_first_run: PipelineRun) 
 
     # The loads and models the two marts below are built from, and publication (the rest of the
     # job does not read the raw case tables' rows again; the gate judges the run's selection).
-    result = run_nightly(home, asset_selection=marts_and_their_sources("mart_outcomes", "fct_cases"))
+    result = run_nightly(
+        home, asset_selection=marts_and_their_sources("mart_outcomes", "fct_cases")
+    )
 
     assert result.success
     assert query(home / "published" / "marts.duckdb",
@@ -130,7 +136,8 @@ def test_missing_key_fails_before_anything_is_written(small_demo_home) -> None: 
     result = run_nightly(home)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "DATENWERK_PSEUDONYM_KEY" in str(failure.step_failure_data.error.cause or failure.step_failure_data.error)
+    error = failure.step_failure_data.error
+    assert "DATENWERK_PSEUDONYM_KEY" in str(error.cause or error)
     build = home / "warehouse" / "build.duckdb"
     tables = query(build, "select table_schema from information_schema.tables "
                           "where table_schema like 'raw_%'") if build.exists() else []

@@ -272,7 +272,9 @@ def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Pa
         with live_worker() as pid:
             live = started_ui_run(instance, pid)
             assert [r.run_id for r in runs.blocking_runs(instance)] == [live]
-            with pytest.raises(runs.RunInProgress, match=f"another run is in progress \\(run {live}"):
+            with pytest.raises(
+                runs.RunInProgress, match=f"another run is in progress \\(run {live}"
+            ):
                 runs.execute(instance, "never-started", {}, tmp_path / "run.log")
         assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
 

@@ -34,7 +34,9 @@ def reference_home(tmp_path: Path, code: str) -> Path:
 
 
 @pytest.mark.parametrize("code", [ESCAPING, "..", ".versteckt", "SB/x", "C:\\temp"])
-def test_a_reference_file_with_a_path_as_department_code_is_rejected(tmp_path: Path, code: str) -> None:
+def test_a_reference_file_with_a_path_as_department_code_is_rejected(
+    tmp_path: Path, code: str
+) -> None:
     from ingestion.reference import Delivery
 
     home = reference_home(tmp_path, code)

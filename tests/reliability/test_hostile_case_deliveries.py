@@ -48,7 +48,8 @@ def night(small_first_run: PipelineRun) -> tuple[Path, object, dict]:
     }
     # A note of more than DuckDB's line limit (a broken export, a pasted binary).
     write(swm / "SB" / "kontakte_lang.csv", [
-        contacts_header, contact(1, "01.05.2023"), contact(2, "02.05.2023") + "x" * (MAX_LINE_BYTES + 10),
+        contacts_header, contact(1, "01.05.2023"),
+        contact(2, "02.05.2023") + "x" * (MAX_LINE_BYTES + 10),
         contact(3, "03.05.2023")])
     # One level too deep and one too shallow.
     write(swm / "SB" / "archiv" / "kontakte_2023.csv", [contacts_header, contact(4, "04.05.2023")])
@@ -80,7 +81,9 @@ def rejected(home: Path, relative: str) -> Path:
 
 def test_the_night_with_hostile_files_publishes_everything_else(night) -> None:  # type: ignore[no-untyped-def]
     home, result, before = night
-    failures = [str(e.step_failure_data.error)[-800:] for e in result.all_events if e.is_step_failure]
+    failures = [
+        str(e.step_failure_data.error)[-800:] for e in result.all_events if e.is_step_failure
+    ]
     assert result.success, failures
     marts = home / "published" / "marts.duckdb"
     # The five plausible new cases of SB-ALLG were published beside the ones before.
@@ -95,10 +98,12 @@ def test_a_line_over_the_size_limit_rejects_only_its_file(night) -> None:  # typ
     [(outcome, message)] = registry(home, "%kontakte_lang.csv")
     assert outcome == "rejected" and "line 3 " in message and "10,000,000 bytes" in message
     moved = rejected(home, "swm/SB/kontakte_lang.csv")
-    assert moved.exists() and not (home / "inbox" / "case_management" / "swm" / "SB" / "kontakte_lang.csv").exists()
+    inbox_sb = home / "inbox" / "case_management" / "swm" / "SB"
+    assert moved.exists() and not (inbox_sb / "kontakte_lang.csv").exists()
     assert "line 3" in moved.with_name(moved.name + ".reason.txt").read_text()
     assert query(home / "warehouse" / "build.duckdb",
-                 "select count(*) from raw_case_management.contacts where contact_id like 'C-TEST-00_' "
+                 "select count(*) from raw_case_management.contacts "
+                 "where contact_id like 'C-TEST-00_' "
                  "and contact_id <= 'C-TEST-003'") == [(0,)]
 
 
@@ -114,7 +119,8 @@ def test_files_at_the_wrong_folder_depth_are_rejected_with_a_reason(night, relat
         f"{Path(relative).name}.*.html"))
     assert any("department folder" in r.read_text() for r in reports)
     assert query(home / "published" / "marts.duckdb",
-                 "select count(*) from mart_deliveries where source_file = ? and outcome = 'rejected'",
+                 "select count(*) from mart_deliveries "
+                 "where source_file = ? and outcome = 'rejected'",
                  [f"case_management/{relative}"]) == [(1,)]
 
 
@@ -126,14 +132,17 @@ def test_a_department_unknown_to_the_reference_data_is_never_published(night) ->
     marts = home / "published" / "marts.duckdb"
     for mart in ("fct_cases", "mart_outcomes"):
         assert query(marts, f"select count(*) from {mart} where department_code = 'XY'") == [(0,)]
-    open_data = "\n".join(p.read_text(errors="replace") for p in (home / "open_data").rglob("*.csv"))
+    open_data = "\n".join(
+        p.read_text(errors="replace") for p in (home / "open_data").rglob("*.csv")
+    )
     assert open_data and "XY" not in open_data
 
 
 def test_a_contact_dated_in_the_future_is_quarantined_not_stretching_the_marts(night) -> None:  # type: ignore[no-untyped-def]
     home, _, before = night
     q = query(home / "warehouse" / "build.duckdb",
-              "select source_line, field, reason, offending_value from raw_case_management.quarantine "
+              "select source_line, field, reason, offending_value "
+              "from raw_case_management.quarantine "
               "where source_file like '%kontakte_nachtrag.csv'")
     assert [(r[0], r[1], r[3]) for r in q] == [(2, "contact_date", "15.03.2031")]
     assert "future" in q[0][2]
@@ -145,7 +154,8 @@ def test_a_contact_dated_in_the_future_is_quarantined_not_stretching_the_marts(n
 def test_a_program_unknown_to_the_reference_data_is_quarantined(night) -> None:  # type: ignore[no-untyped-def]
     home, _, _ = night
     q = query(home / "warehouse" / "build.duckdb",
-              "select source_line, field, reason, offending_value from raw_case_management.quarantine "
+              "select source_line, field, reason, offending_value "
+              "from raw_case_management.quarantine "
               "where source_file like '%faelle_nachtrag.csv'")
     assert [(r[0], r[1], r[3]) for r in q] == [(2, "program_code", "SB-UNBEKANNT")]
     assert "SB-ALLG" in q[0][2]  # names what is known
@@ -166,7 +176,8 @@ def test_an_organisation_without_reference_data_is_named_as_such(tmp_path: Path)
     assert codes.department_problem("swm", "SB") is None
     assert "never been delivered" in (codes.department_problem("neu", "SB") or "")
     assert "departments.csv" in (codes.department_problem("neu", "SB") or "")
-    assert "programs.csv was never delivered" in codes.for_file("swm", "SB").allowed_from["program_code"]
+    allowed_from = codes.for_file("swm", "SB").allowed_from
+    assert "programs.csv was never delivered" in allowed_from["program_code"]
 
 
 def test_relationships_of_marts_to_dimensions_are_errors() -> None:
@@ -178,7 +189,8 @@ def test_relationships_of_marts_to_dimensions_are_errors() -> None:
     manifest = json.loads(Path(DBT_PROJECT.manifest_path).read_text())
     relationships = [
         n for n in manifest["nodes"].values()
-        if n["resource_type"] == "test" and n.get("test_metadata", {}).get("name") == "relationships"
+        if n["resource_type"] == "test"
+        and n.get("test_metadata", {}).get("name") == "relationships"
         and (n.get("attached_node") or "").split(".")[-1].startswith(("mart_", "fct_"))
     ]
     on_marts = {(n["attached_node"].split(".")[-1], n["column_name"]) for n in relationships}

@@ -17,7 +17,9 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_after_a_run_no_other_user_can_read_the_data_directory(small_first_run: PipelineRun) -> None:
+def test_after_a_run_no_other_user_can_read_the_data_directory(
+    small_first_run: PipelineRun,
+) -> None:
     home = small_first_run.home
     assert mode(home) == 0o700
     for name in ("inbox", "secrets", "warehouse", "dlt", "protected"):
@@ -36,7 +38,9 @@ def test_dlt_keeps_no_copy_of_loaded_rows(small_first_run: PipelineRun) -> None:
     assert copies == []
 
 
-def test_group_access_is_a_setting_and_never_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_group_access_is_a_setting_and_never_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from warehouse import paths
 
     before = os.umask(0o022)

@@ -20,11 +20,14 @@ def storage_version(path: Path) -> str:
     with duckdb.connect() as con:
         con.execute(f"attach '{path}' as published (read_only)")
         return con.execute(
-            "select tags['storage_version'] from duckdb_databases() where database_name = 'published'"
+            "select tags['storage_version'] from duckdb_databases() "
+            "where database_name = 'published'"
         ).fetchall()[0][0]
 
 
-def test_published_files_declare_the_storage_version_of_duckdb_1(small_first_run: PipelineRun) -> None:
+def test_published_files_declare_the_storage_version_of_duckdb_1(
+    small_first_run: PipelineRun,
+) -> None:
     from warehouse.publish import STORAGE_VERSION, current_generation_file
 
     assert STORAGE_VERSION == "v1.0.0"

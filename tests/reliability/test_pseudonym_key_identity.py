@@ -119,7 +119,9 @@ def test_an_interrupted_rotation_is_completed_by_the_next(tmp_path) -> None:  # 
     (tmp_path / "secrets" / "pseudonym.key.new").write_text(new_key + "\n")
     new = pseudonymise.key_fingerprint(new_key.encode())
     with duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb")) as con:
-        con.execute("insert into datenwerk_meta.pseudonym_key values (?, now(), 'rotate-key')", [new])
+        con.execute(
+            "insert into datenwerk_meta.pseudonym_key values (?, now(), 'rotate-key')", [new]
+        )
     with pytest.raises(pseudonymise.KeyMismatchError, match=f"{new}.*{old}"):
         pseudonymise.check_key_matches_warehouse()
 

@@ -118,7 +118,8 @@ def test_validation_in_chunks_equals_validation_of_the_whole(home: Path) -> None
     assert failed == {"source_sha256,source_line": 2, "source_sha256,case_id": 4,
                       "client_id": 3, "program_code": 2, "end_date,start_date": 3,
                       "end_reason": 6}
-    whole_result, parts_result = stored("whole", "gx_batch_cases"), stored("parts", "gx_batch_cases")
+    whole_result = stored("whole", "gx_batch_cases")
+    parts_result = stored("parts", "gx_batch_cases")
     assert comparable(parts_result) == comparable(whole_result)
     assert parts_result["statistics"] == whole_result["statistics"]
     assert parts_result["success"] is False

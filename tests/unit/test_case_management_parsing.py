@@ -67,7 +67,9 @@ def test_end_before_start() -> None:
 def test_duplicate_key_keeps_first_quarantines_later() -> None:
     table, outcome = parse("faelle_duplicate_key.csv")
     assert table["case_id"].to_pylist() == ids("F-1", "F-2")
-    assert [q[:3] for q in quarantined(outcome)] == [(3, "case_id", "duplicate key within the file")]
+    assert [q[:3] for q in quarantined(outcome)] == [
+        (3, "case_id", "duplicate key within the file")
+    ]
     assert quarantined(outcome)[0][3] is None  # identifiers are never copied to quarantine
 
 
@@ -97,7 +99,9 @@ def test_personal_columns_never_leave_the_parser() -> None:
     row = table.to_pylist()[0]
     assert row["birth_year"] == 1971 and row["region"] == "041" and row["gender"] == "m"
     text = repr(row)
-    for secret in ("Jürgen", "Größmann", "03.04.1971", "Lindenstraße", "0341 555123", "example.org", "K-1"):
+    for secret in (
+        "Jürgen", "Größmann", "03.04.1971", "Lindenstraße", "0341 555123", "example.org", "K-1"
+    ):
         assert secret not in text
     assert set(table.column_names) == {
         "organisation_code", "department_code", "client_id", "birth_year", "gender", "region",

@@ -83,5 +83,8 @@ def test_read_datev_dispatches_by_data_category() -> None:
 
 
 def test_account_labels_are_not_a_buchungsstapel() -> None:
-    with pytest.raises(DatevFormatError, match=r"category 20 .'Kontenbeschriftungen'. is not a Buchungsstapel \(21\);"):
+    with pytest.raises(
+        DatevFormatError,
+        match=r"category 20 .'Kontenbeschriftungen'. is not a Buchungsstapel \(21\);",
+    ):
         read_buchungsstapel(LABELS)

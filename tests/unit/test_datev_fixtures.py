@@ -247,7 +247,10 @@ def _with_header(tmp_path: Path, **changes: str) -> Path:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"f15": "20231201"}, r"period 01.12.2023-31.12.2024 .* does not lie within the fiscal year"),
+        (
+            {"f15": "20231201"},
+            r"period 01.12.2023-31.12.2024 .* does not lie within the fiscal year",
+        ),
         ({"f14": "3"}, "Sachkontennummernlänge. must be 4 to 8"),
         ({"f12": "ABC"}, r"field 12 \(Mandant\) must be a number"),
         ({"f16": "2024-12-31"}, r"field 16 \(Datum bis\) is not a date YYYYMMDD"),

@@ -66,7 +66,10 @@ def test_leading_zeros_of_account_ranges_survive(tmp_path: Path) -> None:
         ("org,BER,BER,BER-ALLG,KOST2\norg,VERW,VERW,,KOST2\n", None),
         ("org,1100,SB,SB-ALLG,\n", None),  # empty means KOST1
         ("org,1100,SB,SB-ALLG,KOST3\n", "kost_field 'KOST3' is not KOST1 or KOST2"),
-        ("org,1100,SB,SB-ALLG,KOST1\norg,BER,BER,,KOST2\n", "must be the same for all cost centres"),
+        (
+            "org,1100,SB,SB-ALLG,KOST1\norg,BER,BER,,KOST2\n",
+            "must be the same for all cost centres",
+        ),
     ],
 )
 def test_cost_centres_csv_is_checked_when_delivered(

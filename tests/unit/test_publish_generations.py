@@ -122,7 +122,9 @@ def test_rollback_command_lists_and_restores(synthetic_home: Path) -> None:
 
     listing = _cli(synthetic_home, "rollback")
     assert listing.returncode == 0, listing.stderr
-    lines = [line for line in listing.stdout.splitlines() if "-old0000" in line or "-new0000" in line]
+    lines = [
+        line for line in listing.stdout.splitlines() if "-old0000" in line or "-new0000" in line
+    ]
     assert lines[0].startswith("  " + old.generation) and lines[1].startswith("* " + new.generation)
 
     restored = _cli(synthetic_home, "rollback", old.generation, "--no-exports")

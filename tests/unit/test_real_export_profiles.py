@@ -40,7 +40,9 @@ def renamed(src: Path, tmp_path: Path, name: str) -> Path:
     return target
 
 
-def parse_all(path: Path, profile_name: str | None = None) -> dict[str, tuple[pa.Table, FileOutcome]]:
+def parse_all(
+    path: Path, profile_name: str | None = None
+) -> dict[str, tuple[pa.Table, FileOutcome]]:
     profile, mappings = detect_mappings(path, profile_name)
     out = {}
     for mapping in mappings:
@@ -117,7 +119,8 @@ def test_value_map_report_lists_unused_entries_and_unmapped_texts(tmp_path: Path
     profile, mappings = detect_mappings(path)
     usage = {(u.entity, u.field): u for u in value_map_usage(path, profile, mappings)}
     program = usage[("cases", "program_code")]
-    assert program.unmapped_values == [("Angehörigengruppe", 1)] and program.becomes == "SUCHT-SONST"
+    assert program.unmapped_values == [("Angehörigengruppe", 1)]
+    assert program.becomes == "SUCHT-SONST"
     assert program.unused_entries == []
     assert usage[("-", "department_code")].unmapped_values == []
     youth = renamed(YOUTH, tmp_path, "Kontaktliste.csv")

@@ -49,7 +49,7 @@ def assert_safe(true: list[Table]) -> list[Table]:
     assert report.ok, report.problems
     assert all(v == 0 or v >= T for v in published_values(out))
     # every primary cell is hidden; nothing published differs from the truth
-    for t_true, t_out in zip(true, out):
+    for t_true, t_out in zip(true, out, strict=True):
         for cell, v in t_true.cells.items():
             if 0 < v < T:  # type: ignore[operator]
                 assert t_out.cells[cell] is None, cell
@@ -197,10 +197,10 @@ def test_checker_intervals_equal_brute_force_over_integer_tables() -> None:
         margins = [(c, v) for c, v in known.items() if TOTAL in c]
         fixed_inner = {c: v for c, v in known.items() if TOTAL not in c}
         for values in itertools.product(*(range(b + 1) for b in bounds)):
-            inner = {**fixed_inner, **dict(zip(hidden, values))}
+            inner = {**fixed_inner, **dict(zip(hidden, values, strict=True))}
             if all(sum(n for (r, c), n in inner.items()
                        if m[0] in (TOTAL, r) and m[1] in (TOTAL, c)) == v for m, v in margins):
-                for c, v in zip(hidden, values):
+                for c, v in zip(hidden, values, strict=True):
                     seen[c].add(v)
         system_report = verify_no_disclosure([out], T, M)
         assert system_report.ok

@@ -33,7 +33,9 @@ def test_clear_numbers_become_the_pseudonyms_new_deliveries_get(tmp_path: Path) 
                                ).fetchall()
         staged = con.execute("select count(*) from information_schema.tables "
                              "where table_schema = 'staging'").fetchall()[0][0]
-    assert sorted(c for c, _ in cases if c) == sorted([pseudonym("F-1", KEY), pseudonym("F-2", KEY)])
+    assert sorted(c for c, _ in cases if c) == sorted(
+        [pseudonym("F-1", KEY), pseudonym("F-2", KEY)]
+    )
     assert {c for _, c in cases} == {already, None}  # pseudonyms stay as they are
     assert contacts == [(pseudonym("C-1", KEY), pseudonym("F-1", KEY))]
     assert staged == 0  # the incremental staging table is rebuilt from the new values
