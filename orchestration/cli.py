@@ -145,7 +145,8 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         return 2
     old, new, retired = rotate_key()
     holds.request_full_refresh()  # incremental models must not keep rows of the old key
-    print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, kept as {retired}.")
+    print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, "
+          f"kept as {retired}.")
     print("The next `datenwerk run` reloads the case-management files in the inbox under it.")
     return 0
 
@@ -198,7 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 instance, run_id,
                 # Progress lines replace Dagster's debug log; warnings and errors still show.
                 {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                log_file, on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
+                log_file,
+                on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
             )
             failures = instance.get_records_for_run(
                 run_id, of_type=DagsterEventType.STEP_FAILURE, limit=100).records
@@ -341,7 +343,8 @@ def print_summary(elapsed: float) -> None:
             print(f"  {table:<28} {n:>10,} rows")
     print(
         "\nQuery it (read-only, also during the next refresh): .venv/bin/datenwerk sql, or\n"
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{published}', read_only=True)"
+        f"  .venv/bin/python -c \"import duckdb; "
+        f"print(duckdb.connect('{published}', read_only=True)"
         ".sql('select program_code, year, n_cases_closed, planned_end_rate "
         "from mart_outcomes where period_type = \\'year\\' order by 1, 2'))\"\n"
         "Watch and run the pipeline in the Dagster UI: make dev, then http://127.0.0.1:3000"
@@ -585,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo_data)
 
     run = sub.add_parser("run", help="load, transform, check and publish everything now")
-    run.add_argument("--demo-if-empty", action="store_true", help="make demo data if the inbox is empty")
+    run.add_argument("--demo-if-empty", action="store_true",
+                     help="make demo data if the inbox is empty")
     run.add_argument("--scale", type=float, default=1.0, help="scale of demo data, if made")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild incremental models (contacts, bookings) from all loads")

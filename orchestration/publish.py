@@ -161,7 +161,8 @@ def checked_outcomes(found: gate.GateVerdict, run: list[CheckOutcome]) -> list[C
     ),
 )
 def published_marts(context: AssetExecutionContext) -> MaterializeResult:
-    with classified_faults(context.retry_number):  # a blocked publication is terminal; a locked file is retried
+    # A blocked publication is terminal; a locked file is retried.
+    with classified_faults(context.retry_number):
         failed = failed_blocking_checks(context, run_check_outcomes(context))
         if failed:
             raise PublishBlocked(

@@ -16,6 +16,7 @@ Dagster's run worker in a child process, guarded against crashes, concurrent run
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -180,10 +181,8 @@ def worker_alive(instance: DagsterInstance, run_id: str) -> bool:
 
 def _kill(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
@@ -341,10 +340,8 @@ def stop_on_signals(worker: subprocess.Popen[bytes], caught: list[str]) -> Itera
     period, see :func:`wait`) and remember the signal."""
     def handler(signum: int, frame: object) -> None:
         caught.append(signal.Signals(signum).name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -131,7 +131,8 @@ def _write_generation(
         con.execute("use generation")
         con.execute(f"attach '{paths.build_db()}' as build (read_only)")
         for mart in marts:
-            con.execute(f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"')
+            con.execute(
+                f'create table main."{mart}" as select * from build.{MARTS_SCHEMA}."{mart}"')
             counts[mart] = con.execute(f'select count(*) from main."{mart}"').fetchall()[0][0]
         con.execute("detach build")
         # What is published is what was checked: the copy itself, not the build file again.

@@ -80,7 +80,8 @@ def test_failed_check_blocks_publication(small_first_run: PipelineRun) -> None:
     failed = evaluations["gx_mart_impact"]
     assert not failed.passed
     failures = failed.metadata["failed_expectations"].value
-    assert {"expectation": "expect_column_values_to_be_between", "columns": ["costs_eur"]}.items() <= failures[0].items()
+    expected = {"expectation": "expect_column_values_to_be_between", "columns": ["costs_eur"]}
+    assert expected.items() <= failures[0].items()
     materialised = {
         e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     }

@@ -26,8 +26,9 @@ def publish_in_subprocess(home: Path, fault: str | None) -> subprocess.Completed
     env.pop("DATENWERK_FAULT_POINT", None)
     if fault:
         env["DATENWERK_FAULT_POINT"] = fault
-    return subprocess.run([sys.executable, "-c", PUBLISH], check=False, env=env, capture_output=True,
-                          text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run([sys.executable, "-c", PUBLISH], check=False, env=env,
+                          capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2])
 
 
 def leftovers(home: Path) -> list[str]:

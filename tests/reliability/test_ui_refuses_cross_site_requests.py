@@ -35,7 +35,8 @@ from tests.browser.conftest import (
 SENSOR = ('{repositoryLocationName: "datenwerk", repositoryName: "__repository__", '
           'sensorName: "inbox_sensor"}')
 START_SENSOR = f"mutation {{ startSensor(sensorSelector: {SENSOR}) {{ __typename }} }}"
-SENSOR_STATE = f"{{ sensorOrError(sensorSelector: {SENSOR}) {{ ... on Sensor {{ sensorState {{ status }} }} }} }}"
+SENSOR_STATE = (f"{{ sensorOrError(sensorSelector: {SENSOR}) "
+                "{ ... on Sensor { sensorState { status } } } }")
 PROXY_NAME = "datenwerk.example.org"
 
 
