@@ -183,6 +183,7 @@ def year_bars(title: str, records: list[dict[str, Any]], y_format: str,
     """Grouped bars: one group per category (``x``), last year beside this year."""
     import altair as alt
 
+    records = [{**r, "x": "(ohne Bezeichnung)" if r["x"] is None else r["x"]} for r in records]
     data = _frame([r for r in records if r["value"] is not None])
     if data.empty:
         data = _frame([{"x": "(keine Angaben)", "Jahr": str(years[1]), "value": 0}])
@@ -321,7 +322,9 @@ class Report:
         self.by_year = {r["year"]: r for r in _records(
             con, f"select year, {sums} from mart_impact where {where} group by year", params)}
         self.by_program = _records(
-            con, f"select year, program_code, any_value(program_name) as program_name, {sums} "
+            con, f"select year, program_code, "
+                 # a program only a cost centre names has no name yet: show its code
+                 f"any_value(coalesce(program_name, program_code)) as program_name, {sums} "
                  f"from mart_impact where {where} group by all order by program_code, year",
             params)
         years = sorted(self.by_year)

@@ -1,8 +1,14 @@
-{#- Departments (Fachbereiche) with their data steward and pilot flag. -#}
+{#- Departments (Fachbereiche) with their data steward and pilot flag: those of the reference data,
+    and those only a cost centre names before departments.csv is delivered (name, steward and
+    pilot flag empty), so every department the marts report on is here. -#}
 with
 
 departments as (
     select * from {{ ref('stg_reference__departments') }}
+),
+
+department_programs as (
+    select * from {{ ref('int_department_programs') }}
 ),
 
 programs as (
@@ -18,18 +24,45 @@ program_counts as (
     group by all
 ),
 
+named_elsewhere as (
+    select distinct
+        organisation_code,
+        department_code,
+    from department_programs
+    anti join departments using (organisation_code, department_code)
+    where department_programs.department_code is not null
+),
+
+all_departments as (
+    select
+        organisation_code,
+        department_code,
+        department_name,
+        data_steward,
+        is_pilot,
+    from departments
+    union all
+    select
+        organisation_code,
+        department_code,
+        null::varchar as department_name,
+        null::varchar as data_steward,
+        null::boolean as is_pilot,
+    from named_elsewhere
+),
+
 final as (
     select
-        departments.organisation_code,
-        departments.department_code,
-        departments.department_name,
-        departments.data_steward,
-        departments.is_pilot,
+        all_departments.organisation_code,
+        all_departments.department_code,
+        all_departments.department_name,
+        all_departments.data_steward,
+        all_departments.is_pilot,
         coalesce(program_counts.n_programs, 0) as n_programs,
-    from departments
+    from all_departments
     left join program_counts
-        on departments.organisation_code = program_counts.organisation_code
-        and departments.department_code = program_counts.department_code
+        on all_departments.organisation_code = program_counts.organisation_code
+        and all_departments.department_code = program_counts.department_code
 )
 
 select * from final

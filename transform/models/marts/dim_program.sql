@@ -1,25 +1,25 @@
-{#- Programs (Angebote) and the department they belong to. -#}
+{#- Programs (Angebote) and the department they belong to: those of the reference data, and those
+    only a cost centre names before programs.csv is delivered (their name is empty), so every
+    program the marts report on is here (see int_department_programs). -#}
 with
 
-programs as (
-    select * from {{ ref('stg_reference__programs') }}
-),
-
-departments as (
-    select * from {{ ref('stg_reference__departments') }}
+department_programs as (
+    select * from {{ ref('int_department_programs') }}
 ),
 
 final as (
     select
-        programs.organisation_code,
-        programs.program_code,
-        programs.program_name,
-        programs.department_code,
-        departments.department_name,
-    from programs
-    left join departments
-        on programs.organisation_code = departments.organisation_code
-        and programs.department_code = departments.department_code
+        organisation_code,
+        program_code,
+        program_name,
+        department_code,
+        department_name,
+    from department_programs
+    where program_code is not null
+    qualify row_number() over (
+        partition by organisation_code, program_code
+        order by program_name is null, department_code
+    ) = 1
 )
 
 select * from final
