@@ -223,7 +223,8 @@ class Delivery:
                     accepted.append((mapping.entity, AcceptedRows(target, 0)))
                     accepted[-1][1].rows = write_export(
                         path, profile, mapping, standard()[mapping.entity], into, row_context,
-                        target, plausible=self.reference.for_file(org, dept),
+                        target, plausible=self.reference.for_file(
+                            org, None if profile.department is not None else dept),
                     )
                     if into is not outcome:
                         secondary.append(into)

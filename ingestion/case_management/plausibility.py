@@ -64,11 +64,18 @@ class ReferenceCodes:
             )
         return None
 
-    def for_file(self, organisation: str, department: str) -> Plausibility:
-        """The checks for a file of this organisation and department."""
-        programs = frozenset(self.programs.get((organisation, department), set()))
+    def for_file(self, organisation: str, department: str | None) -> Plausibility:
+        """The checks for a file of this organisation and department; ``department`` None for a
+        file whose rows name their own department (a profile's department column): then any
+        program of the organisation is plausible."""
+        if department is None:
+            programs = frozenset(p for (org, _), found in self.programs.items()
+                                 if org == organisation for p in found)
+        else:
+            programs = frozenset(self.programs.get((organisation, department), set()))
         if organisation in self.organisations_with_programs:
-            source = f"the reference programs of department {department}"
+            source = (f"the reference programs of department {department}" if department
+                      else f"the reference programs of {organisation}")
         else:
             source = f"the reference programs of {organisation} (programs.csv was never delivered)"
         return Plausibility(
