@@ -201,7 +201,8 @@ def notify(found: Sequence[Problem], warn: Callable[[str], None]) -> dict[str, i
     for problem in found:
         warn(problem.summary + (f"; top reason: column {problem.reasons[0].column}: "
                                 f"{problem.reasons[0].reason}" if problem.reasons else ""))
-        steward = config.get(problem.department_code or "")
+        # Stewards are keyed by organisation and department (a code alone is not unique).
+        steward = config.get((problem.organisation_code, problem.department_code or ""))
         recipients = [steward.email] if steward else team
         subject, text = steward_message(problem, steward.name if steward else None)
         try:
