@@ -59,7 +59,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from warehouse import labels, paths
-from warehouse.publish import current_manifest, sha256_file
+from warehouse.publish import generation_source, sha256_file
 
 FORMATS = ("xlsx", "csv", "parquet")
 DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
@@ -596,12 +596,7 @@ def export_departments(
     departments = load_all_configs() if departments is None else list(departments)
     if not departments:
         return []
-    manifest = current_manifest() if manifest is None else manifest
-    if manifest is None:
-        raise FileNotFoundError(
-            f"nothing is published yet ({paths.published_manifest()} is missing): department "
-            "exports are made from a publication; run the pipeline first")
-    source = paths.generations_dir() / manifest["file"]
+    manifest, source = generation_source(manifest, "department exports")
     day = (date or today()).isoformat()
     with duckdb.connect(str(source), read_only=True) as con:
         validate_against_publication(con, departments)

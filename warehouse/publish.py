@@ -317,6 +317,18 @@ def current_manifest() -> dict[str, Any] | None:
     return manifest
 
 
+def generation_source(manifest: dict[str, Any] | None, made: str) -> tuple[dict[str, Any], Path]:
+    """The manifest (the current one unless given) and the generation file it names, for what is
+    ``made`` from a publication (department exports, impact reports); raises FileNotFoundError
+    before the first publication."""
+    manifest = current_manifest() if manifest is None else manifest
+    if manifest is None:
+        raise FileNotFoundError(
+            f"nothing is published yet ({paths.published_manifest()} is missing): {made} are "
+            "made from a publication; run the pipeline first")
+    return manifest, paths.generations_dir() / manifest["file"]
+
+
 def current_generation_file() -> Path | None:
     """The kept (immutable) file of the current generation: department exports read this."""
     manifest = current_manifest()

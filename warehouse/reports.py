@@ -41,7 +41,7 @@ import duckdb
 
 from warehouse import labels, paths, settings
 from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, today
-from warehouse.publish import current_manifest
+from warehouse.publish import generation_source
 
 log = logging.getLogger(__name__)
 
@@ -692,12 +692,7 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
     """Write every impact report of ``date`` (default today) from the current (or given)
     generation. ``only``: department codes (and ``_organisation``) to write, default all;
     ``on_failure`` hears of each report that could not be made (the others are written)."""
-    manifest = current_manifest() if manifest is None else manifest
-    if manifest is None:
-        raise FileNotFoundError(
-            f"nothing is published yet ({paths.published_manifest()} is missing): impact "
-            "reports are made from a publication; run the pipeline first")
-    source = paths.generations_dir() / manifest["file"]
+    manifest, source = generation_source(manifest, "impact reports")
     day = date or today()
     results: list[ReportResult] = []
     failures: list[str] = []

@@ -46,7 +46,6 @@ from ingestion.delivery import (
     check_reject_share,
     complete_files,
     deliver,
-    is_complete,  # noqa: F401 - the delivery protocol's, re-exported where it was first defined
     quarantine_table,
     registry_table,
     rows_or_empty,
