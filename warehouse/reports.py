@@ -465,21 +465,31 @@ class Report:
                    count(*) filter (where is_achieved) as achieved
             from fct_goals where {where} and case_status = 'closed' and end_year in (?, ?)
             group by all order by all""", [*params, *self.years])
-        domains = sorted({r["domain"] for r in rows})
-        table_rows, records = [], []
-        for domain in domains:
-            label = labels.code_text("goal_domain", domain) or domain
-            values = [next((rate(r["achieved"], r["rated"]) for r in rows
-                            if r["domain"] == domain and r["year"] == y), rate(0, 0))
-                      for y in self.years]
-            table_rows.append((label, values))
-            records += [{"x": label, "Jahr": str(y), "value": v.shown}
-                        for y, v in zip(self.years, values, strict=True)]
+        table_rows, records = self._rates_by_category(
+            rows, "domain", "achieved", "rated",
+            lambda domain: labels.code_text("goal_domain", domain) or domain)
         return Chart("Ziele erreicht nach Lebensbereich",
                      year_bars("Zielerreichungsquote nach Lebensbereich", records, ".0%",
                                self.years),
                      Table([str(y) for y in self.years], table_rows, "goals_by_domain"),
                      "Erreichte je bewertete Ziele (GAS ≥ 0) der im Jahr beendeten Fälle.")
+
+    def _rates_by_category(
+        self, rows: list[dict[str, Any]], category: str, hits: str, of: str,
+        label: Callable[[str], str],
+    ) -> tuple[list[tuple[str, list[Any]]], list[dict[str, Any]]]:
+        """Table rows and chart records of the rate ``hits``/``of`` per category (sorted) and
+        year (last year, this year) from rows of (year, category, hits, of); rate(0, 0) where a
+        category has no row in a year."""
+        found = {(r[category], r["year"]): rate(r[hits], r[of]) for r in rows}
+        table_rows, records = [], []
+        for code in sorted({r[category] for r in rows}):
+            shown = label(code)
+            values = [found.get((code, y), rate(0, 0)) for y in self.years]
+            table_rows.append((shown, values))
+            records += [{"x": shown, "Jahr": str(y), "value": v.shown}
+                        for y, v in zip(self.years, values, strict=True)]
+        return table_rows, records
 
     def _problem_areas(self) -> Chart:
         where, params = self.scope.where()
@@ -489,15 +499,8 @@ class Report:
             from mart_outcomes_by_dimension
             where {where} and period_type = 'year' and year in (?, ?)
             group by all order by all""", [*params, *self.years])
-        dimensions = sorted({r["dimension"] for r in rows})
-        table_rows, records = [], []
-        for dimension in dimensions:
-            values = [next((rate(r["improved"], r["assessed"]) for r in rows
-                            if r["dimension"] == dimension and r["year"] == y), rate(0, 0))
-                      for y in self.years]
-            table_rows.append((dimension, values))
-            records += [{"x": dimension, "Jahr": str(y), "value": v.shown}
-                        for y, v in zip(self.years, values, strict=True)]
+        table_rows, records = self._rates_by_category(
+            rows, "dimension", "improved", "assessed", lambda dimension: dimension)
         return Chart("Verbesserung nach Problembereich",
                      year_bars("Anteil verbessert nach Problembereich", records, ".0%",
                                self.years),
