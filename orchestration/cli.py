@@ -201,6 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                 log_file,
                 on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
+                wait_seconds=args.wait * 60,
             )
             failures = instance.get_records_for_run(
                 run_id, of_type=DagsterEventType.STEP_FAILURE, limit=100).records
@@ -265,6 +266,8 @@ class Progress:
     def _drain(self) -> None:
         from dagster import DagsterEventType
 
+        from orchestration import faults
+
         interesting = {
             DagsterEventType.STEP_START: "started",
             DagsterEventType.STEP_SUCCESS: "done",
@@ -272,6 +275,7 @@ class Progress:
             DagsterEventType.ASSET_MATERIALIZATION: "materialised",
             DagsterEventType.ASSET_CHECK_EVALUATION: "check",
             DagsterEventType.ENGINE_EVENT: "WAITING",
+            DagsterEventType.STEP_UP_FOR_RETRY: "WAITING",
         }
         try:
             conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, limit=1000)
@@ -290,6 +294,10 @@ class Progress:
                     continue
                 self._waits.add(event.message or "")
                 line = f"{event.step_key or ''}: {event.message}"
+            elif event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
+                retry = event.step_retry_data
+                line = (f"{event.step_key or ''}: {faults.describe_error(retry.error)}; trying "
+                        f"again in {retry.seconds_to_wait or 0:.0f} s")
             elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 mat = event.step_materialization_data.materialization
                 rows = mat.metadata.get("dagster/row_count")
@@ -593,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--scale", type=float, default=1.0, help="scale of demo data, if made")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild incremental models (contacts, bookings) from all loads")
+    run.add_argument("--wait", type=float, default=0.0, metavar="MINUTES",
+                     help="if another run is in progress, wait up to MINUTES for it (saying what "
+                          "it waits for) instead of refusing at once")
     run.set_defaults(func=cmd_run)
 
     held = sub.add_parser("held", help="list loads held out of staging by a failed batch check")

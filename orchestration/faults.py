@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import duckdb
 from dagster import Backoff, Failure, Jitter, RetryPolicy
+from dagster._utils.error import SerializableErrorInfo
 
 # 1 s, 2 s, 4 s, 8 s (+/- jitter): 15 s in all covers a read-write connection held for a quick
 # query or a `datenwerk run` finishing its last step; a lock held longer is someone's mistake
@@ -67,11 +68,18 @@ def is_transient(exc: BaseException) -> bool:
 def lock_holder(exc: BaseException) -> str | None:
     """Who holds the DuckDB lock that ``exc`` ran into: "PID 4711 (/usr/bin/python3, user x)"."""
     for link in _chain(exc):
-        found = LOCK_HOLDER.search(f"{link} {getattr(link, 'description', '') or ''}")
-        if found:
-            user = f", user {found['user']}" if found["user"] else ""
-            return f"PID {found['pid']} ({found['program']}{user})"
+        holder = _holder_in(f"{link} {getattr(link, 'description', '') or ''}")
+        if holder is not None:
+            return holder
     return None
+
+
+def _holder_in(text: str) -> str | None:
+    found = LOCK_HOLDER.search(text)
+    if found is None:
+        return None
+    user = f", user {found['user']}" if found["user"] else ""
+    return f"PID {found['pid']} ({found['program']}{user})"
 
 
 def describe_fault(exc: BaseException) -> str:
@@ -81,6 +89,15 @@ def describe_fault(exc: BaseException) -> str:
         return (f"the warehouse file is locked by another process, {holder}: an analyst's "
                 "read-write connection or another run; stop it and run again")
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def describe_error(error: SerializableErrorInfo) -> str:
+    """:func:`describe_fault` for an error as Dagster stores it (a step's retry or failure)."""
+    holder = _holder_in(error.to_string())
+    if holder is not None:
+        return f"the warehouse file is locked by another process, {holder}"
+    first = error.message.strip().splitlines()
+    return first[0] if first else error.cls_name or "error"
 
 
 def _gave_up(exc: BaseException, attempts: int) -> Failure:

@@ -6,7 +6,8 @@ Dagster's run worker in a child process, guarded against crashes, concurrent run
 - Dagster's own run worker (``dagster api execute_run``, what the UI's run launcher starts)
   executes it in a child process group; dbt runs below it.
 - One run at a time: an exclusive lock (``warehouse/.run.lock``, held by the kernel for as long
-  as the process lives) makes a second ``datenwerk run`` fail at once, naming the run in progress.
+  as the process lives) makes a second ``datenwerk run`` fail at once, naming the run in progress,
+  or wait for it up to a given time, saying every :data:`WAIT_REPORT_SECONDS` what it waits for.
 - A run whose process is gone (kill -9, out of memory, a full disk, a power cut) is found by the
   next ``datenwerk run``: it is marked failed in Dagster (the failure alert goes out), its
   leftover processes are stopped and its slot in the ``warehouse_writer`` pool is freed.
@@ -48,6 +49,7 @@ TAG_PID, TAG_HOST = "datenwerk/pid", "datenwerk/host"
 RUN_ENV = "DATENWERK_RUN_ID"  # set for the worker and everything it starts (dbt): leftovers
 GRACE_SECONDS = 10.0  # after SIGTERM, how long the worker may take before it is killed
 PR_SET_PDEATHSIG = 1
+WAIT_REPORT_SECONDS = 30.0  # while waiting for another run: how often to say so
 
 
 class RunInProgress(Exception):
@@ -113,29 +115,69 @@ def lock_path() -> Path:
     return paths.warehouse_dir() / ".run.lock"
 
 
+class Patience:
+    """Waiting for another run for up to ``seconds``: says what it waits for at once and then
+    every :data:`WAIT_REPORT_SECONDS`; once the time is up, :class:`RunInProgress`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self._reported: float | None = None
+        self.waited = False
+
+    def wait(self, in_progress: str, advice: str) -> None:
+        """One round of waiting for what ``in_progress`` names (or give up, with ``advice``)."""
+        now = time.monotonic()
+        waited = now - self.started
+        if waited >= self.seconds:
+            raise RunInProgress(f"{in_progress}; {advice}" + (
+                f" (waited {waited:.0f} s)" if self.seconds else ""))
+        if self._reported is None or now - self._reported >= WAIT_REPORT_SECONDS:
+            print(f"Waiting: {in_progress}; waited {waited:.0f} s of at most "
+                  f"{self.seconds:.0f} s.", flush=True)
+            self._reported = now
+        self.waited = True
+        time.sleep(min(1.0, self.seconds - waited))
+
+    def done(self, what: str) -> None:
+        if self.waited:
+            print(f"{what} after {time.monotonic() - self.started:.0f} s of waiting; starting.",
+                  flush=True)
+            self.waited = False
+
+
+def _holder(fh: Any) -> dict[str, Any]:
+    fh.seek(0)
+    try:
+        holder: dict[str, Any] = json.loads(fh.read() or "{}")
+    except json.JSONDecodeError:
+        holder = {}
+    return holder
+
+
 @contextmanager
-def run_lock() -> Iterator[Any]:
-    """Hold the one-run-at-a-time lock; fail at once, naming the holder, if another has it.
+def run_lock(patience: Patience | None = None) -> Iterator[Any]:
+    """Hold the one-run-at-a-time lock; if another has it, wait as ``patience`` allows (not at
+    all by default), then fail naming the holder.
 
     flock: the kernel releases it when the holder dies, however it dies."""
+    patience = patience or Patience(0)
     path = lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = path.open("a+", encoding="utf-8")
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
+        while True:
             try:
-                holder = json.loads(fh.read() or "{}")
-            except json.JSONDecodeError:
-                holder = {}
-            raise RunInProgress(
-                f"another run is in progress (run {holder.get('run_id', '?')}, since "
-                f"{holder.get('since', '?')}, pid {holder.get('pid', '?')} on "
-                f"{holder.get('host', '?')}); wait for it to finish, or stop it with "
-                f"kill {holder.get('pid', 'PID')}"
-            ) from None
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder(fh)
+                patience.wait(
+                    f"another run is in progress (run {holder.get('run_id', '?')}, since "
+                    f"{holder.get('since', '?')}, pid {holder.get('pid', '?')} on "
+                    f"{holder.get('host', '?')})",
+                    f"wait for it to finish, or stop it with kill {holder.get('pid', 'PID')}")
+        patience.done("The other run has finished")
         yield fh
     finally:
         fh.close()
@@ -371,25 +413,28 @@ def wait(worker: subprocess.Popen[bytes], caught: list[str]) -> int:
 
 
 def execute(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
-            log_file: Path, on_started: Any = None) -> Outcome:
+            log_file: Path, on_started: Any = None, wait_seconds: float = 0.0) -> Outcome:
     """Run the job once under the run lock (see the module's docstring); ``on_started(run)``
-    is called once the worker runs (to follow progress)."""
+    is called once the worker runs (to follow progress). Another run in progress is waited for
+    up to ``wait_seconds`` (saying so), then refused."""
     from dagster import DagsterRunStatus
 
-    with run_lock() as lock:
+    patience = Patience(wait_seconds)
+    with run_lock(patience) as lock:
         _note_holder(lock, run_id)
         for dead in recover_dead_runs(instance):
             print(f"Run {dead.run_id} (pid {dead.tags.get(TAG_PID)}) had died without "
                   "finishing: marked failed, its pool slot freed.", flush=True)
-        for other in blocking_runs(instance):
-            record = instance.get_run_record_by_id(other.run_id)
+        while others := blocking_runs(instance):
+            record = instance.get_run_record_by_id(others[0].run_id)
             since = record.start_time if record is not None else None
             started = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds") \
                 if since else "?"
-            raise RunInProgress(
-                f"another run is in progress (run {other.run_id}, since {started}, started "
-                "from the Dagster UI or a schedule); wait for it, or terminate it in the UI "
-                "if its process is gone")
+            patience.wait(
+                f"another run is in progress (run {others[0].run_id}, since {started}, started "
+                "from the Dagster UI or a schedule)",
+                "wait for it, or terminate it in the UI if its process is gone")
+        patience.done("The other run has finished")
         tags = {TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname(),
                 "datenwerk/trigger": "cli"}
         run, recon_job = submit(instance, run_id, run_config, tags)

@@ -37,11 +37,12 @@ STARTUP_SECONDS = 600  # the machine is shared: loading the definitions twice ca
 class CliRun:
     """A real `datenwerk run` subprocess whose output is followed line by line."""
 
-    def __init__(self, home: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, extra_env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         env = {**os.environ, "DATENWERK_HOME": str(home), **(extra_env or {})}
         env.pop("DAGSTER_HOME", None)  # the home's own: $DATENWERK_HOME/dagster
         self.process = subprocess.Popen(
-            [str(BIN / "datenwerk"), "run"], cwd=REPO_ROOT, env=env, text=True,
+            [str(BIN / "datenwerk"), "run", *args], cwd=REPO_ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
