@@ -16,7 +16,10 @@ rollback and the department exports read them). The pipeline never opens ``marts
 itself, so no analyst connection can lock it out.
 
 The last :func:`warehouse.settings.keep_generations` generations stay (default 7);
-:func:`rollback` makes an older one current again, by the same atomic rename.
+:func:`rollback` makes an older one current again, by the same atomic rename. Only generations
+that were current once (``published/history.json`` records each one after its swap) can be
+rolled back to: a publication killed before its swap leaves a complete generation that nobody
+ever read, and the next publication removes it.
 """
 
 from __future__ import annotations
@@ -249,9 +252,46 @@ def _make_current(generation: str) -> dict[str, Any]:
         _fault_point("publish:after-replace")
     finally:
         tmp.unlink(missing_ok=True)
-    write_json_atomically(paths.published_manifest(), current)
+    _record_current(current)
     _pending_path().unlink(missing_ok=True)
     return current
+
+
+def _history_path() -> Path:
+    return paths.published_dir() / "history.json"
+
+
+def _record_current(current: dict[str, Any]) -> None:
+    """After the swap: the generation joins the history of current generations, then the
+    current manifest names it (a crash in between is finished by :func:`_settle_pending`)."""
+    history = _history()
+    if not history or history[-1]["generation"] != current["generation"]:
+        history.append({"generation": current["generation"], "since": current["current_since"]})
+        write_json_atomically(_history_path(), {"current": history})
+    write_json_atomically(paths.published_manifest(), current)
+
+
+def _history() -> list[dict[str, str]]:
+    """Which generations were current, in order. Installations older than the history start it
+    with the current generation and those published before it."""
+    path = _history_path()
+    if path.is_file():
+        entries: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))["current"]
+        return entries
+    manifest = paths.published_manifest()
+    if not manifest.is_file():
+        return []
+    current = json.loads(manifest.read_text(encoding="utf-8"))
+    return [{"generation": m["generation"], "since": m["published_at"]}
+            for m in list_generations(only_once_current=False)
+            if (m["published_at"], m["generation"])
+            <= (current["published_at"], current["generation"])]
+
+
+def once_current() -> set[str]:
+    """The generations that were current at some time (the only ones rollback restores)."""
+    _settle_pending()
+    return {entry["generation"] for entry in _history()}
 
 
 def _settle_pending() -> None:
@@ -262,20 +302,24 @@ def _settle_pending() -> None:
     current = json.loads(pending.read_text(encoding="utf-8"))
     target = paths.published_db()
     if target.is_file() and target.stat().st_ino == current.get("inode"):
-        write_json_atomically(paths.published_manifest(), current)
+        _record_current(current)
     pending.unlink(missing_ok=True)
 
 
 def clean_orphans() -> list[str]:
-    """Remove what interrupted publications left: temporary files, and generation files that
-    never got their manifest. Only call while no publication runs (publish does, first)."""
-    _settle_pending()
+    """Remove what interrupted publications left: temporary files, generation files that
+    never got their manifest, and generations that never became current (killed before their
+    swap). Only call while no publication runs (publish does, first)."""
+    was_current = once_current()
     removed = []
     gens = paths.generations_dir()
     leftovers = list(paths.published_dir().glob(".*.tmp")) if paths.published_dir().is_dir() else []
     if gens.is_dir():
         leftovers += list(gens.glob(".*.tmp")) + list(gens.glob(".*.tmp.wal"))
         leftovers += [f for f in gens.glob("*.duckdb") if not f.with_suffix(".json").is_file()]
+        for manifest in list_generations(only_once_current=False):
+            if manifest["generation"] not in was_current:
+                leftovers += [gens / manifest["file"], gens / f"{manifest['generation']}.json"]
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
         removed.append(leftover.name)
@@ -292,15 +336,18 @@ def generation_manifest(generation: str) -> dict[str, Any]:
     return manifest
 
 
-def list_generations() -> list[dict[str, Any]]:
-    """Manifests of the kept generations, oldest first (by publication time)."""
+def list_generations(only_once_current: bool = True) -> list[dict[str, Any]]:
+    """Manifests of the kept generations, oldest first (by publication time); by default only
+    those that were current once (see :func:`once_current`)."""
     gens = paths.generations_dir()
     if not gens.is_dir():
         return []
+    was_current = once_current() if only_once_current else set()
     manifests = []
     for path in gens.glob("*.json"):
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        if (gens / manifest["file"]).is_file():
+        if (gens / manifest["file"]).is_file() and (
+                not only_once_current or manifest["generation"] in was_current):
             manifests.append(manifest)
     return sorted(manifests, key=lambda m: (m["published_at"], m["generation"]))
 
@@ -365,6 +412,10 @@ def rollback(generation: str) -> dict[str, Any]:
             raise RollbackError("there is no generation before the current one")
         generation = names[names.index(current) - 1]
     manifest = generation_manifest(generation)
+    if generation not in once_current():
+        raise RollbackError(
+            f"generation {generation} was never published: its publication was interrupted "
+            "before it became current, and the next publication removes it")
     source = paths.generations_dir() / manifest["file"]
     if not source.is_file():
         raise RollbackError(f"the file of generation {generation} is gone: {source}")

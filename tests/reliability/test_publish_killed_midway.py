@@ -97,3 +97,36 @@ def test_kill_before_the_switch_keeps_the_last_publication_and_cleans_up(
     # file and manifest written; it never became current).
     assert generations_before | {new} <= {m["generation"] for m in list_generations()}
     assert leftovers(home) == []
+
+
+def test_a_generation_killed_before_its_swap_is_never_rolled_back_to_and_pruned_next(
+    small_first_run: PipelineRun,
+) -> None:
+    home = copy_home(small_first_run.home, "publish-killed-never-current")
+    use_home(home)
+    from warehouse.publish import RollbackError, current_manifest, list_generations, rollback
+
+    published = home / "published" / "marts.duckdb"
+    before = current_manifest()
+    assert before is not None
+    gens = home / "published" / "generations"
+
+    killed = publish_in_subprocess(home, "publish:before-replace")
+
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    [never_current] = [f.stem for f in gens.glob("*.duckdb")
+                       if f.stem != before["generation"]]  # complete: file and manifest
+    assert (gens / f"{never_current}.json").is_file()
+    assert never_current not in {m["generation"] for m in list_generations()}
+    with pytest.raises(RollbackError, match="never published"):
+        rollback(never_current)
+    assert generation_in_file(published) == before["generation"]
+
+    again = publish_in_subprocess(home, None)
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    new = again.stdout.strip().splitlines()[-1]
+    assert not (gens / f"{never_current}.duckdb").exists()
+    assert not (gens / f"{never_current}.json").exists()
+    assert rollback("previous")["generation"] == before["generation"]
+    assert generation_in_file(published) == before["generation"] != new
