@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from warehouse import paths, settings
+from warehouse import disk, paths, settings
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -211,11 +211,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # before the run worker started (afterwards, runs stops it)
         print("\nInterrupted before the run started; nothing was changed.", file=sys.stderr)
         return 128 + signal.SIGINT
-    except Exception as exc:
-        if not runs.is_disk_full(exc):
-            raise
-        print(f"\nThe run stopped: {runs.disk_full_message()}", file=sys.stderr)
-        return 1
     elapsed = time.monotonic() - started
     print_sources_without_data()
     if outcome.interrupted:
@@ -232,8 +227,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         print(f"The last good publication (if any) is unchanged: {paths.published_db()}",
               file=sys.stderr)
-        if any(runs.says_disk_full(str(r.event_log_entry)) for r in failures):
-            print(runs.disk_full_message(), file=sys.stderr)
+        full = [str(r.event_log_entry) for r in failures
+                if disk.says_disk_full(str(r.event_log_entry))]
+        if full:
+            print(disk.disk_full_message(full[0]), file=sys.stderr)
         return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
     print_summary(elapsed)
     return 0
@@ -652,7 +649,13 @@ def main(argv: list[str] | None = None) -> int:
     sql.set_defaults(func=cmd_sql)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        if not disk.is_disk_full(exc):
+            raise
+        print(f"\nStopped: {disk.disk_full_message(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

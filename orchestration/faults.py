@@ -18,6 +18,8 @@ import duckdb
 from dagster import Backoff, Failure, Jitter, RetryPolicy
 from dagster._utils.error import SerializableErrorInfo
 
+from warehouse.disk import causes
+
 # 1 s, 2 s, 4 s, 8 s (+/- jitter): 15 s in all covers a read-write connection held for a quick
 # query or a `datenwerk run` finishing its last step; a lock held longer is someone's mistake
 # that the alert should report rather than wait out.
@@ -39,22 +41,13 @@ LOCK_HOLDER = re.compile(
     r"lock is held in (?P<program>\S+) \(PID (?P<pid>\d+)\)(?: by user (?P<user>[^.\s]+))?")
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` (or anything in its cause chain) is a fault worth retrying.
 
     dlt wraps DuckDB's exceptions and dbt runs in a subprocess, so the lock is also recognised by
     DuckDB's message in the text (dagster-dbt puts dbt's error messages into its description).
     """
-    for link in _chain(exc):
+    for link in causes(exc):
         text = f"{link} {getattr(link, 'description', '') or ''}"
         if any(message in text for message in LOCK_MESSAGES):
             return True
@@ -67,7 +60,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def lock_holder(exc: BaseException) -> str | None:
     """Who holds the DuckDB lock that ``exc`` ran into: "PID 4711 (/usr/bin/python3, user x)"."""
-    for link in _chain(exc):
+    for link in causes(exc):
         holder = _holder_in(f"{link} {getattr(link, 'description', '') or ''}")
         if holder is not None:
             return holder

@@ -22,7 +22,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -62,53 +61,6 @@ class Outcome:
     success: bool
     interrupted: str | None  # the signal's name, when stopped by one
     message: str  # why it failed, when it did
-
-
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-DISK_FULL_MESSAGES = ("database or disk is full", "No space left on device", "File too large",
-                      "Disk quota exceeded")
-
-
-LOW_SPACE_BYTES = 64_000_000
-
-
-def says_disk_full(text: str) -> bool:
-    """Whether an error message means a full disk: in words, or as the "disk I/O error" SQLite
-    gives for a full disk too, while the disk under DATENWERK_HOME is nearly full."""
-    if any(message in text for message in DISK_FULL_MESSAGES):
-        return True
-    if "disk I/O error" in text:
-        try:
-            return shutil.disk_usage(paths.home()).free < LOW_SPACE_BYTES
-        except OSError:
-            return False
-    return False
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or its cause) is the disk or the file-size limit being full: an errno, or
-    the message SQLite (Dagster's storage) and DuckDB give it."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        if isinstance(link, OSError) and link.errno in DISK_FULL_ERRNOS:
-            return True
-        if says_disk_full(str(link)):
-            return True
-        link = link.__cause__ or link.__context__
-    return False
-
-
-def disk_full_message() -> str:
-    """What to tell the user when the disk is full: where, how much is free, what is safe."""
-    home = paths.home()
-    try:
-        free = f"{shutil.disk_usage(home).free / 1e6:,.0f} MB free"
-    except OSError:
-        free = "free space unknown"
-    return (f"The disk (or the file-size limit) under {home} is full ({free}). Free space and "
-            f"run again; the last good publication is unchanged: {paths.published_db()}")
 
 
 def lock_path() -> Path:

@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse import gate, paths, settings
+from warehouse import disk, gate, paths, settings
 
 MARTS_SCHEMA = "marts"
 MANIFEST_VERSION = 1
@@ -109,9 +109,14 @@ def _fsync_file(path: Path) -> None:
 def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON under a temporary name, fsync, rename: readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _fsync_file(tmp)
-    os.replace(tmp, path)
+    try:
+        with disk.writing(path):
+            tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+            _fsync_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
@@ -188,9 +193,10 @@ def publish(
     db_file = gens / f"{generation}.duckdb"
     tmp = gens / f".{generation}-{uuid.uuid4().hex}.duckdb.tmp"
     try:
-        counts = _write_generation(tmp, generation, marts, run_id, published_at, checks,
-                                   expected or {})
-        _fsync_file(tmp)
+        with disk.writing(db_file):
+            counts = _write_generation(tmp, generation, marts, run_id, published_at, checks,
+                                       expected or {})
+            _fsync_file(tmp)
         os.replace(tmp, db_file)
         _fsync_dir(gens)
         _fault_point("publish:before-manifest")
@@ -241,8 +247,9 @@ def _make_current(generation: str) -> dict[str, Any]:
     target = paths.published_db()
     tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.duckdb.tmp")
     try:
-        shutil.copyfile(source, tmp)
-        _fsync_file(tmp)
+        with disk.writing(target):
+            shutil.copyfile(source, tmp)
+            _fsync_file(tmp)
         current = {**manifest, "current_since": datetime.now(UTC).isoformat(),
                    "inode": tmp.stat().st_ino}
         write_json_atomically(_pending_path(), current)
