@@ -168,8 +168,8 @@ def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
     return _gx_check(
         AssetKey([mart.name]), f"gx_{mart.name}", True,
         f"Great Expectations suite for {mart.name}: unique keys, rates in [0, 1], counts, "
-        "durations and costs non-negative (from the column names), plus its registry "
-        "expectations. Blocking: a failure stops publication.",
+        "durations and costs non-negative (from the column names), plus the extras of its "
+        "meta.gx. Blocking: a failure stops publication.",
         run,
     )
 

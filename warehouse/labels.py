@@ -1,6 +1,6 @@
 """German labels of the published marts, from one place: the dbt project.
 
-Each published mart column carries, in its dbt YAML (``transform/models/marts/_*.yml``)::
+Each published mart column carries, in its dbt YAML (``transform/models/marts/<mart>.yml``)::
 
     meta:
       label_de: "Quote planmäßiger Beendigungen"    # header in exports and reports
@@ -57,7 +57,7 @@ class Column:
 @functools.cache
 def _columns(marts_yaml: Path = MARTS_YAML) -> dict[str, dict[str, Column]]:
     models: dict[str, dict[str, Column]] = {}
-    for path in sorted(marts_yaml.glob("_*.yml")):
+    for path in sorted(marts_yaml.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for model in data.get("models") or []:
             columns = models.setdefault(model["name"], {})
