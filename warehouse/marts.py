@@ -97,7 +97,9 @@ def _rules(gx: Any, where: str) -> MartRules:
 
 def mart_from_node(node: dict[str, Any]) -> Mart:
     """The :class:`Mart` of one manifest model node; a wrong meta raises :class:`MartMetaError`."""
-    where = f"{node.get('original_file_path') or node['name']} (model {node['name']})"
+    # The YAML that holds the meta ("<project>://models/marts/x.yml"), else the model's SQL.
+    source = (node.get("patch_path") or "").partition("://")[2] or node.get("original_file_path")
+    where = f"{source} (model {node['name']})"
     meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
     unknown = set(meta) - META_KEYS
     if unknown:
