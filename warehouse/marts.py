@@ -5,6 +5,7 @@ Every model under ``transform/models/marts/`` has one YAML beside its SQL, whose
     config:
       meta:
         owner: quality-management        # Dagster owner (with the stewards file)
+        label_de: Fälle                  # German name: the sheet in department exports
         data_steward: Quality management # who answers for the content
         publish: true                    # copied into published/marts.duckdb
         department_export: department_code   # departments may receive it, limited by this column
@@ -31,7 +32,10 @@ from typing import Any
 from warehouse import paths
 
 MARTS_FOLDER = "marts"
-META_KEYS = frozenset({"owner", "data_steward", "publish", "department_export", "gx"})
+META_KEYS = frozenset(
+    {"owner", "data_steward", "label_de", "publish", "department_export", "gx"})
+# The German name names the mart's sheet in department exports: Excel allows 31 characters.
+MAX_LABEL = 31
 GX_KEYS = frozenset({"keys", "non_negative", "signed", "between", "in_set"})
 
 
@@ -117,6 +121,10 @@ def mart_from_node(node: dict[str, Any]) -> Mart:
     if column is not None and node.get("columns") and column not in node["columns"]:
         raise MartMetaError(f"{where}: meta.department_export names {column!r}, which is not "
                             "a column in the model's YAML")
+    label = meta.get("label_de")
+    if label is not None and not (isinstance(label, str) and 0 < len(label) <= MAX_LABEL):
+        raise MartMetaError(f"{where}: meta.label_de names the mart's Excel sheet: text of 1 to "
+                            f"{MAX_LABEL} characters, got {label!r}")
     gx = _rules(meta["gx"], where) if "gx" in meta else None
     if publish and gx is None:
         raise MartMetaError(f"{where}: a published mart needs a Great Expectations suite: add "

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pandas as pd
 import yaml
 
@@ -35,6 +36,7 @@ models:
     config:
       meta:
         owner: quality-management
+        label_de: Fälle je Fachbereich
         publish: true
         department_export: department_code
         gx:
@@ -106,4 +108,6 @@ def test_a_new_mart_is_built_checked_published_and_exported(
     assert set(german["Fachbereich"]) == {"SB"}  # only the department's rows, German headers
     assert german["Fälle im Fachbereich"].sum() == built.loc[
         built["department_code"] == "SB", "n_cases"].sum()
+    workbook = openpyxl.load_workbook(latest / f"{MART}.xlsx", read_only=True)
+    assert workbook.sheetnames == ["Erläuterungen", "Fälle je Fachbereich"]
     assert not any(p.name.startswith(MART) for p in (home / "exports" / "SUB" / "latest").iterdir())

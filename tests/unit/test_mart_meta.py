@@ -51,6 +51,7 @@ def test_the_projects_marts_are_published_checked_and_exported(
     ({"publish": "yes"}, "meta.publish must be true or false"),
     ({"publish": False, "gx": {}}, "meta.department_export needs meta.publish: true"),
     ({"department_export": "fachbereich"}, "names 'fachbereich', which is not a column"),
+    ({"label_de": "Fälle mit allen Angaben der Fachsoftware"}, "text of 1 to 31 characters"),
 ])
 def test_a_wrong_meta_names_the_file_and_the_key(
         manifest: dict[str, Any], meta: dict[str, Any], message: str) -> None:
