@@ -3,8 +3,8 @@
 - ``gx_batch_<table>`` (blocking) on each dlt asset of a standard entity and of the DATEV
   bookings: the rows of the batch the asset loaded (its latest materialisation's dlt loads that
   are completed), before staging merges them. A failure skips dbt in the same run.
-- ``gx_<mart>`` (blocking) on every ``fct_*``/``mart_*`` model of the dbt manifest: suites derived
-  from the column naming conventions plus a small registry (:mod:`quality.suites`).
+- ``gx_<mart>`` (blocking) on every mart of the dbt manifest with ``meta.gx``: suites derived
+  from the column naming conventions plus the extras of its ``meta.gx`` (:mod:`quality.suites`).
 - ``gx_<mart>_row_count`` (warning): the row count lies within a band of the last publication.
 - The accounting checks of :mod:`quality.accounting` (reconciliation blocking, unmapped warning).
 
@@ -168,8 +168,8 @@ def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
     return _gx_check(
         AssetKey([mart.name]), f"gx_{mart.name}", True,
         f"Great Expectations suite for {mart.name}: unique keys, rates in [0, 1], counts, "
-        "durations and costs non-negative (from the column names), plus its registry "
-        "expectations. Blocking: a failure stops publication.",
+        "durations and costs non-negative (from the column names), plus the extras of its "
+        "meta.gx. Blocking: a failure stops publication.",
         run,
     )
 

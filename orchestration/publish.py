@@ -17,28 +17,18 @@ from dagster import (
     asset,
 )
 
-from warehouse import gate, paths
+from warehouse import gate, marts, paths
 from warehouse.publish import CheckOutcome, publish
 
 from .checks import CHECKS
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
+from .transform import DBT_PROJECT
 
-PUBLISHED_MARTS = (
-    "fct_cases",
-    "fct_goals",
-    "fct_assessment_change",
-    "mart_outcomes",
-    "mart_outcomes_by_dimension",
-    "mart_impact",
-    "mart_srs_report",
-    "mart_deliveries",
-    "mart_finance_by_cost_centre_month",
-    "dim_department",
-    "dim_program",
-    "dim_cost_centre",
-    "dim_date",
-)
+
+def published_mart_names() -> tuple[str, ...]:
+    """The marts whose dbt YAML says ``meta.publish: true`` (from the manifest of the code)."""
+    return marts.published(DBT_PROJECT.manifest_path)
 
 
 class PublishBlocked(Exception):
@@ -54,7 +44,8 @@ def _blocking_check_keys() -> list[AssetKey]:
         for spec in checks_def.check_specs
         if spec.blocking
     }
-    return sorted(keys - {AssetKey([m]) for m in PUBLISHED_MARTS}, key=lambda k: k.to_user_string())
+    published = {AssetKey([m]) for m in published_mart_names()}
+    return sorted(keys - published, key=lambda k: k.to_user_string())
 
 
 def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
@@ -148,7 +139,7 @@ def checked_outcomes(found: gate.GateVerdict, run: list[CheckOutcome]) -> list[C
 
 @asset(
     key=PUBLISHED,
-    deps=[*(AssetKey([m]) for m in PUBLISHED_MARTS), *_blocking_check_keys()],
+    deps=[*(AssetKey([m]) for m in published_mart_names()), *_blocking_check_keys()],
     group_name="publish",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
@@ -179,8 +170,9 @@ def published_marts(context: AssetExecutionContext) -> MaterializeResult:
                 f"it. The last good publication stays in place at {paths.published_db()}."
             )
         outcomes = checked_outcomes(found, run_check_outcomes(context))
-        publication = publish(PUBLISHED_MARTS, run_id=context.run.run_id, checks=outcomes,
-                              expected={m: found.fingerprints[m] for m in PUBLISHED_MARTS
+        names = published_mart_names()
+        publication = publish(names, run_id=context.run.run_id, checks=outcomes,
+                              expected={m: found.fingerprints[m] for m in names
                                         if m in found.fingerprints})
     return MaterializeResult(
         metadata={

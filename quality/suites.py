@@ -1,14 +1,14 @@
 """Great Expectations suites for the marts, derived from the column naming conventions.
 
-Every dbt model named ``fct_*`` or ``mart_*`` in the manifest gets two suites, so a new or renamed
-mart is covered without touching this file:
+Every mart whose dbt YAML has ``meta.gx`` (every published mart must: :mod:`warehouse.marts`)
+gets two suites, so a new or renamed mart is covered without touching this file:
 
 - ``gx_<mart>`` (blocking): expectations derived from its column names (the conventions in
   ``transform/README``/names: ``*_rate``/``share_*`` in [0, 1]; ``n_*``, ``cases_*``, ``*_count``,
   ``*_days``, ``*_minutes`` and ``*_eur`` non-negative, except signed money ``net_eur``,
   ``balance_eur``; ``is_*``/``has_*`` true or false; ``year``/``*_year`` plausible), its unique
-  keys (declared in dbt as ``unique_combination``/``unique`` tests, and in :data:`REGISTRY`), and
-  the extra expectations of :data:`REGISTRY`.
+  keys (declared in dbt as ``unique_combination``/``unique`` tests, and in ``meta.gx.keys``), and
+  the extra expectations of its ``meta.gx``.
 - ``gx_<mart>_row_count`` (warning): the row count lies within ``DATENWERK_ROW_COUNT_BAND`` of the
   mart's rows in the last publication; skipped (passes with a note) on the first publication.
 
@@ -28,75 +28,17 @@ import duckdb
 import pandas as pd
 
 from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
-from warehouse import paths, settings
+from warehouse import marts, paths, settings
+from warehouse.marts import MartRules
 
-MART_PREFIXES = ("fct_", "mart_")
 # Signed by meaning: a net amount or balance may be negative (names convention).
 SIGNED_MONEY = ("net_eur", "balance_eur")
 # Years before this are typing errors in a social-work case file, not history.
 YEAR_RANGE = (1900, 2100)
 
 
-@dataclass(frozen=True)
-class MartRules:
-    """What the naming conventions cannot know about one mart."""
-
-    keys: tuple[tuple[str, ...], ...] = ()
-    non_negative: tuple[str, ...] = ()  # counts that predate the naming conventions
-    signed: tuple[str, ...] = ()  # money columns that may be negative
-    between: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    in_set: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-
-
-_OUTCOMES = MartRules(
-    non_negative=("cases_closed", "planned_ends", "goals_rated", "goals_achieved",
-                  "assessed_pairs", "improved_pairs"),
-    in_set={"period_type": ("month", "quarter", "year")},
-)
-_IMPACT = MartRules(
-    keys=(("organisation_code", "program_code", "year"),),
-    non_negative=("contacts", "contact_minutes", "clients_reached", "cases_closed",
-                  "planned_ends", "goals_achieved"),
-)
-_GOALS = MartRules(
-    keys=(("organisation_code", "goal_id"),),
-    # GAS levels -2..+2 and weights 1..10, as in the data standard.
-    between={"baseline": (-2, 2), "target": (-2, 2), "final": (-2, 2), "weight": (1, 10),
-             "change": (-4, 4)},
-)
-# Per mart, by today's and the agreed new names (issue 5 renames some marts).
-REGISTRY: dict[str, MartRules] = {
-    "fct_cases": MartRules(
-        keys=(("organisation_code", "case_id"),),
-        non_negative=("contacts", "contact_minutes"),
-        in_set={"status": ("open", "closed")},
-    ),
-    "fct_goals": _GOALS,
-    "fct_goal_attainment": _GOALS,
-    "fct_assessment_change": MartRules(keys=(("organisation_code", "case_id", "dimension"),)),
-    "mart_outcomes": _OUTCOMES,
-    "mart_outcomes_by_program": MartRules(
-        keys=(("organisation_code", "program_code", "year"),),
-        non_negative=_OUTCOMES.non_negative,
-    ),
-    "mart_impact": _IMPACT,
-    "mart_impact_by_program": _IMPACT,
-    "mart_deliveries": MartRules(
-        keys=(("source_sha256",),),
-        non_negative=("rows_read", "rows_loaded", "rows_quarantined", "quarantine_rows_stored"),
-        in_set={"is_reconciled": (True,)},
-    ),
-    "mart_finance_by_cost_centre_month": MartRules(
-        # A credit note can make a month's costs or revenues on one cost centre negative;
-        # amount_eur is the signed net (debit +, credit -). Totals: reconcile_finance_to_bookings.
-        signed=("costs_eur", "revenues_eur", "amount_eur"),
-        in_set={"category_type": ("cost", "revenue", "unmapped")},
-    ),
-}
-
-
 def manifest_path() -> Path:
-    return paths.TRANSFORM_DIR / "target" / "manifest.json"
+    return marts.manifest_path()
 
 
 @dataclass(frozen=True)
@@ -107,14 +49,17 @@ class MartSpec:
     description: str = ""
     keys: tuple[tuple[str, ...], ...] = ()
     accepted_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    rules: MartRules = field(default_factory=MartRules)
 
 
 def discover_marts(manifest: Path | None = None) -> list[MartSpec]:
-    """Every ``fct_*``/``mart_*`` model of the dbt manifest, with its declared keys."""
+    """Every mart of the dbt manifest with a suite (``meta.gx``), with its declared keys."""
     data = json.loads((manifest or manifest_path()).read_text(encoding="utf-8"))
+    declared = marts.marts_of(data)
     models = {
         uid: node for uid, node in data["nodes"].items()
-        if node["resource_type"] == "model" and node["name"].startswith(MART_PREFIXES)
+        if node["resource_type"] == "model" and node["name"] in declared
+        and declared[node["name"]].gx is not None
     }
     keys: dict[str, list[tuple[str, ...]]] = {uid: [] for uid in models}
     accepted: dict[str, dict[str, tuple[Any, ...]]] = {uid: {} for uid in models}
@@ -132,7 +77,8 @@ def discover_marts(manifest: Path | None = None) -> list[MartSpec]:
         elif meta.get("name") == "accepted_values" and node.get("column_name"):
             accepted[attached][node["column_name"]] = tuple(kwargs.get("values") or ())
     return sorted(
-        (MartSpec(node["name"], node.get("description", ""), tuple(keys[uid]), accepted[uid])
+        (MartSpec(node["name"], node.get("description", ""), tuple(keys[uid]), accepted[uid],
+                  declared[node["name"]].gx or MartRules())
          for uid, node in models.items()),
         key=lambda m: m.name,
     )
@@ -173,7 +119,7 @@ def build_suite(mart: str, columns: list[str], spec: MartSpec | None = None
     import great_expectations as gx
 
     spec = spec or MartSpec(mart)
-    rules = REGISTRY.get(mart, MartRules())
+    rules = spec.rules
     e = gx.expectations
     suite = new_suite(f"gx_{mart}")
     notes: list[str] = []
@@ -227,9 +173,11 @@ def read_mart(name: str) -> pd.DataFrame:
 
 def validate(mart: str, frame: pd.DataFrame, *, run_name: str = "manual",
              spec: MartSpec | None = None) -> SuiteResult:
-    """Validate one mart's rows against its blocking suite (result kept in the Data Docs)."""
+    """Validate one mart's rows against its blocking suite (result kept in the Data Docs); the
+    spec defaults to the mart's in the dbt manifest."""
+    spec = spec or mart_spec(mart)
     suite, notes = build_suite(mart, list(frame.columns), spec)
-    codes = [*(spec.accepted_values if spec else {}), *REGISTRY.get(mart, MartRules()).in_set]
+    codes = [*spec.accepted_values, *spec.rules.in_set]
     return run_suite(suite, frame, asset_name=mart, run_name=run_name,
                      showable=showable_columns(frame, codes), notes=notes)
 

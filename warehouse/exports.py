@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from warehouse import labels, paths
+from warehouse import labels, marts, paths
 from warehouse.publish import generation_source, sha256_file
 
 FORMATS = ("xlsx", "csv", "parquet")
@@ -209,7 +209,8 @@ def load_all_configs(config_files: Sequence[Path] | None = None) -> list[Departm
 
 def validate_against_publication(con: duckdb.DuckDBPyConnection,
                                  departments: Sequence[DepartmentExport]) -> None:
-    """Every configured mart is published and has ``department_code``; else a config error."""
+    """Every configured mart is published and may go to departments (``meta.department_export``
+    in its dbt YAML names a column it has); else a config error."""
     columns: dict[str, set[str]] = {}
     for table, column in con.execute(
         "select table_name, column_name from information_schema.columns "
@@ -223,11 +224,16 @@ def validate_against_publication(con: duckdb.DuckDBPyConnection,
                 raise ExportConfigError(
                     f"{d.config}: department {d.code} asks for '{mart}', which is not published "
                     f"(published marts: {', '.join(published)})")
-            if "department_code" not in columns[mart]:
+            by = marts.department_column(mart)
+            if by is None:
                 raise ExportConfigError(
-                    f"{d.config}: department {d.code} asks for '{mart}', which has no "
-                    "department_code column, so it cannot be limited to one department; "
-                    "remove it from the list")
+                    f"{d.config}: department {d.code} asks for '{mart}', which its dbt YAML "
+                    "does not give to departments (no meta.department_export); remove it from "
+                    "the list")
+            if by not in columns[mart]:
+                raise ExportConfigError(
+                    f"{d.config}: department {d.code} asks for '{mart}', which has no {by} "
+                    "column, so it cannot be limited to one department; remove it from the list")
 
 
 # --------------------------------------------------------------------------- writers
@@ -522,7 +528,7 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
     columns = {r[0] for r in con.execute(
         "select column_name from information_schema.columns "
         "where table_schema = 'main' and table_name = ?", [mart]).fetchall()}
-    where, params = "department_code = ?", [d.code]
+    where, params = f'"{marts.department_column(mart)}" = ?', [d.code]
     if "organisation_code" in columns:
         where += " and organisation_code = ?"
         params.append(d.organisation_code)

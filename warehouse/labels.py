@@ -1,6 +1,6 @@
 """German labels of the published marts, from one place: the dbt project.
 
-Each published mart column carries, in its dbt YAML (``transform/models/marts/_*.yml``)::
+Each published mart column carries, in its dbt YAML (``transform/models/marts/<mart>.yml``)::
 
     meta:
       label_de: "Quote planmäßiger Beendigungen"    # header in exports and reports
@@ -57,7 +57,7 @@ class Column:
 @functools.cache
 def _columns(marts_yaml: Path = MARTS_YAML) -> dict[str, dict[str, Column]]:
     models: dict[str, dict[str, Column]] = {}
-    for path in sorted(marts_yaml.glob("_*.yml")):
+    for path in sorted(marts_yaml.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for model in data.get("models") or []:
             columns = models.setdefault(model["name"], {})
@@ -106,24 +106,19 @@ def code_text(code_list: str, code: str | None) -> str | None:
     return code_labels().get(code_list, {}).get(code, code)
 
 
-# Short German sheet names (Excel allows 31 characters); a mart not listed keeps its name.
-SHEET_NAMES = {
-    "fct_cases": "Fälle",
-    "fct_goals": "Ziele",
-    "fct_assessment_change": "Veränderung Problembereiche",
-    "mart_outcomes": "Ergebnisse",
-    "mart_outcomes_by_dimension": "Ergebnisse je Problembereich",
-    "mart_impact": "Wirkung",
-    "mart_srs_report": "SRS-Bericht",
-    "mart_finance_by_cost_centre_month": "Finanzen je Kostenstelle",
-    "mart_deliveries": "Lieferungen",
-    "dim_department": "Fachbereiche",
-    "dim_program": "Angebote",
-    "dim_cost_centre": "Kostenstellen",
-    "dim_date": "Kalender",
-}
+@functools.cache
+def _mart_names(marts_yaml: Path = MARTS_YAML) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for path in sorted(marts_yaml.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in data.get("models") or []:
+            meta = (model.get("config") or {}).get("meta") or model.get("meta") or {}
+            if meta.get("label_de"):
+                names[model["name"]] = str(meta["label_de"])
+    return names
 
 
 def sheet_name(mart: str) -> str:
-    """The mart's German sheet name."""
-    return SHEET_NAMES.get(mart, mart)
+    """The mart's short German name (``meta.label_de`` of its dbt YAML, at most Excel's 31
+    characters); a mart without one keeps its name."""
+    return _mart_names().get(mart, mart)

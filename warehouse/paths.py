@@ -36,7 +36,10 @@ def checked_code(code: str, what: str = "code") -> str:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TRANSFORM_DIR = REPO_ROOT / "transform"
+# The dbt project: the repository's, or another copy (``DATENWERK_DBT_PROJECT_DIR``), read once
+# at start-up because the code location's assets are defined from its manifest.
+TRANSFORM_DIR = Path(
+    os.environ.get("DATENWERK_DBT_PROJECT_DIR") or REPO_ROOT / "transform").expanduser().resolve()
 
 
 def home() -> Path:

@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import PipelineRun, copy_home, use_home
 
 PUBLISH = (
-    "from orchestration.publish import PUBLISHED_MARTS\n"
+    "from orchestration.publish import published_mart_names\n"
     "from warehouse.publish import publish\n"
-    "print(publish(PUBLISHED_MARTS, run_id='killed-publication').generation)\n"
+    "print(publish(published_mart_names(), run_id='killed-publication').generation)\n"
 )
 
 

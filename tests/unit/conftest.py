@@ -14,6 +14,16 @@ from tests.conftest import use_home
 SYNTHETIC_MARTS = ("fct_cases", "mart_finance_by_cost_centre_month", "mart_deliveries")
 
 
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """The dbt project's manifest, parsed if its sources changed: what each mart's YAML says
+    (suites, department exports) is read from it."""
+    from orchestration.transform import DBT_PROJECT, prepare_manifest
+
+    prepare_manifest()
+    return Path(DBT_PROJECT.manifest_path)
+
+
 def write_build(home: Path, cases_per_department: int = 30, version: int = 1) -> None:
     """marts.fct_cases (dates, booleans, nulls), the finance mart (decimals, negative amounts,
     rows without department) and mart_deliveries (no department_code)."""

@@ -19,6 +19,8 @@ from tests.unit.conftest import SYNTHETIC_MARTS
 from warehouse import exports as ex
 from warehouse import publish as pub
 
+pytestmark = pytest.mark.usefixtures("dbt_manifest")  # marts' meta in dbt
+
 CONFIG = """\
 organisation_code: swm
 defaults:

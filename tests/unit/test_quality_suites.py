@@ -10,6 +10,8 @@ import pytest
 
 from quality import batches, suites
 
+pytestmark = pytest.mark.usefixtures("dbt_manifest")  # marts' meta in dbt
+
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -34,13 +36,13 @@ def test_rate_above_one_fails_the_suite(home: Path) -> None:
                                    "goals_achieved", "assessed_pairs", "improved_pairs")},
         }
     )
-    result = suites.validate("mart_outcomes_by_program", frame)
+    result = suites.validate("mart_outcomes", frame)
     assert not result.success
     assert failed_columns(result) == {"planned_end_rate"}
     assert result.failed[0]["unexpected_count"] == 1
     assert result.failed[0]["sample_values"] == [1.5]
     frame.loc[1, "planned_end_rate"] = 1.0
-    assert suites.validate("mart_outcomes_by_program", frame).success
+    assert suites.validate("mart_outcomes", frame).success
 
 
 def test_a_new_mart_is_checked_by_its_column_names(home: Path) -> None:
@@ -110,16 +112,16 @@ def test_row_count_band_against_the_last_publication(home: Path) -> None:
                                                                         True]
 
 
-def test_every_mart_in_the_manifest_is_discovered() -> None:
+def test_every_mart_with_meta_gx_is_discovered() -> None:
     import orchestration.transform  # noqa: F401 - parses the dbt project when its manifest is stale
 
     manifest = json.loads(suites.manifest_path().read_text())
-    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    found = {m.name for m in suites.discover_marts()}
-    assert found == {m for m in models if m.startswith(("fct_", "mart_"))}
-    assert found and not any(m.startswith(("stg_", "int_", "dim_")) for m in found)
-    keys = {m.name: m.keys for m in suites.discover_marts()}
-    assert ("organisation_code", "case_id") in keys["fct_cases"]
+    in_marts = {n["name"] for n in manifest["nodes"].values()
+                if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    found = {m.name: m for m in suites.discover_marts()}
+    assert set(found) == in_marts  # every mart is published, so every one has a suite
+    assert ("organisation_code", "case_id") in found["fct_cases"].keys
+    assert found["fct_goals"].rules.between["weight"] == (1, 10)  # meta.gx of its YAML
 
 
 def test_batch_suite_follows_the_data_standard(home: Path) -> None:
