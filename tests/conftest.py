@@ -127,6 +127,41 @@ def small_first_run(small_demo_home: Path) -> PipelineRun:
     return PipelineRun(home, result)
 
 
+@dataclass
+class BlockedNight:
+    """A run of the money's path whose mart failed its check (a credit of EUR 10 million)."""
+
+    home: Path
+    result: object  # dagster ExecuteInProcessResult
+    marts_before: bytes  # the published marts.duckdb as the run found it
+    published_before: dict[str, str]  # the published and exports folders as the run found them
+    exports_before: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def night_blocked_by_a_huge_credit(small_first_run: PipelineRun) -> BlockedNight:
+    """On a copy of the small first run's home: a corrected DATEV file with a huge credit, and
+    a run of the accounting loads, the models from the bookings to the marts that take money
+    from them, their checks, publication and the exports. The publish-gate test reads what it
+    left; the gate-in-the-data test carries on from a copy of it."""
+    from dagster import AssetKey
+
+    from orchestration.definitions import defs
+    from tests.integration.test_publish_gate import corrected_delivery_with_huge_credit, snapshot
+
+    home = copy_home(small_first_run.home, "broken-mart")
+    marts_before = (home / "published" / "marts.duckdb").read_bytes()
+    published_before, exports_before = snapshot(home / "published"), snapshot(home / "exports")
+    corrected_delivery_with_huge_credit(home)
+    raw_accounting = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
+                      if k.path[0] == "raw_accounting"]
+    result = run_nightly(home, asset_selection=[*raw_accounting, *(AssetKey([name]) for name in (
+        "stg_accounting__bookings", "int_accounts_categorised", "int_bookings_categorised",
+        "mart_finance_by_cost_centre_month", "mart_impact", "published_marts",
+        "department_exports"))])
+    return BlockedNight(home, result, marts_before, published_before, exports_before)
+
+
 def stored_id(home: Path, number: str) -> str:
     """How a source-system number (client, case, contact, ...) is stored in ``home``: its keyed
     pseudonym under that home's key."""
@@ -166,3 +201,4 @@ def copy_home(src: Path, name: str) -> Path:
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
     return dst
+
