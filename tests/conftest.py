@@ -202,3 +202,24 @@ def copy_home(src: Path, name: str) -> Path:
     shutil.copytree(src, dst)
     return dst
 
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.browser.conftest import ui_tests_last
+
+    ui_tests_last(items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """The UI servers some tests drive start now, in the background (not when only collecting)."""
+    from tests.browser.conftest import start_servers_early
+
+    if not session.config.option.collectonly:
+        start_servers_early(session.items)
+
+
+def pytest_sessionfinish() -> None:
+    from tests.browser.conftest import stop_servers
+
+    stop_servers()
