@@ -35,6 +35,7 @@ os.environ.pop("DATENWERK_PSEUDONYM_KEY", None)
 os.environ["DATENWERK_STEWARDS_FILE"] = str(Path(__file__).parents[1] / "ingestion" / "demo"
                                             / "stewards.yml")
 os.environ.pop("DATENWERK_KEY_FILE", None)
+CHROMIUM_FOR_REPORTS = os.environ.get("DATENWERK_CHROMIUM")  # None: Datenwerk's default
 
 
 @dataclass
@@ -104,7 +105,14 @@ def first_run(demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the demo home."""
     home = _SESSION_ROOT / "home"
     shutil.copytree(demo_home, home)
-    result = run_nightly(home, compute_logs=True)
+    session_chromium = os.environ.pop("DATENWERK_CHROMIUM", None)
+    if CHROMIUM_FOR_REPORTS is not None:  # this run prints its PDFs
+        os.environ["DATENWERK_CHROMIUM"] = CHROMIUM_FOR_REPORTS
+    try:
+        result = run_nightly(home, compute_logs=True)
+    finally:
+        if session_chromium is not None:
+            os.environ["DATENWERK_CHROMIUM"] = session_chromium
     return PipelineRun(home, result)
 
 
@@ -212,11 +220,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    """The UI servers some tests drive start now, in the background (not when only collecting)."""
+    """Before the first test (not when only collecting).
+
+    Runs print their impact reports as HTML only, as on a machine without Chromium: a PDF takes
+    a Chromium process per report, some 10 s of every run. The first run prints them
+    (``first_run``), and the impact-report tests read those; the benchmarks print them all.
+
+    The UI servers some tests drive start now, in the background."""
     from tests.browser.conftest import start_servers_early
 
-    if not session.config.option.collectonly:
-        start_servers_early(session.items)
+    if session.config.option.collectonly:
+        return
+    if not any(item.get_closest_marker("bench") for item in session.items):
+        os.environ["DATENWERK_CHROMIUM"] = str(_SESSION_ROOT / "no-chromium")
+    start_servers_early(session.items)
 
 
 def pytest_sessionfinish() -> None:
