@@ -9,6 +9,11 @@ Two installations, each loaded once per session:
   generator's ground truth, privacy, open data) need every program with closed cases in every year.
 - ``small_first_run`` (SMALL_SCALE, about 40 clients): the fault-injection and gate tests, which
   need *a* loaded installation to break and run again, not a statistically rich one.
+
+A run costs some 40 s whatever the scale (dbt, the checks, the reports), so a night that several
+tests examine runs once, as a session fixture, and a test that goes on from it works on a copy
+of its home (``copy_home``: copying DuckDB files takes a moment). Only the first run prints the
+impact reports' PDFs (see ``pytest_runtestloop``).
 """
 
 from __future__ import annotations
