@@ -9,6 +9,11 @@ Two installations, each loaded once per session:
   generator's ground truth, privacy, open data) need every program with closed cases in every year.
 - ``small_first_run`` (SMALL_SCALE, about 40 clients): the fault-injection and gate tests, which
   need *a* loaded installation to break and run again, not a statistically rich one.
+
+A run costs some 40 s whatever the scale (dbt, the checks, the reports), so a night that several
+tests examine runs once, as a session fixture, and a test that goes on from it works on a copy
+of its home (``copy_home``: copying DuckDB files takes a moment). Only the first run prints the
+impact reports' PDFs (see ``pytest_runtestloop``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ os.environ.pop("DATENWERK_PSEUDONYM_KEY", None)
 os.environ["DATENWERK_STEWARDS_FILE"] = str(Path(__file__).parents[1] / "ingestion" / "demo"
                                             / "stewards.yml")
 os.environ.pop("DATENWERK_KEY_FILE", None)
+CHROMIUM_FOR_REPORTS = os.environ.get("DATENWERK_CHROMIUM")  # None: Datenwerk's default
 
 
 @dataclass
@@ -104,7 +110,14 @@ def first_run(demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the demo home."""
     home = _SESSION_ROOT / "home"
     shutil.copytree(demo_home, home)
-    result = run_nightly(home, compute_logs=True)
+    session_chromium = os.environ.pop("DATENWERK_CHROMIUM", None)
+    if CHROMIUM_FOR_REPORTS is not None:  # this run prints its PDFs
+        os.environ["DATENWERK_CHROMIUM"] = CHROMIUM_FOR_REPORTS
+    try:
+        result = run_nightly(home, compute_logs=True)
+    finally:
+        if session_chromium is not None:
+            os.environ["DATENWERK_CHROMIUM"] = session_chromium
     return PipelineRun(home, result)
 
 
@@ -125,6 +138,41 @@ def small_first_run(small_demo_home: Path) -> PipelineRun:
         (e.step_key, str(e.step_failure_data.error)[-1500:])
         for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
     return PipelineRun(home, result)
+
+
+@dataclass
+class BlockedNight:
+    """A run of the money's path whose mart failed its check (a credit of EUR 10 million)."""
+
+    home: Path
+    result: object  # dagster ExecuteInProcessResult
+    marts_before: bytes  # the published marts.duckdb as the run found it
+    published_before: dict[str, str]  # the published and exports folders as the run found them
+    exports_before: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def night_blocked_by_a_huge_credit(small_first_run: PipelineRun) -> BlockedNight:
+    """On a copy of the small first run's home: a corrected DATEV file with a huge credit, and
+    a run of the accounting loads, the models from the bookings to the marts that take money
+    from them, their checks, publication and the exports. The publish-gate test reads what it
+    left; the gate-in-the-data test carries on from a copy of it."""
+    from dagster import AssetKey
+
+    from orchestration.definitions import defs
+    from tests.integration.test_publish_gate import corrected_delivery_with_huge_credit, snapshot
+
+    home = copy_home(small_first_run.home, "broken-mart")
+    marts_before = (home / "published" / "marts.duckdb").read_bytes()
+    published_before, exports_before = snapshot(home / "published"), snapshot(home / "exports")
+    corrected_delivery_with_huge_credit(home)
+    raw_accounting = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
+                      if k.path[0] == "raw_accounting"]
+    result = run_nightly(home, asset_selection=[*raw_accounting, *(AssetKey([name]) for name in (
+        "stg_accounting__bookings", "int_accounts_categorised", "int_bookings_categorised",
+        "mart_finance_by_cost_centre_month", "mart_impact", "published_marts",
+        "department_exports"))])
+    return BlockedNight(home, result, marts_before, published_before, exports_before)
 
 
 def stored_id(home: Path, number: str) -> str:
@@ -166,3 +214,34 @@ def copy_home(src: Path, name: str) -> Path:
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
     return dst
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.browser.conftest import ui_tests_last
+
+    ui_tests_last(items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test (not when only collecting).
+
+    Runs print their impact reports as HTML only, as on a machine without Chromium: a PDF takes
+    a Chromium process per report, some 10 s of every run. The first run prints them
+    (``first_run``), and the impact-report tests read those; the benchmarks print them all.
+
+    The UI servers some tests drive start now, in the background."""
+    from tests.browser.conftest import start_servers_early
+
+    if session.config.option.collectonly:
+        return
+    if not any(item.get_closest_marker("bench") for item in session.items):
+        os.environ["DATENWERK_CHROMIUM"] = str(_SESSION_ROOT / "no-chromium")
+    start_servers_early(session.items)
+
+
+def pytest_sessionfinish() -> None:
+    from tests.browser.conftest import stop_servers
+
+    stop_servers()

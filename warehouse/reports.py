@@ -49,7 +49,7 @@ ORGANISATION = "_organisation"  # folder of the organisation-wide report (not a 
 HTML_NAME = "wirkungsbericht.html"
 PDF_NAME = "wirkungsbericht.pdf"
 RETENTION = 14
-CHROMIUM = os.environ.get("DATENWERK_CHROMIUM", "/usr/bin/chromium")
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--no-pdf-header-footer"]
@@ -588,14 +588,21 @@ def render_html(report: Report, manifest: dict[str, Any], date: dt.date) -> str:
     )
 
 
+def chromium() -> str:
+    """The Chromium that prints the PDFs: ``DATENWERK_CHROMIUM``, read at each use (a daemon
+    that runs for weeks sees a change), else Debian's."""
+    return os.environ.get("DATENWERK_CHROMIUM", DEFAULT_CHROMIUM)
+
+
 def print_pdf(html: Path, pdf: Path, timeout: float = 120) -> bool:
     """Print ``html`` to ``pdf`` with headless Chromium; False (and a warning) without one."""
-    if not Path(CHROMIUM).exists():
-        log.warning("no Chromium at %s (DATENWERK_CHROMIUM): impact reports without PDF", CHROMIUM)
+    browser = chromium()
+    if not Path(browser).exists():
+        log.warning("no Chromium at %s (DATENWERK_CHROMIUM): impact reports without PDF", browser)
         return False
     with tempfile.TemporaryDirectory(prefix="datenwerk-chromium-") as profile:
         done = subprocess.run(
-            [CHROMIUM, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
+            [browser, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
              f"--print-to-pdf={pdf}", html.resolve().as_uri()],
             capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0 or not pdf.is_file():

@@ -3,36 +3,23 @@ script or another tool would) and check that the published generation advanced."
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.browser.conftest import Webserver, last_publication
+from tests.browser.conftest import GraphqlNight, Webserver
 
 pytestmark = pytest.mark.browser
 
 
-def test_nightly_refresh_through_graphql_advances_the_publication(webserver: Webserver) -> None:
+def test_nightly_refresh_through_graphql_advances_the_publication(
+    webserver: Webserver, graphql_night: GraphqlNight
+) -> None:
     from dagster import DagsterRunStatus
-    from dagster_graphql import DagsterGraphQLClient
 
-    before = last_publication(webserver.home)
-    client = DagsterGraphQLClient("127.0.0.1", port_number=webserver.port, timeout=60)
-    run_id = client.submit_job_execution(
-        "nightly_refresh",
-        repository_location_name="datenwerk",
-        repository_name="__repository__",
-        tags={"datenwerk/trigger": "graphql-test"},
-    )
-    deadline = time.monotonic() + 900
-    status = client.get_run_status(run_id)
-    while status not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE,
-                         DagsterRunStatus.CANCELED) and time.monotonic() < deadline:
-        time.sleep(3)
-        status = client.get_run_status(run_id)
+    # Launched when the server came up, while other tests ran (tests/browser/conftest.py).
+    before, run_id, status = graphql_night.before, graphql_night.run_id, graphql_night.status
     assert status == DagsterRunStatus.SUCCESS, f"run {run_id}: {status}; log {webserver.log}"
 
-    after = last_publication(webserver.home)
+    after = graphql_night.after
     assert after is not None
     published_at, published_by = after
     assert published_by == run_id

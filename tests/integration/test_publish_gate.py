@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
+from tests.conftest import BlockedNight, PipelineRun, copy_home, run_nightly, use_home
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -50,26 +50,17 @@ def corrected_delivery_with_huge_credit(home) -> None:  # type: ignore[no-untype
     )
 
 
-def test_failed_check_blocks_publication(small_first_run: PipelineRun) -> None:
-    home = copy_home(small_first_run.home, "broken-mart")
-    published = home / "published" / "marts.duckdb"
-    before = published.read_bytes()
-    publications_before = snapshot(home / "published")
-    exports_before = snapshot(home / "exports")
-    assert any(k.startswith("SB/latest") for k in exports_before)
-    corrected_delivery_with_huge_credit(home)
-
+def test_failed_check_blocks_publication(night_blocked_by_a_huge_credit: BlockedNight) -> None:
     # The way of the money only: the accounting load, the models from the bookings to the marts
     # that take money from them, their checks, publication and the exports (the gate decides from
     # the checks of the run's selection; everything else is as the good run left it).
-    from orchestration.definitions import defs
-
-    raw_accounting = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
-                      if k.path[0] == "raw_accounting"]
-    result = run_nightly(home, asset_selection=[*raw_accounting, *(AssetKey([name]) for name in (
-        "stg_accounting__bookings", "int_accounts_categorised", "int_bookings_categorised",
-        "mart_finance_by_cost_centre_month", "mart_impact", "published_marts",
-        "department_exports"))])
+    night = night_blocked_by_a_huge_credit
+    home, result = night.home, night.result
+    published = home / "published" / "marts.duckdb"
+    before = night.marts_before
+    publications_before = night.published_before
+    exports_before = night.exports_before
+    assert any(k.startswith("SB/latest") for k in exports_before)
 
     assert not result.success
     evaluations = {

@@ -12,6 +12,7 @@ import duckdb
 from dagster import AssetCheckSeverity, AssetKey
 
 from tests.conftest import PipelineRun, copy_home, run_nightly
+from tests.integration.conftest import BadBatchNight
 
 
 def evaluations(result: Any) -> dict[str, Any]:
@@ -78,22 +79,10 @@ def test_quality_report_summarises_the_run_that_published(first_run: PipelineRun
     assert Path(report.metadata["data_docs"].value).is_file()
 
 
-def add_client_born_1890(home) -> None:  # type: ignore[no-untyped-def]
-    """A later delivery with one client born in 1890: a valid date the loader accepts, but no
-    client of a counselling centre is 136 years old (the batch suite's birth-year range)."""
-    folder = home / "inbox" / "case_management" / "swm" / "SB"
-    header = (folder / "klienten.csv").read_bytes().decode("cp1252").split("\r\n")[0]
-    row = "K-999991;Erika;Beispiel;01.01.1890;weiblich;Hauptstraße 1;04249;Musterstadt;;"
-    (folder / "klienten_nachtrag.csv").write_bytes(f"{header}\r\n{row}\r\n".encode("cp1252"))
-
-
-def test_bad_batch_stops_staging_and_publication(small_first_run: PipelineRun) -> None:
-    home = copy_home(small_first_run.home, "bad-batch")
+def test_bad_batch_stops_staging_and_publication(night_of_a_bad_batch: BadBatchNight) -> None:
+    home, result = night_of_a_bad_batch.home, night_of_a_bad_batch.result
     published = home / "published" / "marts.duckdb"
-    before = published.read_bytes()
-    add_client_born_1890(home)
-
-    result = run_nightly(home)
+    before = night_of_a_bad_batch.published_before
 
     assert not result.success
     failed = evaluations(result)["gx_batch_clients"]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import duckdb
 from dagster import AssetKey
 
-from tests.conftest import PipelineRun, copy_home, run_nightly
+from tests.conftest import BlockedNight, PipelineRun, copy_home, run_nightly
 from tests.integration.test_publish_gate import (
-    corrected_delivery_with_huge_credit,
     materialised,
     snapshot,
 )
@@ -22,19 +21,13 @@ def failure_messages(result) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_publish_only_after_a_blocked_run_refuses_the_blocked_marts(
-    small_first_run: PipelineRun,
+    night_blocked_by_a_huge_credit: BlockedNight,
 ) -> None:
-    home = copy_home(small_first_run.home, "gate-bypass-after-blocked-run")
-    published_before = snapshot(home / "published")
-    exports_before = snapshot(home / "exports")
-    corrected_delivery_with_huge_credit(home)
-    from orchestration.definitions import defs
-
-    raw_accounting = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
-                      if k.path[0] == "raw_accounting"]
-    blocked = run_nightly(home, asset_selection=[*raw_accounting, *(AssetKey([name]) for name in (
-        "stg_accounting__bookings", "int_accounts_categorised", "int_bookings_categorised",
-        "mart_finance_by_cost_centre_month", "mart_impact", "published_marts"))])
+    # The blocked run is shared with the publish-gate test; the publish-only run runs on a copy.
+    night = night_blocked_by_a_huge_credit
+    home = copy_home(night.home, "gate-bypass-after-blocked-run")
+    published_before, exports_before = night.published_before, night.exports_before
+    blocked = night.result
     assert not blocked.success
     with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
         worst = con.sql("select min(costs_eur) from marts.mart_impact").fetchall()[0][0]

@@ -12,10 +12,6 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,10 +23,14 @@ import pytest
 from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    REPO_ROOT,
-    free_port,
+    LAUNCHERS,
+    Launched,
+    claim_ui,
+    launch_ui,
+    stop_ui,
     wait_for_code_location,
 )
+from tests.conftest import _SESSION_ROOT
 
 SENSOR = ('{repositoryLocationName: "datenwerk", repositoryName: "__repository__", '
           'sensorName: "inbox_sensor"}')
@@ -65,28 +65,25 @@ class Server:
         return json.loads(body)["data"]["sensorOrError"]["sensorState"]["status"]
 
 
-@pytest.fixture(scope="module")
-def guarded_ui(session_root: Path) -> Iterator[Server]:
-    home = session_root / "guarded-ui"
+def launch_guarded_ui() -> Launched:
+    """The UI as `make dev` serves it behind a reverse proxy named ``PROXY_NAME``, on an empty
+    home of its own."""
+    home = _SESSION_ROOT / "guarded-ui"
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "DATENWERK_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "DATENWERK_UI_ALLOWED_HOSTS": PROXY_NAME}
-    log = home / "ui.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.webserver", "-H", "127.0.0.1", "-p", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return launch_ui(home, {"DATENWERK_UI_ALLOWED_HOSTS": PROXY_NAME})
+
+
+LAUNCHERS["guarded_ui"] = launch_guarded_ui  # started with the session (tests/conftest.py)
+
+
+@pytest.fixture(scope="module")
+def guarded_ui() -> Iterator[Server]:
+    launched = claim_ui("guarded_ui")
     try:
-        wait_for_code_location(f"http://127.0.0.1:{port}", process, log, timeout=300)
-        yield Server(port, log)
+        wait_for_code_location(launched.url, launched.process, launched.log, timeout=300)
+        yield Server(launched.port, launched.log)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_ui(launched.process)
 
 
 def attacker_site(ui_port: int) -> tuple[http.server.ThreadingHTTPServer, str]:
