@@ -1,5 +1,8 @@
 """Launch nightly_refresh through Dagster's GraphQL API against the running webserver (as a
-script or another tool would) and check that the published generation advanced."""
+script or another tool would) and check that the published generation advanced.
+
+Nothing new is delivered after the UI test's run, so the run asks for a full refresh in its run
+config (as the launchpad can): without it, the run would find nothing changed and stop."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import time
 
 import pytest
 
+from orchestration.cli import FULL_REFRESH_CONFIG
 from tests.browser.conftest import Webserver, last_publication
 
 pytestmark = pytest.mark.browser
@@ -23,6 +27,7 @@ def test_nightly_refresh_through_graphql_advances_the_publication(webserver: Web
         repository_location_name="datenwerk",
         repository_name="__repository__",
         tags={"datenwerk/trigger": "graphql-test"},
+        run_config=FULL_REFRESH_CONFIG,
     )
     deadline = time.monotonic() + 900
     status = client.get_run_status(run_id)
