@@ -235,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if any(runs.says_disk_full(str(r.event_log_entry)) for r in failures):
             print(runs.disk_full_message(), file=sys.stderr)
         return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
-    print_summary(elapsed)
+    print_summary(elapsed, run_id)
     return 0
 
 
@@ -325,12 +325,18 @@ def print_sources_without_data() -> None:
               "their marts are published empty).")
 
 
-def print_summary(elapsed: float) -> None:
+def print_summary(elapsed: float, run_id: str | None = None) -> None:
     import duckdb
 
-    from warehouse.publish import current_generation_file
+    from warehouse.publish import current_generation_file, current_manifest
 
     published = paths.published_db()
+    manifest = current_manifest() or {}
+    if run_id is not None and manifest.get("checked_run_id") == run_id:
+        print(f"\nDone in {elapsed:.0f} s. Nothing changed since generation "
+              f"{manifest['generation']} (published {str(manifest['published_at'])[:19]}): "
+              "checked, unchanged; nothing was rebuilt or published again.")
+        return
     print(f"\nDone in {elapsed:.0f} s. Published marts: {published}")
     # The kept generation file, not marts.duckdb: an analyst may hold that one read-write.
     source = current_generation_file() or published
