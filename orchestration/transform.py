@@ -175,7 +175,9 @@ def inputs_fingerprint() -> str:
     """The dbt project and the department export configuration: a change to either rebuilds."""
     digest = hashlib.sha256(project_fingerprint().encode())
     for config in paths.departments_configs():
-        digest.update(f"{config}\n".encode() + hashlib.sha256(config.read_bytes()).digest())
+        # by name within the inbox: a home copied or moved elsewhere has the same inputs
+        name = config.relative_to(paths.reference_inbox())
+        digest.update(f"{name}\n".encode() + hashlib.sha256(config.read_bytes()).digest())
     return digest.hexdigest()
 
 
