@@ -135,7 +135,6 @@ def cmd_init_key(args: argparse.Namespace) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     from ingestion.pseudonymise import rotate_key
-    from quality import holds
 
     if not args.yes:
         print("rotate-key makes a new pseudonymisation key and drops the case-management data "
@@ -143,8 +142,9 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
               "under the new key. Files no longer in the inbox are not reloaded. Run again with "
               "--yes to do it.", file=sys.stderr)
         return 2
+    # The warehouse records the new key: the next build is a full refresh (incremental models
+    # must not keep rows of the old key).
     old, new, retired = rotate_key()
-    holds.request_full_refresh()  # incremental models must not keep rows of the old key
     print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, "
           f"kept as {retired}.")
     print("The next `datenwerk run` reloads the case-management files in the inbox under it.")
@@ -172,13 +172,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if validation.passed else 1
 
 
+# The dbt step's run config for a full refresh (what the launchpad sets the same way).
+FULL_REFRESH_CONFIG = {"ops": {"transform_assets": {"config": {"full_refresh": True}}}}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings.apply_process_environment()
     prepare_dagster_home()
-    if args.full_refresh:
-        from quality import holds
-
-        holds.request_full_refresh()
     if args.demo_if_empty and inbox_is_empty():
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
@@ -198,7 +198,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             outcome = runs.execute(
                 instance, run_id,
                 # Progress lines replace Dagster's debug log; warnings and errors still show.
-                {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                 **(FULL_REFRESH_CONFIG if args.full_refresh else {})},
                 log_file,
                 on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
                 wait_seconds=args.wait * 60,
@@ -232,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if full:
             print(disk.disk_full_message(full[0]), file=sys.stderr)
         return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
-    print_summary(elapsed)
+    print_summary(elapsed, run_id)
     return 0
 
 
@@ -329,12 +330,18 @@ def print_sources_without_data() -> None:
               "their marts are published empty).")
 
 
-def print_summary(elapsed: float) -> None:
+def print_summary(elapsed: float, run_id: str | None = None) -> None:
     import duckdb
 
-    from warehouse.publish import current_generation_file
+    from warehouse.publish import current_generation_file, current_manifest
 
     published = paths.published_db()
+    manifest = current_manifest() or {}
+    if run_id is not None and manifest.get("checked_run_id") == run_id:
+        print(f"\nDone in {elapsed:.0f} s. Nothing changed since generation "
+              f"{manifest['generation']} (published {str(manifest['published_at'])[:19]}): "
+              "checked, unchanged; nothing was rebuilt or published again.")
+        return
     print(f"\nDone in {elapsed:.0f} s. Published marts: {published}")
     # The kept generation file, not marts.duckdb: an analyst may hold that one read-write.
     source = current_generation_file() or published
@@ -406,7 +413,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     for report in write_reports(manifest=restored):
         print(f"  {report.html.relative_to(paths.home())} rewritten")
     try:
-        results = export_departments(manifest=restored)
+        # Written again even with the same rows: each names the generation it came from.
+        results = export_departments(manifest=restored, rewrite_unchanged=True)
     except ExportConfigError as exc:
         print(f"Department exports not rewritten: {exc}", file=sys.stderr)
         return 1
@@ -597,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="make demo data if the inbox is empty")
     run.add_argument("--scale", type=float, default=1.0, help="scale of demo data, if made")
     run.add_argument("--full-refresh", action="store_true",
-                     help="rebuild incremental models (contacts, bookings) from all loads")
+                     help="rebuild incremental models (contacts, bookings) from all loads, "
+                     "even when nothing changed")
     run.add_argument("--wait", type=float, default=0.0, metavar="MINUTES",
                      help="if another run is in progress, wait up to MINUTES for it (saying what "
                           "it waits for) instead of refusing at once")

@@ -33,6 +33,8 @@ def department_exports(context: AssetExecutionContext) -> MaterializeResult:
         })
     results = export_departments(departments)
     for r in results:
+        if r.unchanged:
+            context.log.info(f"{r.department}: rows unchanged, export of {r.date} kept")
         if r.pruned:
             context.log.info(f"{r.department}: removed old exports {', '.join(r.pruned)}")
     files = [f for r in results for f in r.files]
@@ -41,6 +43,7 @@ def department_exports(context: AssetExecutionContext) -> MaterializeResult:
         "generation": MetadataValue.text(results[0].generation),
         "date": MetadataValue.text(results[0].date),
         "departments": MetadataValue.int(len(results)),
+        "departments_rewritten": MetadataValue.int(sum(not r.unchanged for r in results)),
         "files": MetadataValue.int(len(files)),
         "config": MetadataValue.text(", ".join(str(p) for p in configs)),
         "dagster/row_count": MetadataValue.int(

@@ -37,6 +37,7 @@ from dagster import (
 from ingestion import case_management
 from ingestion.delivery import present_tables
 from warehouse import paths, settings
+from warehouse.publish import current_manifest
 
 from .stewards import stewards
 
@@ -50,17 +51,24 @@ def publication_policy() -> FreshnessPolicy:
 
 
 def last_publication() -> tuple[datetime, str | None] | None:
-    """When the analysts' file was last published, and by which run; None if never."""
+    """When the analysts' file was last published or confirmed current (a run that found
+    nothing changed, noted in the manifest of the same generation), and by which run; None if
+    never published."""
     db = paths.published_db()
     if not db.exists():
         return None
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(
-            "select published_at, run_id from main._publication order by published_at desc limit 1"
+            "select published_at, run_id, generation from main._publication "
+            "order by published_at desc limit 1"
         ).fetchall()
     if not rows:
         return None
-    published_at, run_id = rows[0]
+    published_at, run_id, generation = rows[0]
+    manifest = current_manifest() or {}
+    checked = manifest.get("checked_unchanged_at")
+    if checked and manifest.get("generation") == generation:
+        return datetime.fromisoformat(checked).astimezone(UTC), manifest.get("checked_run_id")
     return published_at.astimezone(UTC), run_id
 
 
@@ -88,7 +96,8 @@ def publication_freshness(context: AssetCheckExecutionContext) -> AssetCheckResu
         passed=fresh,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"Last published {published_at:%Y-%m-%d %H:%M} UTC, {age_hours:.1f} h ago "
+            f"Last published or confirmed unchanged {published_at:%Y-%m-%d %H:%M} UTC, "
+            f"{age_hours:.1f} h ago "
             f"(limit {limit:g} h)" + ("." if fresh else ": the marts are stale.")
         ),
         metadata={

@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -16,14 +18,18 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSpec,
+    Config,
     MetadataValue,
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from quality import holds
-from warehouse import gate, paths
+from warehouse import changes, gate, paths
+from warehouse.publish import current_manifest, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
@@ -149,6 +155,68 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
         )
 
 
+class TransformConfig(Config):
+    """Run config of the dbt step (the launchpad shows it; `datenwerk run --full-refresh`)."""
+
+    full_refresh: bool = Field(default=False, description=(
+        "Rebuild the incremental models from every load (dbt build --full-refresh), and build "
+        "even when nothing changed since the last publication."))
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Why this run builds (nothing: it stops), and why as a full refresh (nothing: it does not)."""
+
+    reasons: list[str]
+    full_refresh: list[str]
+
+
+def inputs_fingerprint() -> str:
+    """The dbt project and the department export configuration: a change to either rebuilds."""
+    digest = hashlib.sha256(project_fingerprint().encode())
+    for config in paths.departments_configs():
+        # by name within the inbox: a home copied or moved elsewhere has the same inputs
+        name = config.relative_to(paths.reference_inbox())
+        digest.update(f"{name}\n".encode() + hashlib.sha256(config.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def build_plan(full_refresh_asked: bool) -> BuildPlan:
+    """Decide from recorded facts whether this run builds at all, and whether in full.
+
+    Nothing to build when the current publication came after the last build, no load completed
+    since it was published, no held load was released, the key and the dbt project are the
+    ones of the last build, and no full refresh was asked for."""
+    record = changes.last_build()
+    since_full = record.full_refresh_time if record else None
+    full: list[str] = []
+    if full_refresh_asked:
+        full.append("a full refresh was asked for (run config full_refresh)")
+    if since_full is None:
+        full.append("no full build recorded for this installation yet")
+    released = holds.released_since(since_full)
+    if released:
+        full.append(f"held loads released since the last full build: {', '.join(released)}")
+    key_at = changes.last_key_recorded()
+    if key_at is not None and since_full is not None and key_at >= since_full:
+        full.append("a new pseudonymisation key was recorded since the last full build")
+    reasons = list(full)
+    manifest = current_manifest()
+    published_at = datetime.fromisoformat(manifest["published_at"]) if manifest else None
+    if published_at is None:
+        reasons.append("nothing is published yet")
+    else:
+        if record is not None and datetime.fromisoformat(record.built_at) > published_at:
+            reasons.append("the last build was not published")
+        loaded = changes.last_completed_load()
+        if loaded is not None and loaded > published_at:
+            reasons.append(f"a load completed at {loaded:%Y-%m-%d %H:%M:%S} UTC, after the "
+                           f"publication of {published_at:%Y-%m-%d %H:%M:%S} UTC")
+    if record is not None and record.project_fingerprint != inputs_fingerprint():
+        reasons.append("the dbt project or the department export configuration changed")
+    return BuildPlan(reasons, full)
+
+
 @dbt_assets(
     manifest=DBT_PROJECT.manifest_path,
     project=DBT_PROJECT,
@@ -156,16 +224,33 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY_POLICY,
 )
-def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def transform_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, config: TransformConfig
+) -> Iterator[Any]:
     """Build staging, intermediate and mart models with `dbt build` (models and their tests).
 
-    A full refresh when one was requested (``datenwerk run --full-refresh``, or a released held
-    load: incremental models read only loads newer than their last build).
+    Nothing is built when nothing changed (:func:`build_plan`): the step notes "checked,
+    unchanged" in the publication's manifest and materialises nothing, so Dagster skips what
+    follows (the mart checks, the publication, the exports and reports). A full refresh when
+    one was asked for in the run config, or a held load was released, or the key rotated:
+    incremental models read only loads newer than their last build.
     """
     os.environ.update(dbt_environment())
-    full_refresh = holds.full_refresh_requested()
-    if full_refresh:
-        context.log.info("Full refresh requested: rebuilding incremental models from all loads.")
+    plan = build_plan(config.full_refresh)
+    # A selection of some models (materialised from the UI) is a request to build them.
+    everything = set(context.selected_asset_keys) >= set(transform_assets.keys)
+    if everything and not plan.reasons:
+        noted = record_unchanged(context.run_id)
+        checked_at = (noted or {}).get("checked_unchanged_at", "")
+        context.log.info("Nothing changed since the last publication: checked, unchanged; "
+                         "nothing is rebuilt, checked again or published.")
+        context.log_event(AssetObservation(asset_key=PUBLISHED, metadata={
+            "checked_unchanged_at": MetadataValue.text(checked_at),
+            "generation": MetadataValue.text(str((noted or {}).get("generation", ""))),
+        }))
+        return
+    context.log.info("Building: " + "; ".join(plan.reasons or ["these models were selected"]))
+    full_refresh = bool(plan.full_refresh)
     # One target folder per home, kept between runs: dbt re-parses only what changed. Runs of
     # one home write the warehouse one at a time (the warehouse_writer pool); the lock also
     # keeps a second process (a dbt run by hand through Datenwerk, a second Dagster instance)
@@ -175,19 +260,23 @@ def transform_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
     # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
     # still writes, and dbt-duckdb reports no rows in its adapter response).
     events: list[Any] = []
+    fingerprint, started_at = inputs_fingerprint(), datetime.now(UTC)
     try:
         with classified_faults(context.retry_number), exclusive(target.parent / "target.lock"):
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
                                  context=context, target_path=target)
             events.extend(invocation.stream())
-        # Only a build of every model answers the request (a partial one may miss contacts).
-        everything = set(context.selected_asset_keys) >= set(transform_assets.keys)
-        if full_refresh and everything and invocation.is_successful():
-            holds.clear_full_refresh_request()
+        # Only a build of every model is a build of the installation (a partial one may miss
+        # contacts): only it is recorded, and only it answers a request for a full refresh.
+        if everything and invocation.is_successful():
+            changes.record_build(fingerprint, full_refresh, started_at)
     finally:
         record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
+
+
+PUBLISHED = AssetKey(["published_marts"])
 
 
 def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:

@@ -10,8 +10,9 @@ holds the loads it validated: one JSON file per load id under
 A data engineer looks at the check's result (Data Docs), then either leaves the load held (a
 corrected file is delivered instead; it loads under a new load id) or releases it with
 ``datenwerk release LOAD_ID``. Releasing moves the file to ``released/`` (kept: who released
-what, when, and why) and asks for a full refresh of the next dbt build: incremental staging
-reads only loads newer than the last build, and a released load is older.
+what, when, and why); a load released after the last full refresh makes the next dbt build one
+(:func:`released_since`): incremental staging reads only loads newer than the last build, and a
+released load is older.
 
 A load can also hold only some of its files (:func:`hold_files`, a record with ``files``): a
 DATEV re-delivery that covers much less than the bookings it would replace is held that way, and
@@ -32,8 +33,6 @@ from typing import Any
 
 from warehouse import paths
 from warehouse.publish import write_json_atomically
-
-FULL_REFRESH_MARKER = ".full_refresh_requested"
 
 
 def held_dir() -> Path:
@@ -149,7 +148,8 @@ def held() -> list[Hold]:
 
 
 def release(load_id: str, *, reason: str, by: str | None = None) -> Hold:
-    """Release a held load: the next dbt build merges it (with a full refresh)."""
+    """Release a held load: the next dbt build merges it (a full refresh, see
+    :func:`released_since`)."""
     path = _file(load_id)
     if not path.exists():
         known = ", ".join(h.load_id for h in held()) or "none"
@@ -161,21 +161,22 @@ def release(load_id: str, *, reason: str, by: str | None = None) -> Hold:
         release_reason=reason,
     )
     _write_json(released_dir() / path.name, data)
-    request_full_refresh()
     path.unlink()
     return Hold.from_json(data)
 
 
-def request_full_refresh() -> None:
-    """Make the next dbt build a full refresh (see :func:`take_full_refresh_request`)."""
-    held_dir().mkdir(parents=True, exist_ok=True)
-    (held_dir() / FULL_REFRESH_MARKER).touch()
-
-
-def full_refresh_requested() -> bool:
-    return (held_dir() / FULL_REFRESH_MARKER).exists()
-
-
-def clear_full_refresh_request() -> None:
-    """Called after a full-refresh build succeeded."""
-    (held_dir() / FULL_REFRESH_MARKER).unlink(missing_ok=True)
+def released_since(when: dt.datetime | None) -> list[str]:
+    """Loads released at or after ``when`` (all released loads if None), oldest release first.
+    Release times are kept to the second: a release in the same second as ``when`` counts."""
+    folder = released_dir()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        released_at = dt.datetime.fromisoformat(str(data.get("released_at") or "1970-01-01"))
+        if released_at.tzinfo is None:
+            released_at = released_at.replace(tzinfo=dt.UTC)
+        if when is None or released_at >= when.replace(microsecond=0):
+            found.append((released_at, str(data.get("load_id", path.stem))))
+    return [load_id for _, load_id in sorted(found)]

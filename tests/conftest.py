@@ -59,10 +59,12 @@ NO_COMPUTE_LOGS = {"compute_logs": {"module": "dagster.core.storage.noop_compute
 
 
 def run_nightly(  # type: ignore[no-untyped-def]
-    home: Path, asset_selection: list | None = None, compute_logs: bool = False
+    home: Path, asset_selection: list | None = None, compute_logs: bool = False,
+    run_config: dict | None = None,
 ):
     """Run the real nightly_refresh job on ``home`` (Dagster storage in ``home/dagster``):
-    all of it, or only ``asset_selection`` (asset keys; their checks run with them).
+    all of it, or only ``asset_selection`` (asset keys; their checks run with them), with
+    ``run_config`` (such as ``orchestration.cli.FULL_REFRESH_CONFIG``).
 
     ``compute_logs``: capture each step's output in the storage too, as `datenwerk run` does
     (the privacy tests search it; other tests do not read it)."""
@@ -77,7 +79,8 @@ def run_nightly(  # type: ignore[no-untyped-def]
     overrides = None if compute_logs else NO_COMPUTE_LOGS
     with DagsterInstance.local_temp(tempdir=str(home / "dagster"), overrides=overrides) as instance:
         return defs.resolve_job_def("nightly_refresh").execute_in_process(
-            instance=instance, raise_on_error=False, asset_selection=asset_selection
+            instance=instance, raise_on_error=False, asset_selection=asset_selection,
+            run_config=run_config,
         )
 
 

@@ -39,6 +39,7 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import decimal
+import hashlib
 import json
 import math
 import os
@@ -62,6 +63,9 @@ from warehouse import labels, marts, paths
 from warehouse.publish import generation_source, sha256_file
 
 FORMATS = ("xlsx", "csv", "parquet")
+# Part of every export's content fingerprint: raise it when the same rows come out differently
+# (labels, number formats, a writer), so that every department's export is written again.
+EXPORT_VERSION = 1
 DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
 # Export folders are named by the organisation's calendar day; times in files are local too.
 LOCAL_TZ = ZoneInfo("Europe/Berlin")
@@ -96,6 +100,7 @@ class ExportResult:
     generation: str
     files: list[dict[str, Any]]
     pruned: list[str]
+    unchanged: bool = False  # its rows were those of its latest export: nothing was rewritten
 
 
 # --------------------------------------------------------------------------- configuration
@@ -523,8 +528,8 @@ def today() -> dt.date:
     return dt.datetime.now(LOCAL_TZ).date()
 
 
-def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
-                     d: DepartmentExport) -> pa.Table:
+def _department_filter(con: duckdb.DuckDBPyConnection, mart: str,
+                       d: DepartmentExport) -> tuple[str, list[str]]:
     columns = {r[0] for r in con.execute(
         "select column_name from information_schema.columns "
         "where table_schema = 'main' and table_name = ?", [mart]).fetchall()}
@@ -532,9 +537,41 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
     if "organisation_code" in columns:
         where += " and organisation_code = ?"
         params.append(d.organisation_code)
+    return where, params
+
+
+def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
+                     d: DepartmentExport) -> pa.Table:
+    where, params = _department_filter(con, mart, d)
     # A stable order: the same generation always gives the same rows in the same order.
     return con.sql(f'select * from main."{mart}" where {where} order by all',
                    params=params).to_arrow_table()
+
+
+def content_fingerprint(con: duckdb.DuckDBPyConnection, d: DepartmentExport) -> str:
+    """SHA-256 of what the department receives: its marts' columns and rows (in any order) and
+    its formats. Equal fingerprints mean an export would write the same content again."""
+    digest = hashlib.sha256(f"{EXPORT_VERSION}|{','.join(d.formats)}".encode())
+    for mart in d.marts:
+        columns = con.execute(
+            "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) "
+            "from information_schema.columns where table_schema = 'main' and table_name = ?",
+            [mart]).fetchall()[0][0]
+        where, params = _department_filter(con, mart, d)
+        rows, xor, total = con.execute(
+            "select count(*), coalesce(bit_xor(hash(t)), 0), coalesce(sum(hash(t)::hugeint), 0) "
+            f'from (select * from main."{mart}" where {where}) as t', params).fetchall()[0]
+        digest.update(f"|{mart}|{columns}|{rows}|{xor}|{total}".encode())
+    return digest.hexdigest()
+
+
+def _latest_manifest(department_dir: Path) -> dict[str, Any] | None:
+    path = department_dir / "latest" / "manifest.json"
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest
 
 
 def _impact_report(d: DepartmentExport, date: str) -> str | None:
@@ -545,9 +582,14 @@ def _impact_report(d: DepartmentExport, date: str) -> str | None:
 
 
 def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
-                date: str) -> ExportResult:
+                date: str, rewrite_unchanged: bool = False) -> ExportResult:
     department_dir = paths.department_exports_dir(d.code)
     department_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = content_fingerprint(con, d)
+    latest = _latest_manifest(department_dir)
+    if not rewrite_unchanged and latest is not None and latest.get("fingerprint") == fingerprint:
+        return ExportResult(d.code, (department_dir / "latest").resolve(), str(latest["date"]),
+                            str(latest["generation"]), list(latest["files"]), [], unchanged=True)
     for leftover in department_dir.glob(".tmp-*"):  # from an interrupted earlier export
         shutil.rmtree(leftover, ignore_errors=True)
     tmp = department_dir / f".tmp-{date}-{uuid.uuid4().hex}"
@@ -580,6 +622,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
             "config": str(d.config),
             "impact_report": _impact_report(d, date),
+            "fingerprint": fingerprint,
             "files": files,
         }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _swap_in(tmp, department_dir / date)
@@ -595,10 +638,14 @@ def export_departments(
     departments: Sequence[DepartmentExport] | None = None,
     manifest: dict[str, Any] | None = None,
     date: dt.date | None = None,
+    rewrite_unchanged: bool = False,
 ) -> list[ExportResult]:
     """Write every configured department's export of ``date`` (default today) from the current
     (or given) generation. A second export on the same day replaces that day's folder: after a
-    rollback, today's folder holds the restored generation."""
+    rollback, today's folder holds the restored generation.
+
+    A department whose rows (and formats) are those of its latest export keeps that export
+    (``unchanged`` in its result), unless ``rewrite_unchanged``."""
     departments = load_all_configs() if departments is None else list(departments)
     if not departments:
         return []
@@ -606,4 +653,4 @@ def export_departments(
     day = (date or today()).isoformat()
     with duckdb.connect(str(source), read_only=True) as con:
         validate_against_publication(con, departments)
-        return [_export_one(con, d, manifest, day) for d in departments]
+        return [_export_one(con, d, manifest, day, rewrite_unchanged) for d in departments]

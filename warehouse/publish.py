@@ -223,6 +223,19 @@ def publish(
     )
 
 
+def record_unchanged(run_id: str | None) -> dict[str, Any] | None:
+    """Note in the current manifest that ``run_id`` found nothing changed since it was published
+    (``checked_unchanged_at``): the publication is confirmed current without a new generation.
+    None (nothing noted) before the first publication."""
+    current = current_manifest()
+    if current is None:
+        return None
+    current = {**current, "checked_unchanged_at": datetime.now(UTC).isoformat(),
+               "checked_run_id": run_id}
+    write_json_atomically(paths.published_manifest(), current)
+    return current
+
+
 def _pending_path() -> Path:
     return paths.published_manifest().with_name(".pending-current.json")
 

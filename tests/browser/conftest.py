@@ -222,6 +222,8 @@ def graphql_night_on(port: int, home: Path) -> GraphqlNight:
     from dagster import DagsterRunStatus
     from dagster_graphql import DagsterGraphQLClient
 
+    from orchestration.cli import FULL_REFRESH_CONFIG
+
     before = last_publication(home)
     client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=60)
     run_id = client.submit_job_execution(
@@ -229,6 +231,9 @@ def graphql_night_on(port: int, home: Path) -> GraphqlNight:
         repository_location_name="datenwerk",
         repository_name="__repository__",
         tags={"datenwerk/trigger": "graphql-test"},
+        # The home has been published and nothing new arrived: without a full refresh the
+        # run would find nothing changed and publish nothing (as a quiet night should).
+        run_config=FULL_REFRESH_CONFIG,
     )
     deadline = time.monotonic() + 900
     status = client.get_run_status(run_id)

@@ -1,5 +1,6 @@
 """The Dagster UI in a real browser (Debian's Chromium, driven by Playwright): the asset graph
-shows the groups and the marts, and nightly_refresh launched from the UI runs to success.
+shows the groups and the marts, and nightly_refresh launched from the UI, after a later delivery
+arrived, runs to success and publishes it.
 
 Screenshots of each step are kept in the test's tmp folder.
 """
@@ -90,6 +91,11 @@ def test_asset_graph_and_nightly_refresh_from_the_ui(
     page.goto(f"{webserver.url}/jobs")
     page.get_by_role("link", name="nightly_refresh").first.click()
     expect(page.get_by_text("Load new exports, rebuild the marts").first).to_be_visible()
+    # The GraphQL night has already published this home; a later delivery gives the UI's run
+    # something to publish (with nothing new it would only record "checked, unchanged").
+    from ingestion.demo.generator import increment
+
+    increment(webserver.home / "inbox", webserver.home / "demo_truth", share=0.01)
     before = set(run_ids(webserver))
     page.get_by_role("button", name="Materialize all").click()
     page.screenshot(path=str(tmp_path / "3-launched.png"))

@@ -7,6 +7,8 @@ idempotency test also examines; the read-write case runs the job on its own copy
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from dagster import AssetKey
 
@@ -38,4 +40,7 @@ def test_reader_keeps_its_generation_through_a_full_refresh(
     new_generation, new_cases = run.new_connection
     assert new_generation != old_generation
     assert new_cases == old_cases  # nothing new delivered: same figures, new generation
+    # the run config's full refresh reached dbt: the build is recorded as a full refresh
+    build = json.loads((run.home / "dbt" / "last_build.json").read_text())
+    assert build["full_refresh_at"] == build["built_at"]
     assert run.reader_exit == 0, run.reader_stderr

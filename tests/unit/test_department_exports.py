@@ -140,12 +140,13 @@ def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None
     first_date = ex.today().isoformat()
     # the same day again: the folder is replaced, not duplicated
     pub.publish(SYNTHETIC_MARTS, run_id="run00002")
-    ex.export_departments()
+    assert all(r.unchanged for r in ex.export_departments())  # the same rows: kept as they are
+    ex.export_departments(rewrite_unchanged=True)
     manifest = json.loads((exported / "SB" / first_date / "manifest.json").read_text())
     assert manifest["run_id"] == "run00002"
     # later days: SB keeps 3 folders, SUB keeps 1
     for days in (1, 2, 3, 4):
-        ex.export_departments(date=ex.today() + dt.timedelta(days=days))
+        ex.export_departments(date=ex.today() + dt.timedelta(days=days), rewrite_unchanged=True)
     sb = sorted(p.name for p in (exported / "SB").iterdir() if ex.DATED.match(p.name))
     sub = sorted(p.name for p in (exported / "SUB").iterdir() if ex.DATED.match(p.name))
     assert len(sb) == 3 and first_date not in sb
@@ -162,7 +163,7 @@ def test_a_copied_home_without_symlinks_still_exports(exported: Path) -> None:
 
     use_home(copy)
     pub.publish(SYNTHETIC_MARTS, run_id="run00003")
-    ex.export_departments()
+    ex.export_departments(rewrite_unchanged=True)
     latest = copy / "exports" / "SB" / "latest"
     assert latest.is_symlink()
     assert json.loads((latest / "manifest.json").read_text())["run_id"] == "run00003"
@@ -228,7 +229,8 @@ def test_rollback_command_rewrites_the_exports(exported: Path) -> None:
     first = pub.current_manifest()
     assert first is not None
     pub.publish(SYNTHETIC_MARTS, run_id="run00002")
-    ex.export_departments()
+    assert all(r.unchanged for r in ex.export_departments())  # the same rows: kept as they are
+    ex.export_departments(rewrite_unchanged=True)
     latest = exported / "SB" / "latest" / "manifest.json"
     assert json.loads(latest.read_text())["run_id"] == "run00002"
 
@@ -240,3 +242,30 @@ def test_rollback_command_rewrites_the_exports(exported: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(latest.read_text())["generation"] == first["generation"]
     assert "exports/SB/" in done.stdout
+
+
+def test_only_departments_whose_rows_changed_are_rewritten(exported: Path) -> None:
+    from warehouse import paths
+
+    def state(department: str) -> dict[str, tuple[int, bytes]]:
+        folder = (exported / department / "latest").resolve()
+        return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.iterdir()}
+
+    sb, sub = state("SB"), state("SUB")
+    with duckdb.connect(str(paths.build_db())) as con:  # one SB case closes; SUB's rows stay
+        changed = con.execute(
+            "update marts.fct_cases set end_date = date '2024-12-31' where case_id = ("
+            "select min(case_id) from marts.fct_cases where department_code = 'SB')").fetchall()
+    assert changed == [(1,)]
+    pub.publish(SYNTHETIC_MARTS, run_id="run00002")
+    results = {r.department: r for r in ex.export_departments(date=ex.today()
+                                                             + dt.timedelta(days=1))}
+
+    assert results["SUB"].unchanged and state("SUB") == sub  # not a byte, not an mtime changed
+    assert results["SUB"].generation.endswith("run00001")
+    assert not results["SB"].unchanged and results["SB"].generation.endswith("run00002")
+    assert state("SB") != sb
+    manifest = json.loads((exported / "SB" / "latest" / "manifest.json").read_text())
+    assert manifest["run_id"] == "run00002" and manifest["fingerprint"] == ex.content_fingerprint(
+        duckdb.connect(str(pub.current_generation_file()), read_only=True),
+        ex.load_all_configs()[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -39,10 +40,11 @@ def test_hold_release_and_the_sql_dbt_runs(tmp_path) -> None:  # type: ignore[no
         holds.release("1700000000.2", reason="x")
     with pytest.raises(ValueError, match="not a dlt load id"):
         holds.hold(["../etc"], dataset="d", table="t", check="c", reason="r")
-    assert not holds.full_refresh_requested()
+    assert holds.released_since(None) == []
+    before = dt.datetime.now(dt.UTC)
     holds.release("1700000000.1", reason="checked by hand", by="tester")
     assert [h.load_id for h in holds.held()] == []
-    assert holds.full_refresh_requested()
+    # released since the last full build: the next build is a full refresh; a later one is not
+    assert holds.released_since(before) == holds.released_since(None) == ["1700000000.1"]
+    assert holds.released_since(before + dt.timedelta(seconds=2)) == []
     assert '"released_by": "tester"' in (holds.released_dir() / "1700000000.1.json").read_text()
-    holds.clear_full_refresh_request()
-    assert not holds.full_refresh_requested()

@@ -67,4 +67,4 @@ def test_a_file_hold_holds_the_file_not_its_load(
     assert by_id["1700000000.2"].tables == ("files: accounting/org/x.csv",)
     holds.release("1700000000.2", reason="confirmed", by="steward")
     assert duckdb.sql(holds.held_files_sql()).fetchall() == []
-    assert holds.full_refresh_requested()
+    assert holds.released_since(None) == ["1700000000.2"]

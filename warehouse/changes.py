@@ -1,0 +1,105 @@
+"""What changed since the last publication: the facts a run needs to decide that it may stop.
+
+A run rebuilds only when its inputs changed: a load completed after the current publication, a
+pseudonymisation key was recorded (rotated) after the last full build, or the dbt project is not
+the one the last build used. The last build is recorded in ``dbt/last_build.json`` beside the
+dbt target folder: when it ran, whether it was a full refresh, and the project's fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from warehouse import paths
+from warehouse.publish import write_json_atomically
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """The last build of every dbt model that succeeded."""
+
+    built_at: str
+    full_refresh_at: str  # the last such build that was a full refresh ("" if none yet)
+    project_fingerprint: str
+
+    @property
+    def full_refresh_time(self) -> datetime | None:
+        return datetime.fromisoformat(self.full_refresh_at) if self.full_refresh_at else None
+
+
+def build_record_path() -> Path:
+    return paths.dbt_target_dir().parent / "last_build.json"
+
+
+def last_build() -> BuildRecord | None:
+    """The record of the last complete dbt build of this home; None before the first."""
+    path = build_record_path()
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return BuildRecord(str(data.get("built_at", "")), str(data.get("full_refresh_at", "")),
+                       str(data.get("project_fingerprint", "")))
+
+
+def record_build(project_fingerprint: str, full_refresh: bool,
+                 started_at: datetime) -> BuildRecord:
+    """Record a complete, successful dbt build (after dbt finished) by the time it started: what
+    changed while it ran is newer than the build."""
+    now = started_at.isoformat()
+    previous = last_build()
+    record = BuildRecord(
+        built_at=now,
+        full_refresh_at=now if full_refresh else (previous.full_refresh_at if previous else ""),
+        project_fingerprint=project_fingerprint,
+    )
+    path = build_record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, asdict(record))
+    return record
+
+
+def _newest(con: duckdb.DuckDBPyConnection, sql: str) -> datetime | None:
+    found = [row[0] for row in con.sql(sql).fetchall() if row[0] is not None]
+    newest = max(found, default=None)
+    if newest is not None and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return newest
+
+
+def last_completed_load() -> datetime | None:
+    """When the newest completed dlt load of any dataset in the build database finished."""
+    db = paths.build_db()
+    if not db.exists():
+        return None
+    with duckdb.connect(str(db), read_only=True) as con:
+        schemas = [row[0] for row in con.sql(
+            "select table_schema from information_schema.tables "
+            "where table_name = '_dlt_loads' and table_catalog = current_database()"
+        ).fetchall()]
+        if not schemas:
+            return None
+        union = " union all ".join(
+            f'select max(inserted_at) from "{schema}"._dlt_loads where status = 0'
+            for schema in schemas)
+        return _newest(con, union)
+
+
+def last_key_recorded() -> datetime | None:
+    """When the pseudonymisation key in use was recorded in the warehouse (first load or a
+    rotation): rows keyed before it must not stay in incremental models."""
+    db = paths.build_db()
+    if not db.exists():
+        return None
+    with duckdb.connect(str(db), read_only=True) as con:
+        present = con.sql(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'datenwerk_meta' and table_name = 'pseudonym_key'"
+        ).fetchall()[0][0]
+        if not present:
+            return None
+        return _newest(con, "select max(recorded_at) from datenwerk_meta.pseudonym_key")
