@@ -62,7 +62,6 @@ class Validation:
         return not self.outcome.rejected_reason and not self.outcome.quarantine
 
 
-# --------------------------------------------------------------------------- detection
 
 
 def _first_line(path: Path) -> str:
@@ -118,7 +117,6 @@ def _case_management_profile(path: Path, profile_name: str | None):  # type: ign
     return None
 
 
-# --------------------------------------------------------------------------- per kind
 
 
 def _fmt_date(value: date | None) -> str:
@@ -220,7 +218,6 @@ def validate_file(path: Path, profile: str | None = None) -> Validation:
     return v
 
 
-# --------------------------------------------------------------------------- report
 
 LABELS: dict[str, tuple[str, str]] = {
     "file": ("Datei", "File"),

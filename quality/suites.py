@@ -64,7 +64,7 @@ _GOALS = MartRules(
     between={"baseline": (-2, 2), "target": (-2, 2), "final": (-2, 2), "weight": (1, 10),
              "change": (-4, 4)},
 )
-# Per mart, by today's and the agreed new names (issue 5 renames some marts).
+# Per mart; some keys still carry the names the marts had before they were renamed.
 REGISTRY: dict[str, MartRules] = {
     "fct_cases": MartRules(
         keys=(("organisation_code", "case_id"),),

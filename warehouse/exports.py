@@ -98,7 +98,6 @@ class ExportResult:
     pruned: list[str]
 
 
-# --------------------------------------------------------------------------- configuration
 
 
 def _formats(value: Any, where: str) -> tuple[str, ...]:
@@ -230,7 +229,6 @@ def validate_against_publication(con: duckdb.DuckDBPyConnection,
                     "remove it from the list")
 
 
-# --------------------------------------------------------------------------- writers
 
 # OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -452,7 +450,6 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
 WRITERS = {"parquet": write_parquet, "csv": write_csv}
 
 
-# --------------------------------------------------------------------------- swapping folders
 
 
 _RENAME_EXCHANGE = 2
@@ -509,7 +506,6 @@ def _prune(department_dir: Path, retention: int) -> list[str]:
     return removed
 
 
-# --------------------------------------------------------------------------- export
 
 
 def today() -> dt.date:

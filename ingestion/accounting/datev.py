@@ -244,7 +244,6 @@ class AccountLabels:
     problems: pa.Table  # PROBLEM_SCHEMA
 
 
-# --------------------------------------------------------------------------- dialect and header
 
 
 def sniff_dialect(path: Path) -> Dialect:
@@ -415,7 +414,6 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
     return header, [h.strip() for h in headings], dialect
 
 
-# --------------------------------------------------------------------------- column mapping
 
 
 def normalise_heading(label: str) -> str:
@@ -549,7 +547,6 @@ def describe_missing(label: str, format_version: int) -> str:
     return text
 
 
-# --------------------------------------------------------------------------- reading
 
 
 @dataclass

@@ -277,7 +277,6 @@ def _calendar() -> _Calendar:
     return _Calendar(pa.array(de), pa.array(iso.tolist()), years, months, dom, weekday)
 
 
-# --------------------------------------------------------------------------- formatting helpers
 
 
 def _s(values: np.ndarray) -> pa.Array:
@@ -361,7 +360,6 @@ def _back_to_friday(days: np.ndarray, floor: np.ndarray | int) -> np.ndarray:
     return np.maximum(days - np.maximum(wd - 4, 0), floor)
 
 
-# --------------------------------------------------------------------------- ground-truth state
 
 
 @dataclass
@@ -483,7 +481,6 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 
-# --------------------------------------------------------------------------- one chunk of clients
 
 
 _FIRST_POOLS = (W.FIRST_NAMES_FEMALE_DE, W.FIRST_NAMES_FEMALE_INT, W.FIRST_NAMES_MALE_DE,
@@ -894,7 +891,6 @@ def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Cou
             "goals": after[2] - before[2], "assessments": after[3] - before[3]}
 
 
-# --------------------------------------------------------------------------- accounting
 
 
 @dataclass
@@ -1121,7 +1117,6 @@ def _write_datev_labels(root: Path) -> None:
     )
 
 
-# --------------------------------------------------------------------------- reference and truth
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -1191,7 +1186,6 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
                       "cases_gas", "mean_gas_t"), rows)
 
 
-# --------------------------------------------------------------------------- public API
 
 
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,

@@ -88,7 +88,6 @@ def _cents(text: str) -> int:
     return int(euros) * 100 + int((frac + "00")[:2])
 
 
-# --------------------------------------------------------------------------- determinism
 
 
 def test_same_seed_same_bytes(small: tuple[Path, Path, dict[str, int]], tmp_path: Path) -> None:
@@ -114,7 +113,6 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         generate(tmp_path / "i", tmp_path / "t", seed=-1)
 
 
-# --------------------------------------------------------------------------- file formats
 
 
 @pytest.mark.parametrize("entity", list(HEADERS))
@@ -282,7 +280,6 @@ def test_reference_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         ("6000", "personnel"), ("4300", "grants"), ("4900", "donations")}
 
 
-# --------------------------------------------------------------------------- ground truth
 
 
 def test_counts(full: tuple[Path, Path, dict[str, int]]) -> None:
