@@ -92,7 +92,7 @@ def _reference_table(path: Path) -> str | None:
     return max(fits)[1] if fits else None
 
 
-def _case_management_profile(path: Path, profile_name: str | None):  # type: ignore[no-untyped-def]
+def _case_management_profile(path: Path, profile_name: str | None):
     """(profile, entity mappings) of an export as the load detects them
     (:func:`ingestion.case_management.detect_mappings`), or None when no profile fits."""
     from ingestion.case_management import detect_mappings
@@ -171,7 +171,7 @@ def _validate_reference(path: Path, v: Validation, table: str) -> None:
     parse_reference(path, table, v.outcome)
 
 
-def _validate_case_management(path: Path, v: Validation, found) -> None:  # type: ignore[no-untyped-def]
+def _validate_case_management(path: Path, v: Validation, found) -> None:
     from ingestion.case_management.helpers import parse_export
     from ingestion.case_management.mapping_report import usage_lines, value_map_usage
     from ingestion.delivery import check_reject_share

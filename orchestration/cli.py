@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from warehouse import paths, settings
 
@@ -302,7 +302,7 @@ class Progress:
                     continue  # dbt models: one line per model would drown the rest
                 line = f"{mat.asset_key.to_user_string()}{shown}"
             elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                ev = event.event_specific_data
+                ev = event.asset_check_evaluation_data
                 if ev.passed:
                     continue
                 line = f"{ev.asset_key.to_user_string()} {ev.check_name} did not pass"
@@ -359,13 +359,13 @@ def print_summary(elapsed: float) -> None:
         print(f"  {what:<36} {path}")
 
 
-def _generation_line(manifest: dict[str, object], current: str | None) -> str:
+def _generation_line(manifest: dict[str, Any], current: str | None) -> str:
     counts = manifest.get("row_counts") or {}
     checks = manifest.get("checks") or []
-    passed = sum(1 for c in checks if c.get("passed"))  # type: ignore[union-attr]
+    passed = sum(1 for c in checks if c.get("passed"))
     marker = "*" if manifest["generation"] == current else " "
     return (f"{marker} {manifest['generation']:<28} {str(manifest['published_at'])[:19]}  "
-            f"run {str(manifest.get('run_id'))[:8]:<8}  {sum(counts.values()):>10,} rows  "  # type: ignore[union-attr]
+            f"run {str(manifest.get('run_id'))[:8]:<8}  {sum(counts.values()):>10,} rows  "
             f"checks {passed}/{len(checks)} passed")
 
 

@@ -404,7 +404,8 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, about: dict[str, str]) -> No
     value like ``=HYPERLINK(...)`` stays text even when someone edits the cell."""
     import rustpy_xlsxwriter as rx
 
-    entries: list[tuple[str, pd.DataFrame]] = [("Erläuterungen", _explanations(sheets, about))]
+    # The writer declares its sheets as dict rows or Any; it reads DataFrames directly.
+    entries: list[tuple[str, Any]] = [("Erläuterungen", _explanations(sheets, about))]
     formats: dict[str, dict[str, rx.Format] | list[rx.Format]] = {}
     widths: dict[str, dict[str, float] | list[float]] = {
         "Erläuterungen": {"Tabelle": 28, "Spalte": 34, "Erläuterung": 70,
