@@ -696,10 +696,21 @@ def _notes(rng: np.random.Generator, dept: Department, cl: _Clients,
     return pc.choose(pa.array(kind.astype(np.int8)), report, opener, quote, pa.scalar(""))
 
 
+@dataclass
+class _Sinks:
+    """Where one department's generated rows go: its open files, the planted personal data,
+    the ground truth and what the accounting needs from the cases."""
+
+    files: dict[str, IO[bytes]]
+    pii: _PiiLists
+    truth: _Truth
+    acc: _AccountingInput
+
+
 def _make_contacts(rng: np.random.Generator, d_idx: int, cl: _Clients, cs: _Cases,
-                   counters: _Counters, staff: _Staff, files: dict[str, IO[bytes]],
-                   pii: _PiiLists, truth: _Truth, acc: _AccountingInput) -> np.ndarray:
+                   counters: _Counters, staff: _Staff, out: _Sinks) -> np.ndarray:
     """Write the contacts; return the number of contacts per case."""
+    files, pii, truth, acc = out.files, out.pii, out.truth, out.acc
     cal = _calendar()
     dept = DEPARTMENTS[d_idx]
     span = cs.obs_end - cs.start + 1
@@ -864,15 +875,15 @@ def _make_assessments(rng: np.random.Generator, d_idx: int, cs: _Cases, per_case
 
 
 def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Counters,
-                    total_clients: int, staff: _Staff, files: dict[str, IO[bytes]],
-                    pii: _PiiLists, truth: _Truth, acc: _AccountingInput) -> dict[str, int]:
+                    total_clients: int, staff: _Staff, out: _Sinks) -> dict[str, int]:
+    files, pii, truth, acc = out.files, out.pii, out.truth, out.acc
     before = (counters.case, counters.contact, counters.goal, counters.assessment)
     client_no_width = max(6, len(str(total_clients)))
     cl = _make_clients(rng, d_idx, m, counters.client, total_clients, files, pii)
     counters.client += m
     cs = _make_cases(rng, d_idx, cl, counters, staff, files, client_no_width)
     pii.add("caseworker_numbers", pc.take(staff.ids, pa.array(cs.worker)))
-    per_case = _make_contacts(rng, d_idx, cl, cs, counters, staff, files, pii, truth, acc)
+    per_case = _make_contacts(rng, d_idx, cl, cs, counters, staff, out)
     _make_goals(rng, d_idx, cs, per_case, counters, files, truth)
     _make_assessments(rng, d_idx, cs, per_case, counters, files, truth)
 
@@ -1188,6 +1199,26 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
 
 
 
+def _write_accounting(seed: int, acc: _AccountingInput, acc_root: Path, truth: _Truth,
+                      by_dept: dict[str, dict[str, int]]) -> dict[int, int]:
+    """The DATEV exports, their costs and revenues in the truth, their bookings per department
+    in ``by_dept``; returns the bookings per year."""
+    bookings = _bookings(_rng(seed, 2), acc)
+    booking_counts = _write_datev(_rng(seed, 3), bookings, acc_root)
+    _write_datev_labels(acc_root)
+    year_idx = bookings.year - YEARS[0]
+    cost = (~bookings.credit) & (bookings.account >= 6000) & (bookings.account <= 6999)
+    revenue = bookings.credit & (bookings.account >= 4000) & (bookings.account <= 4999)
+    _count(truth.costs_cents, bookings.prog[cost], year_idx[cost],
+           bookings.cents[cost].astype(float))
+    _count(truth.revenues_cents, bookings.prog[revenue], year_idx[revenue],
+           bookings.cents[revenue].astype(float))
+    dept_of_booking = _PROGRAM_DEPT[bookings.prog]
+    for d_idx, dept in enumerate(DEPARTMENTS):
+        by_dept[dept.code]["bookings"] = int((dept_of_booking == d_idx).sum())
+    return booking_counts
+
+
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
              scale: float = 1.0, excel_department: str | None = "AJH") -> dict[str, int]:
     """Write demo exports into home_inbox and ground truth into truth_dir; return counts per
@@ -1232,7 +1263,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
             for c_idx, lo in enumerate(range(0, n, CHUNK_CLIENTS)):
                 m = min(CHUNK_CLIENTS, n - lo)
                 got = _generate_chunk(_rng(seed, 1, d_idx, c_idx), d_idx, m, counters,
-                                      total_clients, staff, files, pii, truth, acc)
+                                      total_clients, staff, _Sinks(files, pii, truth, acc))
                 for k, v in got.items():
                     counts[k] += v
         finally:
@@ -1240,19 +1271,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
                 fh.close()
         by_dept[dept.code] = counts
 
-    bookings = _bookings(_rng(seed, 2), acc)
-    booking_counts = _write_datev(_rng(seed, 3), bookings, acc_root)
-    _write_datev_labels(acc_root)
-    year_idx = bookings.year - YEARS[0]
-    cost = (~bookings.credit) & (bookings.account >= 6000) & (bookings.account <= 6999)
-    revenue = bookings.credit & (bookings.account >= 4000) & (bookings.account <= 4999)
-    _count(truth.costs_cents, bookings.prog[cost], year_idx[cost],
-           bookings.cents[cost].astype(float))
-    _count(truth.revenues_cents, bookings.prog[revenue], year_idx[revenue],
-           bookings.cents[revenue].astype(float))
-    dept_of_booking = _PROGRAM_DEPT[bookings.prog]
-    for d_idx, dept in enumerate(DEPARTMENTS):
-        by_dept[dept.code]["bookings"] = int((dept_of_booking == d_idx).sum())
+    booking_counts = _write_accounting(seed, acc, acc_root, truth, by_dept)
 
     formats = {d.code: "demo_csv" for d in DEPARTMENTS}
     if excel_department and convert_department(cm_root / excel_department):
