@@ -150,7 +150,7 @@ activity as (
         select * from contact_rows
         union all by name
         select * from case_totals
-    )
+    ) as activity_rows
     group by all
 ),
 
@@ -201,6 +201,8 @@ assessment_steps as (
 ),
 
 joined as (
+    -- sqlfluff reads the column names after `exclude` as unqualified references.
+    -- noqa: disable=RF02
     select
         program_years.*,
         money.* exclude (organisation_code, program_code, year),
@@ -221,6 +223,7 @@ joined as (
         outcomes.mean_gas_t_score,
         goal_steps.* exclude (organisation_code, department_code, program_code, year),
         assessment_steps.* exclude (organisation_code, department_code, program_code, year),
+    -- noqa: enable=RF02
     from program_years
     left join money
         on program_years.organisation_code = money.organisation_code

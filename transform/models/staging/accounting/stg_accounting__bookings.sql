@@ -28,7 +28,7 @@ headers as (
     select * from {{ ref('stg_accounting__file_headers') }}
     where is_buchungsstapel
         {%- if is_incremental() %}
-            and load_id > (select coalesce(max(load_id), '') from {{ this }})
+            and load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
         {%- endif %}
 ),
 
