@@ -287,25 +287,34 @@ def _checks_sql(
                     shown,
                 )
             )
-        if fspec.type == "date" and plausible.latest_date is not None:
-            latest = plausible.latest_date.isoformat()
-            checks.append(
-                (f"{name} > date {_lit(latest)}", name,
-                 f"date in the future (after {plausible.latest_date:%d.%m.%Y}): implausible", shown)
-            )
-        if name in plausible.allowed:
-            codes = sorted(plausible.allowed[name])
-            listed = ", ".join(_lit(c) for c in codes) or "null"
-            source = plausible.allowed_from.get(name, "the reference data")
-            known = ", ".join(codes) or "none"
-            checks.append(
-                (f"{name} is not null and {name} not in ({listed})", name,
-                 f"not in {source} (known: {known})", shown)
-            )
+        checks.extend(_plausibility_checks(name, fspec, plausible, shown))
     for rule in spec.rules:
         condition = " and ".join(f"{c}" for c in rule.check.split(" and "))
         checks.append((f"not coalesce({condition}, true)", rule.field, rule.reason, None))
     checks.append(("is_duplicate", spec.key[0], "duplicate key within the file", None))
+    return checks
+
+
+def _plausibility_checks(
+    name: str, fspec: FieldSpec, plausible: Plausibility, shown: str | None
+) -> list[tuple[str, str, str, str | None]]:
+    """Checks of a well-formed value against the world: no future dates, known codes only."""
+    checks: list[tuple[str, str, str, str | None]] = []
+    if fspec.type == "date" and plausible.latest_date is not None:
+        latest = plausible.latest_date.isoformat()
+        checks.append(
+            (f"{name} > date {_lit(latest)}", name,
+             f"date in the future (after {plausible.latest_date:%d.%m.%Y}): implausible", shown)
+        )
+    if name in plausible.allowed:
+        codes = sorted(plausible.allowed[name])
+        listed = ", ".join(_lit(c) for c in codes) or "null"
+        source = plausible.allowed_from.get(name, "the reference data")
+        known = ", ".join(codes) or "none"
+        checks.append(
+            (f"{name} is not null and {name} not in ({listed})", name,
+             f"not in {source} (known: {known})", shown)
+        )
     return checks
 
 
