@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -508,6 +508,19 @@ class _Clients:
     young: np.ndarray
 
 
+def _birth_days(rng: np.random.Generator, first_prog: np.ndarray, young: np.ndarray
+                ) -> np.ndarray:
+    """Youth programs: born 2005-2018 (JMD clients are the older ones); adults mostly 1960-2000."""
+    m = len(first_prog)
+    is_jmd = np.array([p.code == "JMD" for p in PROGRAMS])[first_prog]
+    young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
+    young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
+    young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
+    adult_span = _day("2005-12-31") - _day("1940-01-01")
+    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * adult_span).astype(np.int64)
+    return np.where(young, young_birth, adult_birth)
+
+
 def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
                   total_clients: int, files: dict[str, IO[bytes]], pii: _PiiLists) -> _Clients:
     dept = DEPARTMENTS[d_idx]
@@ -518,14 +531,7 @@ def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
     first_prog = _DEPT_FIRST_PROGRAM[d_idx] + local_prog
     young = np.array([p.young for p in PROGRAMS])[first_prog]
 
-    # Youth programs: born 2005-2018 (JMD clients are the older ones); adults mostly 1960-2000.
-    is_jmd = np.array([p.code == "JMD" for p in PROGRAMS])[first_prog]
-    young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
-    young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
-    young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
-    adult_span = _day("2005-12-31") - _day("1940-01-01")
-    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * adult_span).astype(np.int64)
-    birth = np.where(young, young_birth, adult_birth)
+    birth = _birth_days(rng, first_prog, young)
 
     intl = rng.random(m) < dept.international_names
     female = np.where(gender >= 2, rng.random(m) < 0.5, gender == 0)
@@ -934,9 +940,10 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
     months = month_no % 12 + 1
     raise_ = np.array(_PAY_RAISE)[month_no // 12]
 
-    def add(prog: int, kind: int, account: int, credit: bool, year: np.ndarray,
-            month: np.ndarray, day: np.ndarray, euros: np.ndarray,
+    def add(prog: int, kind: int, account: int, credit: bool,
+            when: tuple[np.ndarray, np.ndarray, np.ndarray], euros: np.ndarray,
             text: Sequence[str] | np.ndarray, doc: Sequence[str] | np.ndarray) -> None:
+        year, month, day = when
         n = len(year)
         parts.append({
             "year": year.astype(np.int64), "month": month.astype(np.int64),
@@ -958,28 +965,29 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         ym = [f"{y}-{m:02d}" for y, m in zip(years, months, strict=True)]
         gross = np.round(fte * dept.salary_2023 * raise_ * rng.normal(1, 0.01, N_MONTHS), 2)
         last_day = np.minimum(_month_days(years, months), 28)
-        add(p, 0, ACCOUNT_SALARIES, False, years, months, last_day, gross,
+        add(p, 0, ACCOUNT_SALARIES, False, (years, months, last_day), gross,
             [f"Gehälter {t} {prog.code}" for t in mm], [f"LG{t}-{cc}" for t in ym])
-        add(p, 1, ACCOUNT_SOCIAL, False, years, months, last_day,
+        add(p, 1, ACCOUNT_SOCIAL, False, (years, months, last_day),
             np.round(gross * _SOCIAL_SHARE, 2),
             [f"Sozialversicherung {t} {prog.code}" for t in mm], [f"SV{t}-{cc}" for t in ym])
         nov = months == 11
-        add(p, 2, ACCOUNT_SALARIES, False, years[nov], months[nov], np.full(3, 25),
+        add(p, 2, ACCOUNT_SALARIES, False, (years[nov], months[nov], np.full(3, 25)),
             np.round(gross[nov] * 0.8, 2),
             [f"Jahressonderzahlung {y} {prog.code}" for y in YEARS],
             [f"JSZ{y}-{cc}" for y in YEARS])
         rent = np.round(_RENT_M2_PER_FTE * steady_fte * _RENT_EUR_M2 * 1.03 ** (month_no // 12), 2)
-        add(p, 3, ACCOUNT_RENT, False, years, months, np.full(N_MONTHS, 3), rent,
+        add(p, 3, ACCOUNT_RENT, False, (years, months, np.full(N_MONTHS, 3)), rent,
             [f"Miete Beratungsräume {t} {prog.code}" for t in mm], [f"MI{t}-{cc}" for t in ym])
         phone = np.round(_PHONE_EUR_PER_FTE * steady_fte * rng.normal(1, 0.05, N_MONTHS), 2)
-        add(p, 4, ACCOUNT_PHONE, False, years, months, np.full(N_MONTHS, 5), phone,
+        add(p, 4, ACCOUNT_PHONE, False, (years, months, np.full(N_MONTHS, 5)), phone,
             [f"Telefon/Internet {t} {prog.code}" for t in mm], [f"TK{t}-{cc}" for t in ym])
 
         n_mat = rng.poisson(0.2 + 0.8 * steady_fte, N_MONTHS)
         mat_month = np.repeat(month_no, n_mat)
         n = len(mat_month)
-        add(p, 5, ACCOUNT_MATERIAL, False, years[mat_month], months[mat_month],
-            rng.integers(1, 29, n), np.round(np.exp(rng.normal(math.log(45), 0.7, n)), 2),
+        add(p, 5, ACCOUNT_MATERIAL, False,
+            (years[mat_month], months[mat_month], rng.integers(1, 29, n)),
+            np.round(np.exp(rng.normal(math.log(45), 0.7, n)), 2),
             np.array(W.MATERIAL_TEXTS, dtype=object)[rng.integers(0, len(W.MATERIAL_TEXTS), n)],
             np.full(n, "RE", dtype=object))
 
@@ -987,12 +995,27 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         don_year = np.repeat(np.array(YEARS), n_don)
         n = len(don_year)
         don_month = rng.integers(1, 13, n)
-        add(p, 7, ACCOUNT_DONATIONS, True, don_year, don_month, rng.integers(1, 29, n),
+        add(p, 7, ACCOUNT_DONATIONS, True, (don_year, don_month, rng.integers(1, 29, n)),
             np.maximum(5, np.round(np.exp(rng.normal(math.log(60), 1.0, n)))),
             np.array(W.DONATION_TEXTS, dtype=object)[rng.integers(0, len(W.DONATION_TEXTS), n)],
             np.full(n, "SP", dtype=object))
 
-    # Grants: a share of each program's costs of the year, paid quarterly in round hundreds.
+    _add_grants(parts, add)
+    _add_fees(acc, add)
+
+    merged = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
+    order = np.lexsort((np.arange(len(merged["year"])), merged["prog"], merged["kind"],
+                        merged["day"], merged["month"], merged["year"]))
+    b = _Bookings(**{k: v[order] for k, v in merged.items()})
+    _number_documents(b)
+    return b
+
+
+_AddBookings = Callable[..., None]
+
+
+def _add_grants(parts: list[dict[str, np.ndarray]], add: _AddBookings) -> None:
+    """Grants: a share of each program's costs of the year, paid quarterly in round hundreds."""
     so_far = {k: np.concatenate([pt[k] for pt in parts])
               for k in ("prog", "year", "cents", "credit")}
     debit = ~so_far["credit"]
@@ -1004,39 +1027,42 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         for y_idx, year in enumerate(YEARS):
             own_share = dept.grant_share * cost_cents[p * 3 + y_idx] / 100
             quarter = round(own_share / 4 / 100) * 100
-            add(p, 6, ACCOUNT_GRANTS, True, np.full(4, year), np.array([1, 4, 7, 10]),
-                np.full(4, 15), np.full(4, float(quarter)),
+            add(p, 6, ACCOUNT_GRANTS, True,
+                (np.full(4, year), np.array([1, 4, 7, 10]), np.full(4, 15)),
+                np.full(4, float(quarter)),
                 [f"{dept.grant_text} Q{q}/{year}" for q in range(1, 5)],
                 [f"ZW{year}-Q{q}-{prog.cost_centre}" for q in range(1, 5)])
 
-    if acc.fee_minutes:
-        f_prog = np.concatenate(acc.fee_prog)
-        f_quarter = np.concatenate(acc.fee_quarter)
-        f_minutes = np.concatenate(acc.fee_minutes)
-        f_year = YEARS[0] + f_quarter // 4
-        f_month = (f_quarter % 4) * 3 + 3
-        rate = np.array(_FEE_RATE_CENTS)[f_quarter // 4]
-        cents = np.rint(f_minutes * rate / 60)
-        texts = np.array([f"Entgelt Jugendamt Q{q % 4 + 1}/{YEARS[0] + q // 4} {p.code}"
-                          for p in PROGRAMS for q in range(12)], dtype=object)
-        for p in np.unique(f_prog):  # loop over the AJH programs
-            sel = f_prog == p
-            add(int(p), 8, ACCOUNT_FEES, True, f_year[sel], f_month[sel],
-                _month_days(f_year[sel], f_month[sel]), cents[sel] / 100,
-                texts[p * 12 + f_quarter[sel]], np.full(int(sel.sum()), "FL", dtype=object))
 
-    merged = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
-    order = np.lexsort((np.arange(len(merged["year"])), merged["prog"], merged["kind"],
-                        merged["day"], merged["month"], merged["year"]))
-    b = _Bookings(**{k: v[order] for k, v in merged.items()})
-    # Invoices get running document numbers per year and series, in date order.
+def _add_fees(acc: _AccountingInput, add: _AddBookings) -> None:
+    """Fees the youth welfare office pays per quarter for the minutes of the AJH programs."""
+    if not acc.fee_minutes:
+        return
+    f_prog = np.concatenate(acc.fee_prog)
+    f_quarter = np.concatenate(acc.fee_quarter)
+    f_minutes = np.concatenate(acc.fee_minutes)
+    f_year = YEARS[0] + f_quarter // 4
+    f_month = (f_quarter % 4) * 3 + 3
+    rate = np.array(_FEE_RATE_CENTS)[f_quarter // 4]
+    cents = np.rint(f_minutes * rate / 60)
+    texts = np.array([f"Entgelt Jugendamt Q{q % 4 + 1}/{YEARS[0] + q // 4} {p.code}"
+                      for p in PROGRAMS for q in range(12)], dtype=object)
+    for p in np.unique(f_prog):  # loop over the AJH programs
+        sel = f_prog == p
+        add(int(p), 8, ACCOUNT_FEES, True,
+            (f_year[sel], f_month[sel], _month_days(f_year[sel], f_month[sel])),
+            cents[sel] / 100,
+            texts[p * 12 + f_quarter[sel]], np.full(int(sel.sum()), "FL", dtype=object))
+
+
+def _number_documents(b: _Bookings) -> None:
+    """Invoices get running document numbers per year and series, in date order."""
     for prefix in ("RE", "SP", "FL"):
         for year in YEARS:
             sel = np.flatnonzero((b.doc == prefix) & (b.year == year))
             if len(sel):
                 numbers = _ids(f"{prefix}{year}-", np.arange(1, len(sel) + 1), 6)
                 b.doc[sel] = numbers.to_numpy(zero_copy_only=False)
-    return b
 
 
 def _datev_headings() -> list[str]:
