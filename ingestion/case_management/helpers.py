@@ -30,7 +30,7 @@ from duckdb.sqltypes import VARCHAR
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
-from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile
+from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -592,7 +592,6 @@ def write_export(
     path: Path,
     profile: Profile,
     mapping: EntityMapping,
-    spec: EntitySpec,
     outcome: FileOutcome,
     context_columns: dict[str, str],
     target: Path,
@@ -606,8 +605,10 @@ def write_export(
     ``_dlt_load_id`` when dlt imports the file as it is). ``key`` is the pseudonymisation key
     (default: the configured one). ``plausible``: reference codes and the latest valid date
     (default: unchecked, as in `datenwerk validate`). Returns the number of accepted rows. Raises
-    :class:`FileRejected` for problems of the whole file.
+    :class:`FileRejected` for problems of the whole file. The entity is the standard's
+    ``mapping.entity``.
     """
+    spec = standard()[mapping.entity]
     header = read_header(path, profile)
     names = header.names
     sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
@@ -683,7 +684,7 @@ def parse_export(
     """:func:`write_export` as an Arrow table in memory (for validation and small files)."""
     target = scratch_parquet()
     try:
-        write_export(path, profile, mapping, spec, outcome, context_columns, target, key)
+        write_export(path, profile, mapping, outcome, context_columns, target, key)
         table = pq.read_table(target).cast(output_schema(spec, list(context_columns)))
         return table.sort_by("source_line")  # rows in file order
     finally:
