@@ -26,6 +26,7 @@ help:
 	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
 	@echo "make test   install and run the tests"
 	@echo "make dev    Dagster UI on http://127.0.0.1:3000"
+	@echo "make lint   ruff, mypy and sqlfluff, as CI runs them"
 	@echo "make bench  scale benchmarks (results in bench/results/)"
 	@echo "make docs   the data catalog (dbt docs, one static HTML file under DATENWERK_HOME/docs/)"
 	@echo "make clean  remove the environment and all runtime data under DATENWERK_HOME"
@@ -92,8 +93,11 @@ docs: install
 	@mv -f "$(DOCS_DIR)/static_index.html" "$(DOCS_DIR)/index.html"
 	@echo "Data catalog: $(DOCS_DIR)/index.html (open it in a browser; works offline)"
 
+# Python style and types, then the dbt models' SQL (sqlfluff reads transform/.sqlfluff).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	cd transform && ../$(BIN)/sqlfluff lint .
 
 clean:
 	rm -rf $(VENV) $(OLD_READER) .tools "$(DATENWERK_HOME)" transform/target transform/logs

@@ -62,7 +62,6 @@ class Validation:
         return not self.outcome.rejected_reason and not self.outcome.quarantine
 
 
-# --------------------------------------------------------------------------- detection
 
 
 def _first_line(path: Path) -> str:
@@ -93,7 +92,7 @@ def _reference_table(path: Path) -> str | None:
     return max(fits)[1] if fits else None
 
 
-def _case_management_profile(path: Path, profile_name: str | None):  # type: ignore[no-untyped-def]
+def _case_management_profile(path: Path, profile_name: str | None):
     """(profile, entity mappings) of an export as the load detects them
     (:func:`ingestion.case_management.detect_mappings`), or None when no profile fits."""
     from ingestion.case_management import detect_mappings
@@ -118,7 +117,6 @@ def _case_management_profile(path: Path, profile_name: str | None):  # type: ign
     return None
 
 
-# --------------------------------------------------------------------------- per kind
 
 
 def _fmt_date(value: date | None) -> str:
@@ -173,7 +171,7 @@ def _validate_reference(path: Path, v: Validation, table: str) -> None:
     parse_reference(path, table, v.outcome)
 
 
-def _validate_case_management(path: Path, v: Validation, found) -> None:  # type: ignore[no-untyped-def]
+def _validate_case_management(path: Path, v: Validation, found) -> None:
     from ingestion.case_management.helpers import parse_export
     from ingestion.case_management.mapping_report import usage_lines, value_map_usage
     from ingestion.delivery import check_reject_share
@@ -220,7 +218,6 @@ def validate_file(path: Path, profile: str | None = None) -> Validation:
     return v
 
 
-# --------------------------------------------------------------------------- report
 
 LABELS: dict[str, tuple[str, str]] = {
     "file": ("Datei", "File"),

@@ -109,10 +109,11 @@ def compose_alert(instance: DagsterInstance, run_id: str) -> Alert:
         if event is None:
             continue
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
-            key = event.event_specific_data.asset_key.to_user_string()
+            key = event.asset_materialization_planned_data.asset_key.to_user_string()
             planned.setdefault(event.step_key or "", []).append(key)
         elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            materialised.add(event.asset_key.to_user_string())
+            materialised.add(event.step_materialization_data.materialization.asset_key
+                             .to_user_string())
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             failed_steps.append(event.step_key or "")
             error = event.step_failure_data.error
@@ -121,7 +122,7 @@ def compose_alert(instance: DagsterInstance, run_id: str) -> Alert:
                 "error": _first_lines(error.message if error else ""),
             })
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
+            evaluation = event.asset_check_evaluation_data
             if not evaluation.passed:
                 alert.failed_checks.append({
                     "check": f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",

@@ -195,7 +195,6 @@ MART_CHECKS = [_mart_check(m) for m in MARTS] + [_row_count_check(m) for m in MA
 CHECKS = BATCH_CHECKS + MART_CHECKS
 
 
-# --------------------------------------------------------------------------- accounting (issue 4)
 
 
 def _table_md(rows: list[dict[str, object]]) -> str:

@@ -15,12 +15,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from warehouse import disk, paths, settings
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from collections.abc import Sequence
+
+    from dagster import AssetMaterialization, DagsterInstance, EventLogRecord
+
+    from orchestration.runs import Outcome
 
 DAGSTER_YAML = """\
 # Written by datenwerk. One run at a time: DuckDB allows one writing process per file.
@@ -214,27 +218,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 128 + signal.SIGINT
     elapsed = time.monotonic() - started
     print_sources_without_data()
+    if not outcome.success:
+        return _report_failure(outcome, failures, elapsed)
+    print_summary(elapsed, run_id)
+    return 0
+
+
+def _report_failure(outcome: Outcome, failures: Sequence[EventLogRecord],
+                    elapsed: float) -> int:
+    """Why a run failed, step by step, on stderr; the exit code (128 + signal if interrupted)."""
     if outcome.interrupted:
         print(f"\nThe run was interrupted ({outcome.interrupted}) after {elapsed:.0f} s and "
               "stopped; it is marked failed.", file=sys.stderr)
-    elif not outcome.success:
+    else:
         print(f"\nThe run failed after {elapsed:.0f} s ({outcome.message}).", file=sys.stderr)
-    if not outcome.success:
-        for record in failures:
-            event = record.event_log_entry.dagster_event
-            error = event.step_failure_data.error if event is not None else None
-            message = error.message if error is not None else ""
-            print(f"  step {event.step_key if event else '?'}: {message.strip()[:600]}",
-                  file=sys.stderr)
-        print(f"The last good publication (if any) is unchanged: {paths.published_db()}",
+    for record in failures:
+        event = record.event_log_entry.dagster_event
+        error = event.step_failure_data.error if event is not None else None
+        message = error.message if error is not None else ""
+        print(f"  step {event.step_key if event else '?'}: {message.strip()[:600]}",
               file=sys.stderr)
-        full = [str(r.event_log_entry) for r in failures
-                if disk.says_disk_full(str(r.event_log_entry))]
-        if full:
-            print(disk.disk_full_message(full[0]), file=sys.stderr)
-        return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
-    print_summary(elapsed, run_id)
-    return 0
+    print(f"The last good publication (if any) is unchanged: {paths.published_db()}",
+          file=sys.stderr)
+    full = [str(r.event_log_entry) for r in failures
+            if disk.says_disk_full(str(r.event_log_entry))]
+    if full:
+        print(disk.disk_full_message(full[0]), file=sys.stderr)
+    return 128 + signal.Signals[outcome.interrupted].value if outcome.interrupted else 1
 
 
 class Progress:
@@ -297,18 +307,11 @@ class Progress:
                 line = (f"{event.step_key or ''}: {faults.describe_error(retry.error)}; trying "
                         f"again in {retry.seconds_to_wait or 0:.0f} s")
             elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                mat = event.step_materialization_data.materialization
-                rows = mat.metadata.get("dagster/row_count")
-                shown = f" ({rows.value:,} rows)" if rows is not None else ""
-                if mat.asset_key.path[0].startswith("raw_"):  # a load: what it added, and the total
-                    added = mat.metadata.get("rows_loaded")
-                    shown = f" (+{added.value if added else 0:,} rows" + (
-                        f", {rows.value:,} in all)" if rows is not None else ")")
                 if event.step_key and event.step_key.startswith("transform"):
                     continue  # dbt models: one line per model would drown the rest
-                line = f"{mat.asset_key.to_user_string()}{shown}"
+                line = _materialised_line(event.step_materialization_data.materialization)
             elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                ev = event.event_specific_data
+                ev = event.asset_check_evaluation_data
                 if ev.passed:
                     continue
                 line = f"{ev.asset_key.to_user_string()} {ev.check_name} did not pass"
@@ -371,13 +374,24 @@ def print_summary(elapsed: float, run_id: str | None = None) -> None:
         print(f"  {what:<36} {path}")
 
 
-def _generation_line(manifest: dict[str, object], current: str | None) -> str:
+def _materialised_line(mat: AssetMaterialization) -> str:
+    """An asset and its rows; for a load, the rows it added and the total."""
+    rows = mat.metadata.get("dagster/row_count")
+    shown = f" ({rows.value:,} rows)" if rows is not None else ""
+    if mat.asset_key.path[0].startswith("raw_"):
+        added = mat.metadata.get("rows_loaded")
+        shown = f" (+{added.value if added else 0:,} rows" + (
+            f", {rows.value:,} in all)" if rows is not None else ")")
+    return f"{mat.asset_key.to_user_string()}{shown}"
+
+
+def _generation_line(manifest: dict[str, Any], current: str | None) -> str:
     counts = manifest.get("row_counts") or {}
     checks = manifest.get("checks") or []
-    passed = sum(1 for c in checks if c.get("passed"))  # type: ignore[union-attr]
+    passed = sum(1 for c in checks if c.get("passed"))
     marker = "*" if manifest["generation"] == current else " "
     return (f"{marker} {manifest['generation']:<28} {str(manifest['published_at'])[:19]}  "
-            f"run {str(manifest.get('run_id'))[:8]:<8}  {sum(counts.values()):>10,} rows  "  # type: ignore[union-attr]
+            f"run {str(manifest.get('run_id'))[:8]:<8}  {sum(counts.values()):>10,} rows  "
             f"checks {passed}/{len(checks)} passed")
 
 

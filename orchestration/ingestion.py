@@ -95,12 +95,15 @@ def load_assets(
             known = frozenset(loaded_hashes(dataset))
             source = make_source(skip_hashes=known, present=present_tables(dataset))
             dlt_pipeline = pipeline(dataset)
-            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=dlt_pipeline))
-            counts = table_row_counts(dlt_pipeline, [r.asset_key.path[-1] for r in results])
+            results = {
+                result.asset_key.path[-1]: result
+                for result in dlt.run(context=context, dlt_source=source, dlt_pipeline=dlt_pipeline)
+                if result.asset_key is not None
+            }
+            counts = table_row_counts(dlt_pipeline, list(results))
             found = new_delivery_problems(dlt_pipeline, dataset, known, context.log.warning)
-            for result in results:
-                table = result.asset_key.path[-1]
-                extra = (
+            for table, result in results.items():
+                extra: dict[str, MetadataValue] = (
                     {"dagster/row_count": MetadataValue.int(counts[table])}
                     if table in counts
                     else {}

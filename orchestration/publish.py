@@ -55,7 +55,10 @@ def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
     ).records
     outcomes = []
     for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        evaluation = event.asset_check_evaluation_data
         outcomes.append(
             CheckOutcome(
                 asset_key=evaluation.asset_key.to_user_string(),

@@ -14,7 +14,7 @@ second line: a loader bug must not reach the marts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
-from ingestion.standard import EntitySpec, standard
+from ingestion.standard import EntitySpec, FieldSpec, standard
 from quality.gx import SuiteResult, new_suite, run_suite_in_parts
 from warehouse import paths
 
@@ -53,43 +53,54 @@ def entity_suite(spec: EntitySpec, name: str) -> Any:
     suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(
         column_list=["source_sha256", *spec.key]))
     for f in spec.fields.values():
-        if f.personal:
-            for derived, how in f.derive.items():
-                if how == "year":
-                    year = dt.date.today().year
-                    suite.add_expectation(e.ExpectColumnValuesToBeBetween(
-                        column=derived, min_value=year - 120, max_value=year))
-                elif how == "postcode_region":
-                    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(
-                        column=derived, regex=REGION_REGEX))
-            continue
-        if f.required:
-            suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=f.name))
-        if f.codes:
-            suite.add_expectation(e.ExpectColumnValuesToBeInSet(
-                column=f.name, value_set=list(f.codes)))
-        if f.minimum is not None or f.maximum is not None:
-            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
-                column=f.name, min_value=f.minimum, max_value=f.maximum))
-        if f.pseudonymise:
-            suite.add_expectation(e.ExpectColumnValuesToMatchRegex(
-                column=f.name, regex=PSEUDONYM_REGEX))
+        for expectation in _field_expectations(e, f):
+            suite.add_expectation(expectation)
     for rule in spec.rules:
-        if rule.name == "end_before_start":
-            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="end_date", column_B="start_date", or_equal=True,
-                ignore_row_if="either_value_is_missing"))
-        elif rule.name == "score_out_of_scale":
-            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="score", column_B="scale_min", or_equal=True,
-                ignore_row_if="either_value_is_missing"))
-            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="scale_max", column_B="score", or_equal=True,
-                ignore_row_if="either_value_is_missing"))
-        else:
+        if rule.name not in _RULES:
             raise ValueError(f"standard rule {rule.name!r} has no batch expectation yet: "
-                             "add one in quality/batches.py")
+                             "add one to _RULES in quality/batches.py")
+        for greater, smaller in _RULES[rule.name]:
+            suite.add_expectation(e.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=greater, column_B=smaller, or_equal=True,
+                ignore_row_if="either_value_is_missing"))
     return suite
+
+
+def _field_expectations(e: Any, f: FieldSpec) -> Iterator[Any]:
+    """What one field of the standard promises about its stored column (or, for a personal
+    field, about the coarsened columns derived from it)."""
+    if f.personal:
+        for derived, how in f.derive.items():
+            yield _DERIVED[how](e, derived)
+        return
+    if f.required:
+        yield e.ExpectColumnValuesToNotBeNull(column=f.name)
+    if f.codes:
+        yield e.ExpectColumnValuesToBeInSet(column=f.name, value_set=list(f.codes))
+    if f.minimum is not None or f.maximum is not None:
+        yield e.ExpectColumnValuesToBeBetween(
+            column=f.name, min_value=f.minimum, max_value=f.maximum)
+    if f.pseudonymise:
+        yield e.ExpectColumnValuesToMatchRegex(column=f.name, regex=PSEUDONYM_REGEX)
+
+
+def _birth_year(e: Any, column: str) -> Any:
+    year = dt.date.today().year
+    return e.ExpectColumnValuesToBeBetween(column=column, min_value=year - 120, max_value=year)
+
+
+# What a coarsened field derived from a personal one must look like, by how it is derived.
+_DERIVED: dict[str, Callable[[Any, str], Any]] = {
+    "year": _birth_year,
+    "postcode_region": lambda e, column: e.ExpectColumnValuesToMatchRegex(
+        column=column, regex=REGION_REGEX),
+}
+
+# Rules of the data standard as (greater or equal, smaller) column pairs.
+_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "end_before_start": (("end_date", "start_date"),),
+    "score_out_of_scale": (("score", "scale_min"), ("scale_max", "score")),
+}
 
 
 def bookings_suite(name: str) -> Any:

@@ -265,14 +265,7 @@ def run_suite_in_parts(
     """
     ctx = context()
     suite = _stored(ctx, suite)
-    keyed: dict[int, list[str]] = {}
-    for i, expectation in enumerate(suite.expectations):
-        kind = expectation.expectation_type
-        if kind in KEYED_EXPECTATIONS:
-            keyed[i] = KEYED_EXPECTATIONS[kind](expectation.configuration.kwargs)
-        elif not kind.startswith(ROW_BY_ROW):
-            raise ValueError(f"{suite.name}: {kind} cannot be validated in parts; add it to "
-                             "KEYED_EXPECTATIONS in quality/gx.py with the columns it groups by")
+    keyed = _keyed_columns(suite)
     template: Any = None
     parts: list[list[Any]] = [[] for _ in suite.expectations]
     rows, shown = 0, set()
@@ -291,16 +284,35 @@ def run_suite_in_parts(
             parts[i].append(_batch(ctx, asset_name, part).validate(
                 suite.expectations[i], result_format=RESULT_FORMAT))
     template.results = [_combined(p) for p in parts]
-    evaluated = len(template.results)
-    met = sum(bool(r.success) for r in template.results)
-    template.success = met == evaluated
-    template.statistics.update({
+    _restate(template)
+    return _keep(ctx, suite, template, rows, asset_name, run_name, shown, notes)
+
+
+def _keyed_columns(suite: Any) -> dict[int, list[str]]:
+    """The columns each keyed expectation (by position) groups by; any other expectation must
+    be row by row, or the suite cannot be validated in parts."""
+    keyed: dict[int, list[str]] = {}
+    for i, expectation in enumerate(suite.expectations):
+        kind = expectation.expectation_type
+        if kind in KEYED_EXPECTATIONS:
+            keyed[i] = KEYED_EXPECTATIONS[kind](expectation.configuration.kwargs)
+        elif not kind.startswith(ROW_BY_ROW):
+            raise ValueError(f"{suite.name}: {kind} cannot be validated in parts; add it to "
+                             "KEYED_EXPECTATIONS in quality/gx.py with the columns it groups by")
+    return keyed
+
+
+def _restate(validation: Any) -> None:
+    """A validation's success and statistics from its (combined) results, as GX computes them."""
+    evaluated = len(validation.results)
+    met = sum(bool(r.success) for r in validation.results)
+    validation.success = met == evaluated
+    validation.statistics.update({
         "evaluated_expectations": evaluated,
         "successful_expectations": met,
         "unsuccessful_expectations": evaluated - met,
-        "success_percent": met / evaluated * 100 if evaluated else None,  # as GX computes it
+        "success_percent": met / evaluated * 100 if evaluated else None,
     })
-    return _keep(ctx, suite, template, rows, asset_name, run_name, shown, notes)
 
 
 _SUMMED = ("element_count", "missing_count", "unexpected_count")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,34 +127,13 @@ def build_suite(mart: str, columns: list[str], spec: MartSpec | None = None
     present = set(columns)
 
     keys = list(dict.fromkeys([*spec.keys, *rules.keys]))
-    for key in keys:
-        if not set(key) <= present:
-            notes.append(f"key {','.join(key)} not checked: missing column(s) "
-                         f"{','.join(sorted(set(key) - present))}")
-            continue
-        if len(key) == 1:
-            suite.add_expectation(e.ExpectColumnValuesToBeUnique(column=key[0]))
-        else:
-            suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
-    if not keys:
-        notes.append("no unique key declared (add a unique_combination test in dbt)")
-    for col in dict.fromkeys(c for key in keys for c in key if c in present):
-        suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col))
-
+    for expectation in _key_expectations(e, keys, present, notes):
+        suite.add_expectation(expectation)
     signed = set(SIGNED_MONEY) | set(rules.signed)
     for col in columns:
-        if is_rate(col):
-            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
-                column=col, min_value=0, max_value=1))
-        elif (is_count(col) or is_duration(col) or (is_money(col) and col not in signed)
-              or col in rules.non_negative):
-            suite.add_expectation(e.ExpectColumnValuesToBeBetween(column=col, min_value=0))
-        elif is_year(col):
-            suite.add_expectation(e.ExpectColumnValuesToBeBetween(
-                column=col, min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]))
-        elif col.startswith(("is_", "has_")) and col not in rules.in_set:
-            suite.add_expectation(e.ExpectColumnValuesToBeInSet(
-                column=col, value_set=[True, False]))
+        expectation = _by_name(e, col, rules, signed)
+        if expectation is not None:
+            suite.add_expectation(expectation)
     for col, (low, high) in rules.between.items():
         if col in present:
             suite.add_expectation(e.ExpectColumnValuesToBeBetween(
@@ -163,6 +143,39 @@ def build_suite(mart: str, columns: list[str], spec: MartSpec | None = None
             suite.add_expectation(e.ExpectColumnValuesToBeInSet(
                 column=col, value_set=list(values)))
     return suite, notes
+
+
+def _key_expectations(e: Any, keys: list[tuple[str, ...]], present: set[str],
+                      notes: list[str]) -> Iterator[Any]:
+    """Each key unique and its columns never null; a key or a missing column goes to ``notes``."""
+    for key in keys:
+        if not set(key) <= present:
+            notes.append(f"key {','.join(key)} not checked: missing column(s) "
+                         f"{','.join(sorted(set(key) - present))}")
+            continue
+        if len(key) == 1:
+            yield e.ExpectColumnValuesToBeUnique(column=key[0])
+        else:
+            yield e.ExpectCompoundColumnsToBeUnique(column_list=list(key))
+    if not keys:
+        notes.append("no unique key declared (add a unique_combination test in dbt)")
+    for col in dict.fromkeys(c for key in keys for c in key if c in present):
+        yield e.ExpectColumnValuesToNotBeNull(column=col)
+
+
+def _by_name(e: Any, col: str, rules: MartRules, signed: set[str]) -> Any | None:
+    """What a column's name promises (a rate in 0..1, a count >= 0, a year, a flag), if anything."""
+    if is_rate(col):
+        return e.ExpectColumnValuesToBeBetween(column=col, min_value=0, max_value=1)
+    if (is_count(col) or is_duration(col) or (is_money(col) and col not in signed)
+            or col in rules.non_negative):
+        return e.ExpectColumnValuesToBeBetween(column=col, min_value=0)
+    if is_year(col):
+        return e.ExpectColumnValuesToBeBetween(
+            column=col, min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1])
+    if col.startswith(("is_", "has_")) and col not in rules.in_set:
+        return e.ExpectColumnValuesToBeInSet(column=col, value_set=[True, False])
+    return None
 
 
 def read_mart(name: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import json
 import math
@@ -46,7 +47,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,6 @@ class ExportResult:
     unchanged: bool = False  # its rows were those of its latest export: nothing was rewritten
 
 
-# --------------------------------------------------------------------------- configuration
 
 
 def _formats(value: Any, where: str) -> tuple[str, ...]:
@@ -146,40 +146,47 @@ def load_config(path: Path) -> list[DepartmentExport]:
     entries = data.get("departments")
     if not isinstance(entries, list):
         raise ExportConfigError(f"{path}: 'departments' must be a list of entries with a 'code'")
-    departments: list[DepartmentExport] = []
-    for i, entry in enumerate(entries, start=1):
-        where = f"{path}: departments entry {i}"
-        if not isinstance(entry, dict) or not entry.get("code"):
-            raise ExportConfigError(f"{where}: each entry needs a 'code' (the department code)")
-        where = f"{path}: department {entry['code']}"
-        try:
-            paths.checked_code(str(entry["code"]), "department code")
-        except paths.InvalidCodeError as exc:
-            raise ExportConfigError(f"{where}: {exc}") from exc
-        unknown = set(entry) - _DEPARTMENT_KEYS
-        if unknown:
-            raise ExportConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                    f"known: {', '.join(sorted(_DEPARTMENT_KEYS))}")
-        marts = entry.get("marts")
-        if isinstance(marts, str):
-            marts = [marts]
-        if not isinstance(marts, list) or not marts or not all(isinstance(m, str) for m in marts):
-            raise ExportConfigError(f"{where}: 'marts' must be a list of published mart names")
-        departments.append(DepartmentExport(
-            organisation_code=organisation,
-            code=str(entry["code"]),
-            marts=tuple(dict.fromkeys(marts)),
-            formats=_formats(entry["formats"], where) if "formats" in entry else default_formats,
-            retention=(_retention(entry["retention"], where) if "retention" in entry
-                       else default_retention),
-            config=path,
-        ))
+    departments = [
+        _department(path, i, entry, organisation, default_formats, default_retention)
+        for i, entry in enumerate(entries, start=1)
+    ]
     codes = [d.code for d in departments]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
         raise ExportConfigError(f"{path}: department(s) listed twice: {', '.join(duplicates)}")
     _check_known_departments(path, organisation, codes)
     return departments
+
+
+def _department(path: Path, i: int, entry: Any, organisation: str,
+                default_formats: tuple[str, ...], default_retention: int) -> DepartmentExport:
+    """Entry ``i`` of the file's ``departments`` list, checked."""
+    where = f"{path}: departments entry {i}"
+    if not isinstance(entry, dict) or not entry.get("code"):
+        raise ExportConfigError(f"{where}: each entry needs a 'code' (the department code)")
+    where = f"{path}: department {entry['code']}"
+    try:
+        paths.checked_code(str(entry["code"]), "department code")
+    except paths.InvalidCodeError as exc:
+        raise ExportConfigError(f"{where}: {exc}") from exc
+    unknown = set(entry) - _DEPARTMENT_KEYS
+    if unknown:
+        raise ExportConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                f"known: {', '.join(sorted(_DEPARTMENT_KEYS))}")
+    marts = entry.get("marts")
+    if isinstance(marts, str):
+        marts = [marts]
+    if not isinstance(marts, list) or not marts or not all(isinstance(m, str) for m in marts):
+        raise ExportConfigError(f"{where}: 'marts' must be a list of published mart names")
+    return DepartmentExport(
+        organisation_code=organisation,
+        code=str(entry["code"]),
+        marts=tuple(dict.fromkeys(marts)),
+        formats=_formats(entry["formats"], where) if "formats" in entry else default_formats,
+        retention=(_retention(entry["retention"], where) if "retention" in entry
+                   else default_retention),
+        config=path,
+    )
 
 
 def _check_known_departments(path: Path, organisation: str, codes: Sequence[str]) -> None:
@@ -241,7 +248,6 @@ def validate_against_publication(con: duckdb.DuckDBPyConnection,
                     "column, so it cannot be limited to one department; remove it from the list")
 
 
-# --------------------------------------------------------------------------- writers
 
 # OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -285,32 +291,58 @@ class Sheet:
         return pc.coalesce(german, column)  # an unknown code is shown as delivered
 
 
+@functools.singledispatch
 def _csv_value(value: Any) -> str:
-    """One value as German Excel reads it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "WAHR" if value else "FALSCH"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return ""
-        text = repr(value)
-        if "e" in text or "E" in text:
-            text = f"{decimal.Decimal(text):f}"
-        return text.removesuffix(".0").replace(".", ",")
-    if isinstance(value, decimal.Decimal):
-        return f"{value:f}".replace(".", ",")
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
-        return value.strftime("%d.%m.%Y %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.strftime("%d.%m.%Y")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    """One value as German Excel reads it (by its type; text is neutralised)."""
     return neutralise(str(value))
+
+
+@_csv_value.register(type(None))
+def _(value: None) -> str:
+    return ""
+
+
+@_csv_value.register
+def _(value: bool) -> str:
+    return "WAHR" if value else "FALSCH"
+
+
+@_csv_value.register
+def _(value: int) -> str:
+    return str(value)
+
+
+@_csv_value.register
+def _(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = f"{decimal.Decimal(text):f}"
+    return text.removesuffix(".0").replace(".", ",")
+
+
+@_csv_value.register
+def _(value: decimal.Decimal) -> str:
+    return f"{value:f}".replace(".", ",")
+
+
+@_csv_value.register
+def _(value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return value.strftime("%d.%m.%Y %H:%M:%S")
+
+
+@_csv_value.register
+def _(value: dt.date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+@_csv_value.register(list)
+@_csv_value.register(dict)
+def _(value: list[Any] | dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _rows(columns: Sequence[pa.ChunkedArray]) -> Iterator[tuple[Any, ...]]:
@@ -352,17 +384,17 @@ def _display(column: labels.Column, type_: pa.DataType) -> str:
     """How a column is shown: its kind by name (percent, euro), else by its type."""
     if column.kind:
         return column.kind
-    if pa.types.is_integer(type_):
-        return "integer"
-    if pa.types.is_floating(type_) or pa.types.is_decimal(type_):
-        return "decimal"
-    if pa.types.is_timestamp(type_):
-        return "datetime"
-    if pa.types.is_date(type_):
-        return "date"
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return "text"
-    return ""
+    return next((kind for test, kind in _KIND_BY_TYPE if test(type_)), "")
+
+
+# The first matching Arrow type test gives a column's display kind (a key of _NUMBER_FORMATS).
+_KIND_BY_TYPE: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
+    (pa.types.is_integer, "integer"),
+    (lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t), "decimal"),
+    (pa.types.is_timestamp, "datetime"),
+    (pa.types.is_date, "date"),
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "text"),
+)
 
 
 def _excel_column(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -417,7 +449,8 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, about: dict[str, str]) -> No
     value like ``=HYPERLINK(...)`` stays text even when someone edits the cell."""
     import rustpy_xlsxwriter as rx
 
-    entries: list[tuple[str, pd.DataFrame]] = [("Erläuterungen", _explanations(sheets, about))]
+    # The writer declares its sheets as dict rows or Any; it reads DataFrames directly.
+    entries: list[tuple[str, Any]] = [("Erläuterungen", _explanations(sheets, about))]
     formats: dict[str, dict[str, rx.Format] | list[rx.Format]] = {}
     widths: dict[str, dict[str, float] | list[float]] = {
         "Erläuterungen": {"Tabelle": 28, "Spalte": 34, "Erläuterung": 70,
@@ -463,7 +496,6 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
 WRITERS = {"parquet": write_parquet, "csv": write_csv}
 
 
-# --------------------------------------------------------------------------- swapping folders
 
 
 _RENAME_EXCHANGE = 2
@@ -520,7 +552,6 @@ def _prune(department_dir: Path, retention: int) -> list[str]:
     return removed
 
 
-# --------------------------------------------------------------------------- export
 
 
 def today() -> dt.date:

@@ -103,7 +103,6 @@ HSDS_TITLES = {
 }
 
 
-# --------------------------------------------------------------------------- aggregates
 
 
 def case_counts(marts_db: Path) -> list[tuple[str, str, str, str, int]]:
@@ -200,7 +199,6 @@ def read_aggregate(path: Path) -> list[Table]:
     return list(by_year.values())
 
 
-# --------------------------------------------------------------------------- directory (HSDS)
 
 
 def directory_rows(build_db: Path) -> list[dict[str, Any]]:
@@ -283,7 +281,6 @@ def write_hsds(folder: Path, tables: dict[str, list[dict[str, Any]]]) -> list[Pa
     return written
 
 
-# --------------------------------------------------------------------------- DCAT-AP.de
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -399,7 +396,6 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
     return {"@context": CONTEXT, "@graph": [catalog, publisher_node, *datasets, *distributions]}
 
 
-# --------------------------------------------------------------------------- build, verify, swap
 
 
 def build(folder: Path, marts_db: Path, build_db: Path, *, threshold: int | None = None,

@@ -57,7 +57,6 @@ TEMPLATE = Path(__file__).with_name("templates") / "impact_report.html.j2"
 THIS_YEAR_COLOUR, LAST_YEAR_COLOUR = "#1f5f8b", "#9ab8cf"
 
 
-# --------------------------------------------------------------------------- German formats
 
 
 def german_number(value: float, decimals: int = 0) -> str:
@@ -79,7 +78,6 @@ def german_date(day: dt.date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-# --------------------------------------------------------------------------- figures
 
 
 @dataclass(frozen=True)
@@ -160,7 +158,6 @@ class Section:
     charts: list[Chart] = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- charts
 
 
 def _svg(chart: Any) -> str:
@@ -246,7 +243,6 @@ def trend(title: str, records: list[dict[str, Any]], y_format: str, by: str = "J
     return _svg(chart)
 
 
-# --------------------------------------------------------------------------- data
 
 
 @dataclass(frozen=True)
@@ -567,7 +563,6 @@ class Report:
         return [self.resources(), self.outputs(), self.outcomes(), self.cost_per_outcome()]
 
 
-# --------------------------------------------------------------------------- writing
 
 
 def render_html(report: Report, manifest: dict[str, Any], date: dt.date) -> str:

@@ -113,7 +113,6 @@ def row_count_band() -> float:
     return float(os.environ.get("DATENWERK_ROW_COUNT_BAND", "0.3"))
 
 
-# --------------------------------------------------------------------------- operations (issue 7)
 
 
 def stewards_file() -> str | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,11 +136,31 @@ class _System:
         """Feasible [min, max] of each hidden variable given the known ones (inf if unbounded)."""
         hidden = sorted(hidden)
         col = {v: j for j, v in enumerate(hidden)}
+        rows, rhs = self._equations_in(col, known)
+        if not hidden:
+            return {}
+        a_eq = np.array(rows) if rows else None
+        b_eq = np.array(rhs) if rows else None
+        out: dict[int, tuple[float, float]] = {}
+        for v in hidden:
+            c = np.zeros(len(hidden))
+            c[col[v]] = 1.0
+            bounds = [_bound(c, sense, a_eq, b_eq) for sense in (1.0, -1.0)]
+            # Counts are integers: round inward (exact for the layouts above anyway).
+            lo: float = math.ceil(bounds[0] - 1e-6)
+            hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + 1e-6)
+            out[v] = (lo, hi)
+        return out
+
+    def _equations_in(
+        self, col: dict[int, int], known: Sequence[int | None]
+    ) -> tuple[list[np.ndarray], list[float]]:
+        """Every equation as ``parts - total = 0`` over the hidden variables (``col``), with the
+        known members moved to the right-hand side; an equation without hidden members must hold."""
         rows, rhs = [], []
         for eq in self.equations:
-            coef = np.zeros(len(hidden))
+            coef = np.zeros(len(col))
             b = 0.0
-            # parts - total = 0
             for v, sign in [(eq[0], -1.0), *((p, 1.0) for p in eq[1])]:
                 if v in col:
                     coef[col[v]] += sign
@@ -151,35 +171,63 @@ class _System:
                 rhs.append(b)
             elif abs(b) > 1e-9:
                 raise InconsistentTables(f"published cells do not add up: {self._eq_text(eq)}")
-        if not hidden:
-            return {}
-        # scipy takes 0.3 s to import: only when a table has hidden cells to bound.
-        from scipy.optimize import linprog  # type: ignore[import-untyped]
-
-        a_eq = np.array(rows) if rows else None
-        b_eq = np.array(rhs) if rows else None
-        out: dict[int, tuple[float, float]] = {}
-        for v in hidden:
-            c = np.zeros(len(hidden))
-            c[col[v]] = 1.0
-            bounds = []
-            for sense in (1.0, -1.0):
-                res = linprog(sense * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-                if res.status == 3:
-                    bounds.append(math.inf)
-                elif res.status != 0:
-                    raise InconsistentTables(
-                        f"no non-negative table fits the published cells ({res.message})")
-                else:
-                    bounds.append(sense * res.fun)
-            # Counts are integers: round inward (exact for the layouts above anyway).
-            lo: float = math.ceil(bounds[0] - 1e-6)
-            hi = bounds[1] if math.isinf(bounds[1]) else math.floor(bounds[1] + 1e-6)
-            out[v] = (lo, hi)
-        return out
+        return rows, rhs
 
     def _eq_text(self, eq: tuple[int, tuple[int, ...]]) -> str:
         return f"{self.labels[eq[0]]} = " + " + ".join(self.labels[p] for p in eq[1])
+
+
+def _bound(c: np.ndarray, sense: float, a_eq: np.ndarray | None, b_eq: np.ndarray | None) -> float:
+    """The least (``sense`` 1) or greatest (-1) c·x over non-negative x with ``a_eq x = b_eq``;
+    inf where unbounded."""
+    # scipy takes 0.3 s to import: only when a table has hidden cells to bound.
+    from scipy.optimize import linprog
+
+    res = linprog(sense * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    if res.status == 3:
+        return math.inf
+    if res.status != 0:
+        raise InconsistentTables(f"no non-negative table fits the published cells ({res.message})")
+    return sense * float(res.fun)
+
+
+def _protect_lone_cells(
+    system: _System, hidden: set[int], smallest: Callable[[Iterable[int]], int | None]
+) -> None:
+    """Step 2 of :func:`suppress`, to a fixpoint: an equation with one hidden member gets
+    a second."""
+    changed = True
+    while changed:
+        changed = False
+        for eq in system.equations:
+            members = system.members(eq)
+            if sum(m in hidden for m in members) == 1:
+                extra = smallest(members)
+                if extra is not None:
+                    hidden.add(extra)
+                    changed = True
+
+
+def _hide_complements(
+    system: _System, narrow: list[int], hidden: set[int],
+    smallest: Callable[[Iterable[int]], int | None],
+) -> set[int]:
+    """Step 3 of :func:`suppress`: the cells hidden to widen the ``narrow`` ones."""
+    # One complement per narrow cell and pass, unless this pass already hid a cell in one
+    # of its equations (that may widen it already): far fewer LP rounds than one at a time.
+    added: set[int] = set()
+    for cell in narrow:
+        related = {m for eq in system.equations if cell in system.members(eq)
+                   for m in system.members(eq)}
+        if related & added:
+            continue
+        extra = smallest(related)
+        if extra is None:
+            extra = smallest(range(len(system.values)))
+        if extra is not None:
+            hidden.add(extra)
+            added.add(extra)
+    return added
 
 
 class InconsistentTables(ValueError):
@@ -254,35 +302,13 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table
         return min(pick, key=lambda i: (true[i], i in is_margin, i)) if pick else None
 
     while True:
-        changed = True
-        while changed:
-            changed = False
-            for eq in system.equations:
-                members = system.members(eq)
-                if sum(m in hidden for m in members) == 1:
-                    extra = smallest(members)
-                    if extra is not None:
-                        hidden.add(extra)
-                        changed = True
+        _protect_lone_cells(system, hidden, smallest)
         known = [None if i in hidden else v for i, v in enumerate(true)]
         narrow = [v for v, (lo, hi) in sorted(system.intervals(hidden, known).items())
                   if hi - lo < margin]
         if not narrow:
             break
-        # One complement per narrow cell and pass, unless this pass already hid a cell in one
-        # of its equations (that may widen it already): far fewer LP rounds than one at a time.
-        added: set[int] = set()
-        for cell in narrow:
-            related = {m for eq in system.equations if cell in system.members(eq)
-                       for m in system.members(eq)}
-            if related & added:
-                continue
-            extra = smallest(related)
-            if extra is None:
-                extra = smallest(range(len(true)))
-            if extra is not None:
-                hidden.add(extra)
-                added.add(extra)
+        added = _hide_complements(system, narrow, hidden, smallest)
         if not added:  # everything hidden already; intervals are unbounded then
             break
 

@@ -244,7 +244,6 @@ class AccountLabels:
     problems: pa.Table  # PROBLEM_SCHEMA
 
 
-# --------------------------------------------------------------------------- dialect and header
 
 
 def sniff_dialect(path: Path) -> Dialect:
@@ -330,6 +329,22 @@ def _one_fiscal_year_later(start: date) -> date:
         return start.replace(year=start.year + 1, day=28)
 
 
+def _period(path: Path, fields: list[str], fiscal_year_start: date) -> tuple[date, date]:
+    """A Buchungsstapel's period (header fields 15/16), which must lie in one fiscal year."""
+    period_from = _date8(fields[14], "15 (Datum vom)", path)
+    period_to = _date8(fields[15], "16 (Datum bis)", path)
+    fiscal_year_end = _one_fiscal_year_later(fiscal_year_start)
+    if not fiscal_year_start <= period_from <= period_to < fiscal_year_end:
+        raise DatevFormatError(
+            path,
+            f"the period {period_from:%d.%m.%Y}-{period_to:%d.%m.%Y} (header fields 15/16) "
+            f"does not lie within the fiscal year starting {fiscal_year_start:%d.%m.%Y} "
+            "(field 13): Belegdatum DDMM has no year, so a batch must stay within one "
+            "fiscal year",
+        )
+    return period_from, period_to
+
+
 def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
     """Parse and validate line 1 (header) and line 2 (column headings)."""
     dialect = sniff_dialect(path)
@@ -372,19 +387,9 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
             path, f"header field 14 (Sachkontennummernlänge) must be 4 to 8, found '{fields[13]}'"
         )
     fiscal_year_start = _date8(fields[12], "13 (WJ-Beginn)", path)
-    period_from = period_to = None
-    if is_booking:
-        period_from = _date8(fields[14], "15 (Datum vom)", path)
-        period_to = _date8(fields[15], "16 (Datum bis)", path)
-        fiscal_year_end = _one_fiscal_year_later(fiscal_year_start)
-        if not fiscal_year_start <= period_from <= period_to < fiscal_year_end:
-            raise DatevFormatError(
-                path,
-                f"the period {period_from:%d.%m.%Y}-{period_to:%d.%m.%Y} (header fields 15/16) "
-                f"does not lie within the fiscal year starting {fiscal_year_start:%d.%m.%Y} "
-                "(field 13): Belegdatum DDMM has no year, so a batch must stay within one "
-                "fiscal year",
-            )
+    period_from, period_to = (
+        _period(path, fields, fiscal_year_start) if is_booking else (None, None)
+    )
     currency = fields[21] or "EUR"
     if is_booking and currency != "EUR":
         raise DatevFormatError(
@@ -415,7 +420,6 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
     return header, [h.strip() for h in headings], dialect
 
 
-# --------------------------------------------------------------------------- column mapping
 
 
 def normalise_heading(label: str) -> str:
@@ -549,7 +553,6 @@ def describe_missing(label: str, format_version: int) -> str:
     return text
 
 
-# --------------------------------------------------------------------------- reading
 
 
 @dataclass

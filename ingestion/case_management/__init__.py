@@ -221,7 +221,7 @@ class Delivery:
                     target = scratch_parquet()
                     accepted.append((mapping.entity, AcceptedRows(target, 0)))
                     accepted[-1][1].rows = write_export(
-                        path, profile, mapping, standard()[mapping.entity], into, row_context,
+                        path, profile, mapping, into, row_context,
                         target, plausible=self.reference.for_file(
                             org, None if profile.department is not None else dept),
                     )

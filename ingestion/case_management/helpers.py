@@ -30,7 +30,7 @@ from duckdb.sqltypes import VARCHAR
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
 from ingestion.pseudonymise import pseudonymise_array
-from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile
+from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -287,25 +287,34 @@ def _checks_sql(
                     shown,
                 )
             )
-        if fspec.type == "date" and plausible.latest_date is not None:
-            latest = plausible.latest_date.isoformat()
-            checks.append(
-                (f"{name} > date {_lit(latest)}", name,
-                 f"date in the future (after {plausible.latest_date:%d.%m.%Y}): implausible", shown)
-            )
-        if name in plausible.allowed:
-            codes = sorted(plausible.allowed[name])
-            listed = ", ".join(_lit(c) for c in codes) or "null"
-            source = plausible.allowed_from.get(name, "the reference data")
-            known = ", ".join(codes) or "none"
-            checks.append(
-                (f"{name} is not null and {name} not in ({listed})", name,
-                 f"not in {source} (known: {known})", shown)
-            )
+        checks.extend(_plausibility_checks(name, fspec, plausible, shown))
     for rule in spec.rules:
         condition = " and ".join(f"{c}" for c in rule.check.split(" and "))
         checks.append((f"not coalesce({condition}, true)", rule.field, rule.reason, None))
     checks.append(("is_duplicate", spec.key[0], "duplicate key within the file", None))
+    return checks
+
+
+def _plausibility_checks(
+    name: str, fspec: FieldSpec, plausible: Plausibility, shown: str | None
+) -> list[tuple[str, str, str, str | None]]:
+    """Checks of a well-formed value against the world: no future dates, known codes only."""
+    checks: list[tuple[str, str, str, str | None]] = []
+    if fspec.type == "date" and plausible.latest_date is not None:
+        latest = plausible.latest_date.isoformat()
+        checks.append(
+            (f"{name} > date {_lit(latest)}", name,
+             f"date in the future (after {plausible.latest_date:%d.%m.%Y}): implausible", shown)
+        )
+    if name in plausible.allowed:
+        codes = sorted(plausible.allowed[name])
+        listed = ", ".join(_lit(c) for c in codes) or "null"
+        source = plausible.allowed_from.get(name, "the reference data")
+        known = ", ".join(codes) or "none"
+        checks.append(
+            (f"{name} is not null and {name} not in ({listed})", name,
+             f"not in {source} (known: {known})", shown)
+        )
     return checks
 
 
@@ -334,19 +343,22 @@ class _Checked:
     checks: list[tuple[str, str, str, str | None]]
 
 
-def _run_sql(
-    path: Path,
-    header: Header,
-    profile: Profile,
-    mapping: EntityMapping,
-    spec: EntitySpec,
-    present: dict[str, str],
-    target: Path,
-    constants: dict[str, str],
-    sha256: str,
-    key: bytes | None,
-    plausible: Plausibility | None,
-) -> _Checked:
+@dataclass
+class _Job:
+    """What one pass over an export needs besides the file: how to map it, where to write."""
+
+    profile: Profile
+    mapping: EntityMapping
+    spec: EntitySpec
+    present: dict[str, str]
+    target: Path
+    constants: dict[str, str]
+    sha256: str
+    key: bytes | None
+    plausible: Plausibility | None
+
+
+def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
     """Read, type and check an export in DuckDB and write its accepted rows to ``target``.
 
     The file is parsed once, into one temporary table of the values that are stored and each
@@ -355,6 +367,7 @@ def _run_sql(
     each, then a hash join) and the accepted rows are all read from that table; the accepted rows
     go from DuckDB straight into Parquet, no row passes through Python.
     """
+    profile, mapping, spec, present = job.profile, job.mapping, job.spec, job.present
     names = header.names
     with duckdb.connect() as con, utf8_source(path, header) as source:
         # Spill files hold personal data before pseudonymisation: only in the protected folder.
@@ -373,7 +386,7 @@ def _run_sql(
         typed = ", ".join(
             f"{_typed_sql(n, f, mapping, profile)} as {n}" for n, f in spec.fields.items()
         )
-        checks = _checks_sql(spec, profile, mapping, plausible)
+        checks = _checks_sql(spec, profile, mapping, job.plausible)
         # Every check but the duplicate key (the last) is decided row by row while parsing:
         # only the typed values that are stored, a problem code and the shown value are kept.
         *row_checks, _ = checks
@@ -386,22 +399,7 @@ def _run_sql(
             if expr
         )
         shown = f"case {problem} {shown_whens} end" if shown_whens else "null::varchar"
-        keep = [f"{n}" for n, f in spec.fields.items() if not f.personal]
-        if department is not None:
-            keep.append("raw__department")
-        keep += [
-            f"{'year(' + n + ')' if how == 'year' else _region_sql('raw_' + n)} as {out}"
-            for n, f in spec.fields.items()
-            for out, how in f.derive.items()
-        ]
-        key_cols = []
-        for k in spec.key:
-            f = spec.fields[k]
-            if f.personal or f.type != "string" or f.codes:
-                keep.append(f"raw_{k} as key_{k}")
-                key_cols.append(f"key_{k}")
-            else:
-                key_cols.append(k)  # the stored value is the raw one
+        keep, key_cols = _kept_columns(spec, department is not None)
         try:
             # The CSV is parsed once, into one table of what is stored plus each row's problem.
             con.execute(
@@ -414,90 +412,20 @@ def _run_sql(
                 path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}"
             ) from exc
         if not header.is_excel:
-            reject_rows = con.execute(
-                # One row may be reported once per missing column: one quarantine row per line.
-                # Errors of the whole line (its size) have no column: they sort first.
-                "select line, arg_min(column_name, coalesce(column_idx, -1)), "
-                "arg_min(error_type::varchar, coalesce(column_idx, -1)) "
-                "from rejects group by line order by line"
-            ).fetchall()
-        if any(r[2] == "INVALID ENCODING" for r in reject_rows):
-            raise _NotThisEncoding
-        oversized = [r[0] for r in reject_rows if r[2] == "LINE SIZE OVER MAXIMUM"]
-        if oversized:
-            # A line this long is no export row: the file is broken, not one of its rows.
-            raise FileRejected(
-                path,
-                f"line {oversized[0]} is longer than {MAX_LINE_BYTES:,} bytes"
-                + (f" (and {len(oversized) - 1} more lines)" if len(oversized) > 1 else "")
-                + "; a broken export, the whole file is rejected",
-            )
-
-        keys = ", ".join(key_cols)
-        if mapping.primary:
-            # Later rows repeating a key: one hash aggregate, not a window over every row.
-            con.execute(
-                f"create temp table duplicates as select p.rn from parsed as p join ("
-                f"select {keys}, min(rn) as first_rn from parsed where {key_cols[0]} is not null "
-                f"group by {keys} having count(*) > 1) as d using ({keys}) where p.rn <> d.first_rn"
-            )
-            con.execute(
-                "create temp view checked as select *, coalesce(problem0, case when rn in "
-                f"(select rn from duplicates) then {len(row_checks)} end) as problem, "
-                "false as collapsed from parsed"
-            )
-        else:
-            # An entity repeated on the rows of another (a client on each of her cases) is one
-            # record: its last good row counts, the others are no error.
-            con.execute(
-                f"create temp table duplicates as select rn from parsed where problem0 is null "
-                f"and {key_cols[0]} is not null qualify rn <> max(rn) over (partition by {keys})"
-            )
-            con.execute(
-                "create temp view checked as select *, problem0 as problem, "
-                "rn in (select rn from duplicates) as collapsed from parsed"
-            )
+            reject_rows = _reader_rejects(con, path)
+        _check_duplicates(con, mapping.primary, key_cols, len(row_checks))
         bad = con.execute(
             "select rn, problem, shown from checked where problem is not null order by rn"
         ).fetchall()
 
-        con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
-            "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
-        )
-        joins = []
-        out: dict[str, str] = {n: f"{_lit(v)}::varchar" for n, v in constants.items()}
-        for n, f in spec.fields.items():
-            if f.pseudonymise and not f.personal:
-                # HMAC once per distinct identifier (Arrow in, Arrow out), then a hash join.
-                con.execute(
-                    f"create temp table pseudo_{n} as select v, pseudonym(v) as p from ("
-                    f"select distinct {n} as v from parsed where {n} is not null)"
-                )
-                joins.append(f"left join pseudo_{n} on pseudo_{n}.v = c.{n}")
-                out[n] = f"pseudo_{n}.p"
-            elif not f.personal:
-                out[n] = f"c.{n}"
-            for derived in f.derive:
-                out[derived] = f"c.{derived}"
+        out, joins = _stored_columns(con, spec, job.constants, job.key)
         if department is not None and "department_code" in out:
             mapped = _mapped_sql("c.raw__department", department.values, department.unmapped)
             out["department_code"] = f"coalesce({mapped}, {out['department_code']})"
         out["source_file"] = _lit(relative_to_inbox(path))
-        line = "c.rn + 1"  # the header is row 1
-        if reject_rows:
-            # Reader rejects took line numbers between accepted records: shift by those before.
-            ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
-            before = ordinals - 1 - np.arange(len(ordinals))
-            con.register(
-                "shifts",
-                pa.table({"accepted_before": before, "shift": np.arange(1, len(before) + 1)})
-                .group_by("accepted_before").aggregate([("shift", "max")]),
-            )
-            joins.append("asof left join shifts as s on c.rn > s.accepted_before")
-            line = "c.rn + coalesce(s.shift_max, 0) + 1"
-        out["source_line"] = line
-        out["source_sha256"] = _lit(sha256)
-        order = output_schema(spec, list(constants)).names
+        out["source_line"] = _line_sql(con, reject_rows, joins)
+        out["source_sha256"] = _lit(job.sha256)
+        order = output_schema(spec, list(job.constants)).names
         # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
         # non-null as required in the Parquet schema, and dlt would then rewrite the whole file.
         select = ", ".join(
@@ -509,10 +437,131 @@ def _run_sql(
         accepted = con.execute(
             f"copy (select {select} from checked as c {' '.join(joins)} "
             "where c.problem is null and not c.collapsed) "
-            f"to {_lit(str(target))} (format parquet, compression {PARQUET_COMPRESSION}, "
+            f"to {_lit(str(job.target))} (format parquet, compression {PARQUET_COMPRESSION}, "
             f"row_group_size {PARQUET_ROW_GROUP})"
         ).fetchall()[0][0]
     return _Checked(accepted, bad, reject_rows, checks)
+
+
+def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], list[str]]:
+    """Columns of the parsed table besides row number and problem (stored fields, the
+    department column, derived fields, raw keys where the stored value differs), and the key
+    columns duplicates are found by."""
+    keep = [f"{n}" for n, f in spec.fields.items() if not f.personal]
+    if has_department:
+        keep.append("raw__department")
+    keep += [
+        f"{'year(' + n + ')' if how == 'year' else _region_sql('raw_' + n)} as {out}"
+        for n, f in spec.fields.items()
+        for out, how in f.derive.items()
+    ]
+    key_cols = []
+    for k in spec.key:
+        f = spec.fields[k]
+        if f.personal or f.type != "string" or f.codes:
+            keep.append(f"raw_{k} as key_{k}")
+            key_cols.append(f"key_{k}")
+        else:
+            key_cols.append(k)  # the stored value is the raw one
+    return keep, key_cols
+
+
+def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path
+                    ) -> list[tuple[int, str | None, str]]:
+    """Lines the CSV reader rejected (line, column, error), one per line; a wrong encoding or
+    an oversized line rejects the whole file."""
+    reject_rows: list[tuple[int, str | None, str]] = con.execute(
+        # One row may be reported once per missing column: one quarantine row per line.
+        # Errors of the whole line (its size) have no column: they sort first.
+        "select line, arg_min(column_name, coalesce(column_idx, -1)), "
+        "arg_min(error_type::varchar, coalesce(column_idx, -1)) "
+        "from rejects group by line order by line"
+    ).fetchall()
+    if any(r[2] == "INVALID ENCODING" for r in reject_rows):
+        raise _NotThisEncoding
+    oversized = [r[0] for r in reject_rows if r[2] == "LINE SIZE OVER MAXIMUM"]
+    if oversized:
+        # A line this long is no export row: the file is broken, not one of its rows.
+        raise FileRejected(
+            path,
+            f"line {oversized[0]} is longer than {MAX_LINE_BYTES:,} bytes"
+            + (f" (and {len(oversized) - 1} more lines)" if len(oversized) > 1 else "")
+            + "; a broken export, the whole file is rejected",
+        )
+    return reject_rows
+
+
+def _check_duplicates(con: duckdb.DuckDBPyConnection, primary: bool, key_cols: list[str],
+                      duplicate_check: int) -> None:
+    """The view ``checked``: each parsed row's problem, duplicate keys included (check number
+    ``duplicate_check``), and whether it collapses into a later row of the same record."""
+    keys = ", ".join(key_cols)
+    if primary:
+        # Later rows repeating a key: one hash aggregate, not a window over every row.
+        con.execute(
+            f"create temp table duplicates as select p.rn from parsed as p join ("
+            f"select {keys}, min(rn) as first_rn from parsed where {key_cols[0]} is not null "
+            f"group by {keys} having count(*) > 1) as d using ({keys}) where p.rn <> d.first_rn"
+        )
+        con.execute(
+            "create temp view checked as select *, coalesce(problem0, case when rn in "
+            f"(select rn from duplicates) then {duplicate_check} end) as problem, "
+            "false as collapsed from parsed"
+        )
+    else:
+        # An entity repeated on the rows of another (a client on each of her cases) is one
+        # record: its last good row counts, the others are no error.
+        con.execute(
+            f"create temp table duplicates as select rn from parsed where problem0 is null "
+            f"and {key_cols[0]} is not null qualify rn <> max(rn) over (partition by {keys})"
+        )
+        con.execute(
+            "create temp view checked as select *, problem0 as problem, "
+            "rn in (select rn from duplicates) as collapsed from parsed"
+        )
+
+
+def _stored_columns(con: duckdb.DuckDBPyConnection, spec: EntitySpec,
+                    constants: dict[str, str], key: bytes | None
+                    ) -> tuple[dict[str, str], list[str]]:
+    """SQL of each stored column over ``checked as c`` (identifiers pseudonymised), and the
+    joins it needs."""
+    con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
+        "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
+    )
+    joins = []
+    out: dict[str, str] = {n: f"{_lit(v)}::varchar" for n, v in constants.items()}
+    for n, f in spec.fields.items():
+        if f.pseudonymise and not f.personal:
+            # HMAC once per distinct identifier (Arrow in, Arrow out), then a hash join.
+            con.execute(
+                f"create temp table pseudo_{n} as select v, pseudonym(v) as p from ("
+                f"select distinct {n} as v from parsed where {n} is not null)"
+            )
+            joins.append(f"left join pseudo_{n} on pseudo_{n}.v = c.{n}")
+            out[n] = f"pseudo_{n}.p"
+        elif not f.personal:
+            out[n] = f"c.{n}"
+        for derived in f.derive:
+            out[derived] = f"c.{derived}"
+    return out, joins
+
+
+def _line_sql(con: duckdb.DuckDBPyConnection, reject_rows: list[tuple[int, str | None, str]],
+              joins: list[str]) -> str:
+    """SQL of an accepted row's line in the file (adds the join it needs to ``joins``)."""
+    if not reject_rows:
+        return "c.rn + 1"  # the header is row 1
+    # Reader rejects took line numbers between accepted records: shift by those before.
+    ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
+    before = ordinals - 1 - np.arange(len(ordinals))
+    con.register(
+        "shifts",
+        pa.table({"accepted_before": before, "shift": np.arange(1, len(before) + 1)})
+        .group_by("accepted_before").aggregate([("shift", "max")]),
+    )
+    joins.append("asof left join shifts as s on c.rn > s.accepted_before")
+    return "c.rn + coalesce(s.shift_max, 0) + 1"
 
 
 def known_columns(profile: Profile, mapping: EntityMapping) -> set[str]:
@@ -543,7 +592,6 @@ def write_export(
     path: Path,
     profile: Profile,
     mapping: EntityMapping,
-    spec: EntitySpec,
     outcome: FileOutcome,
     context_columns: dict[str, str],
     target: Path,
@@ -557,8 +605,10 @@ def write_export(
     ``_dlt_load_id`` when dlt imports the file as it is). ``key`` is the pseudonymisation key
     (default: the configured one). ``plausible``: reference codes and the latest valid date
     (default: unchecked, as in `datenwerk validate`). Returns the number of accepted rows. Raises
-    :class:`FileRejected` for problems of the whole file.
+    :class:`FileRejected` for problems of the whole file. The entity is the standard's
+    ``mapping.entity``.
     """
+    spec = standard()[mapping.entity]
     header = read_header(path, profile)
     names = header.names
     sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
@@ -582,19 +632,19 @@ def write_export(
         if all(c in names for c in sources.get(fld, ()))
         and (sql := raw_field_sql(fld, mapping)) is not None
     }
-    args = (
+    job = _Job(
         profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible
     )
 
     try:
-        checked = _run_sql(path, header, *args)
+        checked = _run_sql(path, header, job)
     except _NotThisEncoding:
         if header.encoding == profile.encoding:
             raise FileRejected(
                 path, f"contains bytes that are not valid {header.encoding}"
             ) from None
         header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
-        checked = _run_sql(path, header, *args)
+        checked = _run_sql(path, header, job)
     bad, reject_rows, checks = checked.bad, checked.reject_rows, checked.checks
 
     outcome.rows_read = len(bad) + checked.accepted + len(reject_rows)
@@ -634,7 +684,7 @@ def parse_export(
     """:func:`write_export` as an Arrow table in memory (for validation and small files)."""
     target = scratch_parquet()
     try:
-        write_export(path, profile, mapping, spec, outcome, context_columns, target, key)
+        write_export(path, profile, mapping, outcome, context_columns, target, key)
         table = pq.read_table(target).cast(output_schema(spec, list(context_columns)))
         return table.sort_by("source_line")  # rows in file order
     finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -277,7 +277,6 @@ def _calendar() -> _Calendar:
     return _Calendar(pa.array(de), pa.array(iso.tolist()), years, months, dom, weekday)
 
 
-# --------------------------------------------------------------------------- formatting helpers
 
 
 def _s(values: np.ndarray) -> pa.Array:
@@ -361,7 +360,6 @@ def _back_to_friday(days: np.ndarray, floor: np.ndarray | int) -> np.ndarray:
     return np.maximum(days - np.maximum(wd - 4, 0), floor)
 
 
-# --------------------------------------------------------------------------- ground-truth state
 
 
 @dataclass
@@ -483,7 +481,6 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 
-# --------------------------------------------------------------------------- one chunk of clients
 
 
 _FIRST_POOLS = (W.FIRST_NAMES_FEMALE_DE, W.FIRST_NAMES_FEMALE_INT, W.FIRST_NAMES_MALE_DE,
@@ -511,6 +508,19 @@ class _Clients:
     young: np.ndarray
 
 
+def _birth_days(rng: np.random.Generator, first_prog: np.ndarray, young: np.ndarray
+                ) -> np.ndarray:
+    """Youth programs: born 2005-2018 (JMD clients are the older ones); adults mostly 1960-2000."""
+    m = len(first_prog)
+    is_jmd = np.array([p.code == "JMD" for p in PROGRAMS])[first_prog]
+    young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
+    young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
+    young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
+    adult_span = _day("2005-12-31") - _day("1940-01-01")
+    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * adult_span).astype(np.int64)
+    return np.where(young, young_birth, adult_birth)
+
+
 def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
                   total_clients: int, files: dict[str, IO[bytes]], pii: _PiiLists) -> _Clients:
     dept = DEPARTMENTS[d_idx]
@@ -521,14 +531,7 @@ def _make_clients(rng: np.random.Generator, d_idx: int, m: int, number0: int,
     first_prog = _DEPT_FIRST_PROGRAM[d_idx] + local_prog
     young = np.array([p.young for p in PROGRAMS])[first_prog]
 
-    # Youth programs: born 2005-2018 (JMD clients are the older ones); adults mostly 1960-2000.
-    is_jmd = np.array([p.code == "JMD" for p in PROGRAMS])[first_prog]
-    young_from = np.where(is_jmd, _day("2005-01-01"), _day("2007-01-01"))
-    young_to = np.where(is_jmd, _day("2011-12-31"), _day("2018-12-31"))
-    young_birth = young_from + (rng.random(m) * (young_to - young_from)).astype(np.int64)
-    adult_span = _day("2005-12-31") - _day("1940-01-01")
-    adult_birth = _day("1940-01-01") + (rng.beta(3.0, 2.2, m) * adult_span).astype(np.int64)
-    birth = np.where(young, young_birth, adult_birth)
+    birth = _birth_days(rng, first_prog, young)
 
     intl = rng.random(m) < dept.international_names
     female = np.where(gender >= 2, rng.random(m) < 0.5, gender == 0)
@@ -699,10 +702,21 @@ def _notes(rng: np.random.Generator, dept: Department, cl: _Clients,
     return pc.choose(pa.array(kind.astype(np.int8)), report, opener, quote, pa.scalar(""))
 
 
+@dataclass
+class _Sinks:
+    """Where one department's generated rows go: its open files, the planted personal data,
+    the ground truth and what the accounting needs from the cases."""
+
+    files: dict[str, IO[bytes]]
+    pii: _PiiLists
+    truth: _Truth
+    acc: _AccountingInput
+
+
 def _make_contacts(rng: np.random.Generator, d_idx: int, cl: _Clients, cs: _Cases,
-                   counters: _Counters, staff: _Staff, files: dict[str, IO[bytes]],
-                   pii: _PiiLists, truth: _Truth, acc: _AccountingInput) -> np.ndarray:
+                   counters: _Counters, staff: _Staff, out: _Sinks) -> np.ndarray:
     """Write the contacts; return the number of contacts per case."""
+    files, pii, truth, acc = out.files, out.pii, out.truth, out.acc
     cal = _calendar()
     dept = DEPARTMENTS[d_idx]
     span = cs.obs_end - cs.start + 1
@@ -867,15 +881,15 @@ def _make_assessments(rng: np.random.Generator, d_idx: int, cs: _Cases, per_case
 
 
 def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Counters,
-                    total_clients: int, staff: _Staff, files: dict[str, IO[bytes]],
-                    pii: _PiiLists, truth: _Truth, acc: _AccountingInput) -> dict[str, int]:
+                    total_clients: int, staff: _Staff, out: _Sinks) -> dict[str, int]:
+    files, pii, truth, acc = out.files, out.pii, out.truth, out.acc
     before = (counters.case, counters.contact, counters.goal, counters.assessment)
     client_no_width = max(6, len(str(total_clients)))
     cl = _make_clients(rng, d_idx, m, counters.client, total_clients, files, pii)
     counters.client += m
     cs = _make_cases(rng, d_idx, cl, counters, staff, files, client_no_width)
     pii.add("caseworker_numbers", pc.take(staff.ids, pa.array(cs.worker)))
-    per_case = _make_contacts(rng, d_idx, cl, cs, counters, staff, files, pii, truth, acc)
+    per_case = _make_contacts(rng, d_idx, cl, cs, counters, staff, out)
     _make_goals(rng, d_idx, cs, per_case, counters, files, truth)
     _make_assessments(rng, d_idx, cs, per_case, counters, files, truth)
 
@@ -894,7 +908,6 @@ def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Cou
             "goals": after[2] - before[2], "assessments": after[3] - before[3]}
 
 
-# --------------------------------------------------------------------------- accounting
 
 
 @dataclass
@@ -927,9 +940,10 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
     months = month_no % 12 + 1
     raise_ = np.array(_PAY_RAISE)[month_no // 12]
 
-    def add(prog: int, kind: int, account: int, credit: bool, year: np.ndarray,
-            month: np.ndarray, day: np.ndarray, euros: np.ndarray,
+    def add(prog: int, kind: int, account: int, credit: bool,
+            when: tuple[np.ndarray, np.ndarray, np.ndarray], euros: np.ndarray,
             text: Sequence[str] | np.ndarray, doc: Sequence[str] | np.ndarray) -> None:
+        year, month, day = when
         n = len(year)
         parts.append({
             "year": year.astype(np.int64), "month": month.astype(np.int64),
@@ -951,28 +965,29 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         ym = [f"{y}-{m:02d}" for y, m in zip(years, months, strict=True)]
         gross = np.round(fte * dept.salary_2023 * raise_ * rng.normal(1, 0.01, N_MONTHS), 2)
         last_day = np.minimum(_month_days(years, months), 28)
-        add(p, 0, ACCOUNT_SALARIES, False, years, months, last_day, gross,
+        add(p, 0, ACCOUNT_SALARIES, False, (years, months, last_day), gross,
             [f"Gehälter {t} {prog.code}" for t in mm], [f"LG{t}-{cc}" for t in ym])
-        add(p, 1, ACCOUNT_SOCIAL, False, years, months, last_day,
+        add(p, 1, ACCOUNT_SOCIAL, False, (years, months, last_day),
             np.round(gross * _SOCIAL_SHARE, 2),
             [f"Sozialversicherung {t} {prog.code}" for t in mm], [f"SV{t}-{cc}" for t in ym])
         nov = months == 11
-        add(p, 2, ACCOUNT_SALARIES, False, years[nov], months[nov], np.full(3, 25),
+        add(p, 2, ACCOUNT_SALARIES, False, (years[nov], months[nov], np.full(3, 25)),
             np.round(gross[nov] * 0.8, 2),
             [f"Jahressonderzahlung {y} {prog.code}" for y in YEARS],
             [f"JSZ{y}-{cc}" for y in YEARS])
         rent = np.round(_RENT_M2_PER_FTE * steady_fte * _RENT_EUR_M2 * 1.03 ** (month_no // 12), 2)
-        add(p, 3, ACCOUNT_RENT, False, years, months, np.full(N_MONTHS, 3), rent,
+        add(p, 3, ACCOUNT_RENT, False, (years, months, np.full(N_MONTHS, 3)), rent,
             [f"Miete Beratungsräume {t} {prog.code}" for t in mm], [f"MI{t}-{cc}" for t in ym])
         phone = np.round(_PHONE_EUR_PER_FTE * steady_fte * rng.normal(1, 0.05, N_MONTHS), 2)
-        add(p, 4, ACCOUNT_PHONE, False, years, months, np.full(N_MONTHS, 5), phone,
+        add(p, 4, ACCOUNT_PHONE, False, (years, months, np.full(N_MONTHS, 5)), phone,
             [f"Telefon/Internet {t} {prog.code}" for t in mm], [f"TK{t}-{cc}" for t in ym])
 
         n_mat = rng.poisson(0.2 + 0.8 * steady_fte, N_MONTHS)
         mat_month = np.repeat(month_no, n_mat)
         n = len(mat_month)
-        add(p, 5, ACCOUNT_MATERIAL, False, years[mat_month], months[mat_month],
-            rng.integers(1, 29, n), np.round(np.exp(rng.normal(math.log(45), 0.7, n)), 2),
+        add(p, 5, ACCOUNT_MATERIAL, False,
+            (years[mat_month], months[mat_month], rng.integers(1, 29, n)),
+            np.round(np.exp(rng.normal(math.log(45), 0.7, n)), 2),
             np.array(W.MATERIAL_TEXTS, dtype=object)[rng.integers(0, len(W.MATERIAL_TEXTS), n)],
             np.full(n, "RE", dtype=object))
 
@@ -980,12 +995,27 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         don_year = np.repeat(np.array(YEARS), n_don)
         n = len(don_year)
         don_month = rng.integers(1, 13, n)
-        add(p, 7, ACCOUNT_DONATIONS, True, don_year, don_month, rng.integers(1, 29, n),
+        add(p, 7, ACCOUNT_DONATIONS, True, (don_year, don_month, rng.integers(1, 29, n)),
             np.maximum(5, np.round(np.exp(rng.normal(math.log(60), 1.0, n)))),
             np.array(W.DONATION_TEXTS, dtype=object)[rng.integers(0, len(W.DONATION_TEXTS), n)],
             np.full(n, "SP", dtype=object))
 
-    # Grants: a share of each program's costs of the year, paid quarterly in round hundreds.
+    _add_grants(parts, add)
+    _add_fees(acc, add)
+
+    merged = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
+    order = np.lexsort((np.arange(len(merged["year"])), merged["prog"], merged["kind"],
+                        merged["day"], merged["month"], merged["year"]))
+    b = _Bookings(**{k: v[order] for k, v in merged.items()})
+    _number_documents(b)
+    return b
+
+
+_AddBookings = Callable[..., None]
+
+
+def _add_grants(parts: list[dict[str, np.ndarray]], add: _AddBookings) -> None:
+    """Grants: a share of each program's costs of the year, paid quarterly in round hundreds."""
     so_far = {k: np.concatenate([pt[k] for pt in parts])
               for k in ("prog", "year", "cents", "credit")}
     debit = ~so_far["credit"]
@@ -997,39 +1027,42 @@ def _bookings(rng: np.random.Generator, acc: _AccountingInput) -> _Bookings:
         for y_idx, year in enumerate(YEARS):
             own_share = dept.grant_share * cost_cents[p * 3 + y_idx] / 100
             quarter = round(own_share / 4 / 100) * 100
-            add(p, 6, ACCOUNT_GRANTS, True, np.full(4, year), np.array([1, 4, 7, 10]),
-                np.full(4, 15), np.full(4, float(quarter)),
+            add(p, 6, ACCOUNT_GRANTS, True,
+                (np.full(4, year), np.array([1, 4, 7, 10]), np.full(4, 15)),
+                np.full(4, float(quarter)),
                 [f"{dept.grant_text} Q{q}/{year}" for q in range(1, 5)],
                 [f"ZW{year}-Q{q}-{prog.cost_centre}" for q in range(1, 5)])
 
-    if acc.fee_minutes:
-        f_prog = np.concatenate(acc.fee_prog)
-        f_quarter = np.concatenate(acc.fee_quarter)
-        f_minutes = np.concatenate(acc.fee_minutes)
-        f_year = YEARS[0] + f_quarter // 4
-        f_month = (f_quarter % 4) * 3 + 3
-        rate = np.array(_FEE_RATE_CENTS)[f_quarter // 4]
-        cents = np.rint(f_minutes * rate / 60)
-        texts = np.array([f"Entgelt Jugendamt Q{q % 4 + 1}/{YEARS[0] + q // 4} {p.code}"
-                          for p in PROGRAMS for q in range(12)], dtype=object)
-        for p in np.unique(f_prog):  # loop over the AJH programs
-            sel = f_prog == p
-            add(int(p), 8, ACCOUNT_FEES, True, f_year[sel], f_month[sel],
-                _month_days(f_year[sel], f_month[sel]), cents[sel] / 100,
-                texts[p * 12 + f_quarter[sel]], np.full(int(sel.sum()), "FL", dtype=object))
 
-    merged = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
-    order = np.lexsort((np.arange(len(merged["year"])), merged["prog"], merged["kind"],
-                        merged["day"], merged["month"], merged["year"]))
-    b = _Bookings(**{k: v[order] for k, v in merged.items()})
-    # Invoices get running document numbers per year and series, in date order.
+def _add_fees(acc: _AccountingInput, add: _AddBookings) -> None:
+    """Fees the youth welfare office pays per quarter for the minutes of the AJH programs."""
+    if not acc.fee_minutes:
+        return
+    f_prog = np.concatenate(acc.fee_prog)
+    f_quarter = np.concatenate(acc.fee_quarter)
+    f_minutes = np.concatenate(acc.fee_minutes)
+    f_year = YEARS[0] + f_quarter // 4
+    f_month = (f_quarter % 4) * 3 + 3
+    rate = np.array(_FEE_RATE_CENTS)[f_quarter // 4]
+    cents = np.rint(f_minutes * rate / 60)
+    texts = np.array([f"Entgelt Jugendamt Q{q % 4 + 1}/{YEARS[0] + q // 4} {p.code}"
+                      for p in PROGRAMS for q in range(12)], dtype=object)
+    for p in np.unique(f_prog):  # loop over the AJH programs
+        sel = f_prog == p
+        add(int(p), 8, ACCOUNT_FEES, True,
+            (f_year[sel], f_month[sel], _month_days(f_year[sel], f_month[sel])),
+            cents[sel] / 100,
+            texts[p * 12 + f_quarter[sel]], np.full(int(sel.sum()), "FL", dtype=object))
+
+
+def _number_documents(b: _Bookings) -> None:
+    """Invoices get running document numbers per year and series, in date order."""
     for prefix in ("RE", "SP", "FL"):
         for year in YEARS:
             sel = np.flatnonzero((b.doc == prefix) & (b.year == year))
             if len(sel):
                 numbers = _ids(f"{prefix}{year}-", np.arange(1, len(sel) + 1), 6)
                 b.doc[sel] = numbers.to_numpy(zero_copy_only=False)
-    return b
 
 
 def _datev_headings() -> list[str]:
@@ -1121,7 +1154,6 @@ def _write_datev_labels(root: Path) -> None:
     )
 
 
-# --------------------------------------------------------------------------- reference and truth
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -1191,7 +1223,26 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
                       "cases_gas", "mean_gas_t"), rows)
 
 
-# --------------------------------------------------------------------------- public API
+
+
+def _write_accounting(seed: int, acc: _AccountingInput, acc_root: Path, truth: _Truth,
+                      by_dept: dict[str, dict[str, int]]) -> dict[int, int]:
+    """The DATEV exports, their costs and revenues in the truth, their bookings per department
+    in ``by_dept``; returns the bookings per year."""
+    bookings = _bookings(_rng(seed, 2), acc)
+    booking_counts = _write_datev(_rng(seed, 3), bookings, acc_root)
+    _write_datev_labels(acc_root)
+    year_idx = bookings.year - YEARS[0]
+    cost = (~bookings.credit) & (bookings.account >= 6000) & (bookings.account <= 6999)
+    revenue = bookings.credit & (bookings.account >= 4000) & (bookings.account <= 4999)
+    _count(truth.costs_cents, bookings.prog[cost], year_idx[cost],
+           bookings.cents[cost].astype(float))
+    _count(truth.revenues_cents, bookings.prog[revenue], year_idx[revenue],
+           bookings.cents[revenue].astype(float))
+    dept_of_booking = _PROGRAM_DEPT[bookings.prog]
+    for d_idx, dept in enumerate(DEPARTMENTS):
+        by_dept[dept.code]["bookings"] = int((dept_of_booking == d_idx).sum())
+    return booking_counts
 
 
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
@@ -1238,7 +1289,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
             for c_idx, lo in enumerate(range(0, n, CHUNK_CLIENTS)):
                 m = min(CHUNK_CLIENTS, n - lo)
                 got = _generate_chunk(_rng(seed, 1, d_idx, c_idx), d_idx, m, counters,
-                                      total_clients, staff, files, pii, truth, acc)
+                                      total_clients, staff, _Sinks(files, pii, truth, acc))
                 for k, v in got.items():
                     counts[k] += v
         finally:
@@ -1246,19 +1297,7 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
                 fh.close()
         by_dept[dept.code] = counts
 
-    bookings = _bookings(_rng(seed, 2), acc)
-    booking_counts = _write_datev(_rng(seed, 3), bookings, acc_root)
-    _write_datev_labels(acc_root)
-    year_idx = bookings.year - YEARS[0]
-    cost = (~bookings.credit) & (bookings.account >= 6000) & (bookings.account <= 6999)
-    revenue = bookings.credit & (bookings.account >= 4000) & (bookings.account <= 4999)
-    _count(truth.costs_cents, bookings.prog[cost], year_idx[cost],
-           bookings.cents[cost].astype(float))
-    _count(truth.revenues_cents, bookings.prog[revenue], year_idx[revenue],
-           bookings.cents[revenue].astype(float))
-    dept_of_booking = _PROGRAM_DEPT[bookings.prog]
-    for d_idx, dept in enumerate(DEPARTMENTS):
-        by_dept[dept.code]["bookings"] = int((dept_of_booking == d_idx).sum())
+    booking_counts = _write_accounting(seed, acc, acc_root, truth, by_dept)
 
     formats = {d.code: "demo_csv" for d in DEPARTMENTS}
     if excel_department and convert_department(cm_root / excel_department):

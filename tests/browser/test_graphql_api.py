@@ -1,8 +1,9 @@
 """Launch nightly_refresh through Dagster's GraphQL API against the running webserver (as a
 script or another tool would) and check that the published generation advanced.
 
-The home is already published and nothing new is delivered, so the run asks for a full refresh
-in its run config (as the launchpad can): without it, the run would find nothing changed and stop."""
+The home is already published and nothing new is delivered, so the run asks for a full
+refresh in its run config (as the launchpad can): without it, the run would find nothing
+changed and stop."""
 
 from __future__ import annotations
 

@@ -88,7 +88,6 @@ def _cents(text: str) -> int:
     return int(euros) * 100 + int((frac + "00")[:2])
 
 
-# --------------------------------------------------------------------------- determinism
 
 
 def test_same_seed_same_bytes(small: tuple[Path, Path, dict[str, int]], tmp_path: Path) -> None:
@@ -114,7 +113,6 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         generate(tmp_path / "i", tmp_path / "t", seed=-1)
 
 
-# --------------------------------------------------------------------------- file formats
 
 
 @pytest.mark.parametrize("entity", list(HEADERS))
@@ -282,7 +280,6 @@ def test_reference_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         ("6000", "personnel"), ("4300", "grants"), ("4900", "donations")}
 
 
-# --------------------------------------------------------------------------- ground truth
 
 
 def test_counts(full: tuple[Path, Path, dict[str, int]]) -> None:
@@ -298,13 +295,12 @@ def test_counts(full: tuple[Path, Path, dict[str, int]]) -> None:
     assert 1900 <= counts["clients"] <= 2100
 
 
-def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
-    inbox, truth_dir, _ = full
-    truth = {(r["program_code"], int(r["year"])): r
-             for r in _read(truth_dir / "by_program_year.csv", "utf-8", ",")}
-    assert len(truth) == len(PROGRAMS) * 3
-    cases = {c["Fall-Nr"]: c for c in _entity(inbox, "faelle")}
-    expect: defaultdict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+Figures = defaultdict[tuple[str, int], Counter[str]]
+
+
+def _contact_figures(inbox: Path, cases: dict[str, dict[str, str]], expect: Figures
+                     ) -> defaultdict[tuple[str, int], set[str]]:
+    """Cases closed and contacts per (program, year) into ``expect``; the clients reached."""
     reached: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
     for c in cases.values():
         if c["Ende"]:
@@ -317,6 +313,12 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         expect[key]["contacts"] += 1
         expect[key]["contact_minutes"] += int(k["Dauer (Min.)"])
         reached[key].add(case["Klient-Nr"])
+    return reached
+
+
+def _goal_figures(inbox: Path, cases: dict[str, dict[str, str]], expect: Figures
+                  ) -> defaultdict[tuple[str, int], list[float]]:
+    """Goals rated and achieved into ``expect``; the GAS T-scores of closed cases."""
     gas: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
     for g in _entity(inbox, "ziele"):
         case = cases[g["Fall-Nr"]]
@@ -332,6 +334,12 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         case = cases[case_id]
         gas_t[(case["Programm"], _d(case["Ende"]).year)].append(
             50 + 10 * swx / (0.7 * sw2 + 0.3 * sw * sw) ** 0.5)
+    return gas_t
+
+
+def _assessment_and_booking_figures(inbox: Path, cases: dict[str, dict[str, str]],
+                                    expect: Figures) -> None:
+    """Assessed and improved pairs, costs and revenues into ``expect``."""
     scores: defaultdict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for a in _entity(inbox, "einschaetzungen"):
         scores[(a["Fall-Nr"], a["Dimension"])][a["Zeitpunkt"]] = float(a["Wert"].replace(",", "."))
@@ -349,6 +357,31 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         if r[1] == "H" and 4000 <= int(r[6]) <= 4999:
             expect[key]["revenues_cents"] += _cents(r[0])
 
+
+def _assert_rates_consistent(row: dict[str, str], costs_cents: int) -> None:
+    """The truth's derived figures agree with its own counts."""
+    assert int(row["planned_ends"]) <= int(row["cases_closed"])
+    assert int(row["goals_achieved"]) <= int(row["goals_rated"])
+    assert int(row["improved_pairs"]) <= int(row["assessed_pairs"])
+    if int(row["cases_closed"]):
+        rate = int(row["planned_ends"]) / int(row["cases_closed"])
+        assert float(row["planned_end_rate"]) == pytest.approx(rate, abs=1e-6)
+    if int(row["clients_reached"]):
+        per_client = costs_cents / 100 / int(row["clients_reached"])
+        assert float(row["cost_per_client"]) == pytest.approx(per_client, abs=0.01)
+
+
+def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
+    inbox, truth_dir, _ = full
+    truth = {(r["program_code"], int(r["year"])): r
+             for r in _read(truth_dir / "by_program_year.csv", "utf-8", ",")}
+    assert len(truth) == len(PROGRAMS) * 3
+    cases = {c["Fall-Nr"]: c for c in _entity(inbox, "faelle")}
+    expect: Figures = defaultdict(Counter)
+    reached = _contact_figures(inbox, cases, expect)
+    gas_t = _goal_figures(inbox, cases, expect)
+    _assessment_and_booking_figures(inbox, cases, expect)
+
     for key, row in truth.items():
         want = expect[key]
         for col in ("cases_closed", "planned_ends", "goals_rated", "goals_achieved",
@@ -361,15 +394,7 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
         if gas_t[key]:
             mean_t = sum(gas_t[key]) / len(gas_t[key])
             assert float(row["mean_gas_t"]) == pytest.approx(mean_t, abs=1e-6), key
-        assert int(row["planned_ends"]) <= int(row["cases_closed"])
-        assert int(row["goals_achieved"]) <= int(row["goals_rated"])
-        assert int(row["improved_pairs"]) <= int(row["assessed_pairs"])
-        if int(row["cases_closed"]):
-            rate = int(row["planned_ends"]) / int(row["cases_closed"])
-            assert float(row["planned_end_rate"]) == pytest.approx(rate, abs=1e-6)
-        if int(row["clients_reached"]):
-            per_client = want["costs_cents"] / 100 / int(row["clients_reached"])
-            assert float(row["cost_per_client"]) == pytest.approx(per_client, abs=0.01)
+        _assert_rates_consistent(row, want["costs_cents"])
         assert want["costs_cents"] > 0 and want["revenues_cents"] > 0
     contacts_total = sum(int(r["contacts"]) for r in truth.values())
     assert contacts_total == len(_entity(inbox, "kontakte"))

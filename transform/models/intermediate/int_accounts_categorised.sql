@@ -105,23 +105,23 @@ matches as (
     inner join ranges
         on resolved.chart = ranges.chart
         and coalesce(ranges.organisation_code, resolved.organisation_code)
-            = resolved.organisation_code
+        = resolved.organisation_code
         and length(ranges.account_from) <= length(resolved.account_key)
         and left(resolved.account_key, length(ranges.account_from))
-            between ranges.account_from and ranges.account_to
+        between ranges.account_from and ranges.account_to
     where not resolved.is_personal_account
     qualify row_number() over (
-        partition by
-            resolved.organisation_code,
-            resolved.header_chart,
-            resolved.account_length,
-            resolved.account
-        order by
-            ranges.priority,
-            length(ranges.account_from) desc,
-            ranges.account_to::hugeint - ranges.account_from::hugeint,
-            ranges.account_from
-    ) = 1
+            partition by
+                resolved.organisation_code,
+                resolved.header_chart,
+                resolved.account_length,
+                resolved.account
+            order by
+                ranges.priority asc,
+                length(ranges.account_from) desc,
+                ranges.account_to::hugeint - ranges.account_from::hugeint,
+                ranges.account_from
+        ) = 1
 ),
 
 account_labels as (
@@ -131,9 +131,9 @@ account_labels as (
         account_label,
     from labels
     qualify row_number() over (
-        partition by organisation_code, ltrim(account, '0')
-        order by load_id desc, source_file desc
-    ) = 1
+            partition by organisation_code, ltrim(account, '0')
+            order by load_id desc, source_file desc
+        ) = 1
 ),
 
 final as (

@@ -18,7 +18,8 @@ bookings as (
 years_seen as (
     select year(start_date) as year from cases
     union all
-    select year(end_date) from cases where end_date is not null
+    select year(end_date) from cases
+    where end_date is not null
     union all
     select year(contact_date) from contacts
     union all

@@ -21,9 +21,16 @@ cost_centres as (
 ),
 
 pairs as (
-    select organisation_code, department_code, program_code from programs
+    select
+        organisation_code,
+        department_code,
+        program_code
+    from programs
     union
-    select distinct cases.organisation_code, cases.department_code, cases.program_code
+    select distinct
+        cases.organisation_code,
+        cases.department_code,
+        cases.program_code
     from cases
     anti join programs
         on cases.organisation_code = programs.organisation_code

@@ -5,20 +5,28 @@ years as (
     select * from {{ ref('int_calendar_years') }}
 ),
 
+month_numbers as (
+    select unnest(generate_series(1, 12)) as month_no
+),
+
+quarter_numbers as (
+    select unnest(generate_series(1, 4)) as quarter_no
+),
+
 months as (
     select
         'month' as period_type,
-        cast(make_date(years.year, month_no, 1) as date) as period_start,
+        cast(make_date(years.year, month_numbers.month_no, 1) as date) as period_start,
     from years
-    cross join (select unnest(generate_series(1, 12)) as month_no)
+    cross join month_numbers
 ),
 
 quarters as (
     select
         'quarter' as period_type,
-        cast(make_date(years.year, 3 * quarter_no - 2, 1) as date) as period_start,
+        cast(make_date(years.year, 3 * quarter_numbers.quarter_no - 2, 1) as date) as period_start,
     from years
-    cross join (select unnest(generate_series(1, 4)) as quarter_no)
+    cross join quarter_numbers
 ),
 
 calendar_years as (

@@ -26,10 +26,12 @@ program_counts as (
 
 named_elsewhere as (
     select distinct
-        organisation_code,
-        department_code,
+        department_programs.organisation_code,
+        department_programs.department_code,
     from department_programs
-    anti join departments using (organisation_code, department_code)
+    anti join departments
+        on department_programs.organisation_code = departments.organisation_code
+        and department_programs.department_code = departments.department_code
     where department_programs.department_code is not null
 ),
 

@@ -17,9 +17,9 @@ final as (
     from department_programs
     where program_code is not null
     qualify row_number() over (
-        partition by organisation_code, program_code
-        order by program_name is null, department_code
-    ) = 1
+            partition by organisation_code, program_code
+            order by program_name is null, department_code
+        ) = 1
 )
 
 select * from final

@@ -51,11 +51,11 @@ per_dimension as (
     union all by name
     select * from results_at_end
     where not exists (
-        select 1 from scored
-        where scored.organisation_code = results_at_end.organisation_code
-            and scored.case_id = results_at_end.case_id
-            and scored.dimension = results_at_end.dimension
-    )
+            select 1 from scored
+            where scored.organisation_code = results_at_end.organisation_code
+                and scored.case_id = results_at_end.case_id
+                and scored.dimension = results_at_end.dimension
+        )
 ),
 
 final as (

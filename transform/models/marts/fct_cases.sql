@@ -19,7 +19,9 @@ gas as (
 
 -- Departments that deliver contact rows: a case of theirs without a contact row had none.
 contact_deliveries as (
-    select distinct organisation_code, department_code
+    select distinct
+        organisation_code,
+        department_code
     from {{ ref('stg_case_management__contacts') }}
 ),
 
@@ -96,8 +98,10 @@ final as (
             when 'contact_rows' then coalesce(n_contacts, 0)
             when 'case_total' then contacts_total
         end as bigint) as n_contacts,
-        cast(case when contacts_source = 'contact_rows' then coalesce(n_group_contacts, 0) end
-            as bigint) as n_group_contacts,
+        cast(
+            case when contacts_source = 'contact_rows' then coalesce(n_group_contacts, 0) end
+            as bigint
+        ) as n_group_contacts,
         cast(case contacts_source
             when 'contact_rows' then coalesce(contact_minutes, 0)
             when 'case_total' then contact_minutes_total
@@ -107,11 +111,12 @@ final as (
         -- Acceptance (Wirkungstreppe step 3): a second contact took place, and no dropout
         -- ended the case before it; from a case total: at least two contacts.
         case contacts_source
-            when 'contact_rows' then coalesce(
-                second_contact_date is not null
-                and not (end_reason = 'dropout' and end_date < second_contact_date),
-                false
-            )
+            when 'contact_rows'
+                then coalesce(
+                        second_contact_date is not null
+                        and not (end_reason = 'dropout' and end_date < second_contact_date),
+                        false
+                    )
             when 'case_total' then contacts_total >= 2
         end as is_accepted,
         cast(coalesce(n_goals, 0) as bigint) as n_goals,

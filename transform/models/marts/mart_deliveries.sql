@@ -3,15 +3,24 @@
 with
 
 case_management as (
-    select *, 'case_management' as source_system from {{ ref('stg_case_management__file_registry') }}
+    select
+        *,
+        'case_management' as source_system
+    from {{ ref('stg_case_management__file_registry') }}
 ),
 
 accounting as (
-    select *, 'accounting' as source_system from {{ ref('stg_accounting__file_registry') }}
+    select
+        *,
+        'accounting' as source_system
+    from {{ ref('stg_accounting__file_registry') }}
 ),
 
 reference as (
-    select *, 'reference' as source_system from {{ ref('stg_reference__file_registry') }}
+    select
+        *,
+        'reference' as source_system
+    from {{ ref('stg_reference__file_registry') }}
 ),
 
 datev_headers as (
@@ -19,7 +28,9 @@ datev_headers as (
 ),
 
 quarantine as (
-    select source_sha256, count(*) as quarantine_rows
+    select
+        source_sha256,
+        count(*) as quarantine_rows
     from (
         select source_sha256 from {{ ref('stg_case_management__quarantine') }}
         union all
@@ -31,13 +42,14 @@ quarantine as (
 registry as (
     -- A rejected file may come again with the same bytes (moved into the right folder, or once
     -- its department is in the reference data): its latest registration is what became of it.
-    select * from (
+    select *
+    from (
         select * from case_management
         union all by name
         select * from accounting
         union all by name
         select * from reference
-    )
+    ) as registrations
     qualify row_number() over (partition by source_sha256 order by registered_at desc) = 1
 ),
 
@@ -48,7 +60,8 @@ final as (
         registry.organisation_code,
         -- case_management/<organisation>/<department>/<file>: the department's own delivery
         case when registry.source_system = 'case_management'
-            then split_part(registry.source_file, '/', 3) end as department_code,
+                then split_part(registry.source_file, '/', 3)
+        end as department_code,
         registry.source_file,
         registry.entity,
         registry.profile,
@@ -58,7 +71,7 @@ final as (
         registry.rows_quarantined,
         coalesce(quarantine.quarantine_rows, 0) as quarantine_rows_stored,
         registry.rows_read = registry.rows_loaded + registry.rows_quarantined
-            or registry.outcome = 'rejected' as is_reconciled,
+        or registry.outcome = 'rejected' as is_reconciled,
         registry.message,
         datev_headers.client_number as datev_client_number,
         datev_headers.period_from as datev_period_from,

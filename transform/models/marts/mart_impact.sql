@@ -58,10 +58,10 @@ money as (
         sum(costs_eur) as costs_eur,
         sum(revenues_eur) as revenues_eur,
         {%- for category, column in cost_columns.items() %}
-        sum(costs_eur) filter (where category = '{{ category }}') as {{ column }},
+            sum(costs_eur) filter (where category = '{{ category }}') as {{ column }},
         {%- endfor %}
         {%- for category, column in revenue_columns.items() %}
-        sum(revenues_eur) filter (where category = '{{ category }}') as {{ column }},
+            sum(revenues_eur) filter (where category = '{{ category }}') as {{ column }},
         {%- endfor %}
     from finance
     where program_code is not null
@@ -70,7 +70,10 @@ money as (
 
 -- Organisations and years with bookings: a program without any is unknown, not free.
 money_delivered as (
-    select distinct organisation_code, year from finance
+    select distinct
+        organisation_code,
+        year
+    from finance
 ),
 
 contact_rows as (
@@ -112,16 +115,23 @@ case_totals as (
 -- Program-years whose contact figures were delivered: the department delivers contact rows,
 -- or a case of the program-year has case-level totals.
 contacts_delivered as (
-    select organisation_code, program_code, year
+    select
+        organisation_code,
+        program_code,
+        year
     from program_years
     where exists (
-        select 1 from cases
-        where cases.organisation_code = program_years.organisation_code
-            and cases.department_code = program_years.department_code
-            and cases.contacts_source = 'contact_rows'
-    )
+            select 1 from cases
+            where cases.organisation_code = program_years.organisation_code
+                and cases.department_code = program_years.department_code
+                and cases.contacts_source = 'contact_rows'
+        )
     union
-    select organisation_code, program_code, year from case_totals
+    select
+        organisation_code,
+        program_code,
+        year
+    from case_totals
 ),
 
 activity as (
@@ -140,7 +150,7 @@ activity as (
         select * from contact_rows
         union all by name
         select * from case_totals
-    )
+    ) as activity_rows
     group by all
 ),
 
@@ -163,9 +173,10 @@ goal_steps as (
         program_code,
         end_year as year,
         {%- for step, name in steps.items() %}
-        count(*) filter (where is_rated and wirkungstreppe_step = {{ step }}) as n_goals_rated_{{ name }},
-        count(*) filter (where is_achieved and wirkungstreppe_step = {{ step }})
-            as n_goals_achieved_{{ name }},
+            count(*) filter (where is_rated and wirkungstreppe_step = {{ step }})
+                as n_goals_rated_{{ name }},
+            count(*) filter (where is_achieved and wirkungstreppe_step = {{ step }})
+                as n_goals_achieved_{{ name }},
         {%- endfor %}
     from goals
     where case_status = 'closed'
@@ -179,10 +190,10 @@ assessment_steps as (
         program_code,
         end_year as year,
         {%- for step, name in steps.items() %}
-        count(*) filter (where has_pre_post and wirkungstreppe_step = {{ step }})
-            as n_assessed_pairs_{{ name }},
-        count(*) filter (where is_improved and wirkungstreppe_step = {{ step }})
-            as n_improved_pairs_{{ name }},
+            count(*) filter (where has_pre_post and wirkungstreppe_step = {{ step }})
+                as n_assessed_pairs_{{ name }},
+            count(*) filter (where is_improved and wirkungstreppe_step = {{ step }})
+                as n_improved_pairs_{{ name }},
         {%- endfor %}
     from assessments
     where case_status = 'closed'
@@ -190,6 +201,8 @@ assessment_steps as (
 ),
 
 joined as (
+    -- sqlfluff reads the column names after `exclude` as unqualified references.
+    -- noqa: disable=RF02
     select
         program_years.*,
         money.* exclude (organisation_code, program_code, year),
@@ -210,6 +223,7 @@ joined as (
         outcomes.mean_gas_t_score,
         goal_steps.* exclude (organisation_code, department_code, program_code, year),
         assessment_steps.* exclude (organisation_code, department_code, program_code, year),
+    -- noqa: enable=RF02
     from program_years
     left join money
         on program_years.organisation_code = money.organisation_code
@@ -262,11 +276,11 @@ final as (
         -- program's contact figures were not delivered.
         {{ known('money_delivered', 'costs_eur', 'decimal(18, 2)') }} as costs_eur,
         {%- for column in cost_columns.values() %}
-        {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
+            {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
         {%- endfor %}
         {{ known('money_delivered', 'revenues_eur', 'decimal(18, 2)') }} as revenues_eur,
         {%- for column in revenue_columns.values() %}
-        {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
+            {{ known('money_delivered', column, 'decimal(18, 2)') }} as {{ column }},
         {%- endfor %}
         {{ known('contacts_delivered', 'staff_minutes') }} as staff_minutes,
         {{ known('contacts_delivered', 'n_staff') }} as n_staff,
@@ -285,14 +299,14 @@ final as (
         {{ rate('n_cases_accepted', 'n_cases_acceptance_known') }} as acceptance_rate,
         -- Steps 4-6: skills, behaviour, life situation change (goals and assessments by domain).
         {%- for name in steps.values() %}
-        cast(coalesce(n_goals_rated_{{ name }}, 0) as bigint) as n_goals_rated_{{ name }},
-        cast(coalesce(n_goals_achieved_{{ name }}, 0) as bigint) as n_goals_achieved_{{ name }},
-        {{ rate('n_goals_achieved_' ~ name, 'n_goals_rated_' ~ name) }}
-            as {{ name }}_goal_attainment_rate,
-        cast(coalesce(n_assessed_pairs_{{ name }}, 0) as bigint) as n_assessed_pairs_{{ name }},
-        cast(coalesce(n_improved_pairs_{{ name }}, 0) as bigint) as n_improved_pairs_{{ name }},
-        {{ rate('n_improved_pairs_' ~ name, 'n_assessed_pairs_' ~ name) }}
-            as share_improved_{{ name }},
+            cast(coalesce(n_goals_rated_{{ name }}, 0) as bigint) as n_goals_rated_{{ name }},
+            cast(coalesce(n_goals_achieved_{{ name }}, 0) as bigint) as n_goals_achieved_{{ name }},
+            {{ rate('n_goals_achieved_' ~ name, 'n_goals_rated_' ~ name) }}
+                as {{ name }}_goal_attainment_rate,
+            cast(coalesce(n_assessed_pairs_{{ name }}, 0) as bigint) as n_assessed_pairs_{{ name }},
+            cast(coalesce(n_improved_pairs_{{ name }}, 0) as bigint) as n_improved_pairs_{{ name }},
+            {{ rate('n_improved_pairs_' ~ name, 'n_assessed_pairs_' ~ name) }}
+                as share_improved_{{ name }},
         {%- endfor %}
         -- Outcome: cases ended in the year.
         cast(coalesce(n_cases_closed, 0) as bigint) as n_cases_closed,

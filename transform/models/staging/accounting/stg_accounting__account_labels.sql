@@ -24,10 +24,11 @@ final as (
     inner join headers
         on source.source_sha256 = headers.source_sha256
     qualify row_number() over (
-        partition by source.organisation_code, headers.consultant_number, headers.client_number,
-            source.account
-        order by headers.load_id desc, headers.source_file desc, source.source_line desc
-    ) = 1
+            partition by
+                source.organisation_code, headers.consultant_number, headers.client_number,
+                source.account
+            order by headers.load_id desc, headers.source_file desc, source.source_line desc
+        ) = 1
 )
 
 select * from final

@@ -27,9 +27,9 @@ source as (
 headers as (
     select * from {{ ref('stg_accounting__file_headers') }}
     where is_buchungsstapel
-    {%- if is_incremental() %}
-        and load_id > (select coalesce(max(load_id), '') from {{ this }})
-    {%- endif %}
+        {%- if is_incremental() %}
+            and load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
+        {%- endif %}
 ),
 
 file_days as (
@@ -51,9 +51,9 @@ days_in_force as (
         day,
     from file_days
     qualify row_number() over (
-        partition by organisation_code, consultant_number, client_number, day
-        order by load_id desc, created_at desc nulls last, source_file desc
-    ) = 1
+            partition by organisation_code, consultant_number, client_number, day
+            order by load_id desc, created_at desc nulls last, source_file desc
+        ) = 1
 ),
 
 final as (

@@ -1,7 +1,9 @@
 with
 
 source as (
-    {{ latest_by_key('raw_case_management', 'assessments', ['organisation_code', 'assessment_id']) }}
+    {{ latest_by_key(
+        'raw_case_management', 'assessments', ['organisation_code', 'assessment_id']
+    ) }}
 ),
 
 final as (

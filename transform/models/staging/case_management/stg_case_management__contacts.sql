@@ -15,12 +15,13 @@ source as (
     select *
     from ({{ completed_loads('raw_case_management', 'contacts') }}) as delivered
     {%- if is_incremental() %}
-    where _dlt_load_id > (select coalesce(max(load_id), '') from {{ this }})
+        where
+            _dlt_load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
     {%- endif %}
     qualify row_number() over (
-        partition by organisation_code, contact_id
-        order by _dlt_load_id desc, source_file desc, source_line desc
-    ) = 1
+            partition by organisation_code, contact_id
+            order by _dlt_load_id desc, source_file desc, source_line desc
+        ) = 1
 ),
 
 final as (
