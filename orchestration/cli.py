@@ -22,7 +22,7 @@ from warehouse import disk, paths, settings
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dagster import AssetMaterialization, DagsterInstance, EventLogRecord
+    from dagster import AssetMaterialization, DagsterEvent, DagsterInstance, EventLogRecord
 
     from orchestration.runs import Outcome
 
@@ -272,19 +272,6 @@ class Progress:
             self._drain()
 
     def _drain(self) -> None:
-        from dagster import DagsterEventType
-
-        from orchestration import faults
-
-        interesting = {
-            DagsterEventType.STEP_START: "started",
-            DagsterEventType.STEP_SUCCESS: "done",
-            DagsterEventType.STEP_FAILURE: "FAILED",
-            DagsterEventType.ASSET_MATERIALIZATION: "materialised",
-            DagsterEventType.ASSET_CHECK_EVALUATION: "check",
-            DagsterEventType.ENGINE_EVENT: "WAITING",
-            DagsterEventType.STEP_UP_FOR_RETRY: "WAITING",
-        }
         try:
             conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, limit=1000)
         except Exception:  # noqa: BLE001 - progress is best effort, never breaks a run
@@ -292,33 +279,56 @@ class Progress:
         self._cursor = conn.cursor
         for record in conn.records:
             event = record.event_log_entry.dagster_event
-            if event is None or event.event_type not in interesting:
-                continue
-            elapsed = time.monotonic() - self.started
-            what = interesting[event.event_type]
-            if event.event_type == DagsterEventType.ENGINE_EVENT:
-                # Dagster's own words on what a step waits for (a pool slot held by another run)
-                if "blocked" not in (event.message or "") or event.message in self._waits:
-                    continue
-                self._waits.add(event.message or "")
-                line = f"{event.step_key or ''}: {event.message}"
-            elif event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
-                retry = event.step_retry_data
-                line = (f"{event.step_key or ''}: {faults.describe_error(retry.error)}; trying "
-                        f"again in {retry.seconds_to_wait or 0:.0f} s")
-            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                if event.step_key and event.step_key.startswith("transform"):
-                    continue  # dbt models: one line per model would drown the rest
-                line = _materialised_line(event.step_materialization_data.materialization)
-            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                ev = event.asset_check_evaluation_data
-                if ev.passed:
-                    continue
-                line = f"{ev.asset_key.to_user_string()} {ev.check_name} did not pass"
-                what = "CHECK FAILED"
-            else:
-                line = event.step_key or ""
-            print(f"  [{elapsed:5.0f}s] {what:<12} {line}", file=self.out, flush=True)
+            shown = self._describe(event) if event is not None else None
+            if shown is not None:
+                elapsed = time.monotonic() - self.started
+                print(f"  [{elapsed:5.0f}s] {shown[0]:<12} {shown[1]}", file=self.out, flush=True)
+
+    def _describe(self, event: DagsterEvent) -> tuple[str, str] | None:
+        """(what, line) of the progress line an event is worth, or None."""
+        from dagster import DagsterEventType
+
+        steps = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "done",
+                 DagsterEventType.STEP_FAILURE: "FAILED"}
+        if event.event_type in steps:
+            return steps[event.event_type], event.step_key or ""
+        handler = {
+            DagsterEventType.ENGINE_EVENT: self._waiting,
+            DagsterEventType.STEP_UP_FOR_RETRY: _retrying,
+            DagsterEventType.ASSET_MATERIALIZATION: _materialised,
+            DagsterEventType.ASSET_CHECK_EVALUATION: _check_failed,
+        }.get(event.event_type)
+        return handler(event) if handler is not None else None
+
+    def _waiting(self, event: DagsterEvent) -> tuple[str, str] | None:
+        """Dagster's own words on what a step waits for (a pool slot held by another run), once."""
+        message = event.message or ""
+        if "blocked" not in message or message in self._waits:
+            return None
+        self._waits.add(message)
+        return "WAITING", f"{event.step_key or ''}: {message}"
+
+
+def _retrying(event: DagsterEvent) -> tuple[str, str]:
+    from orchestration import faults
+
+    retry = event.step_retry_data
+    return "WAITING", (f"{event.step_key or ''}: {faults.describe_error(retry.error)}; trying "
+                       f"again in {retry.seconds_to_wait or 0:.0f} s")
+
+
+def _materialised(event: DagsterEvent) -> tuple[str, str] | None:
+    if event.step_key and event.step_key.startswith("transform"):
+        return None  # dbt models: one line per model would drown the rest
+    return "materialised", _materialised_line(event.step_materialization_data.materialization)
+
+
+def _check_failed(event: DagsterEvent) -> tuple[str, str] | None:
+    evaluation = event.asset_check_evaluation_data
+    if evaluation.passed:
+        return None
+    asset = evaluation.asset_key.to_user_string()
+    return "CHECK FAILED", f"{asset} {evaluation.check_name} did not pass"
 
 
 def print_sources_without_data() -> None:
