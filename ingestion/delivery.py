@@ -19,7 +19,6 @@ Nothing is silently dropped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -32,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import paths, settings
+from warehouse.files import sha256_file
 
 # Names senders write under before they rename a file into place (besides a leading dot).
 INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
@@ -98,14 +98,6 @@ def complete_files(inbox: Path, pattern: str) -> list[Path]:
     if not inbox.is_dir():
         return []
     return [p for p in sorted(inbox.glob(pattern)) if p.is_file() and is_complete(p)]
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def relative_to_inbox(path: Path) -> str:
@@ -221,7 +213,7 @@ def deliver(
     outcomes: list[FileOutcome] = []
     seen = set(skip_hashes)
     for path in files:
-        digest = sha256_of(path)
+        digest = sha256_file(path)
         if digest in seen:
             log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
                      relative_to_inbox(path), digest[:12])

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ingestion.delivery import FileOutcome, FileRejected, quarantine_table, sha256_of
+from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
+from warehouse.files import sha256_file
 
 LANGUAGES = ("de", "en")
 
@@ -199,7 +200,7 @@ def validate_file(path: Path, profile: str | None = None) -> Validation:
     """
     from ingestion.accounting.datev import DatevFormatError
 
-    v = Validation(path, FileOutcome(path, sha256_of(path), "-", entity="-", profile="-"))
+    v = Validation(path, FileOutcome(path, sha256_file(path), "-", entity="-", profile="-"))
     try:
         if not path.stat().st_size:
             raise FileRejected(path, "the file is empty")

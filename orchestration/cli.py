@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -183,13 +184,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
     from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.utils import make_new_run_id
 
     from orchestration import runs
 
     started = time.monotonic()
     print(f"Running nightly_refresh on {paths.home()} ...")
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # the form of Dagster's own run ids
     log_file = paths.logs_dir() / f"run-{run_id}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     print(f"Full log: {log_file}")

@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse import paths, settings
+from warehouse.files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -421,12 +422,6 @@ def _untrack(*pages: Path) -> None:
         page.write_text(_TRACKING.sub(rel, text), encoding="utf-8")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _recorded_runs() -> dict[str, list[dict[str, Any]]]:
     """``data_docs/runs.json``: per suite, its latest results first."""
     log_file = paths.data_docs_dir() / "runs.json"
@@ -466,8 +461,8 @@ def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
     for old in entries[KEEP_RESULTS_PER_SUITE:]:
         _forget(old)
     del entries[KEEP_RESULTS_PER_SUITE:]
-    _write_atomically(log_file, json.dumps(runs, indent=1))
-    _write_atomically(root / "index.html", _index_html(runs))
+    write_text_atomically(log_file, json.dumps(runs, indent=1))
+    write_text_atomically(root / "index.html", _index_html(runs))
 
 
 def _forget(entry: dict[str, Any]) -> None:

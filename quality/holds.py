@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse import paths
-from warehouse.publish import write_json_atomically
+from warehouse.files import write_json_atomically
 
 FULL_REFRESH_MARKER = ".full_refresh_requested"
 

@@ -21,7 +21,6 @@ The last :func:`warehouse.settings.keep_generations` generations stay (default 7
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from warehouse import gate, paths, settings
+from warehouse.files import fsync_dir, fsync_file, sha256_file, write_json_atomically
 
 MARTS_SCHEMA = "marts"
 MANIFEST_VERSION = 1
@@ -74,41 +73,6 @@ class PublicationMismatch(Exception):
 
 class RollbackError(Exception):
     """The generation asked for does not exist or its file does not match its manifest."""
-
-
-def mart_frame(name: str) -> pd.DataFrame:
-    """A mart of the build database as a pandas DataFrame (for validation)."""
-    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-        return con.sql(f'select * from {MARTS_SCHEMA}."{name}"').df()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON under a temporary name, fsync, rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _fsync_file(tmp)
-    os.replace(tmp, path)
 
 
 def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
@@ -187,9 +151,9 @@ def publish(
     try:
         counts = _write_generation(tmp, generation, marts, run_id, published_at, checks,
                                    expected or {})
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, db_file)
-        _fsync_dir(gens)
+        fsync_dir(gens)
         _fault_point("publish:before-manifest")
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -239,13 +203,13 @@ def _make_current(generation: str) -> dict[str, Any]:
     tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.duckdb.tmp")
     try:
         shutil.copyfile(source, tmp)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         current = {**manifest, "current_since": datetime.now(UTC).isoformat(),
                    "inode": tmp.stat().st_ino}
         write_json_atomically(_pending_path(), current)
         _fault_point("publish:before-replace")
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         _fault_point("publish:after-replace")
     finally:
         tmp.unlink(missing_ok=True)
