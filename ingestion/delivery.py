@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dlt
 import duckdb
 import pyarrow as pa
+from dlt.sources import DltResource
 
 from warehouse import paths, settings
 from warehouse.files import sha256_file
@@ -304,3 +306,43 @@ def datasets_without_data(datasets: Sequence[str]) -> list[str]:
             if not loaded:
                 empty.append(dataset)
     return empty
+
+
+def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]:
+    """The newest completed load of a file of ``dataset`` (whose files lie in
+    ``<dataset folder>/<organisation>/<department>/``), per (organisation, department)."""
+    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
+        return {}  # nothing delivered yet: no department is late
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        rows = con.sql(
+            f"select split_part(r.source_file, '/', 2) as organisation_code, "
+            f"split_part(r.source_file, '/', 3) as department_code, "
+            f"max(r.registered_at) as last_at "
+            f'from "{dataset}".file_registry as r '
+            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+            f"group by 1, 2"
+        ).fetchall()
+    return {(org, code): last_at.astimezone(UTC) for org, code, last_at in rows if org and code}
+
+
+# The two tables every source writes about its files: builder of the rows, and the schema.
+_OUTCOME_TABLES: dict[str, tuple[Callable[[Sequence[FileOutcome]], pa.Table], pa.Schema]] = {
+    "quarantine": (quarantine_table, QUARANTINE_SCHEMA),
+    "file_registry": (registry_table, REGISTRY_SCHEMA),
+}
+
+
+def outcome_resource(name: str, outcomes: Callable[[], Sequence[FileOutcome]],
+                     present: frozenset[str] | None, doc: str) -> DltResource:
+    """The dlt resource ``quarantine`` or ``file_registry`` of a source: the rows of the file
+    outcomes ``outcomes()`` gives when the load runs (or the empty table, see
+    :func:`rows_or_empty`); ``doc`` describes the table (the asset's description)."""
+    build, schema = _OUTCOME_TABLES[name]
+
+    def rows() -> Iterator[pa.Table]:
+        found = outcomes()
+        tables = [build(found)] if found else []
+        yield from rows_or_empty(name, tables, present, schema.empty_table)
+
+    rows.__doc__ = doc
+    return dlt.resource(rows, name=name, write_disposition="append")
