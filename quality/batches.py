@@ -23,8 +23,9 @@ import pandas as pd
 
 from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
 from ingestion.standard import EntitySpec, standard
-from quality.gx import SuiteResult, new_suite, run_suite_in_parts
+from quality.gx import new_suite, run_suite_in_parts
 from warehouse import paths
+from warehouse.checks import CheckResult
 
 CASE_MANAGEMENT = "raw_case_management"
 ACCOUNTING = "raw_accounting"
@@ -203,7 +204,7 @@ def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
 
 def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
                    run_name: str = "manual", chunk_rows: int = CHUNK_ROWS,
-                   key_part_rows: int = KEY_PART_ROWS) -> SuiteResult:
+                   key_part_rows: int = KEY_PART_ROWS) -> CheckResult:
     """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time."""
     name = batch_tables()[(dataset, table)]
     batch = read_batch(dataset, table, load_ids)
@@ -217,7 +218,7 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         from quality.gx import record_in_index
 
         empty = f"no new rows of {dataset}.{table} in this run's loads"
-        result = SuiteResult(name, True, 0, notes=[empty, *notes])
+        result = CheckResult(check_name=name, passed=True, notes=[empty, *notes])
         record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
         return result
     chunks: Iterable[pd.DataFrame] = batch.chunks(chunk_rows)

@@ -27,8 +27,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from quality.gx import new_suite, run_suite, showable_columns
 from warehouse import paths, settings
+from warehouse.checks import CheckResult
 
 MART_PREFIXES = ("fct_", "mart_")
 # Signed by meaning: a net amount or balance may be negative (names convention).
@@ -226,7 +227,7 @@ def read_mart(name: str) -> pd.DataFrame:
 
 
 def validate(mart: str, frame: pd.DataFrame, *, run_name: str = "manual",
-             spec: MartSpec | None = None) -> SuiteResult:
+             spec: MartSpec | None = None) -> CheckResult:
     """Validate one mart's rows against its blocking suite (result kept in the Data Docs)."""
     suite, notes = build_suite(mart, list(frame.columns), spec)
     codes = [*(spec.accepted_values if spec else {}), *REGISTRY.get(mart, MartRules()).in_set]
@@ -248,7 +249,7 @@ def published_row_count(mart: str) -> int | None:
 
 
 def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
-                       band: float | None = None) -> SuiteResult:
+                       band: float | None = None) -> CheckResult:
     """The mart's row count lies within ``band`` (relative) of its last publication."""
     import great_expectations as gx
 
@@ -260,7 +261,7 @@ def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
 
         from quality.gx import record_in_index
 
-        result = SuiteResult(name, True, rows, notes=[
+        result = CheckResult(check_name=name, passed=True, rows=rows, notes=[
             f"first publication of {mart}: no earlier row count to compare (skipped)"])
         record_in_index(result, run_name, dt.datetime.now(dt.UTC))
         return result

@@ -26,7 +26,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from warehouse import gate, paths, settings
+from warehouse.checks import CheckResult
 from warehouse.files import fsync_dir, fsync_file, sha256_file, write_json_atomically
 
 MARTS_SCHEMA = "marts"
@@ -45,25 +46,13 @@ STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """One check evaluation of the run that published (kept with the generation)."""
-
-    asset_key: str
-    check_name: str
-    passed: bool
-    severity: str  # ERROR or WARN
-    blocking: bool | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
 class Publication:
     generation: str
     path: str
     published_at: datetime
     run_id: str | None
     row_counts: dict[str, int]
-    checks: list[CheckOutcome] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     sha256: str = ""
 
 
@@ -87,7 +76,7 @@ def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
 
 def _write_generation(
     tmp: Path, generation: str, marts: Sequence[str], run_id: str | None,
-    published_at: datetime, checks: Sequence[CheckOutcome], expected: Mapping[str, str],
+    published_at: datetime, checks: Sequence[CheckResult], expected: Mapping[str, str],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
@@ -131,7 +120,7 @@ def _write_generation(
 
 
 def publish(
-    marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckOutcome] = (),
+    marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckResult] = (),
     keep: int | None = None, expected: Mapping[str, str] | None = None,
 ) -> Publication:
     """Copy ``marts`` from the build database into a new generation and make it current.
@@ -168,7 +157,7 @@ def publish(
         "sha256": digest,
         "bytes": db_file.stat().st_size,
         "row_counts": counts,
-        "checks": [asdict(c) for c in checks],
+        "checks": [c.record() for c in checks],
     }
     write_json_atomically(gens / f"{generation}.json", manifest)
     _make_current(generation)
@@ -339,3 +328,24 @@ def rollback(generation: str) -> dict[str, Any]:
             f"{manifest['sha256']}): the file was changed; refusing to publish it"
         )
     return _make_current(generation)
+
+
+def mart_row_count(name: str) -> int:
+    """Rows of a mart in the build database (what the next publication would copy)."""
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        return int(con.sql(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchall()[0][0])
+
+
+def last_publication() -> tuple[datetime, str | None] | None:
+    """When the analysts' file was last published, and by which run; None if never."""
+    db = paths.published_db()
+    if not db.exists():
+        return None
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.sql(
+            "select published_at, run_id from main._publication order by published_at desc limit 1"
+        ).fetchall()
+    if not rows:
+        return None
+    published_at, run_id = rows[0]
+    return published_at.astimezone(UTC), run_id
