@@ -33,6 +33,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from warehouse import paths, settings
+from warehouse.db import table_exists
 from warehouse.files import sha256_file
 
 # Names senders write under before they rename a file into place (besides a leading dot).
@@ -243,12 +244,7 @@ def loaded_hashes(dataset: str) -> set[str]:
     if not db.exists():
         return set()
     with duckdb.connect(str(db), read_only=True) as con:
-        present = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name in ('file_registry', '_dlt_loads')",
-            [dataset],
-        ).fetchall()[0][0]
-        if present < 2:
+        if not table_exists(con, dataset, "file_registry", "_dlt_loads"):
             return set()
         rows = con.execute(
             f'select distinct r.source_sha256 from "{dataset}".file_registry as r '
@@ -293,12 +289,7 @@ def datasets_without_data(datasets: Sequence[str]) -> list[str]:
     empty = []
     with duckdb.connect(str(db), read_only=True) as con:
         for dataset in datasets:
-            present = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name in ('file_registry', '_dlt_loads')",
-                [dataset],
-            ).fetchall()[0][0]
-            loaded = present == 2 and con.execute(
+            loaded = table_exists(con, dataset, "file_registry", "_dlt_loads") and con.execute(
                 f'select count(*) from "{dataset}".file_registry as r '
                 f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id '
                 "and l.status = 0 where r.outcome = 'loaded'"

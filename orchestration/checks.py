@@ -141,8 +141,8 @@ def evaluate(log: DagsterLogManager, name: str, blocking: bool, run: Callable[[]
 def fail_closed_check(asset: AssetKey, name: str, blocking: bool, description: str,
                       run: Callable[[AssetCheckExecutionContext], CheckResult], *,
                       gx: bool = False) -> AssetChecksDefinition:
-    """An asset check of ``asset`` that :func:`evaluate`\ s ``run`` and records the result for
-    the publish gate."""
+    """An asset check of ``asset`` that runs ``run`` through :func:`evaluate` and records the
+    result for the publish gate."""
 
     @asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:

@@ -25,17 +25,10 @@ import duckdb
 
 from quality import holds
 from warehouse.checks import CheckResult
+from warehouse.db import table_exists
 
 # Shown in check metadata: enough to find the problem, small enough for the UI.
 MAX_ROWS_SHOWN = 50
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -166,7 +159,7 @@ order by source_file
 
 def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """Every loaded DATEV file reconciles to the cent with what reached the warehouse."""
-    if not _exists(con, "raw_accounting", "bookings"):
+    if not table_exists(con, "raw_accounting", "bookings"):
         return CheckResult(
             passed=True, description="no DATEV bookings loaded yet: nothing to reconcile")
     files = _records(con, FILES_SQL.format(held_load_ids=holds.held_load_ids_sql()))
@@ -362,7 +355,7 @@ order by 1, 2, 3
 
 def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """The finance mart (and the impact mart's money) reconcile to the bookings to the cent."""
-    if not _exists(con, "marts", "mart_finance_by_cost_centre_month"):
+    if not table_exists(con, "marts", "mart_finance_by_cost_centre_month"):
         return CheckResult(
             passed=False, description="marts.mart_finance_by_cost_centre_month does not exist")
     months = _records(con, FINANCE_SQL)
@@ -379,7 +372,7 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult
                              "month": f"{m['month']:%Y-%m}", **wrong,
                              "unclassified_accounts": m["unclassified"]})
     impact: list[dict[str, Any]] = []
-    if _exists(con, "marts", "mart_impact"):
+    if table_exists(con, "marts", "mart_impact"):
         impact = _records(con, IMPACT_SQL)
         failures.extend({"problem": "impact mart differs from finance mart", **r} for r in impact)
     total = {
@@ -398,7 +391,7 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult
         metadata={
             "organisation_months": len(months),
             "impact_mart_compared": (
-                "mart_impact" if _exists(con, "marts", "mart_impact") else "(none yet)"
+                "mart_impact" if table_exists(con, "marts", "mart_impact") else "(none yet)"
             ),
             "total_costs_eur": total["costs_eur"],
             "total_revenues_eur": total["revenues_eur"],
@@ -451,7 +444,7 @@ order by absolute_eur desc, organisation_code, unmapped, code
 
 def unmapped_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """Profit-and-loss bookings whose account or cost centre maps to nothing, with amounts."""
-    if not _exists(con, "intermediate", "int_bookings_categorised"):
+    if not table_exists(con, "intermediate", "int_bookings_categorised"):
         return CheckResult(
             passed=False, description="intermediate.int_bookings_categorised does not exist")
     rows = _records(con, UNMAPPED_SQL)

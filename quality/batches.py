@@ -26,6 +26,7 @@ from ingestion.standard import EntitySpec, standard
 from quality.gx import new_suite, run_suite_in_parts
 from warehouse import paths
 from warehouse.checks import CheckResult
+from warehouse.db import table_exists
 
 CASE_MANAGEMENT = "raw_case_management"
 ACCOUNTING = "raw_accounting"
@@ -186,10 +187,7 @@ def _read_only() -> duckdb.DuckDBPyConnection:
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
     """Which of ``load_ids`` dlt recorded as completed in ``dataset``, and their rows' count."""
     with _read_only() as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?", [dataset, table]
-        ).fetchall()[0][0]
+        exists = table_exists(con, dataset, table)
         completed = [r[0] for r in con.execute(
             f'select load_id from "{dataset}"._dlt_loads '
             "where status = 0 and list_contains(?::varchar[], load_id) order by load_id",

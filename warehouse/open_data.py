@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from warehouse import paths, settings
+from warehouse.db import table_exists
 from warehouse.registry import Registry
 from warehouse.suppression import (
     TOTAL,
@@ -210,11 +211,7 @@ def directory_rows(build_db: Path) -> list[dict[str, Any]]:
     if not build_db.exists():
         return []
     with duckdb.connect(str(build_db), read_only=True) as con:
-        present = con.sql(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'staging' and table_name = 'stg_reference__locations'"
-        ).fetchall()[0][0]
-        if not present:
+        if not table_exists(con, "staging", "stg_reference__locations"):
             return []
         rel = con.sql("select * from staging.stg_reference__locations "
                       "order by organisation_code, department_code")
