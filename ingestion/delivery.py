@@ -19,7 +19,6 @@ Nothing is silently dropped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -28,10 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dlt
 import duckdb
 import pyarrow as pa
+from dlt.sources import DltResource
 
 from warehouse import paths, settings
+from warehouse.db import table_exists
+from warehouse.files import sha256_file
 
 # Names senders write under before they rename a file into place (besides a leading dot).
 INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
@@ -98,14 +101,6 @@ def complete_files(inbox: Path, pattern: str) -> list[Path]:
     if not inbox.is_dir():
         return []
     return [p for p in sorted(inbox.glob(pattern)) if p.is_file() and is_complete(p)]
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def relative_to_inbox(path: Path) -> str:
@@ -221,7 +216,7 @@ def deliver(
     outcomes: list[FileOutcome] = []
     seen = set(skip_hashes)
     for path in files:
-        digest = sha256_of(path)
+        digest = sha256_file(path)
         if digest in seen:
             log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
                      relative_to_inbox(path), digest[:12])
@@ -249,12 +244,7 @@ def loaded_hashes(dataset: str) -> set[str]:
     if not db.exists():
         return set()
     with duckdb.connect(str(db), read_only=True) as con:
-        present = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name in ('file_registry', '_dlt_loads')",
-            [dataset],
-        ).fetchall()[0][0]
-        if present < 2:
+        if not table_exists(con, dataset, "file_registry", "_dlt_loads"):
             return set()
         rows = con.execute(
             f'select distinct r.source_sha256 from "{dataset}".file_registry as r '
@@ -299,12 +289,7 @@ def datasets_without_data(datasets: Sequence[str]) -> list[str]:
     empty = []
     with duckdb.connect(str(db), read_only=True) as con:
         for dataset in datasets:
-            present = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name in ('file_registry', '_dlt_loads')",
-                [dataset],
-            ).fetchall()[0][0]
-            loaded = present == 2 and con.execute(
+            loaded = table_exists(con, dataset, "file_registry", "_dlt_loads") and con.execute(
                 f'select count(*) from "{dataset}".file_registry as r '
                 f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id '
                 "and l.status = 0 where r.outcome = 'loaded'"
@@ -312,3 +297,43 @@ def datasets_without_data(datasets: Sequence[str]) -> list[str]:
             if not loaded:
                 empty.append(dataset)
     return empty
+
+
+def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]:
+    """The newest completed load of a file of ``dataset`` (whose files lie in
+    ``<dataset folder>/<organisation>/<department>/``), per (organisation, department)."""
+    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
+        return {}  # nothing delivered yet: no department is late
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        rows = con.sql(
+            f"select split_part(r.source_file, '/', 2) as organisation_code, "
+            f"split_part(r.source_file, '/', 3) as department_code, "
+            f"max(r.registered_at) as last_at "
+            f'from "{dataset}".file_registry as r '
+            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+            f"group by 1, 2"
+        ).fetchall()
+    return {(org, code): last_at.astimezone(UTC) for org, code, last_at in rows if org and code}
+
+
+# The two tables every source writes about its files: builder of the rows, and the schema.
+_OUTCOME_TABLES: dict[str, tuple[Callable[[Sequence[FileOutcome]], pa.Table], pa.Schema]] = {
+    "quarantine": (quarantine_table, QUARANTINE_SCHEMA),
+    "file_registry": (registry_table, REGISTRY_SCHEMA),
+}
+
+
+def outcome_resource(name: str, outcomes: Callable[[], Sequence[FileOutcome]],
+                     present: frozenset[str] | None, doc: str) -> DltResource:
+    """The dlt resource ``quarantine`` or ``file_registry`` of a source: the rows of the file
+    outcomes ``outcomes()`` gives when the load runs (or the empty table, see
+    :func:`rows_or_empty`); ``doc`` describes the table (the asset's description)."""
+    build, schema = _OUTCOME_TABLES[name]
+
+    def rows() -> Iterator[pa.Table]:
+        found = outcomes()
+        tables = [build(found)] if found else []
+        yield from rows_or_empty(name, tables, present, schema.empty_table)
+
+    rows.__doc__ = doc
+    return dlt.resource(rows, name=name, write_disposition="append")

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from warehouse import paths, settings
+from warehouse.db import table_exists
 
 # 128 bits of the HMAC: collision-free for any realistic number of people, half the storage.
 PSEUDONYM_HEX_CHARS = 32
@@ -122,11 +123,7 @@ def key_fingerprint(key: bytes | None = None) -> str:
 
 
 def _recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'datenwerk_meta' and table_name = 'pseudonym_key'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "datenwerk_meta", "pseudonym_key"):
         return None
     rows = con.execute(
         f"select fingerprint from {KEY_TABLE} order by recorded_at desc limit 1"

@@ -21,14 +21,18 @@ import csv
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from ingestion.delivery import FileOutcome, FileRejected, quarantine_table, sha256_of
+from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
+from warehouse.files import sha256_file
+from warehouse.registry import Registry
 
 LANGUAGES = ("de", "en")
 
@@ -123,7 +127,7 @@ def _fmt_date(value: date | None) -> str:
     return f"{value:%d.%m.%Y}" if value else "-"
 
 
-def _validate_datev(path: Path, v: Validation) -> None:
+def _validate_datev(path: Path, v: Validation, _: object) -> None:
     from ingestion.accounting import Parsed, load_file
     from ingestion.accounting.datev import (
         CATEGORIES_BUCHUNGSSTAPEL,
@@ -190,6 +194,44 @@ def _validate_case_management(path: Path, v: Validation, found) -> None:
     check_reject_share(path, v.outcome)
 
 
+@dataclass(frozen=True)
+class FileKind:
+    """One kind of delivered file: how validation recognises it and reads it as the load would.
+
+    ``detect(path, profile)`` returns what it found (truthy) or None; ``validate(path, v, found)``
+    reads the file into the validation ``v``.
+    """
+
+    detect: Callable[[Path, str | None], Any]
+    validate: Callable[[Path, Validation, Any], None]
+
+
+def _datev_header(path: Path, profile: str | None) -> bool | None:
+    return True if profile is None and _is_datev(path) else None
+
+
+def _reference_columns(path: Path, profile: str | None) -> str | None:
+    return _reference_table(path) if profile is None else None
+
+
+# Tried in this order; the first kind that recognises the file reads it. A forced export profile
+# (``--profile``) is recognised only by the case-management kind.
+FILE_KINDS: Registry[FileKind] = Registry("file kind", {
+    "datev": FileKind(_datev_header, _validate_datev),
+    "reference": FileKind(_reference_columns, _validate_reference),
+    "case_management": FileKind(_case_management_profile, _validate_case_management),
+})
+
+
+def _detected(path: Path, profile: str | None) -> tuple[FileKind, Any]:
+    for kind in FILE_KINDS.values():
+        if found := kind.detect(path, profile):
+            return kind, found
+    raise FileRejected(path, "not a kind of file Datenwerk loads: no DATEV header, and the "
+                             "header has the columns of no reference table and of no export "
+                             "profile")
+
+
 def validate_file(path: Path, profile: str | None = None) -> Validation:
     """Validate one file as the nightly load would read it; nothing is loaded or moved.
 
@@ -197,20 +239,12 @@ def validate_file(path: Path, profile: str | None = None) -> Validation:
     """
     from ingestion.accounting.datev import DatevFormatError
 
-    v = Validation(path, FileOutcome(path, sha256_of(path), "-", entity="-", profile="-"))
+    v = Validation(path, FileOutcome(path, sha256_file(path), "-", entity="-", profile="-"))
     try:
         if not path.stat().st_size:
             raise FileRejected(path, "the file is empty")
-        if profile is None and _is_datev(path):
-            _validate_datev(path, v)
-        elif profile is None and (table := _reference_table(path)):
-            _validate_reference(path, v, table)
-        elif found := _case_management_profile(path, profile):
-            _validate_case_management(path, v, found)
-        else:
-            raise FileRejected(path, "not a kind of file Datenwerk loads: no DATEV header, and "
-                                     "the header has the columns of no reference table and of "
-                                     "no export profile")
+        kind, found = _detected(path, profile)
+        kind.validate(path, v, found)
     except (FileRejected, DatevFormatError, pa.ArrowInvalid) as exc:
         # Unlike the load, the rows set aside stay listed: the sender wants to fix them all.
         v.outcome.rejected_reason = getattr(exc, "reason", str(exc))

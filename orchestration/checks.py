@@ -15,6 +15,7 @@ closed): a batch or mart nobody could validate is neither merged nor published.
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,19 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetKey,
+    DagsterLogManager,
     MetadataValue,
     asset_check,
 )
 
+from ingestion import accounting, case_management
 from quality import accounting as accounting_checks
 from quality import batches, holds, suites
-from quality.gx import SuiteResult
 from warehouse import gate, paths
+from warehouse.checks import CheckResult
+from warehouse.publish import mart_row_count
 
+from .deliveries import Problem, problem_rows, problems
 from .faults import describe_fault
 from .transform import DBT_PROJECT
 
@@ -42,7 +47,7 @@ def _severity(blocking: bool) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN
 
 
-def _docs_metadata(result: SuiteResult | None = None) -> dict[str, Any]:
+def _docs_metadata(result: CheckResult | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "data_docs": MetadataValue.path(str(paths.data_docs_dir() / "index.html")),
     }
@@ -51,32 +56,62 @@ def _docs_metadata(result: SuiteResult | None = None) -> dict[str, Any]:
     return metadata
 
 
-def _crashed(context: AssetCheckExecutionContext, name: str, blocking: bool,
-             exc: Exception) -> AssetCheckResult:
-    context.log.error(f"{name} crashed: {exc!r}")
+def _table_md(rows: list[dict[str, object]]) -> str:
+    if not rows:
+        return "(none)"
+    names = list(rows[0])
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(str(r[n]) for n in names) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _metadata_value(value: Any) -> Any:
+    """A plain value of a :class:`CheckResult`'s metadata as Dagster metadata of its kind."""
+    if isinstance(value, bool):
+        return MetadataValue.text(str(value))
+    if isinstance(value, int):
+        return MetadataValue.int(value)
+    if isinstance(value, float):
+        return MetadataValue.float(value)
+    if isinstance(value, datetime):
+        return MetadataValue.timestamp(value)
+    if isinstance(value, list | dict):
+        return MetadataValue.json(json.loads(json.dumps(value, default=str)))
+    return MetadataValue.text(str(value))
+
+
+def _gx_metadata(result: CheckResult) -> dict[str, Any]:
+    return {
+        "rows": MetadataValue.int(result.rows),
+        "expectations_evaluated": MetadataValue.int(result.evaluated),
+        "expectations_failed": MetadataValue.int(len(result.failed)),
+        "failed_expectations": MetadataValue.json(result.failed),
+        "notes": MetadataValue.text("; ".join(result.notes) or "-"),
+    }
+
+
+def _dagster_result(result: CheckResult, blocking: bool, gx: bool,
+                    **ids: Any) -> AssetCheckResult:
+    metadata: dict[str, Any] = _gx_metadata(result) if gx else {}
+    metadata.update({key: _metadata_value(value) for key, value in result.metadata.items()})
+    metadata.update({key: MetadataValue.md(_table_md(rows))
+                     for key, rows in result.tables.items()})
+    if gx:
+        metadata.update(_docs_metadata(result))
+    return AssetCheckResult(passed=result.passed, severity=_severity(blocking),
+                            description=result.summary()[:1000], metadata=metadata, **ids)
+
+
+def _crashed(log: DagsterLogManager, name: str, blocking: bool, exc: Exception, gx: bool,
+             **ids: Any) -> AssetCheckResult:
+    log.error(f"{name} crashed: {exc!r}")
     return AssetCheckResult(
+        **ids,
         passed=False,
         severity=_severity(blocking),
         description=f"check crashed (counted as failed): {describe_fault(exc)}"[:1000],
-        metadata={"error": MetadataValue.text(repr(exc)[:2000]), **_docs_metadata()},
-    )
-
-
-def _suite_result(result: SuiteResult, blocking: bool,
-                  extra: dict[str, Any] | None = None) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=result.success,
-        severity=_severity(blocking),
-        description=result.summary(),
-        metadata={
-            "rows": MetadataValue.int(result.rows),
-            "expectations_evaluated": MetadataValue.int(result.evaluated),
-            "expectations_failed": MetadataValue.int(len(result.failed)),
-            "failed_expectations": MetadataValue.json(result.failed),
-            "notes": MetadataValue.text("; ".join(result.notes) or "-"),
-            **(extra or {}),
-            **_docs_metadata(result),
-        },
+        metadata={"error": MetadataValue.text(repr(exc)[:2000]),
+                  **(_docs_metadata() if gx else {})},
     )
 
 
@@ -90,16 +125,29 @@ def recorded(context: AssetCheckExecutionContext, asset: AssetKey, name: str,
     return result
 
 
-def _gx_check(asset: AssetKey, name: str, blocking: bool, description: str,
-              run: Callable[[AssetCheckExecutionContext], tuple[SuiteResult, dict[str, Any]]]
-              ) -> AssetChecksDefinition:
+def evaluate(log: DagsterLogManager, name: str, blocking: bool, run: Callable[[], CheckResult],
+             *, gx: bool = False, **ids: Any) -> AssetCheckResult:
+    """The one fail-closed evaluation of every check: ``run``'s :class:`CheckResult` as a Dagster
+    result; a crash counts as failed with the declared severity. ``gx`` adds the expectation
+    counts and the Data Docs links; ``ids`` (``asset_key``, ``check_name``) name the check where
+    an asset yields it itself."""
+    try:
+        result = run()
+    except Exception as exc:  # noqa: BLE001 - fail closed on any crash
+        return _crashed(log, name, blocking, exc, gx, **ids)
+    return _dagster_result(result, blocking, gx, **ids)
+
+
+def fail_closed_check(asset: AssetKey, name: str, blocking: bool, description: str,
+                      run: Callable[[AssetCheckExecutionContext], CheckResult], *,
+                      gx: bool = False) -> AssetChecksDefinition:
+    """An asset check of ``asset`` that runs ``run`` through :func:`evaluate` and records the
+    result for the publish gate."""
+
     @asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        try:
-            result, extra = run(context)
-        except Exception as exc:  # noqa: BLE001 - fail closed on any crash
-            return recorded(context, asset, name, _crashed(context, name, blocking, exc))
-        return recorded(context, asset, name, _suite_result(result, blocking, extra))
+        result = evaluate(context.log, name, blocking, lambda: run(context), gx=gx)
+        return recorded(context, asset, name, result)
 
     return _check
 
@@ -125,18 +173,17 @@ def batch_load_ids(context: AssetCheckExecutionContext, key: AssetKey) -> list[s
 def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
     key = AssetKey([dataset, table])
 
-    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
+    def run(context: AssetCheckExecutionContext) -> CheckResult:
         load_ids = batch_load_ids(context, key)
         try:
             result = batches.validate_batch(dataset, table, load_ids, run_name=context.run.run_id)
         except Exception:
             _hold(context, load_ids, "the check crashed")
             raise
-        extra: dict[str, Any] = {"load_ids": MetadataValue.json(load_ids)}
-        if not result.success:
-            held = _hold(context, load_ids, result.summary())
-            extra["held_loads"] = MetadataValue.json(held)
-        return result, extra
+        result.metadata["load_ids"] = load_ids
+        if not result.passed:
+            result.metadata["held_loads"] = _hold(context, load_ids, result.summary())
+        return result
 
     def _hold(context: AssetCheckExecutionContext, load_ids: list[str], reason: str) -> list[str]:
         # Never merged by a later run either, until released (quality/holds.py).
@@ -149,99 +196,102 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
         return held
 
     what = "DATEV booking lines" if table == "bookings" else f"{table} (data standard v1)"
-    return _gx_check(
+    return fail_closed_check(
         key, name, True,
         f"Great Expectations suite on the new batch of {what}: required fields, codes, ranges, "
         "pseudonyms, rules and keys, on the rows of this run's completed dlt loads. Blocking: "
         "a failure stops staging (dbt) and publication in this run, and holds the loads out of "
         "staging in later runs until released (`datenwerk release`).",
-        run,
+        run, gx=True,
     )
 
 
 def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
-    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
+    def run(context: AssetCheckExecutionContext) -> CheckResult:
         spec = suites.mart_spec(mart.name)  # the manifest of the code that runs
         return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run.run_id,
-                               spec=spec), {}
+                               spec=spec)
 
-    return _gx_check(
+    return fail_closed_check(
         AssetKey([mart.name]), f"gx_{mart.name}", True,
         f"Great Expectations suite for {mart.name}: unique keys, rates in [0, 1], counts, "
         "durations and costs non-negative (from the column names), plus the extras of its "
         "meta.gx. Blocking: a failure stops publication.",
-        run,
+        run, gx=True,
     )
 
 
 def _row_count_check(mart: suites.MartSpec) -> AssetChecksDefinition:
-    def run(context: AssetCheckExecutionContext) -> tuple[SuiteResult, dict[str, Any]]:
-        with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-            rows = con.sql(f'select count(*) from marts."{mart.name}"').fetchall()[0][0]
-        return suites.validate_row_count(mart.name, rows, run_name=context.run.run_id), {}
+    def run(context: AssetCheckExecutionContext) -> CheckResult:
+        return suites.validate_row_count(mart.name, mart_row_count(mart.name),
+                                         run_name=context.run.run_id)
 
-    return _gx_check(
+    return fail_closed_check(
         AssetKey([mart.name]), f"gx_{mart.name}_row_count", False,
         f"Warning: the row count of {mart.name} lies within DATENWERK_ROW_COUNT_BAND (default "
         "±30 %) of its rows in the last publication; skipped on the first publication.",
+        run, gx=True,
+    )
+
+
+def _accounting_check(asset: str, name: str, blocking: bool, description: str,
+                      run: Callable[[duckdb.DuckDBPyConnection], CheckResult]
+                      ) -> AssetChecksDefinition:
+    def on_build_db(context: AssetCheckExecutionContext) -> CheckResult:
+        with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+            return run(con)
+
+    return fail_closed_check(AssetKey([asset]), name, blocking, description, on_build_db)
+
+
+def _held_loads(context: AssetCheckExecutionContext) -> CheckResult:
+    current = holds.held()
+    return CheckResult(
+        passed=not current,
+        description=(
+            "no loads are held" if not current else
+            f"{len(current)} load(s) held out of this publication: "
+            + "; ".join(f"{h.load_id} ({h.dataset}: {', '.join(h.tables)})" for h in current)
+        ),
+        metadata={
+            "held_loads": [
+                {"load_id": h.load_id, "dataset": h.dataset, "tables": list(h.tables),
+                 "checks": list(h.checks), "held_at": h.held_at} for h in current
+            ],
+        },
+    )
+
+
+def _deliveries_check(dataset: str) -> AssetChecksDefinition:
+    def run(context: AssetCheckExecutionContext) -> CheckResult:
+        db = paths.build_db()
+        found: list[Problem] = []
+        if db.exists():
+            with duckdb.connect(str(db), read_only=True) as con:
+                found = problems(con, dataset, latest_per_file=True)
+        return CheckResult(
+            passed=not found,
+            description=(f"{len(found)} delivered file(s) rejected or with rows set aside."
+                         if found else "Every file's latest delivery loaded completely."),
+            metadata={"deliveries_with_problems": len(found),
+                      "delivery_problems": problem_rows(found)},
+            tables={"files": problem_rows(found)},
+        )
+
+    return fail_closed_check(
+        AssetKey([dataset, "file_registry"]), "deliveries_accepted", False,
+        "The latest delivery of every file loaded completely. Warning when a file was "
+        "rejected or had rows set aside: its steward was e-mailed; reasons in "
+        "protected/reports/.",
         run,
     )
 
 
 MARTS = suites.discover_marts(DBT_PROJECT.manifest_path)
-BATCH_CHECKS = [_batch_check(ds, table, name)
-                for (ds, table), name in batches.batch_tables().items()]
-MART_CHECKS = [_mart_check(m) for m in MARTS] + [_row_count_check(m) for m in MARTS]
-CHECKS = BATCH_CHECKS + MART_CHECKS
-
-
-
-
-def _table_md(rows: list[dict[str, object]]) -> str:
-    if not rows:
-        return "(none)"
-    names = list(rows[0])
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(str(r[n]) for n in names) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _accounting_check(
-    asset: str, name: str, blocking: bool, description: str, run: Callable[..., Any]
-) -> AssetChecksDefinition:
-    severity = AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN
-
-    @asset_check(asset=AssetKey([asset]), name=name, blocking=blocking, description=description)
-    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        try:
-            with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-                outcome = run(con)
-        except Exception as exc:  # noqa: BLE001 - fail closed on any crash
-            context.log.error(f"{name} crashed: {exc!r}")
-            return recorded(context, AssetKey([asset]), name, AssetCheckResult(
-                passed=False,
-                severity=severity,
-                description=f"check crashed: {describe_fault(exc)}"[:1000],
-                metadata={"error": MetadataValue.text(repr(exc))},
-            ))
-        metadata: dict[str, Any] = {
-            key: MetadataValue.json(json.loads(json.dumps(value, default=str)))
-            if isinstance(value, (list, dict)) else MetadataValue.text(str(value))
-            for key, value in outcome.metadata.items()
-        }
-        for key, rows in outcome.tables.items():
-            metadata[key] = MetadataValue.md(_table_md(rows))
-        return recorded(context, AssetKey([asset]), name, AssetCheckResult(
-            passed=outcome.passed,
-            severity=severity,
-            description=outcome.description[:1000],
-            metadata=metadata,
-        ))
-
-    return _check
-
-
-ACCOUNTING_CHECKS = [
+CHECKS = [
+    *(_batch_check(ds, table, name) for (ds, table), name in batches.batch_tables().items()),
+    *(_mart_check(m) for m in MARTS),
+    *(_row_count_check(m) for m in MARTS),
     _accounting_check(
         "stg_accounting__bookings",
         "reconcile_bookings_to_files",
@@ -275,37 +325,12 @@ ACCOUNTING_CHECKS = [
         ),
         run=accounting_checks.unmapped_bookings,
     ),
-]
-CHECKS += ACCOUNTING_CHECKS
-
-
-@asset_check(
-    asset=AssetKey(["published_marts"]),
-    name="no_held_loads",
-    blocking=False,
-    description=(
+    fail_closed_check(
+        AssetKey(["published_marts"]), "no_held_loads", False,
         "Warning while loads are held out of staging by a failed batch check: the publication "
         "leaves their rows out until a corrected file arrives or the load is released "
-        "(`datenwerk held`, `datenwerk release LOAD_ID`)."
+        "(`datenwerk held`, `datenwerk release LOAD_ID`).",
+        _held_loads,
     ),
-)
-def no_held_loads() -> AssetCheckResult:
-    current = holds.held()
-    return AssetCheckResult(
-        passed=not current,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            "no loads are held" if not current else
-            f"{len(current)} load(s) held out of this publication: "
-            + "; ".join(f"{h.load_id} ({h.dataset}: {', '.join(h.tables)})" for h in current)
-        )[:1000],
-        metadata={
-            "held_loads": MetadataValue.json([
-                {"load_id": h.load_id, "dataset": h.dataset, "tables": list(h.tables),
-                 "checks": list(h.checks), "held_at": h.held_at} for h in current
-            ]),
-        },
-    )
-
-
-CHECKS.append(no_held_loads)
+    *(_deliveries_check(ds) for ds in (case_management.DATASET, accounting.DATASET)),
+]

@@ -7,13 +7,13 @@ Its ``--help`` text is :data:`DESCRIPTION`, written for the people who run it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -187,13 +187,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")
         cmd_demo_data(argparse.Namespace(seed=42, scale=args.scale))
     from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.utils import make_new_run_id
 
     from orchestration import runs
 
     started = time.monotonic()
     print(f"Running nightly_refresh on {paths.home()} ...")
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # the form of Dagster's own run ids
     log_file = paths.logs_dir() / f"run-{run_id}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     print(f"Full log: {log_file}")
@@ -457,128 +456,11 @@ Start with `datenwerk demo-data --scale 0.1` and `datenwerk run`; look at the re
 
 EPILOG = "Each command has its own --help, e.g. `datenwerk sql --help`."
 
-# INSTALL and LOAD would fetch or run an extension: the shell promises never to download one.
-REFUSED_STATEMENTS = {"LOAD": "extensions are not installed or loaded in `datenwerk sql` "
-                              "(it never downloads one); use a DuckDB of your own for that"}
-
-SQL_HELP = """\
-Statements end with ';'. The file is opened read-only.
-  .tables            list the published tables
-  .schema TABLE      columns of a table
-  .publication       which generation this is (run id, time, row counts, checks)
-  .quit              leave (or Ctrl-D)"""
-
-
-def _sql_dot_command(con: object, line: str) -> bool:
-    """Run a dot command; False for .quit."""
-    command, _, arg = line.partition(" ")
-    if command in (".quit", ".exit", ".q"):
-        return False
-    if command == ".tables":
-        con.sql("select table_name from information_schema.tables "  # type: ignore[attr-defined]
-                "where table_schema = 'main' order by 1").show(max_rows=1000)
-    elif command == ".schema" and arg.strip():
-        con.sql("select column_name, data_type from information_schema.columns "  # type: ignore[attr-defined]
-                "where table_name = ? order by ordinal_position",
-                params=[arg.strip().strip(";")]).show(max_rows=1000)
-    elif command == ".publication":
-        con.sql("select * from _publication").show(max_rows=1000)  # type: ignore[attr-defined]
-        con.sql("select passed, severity, count(*) as checks from _checks "  # type: ignore[attr-defined]
-                "group by all order by all").show()
-    else:
-        print(SQL_HELP)
-    return True
-
-
 def cmd_sql(args: argparse.Namespace) -> int:
     """A read-only SQL shell on the published marts (statements from a terminal or stdin)."""
-    import duckdb
+    from warehouse import shell
 
-    from warehouse.publish import generation_manifest
-
-    path = paths.published_db()
-    if args.generation:
-        path = paths.generations_dir() / generation_manifest(args.generation)["file"]
-    if not path.is_file():
-        print(f"Nothing published yet: {path} does not exist (run: datenwerk run).",
-              file=sys.stderr)
-        return 2
-    try:
-        # read-only; and no extension is fetched from the internet behind the analyst's back
-        con = duckdb.connect(str(path), read_only=True, config={
-            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-            "allow_community_extensions": False, "lock_configuration": True})
-    except duckdb.Error as exc:
-        print(f"Cannot open {path}: {exc}", file=sys.stderr)
-        return 2
-    interactive = args.command_text is None and sys.stdin.isatty()
-    errors = 0
-
-    def execute(text: str) -> None:
-        nonlocal errors
-        try:
-            for statement in duckdb.extract_statements(text):
-                refused = REFUSED_STATEMENTS.get(statement.type.name)
-                if refused:
-                    errors += 1
-                    query = statement.query.strip().rstrip(";")
-                    print(f"Refused: {query}: {refused}", file=sys.stderr)
-                    continue
-                relation = con.sql(statement.query)
-                if relation is not None:
-                    relation.show(max_rows=args.max_rows)
-        except duckdb.Error as exc:
-            errors += 1
-            print(f"Error: {exc}", file=sys.stderr)
-
-    if args.command_text is not None:
-        # dot commands work here as on stdin: each on a line of its own
-        sql_lines: list[str] = []
-        for line in args.command_text.splitlines() or [""]:
-            if line.strip().startswith("."):
-                if "\n".join(sql_lines).strip():
-                    execute("\n".join(sql_lines))
-                sql_lines = []
-                if not _sql_dot_command(con, line.strip()):
-                    break
-            else:
-                sql_lines.append(line)
-        if "\n".join(sql_lines).strip():
-            execute("\n".join(sql_lines))
-        return 1 if errors else 0
-    if interactive:
-        with contextlib.suppress(ImportError):
-            import readline  # noqa: F401 - line editing and history for input()
-        print(f"datenwerk sql: {path} (read-only). .help for help, .quit to leave.")
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input("datenwerk> " if not buffer else "       ...> ") if interactive \
-                else sys.stdin.readline()
-        except EOFError:
-            line = ""
-            if interactive:
-                print()
-            break
-        except KeyboardInterrupt:
-            buffer = []
-            print()
-            continue
-        if not interactive and line == "":
-            break
-        line = line.rstrip("\n")
-        if not buffer and line.strip().startswith("."):
-            if not _sql_dot_command(con, line.strip()):
-                break
-            continue
-        buffer.append(line)
-        if "\n".join(buffer).strip().endswith(";"):
-            execute("\n".join(buffer))
-            buffer = []
-    if "\n".join(buffer).strip():
-        execute("\n".join(buffer))
-    con.close()
-    return 1 if errors and not interactive else 0
+    return shell.run(args.generation, args.command_text, args.max_rows)
 
 
 def cmd_held(args: argparse.Namespace) -> int:

@@ -26,7 +26,6 @@ from dagster_dlt import DagsterDltResource  # noqa: E402
 
 from .alerts import dead_run_monitor, failure_alert  # noqa: E402
 from .checks import CHECKS  # noqa: E402
-from .deliveries import DELIVERY_CHECKS  # noqa: E402
 from .exports import department_exports  # noqa: E402
 from .freshness import (  # noqa: E402
     FRESHNESS_CHECKS,
@@ -76,7 +75,7 @@ defs = Definitions(
         open_data,
         data_quality_report,
     ],
-    asset_checks=[*CHECKS, *FRESHNESS_CHECKS, *DELIVERY_CHECKS],
+    asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
     jobs=[nightly_refresh, freshness_job],
     schedules=[nightly_schedule, freshness_schedule],
     sensors=[inbox_sensor, failure_alert, dead_run_monitor],

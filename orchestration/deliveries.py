@@ -19,17 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetKey,
     MetadataValue,
-    asset_check,
 )
 
-from ingestion import accounting, case_management
-from warehouse import paths, settings
+from warehouse import settings
 
 from .alerts import send_mail
 from .stewards import stewards
@@ -214,52 +208,14 @@ def notify(found: Sequence[Problem], warn: Callable[[str], None]) -> dict[str, i
     return sent
 
 
+def problem_rows(found: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [{"file": p.source_file, "outcome": p.outcome, "rows_read": p.rows_read,
+             "rows_loaded": p.rows_loaded, "rows_set_aside": p.rows_quarantined} for p in found]
+
+
 def problem_metadata(found: Sequence[Problem]) -> dict[str, MetadataValue]:
     """Metadata for the file registry's materialisation: files and counts, never values."""
     return {
         "deliveries_with_problems": MetadataValue.int(len(found)),
-        "delivery_problems": MetadataValue.json([{
-            "file": p.source_file, "outcome": p.outcome, "rows_read": p.rows_read,
-            "rows_loaded": p.rows_loaded, "rows_set_aside": p.rows_quarantined,
-        } for p in found]),
+        "delivery_problems": MetadataValue.json(problem_rows(found)),
     }
-
-
-def _registry_check(dataset: str) -> Any:
-    registry = AssetKey([dataset, "file_registry"])
-
-    @asset_check(
-        asset=registry,
-        name="deliveries_accepted",
-        blocking=False,
-        description=(
-            "The latest delivery of every file loaded completely. Warning when a file was "
-            "rejected or had rows set aside: its steward was e-mailed; reasons in "
-            "protected/reports/."),
-    )
-    def deliveries_accepted() -> AssetCheckResult:
-        db = paths.build_db()
-        found: list[Problem] = []
-        if db.exists():
-            with duckdb.connect(str(db), read_only=True) as con:
-                found = problems(con, dataset, latest_per_file=True)
-        rows = "\n".join(
-            f"| {p.source_file} | {p.outcome} | {p.rows_read} | {p.rows_loaded} | "
-            f"{p.rows_quarantined} |" for p in found)
-        return AssetCheckResult(
-            passed=not found,
-            severity=AssetCheckSeverity.WARN,
-            description=(f"{len(found)} delivered file(s) rejected or with rows set aside."
-                         if found else "Every file's latest delivery loaded completely."),
-            metadata={
-                **problem_metadata(found),
-                "files": MetadataValue.md(
-                    "| file | outcome | read | loaded | set aside |\n|---|---|---|---|---|\n"
-                    + rows),
-            },
-        )
-
-    return deliveries_accepted
-
-
-DELIVERY_CHECKS = [_registry_check(case_management.DATASET), _registry_check(accounting.DATASET)]

@@ -35,18 +35,18 @@ WAREHOUSE_POOL = "warehouse_writer"  # DuckDB allows one writing process per fil
 
 
 class DatenwerkDltTranslator(DagsterDltTranslator):
-    """Keys ``[dataset, table]``, group ``ingestion``, the resource docstring as description,
-    owners from the stewards file (by ``dataset/table``, then by dataset)."""
+    """Keys ``[dataset, table]``, group ``ingestion``, owners from the stewards file (by
+    ``dataset/table``, then by dataset). dagster-dlt's own spec already carries the resource
+    function's docstring as description."""
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
         dataset = data.pipeline.dataset_name if data.pipeline else "raw"
-        doc = (data.resource._pipe.gen.__doc__ if callable(data.resource._pipe.gen) else None)
         return spec.replace_attributes(
             key=AssetKey([dataset, data.resource.name]),
             deps=[],
             group_name="ingestion",
-            description=(doc or spec.description or "").strip(),
+            description=(spec.description or "").strip(),
             kinds={"dlt", "duckdb"},
             owners=stewards().owners_for([f"{dataset}/{data.resource.name}", dataset]),
         )

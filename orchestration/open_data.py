@@ -1,10 +1,11 @@
 """The open-data step: build a candidate folder, prove it safe (blocking check), then swap it in."""
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -15,11 +16,35 @@ from dagster import (
 
 from warehouse import open_data as od
 from warehouse import paths, settings
+from warehouse.checks import CheckResult
 
+from .checks import evaluate
 from .ingestion import WAREHOUSE_POOL
 
 OPEN_DATA = AssetKey(["open_data"])
 NO_DISCLOSURE = "no_disclosure"
+
+
+def _verified(candidate: Path) -> CheckResult:
+    """Build the open data into ``candidate`` and prove it discloses nothing."""
+    od.build(candidate, paths.published_db(), paths.build_db())
+    report = od.verify_folder(candidate)
+    problems = report.problems
+    metadata: dict[str, Any] = {
+        "threshold": settings.SUPPRESSION_THRESHOLD,
+        "protection_margin": settings.PROTECTION_MARGIN,
+        "suppressed_cells": report.hidden_cells,
+        "published_cells": report.published_cells,
+    }
+    if report.narrowest != float("inf"):
+        metadata["narrowest_interval"] = float(report.narrowest)
+    return CheckResult(
+        passed=not problems,
+        description=(f"{len(problems)} problem(s), first: {problems[0]}" if problems else
+                     f"no disclosure in {report.published_cells} published cells"),
+        metadata=metadata,
+        tables={"problems": [{"problem": p} for p in problems[:50]]},
+    )
 
 
 @asset(
@@ -51,35 +76,14 @@ NO_DISCLOSURE = "no_disclosure"
 def open_data(context: AssetExecutionContext) -> Iterator[AssetCheckResult | MaterializeResult]:
     candidate = od.new_candidate()
     try:
-        try:
-            od.build(candidate, paths.published_db(), paths.build_db())
-            report = od.verify_folder(candidate)
-            problems, crashed = report.problems, None
-        except Exception as exc:  # noqa: BLE001 - a crash in the check fails it (fail closed)
-            report, problems, crashed = None, [f"verification crashed: {exc!r}"], exc
-        metadata: dict[str, MetadataValue] = {
-            "threshold": MetadataValue.int(settings.SUPPRESSION_THRESHOLD),
-            "protection_margin": MetadataValue.int(settings.PROTECTION_MARGIN),
-            "problems": MetadataValue.md(
-                "\n".join(f"- {p}" for p in problems[:50]) or "none"),
-        }
-        if report is not None:
-            metadata["suppressed_cells"] = MetadataValue.int(report.hidden_cells)
-            metadata["published_cells"] = MetadataValue.int(report.published_cells)
-            if report.narrowest != float("inf"):
-                metadata["narrowest_interval"] = MetadataValue.float(float(report.narrowest))
-        yield AssetCheckResult(
-            asset_key=OPEN_DATA,
-            check_name=NO_DISCLOSURE,
-            passed=not problems,
-            severity=AssetCheckSeverity.ERROR,
-            metadata=metadata,
-        )
-        if problems:
+        check = evaluate(context.log, NO_DISCLOSURE, True, lambda: _verified(candidate),
+                         asset_key=OPEN_DATA, check_name=NO_DISCLOSURE)
+        yield check
+        if not check.passed:
             raise od.OpenDataBlocked(
-                f"open data not published ({len(problems)} problem(s), first: {problems[0]}); "
+                f"open data not published ({check.description}); "
                 f"the previous publication stays at {paths.open_data_dir()}."
-            ) from crashed
+            )
         files = od.data_rows(candidate)
         final = od.swap_in(candidate)
     finally:

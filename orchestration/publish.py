@@ -18,7 +18,8 @@ from dagster import (
 )
 
 from warehouse import gate, marts, paths
-from warehouse.publish import CheckOutcome, publish
+from warehouse.checks import CheckResult
+from warehouse.publish import publish
 
 from .checks import CHECKS
 from .faults import RETRY_POLICY, classified_faults
@@ -48,7 +49,7 @@ def _blocking_check_keys() -> list[AssetKey]:
     return sorted(keys - published, key=lambda k: k.to_user_string())
 
 
-def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
+def run_check_outcomes(context: AssetExecutionContext) -> list[CheckResult]:
     """Every check evaluation of this run so far (dbt tests included), in event order."""
     records = context.instance.get_records_for_run(
         run_id=context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
@@ -60,7 +61,7 @@ def run_check_outcomes(context: AssetExecutionContext) -> list[CheckOutcome]:
             continue
         evaluation = event.asset_check_evaluation_data
         outcomes.append(
-            CheckOutcome(
+            CheckResult(
                 asset_key=evaluation.asset_key.to_user_string(),
                 check_name=evaluation.check_name,
                 passed=bool(evaluation.passed),
@@ -91,7 +92,7 @@ def _planned_blocking_checks(context: AssetExecutionContext) -> set[AssetCheckKe
 
 
 def failed_blocking_checks(
-    context: AssetExecutionContext, outcomes: list[CheckOutcome] | None = None
+    context: AssetExecutionContext, outcomes: list[CheckResult] | None = None
 ) -> list[str]:
     """Checks of this run that block publication: failed with severity ERROR, or blocking and
     part of the run but without a result (it crashed or has not run yet): fail closed.
@@ -129,11 +130,11 @@ def gated_checks() -> dict[str, set[str]]:
     return required
 
 
-def checked_outcomes(found: gate.GateVerdict, run: list[CheckOutcome]) -> list[CheckOutcome]:
+def checked_outcomes(found: gate.GateVerdict, run: list[CheckResult]) -> list[CheckResult]:
     """What the generation records as its checks: the results on exactly its tables' content,
     and this run's results on anything else (the batches it loaded)."""
     outcomes = [
-        CheckOutcome(asset_key=table, check_name=r.check_name, passed=r.passed,
+        CheckResult(asset_key=table, check_name=r.check_name, passed=r.passed,
                      severity=r.severity, blocking=None, description=r.description)
         for table, records in sorted(found.passed.items()) for r in records.values()
     ]

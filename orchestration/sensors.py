@@ -36,8 +36,9 @@ from dagster import (
 )
 
 from ingestion import accounting, case_management, delivery, reference
-from ingestion.delivery import loaded_hashes, sha256_of
+from ingestion.delivery import loaded_hashes
 from warehouse import paths
+from warehouse.files import sha256_file
 
 JOB_NAME = "nightly_refresh"  # load, transform, check, publish: the ingest-and-refresh job
 # Where each source's loader looks: the same patterns and the same protocol as the loaders.
@@ -92,7 +93,7 @@ def scan(inbox: Path, cursor: Cursor) -> dict[str, str]:
         if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
             current[rel] = cached
         else:
-            current[rel] = [stat.st_mtime_ns, stat.st_size, sha256_of(path)]
+            current[rel] = [stat.st_mtime_ns, stat.st_size, sha256_file(path)]
     cursor.files = current
     return {rel: entry[2] for rel, entry in current.items()}
 

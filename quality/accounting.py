@@ -12,40 +12,23 @@
 - :func:`unmapped_bookings` (warning): profit-and-loss bookings whose account or cost centre maps
   to nothing, with their amounts (they are kept in the marts as 'unmapped', never dropped).
 
-Each function takes a DuckDB connection (read-only is enough) and returns a :class:`CheckOutcome`
+Each function takes a DuckDB connection (read-only is enough) and returns a :class:`CheckResult`
 whose metadata holds plain values, so Dagster (or anything else) can show them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 from quality import holds
+from warehouse.checks import CheckResult
+from warehouse.db import table_exists
 
 # Shown in check metadata: enough to find the problem, small enough for the UI.
 MAX_ROWS_SHOWN = 50
-
-
-@dataclass
-class CheckOutcome:
-    """Result of one accounting check: passed, a one-line description, tables for the UI."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -174,10 +157,11 @@ order by source_file
 """
 
 
-def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """Every loaded DATEV file reconciles to the cent with what reached the warehouse."""
-    if not _exists(con, "raw_accounting", "bookings"):
-        return CheckOutcome(True, "no DATEV bookings loaded yet: nothing to reconcile")
+    if not table_exists(con, "raw_accounting", "bookings"):
+        return CheckResult(
+            passed=True, description="no DATEV bookings loaded yet: nothing to reconcile")
     files = _records(con, FILES_SQL.format(held_load_ids=holds.held_load_ids_sql()))
     failures: list[dict[str, Any]] = []
     for f in files:
@@ -227,9 +211,9 @@ def reconcile_bookings_to_files(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         if passed else f"{len(failures)} reconciliation failure(s): {failures[0]}"
     ) + (f"; {len(held)} re-delivery(ies) held for a steward's confirmation "
          "(`datenwerk held`)" if held else "")
-    return CheckOutcome(
-        passed,
-        description,
+    return CheckResult(
+        passed=passed,
+        description=description,
         metadata={
             "files": len(files),
             "held_redeliveries": held,
@@ -369,10 +353,11 @@ order by 1, 2, 3
 """
 
 
-def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """The finance mart (and the impact mart's money) reconcile to the bookings to the cent."""
-    if not _exists(con, "marts", "mart_finance_by_cost_centre_month"):
-        return CheckOutcome(False, "marts.mart_finance_by_cost_centre_month does not exist")
+    if not table_exists(con, "marts", "mart_finance_by_cost_centre_month"):
+        return CheckResult(
+            passed=False, description="marts.mart_finance_by_cost_centre_month does not exist")
     months = _records(con, FINANCE_SQL)
     failures: list[dict[str, Any]] = []
     for m in months:
@@ -387,7 +372,7 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcom
                              "month": f"{m['month']:%Y-%m}", **wrong,
                              "unclassified_accounts": m["unclassified"]})
     impact: list[dict[str, Any]] = []
-    if _exists(con, "marts", "mart_impact"):
+    if table_exists(con, "marts", "mart_impact"):
         impact = _records(con, IMPACT_SQL)
         failures.extend({"problem": "impact mart differs from finance mart", **r} for r in impact)
     total = {
@@ -400,13 +385,13 @@ def reconcile_finance_to_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcom
         f"costs {total['costs_eur']} EUR, revenues {total['revenues_eur']} EUR"
         if passed else f"{len(failures)} month(s) do not reconcile: {failures[0]}"
     )
-    return CheckOutcome(
-        passed,
-        description,
+    return CheckResult(
+        passed=passed,
+        description=description,
         metadata={
             "organisation_months": len(months),
             "impact_mart_compared": (
-                "mart_impact" if _exists(con, "marts", "mart_impact") else "(none yet)"
+                "mart_impact" if table_exists(con, "marts", "mart_impact") else "(none yet)"
             ),
             "total_costs_eur": total["costs_eur"],
             "total_revenues_eur": total["revenues_eur"],
@@ -457,10 +442,11 @@ order by absolute_eur desc, organisation_code, unmapped, code
 """
 
 
-def unmapped_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+def unmapped_bookings(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """Profit-and-loss bookings whose account or cost centre maps to nothing, with amounts."""
-    if not _exists(con, "intermediate", "int_bookings_categorised"):
-        return CheckOutcome(False, "intermediate.int_bookings_categorised does not exist")
+    if not table_exists(con, "intermediate", "int_bookings_categorised"):
+        return CheckResult(
+            passed=False, description="intermediate.int_bookings_categorised does not exist")
     rows = _records(con, UNMAPPED_SQL)
     by_org: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -489,5 +475,5 @@ def unmapped_bookings(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         ) + ". Nothing is blocked; map them in the organisation's reference accounts.csv / "
         "cost_centres.csv."
     )
-    return CheckOutcome(passed, description, metadata={"by_organisation": by_org},
+    return CheckResult(passed=passed, description=description, metadata={"by_organisation": by_org},
                         tables={"unmapped": items})

@@ -23,8 +23,10 @@ import pandas as pd
 
 from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
 from ingestion.standard import EntitySpec, FieldSpec, standard
-from quality.gx import SuiteResult, new_suite, run_suite_in_parts
+from quality.gx import new_suite, run_suite_in_parts
 from warehouse import paths
+from warehouse.checks import CheckResult
+from warehouse.db import table_exists
 
 CASE_MANAGEMENT = "raw_case_management"
 ACCOUNTING = "raw_accounting"
@@ -196,10 +198,7 @@ def _read_only() -> duckdb.DuckDBPyConnection:
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
     """Which of ``load_ids`` dlt recorded as completed in ``dataset``, and their rows' count."""
     with _read_only() as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?", [dataset, table]
-        ).fetchall()[0][0]
+        exists = table_exists(con, dataset, table)
         completed = [r[0] for r in con.execute(
             f'select load_id from "{dataset}"._dlt_loads '
             "where status = 0 and list_contains(?::varchar[], load_id) order by load_id",
@@ -214,7 +213,7 @@ def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
 
 def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
                    run_name: str = "manual", chunk_rows: int = CHUNK_ROWS,
-                   key_part_rows: int = KEY_PART_ROWS) -> SuiteResult:
+                   key_part_rows: int = KEY_PART_ROWS) -> CheckResult:
     """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time."""
     name = batch_tables()[(dataset, table)]
     batch = read_batch(dataset, table, load_ids)
@@ -228,7 +227,7 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         from quality.gx import record_in_index
 
         empty = f"no new rows of {dataset}.{table} in this run's loads"
-        result = SuiteResult(name, True, 0, notes=[empty, *notes])
+        result = CheckResult(check_name=name, passed=True, notes=[empty, *notes])
         record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
         return result
     chunks: Iterable[pd.DataFrame] = batch.chunks(chunk_rows)

@@ -27,13 +27,14 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from warehouse import paths, settings
+from warehouse.checks import CheckResult
+from warehouse.files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -50,32 +51,6 @@ NEVER_SHOWN = re.compile(
 _VALUE_KEYS = ("unexpected_list", "partial_unexpected", "unexpected_index", "details")
 
 
-@dataclass
-class SuiteResult:
-    """The outcome of one suite on one frame, in plain values Dagster metadata can carry."""
-
-    suite: str
-    success: bool
-    rows: int
-    evaluated: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    page: str | None = None  # this result's Data Docs page
-
-    def summary(self) -> str:
-        if self.success:
-            text = f"{self.suite}: all {self.evaluated} expectations met on {self.rows} rows"
-        else:
-            parts = [
-                f"{f['expectation']}({','.join(f['columns'])}): "
-                f"{f.get('unexpected_count', '?')} unexpected"
-                for f in self.failed
-            ]
-            text = (f"{self.suite}: {len(self.failed)} of {self.evaluated} expectations failed "
-                    f"on {self.rows} rows: " + "; ".join(parts))
-        if self.notes:
-            text += " (" + "; ".join(self.notes) + ")"
-        return text[:2000]
 
 
 def showable_columns(frame: pd.DataFrame, codes: Iterable[str] = ()) -> set[str]:
@@ -222,7 +197,7 @@ def run_suite(
     run_name: str,
     showable: set[str] | None = None,
     notes: list[str] | None = None,
-) -> SuiteResult:
+) -> CheckResult:
     """Validate ``frame`` against ``suite``, store the scrubbed result, render its Data Docs page.
 
     Exceptions propagate: the caller fails closed.
@@ -254,7 +229,7 @@ def run_suite_in_parts(
     codes: Iterable[str] = (),
     showable: set[str] | None = None,
     notes: list[str] | None = None,
-) -> SuiteResult:
+) -> CheckResult:
     """Like :func:`run_suite` on the concatenation of ``chunks``, in memory bounded by a part.
 
     Row-by-row expectations run on each chunk; each keyed expectation (uniqueness) runs on the
@@ -386,7 +361,7 @@ def _stored(ctx: Any, suite: Any) -> Any:
 
 
 def _keep(ctx: Any, suite: Any, result: Any, rows: int, asset_name: str, run_name: str,
-          shown: set[str], notes: list[str] | None) -> SuiteResult:
+          shown: set[str], notes: list[str] | None) -> CheckResult:
     """Scrub, store and render one validation result; record it in the offline index."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -405,9 +380,9 @@ def _keep(ctx: Any, suite: Any, result: Any, rows: int, asset_name: str, run_nam
     ctx.build_data_docs(resource_identifiers=[vid, ExpectationSuiteIdentifier(name=suite.name)],
                         build_index=False)
     page = paths.data_docs_dir().joinpath("validations", *vid.to_tuple()).with_suffix(".html")
-    outcome = SuiteResult(
-        suite=suite.name,
-        success=bool(result.success),
+    outcome = CheckResult(
+        check_name=suite.name,
+        passed=bool(result.success),
         rows=rows,
         evaluated=len(result.results),
         failed=failed,
@@ -433,12 +408,6 @@ def _untrack(*pages: Path) -> None:
         page.write_text(_TRACKING.sub(rel, text), encoding="utf-8")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _recorded_runs() -> dict[str, list[dict[str, Any]]]:
     """``data_docs/runs.json``: per suite, its latest results first."""
     log_file = paths.data_docs_dir() / "runs.json"
@@ -454,7 +423,7 @@ def results_of_run(run_name: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
+def record_in_index(result: CheckResult, run_name: str, run_time: dt.datetime,
                     key: tuple[str, ...] | None = None) -> None:
     """Add a result to ``data_docs/runs.json``, drop the oldest beyond the limit, and rewrite
     the offline ``index.html``. Results without a GX page (skipped suites) are listed too."""
@@ -462,7 +431,7 @@ def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
     root.mkdir(parents=True, exist_ok=True)
     log_file = root / "runs.json"
     runs = _recorded_runs()
-    entries = runs.setdefault(result.suite, [])
+    entries = runs.setdefault(result.check_name, [])
     entries.insert(0, {
         "run": run_name,
         "time": run_time.isoformat(timespec="seconds"),
@@ -478,8 +447,8 @@ def record_in_index(result: SuiteResult, run_name: str, run_time: dt.datetime,
     for old in entries[KEEP_RESULTS_PER_SUITE:]:
         _forget(old)
     del entries[KEEP_RESULTS_PER_SUITE:]
-    _write_atomically(log_file, json.dumps(runs, indent=1))
-    _write_atomically(root / "index.html", _index_html(runs))
+    write_text_atomically(log_file, json.dumps(runs, indent=1))
+    write_text_atomically(root / "index.html", _index_html(runs))
 
 
 def _forget(entry: dict[str, Any]) -> None:

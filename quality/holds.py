@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse import paths
-from warehouse.publish import write_json_atomically
+from warehouse.files import write_json_atomically
 
 
 def held_dir() -> Path:

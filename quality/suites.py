@@ -28,8 +28,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from quality.gx import SuiteResult, new_suite, run_suite, showable_columns
+from quality.gx import new_suite, run_suite, showable_columns
 from warehouse import marts, paths, settings
+from warehouse.checks import CheckResult
 from warehouse.marts import MartRules
 
 # Signed by meaning: a net amount or balance may be negative (names convention).
@@ -185,7 +186,7 @@ def read_mart(name: str) -> pd.DataFrame:
 
 
 def validate(mart: str, frame: pd.DataFrame, *, run_name: str = "manual",
-             spec: MartSpec | None = None) -> SuiteResult:
+             spec: MartSpec | None = None) -> CheckResult:
     """Validate one mart's rows against its blocking suite (result kept in the Data Docs); the
     spec defaults to the mart's in the dbt manifest."""
     spec = spec or mart_spec(mart)
@@ -209,7 +210,7 @@ def published_row_count(mart: str) -> int | None:
 
 
 def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
-                       band: float | None = None) -> SuiteResult:
+                       band: float | None = None) -> CheckResult:
     """The mart's row count lies within ``band`` (relative) of its last publication."""
     import great_expectations as gx
 
@@ -221,7 +222,7 @@ def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
 
         from quality.gx import record_in_index
 
-        result = SuiteResult(name, True, rows, notes=[
+        result = CheckResult(check_name=name, passed=True, rows=rows, notes=[
             f"first publication of {mart}: no earlier row count to compare (skipped)"])
         record_in_index(result, run_name, dt.datetime.now(dt.UTC))
         return result

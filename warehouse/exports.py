@@ -47,7 +47,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,11 @@ import pyarrow.parquet as pq
 import yaml
 
 from warehouse import labels, marts, paths
-from warehouse.publish import generation_source, sha256_file
+from warehouse.files import sha256_file
+from warehouse.publish import generation_source
+from warehouse.registry import Registry
 
+# The formats departments.yml may name; WRITERS (below) must hold a writer for each.
 FORMATS = ("xlsx", "csv", "parquet")
 # Part of every export's content fingerprint: raise it when the same rows come out differently
 # (labels, number formats, a writer), so that every department's export is written again.
@@ -493,7 +496,28 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
     pq.write_table(sheet.table, path, compression="zstd")
 
 
-WRITERS = {"parquet": write_parquet, "csv": write_csv}
+# A format's writer: one mart's sheet to one file, with the facts of the export ("about").
+Writer = Callable[[Sheet, Path, Mapping[str, str]], None]
+
+
+def _write_xlsx_sheet(sheet: Sheet, path: Path, about: Mapping[str, str]) -> None:
+    write_xlsx([sheet], path, dict(about))
+
+
+def _without_about(write: Callable[[Sheet, Path], None]) -> Writer:
+    def writer(sheet: Sheet, path: Path, about: Mapping[str, str]) -> None:
+        write(sheet, path)
+
+    writer.__doc__ = write.__doc__
+    return writer
+
+
+# One writer per format of FORMATS: a format without one fails here, at import.
+WRITERS: Registry[Writer] = Registry("export format", {
+    "xlsx": _write_xlsx_sheet,
+    "csv": _without_about(write_csv),
+    "parquet": _without_about(write_parquet),
+}, declared=FORMATS)
 
 
 
@@ -636,10 +660,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
             sheet = Sheet.of(mart, table)
             for fmt in d.formats:
                 target = tmp / f"{mart}.{fmt}"
-                if fmt == "xlsx":
-                    write_xlsx([sheet], target, about)
-                else:
-                    WRITERS[fmt](sheet, target)
+                WRITERS[fmt](sheet, target, about)
                 files.append({"file": target.name, "mart": mart, "format": fmt,
                               "rows": table.num_rows, "bytes": target.stat().st_size,
                               "sha256": sha256_file(target)})

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse import paths
+from warehouse.files import write_json_atomically
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,6 @@ def record(results: Iterable[tuple[str, str, bool, str, str]], run_id: str) -> i
     """Record check results ``(table, check_name, passed, severity, description)`` against the
     tables' current content; results on something that is not a base table are ignored.
     Returns how many were recorded."""
-    from warehouse.publish import write_json_atomically  # publish verifies with this module
 
     by_table: dict[str, list[tuple[str, bool, str, str]]] = {}
     for table, check_name, passed, severity, description in results:

@@ -41,6 +41,8 @@ from typing import Any
 import duckdb
 
 from warehouse import paths, settings
+from warehouse.db import table_exists
+from warehouse.registry import Registry
 from warehouse.suppression import (
     TOTAL,
     DisclosureReport,
@@ -62,7 +64,7 @@ LICENSE = "http://dcat-ap.de/def/licenses/dl-by-de/2.0"
 HSDS_SPEC = "https://docs.openreferral.org/en/latest/hsds/schema_reference.html"
 
 # Aggregate files: name -> (row dimension, column dimension, title, description).
-AGGREGATES: dict[str, tuple[str, str, str, str]] = {
+AGGREGATES: Registry[tuple[str, str, str, str]] = Registry("open-data aggregate", {
     "cases_by_end_reason": (
         "end_reason_category", "department_code",
         "Abgeschlossene Fälle nach Beendigungsgrund und Fachbereich",
@@ -80,7 +82,7 @@ AGGREGATES: dict[str, tuple[str, str, str, str]] = {
          "Fallzahlen unter der Schwelle und Zellen, aus denen sie sich errechnen ließen, "
          "stehen als '.'."),
     ),
-}
+})
 
 # HSDS 3.0 field names (the subset we fill; order as in the schema reference).
 HSDS_FIELDS: dict[str, tuple[str, ...]] = {
@@ -94,13 +96,14 @@ HSDS_FIELDS: dict[str, tuple[str, ...]] = {
                 "state_province", "postal_code", "country", "address_type"),
     "service_at_location": ("id", "service_id", "location_id", "description"),
 }
-HSDS_TITLES = {
+# The catalogue title of each HSDS table: a table without one fails here, at import.
+HSDS_TITLES: Registry[str] = Registry("HSDS table title", {
     "organization": "Träger (HSDS organization)",
     "service": "Beratungsangebote (HSDS service)",
     "location": "Beratungsstellen (HSDS location)",
     "address": "Anschriften der Beratungsstellen (HSDS address)",
     "service_at_location": "Angebote je Beratungsstelle (HSDS service_at_location)",
-}
+}, declared=HSDS_FIELDS)
 
 
 
@@ -206,11 +209,7 @@ def directory_rows(build_db: Path) -> list[dict[str, Any]]:
     if not build_db.exists():
         return []
     with duckdb.connect(str(build_db), read_only=True) as con:
-        present = con.sql(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'staging' and table_name = 'stg_reference__locations'"
-        ).fetchall()[0][0]
-        if not present:
+        if not table_exists(con, "staging", "stg_reference__locations"):
             return []
         rel = con.sql("select * from staging.stg_reference__locations "
                       "order by organisation_code, department_code")

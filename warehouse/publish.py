@@ -24,21 +24,21 @@ ever read, and the next publication removes it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from warehouse import disk, gate, paths, settings
+from warehouse.checks import CheckResult
+from warehouse.files import fsync_dir, fsync_file, sha256_file, write_json_atomically
 
 MARTS_SCHEMA = "marts"
 MANIFEST_VERSION = 1
@@ -49,25 +49,13 @@ STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """One check evaluation of the run that published (kept with the generation)."""
-
-    asset_key: str
-    check_name: str
-    passed: bool
-    severity: str  # ERROR or WARN
-    blocking: bool | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
 class Publication:
     generation: str
     path: str
     published_at: datetime
     run_id: str | None
     row_counts: dict[str, int]
-    checks: list[CheckOutcome] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     sha256: str = ""
 
 
@@ -77,46 +65,6 @@ class PublicationMismatch(Exception):
 
 class RollbackError(Exception):
     """The generation asked for does not exist or its file does not match its manifest."""
-
-
-def mart_frame(name: str) -> pd.DataFrame:
-    """A mart of the build database as a pandas DataFrame (for validation)."""
-    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-        return con.sql(f'select * from {MARTS_SCHEMA}."{name}"').df()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON under a temporary name, fsync, rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex}.tmp")
-    try:
-        with disk.writing(path):
-            tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
-            _fsync_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
@@ -131,7 +79,7 @@ def _new_generation_id(published_at: datetime, run_id: str | None) -> str:
 
 def _write_generation(
     tmp: Path, generation: str, marts: Sequence[str], run_id: str | None,
-    published_at: datetime, checks: Sequence[CheckOutcome], expected: Mapping[str, str],
+    published_at: datetime, checks: Sequence[CheckResult], expected: Mapping[str, str],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
@@ -175,7 +123,7 @@ def _write_generation(
 
 
 def publish(
-    marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckOutcome] = (),
+    marts: Sequence[str], run_id: str | None = None, checks: Sequence[CheckResult] = (),
     keep: int | None = None, expected: Mapping[str, str] | None = None,
 ) -> Publication:
     """Copy ``marts`` from the build database into a new generation and make it current.
@@ -196,9 +144,9 @@ def publish(
         with disk.writing(db_file):
             counts = _write_generation(tmp, generation, marts, run_id, published_at, checks,
                                        expected or {})
-            _fsync_file(tmp)
+            fsync_file(tmp)
         os.replace(tmp, db_file)
-        _fsync_dir(gens)
+        fsync_dir(gens)
         _fault_point("publish:before-manifest")
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -213,7 +161,7 @@ def publish(
         "sha256": digest,
         "bytes": db_file.stat().st_size,
         "row_counts": counts,
-        "checks": [asdict(c) for c in checks],
+        "checks": [c.record() for c in checks],
     }
     write_json_atomically(gens / f"{generation}.json", manifest)
     _make_current(generation)
@@ -262,13 +210,13 @@ def _make_current(generation: str) -> dict[str, Any]:
     try:
         with disk.writing(target):
             shutil.copyfile(source, tmp)
-            _fsync_file(tmp)
+            fsync_file(tmp)
         current = {**manifest, "current_since": datetime.now(UTC).isoformat(),
                    "inode": tmp.stat().st_ino}
         write_json_atomically(_pending_path(), current)
         _fault_point("publish:before-replace")
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         _fault_point("publish:after-replace")
     finally:
         tmp.unlink(missing_ok=True)
@@ -446,3 +394,31 @@ def rollback(generation: str) -> dict[str, Any]:
             f"{manifest['sha256']}): the file was changed; refusing to publish it"
         )
     return _make_current(generation)
+
+
+def mart_row_count(name: str) -> int:
+    """Rows of a mart in the build database (what the next publication would copy)."""
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        return int(con.sql(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchall()[0][0])
+
+
+def last_publication() -> tuple[datetime, str | None] | None:
+    """When the analysts' file was last published or confirmed current (a run that found
+    nothing changed, noted in the manifest of the same generation), and by which run; None if
+    never published."""
+    db = paths.published_db()
+    if not db.exists():
+        return None
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.sql(
+            "select published_at, run_id, generation from main._publication "
+            "order by published_at desc limit 1"
+        ).fetchall()
+    if not rows:
+        return None
+    published_at, run_id, generation = rows[0]
+    manifest = current_manifest() or {}
+    checked = manifest.get("checked_unchanged_at")
+    if checked and manifest.get("generation") == generation:
+        return datetime.fromisoformat(checked).astimezone(UTC), manifest.get("checked_run_id")
+    return published_at.astimezone(UTC), run_id

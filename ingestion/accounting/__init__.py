@@ -45,15 +45,12 @@ from ingestion.accounting.datev import (
 )
 from ingestion.case_management import current_load_id
 from ingestion.delivery import (
-    QUARANTINE_SCHEMA,
-    REGISTRY_SCHEMA,
     FileOutcome,
     FileRejected,
     check_reject_share,
     complete_files,
     deliver,
-    quarantine_table,
-    registry_table,
+    outcome_resource,
     relative_to_inbox,
     rows_or_empty,
 )
@@ -257,19 +254,14 @@ def accounting(
         tables = [pa.Table.from_pylist(headers, schema=HEADER_SCHEMA)] if headers else []
         yield from rows_or_empty("file_headers", tables, present, HEADER_SCHEMA.empty_table)
 
-    def quarantine() -> Iterator[pa.Table]:
-        """Lines of DATEV files that could not be read, with file, line, field and reason."""
-        outcomes = delivery.parsed.outcomes
-        tables = [quarantine_table(outcomes)] if outcomes else []
-        yield from rows_or_empty("quarantine", tables, present, QUARANTINE_SCHEMA.empty_table)
-
-    def file_registry() -> Iterator[pa.Table]:
-        """One row per delivered accounting file: sha256, counts, loaded or rejected."""
-        outcomes = delivery.parsed.outcomes
-        tables = [registry_table(outcomes)] if outcomes else []
-        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
+    def outcomes() -> list[FileOutcome]:
+        return delivery.parsed.outcomes
 
     return [
-        dlt.resource(fn, name=fn.__name__, write_disposition="append")
-        for fn in (bookings, account_labels, file_headers, quarantine, file_registry)
+        *(dlt.resource(fn, name=fn.__name__, write_disposition="append")
+          for fn in (bookings, account_labels, file_headers)),
+        outcome_resource("quarantine", outcomes, present, "Lines of DATEV files that could not "
+                         "be read, with file, line, field and reason."),
+        outcome_resource("file_registry", outcomes, present, "One row per delivered accounting "
+                         "file: sha256, counts, loaded or rejected."),
     ]

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow.compute as pc
 
 from ingestion.accounting.datev import Buchungsstapel
+from warehouse.db import table_exists
 
 # A correction changes some bookings of a period; losing half of them (by lines, money or
 # booking days) is what a cut transfer or a wrong export filter looks like, and rare enough in
@@ -90,11 +91,7 @@ def coverage(stapel: Buchungsstapel, organisation_code: str, build_db: Path) -> 
     if not build_db.exists():
         return None
     with duckdb.connect(str(build_db), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'staging' and table_name = 'stg_accounting__bookings'"
-        ).fetchall()[0][0]
-        if not exists:
+        if not table_exists(con, "staging", "stg_accounting__bookings"):
             return None
         lines, absolute, days = con.execute(IN_FORCE_SQL, [
             organisation_code, header.consultant_number, header.client_number,

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import pyarrow as pa
 from dlt.sources import DltResource
 
 from ingestion.case_management.helpers import (
@@ -39,15 +38,12 @@ from ingestion.case_management.helpers import (
 from ingestion.case_management.plausibility import ReferenceCodes, reference_codes
 from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
 from ingestion.delivery import (
-    QUARANTINE_SCHEMA,
-    REGISTRY_SCHEMA,
     FileOutcome,
     FileRejected,
     check_reject_share,
     complete_files,
     deliver,
-    quarantine_table,
-    registry_table,
+    outcome_resource,
     rows_or_empty,
 )
 from ingestion.standard import EntityMapping, Profile, profiles, standard
@@ -290,20 +286,12 @@ def case_management(
         for entity in ENTITIES
     ]
 
-    def quarantine() -> Iterator[pa.Table]:
-        """Rejected rows with file, line, field and reason (identifiers already pseudonymised)."""
-        outcomes = [*delivery.parsed[1], *delivery.derived_outcomes]
-        tables = [quarantine_table(outcomes)] if outcomes else []
-        yield from rows_or_empty("quarantine", tables, present, QUARANTINE_SCHEMA.empty_table)
-
-    def file_registry() -> Iterator[pa.Table]:
-        """One row per delivered file: sha256, profile, rows read/loaded/quarantined, outcome."""
-        outcomes = delivery.parsed[1]
-        tables = [registry_table(outcomes)] if outcomes else []
-        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
-
     return [
         *resources,
-        dlt.resource(quarantine, name="quarantine", write_disposition="append"),
-        dlt.resource(file_registry, name="file_registry", write_disposition="append"),
+        outcome_resource(
+            "quarantine", lambda: [*delivery.parsed[1], *delivery.derived_outcomes], present,
+            "Rejected rows with file, line, field and reason (identifiers already pseudonymised)."),
+        outcome_resource(
+            "file_registry", lambda: delivery.parsed[1], present,
+            "One row per delivered file: sha256, profile, rows read/loaded/quarantined, outcome."),
     ]

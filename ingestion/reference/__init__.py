@@ -40,12 +40,11 @@ import pyarrow.csv as pacsv
 from dlt.sources import DltResource
 
 from ingestion.delivery import (
-    REGISTRY_SCHEMA,
     FileOutcome,
     FileRejected,
     complete_files,
     deliver,
-    registry_table,
+    outcome_resource,
     rows_or_empty,
 )
 from warehouse import paths
@@ -255,13 +254,8 @@ def reference(
         gen.__doc__ = TABLES[name][1]
         return gen
 
-    def file_registry() -> Iterator[pa.Table]:
-        """One row per delivered reference file."""
-        outcomes = delivery.parsed[1]
-        tables = [registry_table(outcomes)] if outcomes else []
-        yield from rows_or_empty("file_registry", tables, present, REGISTRY_SCHEMA.empty_table)
-
     return [
         *(dlt.resource(rows(n), name=n, write_disposition="append") for n in TABLES),
-        dlt.resource(file_registry, name="file_registry", write_disposition="append"),
+        outcome_resource("file_registry", lambda: delivery.parsed[1], present,
+                         "One row per delivered reference file."),
     ]

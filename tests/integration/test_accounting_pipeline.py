@@ -111,7 +111,7 @@ class Installation:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.sql(sql).fetchall()
 
-    def check(self, name: str) -> checks.CheckOutcome:
+    def check(self, name: str) -> checks.CheckResult:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return getattr(checks, name)(con)
 

@@ -40,8 +40,8 @@ def test_new_complete_file_starts_one_run(loaded_home: Path, monkeypatch) -> Non
 
     monkeypatch.delenv("DATENWERK_SETTLE_SECONDS", raising=False)
     hashed: list[Path] = []
-    real_sha = sensors.sha256_of
-    monkeypatch.setattr(sensors, "sha256_of", lambda p: hashed.append(p) or real_sha(p))
+    real_sha = sensors.sha256_file
+    monkeypatch.setattr(sensors, "sha256_file", lambda p: hashed.append(p) or real_sha(p))
     instance = DagsterInstance.ephemeral()
 
     # Everything in the inbox was loaded by the first run: nothing to do.

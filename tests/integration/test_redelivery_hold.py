@@ -82,7 +82,7 @@ def nights(small_first_run: PipelineRun) -> dict[str, object]:
 
 
 def test_truncated_redelivery_is_held_naming_what_it_lacks(nights: dict) -> None:
-    from ingestion.delivery import sha256_of
+    from warehouse.files import sha256_file
 
     assert nights["held_night"].success
     [record] = nights["held"]
@@ -92,7 +92,7 @@ def test_truncated_redelivery_is_held_naming_what_it_lacks(nights: dict) -> None
     assert f"{nights['kept']} of {total} lines" in record.reason
     assert nights["kept"] / total < MIN_SHARE
     # The record holds the file (by its sha256), not the whole load.
-    assert json.loads(nights["records"][record.load_id])["files"] == [sha256_of(nights["cut"])]
+    assert json.loads(nights["records"][record.load_id])["files"] == [sha256_file(nights["cut"])]
 
 
 def test_the_reconciliation_check_names_the_held_file(nights: dict) -> None:

@@ -14,11 +14,11 @@ import pytest
 
 from tests.unit.conftest import SYNTHETIC_MARTS, write_build
 from warehouse import publish as pub
-from warehouse.publish import CheckOutcome
+from warehouse.checks import CheckResult
 
 CHECKS = [
-    CheckOutcome("fct_cases", "gx_fct_cases", True, "ERROR", True, "12 expectations met"),
-    CheckOutcome("mart_finance_by_cost_centre_month", "unmapped_bookings", False, "WARN", False,
+    CheckResult("fct_cases", "gx_fct_cases", True, "ERROR", True, "12 expectations met"),
+    CheckResult("mart_finance_by_cost_centre_month", "unmapped_bookings", False, "WARN", False,
                  "1 unmapped cost centre"),
 ]
 

@@ -19,7 +19,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def failed_columns(result: suites.SuiteResult) -> set[str]:
+def failed_columns(result: suites.CheckResult) -> set[str]:
     return {",".join(f["columns"]) for f in result.failed}
 
 

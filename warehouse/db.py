@@ -1,0 +1,15 @@
+"""Small questions every layer asks of a DuckDB connection."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, *tables: str) -> bool:
+    """Whether every one of ``tables`` exists in ``schema`` (tables or views)."""
+    found = con.execute(
+        "select count(distinct table_name) from information_schema.tables "
+        "where table_schema = ? and list_contains(?::varchar[], table_name)",
+        [schema, list(tables)],
+    ).fetchall()[0][0]
+    return bool(found == len(set(tables)))
