@@ -10,7 +10,7 @@ months as (
         'month' as period_type,
         cast(make_date(years.year, month_no, 1) as date) as period_start,
     from years
-    cross join (select unnest(generate_series(1, 12)) as month_no)
+    cross join (select {{ numbers_between(1, 12) }} as month_no)
 ),
 
 quarters as (
@@ -18,7 +18,7 @@ quarters as (
         'quarter' as period_type,
         cast(make_date(years.year, 3 * quarter_no - 2, 1) as date) as period_start,
     from years
-    cross join (select unnest(generate_series(1, 4)) as quarter_no)
+    cross join (select {{ numbers_between(1, 4) }} as quarter_no)
 ),
 
 calendar_years as (
