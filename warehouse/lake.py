@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from quality import holds
-from warehouse import paths
+from warehouse import paths, settings
 
 # The dlt datasets the dbt project reads (the schemas of its sources).
 RAW_DATASETS = ("raw_reference", "raw_case_management", "raw_accounting")
@@ -68,7 +68,7 @@ def spark_dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
 
     lake = paths.lake_dir()
     env = {**os.environ, **dbt_environment(), "DATENWERK_ENGINE": "spark"}
-    command = [dbt_executable(), *args, "--target", "spark",
+    command = [dbt_executable(), *args, "--target", settings.ENGINES["spark"],
                "--target-path", str(lake / "dbt" / "target"),
                "--log-path", str(lake / "dbt" / "logs")]
     return subprocess.run(command, cwd=paths.TRANSFORM_DIR, env=env, text=True,

@@ -44,11 +44,6 @@ def engine() -> str:
     return value
 
 
-def dbt_target() -> str:
-    """The dbt target of the engine in use."""
-    return ENGINES[engine()]
-
-
 def home_access() -> tuple[int, int]:
     """(mode of the data directory, umask of the process) from ``DATENWERK_HOME_ACCESS``."""
     value = os.environ.get("DATENWERK_HOME_ACCESS", "owner").strip().lower()
