@@ -85,6 +85,7 @@ def dbt_environment() -> dict[str, str]:
     return {
         "DATENWERK_HOME": str(paths.home()),
         "DATENWERK_BUILD_DB": str(paths.build_db()),
+        "DATENWERK_LAKE": str(paths.lake_dir()),
         "DATENWERK_HELD_LOADS": str(holds.held_dir()),
     }
 

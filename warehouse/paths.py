@@ -48,7 +48,8 @@ def home() -> Path:
 
 
 # Folders with personal data or secrets: never readable by other users, whatever made them.
-PRIVATE_FOLDERS = ("inbox", "secrets", "warehouse", "dlt", "protected", "dagster", "logs", "dbt")
+PRIVATE_FOLDERS = (
+    "inbox", "secrets", "warehouse", "dlt", "protected", "dagster", "logs", "dbt", "lake")
 
 
 def secure_home() -> Path:
@@ -97,6 +98,12 @@ def warehouse_dir() -> Path:
 def build_db() -> Path:
     """The pipeline's own DuckDB file. Only the pipeline opens it."""
     return warehouse_dir() / "build.duckdb"
+
+
+def lake_dir() -> Path:
+    """The Spark engine's lake: raw tables as Parquet (``raw/<dataset>/<table>/``), the
+    warehouse of the built tables and its catalog. A bucket URL in production."""
+    return home() / "lake"
 
 
 def published_dir() -> Path:

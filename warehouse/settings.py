@@ -29,6 +29,21 @@ _QUIET_ENV = {
 HOME_ACCESS = {"owner": (0o700, 0o077), "group": (0o750, 0o027)}
 
 
+# The engine that builds the marts: DuckDB on one machine (the default), or Spark over Parquet
+# tables in the lake (DATENWERK_HOME/lake/) when a federation outgrows one machine. Each names
+# its dbt target in transform/profiles.yml.
+ENGINES = {"duckdb": "build", "spark": "spark"}
+
+
+def engine() -> str:
+    """The engine from ``DATENWERK_ENGINE`` (``duckdb`` unless set)."""
+    value = os.environ.get("DATENWERK_ENGINE", "duckdb").strip().lower()
+    if value not in ENGINES:
+        raise ValueError(
+            f"DATENWERK_ENGINE must be one of {', '.join(ENGINES)}, got {value!r}")
+    return value
+
+
 def home_access() -> tuple[int, int]:
     """(mode of the data directory, umask of the process) from ``DATENWERK_HOME_ACCESS``."""
     value = os.environ.get("DATENWERK_HOME_ACCESS", "owner").strip().lower()

@@ -13,7 +13,7 @@
     from {{ relation }}
     where _dlt_load_id in (
         select load_id
-        from {{ relation.database }}.{{ relation.schema }}._dlt_loads
+        from {{ relation.incorporate(path={'identifier': '_dlt_loads'}) }}
         where status = 0
     )
     {%- if not include_held %}
@@ -24,6 +24,10 @@
 {#- The load ids held now. read_text returns no rows (no error) while the folder is empty or
     missing. DATENWERK_HELD_LOADS is set by Datenwerk; by hand it follows DATENWERK_HOME. -#}
 {% macro held_load_ids() -%}
+    {{- return(adapter.dispatch('held_load_ids')()) -}}
+{%- endmacro %}
+
+{% macro duckdb__held_load_ids() -%}
     {%- set folder = env_var(
         'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
     ) -%}
@@ -38,10 +42,24 @@
 {#- Files held on their own (a record with `files`: quality/holds.py hold_files), by sha256:
     the rest of their load goes ahead. -#}
 {% macro held_files() -%}
+    {{- return(adapter.dispatch('held_files')()) -}}
+{%- endmacro %}
+
+{% macro duckdb__held_files() -%}
     {%- set folder = env_var(
         'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
     ) -%}
     select unnest(json_extract_string(content, '$.files[*]')) as source_sha256
     from read_text('{{ folder }}/*.json')
     where json_extract_string(content, '$.load_id') is not null
+{%- endmacro %}
+
+{#- Spark reads the holds from the lake, where warehouse/lake.py writes them with the raw
+    tables (the same subqueries as above, run by DuckDB). -#}
+{% macro spark__held_load_ids() -%}
+    select load_id from datenwerk_holds.held_loads
+{%- endmacro %}
+
+{% macro spark__held_files() -%}
+    select source_sha256 from datenwerk_holds.held_files
 {%- endmacro %}

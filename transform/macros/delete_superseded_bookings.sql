@@ -2,13 +2,21 @@
     of a later load covers (same organisation, Berater and Mandant). Idempotent: after a full
     build nothing is superseded, so nothing is deleted. -#}
 {% macro delete_superseded_bookings() -%}
+    {{- return(adapter.dispatch('delete_superseded_bookings')()) -}}
+{%- endmacro %}
+
+{#- Spark rebuilds the model in full (see is_incremental): nothing is superseded. -#}
+{% macro spark__delete_superseded_bookings() -%}
+{%- endmacro %}
+
+{% macro duckdb__delete_superseded_bookings() -%}
 delete from {{ this }} as booking
 using (
     select
         organisation_code,
         consultant_number,
         client_number,
-        unnest(generate_series(period_from, period_to, interval 1 day))::date as day,
+        {{ days_between('period_from', 'period_to') }} as day,
         load_id,
     from {{ ref('stg_accounting__file_headers') }}
     where is_buchungsstapel

@@ -58,7 +58,7 @@ resolved as (
         -- lpad would cut a longer account; personal accounts are longer and never matched.
         case
             when length(accounts.account) >= accounts.account_length then accounts.account
-            else lpad(accounts.account, accounts.account_length::integer, '0')
+            else lpad(accounts.account, cast(accounts.account_length as integer), '0')
         end as account_key,
         length(accounts.account) > accounts.account_length as is_personal_account,
     from accounts
@@ -119,7 +119,8 @@ matches as (
             order by
                 ranges.priority asc,
                 length(ranges.account_from) desc,
-                ranges.account_to::hugeint - ranges.account_from::hugeint,
+                cast(ranges.account_to as decimal(38, 0))
+                - cast(ranges.account_from as decimal(38, 0)),
                 ranges.account_from
         ) = 1
 ),

@@ -93,7 +93,7 @@ final as (
         categorised.side,
         categorised.organisation_code,
         categorised.document_date,
-        date_trunc('month', categorised.document_date)::date as booking_month,
+        cast(date_trunc('month', categorised.document_date) as date) as booking_month,
         year(categorised.document_date) as booking_year,
         categorised.account,
         categorised.account_label,

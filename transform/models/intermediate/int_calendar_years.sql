@@ -34,9 +34,12 @@ bounds as (
 ),
 
 final as (
-    select cast(unnest(generate_series(first_year, last_year)) as integer) as year
-    from bounds
-    where first_year is not null
+    select cast(year as integer) as year
+    from (
+        select {{ numbers_between('first_year', 'last_year') }} as year
+        from bounds
+        where first_year is not null
+    ) as years
 )
 
 select * from final

@@ -6,11 +6,11 @@ years as (
 ),
 
 month_numbers as (
-    select unnest(generate_series(1, 12)) as month_no
+    select {{ numbers_between(1, 12) }} as month_no
 ),
 
 quarter_numbers as (
-    select unnest(generate_series(1, 4)) as quarter_no
+    select {{ numbers_between(1, 4) }} as quarter_no
 ),
 
 months as (

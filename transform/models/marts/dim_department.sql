@@ -47,9 +47,9 @@ all_departments as (
     select
         organisation_code,
         department_code,
-        null::varchar as department_name,
-        null::varchar as data_steward,
-        null::boolean as is_pilot,
+        cast(null as string) as department_name,
+        cast(null as string) as data_steward,
+        cast(null as boolean) as is_pilot,
     from named_elsewhere
 ),
 

@@ -25,7 +25,7 @@ scored as (
         arg_max(score, assessment_date) filter (where phase = 'exit') as exit_score,
         min(scale_min) as scale_min,
         max(scale_max) as scale_max,
-        null::varchar as result_at_end,
+        cast(null as string) as result_at_end,
     from assessments
     group by organisation_code, case_id, dimension
 ),
@@ -37,10 +37,10 @@ results_at_end as (
         organisation_code,
         case_id,
         problem_area as dimension,
-        null::double as intake_score,
-        null::double as exit_score,
-        null::double as scale_min,
-        null::double as scale_max,
+        cast(null as double) as intake_score,
+        cast(null as double) as exit_score,
+        cast(null as double) as scale_min,
+        cast(null as double) as scale_max,
         problem_area_result as result_at_end,
     from {{ ref('stg_case_management__cases') }}
     where problem_area_result is not null and problem_area is not null

@@ -25,11 +25,13 @@ source as (
 ),
 
 headers as (
+    {%- set since_last_build = "true" %}
+    {%- if is_incremental() %}
+        {%- set since_last_build = "load_id > (select coalesce(max(built.load_id), '') from "
+            ~ this ~ " as built)" %}
+    {%- endif %}
     select * from {{ ref('stg_accounting__file_headers') }}
-    where is_buchungsstapel
-        {%- if is_incremental() %}
-            and load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
-        {%- endif %}
+    where is_buchungsstapel and {{ since_last_build }}
 ),
 
 file_days as (
@@ -41,19 +43,27 @@ file_days as (
         load_id,
         created_at,
         source_file,
-        unnest(generate_series(period_from, period_to, interval 1 day))::date as day,
+        {{ days_between('period_from', 'period_to') }} as day,
     from headers
+),
+
+ranked_days as (
+    select
+        source_sha256,
+        day,
+        row_number() over (
+            partition by organisation_code, consultant_number, client_number, day
+            order by load_id desc, created_at desc nulls last, source_file desc
+        ) as day_rank,
+    from file_days
 ),
 
 days_in_force as (
     select
         source_sha256,
         day,
-    from file_days
-    qualify row_number() over (
-            partition by organisation_code, consultant_number, client_number, day
-            order by load_id desc, created_at desc nulls last, source_file desc
-        ) = 1
+    from ranked_days
+    where day_rank = 1
 ),
 
 final as (

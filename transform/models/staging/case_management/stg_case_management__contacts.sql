@@ -12,16 +12,12 @@
 with
 
 source as (
-    select *
-    from ({{ completed_loads('raw_case_management', 'contacts') }}) as delivered
+    {%- set new_loads = none %}
     {%- if is_incremental() %}
-        where
-            _dlt_load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
+    {%- set new_loads = "_dlt_load_id > (select coalesce(max(load_id), '') from " ~ this ~ ")" %}
     {%- endif %}
-    qualify row_number() over (
-            partition by organisation_code, contact_id
-            order by _dlt_load_id desc, source_file desc, source_line desc
-        ) = 1
+    {{ latest_by_key('raw_case_management', 'contacts', ['organisation_code', 'contact_id'],
+        where=new_loads) }}
 ),
 
 final as (

@@ -1,0 +1,89 @@
+"""The Spark engine's lake: raw tables as Parquet, in folders any Spark reads without extra jars.
+
+Layout under :func:`warehouse.paths.lake_dir`::
+
+    raw/<dataset>/<table>/part-0.parquet     every table dlt loaded (with _dlt_loads)
+    raw/datenwerk_holds/held_loads/...       loads held by a failed batch check
+    raw/datenwerk_holds/held_files/...       files held on their own
+    warehouse/                               what dbt-spark builds (spark.sql.warehouse.dir)
+    metastore_db/                            Spark's catalog (Derby)
+
+The target design loads the raw tables with dlt's filesystem destination straight into
+``raw/``; until then they are exported from the DuckDB build database after a load, which
+gives the same folders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+
+from quality import holds
+from warehouse import paths, settings
+
+# The dlt datasets the dbt project reads (the schemas of its sources).
+RAW_DATASETS = ("raw_reference", "raw_case_management", "raw_accounting")
+HOLDS_DATASET = "datenwerk_holds"
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
+    """Write ``query``'s rows as one Parquet file in ``folder``, replacing what was there only
+    once the new file is complete (a reader never sees half a table)."""
+    staging = folder.with_name(folder.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    target = str(staging / "part-0.parquet").replace("'", "''")
+    con.execute(f"copy ({query}) to '{target}' (format parquet)")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[str, int]:
+    """Export the raw tables and the holds to ``lake/raw``; returns rows per ``dataset.table``."""
+    build_db = build_db or paths.build_db()
+    raw = (lake or paths.lake_dir()) / "raw"
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database() and list_contains(?, schema_name) "
+            "order by all", [list(RAW_DATASETS)]).fetchall()
+        for schema, table in tables:
+            _copy(con, f'select * from "{schema}"."{table}"', raw / schema / table)
+            counts[f"{schema}.{table}"] = con.execute(
+                f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+        _copy(con, holds.held_load_ids_sql(), raw / HOLDS_DATASET / "held_loads")
+        _copy(con, holds.held_files_sql(), raw / HOLDS_DATASET / "held_files")
+    return counts
+
+
+def spark_dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run dbt with the Spark target on this home's lake (local Spark inside the dbt process;
+    its JVM ends with the process). Artefacts go to ``lake/dbt``, apart from DuckDB's."""
+    from orchestration.transform import dbt_environment, dbt_executable
+
+    lake = paths.lake_dir()
+    env = {**os.environ, **dbt_environment(), "DATENWERK_ENGINE": "spark"}
+    command = [dbt_executable(), *args, "--target", settings.ENGINES["spark"],
+               "--target-path", str(lake / "dbt" / "target"),
+               "--log-path", str(lake / "dbt" / "logs")]
+    return subprocess.run(command, cwd=paths.TRANSFORM_DIR, env=env, text=True,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, check=False)
+
+
+def build_on_spark(select: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Export the raw tables into the lake, register them in Spark's catalog and run the dbt
+    project's models (``select``: a dbt selection, default all) on Spark, in full (see the
+    project's ``is_incremental``). Returns dbt's process (its output in ``stdout``).
+
+    Models only (``dbt run``): the project's data tests and contracts are not yet ported."""
+    export_raw()
+    registered = spark_dbt(["run-operation", "register_lake_sources"])
+    if registered.returncode != 0:
+        return registered
+    return spark_dbt(["run", "--full-refresh", *(["--select", select] if select else [])])
