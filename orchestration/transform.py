@@ -21,6 +21,7 @@ from dagster import (
     AssetObservation,
     AssetSpec,
     Config,
+    DagsterInstance,
     MetadataValue,
     Output,
 )
@@ -172,9 +173,33 @@ class BuildPlan:
     full_refresh: list[str]
 
 
+# Code whose change must reach the published content and its outputs even on a quiet night: the
+# checks, the loaders' rules, publication, exports, reports and open data.
+CODE_PACKAGES = ("ingestion", "quality", "warehouse", "orchestration")
+# What the publication feeds: when one of these lags behind it (a failed export, a full disk),
+# the next run builds again instead of finding nothing changed.
+PUBLICATION_OUTPUTS = (AssetKey(["department_exports"]), AssetKey(["open_data"]),
+                       AssetKey(["impact_reports"]))
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
+    """SHA-256 of the Python code of the four packages under ``root`` (by path within it)."""
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for source in sorted((root / package).rglob("*.py")):
+            digest.update(f"{source.relative_to(root)}\n".encode())
+            digest.update(hashlib.sha256(source.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def inputs_fingerprint() -> str:
-    """The dbt project and the department export configuration: a change to either rebuilds."""
+    """The dbt project, the department export configuration and the code: a change to any of
+    them rebuilds (a deploy that fixes a check or an export re-checks and rewrites)."""
     digest = hashlib.sha256(project_fingerprint().encode())
+    digest.update(code_fingerprint().encode())
     for config in paths.departments_configs():
         # by name within the inbox: a home copied or moved elsewhere has the same inputs
         name = config.relative_to(paths.reference_inbox())
@@ -182,17 +207,49 @@ def inputs_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def build_plan(full_refresh_asked: bool) -> BuildPlan:
+def outputs_behind_publication(instance: DagsterInstance) -> list[str]:
+    """The outputs of the publication whose latest materialisation is older than it (or
+    missing): a step that failed after publishing, to be done again by the next run."""
+    published = instance.get_latest_materialization_event(PUBLISHED)
+    if published is None:
+        return []
+    behind = []
+    for key in PUBLICATION_OUTPUTS:
+        event = instance.get_latest_materialization_event(key)
+        if event is None or event.timestamp < published.timestamp:
+            behind.append(key.to_user_string())
+    return behind
+
+
+def build_plan(full_refresh_asked: bool, outputs_behind: list[str] | None = None) -> BuildPlan:
     """Decide from recorded facts whether this run builds at all, and whether in full.
 
     Nothing to build when the current publication came after the last build, no load completed
-    since it was published, no held load was released, the key and the dbt project are the
-    ones of the last build, and no full refresh was asked for."""
+    since it was published, no held load was released, the key, the dbt project and the code
+    are the ones of the last build, every output of the publication followed it, and no full
+    refresh was asked for (now, or by a run that did not complete it)."""
     record = changes.last_build()
+    full = _full_refresh_reasons(record, full_refresh_asked)
+    reasons = [*full, *_publication_reasons(record)]
+    if record is not None and record.project_fingerprint != inputs_fingerprint():
+        reasons.append("the dbt project, the department export configuration or the code "
+                       "changed")
+    if outputs_behind:
+        reasons.append("outputs of the last publication did not complete: "
+                       + ", ".join(outputs_behind))
+    return BuildPlan(reasons, full)
+
+
+def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> list[str]:
+    """Why the incremental models must be rebuilt from every load (empty: they need not)."""
     since_full = record.full_refresh_time if record else None
     full: list[str] = []
-    if full_refresh_asked:
+    if asked:
         full.append("a full refresh was asked for (run config full_refresh)")
+    requested = changes.full_refresh_requested()
+    if requested is not None and since_full is not None and requested > since_full:
+        full.append(f"a full refresh asked for at {requested:%Y-%m-%d %H:%M:%S} UTC has not "
+                    "completed yet")
     if since_full is None:
         full.append("no full build recorded for this installation yet")
     released = holds.released_since(since_full)
@@ -201,21 +258,24 @@ def build_plan(full_refresh_asked: bool) -> BuildPlan:
     key_at = changes.last_key_recorded()
     if key_at is not None and since_full is not None and key_at >= since_full:
         full.append("a new pseudonymisation key was recorded since the last full build")
-    reasons = list(full)
+    return full
+
+
+def _publication_reasons(record: changes.BuildRecord | None) -> list[str]:
+    """What the current publication misses: it is absent, older than the last build, or older
+    than a completed load."""
     manifest = current_manifest()
-    published_at = datetime.fromisoformat(manifest["published_at"]) if manifest else None
-    if published_at is None:
-        reasons.append("nothing is published yet")
-    else:
-        if record is not None and datetime.fromisoformat(record.built_at) > published_at:
-            reasons.append("the last build was not published")
-        loaded = changes.last_completed_load()
-        if loaded is not None and loaded > published_at:
-            reasons.append(f"a load completed at {loaded:%Y-%m-%d %H:%M:%S} UTC, after the "
-                           f"publication of {published_at:%Y-%m-%d %H:%M:%S} UTC")
-    if record is not None and record.project_fingerprint != inputs_fingerprint():
-        reasons.append("the dbt project or the department export configuration changed")
-    return BuildPlan(reasons, full)
+    if manifest is None:
+        return ["nothing is published yet"]
+    published_at = datetime.fromisoformat(manifest["published_at"])
+    reasons = []
+    if record is not None and datetime.fromisoformat(record.built_at) > published_at:
+        reasons.append("the last build was not published")
+    loaded = changes.last_completed_load()
+    if loaded is not None and loaded > published_at:
+        reasons.append(f"a load completed at {loaded:%Y-%m-%d %H:%M:%S} UTC, after the "
+                       f"publication of {published_at:%Y-%m-%d %H:%M:%S} UTC")
+    return reasons
 
 
 @dbt_assets(
@@ -237,7 +297,10 @@ def transform_assets(
     incremental models read only loads newer than their last build.
     """
     os.environ.update(dbt_environment())
-    plan = build_plan(config.full_refresh)
+    if config.full_refresh:
+        changes.request_full_refresh(datetime.now(UTC))
+    with classified_faults(context.retry_number):  # a locked build.duckdb is retried, named
+        plan = build_plan(config.full_refresh, outputs_behind_publication(context.instance))
     # A selection of some models (materialised from the UI) is a request to build them.
     everything = set(context.selected_asset_keys) >= set(transform_assets.keys)
     if everything and not plan.reasons:

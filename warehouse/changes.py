@@ -63,6 +63,26 @@ def record_build(project_fingerprint: str, full_refresh: bool,
     return record
 
 
+def full_refresh_request_path() -> Path:
+    return paths.dbt_target_dir().parent / "full_refresh_requested.json"
+
+
+def request_full_refresh(at: datetime) -> None:
+    """Remember that a full refresh was asked for, until a full build that started later
+    succeeds: a request whose run failed is not forgotten by the next run."""
+    path = full_refresh_request_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, {"requested_at": at.isoformat()})
+
+
+def full_refresh_requested() -> datetime | None:
+    """When a full refresh was last asked for (None if never)."""
+    path = full_refresh_request_path()
+    if not path.is_file():
+        return None
+    return datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["requested_at"])
+
+
 def _newest(con: duckdb.DuckDBPyConnection, sql: str) -> datetime | None:
     found = [row[0] for row in con.sql(sql).fetchall() if row[0] is not None]
     newest = max(found, default=None)

@@ -604,10 +604,14 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
 
 
 def content_fingerprint(con: duckdb.DuckDBPyConnection, d: DepartmentExport) -> str:
-    """SHA-256 of what the department receives: its marts' columns and rows (in any order) and
-    its formats. Equal fingerprints mean an export would write the same content again."""
+    """SHA-256 of what the department receives: its marts' columns and rows (in any order), the
+    German sheet names, column labels and code texts, and its formats. Equal fingerprints mean
+    an export would write the same content again."""
     digest = hashlib.sha256(f"{EXPORT_VERSION}|{','.join(d.formats)}".encode())
+    digest.update(repr(sorted(labels.code_labels().items())).encode())
     for mart in d.marts:
+        digest.update(repr((labels.sheet_name(mart),
+                            sorted(labels.described_columns(mart).items()))).encode())
         columns = con.execute(
             "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) "
             "from information_schema.columns where table_schema = 'main' and table_name = ?",

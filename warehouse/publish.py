@@ -241,19 +241,17 @@ def _record_current(current: dict[str, Any]) -> None:
 
 def _history() -> list[dict[str, str]]:
     """Which generations were current, in order. Installations older than the history start it
-    with the current generation and those published before it."""
+    with every generation they keep (a rollback may have left newer ones behind the current
+    one: they were current once, and rollback must still reach them)."""
     path = _history_path()
     if path.is_file():
         entries: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))["current"]
         return entries
-    manifest = paths.published_manifest()
-    if not manifest.is_file():
+    if not paths.published_manifest().is_file():
         return []
-    current = json.loads(manifest.read_text(encoding="utf-8"))
     return [{"generation": m["generation"], "since": m["published_at"]}
-            for m in list_generations(only_once_current=False)
-            if (m["published_at"], m["generation"])
-            <= (current["published_at"], current["generation"])]
+            for m in sorted(list_generations(only_once_current=False),
+                            key=lambda m: (m["published_at"], m["generation"]))]
 
 
 def once_current() -> set[str]:

@@ -1,0 +1,71 @@
+"""When a run may find nothing changed: requests and failed outputs are not forgotten.
+
+Real files in a temporary home and a real (ephemeral) Dagster instance; no pipeline runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import use_home
+
+
+def test_a_full_refresh_asked_by_a_run_that_failed_is_still_due(tmp_path: Path) -> None:
+    from orchestration.transform import build_plan, inputs_fingerprint
+    from warehouse import changes
+
+    use_home(tmp_path / "home")
+    t0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    changes.record_build(inputs_fingerprint(), True, t0)
+    assert not build_plan(False).full_refresh
+
+    # A run asks for a full refresh, then fails before its build completes.
+    changes.request_full_refresh(t0 + timedelta(hours=24))
+    due = build_plan(False).full_refresh
+    assert len(due) == 1 and "has not completed yet" in due[0]
+
+    # A later incremental build does not answer it; a full one that started later does.
+    changes.record_build(inputs_fingerprint(), False, t0 + timedelta(hours=25))
+    assert build_plan(False).full_refresh
+    changes.record_build(inputs_fingerprint(), True, t0 + timedelta(hours=26))
+    assert not build_plan(False).full_refresh
+
+
+def test_outputs_that_lag_behind_the_publication_are_named() -> None:
+    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+
+    from orchestration.transform import PUBLICATION_OUTPUTS, outputs_behind_publication
+
+    def materialise(name: str) -> None:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=AssetKey([name])))
+
+    with DagsterInstance.ephemeral() as instance:
+        assert outputs_behind_publication(instance) == []  # nothing published: nothing lags
+        materialise("published_marts")
+        assert outputs_behind_publication(instance) == [
+            k.to_user_string() for k in PUBLICATION_OUTPUTS]
+        for key in PUBLICATION_OUTPUTS:
+            materialise(key.to_user_string())
+        assert outputs_behind_publication(instance) == []
+        # The next publication succeeds, its department exports fail (a full disk).
+        materialise("published_marts")
+        materialise("open_data")
+        materialise("impact_reports")
+        assert outputs_behind_publication(instance) == ["department_exports"]
+
+
+def test_a_change_to_the_code_changes_the_fingerprint(tmp_path: Path) -> None:
+    import shutil
+
+    from orchestration import transform
+
+    project = Path(transform.__file__).resolve().parents[1]
+    for package in transform.CODE_PACKAGES:
+        shutil.copytree(project / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    before = transform.code_fingerprint(tmp_path)
+    assert before == transform.code_fingerprint(project)
+    with (tmp_path / "warehouse" / "exports.py").open("a", encoding="utf-8") as fh:
+        fh.write("\n# a deployed fix\n")
+    assert transform.code_fingerprint(tmp_path) != before
