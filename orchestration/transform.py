@@ -4,7 +4,6 @@
 import fcntl
 import hashlib
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from quality import holds
-from warehouse import changes, gate, paths
+from warehouse import changes, gate, holds, paths
+from warehouse.dbt_env import dbt_environment, dbt_executable
 from warehouse.publish import current_manifest, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
@@ -75,26 +74,6 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def dbt_environment() -> dict[str, str]:
-    """The variables the dbt project reads (profiles.yml, macros), from DATENWERK_HOME.
-
-    Set identically for every dbt invocation of a home: dbt parses only what changed (partial
-    parsing) when the profile and these variables are the same as in the last parse."""
-    return {
-        "DATENWERK_HOME": str(paths.home()),
-        "DATENWERK_BUILD_DB": str(paths.build_db()),
-        "DATENWERK_LAKE": str(paths.lake_dir()),
-        "DATENWERK_HELD_LOADS": str(holds.held_dir()),
-    }
-
-
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment: `dagster dev` without an activated venv has no
-    `dbt` on PATH, and a different dbt on PATH would be worse."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def dbt_resource() -> DbtCliResource:
