@@ -28,11 +28,12 @@ from pydantic import Field
 
 from warehouse import changes, gate, holds, paths
 from warehouse.dbt_env import dbt_environment, dbt_executable
+from warehouse.marts import declared_owners
 from warehouse.publish import current_manifest, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
-from .stewards import as_owner, stewards
+from .stewards import stewards
 
 DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
 # What the manifest is parsed from: a change to any of these (or to dbt) parses again.
@@ -110,7 +111,8 @@ prepare_manifest()
 
 class DatenwerkDbtTranslator(DagsterDbtTranslator):
     """Group ``transform``; sources keep ``[source, table]`` keys (the dlt tables' keys); owners
-    from the stewards file (by model, then by folder) plus the model's ``meta.owner``."""
+    from the node's ``meta.owner`` in its YAML, else from the stewards file (by model, then by
+    folder)."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -124,12 +126,9 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
         candidates += ["/".join(folders[:i]) for i in range(len(folders), 0, -1)]
         if props["resource_type"] == "seed":
             candidates.append("seeds")
-        owners = stewards().owners_for(candidates)
-        meta_owner = (props.get("meta") or {}).get("owner") or (
-            (props.get("config") or {}).get("meta") or {}
-        ).get("owner")
-        if meta_owner:
-            owners = list(dict.fromkeys([*owners, as_owner(str(meta_owner))]))
+        declared = declared_owners(props)
+        owners = (stewards().expand(declared) if declared
+                  else stewards().owners_for(candidates))
         return spec.replace_attributes(
             key=AssetKey([props["name"]]), group_name="transform", owners=owners
         )
