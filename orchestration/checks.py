@@ -33,8 +33,8 @@ from dagster import (
 
 from ingestion import accounting, case_management
 from quality import accounting as accounting_checks
-from quality import batches, holds, suites
-from warehouse import gate, paths
+from quality import batches, suites
+from warehouse import gate, holds, paths
 from warehouse.checks import CheckResult
 from warehouse.publish import mart_row_count
 
@@ -191,7 +191,7 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
         return result
 
     def _hold(context: AssetCheckExecutionContext, load_ids: list[str], reason: str) -> list[str]:
-        # Never merged by a later run either, until released (quality/holds.py).
+        # Never merged by a later run either, until released (warehouse/holds.py).
         held = holds.hold(load_ids, dataset=dataset, table=table, check=name, reason=reason)
         if held:
             context.log.error(

@@ -469,7 +469,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_held(args: argparse.Namespace) -> int:
-    from quality import holds
+    from warehouse import holds
 
     current = holds.held()
     if not current:
@@ -485,7 +485,7 @@ def cmd_held(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from quality import holds
+    from warehouse import holds
 
     try:
         h = holds.release(args.load_id, reason=args.reason)

@@ -22,11 +22,10 @@ from pathlib import Path
 import yaml
 
 from warehouse import paths, settings
+from warehouse.marts import EMAIL, TEAM
 
 DEFAULT_FILE = Path(__file__).with_name("stewards.yml")
 DEMO_FILE = Path(__file__).parents[1] / "ingestion" / "demo" / "stewards.yml"
-_TEAM = re.compile(r"^team:[\w.-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -48,26 +47,29 @@ class Stewards:
         """Owners of the first of ``candidates`` (most specific first) that the file names."""
         for name in candidates:
             if name in self.owners:
-                return self._expand(self.owners[name]) or [self.default_owner]
+                return self.expand(self.owners[name])
         return [self.default_owner]
 
-    def _expand(self, entries: Sequence[str]) -> list[str]:
+    def expand(self, entries: Sequence[str]) -> list[str]:
+        """Owners for Dagster from ``entries`` as this file and a model's ``meta.owner`` write
+        them: ``stewards`` becomes every steward's e-mail address (the default owner while none is
+        named), ``<organisation>/<department>`` that department's."""
         out: list[str] = []
         by_code = {f"{org}/{dept}": s for (org, dept), s in self.departments.items()}
         for entry in entries:
             if entry == "stewards":
-                out += [s.email for s in self.departments.values()]
+                out += [s.email for s in self.departments.values()] or [self.default_owner]
             elif entry in by_code:
                 out.append(by_code[entry].email)
             else:
                 out.append(as_owner(entry))
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(out)) or [self.default_owner]
 
 
 def as_owner(value: str) -> str:
     """An owner as Dagster takes it: an e-mail address or ``team:<name>``."""
     value = value.strip()
-    if _EMAIL.match(value) or _TEAM.match(value):
+    if EMAIL.match(value) or TEAM.match(value):
         return value
     return f"team:{re.sub(r'[^A-Za-z0-9_.-]+', '-', value).strip('-')}"
 
@@ -82,7 +84,7 @@ def _departments(raw: dict, source: str) -> dict[tuple[str, str], Steward]:
     for org, departments in (raw.get("organisations") or {}).items():
         for code, entry in (departments or {}).items():
             email = str((entry or {}).get("email", ""))
-            if not _EMAIL.match(email):
+            if not EMAIL.match(email):
                 raise ValueError(
                     f"{source}: organisation {org}, department {code}: 'email' must be an "
                     "e-mail address")

@@ -4,7 +4,6 @@
 import fcntl
 import hashlib
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,13 +27,14 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from quality import holds
-from warehouse import changes, gate, paths
+from warehouse import changes, gate, holds, paths
+from warehouse.dbt_env import dbt_environment, dbt_executable
+from warehouse.marts import declared_owners
 from warehouse.publish import current_manifest, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
-from .stewards import as_owner, stewards
+from .stewards import stewards
 
 DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
 # What the manifest is parsed from: a change to any of these (or to dbt) parses again.
@@ -78,26 +78,6 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def dbt_environment() -> dict[str, str]:
-    """The variables the dbt project reads (profiles.yml, macros), from DATENWERK_HOME.
-
-    Set identically for every dbt invocation of a home: dbt parses only what changed (partial
-    parsing) when the profile and these variables are the same as in the last parse."""
-    return {
-        "DATENWERK_HOME": str(paths.home()),
-        "DATENWERK_BUILD_DB": str(paths.build_db()),
-        "DATENWERK_LAKE": str(paths.lake_dir()),
-        "DATENWERK_HELD_LOADS": str(holds.held_dir()),
-    }
-
-
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment: `dagster dev` without an activated venv has no
-    `dbt` on PATH, and a different dbt on PATH would be worse."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
-
-
 def dbt_resource() -> DbtCliResource:
     """dagster-dbt's resource. It spawns ``dbt --version`` and sets up a dbt adapter in every
     step (about 3 s); it has no public option to skip either, and private hooks are not used."""
@@ -132,7 +112,8 @@ prepare_manifest()
 
 class DatenwerkDbtTranslator(DagsterDbtTranslator):
     """Group ``transform``; sources keep ``[source, table]`` keys (the dlt tables' keys); owners
-    from the stewards file (by model, then by folder) plus the model's ``meta.owner``."""
+    from the node's ``meta.owner`` in its YAML, else from the stewards file (by model, then by
+    folder)."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -146,12 +127,9 @@ class DatenwerkDbtTranslator(DagsterDbtTranslator):
         candidates += ["/".join(folders[:i]) for i in range(len(folders), 0, -1)]
         if props["resource_type"] == "seed":
             candidates.append("seeds")
-        owners = stewards().owners_for(candidates)
-        meta_owner = (props.get("meta") or {}).get("owner") or (
-            (props.get("config") or {}).get("meta") or {}
-        ).get("owner")
-        if meta_owner:
-            owners = list(dict.fromkeys([*owners, as_owner(str(meta_owner))]))
+        declared = declared_owners(props)
+        owners = (stewards().expand(declared) if declared
+                  else stewards().owners_for(candidates))
         return spec.replace_attributes(
             key=AssetKey([props["name"]]), group_name="transform", owners=owners
         )

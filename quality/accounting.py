@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from quality import holds
+from warehouse import holds
 from warehouse.checks import CheckResult
 from warehouse.db import table_exists
 

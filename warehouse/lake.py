@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from quality import holds
-from warehouse import paths, settings
+from warehouse import holds, paths, settings
+from warehouse.dbt_env import dbt_environment, dbt_executable
 
 # The dlt datasets the dbt project reads (the schemas of its sources).
 RAW_DATASETS = ("raw_reference", "raw_case_management", "raw_accounting")
@@ -64,8 +64,6 @@ def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[s
 def spark_dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run dbt with the Spark target on this home's lake (local Spark inside the dbt process;
     its JVM ends with the process). Artefacts go to ``lake/dbt``, apart from DuckDB's."""
-    from orchestration.transform import dbt_environment, dbt_executable
-
     lake = paths.lake_dir()
     env = {**os.environ, **dbt_environment(), "DATENWERK_ENGINE": "spark"}
     command = [dbt_executable(), *args, "--target", settings.ENGINES["spark"],

@@ -4,7 +4,7 @@ Every model under ``transform/models/marts/`` has one YAML beside its SQL, whose
 
     config:
       meta:
-        owner: quality-management        # Dagster owner (with the stewards file)
+        owner: [stewards, team:quality-management]  # its Dagster owners, see below
         label_de: Fälle                  # German name: the sheet in department exports
         data_steward: Quality management # who answers for the content
         publish: true                    # copied into published/marts.duckdb
@@ -16,6 +16,10 @@ Every model under ``transform/models/marts/`` has one YAML beside its SQL, whose
           between: {weight: [1, 10]}
           in_set: {status: [open, closed]}
 
+``owner`` (one or a list) names the asset's owners in Dagster, replacing the folder's default from
+``orchestration/stewards.yml``: an e-mail address, ``team:<name>``, ``stewards`` (every department
+steward of the installation) or ``<organisation>/<department>`` (that department's steward).
+
 Publication, department exports and the mart suites read it here, from the dbt manifest, so a new
 mart is one ``.sql`` plus one ``.yml``. A key this module does not know, or a published mart
 without a ``gx`` suite, is an error when the definitions load, not a mart silently left out.
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,10 @@ META_KEYS = frozenset(
 # The German name names the mart's sheet in department exports: Excel allows 31 characters.
 MAX_LABEL = 31
 GX_KEYS = frozenset({"keys", "non_negative", "signed", "between", "in_set"})
+# Owners as Dagster takes them, and the names the stewards file resolves to e-mail addresses.
+TEAM = re.compile(r"^team:[\w.-]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+STEWARD_REFERENCE = re.compile(r"^(stewards|[\w.-]+/[\w.-]+)$")
 
 
 class MartMetaError(ValueError):
@@ -62,7 +72,7 @@ class Mart:
     publish: bool = False
     department_export: str | None = None  # the column that limits rows to one department
     gx: MartRules | None = None  # None: no suite
-    owner: str | None = None
+    owners: tuple[str, ...] = ()  # empty: the folder's default owners
 
 
 def manifest_path() -> Path:
@@ -99,12 +109,34 @@ def _rules(gx: Any, where: str) -> MartRules:
     )
 
 
-def mart_from_node(node: dict[str, Any]) -> Mart:
-    """The :class:`Mart` of one manifest model node; a wrong meta raises :class:`MartMetaError`."""
+def _meta(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+
+
+def _where(node: Mapping[str, Any]) -> str:
     # The YAML that holds the meta ("<project>://models/marts/x.yml"), else the model's SQL.
     source = (node.get("patch_path") or "").partition("://")[2] or node.get("original_file_path")
-    where = f"{source} (model {node['name']})"
-    meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+    return f"{source} ({node.get('resource_type', 'model')} {node['name']})"
+
+
+def declared_owners(node: Mapping[str, Any]) -> tuple[str, ...]:
+    """The owners a dbt node's ``meta.owner`` names (empty if none); anything Dagster would not
+    take as an owner, nor the stewards file resolve, raises :class:`MartMetaError`."""
+    value = _meta(node).get("owner")
+    entries = value if isinstance(value, list) else [] if value is None else [value]
+    for entry in entries:
+        if not (isinstance(entry, str)
+                and any(p.match(entry) for p in (TEAM, EMAIL, STEWARD_REFERENCE))):
+            raise MartMetaError(
+                f"{_where(node)}: meta.owner {entry!r} is no owner: write an e-mail address, "
+                "team:<name>, stewards or <organisation>/<department>")
+    return tuple(entries)
+
+
+def mart_from_node(node: dict[str, Any]) -> Mart:
+    """The :class:`Mart` of one manifest model node; a wrong meta raises :class:`MartMetaError`."""
+    where = _where(node)
+    meta = _meta(node)
     unknown = set(meta) - META_KEYS
     if unknown:
         raise MartMetaError(f"{where}: unknown meta key(s) {', '.join(sorted(unknown))}; "
@@ -129,8 +161,7 @@ def mart_from_node(node: dict[str, Any]) -> Mart:
     if publish and gx is None:
         raise MartMetaError(f"{where}: a published mart needs a Great Expectations suite: add "
                             "meta.gx (at least `gx: {}` for the suite from its column names)")
-    owner = meta.get("owner")
-    return Mart(node["name"], publish, column, gx, None if owner is None else str(owner))
+    return Mart(node["name"], publish, column, gx, declared_owners(node))
 
 
 def marts_of(manifest: dict[str, Any]) -> dict[str, Mart]:

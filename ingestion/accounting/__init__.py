@@ -54,8 +54,7 @@ from ingestion.delivery import (
     relative_to_inbox,
     rows_or_empty,
 )
-from quality import holds
-from warehouse import paths
+from warehouse import holds, paths
 
 DATASET = "raw_accounting"
 log = logging.getLogger(__name__)

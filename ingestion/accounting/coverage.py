@@ -7,7 +7,7 @@ own totals passes, and the period silently loses most of its bookings. So before
 replaces anything, its coverage is compared with what is in force in its period, by three
 measures: booking lines, money moved (absolute sum), and days with bookings. When any of them
 falls below :data:`MIN_SHARE` of what it replaces, the file is held for a steward's confirmation
-(:func:`quality.holds.hold_files`; ``datenwerk held`` / ``datenwerk release``), not merged.
+(:func:`warehouse.holds.hold_files`; ``datenwerk held`` / ``datenwerk release``), not merged.
 
 Compared with the bookings in force in the last build (staging), not with files of the same
 delivery or loads that never reached staging.

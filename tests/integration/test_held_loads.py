@@ -10,10 +10,10 @@ import duckdb
 from dagster import AssetKey
 
 from orchestration.cli import main as datenwerk
-from quality import holds
 from tests.conftest import copy_home, run_nightly, use_home
 from tests.integration.conftest import BadBatchNight
 from tests.integration.test_quality_gate import evaluations, materialised
+from warehouse import holds
 
 
 def full_refresh_due() -> bool:

@@ -35,7 +35,7 @@ models:
     description: Cases per department (a mart added by a test, without any Python change).
     config:
       meta:
-        owner: quality-management
+        owner: [stewards, team:quality-management]
         label_de: Fälle je Fachbereich
         publish: true
         department_export: department_code

@@ -51,7 +51,7 @@ def truncate_at_line_end(source: Path, target: Path, keep: float) -> int:
 
 @pytest.fixture(scope="module")
 def nights(small_first_run: PipelineRun) -> dict[str, object]:
-    from quality import holds
+    from warehouse import holds
 
     home = copy_home(small_first_run.home, "redelivery-hold")
     use_home(home)

@@ -1,4 +1,4 @@
-"""The held-loads register (quality/holds.py) and the SQL dbt reads it with."""
+"""The held-loads register (warehouse/holds.py) and the SQL dbt reads it with."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from quality import holds
 from tests.conftest import use_home
+from warehouse import holds
 
 
 def test_hold_release_and_the_sql_dbt_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]

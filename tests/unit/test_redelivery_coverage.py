@@ -53,7 +53,7 @@ def test_any_measure_below_the_share_holds(coverage_: Coverage, too_small: bool)
 def test_a_file_hold_holds_the_file_not_its_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from quality import holds
+    from warehouse import holds
 
     monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
     holds.hold(["1700000000.1"], dataset="raw_x", table="t", check="gx_batch_t", reason="bad")

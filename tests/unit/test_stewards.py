@@ -29,8 +29,9 @@ def test_the_shipped_file_names_no_organisation(home: Path) -> None:
     assert config.departments == {}
     # Owners still resolve: `stewards` without any steward falls back to the default owner.
     assert config.owners_for(["marts"]) == ["team:data-engineering"]
-    assert config.owners_for(["mart_finance_by_cost_centre_month", "marts"]) == [
-        "team:controlling"]
+    assert config.owners_for(["staging/accounting", "staging"]) == ["team:controlling"]
+    assert config.expand(["stewards", "quality management"]) == [
+        "team:data-engineering", "team:quality-management"]
 
 
 def test_the_installation_file_keys_stewards_by_organisation_and_department(home: Path) -> None:

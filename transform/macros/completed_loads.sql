@@ -2,7 +2,7 @@
     Rows of a dlt table that belong to completed loads only. dlt writes rows before it records
     the load in _dlt_loads, so a killed load leaves rows behind whose load id is not (yet) there.
 
-    Loads held by a failed batch check (quality/holds.py: one JSON file per load id under
+    Loads held by a failed batch check (warehouse/holds.py: one JSON file per load id under
     $DATENWERK_HOME/quality/held_loads/) are left out too, until a data engineer releases them.
     The file registry and the quarantine pass `include_held=true`: what happened to a file
     stays visible while its rows are held.
@@ -39,7 +39,7 @@
     ) where load_id is not null and files is null
 {%- endmacro %}
 
-{#- Files held on their own (a record with `files`: quality/holds.py hold_files), by sha256:
+{#- Files held on their own (a record with `files`: warehouse/holds.py hold_files), by sha256:
     the rest of their load goes ahead. -#}
 {% macro held_files() -%}
     {{- return(adapter.dispatch('held_files')()) -}}

@@ -1,0 +1,31 @@
+"""How every dbt process of a home starts: its environment and its executable.
+
+Here, below the orchestration, because both the Dagster step and the Spark build
+(:mod:`warehouse.lake`) start dbt, and the warehouse must not import the orchestration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from warehouse import holds, paths
+
+
+def dbt_environment() -> dict[str, str]:
+    """The variables the dbt project reads (profiles.yml, macros), from DATENWERK_HOME.
+
+    Set identically for every dbt invocation of a home: dbt parses only what changed (partial
+    parsing) when the profile and these variables are the same as in the last parse."""
+    return {
+        "DATENWERK_HOME": str(paths.home()),
+        "DATENWERK_BUILD_DB": str(paths.build_db()),
+        "DATENWERK_LAKE": str(paths.lake_dir()),
+        "DATENWERK_HELD_LOADS": str(holds.held_dir()),
+    }
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment: `dagster dev` without an activated venv has no
+    `dbt` on PATH, and a different dbt on PATH would be worse."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
