@@ -48,10 +48,10 @@ def test_a_rollback_that_cannot_write_the_analysts_file_names_it_and_keeps_it(
 ) -> None:
     home = copy_home(small_first_run.home, "file-size-limit-rollback")
     use_home(home)
-    from orchestration.publish import PUBLISHED_MARTS
+    from orchestration.publish import published_mart_names
     from warehouse.publish import publish
 
-    publish(PUBLISHED_MARTS, run_id="a-second-publication")
+    publish(published_mart_names(), run_id="a-second-publication")
     published = home / "published" / "marts.duckdb"
     before = snapshot(home / "published")
 
