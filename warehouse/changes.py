@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse import paths
+from warehouse.db import table_exists
 from warehouse.publish import write_json_atomically
 
 
@@ -116,10 +117,6 @@ def last_key_recorded() -> datetime | None:
     if not db.exists():
         return None
     with duckdb.connect(str(db), read_only=True) as con:
-        present = con.sql(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'datenwerk_meta' and table_name = 'pseudonym_key'"
-        ).fetchall()[0][0]
-        if not present:
+        if not table_exists(con, "datenwerk_meta", "pseudonym_key"):
             return None
         return _newest(con, "select max(recorded_at) from datenwerk_meta.pseudonym_key")
