@@ -31,6 +31,9 @@ from tests.integration.test_publish_gate import snapshot
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 IN_DBT = "started      transform_assets"
+# Nothing new is delivered to the copied homes: without a full refresh a run would find nothing
+# changed and leave dbt at once, before any signal could reach it while it builds.
+REBUILD = ("--full-refresh",)
 STARTUP_SECONDS = 600  # the machine is shared: loading the definitions twice can take minutes
 
 
@@ -115,7 +118,7 @@ def test_sigterm_during_dbt_interrupts_the_run_and_a_second_run_is_refused(
 
     home = copy_home(small_first_run.home, "cli-sigterm")
     published_before = snapshot(home / "published")
-    first = CliRun(home)
+    first = CliRun(home, args=REBUILD)
     stop_leftovers.append(first)
     first.wait_for(IN_DBT)
 
@@ -149,7 +152,7 @@ def test_sigkill_during_dbt_then_the_next_run_recovers_and_publishes(
 
     home = copy_home(small_first_run.home, "cli-sigkill")
     published_before = snapshot(home / "published")
-    killed = CliRun(home)
+    killed = CliRun(home, args=REBUILD)
     stop_leftovers.append(killed)
     killed.wait_for(IN_DBT)
     time.sleep(2)
@@ -160,6 +163,7 @@ def test_sigkill_during_dbt_then_the_next_run_recovers_and_publishes(
         dead = instance.get_run_by_id(killed.run_id)
         assert dead is not None and dead.status == DagsterRunStatus.STARTED  # what Dagster knows
 
+    # No flag: the full refresh the killed run asked for is still due, so this run rebuilds.
     following = CliRun(home)
     stop_leftovers.append(following)
     code = following.finish()

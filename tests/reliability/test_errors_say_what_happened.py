@@ -69,7 +69,10 @@ def test_full_disk_ends_the_run_with_a_clear_message(
     env = {**os.environ, "DATENWERK_HOME": str(home)}
     env.pop("DAGSTER_HOME", None)
 
-    run = subprocess.run([str(Path(sys.executable).parent / "datenwerk"), "run"], env=env,
+    # A full refresh: with nothing new delivered, the run would find nothing changed and write
+    # next to nothing; rebuilding every model is what fills the disk.
+    run = subprocess.run([str(Path(sys.executable).parent / "datenwerk"), "run", "--full-refresh"],
+                         env=env,
                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
                          text=True, timeout=1800, check=False)
 
