@@ -40,7 +40,7 @@ from warehouse.publish import mart_row_count
 
 from .deliveries import Problem, problem_rows, problems
 from .faults import describe_fault
-from .transform import DBT_PROJECT
+from .transform import DBT_PROJECT, PUBLISHED
 
 
 def _severity(blocking: bool) -> AssetCheckSeverity:
@@ -116,7 +116,7 @@ def _crashed(log: DagsterLogManager, name: str, blocking: bool, exc: Exception, 
 
 
 # Assets with checks that are not tables of build.duckdb: nothing there to record against.
-NOT_BUILT = frozenset({AssetKey(["published_marts"])})
+NOT_BUILT = frozenset({PUBLISHED})
 
 
 def recorded(context: AssetCheckExecutionContext, asset: AssetKey, name: str,
@@ -331,7 +331,7 @@ CHECKS = [
         run=accounting_checks.unmapped_bookings,
     ),
     fail_closed_check(
-        AssetKey(["published_marts"]), "no_held_loads", False,
+        PUBLISHED, "no_held_loads", False,
         "Warning while loads are held out of staging by a failed batch check: the publication "
         "leaves their rows out until a corrected file arrives or the load is released "
         "(`datenwerk held`, `datenwerk release LOAD_ID`).",

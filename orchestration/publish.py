@@ -24,7 +24,7 @@ from warehouse.publish import publish
 from .checks import CHECKS
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
-from .transform import DBT_PROJECT
+from .transform import DBT_PROJECT, PUBLISHED
 
 
 def published_mart_names() -> tuple[str, ...]:
@@ -109,9 +109,6 @@ def failed_blocking_checks(
         if (key.asset_key.to_user_string(), key.name) not in reported:
             failed.append(f"{key.asset_key.to_user_string()}:{key.name} (no result: crashed?)")
     return failed
-
-
-PUBLISHED = AssetKey(["published_marts"])
 
 
 def gated_checks() -> dict[str, set[str]]:

@@ -154,16 +154,14 @@ class BuildPlan:
 # Code whose change must reach the published content and its outputs even on a quiet night: the
 # checks, the loaders' rules, publication, exports, reports and open data.
 CODE_PACKAGES = ("ingestion", "quality", "warehouse", "orchestration")
+PUBLISHED = AssetKey(["published_marts"])
 # What the publication feeds: when one of these lags behind it (a failed export, a full disk),
 # the next run builds again instead of finding nothing changed.
 PUBLICATION_OUTPUTS = (AssetKey(["department_exports"]), AssetKey(["open_data"]),
                        AssetKey(["impact_reports"]))
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
+def code_fingerprint(root: Path = paths.REPO_ROOT) -> str:
     """SHA-256 of the Python code of the four packages under ``root`` (by path within it)."""
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:
@@ -317,8 +315,6 @@ def transform_assets(
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
 
-
-PUBLISHED = AssetKey(["published_marts"])
 
 
 def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:

@@ -63,7 +63,7 @@ import yaml
 from warehouse import labels, marts, paths
 from warehouse.files import sha256_file
 from warehouse.publish import generation_source
-from warehouse.registry import Registry
+from warehouse.registry import Registry, unknown_keys
 
 # The formats departments.yml may name; WRITERS (below) must hold a writer for each.
 FORMATS = ("xlsx", "csv", "parquet")
@@ -137,10 +137,9 @@ def load_config(path: Path) -> list[DepartmentExport]:
         raise ExportConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ExportConfigError(f"{path}: expected a mapping with 'departments'")
-    unknown = set(data) - _KNOWN_KEYS
+    unknown = unknown_keys(data, _KNOWN_KEYS)
     if unknown:
-        raise ExportConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                f"known: {', '.join(sorted(_KNOWN_KEYS))}")
+        raise ExportConfigError(f"{path}: {unknown}")
     organisation = str(data.get("organisation_code") or path.parent.name)
     defaults = data.get("defaults") or {}
     default_formats = _formats(defaults.get("formats", list(FORMATS)), f"{path}: defaults")
@@ -172,10 +171,9 @@ def _department(path: Path, i: int, entry: Any, organisation: str,
         paths.checked_code(str(entry["code"]), "department code")
     except paths.InvalidCodeError as exc:
         raise ExportConfigError(f"{where}: {exc}") from exc
-    unknown = set(entry) - _DEPARTMENT_KEYS
+    unknown = unknown_keys(entry, _DEPARTMENT_KEYS)
     if unknown:
-        raise ExportConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                f"known: {', '.join(sorted(_DEPARTMENT_KEYS))}")
+        raise ExportConfigError(f"{where}: {unknown}")
     marts = entry.get("marts")
     if isinstance(marts, str):
         marts = [marts]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse import paths
+from warehouse.registry import unknown_keys
 
 MARTS_FOLDER = "marts"
 META_KEYS = frozenset(
@@ -89,10 +90,9 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
 def _rules(gx: Any, where: str) -> MartRules:
     if not isinstance(gx, dict):
         raise MartMetaError(f"{where}: meta.gx must be a mapping (or {{}}), got {gx!r}")
-    unknown = set(gx) - GX_KEYS
+    unknown = unknown_keys(gx, GX_KEYS, prefix="meta.gx.")
     if unknown:
-        raise MartMetaError(f"{where}: unknown key(s) meta.gx.{', meta.gx.'.join(sorted(unknown))};"
-                            f" known: {', '.join(sorted(GX_KEYS))}")
+        raise MartMetaError(f"{where}: {unknown}")
     between = gx.get("between") or {}
     in_set = gx.get("in_set") or {}
     if not isinstance(between, dict) or not all(
@@ -137,10 +137,9 @@ def mart_from_node(node: dict[str, Any]) -> Mart:
     """The :class:`Mart` of one manifest model node; a wrong meta raises :class:`MartMetaError`."""
     where = _where(node)
     meta = _meta(node)
-    unknown = set(meta) - META_KEYS
+    unknown = unknown_keys(meta, META_KEYS, what="meta key(s)")
     if unknown:
-        raise MartMetaError(f"{where}: unknown meta key(s) {', '.join(sorted(unknown))}; "
-                            f"known: {', '.join(sorted(META_KEYS))}")
+        raise MartMetaError(f"{where}: {unknown}")
     publish = meta.get("publish", False)
     if not isinstance(publish, bool):
         raise MartMetaError(f"{where}: meta.publish must be true or false, got {publish!r}")

@@ -61,3 +61,14 @@ class Registry(Mapping[str, T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.what!r}, {list(self._entries)!r})"
+
+
+def unknown_keys(given: Iterable[str], known: Iterable[str], *, what: str = "key(s)",
+                 prefix: str = "") -> str | None:
+    """``unknown <what> <prefix>a, <prefix>b; known: x, y`` for the names in ``given`` that
+    ``known`` lacks, or None: the one wording of every configuration file's key check."""
+    known = sorted(known)
+    unknown = sorted(set(given) - set(known))
+    if not unknown:
+        return None
+    return f"unknown {what} {', '.join(prefix + k for k in unknown)}; known: {', '.join(known)}"
