@@ -9,6 +9,13 @@ The key is part of the data's identity: pseudonyms made with another key never m
 warehouse records the key's fingerprint (an HMAC of a fixed label, which says nothing about the
 key), and a load with another key is refused (:func:`check_key_matches_warehouse`).
 :func:`rotate_key` replaces the key on purpose and reloads the case-management data under it.
+
+In a federation (``DATENWERK_FEDERATION=1``) each member organisation pseudonymises with its own
+key, an HMAC of its organisation code under the installation's key
+(:func:`organisation_key`): one secret to keep and rotate, yet the same client number at two
+organisations gives two unrelated pseudonyms, so neither their rows nor their exports link.
+Whether keys are per organisation is part of the fingerprint, so switching an installation that
+holds data between the two refuses to load until the key is rotated.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ from warehouse.db import table_exists
 PSEUDONYM_HEX_CHARS = 32
 # What the fingerprint is an HMAC of: fixed, so one key always has one fingerprint.
 FINGERPRINT_LABEL = b"datenwerk pseudonym key fingerprint v1"
+# A federation's fingerprint differs: its pseudonyms are made with keys derived per organisation.
+FEDERATION_LABEL = b" per organisation"
+# What an organisation's key is an HMAC of, with its code appended.
+ORGANISATION_KEY_LABEL = b"datenwerk organisation pseudonym key v1|"
 # 64 bits: tells two keys apart, and is far too short to help anyone guess a key.
 FINGERPRINT_HEX_CHARS = 16
 # Where the build database records the fingerprint of the key its pseudonyms were made with.
@@ -98,6 +109,16 @@ def current_key() -> bytes:
     return _load_key(settings.pseudonym_key_from_env(), str(path), mtime)
 
 
+def organisation_key(organisation_code: str, key: bytes | None = None) -> bytes:
+    """The key an organisation's identifiers are pseudonymised with: the installation's key,
+    or in a federation a key derived from it for this organisation alone."""
+    key = key or current_key()
+    if not settings.federation():
+        return key
+    label = ORGANISATION_KEY_LABEL + organisation_code.encode("utf-8")
+    return hmac.new(key, label, hashlib.sha256).hexdigest().encode()
+
+
 def pseudonym(value: str, key: bytes | None = None) -> str:
     """The pseudonym of one identifier."""
     digest = hmac.new(key or current_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -117,8 +138,10 @@ def pseudonymise_array(values: pa.Array | pa.ChunkedArray, key: bytes | None = N
 
 
 def key_fingerprint(key: bytes | None = None) -> str:
-    """The key's fingerprint: an HMAC of a fixed label with the key (never the key itself)."""
-    digest = hmac.new(key or current_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+    """The key's fingerprint: an HMAC of a fixed label with the key (never the key itself); a
+    federation's label says that its pseudonyms are per organisation."""
+    label = FINGERPRINT_LABEL + (FEDERATION_LABEL if settings.federation() else b"")
+    digest = hmac.new(key or current_key(), label, hashlib.sha256).hexdigest()
     return digest[:FINGERPRINT_HEX_CHARS]
 
 
@@ -157,8 +180,9 @@ def check_key_matches_warehouse() -> str:
                 f"The pseudonymisation key has changed: the warehouse was loaded with the key "
                 f"whose fingerprint is {recorded}, the configured key's fingerprint is "
                 f"{fingerprint}. Pseudonyms of the two keys never match: the same client would "
-                "count twice. Configure the original key again, or change keys on purpose with "
-                "`datenwerk rotate-key`."
+                "count twice. Configure the original key again (and DATENWERK_FEDERATION as it "
+                "was: a federation derives a key per organisation), or change keys on purpose "
+                "with `datenwerk rotate-key`."
             )
     db.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(db)) as con:

@@ -68,6 +68,24 @@ def pseudonym_key_from_env() -> str | None:
     return os.environ.get("DATENWERK_PSEUDONYM_KEY") or None
 
 
+def federation() -> bool:
+    """Whether this installation pools several member organisations (``DATENWERK_FEDERATION``).
+
+    A federation gives each organisation its own pseudonymisation key, derived from the
+    installation's key, so that the same client number at two organisations never links, and
+    files each department's exports under its organisation (``exports/<org>/<department>/``).
+    """
+    value = os.environ.get("DATENWERK_FEDERATION", "0").strip().lower()
+    if value not in ("0", "1", "false", "true", ""):
+        raise ValueError(f"DATENWERK_FEDERATION must be 0 or 1, got {value!r}")
+    return value in ("1", "true")
+
+
+# A federation-level cell is published only when at least this many organisations contribute
+# to it: with two, either one subtracts its own figure from the sum and knows the other's.
+FEDERATION_MIN_ORGANISATIONS = int(os.environ.get("DATENWERK_FEDERATION_MIN_ORGANISATIONS", "3"))
+
+
 def key_file_override() -> str | None:
     """A key file outside the data directory (``DATENWERK_KEY_FILE``), if set."""
     return os.environ.get("DATENWERK_KEY_FILE") or None

@@ -46,6 +46,7 @@ from ingestion.delivery import (
     outcome_resource,
     rows_or_empty,
 )
+from ingestion.pseudonymise import organisation_key
 from ingestion.standard import EntityMapping, Profile, profiles, standard
 from warehouse import paths
 
@@ -218,7 +219,7 @@ class Delivery:
                     accepted.append((mapping.entity, AcceptedRows(target, 0)))
                     accepted[-1][1].rows = write_export(
                         path, profile, mapping, into, row_context,
-                        target, plausible=self.reference.for_file(
+                        target, key=organisation_key(org), plausible=self.reference.for_file(
                             org, None if profile.department is not None else dept),
                     )
                     if into is not outcome:

@@ -15,9 +15,10 @@ import logging
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from duckdb.sqltypes import VARCHAR
 
-from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS, pseudonymise_array
+from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS, organisation_key, pseudonym
 from ingestion.standard import standard
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,27 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[
                 "select table_name, column_name from information_schema.columns "
                 "where table_schema = ?", [DATASET]).fetchall()
         }
+
+        def rekey(values: pa.Array, organisations: pa.Array) -> pa.Array:
+            # Each row with its organisation's key (the same for all outside a federation).
+            return pa.array([
+                None if v is None else pseudonym(v.strip(), organisation_key(o, key))
+                for v, o in zip(values.to_pylist(), organisations.to_pylist(), strict=True)
+            ], pa.string())
+
         con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
-            "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
+            "pseudonym", rekey, [VARCHAR, VARCHAR], VARCHAR, type="arrow"
         )
         for entity, spec in standard().items():
             for f in spec.fields.values():
                 if not f.pseudonymise or f.personal or (entity, f.name) not in present:
                     continue
                 column = f'"{f.name}"'
+                org = ("organisation_code" if (entity, "organisation_code") in present
+                       else "''")
                 rows = con.execute(
-                    f'update {DATASET}."{entity}" set {column} = pseudonym({column}) '
+                    f'update {DATASET}."{entity}" '
+                    f"set {column} = pseudonym({column}, {org}) "
                     f"where {column} is not null "
                     f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')"
                 ).fetchall()[0][0]

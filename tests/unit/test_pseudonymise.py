@@ -28,3 +28,21 @@ def test_missing_key_is_a_clear_terminal_error(tmp_path, monkeypatch) -> None:  
     assert path == tmp_path / "secrets" / "pseudonym.key"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert len(pseudonymise.current_key()) >= 32
+
+
+def test_a_federation_keys_each_organisation_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = b"k" * 32
+    monkeypatch.delenv("DATENWERK_FEDERATION", raising=False)
+    single = pseudonymise.key_fingerprint(key)
+    assert pseudonymise.organisation_key("swm", key) == key  # one organisation: unchanged
+    monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+    swm, dwb = (pseudonymise.organisation_key(org, key) for org in ("swm", "dwb"))
+    assert swm != dwb and key not in (swm, dwb)
+    assert pseudonymise.organisation_key("swm", key) == swm  # stable across loads
+    assert pseudonymise.organisation_key("swm", b"n" * 32) != swm  # follows a rotated key
+    assert pseudonymise.pseudonym("K-000001", swm) != pseudonymise.pseudonym("K-000001", dwb)
+    # Switching an installation between the two is a change of key the warehouse refuses.
+    assert pseudonymise.key_fingerprint(key) != single
+    monkeypatch.setenv("DATENWERK_FEDERATION", "maybe")
+    with pytest.raises(ValueError, match="DATENWERK_FEDERATION"):
+        pseudonymise.organisation_key("swm", key)
