@@ -60,7 +60,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from warehouse import labels, marts, paths
+from warehouse import labels, marts, paths, settings
 from warehouse.files import sha256_file
 from warehouse.publish import generation_source
 from warehouse.registry import Registry, unknown_keys
@@ -94,6 +94,18 @@ class DepartmentExport:
     formats: tuple[str, ...]
     retention: int
     config: Path
+
+    @property
+    def name(self) -> str:
+        """How logs and folders name it: ``<organisation>/<department>`` in a federation, whose
+        members may use the same department codes; else the department code."""
+        return f"{self.organisation_code}/{self.code}" if settings.federation() else self.code
+
+    @property
+    def folder(self) -> Path:
+        """``exports/<department>/``, in a federation ``exports/<organisation>/<department>/``."""
+        return paths.department_exports_dir(
+            self.code, self.organisation_code if settings.federation() else None)
 
 
 @dataclass(frozen=True)
@@ -207,16 +219,16 @@ def _check_known_departments(path: Path, organisation: str, codes: Sequence[str]
 
 def load_all_configs(config_files: Sequence[Path] | None = None) -> list[DepartmentExport]:
     """Departments of every organisation's ``departments.yml``; a code used twice is an error
-    (exports are filed by department code)."""
+    (exports are filed by department code; in a federation by organisation and department)."""
     files = paths.departments_configs() if config_files is None else list(config_files)
     departments = [d for path in files for d in load_config(path)]
     seen: dict[str, DepartmentExport] = {}
     for d in departments:
-        if d.code in seen:
+        if d.name in seen:
             raise ExportConfigError(
-                f"department code {d.code} is configured in {seen[d.code].config} and in "
-                f"{d.config}: exports/<department>/ would mix two departments; rename one")
-        seen[d.code] = d
+                f"department {d.name} is configured in {seen[d.name].config} and in "
+                f"{d.config}: {d.folder} would mix two departments; rename one")
+        seen[d.name] = d
     return departments
 
 
@@ -247,6 +259,12 @@ def validate_against_publication(con: duckdb.DuckDBPyConnection,
                 raise ExportConfigError(
                     f"{d.config}: department {d.code} asks for '{mart}', which has no {by} "
                     "column, so it cannot be limited to one department; remove it from the list")
+            if settings.federation() and "organisation_code" not in columns[mart]:
+                # Members share department codes: without it, rows of another would go out.
+                raise ExportConfigError(
+                    f"{d.config}: department {d.code} asks for '{mart}', which has no "
+                    "organisation_code column, so in a federation it cannot be limited to one "
+                    "organisation; remove it from the list")
 
 
 
@@ -640,12 +658,12 @@ def _impact_report(d: DepartmentExport, date: str) -> str | None:
 
 def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: dict[str, Any],
                 date: str, rewrite_unchanged: bool = False) -> ExportResult:
-    department_dir = paths.department_exports_dir(d.code)
+    department_dir = d.folder
     department_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = content_fingerprint(con, d)
     latest = _latest_manifest(department_dir)
     if not rewrite_unchanged and latest is not None and latest.get("fingerprint") == fingerprint:
-        return ExportResult(d.code, (department_dir / "latest").resolve(), str(latest["date"]),
+        return ExportResult(d.name, (department_dir / "latest").resolve(), str(latest["date"]),
                             str(latest["generation"]), list(latest["files"]), [], unchanged=True)
     for leftover in department_dir.glob(".tmp-*"):  # from an interrupted earlier export
         shutil.rmtree(leftover, ignore_errors=True)
@@ -685,7 +703,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
             shutil.rmtree(tmp, ignore_errors=True)
     _point_latest(department_dir, date)
     pruned = _prune(department_dir, d.retention)
-    return ExportResult(d.code, department_dir / date, date, manifest["generation"], files, pruned)
+    return ExportResult(d.name, department_dir / date, date, manifest["generation"], files, pruned)
 
 
 def export_departments(

@@ -130,9 +130,14 @@ def exports_dir() -> Path:
     return home() / "exports"
 
 
-def department_exports_dir(department_code: str) -> Path:
-    """``exports/<department>/``; the code is checked, so it never leaves the exports folder."""
-    return exports_dir() / checked_code(department_code, "department code")
+def department_exports_dir(department_code: str, organisation_code: str | None = None) -> Path:
+    """``exports/<department>/``, or ``exports/<organisation>/<department>/`` where departments
+    are filed by organisation (a federation); codes are checked, so they never leave the exports
+    folder."""
+    parent = exports_dir()
+    if organisation_code is not None:
+        parent /= checked_code(organisation_code, "organisation code")
+    return parent / checked_code(department_code, "department code")
 
 
 def departments_configs() -> list[Path]:

@@ -269,3 +269,36 @@ def test_only_departments_whose_rows_changed_are_rewritten(exported: Path) -> No
     assert manifest["run_id"] == "run00002" and manifest["fingerprint"] == ex.content_fingerprint(
         duckdb.connect(str(pub.current_generation_file()), read_only=True),
         ex.load_all_configs()[0])
+
+
+def test_a_federation_files_exports_by_organisation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two members with the same department code: one folder each in a federation, else refused.
+    files = []
+    for org in ("swm", "dwb"):
+        path = tmp_path / org / "departments.yml"
+        path.parent.mkdir()
+        path.write_text(f"organisation_code: {org}\ndepartments:\n"
+                        "  - code: SB\n    marts: [fct_cases]\n", encoding="utf-8")
+        files.append(path)
+    monkeypatch.delenv("DATENWERK_FEDERATION", raising=False)
+    with pytest.raises(ex.ExportConfigError, match="department SB is configured in"):
+        ex.load_all_configs(files)
+    monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+    departments = ex.load_all_configs(files)
+    assert [d.name for d in departments] == ["swm/SB", "dwb/SB"]
+    assert [d.folder.relative_to(d.folder.parents[1]) for d in departments] == [
+        Path("swm/SB"), Path("dwb/SB")]
+
+
+def test_a_federation_sends_no_mart_without_its_organisation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mart cut by department alone would carry every member's department of that code.
+    department = [ex.DepartmentExport("swm", "SB", ("fct_cases",), ("csv",), 1, Path("d.yml"))]
+    with duckdb.connect() as con:
+        con.execute("create table fct_cases (department_code varchar, case_id varchar)")
+        monkeypatch.delenv("DATENWERK_FEDERATION", raising=False)
+        ex.validate_against_publication(con, department)
+        monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+        with pytest.raises(ex.ExportConfigError, match="no organisation_code column"):
+            ex.validate_against_publication(con, department)
