@@ -64,7 +64,7 @@ def inbox_is_empty() -> bool:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from ingestion.demo.generator import generate, increment
+    from ingestion.demo.generator import generate, generate_federation, increment
     from ingestion.pseudonymise import ensure_key_file
 
     if getattr(args, "increment", None):
@@ -73,7 +73,18 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
               f"({', '.join(f'{d} {n:,}' for d, n in added.items())}).")
         return 0
     started = time.monotonic()
-    counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
+    members = getattr(args, "organisations", 1)
+    if members > 1 and not settings.federation():
+        print("Several organisations share department codes and need keys of their own: set "
+              "DATENWERK_FEDERATION=1 for this installation first.", file=sys.stderr)
+        return 2
+    if members > 1:
+        by_org = generate_federation(paths.inbox(), paths.demo_truth(), seed=args.seed,
+                                     scale=args.scale, organisations=members)
+        counts = {k: sum(c[k] for c in by_org.values()) for k in next(iter(by_org.values()))}
+        print(f"A federation of {members} organisations: {', '.join(by_org)}")
+    else:
+        counts = generate(paths.inbox(), paths.demo_truth(), seed=args.seed, scale=args.scale)
     ensure_key_file()
     install_demo_stewards()
     print(f"Demo exports written to {paths.inbox()} in {time.monotonic() - started:.1f} s:")
@@ -506,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo-data", help="write synthetic demo exports into the inbox")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=float, default=1.0, help="1 = about 2,000 clients")
+    demo.add_argument("--organisations", type=int, default=1, metavar="N",
+                      help="exports of N member organisations of a federation "
+                           "(needs DATENWERK_FEDERATION=1)")
     demo.add_argument("--increment", type=float, metavar="SHARE",
                       help="instead: a later delivery of SHARE more contacts (0.01 = +1 %%) "
                            "in new files, for the demo already in the inbox")

@@ -39,6 +39,15 @@ from ingestion.demo.xlsx_vendor import convert_department
 
 ORG_CODE = "swm"
 ORG_NAME = "Sozialwerk Musterstadt e.V."
+# The member organisations of the federation demo (code, name, size relative to ``scale``): the
+# same departments and programs, client numbers that overlap, and one member small enough that
+# its share of a federation figure could be recognised.
+MEMBERS: tuple[tuple[str, str, float], ...] = (
+    (ORG_CODE, ORG_NAME, 1.0),
+    ("dwb", "Diakoniewerk Beispielstadt e.V.", 0.8),
+    ("kjn", "Kinder- und Jugendhilfe Nordheide gGmbH", 0.25),
+    ("bst", "Beratungsstellen Südtal e.V.", 0.5),
+)
 CLIENTS_AT_SCALE_1 = 2000
 # Bounds memory: 100k clients make ~1.5M contacts per chunk (a few hundred MB while formatting).
 CHUNK_CLIENTS = 100_000
@@ -1163,26 +1172,26 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]])
         writer.writerows(rows)
 
 
-def _write_reference(root: Path) -> None:
+def _write_reference(root: Path, org: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
     _write_csv(root / "departments.csv",
                ("organisation_code", "department_code", "department_name", "department_name_en",
                 "data_steward", "is_pilot"),
-               [(ORG_CODE, d.code, d.name, d.name_en, d.steward, str(d.is_pilot).lower())
+               [(org, d.code, d.name, d.name_en, d.steward, str(d.is_pilot).lower())
                 for d in DEPARTMENTS])
     _write_csv(root / "programs.csv",
                ("organisation_code", "program_code", "department_code", "program_name"),
-               [(ORG_CODE, p.code, DEPARTMENTS[_PROGRAM_DEPT[i]].code, p.name)
+               [(org, p.code, DEPARTMENTS[_PROGRAM_DEPT[i]].code, p.name)
                 for i, p in enumerate(PROGRAMS)])
     _write_csv(root / "cost_centres.csv",
                ("organisation_code", "cost_centre", "department_code", "program_code",
                 "kost_field"),
-               [(ORG_CODE, p.cost_centre, DEPARTMENTS[_PROGRAM_DEPT[i]].code, p.code, "KOST1")
+               [(org, p.cost_centre, DEPARTMENTS[_PROGRAM_DEPT[i]].code, p.code, "KOST1")
                 for i, p in enumerate(PROGRAMS)])
     _write_csv(root / "accounts.csv",
                ("organisation_code", "chart", "account_from", "account_to", "category_type",
                 "category"),
-               [(ORG_CODE, "SKR04", lo, hi, t, c) for lo, hi, t, c in ACCOUNT_RANGES])
+               [(org, "SKR04", lo, hi, t, c) for lo, hi, t, c in ACCOUNT_RANGES])
 
 
 def _rate(num: int, den: int, digits: int = 6) -> str:
@@ -1246,7 +1255,8 @@ def _write_accounting(seed: int, acc: _AccountingInput, acc_root: Path, truth: _
 
 
 def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
-             scale: float = 1.0, excel_department: str | None = "AJH") -> dict[str, int]:
+             scale: float = 1.0, excel_department: str | None = "AJH",
+             organisation: tuple[str, str] = (ORG_CODE, ORG_NAME)) -> dict[str, int]:
     """Write demo exports into home_inbox and ground truth into truth_dir; return counts per
     entity (clients, cases, contacts, goals, assessments, bookings).
 
@@ -1256,14 +1266,16 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     same ``seed`` (a non-negative integer) and ``scale`` always give byte-identical files.
     ``excel_department`` delivers in the second vendor's Excel format (``jugendhilfe_xlsx``
     profile) when its files fit a workbook; ``None`` keeps every department CSV.
+    ``organisation`` (code, name) names the organisation the exports come from.
     """
+    org, org_name = organisation
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     home_inbox, truth_dir = Path(home_inbox), Path(truth_dir)
-    cm_root = home_inbox / "case_management" / ORG_CODE
-    acc_root = home_inbox / "accounting" / ORG_CODE
+    cm_root = home_inbox / "case_management" / org
+    acc_root = home_inbox / "accounting" / org
     truth_dir.mkdir(parents=True, exist_ok=True)
     acc_root.mkdir(parents=True, exist_ok=True)
 
@@ -1303,21 +1315,41 @@ def generate(home_inbox: Path, truth_dir: Path, *, seed: int = 42,
     if excel_department and convert_department(cm_root / excel_department):
         formats[excel_department] = "jugendhilfe_xlsx"
 
-    _write_reference(home_inbox / "reference" / ORG_CODE)
-    write_departments_config(home_inbox / "reference" / ORG_CODE, ORG_CODE,
+    _write_reference(home_inbox / "reference" / org, org)
+    write_departments_config(home_inbox / "reference" / org, org,
                              [d.code for d in DEPARTMENTS if d.is_pilot])
-    write_directory(home_inbox / "reference" / ORG_CODE, ORG_CODE, ORG_NAME,
+    write_directory(home_inbox / "reference" / org, org, org_name,
                     [(d.code, d.name, d.name_en) for d in DEPARTMENTS])
     _write_truth_table(truth_dir / "by_program_year.csv", truth)
     pii.finish()
     total = {k: sum(c[k] for c in by_dept.values()) for k in ENTITIES}
     with (truth_dir / "counts.json").open("w", encoding="utf-8") as out:
-        json.dump({"organisation_code": ORG_CODE, "seed": seed, "scale": scale, "total": total,
+        json.dump({"organisation_code": org, "seed": seed, "scale": scale, "total": total,
                    "by_department": by_dept, "export_profiles": formats,
                    "bookings_by_year": {str(y): c for y, c in booking_counts.items()}},
                   out, indent=2, ensure_ascii=False)
         out.write("\n")
     return total
+
+
+def generate_federation(home_inbox: Path, truth_dir: Path, *, seed: int = 42, scale: float = 1.0,
+                        organisations: int = 2) -> dict[str, dict[str, int]]:
+    """Write the exports of ``organisations`` members of a federation (see :data:`MEMBERS`) into
+    ``home_inbox``, each with its own ground truth in ``truth_dir/<organisation>/``; return
+    the counts per organisation and entity.
+
+    Each member is :func:`generate` with its own code, size and random stream, so client, case
+    and contact numbers start at the same values everywhere: the same client number is a
+    different person at each organisation.
+    """
+    if not 1 <= organisations <= len(MEMBERS):
+        raise ValueError(f"the demo federation has 1 to {len(MEMBERS)} organisations, "
+                         f"got {organisations}")
+    return {
+        code: generate(home_inbox, Path(truth_dir) / code, seed=seed + i, scale=scale * size,
+                       organisation=(code, name))
+        for i, (code, name, size) in enumerate(MEMBERS[:organisations])
+    }
 
 
 INCREMENT_FILE = "kontakte_nachtrag_{n}.csv"
