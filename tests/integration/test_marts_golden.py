@@ -276,3 +276,17 @@ def test_costs_without_cases(gold: Path) -> None:
     assert srs["costs_eur"] == Decimal("500.00") and srs["planned_end_rate"] is None
     total = one(gold, "select sum(costs_eur) as c from marts.mart_impact")["c"]
     assert total == Decimal("3500.00")  # every booked euro lands in exactly one program-year
+
+
+def test_one_organisation_discloses_nothing_at_federation_level(gold: Path) -> None:
+    # G2 (dropout) and G4 (transfer) ended in 2024, G1 in 2025; G3 is open. One organisation
+    # alone is recognisable in any federation figure: every cell and total is hidden.
+    found = rows(gold, "select year, program_code, suppression_reason, n_cases_closed, "
+                       "n_planned_ends, planned_end_rate from marts.mart_federation_program_year "
+                       "order by all")
+    assert [(r["year"], r["program_code"], r["suppression_reason"]) for r in found] == [
+        (2024, "P-A", "few_organisations"), (2024, "P-NOCOST", "few_organisations"),
+        (2024, "total", "few_organisations"), (2025, "P-A", "few_organisations"),
+        (2025, "total", "few_organisations")]
+    assert all(r["n_cases_closed"] is r["n_planned_ends"] is r["planned_end_rate"] is None
+               for r in found)
