@@ -46,3 +46,19 @@ def test_a_federation_keys_each_organisation_apart(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DATENWERK_FEDERATION", "maybe")
     with pytest.raises(ValueError, match="DATENWERK_FEDERATION"):
         pseudonymise.organisation_key("swm", key)
+
+
+def test_rotating_a_federation_s_key_re_keys_every_member(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
+    monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+    for name in ("DATENWERK_PSEUDONYM_KEY", "DATENWERK_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    pseudonymise.ensure_key_file()
+    old = pseudonymise.check_key_matches_warehouse()  # recorded in a real build database
+    before = {org: pseudonymise.organisation_key(org) for org in ("swm", "dwb")}
+    assert pseudonymise.rotate_key()[0] == old
+    after = {org: pseudonymise.organisation_key(org) for org in ("swm", "dwb")}
+    assert pseudonymise.check_key_matches_warehouse() != old  # the new key is the warehouse's
+    assert before["swm"] != after["swm"] and before["dwb"] != after["dwb"]
+    assert after["swm"] != after["dwb"]
