@@ -109,13 +109,17 @@ HSDS_TITLES: Registry[str] = Registry("HSDS table title", {
 
 
 def case_counts(marts_db: Path) -> list[tuple[str, str, str, str, int]]:
-    """(year, department, end reason, region, cases) of closed cases from the published marts."""
+    """(year, department, end reason, region, cases) of closed cases from the published marts;
+    in a federation, whose members share department codes, the department is
+    ``<organisation>/<department>``."""
+    department = ("organisation_code || '/' || department_code" if settings.federation()
+                  else "department_code")
     with duckdb.connect(str(marts_db), read_only=True) as con:
         return [
             (str(y), d, r, g, int(n))
             for y, d, r, g, n in con.sql(
                 f"""
-                select year(end_date), department_code, end_reason_category,
+                select year(end_date), {department}, end_reason_category,
                        coalesce(region, '{UNKNOWN}'), count(*)
                 from fct_cases
                 where end_date is not null

@@ -103,6 +103,19 @@ def _column(path: Path, mart: str, name: str) -> str | None:
     return described.label if described else None
 
 
+def test_the_warehouse_refuses_to_leave_the_federation(
+        federation: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion.pseudonymise import KeyMismatchError, check_key_matches_warehouse
+    from tests.conftest import use_home
+
+    use_home(federation.home)
+    check_key_matches_warehouse()  # the key and mode it was loaded with
+    # Without per-organisation keys the next load would make other pseudonyms for every member.
+    monkeypatch.delenv("DATENWERK_FEDERATION")
+    with pytest.raises(KeyMismatchError, match="DATENWERK_FEDERATION"):
+        check_key_matches_warehouse()
+
+
 def _rows_of(path: Path) -> pd.DataFrame:
     """The rows of one export file, with the mart's or the German column names."""
     if path.suffix == ".parquet":
@@ -151,6 +164,15 @@ def test_each_organisation_s_exports_hold_only_its_rows(federation: PipelineRun)
                         assert not set(frame[label].dropna()) & others, f"{path}: {name}"
                 checked += 1
     assert checked >= MEMBERS * 2 * 3  # every member, its pilots, every mart and format
+
+
+def test_open_data_keeps_members_departments_apart(federation: PipelineRun) -> None:
+    with (federation.home / "open_data" / "cases_by_end_reason.csv").open(encoding="utf-8") as fh:
+        departments = {row["department_code"] for row in csv.DictReader(fh)} - {"total"}
+    expected = published(federation, "select distinct organisation_code || '/' || "
+                                     "department_code as d from fct_cases where end_date is not "
+                                     "null")
+    assert departments == set(expected["d"])
 
 
 def _truth(run: PipelineRun) -> pd.DataFrame:
