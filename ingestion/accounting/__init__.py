@@ -1,10 +1,11 @@
 """dlt source for accounting exports: DATEV files (EXTF/DTVF) of each organisation.
 
 Files arrive as ``inbox/accounting/<organisation>/<file>``; :mod:`ingestion.accounting.datev`
-reads them. Resources (everything is yielded as Arrow tables):
+reads them. Resources (Arrow tables, and the bookings as Parquet files):
 
 - ``bookings``: one row per booking line (Buchungsstapel, data category 21/22), amount signed
-  by Soll/Haben relative to ``account`` (debit +, credit -), Generalumkehr applied;
+  by Soll/Haben relative to ``account`` (debit +, credit -), Generalumkehr applied; written a
+  batch at a time as the file is read (:class:`BookingsFile`) and imported by dlt as it is;
 - ``account_labels``: account labels (Kontenbeschriftungen, data category 20), when delivered;
 - ``file_headers``: the DATEV header of each loaded file (Berater, Mandant, fiscal year, period,
   SKR, ...) with the control totals taken from the file before any line was dropped;

@@ -1,11 +1,12 @@
 """A reader for DATEV exports (``EXTF`` / ``DTVF``): Buchungsstapel and Kontenbeschriftungen.
 
 Line 1 is a header of up to 31 fields, line 2 the column headings, then one record per line.
-The reader is columnar (Arrow compute and numpy, no Python loop over rows) and has no Datenwerk
-dependencies, so it can be used on its own::
+The reader is columnar (Arrow compute and numpy, no Python loop over rows), reads a file a batch
+of lines at a time and has no Datenwerk dependencies, so it can be used on its own::
 
     header, headings, dialect = read_header(path)
     stapel = read_buchungsstapel(path)       # bookings, problems (bad lines), control totals
+    stapel = read_buchungsstapel(path, write)  # each batch of bookings to write(), as it is read
     labels = read_account_labels(path)       # data category 20
 
 What it accepts (``formats/`` holds the column catalogues of format versions 9-13):
