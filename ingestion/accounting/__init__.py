@@ -1,10 +1,11 @@
 """dlt source for accounting exports: DATEV files (EXTF/DTVF) of each organisation.
 
 Files arrive as ``inbox/accounting/<organisation>/<file>``; :mod:`ingestion.accounting.datev`
-reads them. Resources (everything is yielded as Arrow tables):
+reads them. Resources (Arrow tables, and the bookings as Parquet files):
 
 - ``bookings``: one row per booking line (Buchungsstapel, data category 21/22), amount signed
-  by Soll/Haben relative to ``account`` (debit +, credit -), Generalumkehr applied;
+  by Soll/Haben relative to ``account`` (debit +, credit -), Generalumkehr applied; written a
+  batch at a time as the file is read (:class:`BookingsFile`) and imported by dlt as it is;
 - ``account_labels``: account labels (Kontenbeschriftungen, data category 20), when delivered;
 - ``file_headers``: the DATEV header of each loaded file (Berater, Mandant, fiscal year, period,
   SKR, ...) with the control totals taken from the file before any line was dropped;
@@ -28,9 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dlt.sources import DltResource
 
 from ingestion.accounting.coverage import coverage
@@ -43,7 +46,8 @@ from ingestion.accounting.datev import (
     DatevHeader,
     read_datev,
 )
-from ingestion.case_management import current_load_id
+from ingestion.case_management import AcceptedRows, current_load_id
+from ingestion.case_management.helpers import LOAD_ID_COLUMN, scratch_parquet
 from ingestion.delivery import (
     FileOutcome,
     FileRejected,
@@ -98,7 +102,7 @@ HEADER_SCHEMA = pa.schema([
 class Parsed:
     """Everything read from the new files of one delivery."""
 
-    bookings: list[pa.Table] = field(default_factory=list)
+    bookings: list[AcceptedRows] = field(default_factory=list)  # Parquet, one per file
     account_labels: list[pa.Table] = field(default_factory=list)
     headers: list[dict[str, object]] = field(default_factory=list)
     outcomes: list[FileOutcome] = field(default_factory=list)
@@ -130,29 +134,76 @@ class Delivery:
         return parsed
 
 
+class BookingsFile:
+    """The bookings of one file, written a batch at a time as they are read into a Parquet file
+    that dlt imports as it is (each row carries its load id): memory holds one batch whatever
+    the size of the file, and a file rejected after some batches leaves nothing behind."""
+
+    def __init__(self, outcome: FileOutcome) -> None:
+        self.path = scratch_parquet()
+        self.rows = 0
+        self._context = (outcome.organisation_code, outcome.sha256, current_load_id())
+        self._writer = pq.ParquetWriter(self.path, booking_file_schema())
+
+    def write(self, bookings: pa.Table) -> None:
+        """Append one batch of bookings (:data:`BOOKING_SCHEMA`)."""
+        self._writer.write_table(_with_context(bookings, *self._context))
+        self.rows += bookings.num_rows
+
+    def close(self) -> AcceptedRows:
+        """The finished file and its number of rows."""
+        self._writer.close()
+        return AcceptedRows(self.path, self.rows)
+
+    def discard(self) -> None:
+        """Remove the file (its source was rejected)."""
+        self._writer.close()
+        self.path.unlink(missing_ok=True)
+
+
+def booking_file_schema() -> pa.Schema:
+    """Columns of ``raw_accounting.bookings``: the bookings, their file and their load id."""
+    return _with_context(BOOKING_SCHEMA.empty_table(), "", "", "").schema
+
+
 def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
               read: Buchungsstapel | AccountLabels | None = None
               ) -> Buchungsstapel | AccountLabels:
-    """Read one DATEV file (unless ``read`` already holds it) into ``parsed`` and ``outcome``;
-    what the nightly load and ``datenwerk validate`` both do. Raises for a file rejected whole."""
-    read = read or read_datev(path)
+    """Read one DATEV file into ``parsed`` and ``outcome``; what the nightly load and
+    ``datenwerk validate`` both do. Raises for a file rejected whole.
+
+    Bookings go into a :class:`BookingsFile` as they are read. ``read``: the file already read
+    in memory (``datenwerk validate``), which is checked and counted, its bookings not kept.
+    """
+    bookings = BookingsFile(outcome) if read is None else None
+    try:
+        read = read or read_datev(path, bookings.write if bookings else None)
+        if isinstance(read, AccountLabels):
+            outcome.entity = "account_labels"
+            problems = read.problems
+            outcome.rows_read = read.labels.num_rows + problems.num_rows
+            outcome.rows_loaded = read.labels.num_rows
+        else:
+            problems = read.problems
+            outcome.rows_read = read.control.lines
+            outcome.rows_loaded = read.booked_lines
+            outcome.unexpected_columns = list(read.unknown_headings)
+        if problems.num_rows:
+            outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
+        check_reject_share(path, outcome, unit="lines")
+    except BaseException:
+        if bookings:
+            bookings.discard()
+        raise
+    if bookings:
+        written = bookings.close()
+        if written.rows:
+            parsed.bookings.append(written)
+        else:
+            written.path.unlink()
     if isinstance(read, AccountLabels):
-        outcome.entity = "account_labels"
-        rows, problems = read.labels, read.problems
-        outcome.rows_read = rows.num_rows + problems.num_rows
-    else:
-        rows, problems = read.bookings, read.problems
-        outcome.rows_read = read.control.lines
-        outcome.unexpected_columns = list(read.unknown_headings)
-    if problems.num_rows:
-        outcome.quarantine.append(_quarantine_rows(problems, path, outcome))
-    check_reject_share(path, outcome, unit="lines")
-    outcome.rows_loaded = rows.num_rows
-    rows = _with_context(rows, outcome.organisation_code, outcome.sha256)
-    if isinstance(read, AccountLabels):
-        parsed.account_labels.append(rows)
-    else:
-        parsed.bookings.append(rows)
+        parsed.account_labels.append(
+            _with_context(read.labels, outcome.organisation_code, outcome.sha256))
     parsed.headers.append(_header_row(read, outcome, path))
     return read
 
@@ -173,9 +224,14 @@ def hold_if_much_smaller(read: Buchungsstapel | AccountLabels, outcome: FileOutc
                 found.reason())
 
 
-def _with_context(rows: pa.Table, organisation_code: str, sha256: str) -> pa.Table:
-    """The organisation and the file's sha256 on every row (header fields join in staging)."""
-    for name, value in (("organisation_code", organisation_code), ("source_sha256", sha256)):
+def _with_context(rows: pa.Table, organisation_code: str, sha256: str,
+                  load_id: str | None = None) -> pa.Table:
+    """The organisation and the file's sha256 on every row (header fields join in staging), and
+    the load id for a file dlt imports as it is (dlt adds it to Arrow tables)."""
+    context = {"organisation_code": organisation_code, "source_sha256": sha256}
+    if load_id is not None:
+        context[LOAD_ID_COLUMN] = load_id
+    for name, value in context.items():
         rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.string()), rows.num_rows))
     return rows
 
@@ -235,11 +291,21 @@ def accounting(
     """
     delivery = Delivery(inbox or paths.accounting_inbox(), skip_hashes)
 
-    def bookings() -> Iterator[pa.Table]:
+    def bookings() -> Iterator[Any]:
         """Booking lines (Buchungssätze): amount signed by Soll/Haben relative to the account
         (debit +, credit -), accounts, Belegdatum with its year, cost centres KOST1/KOST2."""
-        yield from rows_or_empty("bookings", delivery.parsed.bookings, present,
-                                 lambda: _with_context(BOOKING_SCHEMA.empty_table(), "", ""))
+        files = delivery.parsed.bookings
+        # All columns nullable and `_dlt_load_id` included: dlt finds nothing to normalise and
+        # imports (hard-links) each Parquet file unchanged.
+        schema = booking_file_schema().empty_table()
+        try:
+            imports = [dlt.mark.with_file_import(str(f.path), "parquet", f.rows, hints=schema)
+                       for f in files]
+            yield from rows_or_empty("bookings", imports, present,
+                                     lambda: _with_context(BOOKING_SCHEMA.empty_table(), "", ""))
+        finally:
+            for f in files:
+                f.path.unlink(missing_ok=True)  # dlt's package holds its own link
 
     def account_labels() -> Iterator[pa.Table]:
         """Account labels (Kontenbeschriftungen) of each Mandant, when delivered."""

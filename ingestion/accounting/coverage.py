@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow.compute as pc
 
 from ingestion.accounting.datev import Buchungsstapel
 from warehouse.db import table_exists
@@ -103,7 +102,7 @@ def coverage(stapel: Buchungsstapel, organisation_code: str, build_db: Path) -> 
     return Coverage(
         lines=control.lines,
         absolute_eur=control.absolute_eur,
-        days=int(pc.count_distinct(stapel.bookings["document_date"]).as_py()),
+        days=stapel.booking_days,
         replaced_lines=int(lines),
         replaced_absolute_eur=Decimal(absolute),
         replaced_days=int(days),

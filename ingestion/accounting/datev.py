@@ -1,11 +1,12 @@
 """A reader for DATEV exports (``EXTF`` / ``DTVF``): Buchungsstapel and Kontenbeschriftungen.
 
 Line 1 is a header of up to 31 fields, line 2 the column headings, then one record per line.
-The reader is columnar (Arrow compute and numpy, no Python loop over rows) and has no Datenwerk
-dependencies, so it can be used on its own::
+The reader is columnar (Arrow compute and numpy, no Python loop over rows), reads a file a batch
+of lines at a time and has no Datenwerk dependencies, so it can be used on its own::
 
     header, headings, dialect = read_header(path)
     stapel = read_buchungsstapel(path)       # bookings, problems (bad lines), control totals
+    stapel = read_buchungsstapel(path, write)  # each batch of bookings to write(), as it is read
     labels = read_account_labels(path)       # data category 20
 
 What it accepts (``formats/`` holds the column catalogues of format versions 9-13):
@@ -27,8 +28,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -229,9 +230,11 @@ class Buchungsstapel:
     dialect: Dialect
     column_mapping: str  # "position" (catalogue of the format version) or "name"
     unknown_headings: tuple[str, ...]  # headings matching no catalogued column (never read)
-    bookings: pa.Table  # BOOKING_SCHEMA
+    bookings: pa.Table  # BOOKING_SCHEMA; empty when read_buchungsstapel handed them to `write`
     problems: pa.Table  # PROBLEM_SCHEMA, one row per bad line
     control: ControlTotals
+    booked_lines: int  # lines read without a problem (rows of `bookings`, or handed to `write`)
+    booking_days: int  # distinct Belegdatum among them
 
 
 @dataclass(frozen=True)
@@ -555,92 +558,81 @@ def describe_missing(label: str, format_version: int) -> str:
 
 
 
-@dataclass
+# pyarrow reads a few dozen blocks ahead of the batch being processed: small blocks keep that
+# buffer small. A line longer than a block is read again with blocks 16 times larger.
+BLOCK_BYTES = 1 << 20
+MAX_BLOCK_BYTES = 1 << 28
+# Booking lines typed and validated at a time: memory holds one batch of them, whatever the
+# size of the file, and a batch is large enough that per-batch work does not add up.
+BATCH_ROWS = 100_000
+
+
+class _ReadAgain(Exception):
+    """The fast read cannot number a malformed line: read again, carefully."""
+
+
 class _Records:
-    """The records after line 2: well-formed ones (kept columns as bytes, in batches as parsed)
-    and malformed ones (wrong field count). Records are numbered from 1 (line 3 if no value
-    holds a line break)."""
+    """The records after line 2, read as a stream: well-formed ones (kept columns, decoded, a
+    batch at a time) and malformed ones (wrong field count). Records are numbered from 1 (line 3
+    if no value holds a line break). ``malformed``, ``blank_records`` and ``total_records`` are
+    complete once :meth:`text_batches` is exhausted."""
 
-    batches: list[pa.RecordBatch]
-    encoding: str  # of the bytes in the batches
-    malformed: list[tuple[int, int, str]]  # (record, field count, text); blank lines excluded
-    invalid_records: np.ndarray  # sorted record numbers of malformed and blank lines
-    blank_records: int
-    expected_fields: int
-    ends_with_newline: bool
-    total_records: int
-    _break_records: list[np.ndarray] = field(default_factory=list)
-    _break_counts: list[np.ndarray] = field(default_factory=list)
+    def __init__(self, path: Path, dialect: Dialect, names: list[str],
+                 kept: dict[str, str]) -> None:
+        self.path = path
+        self.dialect = dialect
+        self.names = names
+        self.kept = kept
+        self.expected_fields = len(names)
+        self.good_records = 0  # handed on by the reader
+        self._decoded = 0  # numbered and decoded
+        self._invalid: list[tuple[int | None, int, str]] = []  # pyarrow row number, fields, text
+        self._break_records: list[np.ndarray] = []
+        self._break_counts: list[np.ndarray] = []
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 1))
+            self.ends_with_newline = fh.read(1) == b"\n"
 
-    def text_batches(
-        self, path: Path, kept: dict[str, str]
-    ) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
-        """Decoded, trimmed kept columns (by output name) and record numbers, batch by batch.
+    def _numbered(self) -> list[tuple[int, int, str]]:
+        # pyarrow numbers records from the start of the file: the two header lines are 1 and 2.
+        # An unnumbered one (fast read) lies beyond every record handed on; it forces a re-read.
+        return sorted((num - 2, count, text) for num, count, text in self._invalid
+                      if num is not None)
 
-        Each batch of bytes is released once decoded, so memory holds one batch of text at a
-        time on top of the results.
-        """
-        invalid = self.invalid_records
-        done = 0
-        while self.batches:
-            batch = self.batches.pop(0)
-            n = batch.num_rows
-            ordinal = np.arange(done + 1, done + n + 1, dtype=np.int64)
-            # Record number = ordinal among good records + malformed records before it.
-            records = ordinal + np.searchsorted(invalid - np.arange(len(invalid)), ordinal,
-                                                side="right")
-            done += n
-            columns = {}
-            for name in batch.schema.names:
-                text = pc.utf8_trim_whitespace(
-                    _to_text(batch.column(name), self.encoding, path, name)
-                )
-                if pc.any(pc.match_substring(text, "\n")).as_py():
-                    counts = pc.fill_null(pc.count_substring(text, "\n"), 0).to_numpy(
-                        zero_copy_only=False
-                    )
-                    self._break_records.append(records[counts > 0])
-                    self._break_counts.append(counts[counts > 0])
-                columns[kept[name]] = text
-            yield columns, records
+    @property
+    def malformed(self) -> list[tuple[int, int, str]]:
+        """(record, field count, text) of each malformed line; blank lines excluded."""
+        return [m for m in self._numbered() if m[2].strip()]
 
-    def lines(self, records: np.ndarray) -> np.ndarray:
-        """Physical line of each record: lines 1-2 are the header and headings; a line break
-        inside a value (of a column we read, or of a malformed line) pushes later lines down."""
-        positions = [*self._break_records,
-                     np.array([m[0] for m in self.malformed], dtype=np.int64)]
-        counts = [*self._break_counts,
-                  np.array([m[2].count("\n") for m in self.malformed], dtype=np.int64)]
-        where, how_many = np.concatenate(positions), np.concatenate(counts)
-        order = np.argsort(where, kind="stable")
-        where, cumulative = where[order], np.concatenate([[0], np.cumsum(how_many[order])])
-        return 2 + records + cumulative[np.searchsorted(where, records, side="left")]
+    @property
+    def blank_records(self) -> int:
+        return len(self._invalid) - len(self.malformed)
 
+    @property
+    def total_records(self) -> int:
+        return self.good_records + len(self._invalid)
 
-def _read_records(path: Path, dialect: Dialect, names: list[str], kept: Iterable[str]) -> _Records:
-    include = [n for n in names if n in kept]
-    invalid: list[tuple[int | None, int, str]] = []
+    def _open(self, careful: bool, block_size: int) -> pacsv.CSVStreamingReader:
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            self._invalid.append((row.number, row.actual_columns, row.text))
+            return "skip"
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append((row.number, row.actual_columns, row.text))
-        return "skip"
-
-    def read(careful: bool) -> pa.Table:
+        include = [n for n in self.names if n in self.kept]
         # Fast: kept columns as bytes, no transcoding of the whole file (most of it is empty
         # fields); only the few columns we keep are decoded, batch by batch. Careful (only for a
         # file with malformed lines): in order, so pyarrow numbers them, and transcoded, so it
         # can hand us their text.
-        return pacsv.read_csv(
-            path,
+        return pacsv.open_csv(
+            self.path,
             read_options=pacsv.ReadOptions(
-                column_names=names,
+                column_names=self.names,
                 skip_rows=2,
                 use_threads=not careful,
-                block_size=1 << 24,
-                encoding="cp1252" if careful and dialect.encoding == "cp1252" else "utf8",
+                block_size=block_size,
+                encoding="cp1252" if careful and self.dialect.encoding == "cp1252" else "utf8",
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter,
+                delimiter=self.dialect.delimiter,
                 newlines_in_values=True,
                 ignore_empty_lines=False,
                 invalid_row_handler=on_invalid,
@@ -654,35 +646,97 @@ def _read_records(path: Path, dialect: Dialect, names: list[str], kept: Iterable
             ),
         )
 
-    careful = False
-    try:
-        table = read(careful)
-    except pa.ArrowInvalid:
-        careful = True  # the handler could not decode a malformed line's text
-    if invalid:
-        careful = True
-    if careful:
-        invalid.clear()
-        try:
-            table = read(careful)
-        except pa.ArrowInvalid as exc:
-            raise DatevFormatError(path, f"the booking lines cannot be parsed: {exc}") from exc
-    with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - 1))
-        ends_with_newline = fh.read(1) == b"\n"
-    # pyarrow numbers records from the start of the file: the two header lines are 1 and 2.
-    numbered = [(int(num or 0) - 2, count, text) for num, count, text in invalid]
-    malformed = [m for m in numbered if m[2].strip()]
-    return _Records(
-        batches=table.to_batches(),
-        encoding="utf-8" if careful and dialect.encoding == "cp1252" else dialect.encoding,
-        malformed=malformed,
-        invalid_records=np.array(sorted(m[0] for m in numbered), dtype=np.int64),
-        blank_records=len(numbered) - len(malformed),
-        expected_fields=len(names),
-        ends_with_newline=ends_with_newline,
-        total_records=table.num_rows + len(numbered),
-    )
+    def _raw_batches(self) -> Iterator[tuple[pa.RecordBatch, str]]:
+        """Well-formed records in file order, each once, with the encoding of their bytes.
+
+        A read that cannot go on (a malformed line the fast read cannot number or decode, a
+        line longer than a block) starts again from the top and skips the records already
+        handed on, so what came before needs no second pass.
+        """
+        careful, block_size = False, BLOCK_BYTES
+        while True:
+            self._invalid.clear()
+            skip = self.good_records
+            encoding = ("utf-8" if careful and self.dialect.encoding == "cp1252"
+                        else self.dialect.encoding)
+            try:
+                with self._open(careful, block_size) as reader:
+                    for batch in reader:
+                        self._check_numbered(careful)
+                        if skip >= batch.num_rows:
+                            skip -= batch.num_rows
+                            continue
+                        batch, skip = batch.slice(skip), 0
+                        self.good_records += batch.num_rows
+                        yield batch, encoding
+                self._check_numbered(careful)
+                return
+            except (pa.ArrowInvalid, _ReadAgain) as exc:
+                if "straddling object" in str(exc) and block_size < MAX_BLOCK_BYTES:
+                    block_size *= 16
+                elif careful:
+                    raise DatevFormatError(
+                        self.path, f"the booking lines cannot be parsed: {exc}") from exc
+                else:
+                    careful = True  # also when the handler could not decode a malformed line
+
+    def _check_numbered(self, careful: bool) -> None:
+        if not careful and any(num is None for num, _, _ in self._invalid):
+            raise _ReadAgain
+
+    def text_batches(self, batch_rows: int = BATCH_ROWS
+                     ) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
+        """Decoded, trimmed kept columns (by output name) and record numbers, ``batch_rows``
+        records at a time: memory holds one batch of text (and pyarrow's read-ahead)."""
+        pending: list[pa.RecordBatch] = []
+        held, encoding = 0, self.dialect.encoding
+        for batch, batch_encoding in self._raw_batches():
+            if held and batch_encoding != encoding:  # read again transcoded from here on
+                yield self._decode(pa.Table.from_batches(pending), encoding)
+                pending, held = [], 0
+            encoding = batch_encoding
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield self._decode(table.slice(0, batch_rows), encoding)
+                pending, held = table.slice(batch_rows).to_batches(), held - batch_rows
+        if held:
+            yield self._decode(pa.Table.from_batches(pending), encoding)
+
+    def _decode(self, table: pa.Table, encoding: str) -> tuple[dict[str, pa.Array], np.ndarray]:
+        n = table.num_rows
+        ordinal = np.arange(self._decoded + 1, self._decoded + n + 1, dtype=np.int64)
+        invalid = np.array([m[0] for m in self._numbered()], dtype=np.int64)
+        # Record number = ordinal among good records + malformed records before it.
+        records = ordinal + np.searchsorted(invalid - np.arange(len(invalid)), ordinal,
+                                            side="right")
+        self._decoded += n
+        columns = {}
+        for name in table.schema.names:
+            values = pa.concat_arrays(table.column(name).chunks)
+            text = pc.utf8_trim_whitespace(_to_text(values, encoding, self.path, name))
+            if pc.any(pc.match_substring(text, "\n")).as_py():
+                counts = pc.fill_null(pc.count_substring(text, "\n"), 0).to_numpy(
+                    zero_copy_only=False
+                )
+                self._break_records.append(records[counts > 0])
+                self._break_counts.append(counts[counts > 0])
+            columns[self.kept[name]] = text
+        return columns, records
+
+    def lines(self, records: np.ndarray) -> np.ndarray:
+        """Physical line of each record: lines 1-2 are the header and headings; a line break
+        inside a value (of a column we read, or of a malformed line) pushes later lines down.
+        Right for every record of the batches decoded so far."""
+        malformed = self.malformed
+        positions = [*self._break_records, np.array([m[0] for m in malformed], dtype=np.int64)]
+        counts = [*self._break_counts,
+                  np.array([m[2].count("\n") for m in malformed], dtype=np.int64)]
+        where, how_many = np.concatenate(positions), np.concatenate(counts)
+        order = np.argsort(where, kind="stable")
+        where, cumulative = where[order], np.concatenate([[0], np.cumsum(how_many[order])])
+        return 2 + records + cumulative[np.searchsorted(where, records, side="left")]
 
 
 def _to_text(values: pa.Array, encoding: str, path: Path, column: str) -> pa.Array:
@@ -935,8 +989,16 @@ def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: Datev
     )
 
 
-def read_buchungsstapel(path: Path) -> Buchungsstapel:
+def read_buchungsstapel(
+    path: Path, write: Callable[[pa.Table], None] | None = None, batch_rows: int = BATCH_ROWS
+) -> Buchungsstapel:
     """Read a Buchungsstapel (data category 21 or 22) into bookings, problems and totals.
+
+    The lines are read ``batch_rows`` at a time. With ``write``, each batch of bookings goes
+    there as soon as it is read, so memory holds one batch whatever the size of the file, and
+    ``bookings`` of the result is empty; without, ``bookings`` holds them all. A file rejected
+    as a whole may have handed batches to ``write`` before: on :class:`DatevFormatError` they
+    are to be discarded.
 
     Raises :class:`DatevFormatError` for a file that is not a supported Buchungsstapel, lacks a
     required column, was cut off during transfer (its last line is incomplete), or is
@@ -956,30 +1018,38 @@ def read_buchungsstapel(path: Path) -> Buchungsstapel:
             f"{'; '.join(describe_missing(m, header.format_version) for m in missing)}; found "
             f"{len(headings)} headings starting {', '.join(headings[:4])}",
         )
-    records = _read_records(path, dialect, names, KEPT_COLUMNS)
+    records = _Records(path, dialect, names, KEPT_COLUMNS)
+    kept: list[pa.Table] = []
+    total = _Batch(BOOKING_SCHEMA.empty_table(), [], Decimal("0.00"), Decimal("0.00"), 0)
+    booked, days = 0, pa.array([], pa.date32())
+    for cols, numbers in records.text_batches(batch_rows):
+        batch = _booking_batch(cols, numbers, header)
+        bookings = _with_lines(batch.bookings, records)
+        total.problems += batch.problems
+        total.amount += batch.amount
+        total.absolute += batch.absolute
+        total.unreadable += batch.unreadable
+        booked += bookings.num_rows
+        days = pc.unique(pa.concat_arrays([days, pc.unique(bookings["document_date"])]))
+        (write or kept.append)(bookings)
     _reject_broken_structure(path, dialect, records)
-    batches = [_booking_batch(cols, numbers, header)
-               for cols, numbers in records.text_batches(path, KEPT_COLUMNS)]
-    bookings = (pa.concat_tables([b.bookings for b in batches]) if batches
-                else BOOKING_SCHEMA.empty_table())
-    problems = pa.concat_tables(
-        [_malformed_problems(records), *(p for b in batches for p in b.problems)]
-    )
+    problems = pa.concat_tables([_malformed_problems(records), *total.problems])
     problems = _with_lines(problems, records).sort_by("source_line")
     quarantined = problems["amount_eur"]
     control = ControlTotals(
         lines=records.total_records - records.blank_records,
-        amount_eur=sum((b.amount for b in batches), Decimal("0.00")),
-        absolute_eur=sum((b.absolute for b in batches), Decimal("0.00")),
-        unreadable_lines=sum(b.unreadable for b in batches) + len(records.malformed),
+        amount_eur=total.amount,
+        absolute_eur=total.absolute,
+        unreadable_lines=total.unreadable + len(records.malformed),
         quarantined_lines=problems.num_rows,
         quarantined_amount_eur=_sum(quarantined),
         quarantined_absolute_eur=_sum(pc.abs(quarantined)),
     )
     unknown = tuple(h for h, n in zip(headings, names, strict=True)
                     if h and n.startswith("_column_"))
-    return Buchungsstapel(header, dialect, mapping, unknown, _with_lines(bookings, records),
-                          problems, control)
+    bookings = pa.concat_tables(kept) if kept else BOOKING_SCHEMA.empty_table()
+    return Buchungsstapel(header, dialect, mapping, unknown, bookings, problems, control,
+                          booked, len(days))
 
 
 def _wrong_category(path: Path, category: int, name: str,
@@ -1035,11 +1105,10 @@ def read_account_labels(path: Path) -> AccountLabels:
                   f"{', '.join(headings[:4])}",
         )
     kept = {n: n for n in ("account", "account_label", "language_id") if n in names}
-    records = _read_records(path, dialect, names, kept)
-    _reject_broken_structure(path, dialect, records)
-    parts: list[pa.Table] = [_malformed_problems(records)]
+    records = _Records(path, dialect, names, kept)
+    parts: list[pa.Table] = []
     labels: list[pa.Table] = []
-    for cols, numbers in records.text_batches(path, kept):
+    for cols, numbers in records.text_batches():
         n = len(numbers)
         problems = _Problems(numbers, pa.nulls(n, MONEY))
         problems.mark(
@@ -1054,14 +1123,20 @@ def read_account_labels(path: Path) -> AccountLabels:
             "language_id": cols.get("language_id", pa.nulls(n, pa.string())),
             "source_line": pa.array(numbers, pa.int64()),
         }, schema=LABEL_SCHEMA).filter(pa.array(~problems.bad)))
+        labels[-1] = _with_lines(labels[-1], records)
+    _reject_broken_structure(path, dialect, records)
     table = pa.concat_tables(labels) if labels else LABEL_SCHEMA.empty_table()
-    problem_table = _with_lines(pa.concat_tables(parts), records).sort_by("source_line")
-    return AccountLabels(header, dialect, _with_lines(table, records), problem_table)
+    problem_table = _with_lines(pa.concat_tables([_malformed_problems(records), *parts]),
+                                records).sort_by("source_line")
+    return AccountLabels(header, dialect, table, problem_table)
 
 
-def read_datev(path: Path) -> Buchungsstapel | AccountLabels:
-    """Read a DATEV file of either supported data category (21/22 bookings, 20 labels)."""
+def read_datev(
+    path: Path, write: Callable[[pa.Table], None] | None = None
+) -> Buchungsstapel | AccountLabels:
+    """Read a DATEV file of either supported data category (21/22 bookings, 20 labels);
+    ``write`` receives the bookings a batch at a time (see :func:`read_buchungsstapel`)."""
     header, _, _ = read_header(path)
     if header.data_category == CATEGORY_ACCOUNT_LABELS:
         return read_account_labels(path)
-    return read_buchungsstapel(path)
+    return read_buchungsstapel(path, write)

@@ -170,6 +170,12 @@ def test_files_rejected_as_a_whole_say_why(installation: Installation) -> None:
         "from staging.stg_accounting__file_registry order by source_file")
     assert ("accounting/juli/fiscal_year_from_july.csv", "loaded", 5, 4, 1) in registry
     assert ("accounting/muster/truncated.csv", "rejected", 0, 0, 0) in registry
+    # Both were read to the end, their bookings written as they were read, before they were
+    # rejected: none of them reached the warehouse, and no working copy is left behind.
+    assert installation.rows(
+        "select count(*) from raw_accounting.bookings join raw_accounting.file_registry "
+        "using (source_sha256) where outcome = 'rejected'") == [(0,)]
+    assert not list(paths.protected_dir("tmp").glob("*.parquet"))
 
 
 def test_quarantined_line_is_stored_with_line_field_and_reason(installation: Installation) -> None:
