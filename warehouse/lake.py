@@ -75,13 +75,13 @@ def spark_dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def build_on_spark(select: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Export the raw tables into the lake, register them in Spark's catalog and run the dbt
-    project's models (``select``: a dbt selection, default all) on Spark, in full (see the
-    project's ``is_incremental``). Returns dbt's process (its output in ``stdout``).
-
-    Models only (``dbt run``): the project's data tests and contracts are not yet ported."""
+    """Export the raw tables into the lake, register them in Spark's catalog and build the dbt
+    project on Spark (``select``: a dbt selection, default all): seeds, models in full (see the
+    project's ``is_incremental``), their data tests and unit tests, in dbt's order, so a failed
+    test skips what depends on it, as on DuckDB. Returns dbt's process (output in ``stdout``);
+    ``lake/dbt/target/run_results.json`` holds every node's result."""
     export_raw()
     registered = spark_dbt(["run-operation", "register_lake_sources"])
     if registered.returncode != 0:
         return registered
-    return spark_dbt(["run", "--full-refresh", *(["--select", select] if select else [])])
+    return spark_dbt(["build", "--full-refresh", *(["--select", select] if select else [])])
