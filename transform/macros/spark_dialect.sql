@@ -22,6 +22,11 @@
     {{- dbt.spark__create_view_as(relation, spark_sql(sql)) -}}
 {%- endmacro %}
 
+{% macro spark__get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
+    {{- dbt.default__get_unit_test_sql(spark_sql(main_sql), expected_fixture_sql,
+        expected_column_names) -}}
+{%- endmacro %}
+
 {#-
     The contracts declare DuckDB's type names. Spark spells an unbounded text `string` (its
     `varchar` needs a length); dbt's contract check and the unit tests' fixtures cast through

@@ -133,10 +133,10 @@ matches as (
 ranked_labels as (
     select
         organisation_code,
-        ltrim(account, '0') as account_key,
+        {{ without_leading_zeros('account') }} as account_key,
         account_label,
         row_number() over (
-            partition by organisation_code, ltrim(account, '0')
+            partition by organisation_code, {{ without_leading_zeros('account') }}
             order by load_id desc, source_file desc
         ) as label_rank,
     from labels
@@ -177,7 +177,7 @@ final as (
         and resolved.account = matches.account
     left join account_labels
         on resolved.organisation_code = account_labels.organisation_code
-        and ltrim(resolved.account, '0') = account_labels.account_key
+        and {{ without_leading_zeros('resolved.account') }} = account_labels.account_key
 )
 
 select * from final
