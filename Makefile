@@ -84,8 +84,8 @@ spark-deps: install
 	@command -v java >/dev/null || test -x "$$JAVA_HOME/bin/java" || { echo "Spark needs \
 		Java 17: apt-get install openjdk-17-jre-headless (as root), or set JAVA_HOME" >&2; exit 1; }
 
-# DuckDB and Spark build the same tables from the same raw data (small demo), compared row by
-# row; so far the models listed in bench/SPARK.md, not yet the marts.
+# DuckDB and Spark build the whole dbt project (seeds, models, data and unit tests) from the same
+# raw data (small demo); every table, each published mart among them, compared row by row.
 test-spark: spark-deps
 	$(BIN)/python -m pytest -q -m spark -p no:cacheprovider -o addopts=""
 

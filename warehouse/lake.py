@@ -15,9 +15,11 @@ gives the same folders.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -61,27 +63,44 @@ def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[s
     return counts
 
 
-def spark_dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run dbt with the Spark target on this home's lake (local Spark inside the dbt process;
-    its JVM ends with the process). Artefacts go to ``lake/dbt``, apart from DuckDB's."""
+def spark_dbt(*invocations: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run dbt commands (each a list of arguments) with the Spark target on this home's lake,
+    one after the other in one process, so they share one local Spark session (its JVM and
+    catalog start once; they end with the process). Stops at the first that fails. Artefacts go
+    to ``lake/dbt``, apart from DuckDB's."""
     lake = paths.lake_dir()
     env = {**os.environ, **dbt_environment(), "DATENWERK_ENGINE": "spark"}
-    command = [dbt_executable(), *args, "--target", settings.ENGINES["spark"],
-               "--target-path", str(lake / "dbt" / "target"),
-               "--log-path", str(lake / "dbt" / "logs")]
+    common = ["--target", settings.ENGINES["spark"],
+              "--target-path", str(lake / "dbt" / "target"),
+              "--log-path", str(lake / "dbt" / "logs")]
+    command = [str(Path(dbt_executable()).with_name("python")), "-m", "warehouse.lake",
+               json.dumps([[*args, *common] for args in invocations])]
     return subprocess.run(command, cwd=paths.TRANSFORM_DIR, env=env, text=True,
                           stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, check=False)
 
 
 def build_on_spark(select: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Export the raw tables into the lake, register them in Spark's catalog and run the dbt
-    project's models (``select``: a dbt selection, default all) on Spark, in full (see the
-    project's ``is_incremental``). Returns dbt's process (its output in ``stdout``).
-
-    Models only (``dbt run``): the project's data tests and contracts are not yet ported."""
+    """Export the raw tables into the lake, register them in Spark's catalog and build the dbt
+    project on Spark (``select``: a dbt selection, default all): seeds, models in full (see the
+    project's ``is_incremental``), their data tests and unit tests, in dbt's order, so a failed
+    test skips what depends on it, as on DuckDB. Returns dbt's process (output in ``stdout``);
+    ``lake/dbt/target/run_results.json`` holds every node's result."""
     export_raw()
-    registered = spark_dbt(["run-operation", "register_lake_sources"])
-    if registered.returncode != 0:
-        return registered
-    return spark_dbt(["run", "--full-refresh", *(["--select", select] if select else [])])
+    return spark_dbt(["run-operation", "register_lake_sources"],
+                     ["build", "--full-refresh", *(["--select", select] if select else [])])
+
+
+def _run_in_one_session(invocations: list[list[str]]) -> int:
+    """dbt's commands in this process, in order; the exit code of the first that fails."""
+    from dbt.cli.main import dbtRunner
+
+    runner = dbtRunner()
+    for args in invocations:
+        if not runner.invoke(args).success:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_run_in_one_session(json.loads(sys.argv[1])))

@@ -36,3 +36,16 @@
 {% macro spark__days_from_to(first, last) -%}
     datediff({{ last }}, {{ first }})
 {%- endmacro %}
+
+{#- Day of the week, Monday = 1 .. Sunday = 7 (ISO 8601). -#}
+{% macro iso_day_of_week(day) -%}
+    {{- return(adapter.dispatch('iso_day_of_week')(day)) -}}
+{%- endmacro %}
+
+{% macro duckdb__iso_day_of_week(day) -%}
+    isodow({{ day }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(day) -%}
+    (weekday({{ day }}) + 1)
+{%- endmacro %}

@@ -22,6 +22,24 @@
     {{- dbt.spark__create_view_as(relation, spark_sql(sql)) -}}
 {%- endmacro %}
 
+{% macro spark__get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
+    {{- dbt.default__get_unit_test_sql(spark_sql(main_sql), expected_fixture_sql,
+        expected_column_names) -}}
+{%- endmacro %}
+
+{#-
+    The contracts declare DuckDB's type names. Spark spells an unbounded text `string` (its
+    `varchar` needs a length); dbt's contract check and the unit tests' fixtures cast through
+    dbt.cast, so the name is translated there and the YAML keeps one spelling.
+-#}
+{% macro spark__cast(field, type) -%}
+    cast({{ field }} as {{ spark_type(type) }})
+{%- endmacro %}
+
+{% macro spark_type(type) -%}
+    {{- return('string' if type | trim | lower in ('varchar', 'text') else type) -}}
+{%- endmacro %}
+
 {#-
     The raw tables of the lake (Parquet, one folder per dlt table under
     $DATENWERK_LAKE/raw/<schema>/<table>) as tables of Spark's catalog, named as the sources

@@ -90,7 +90,7 @@ ranges as (
     from default_ranges
 ),
 
-matches as (
+ranked_matches as (
     select
         resolved.organisation_code,
         resolved.header_chart,
@@ -101,16 +101,7 @@ matches as (
         ranges.mapped_by,
         ranges.account_from,
         ranges.account_to,
-    from resolved
-    inner join ranges
-        on resolved.chart = ranges.chart
-        and coalesce(ranges.organisation_code, resolved.organisation_code)
-        = resolved.organisation_code
-        and length(ranges.account_from) <= length(resolved.account_key)
-        and left(resolved.account_key, length(ranges.account_from))
-        between ranges.account_from and ranges.account_to
-    where not resolved.is_personal_account
-    qualify row_number() over (
+        row_number() over (
             partition by
                 resolved.organisation_code,
                 resolved.header_chart,
@@ -122,19 +113,38 @@ matches as (
                 cast(ranges.account_to as decimal(38, 0))
                 - cast(ranges.account_from as decimal(38, 0)),
                 ranges.account_from
-        ) = 1
+        ) as match_rank,
+    from resolved
+    inner join ranges
+        on resolved.chart = ranges.chart
+        and coalesce(ranges.organisation_code, resolved.organisation_code)
+        = resolved.organisation_code
+        and length(ranges.account_from) <= length(resolved.account_key)
+        and left(resolved.account_key, length(ranges.account_from))
+        between ranges.account_from and ranges.account_to
+    where not resolved.is_personal_account
+),
+
+matches as (
+    select * from ranked_matches
+    where match_rank = 1
+),
+
+ranked_labels as (
+    select
+        organisation_code,
+        {{ without_leading_zeros('account') }} as account_key,
+        account_label,
+        row_number() over (
+            partition by organisation_code, {{ without_leading_zeros('account') }}
+            order by load_id desc, source_file desc
+        ) as label_rank,
+    from labels
 ),
 
 account_labels as (
-    select
-        organisation_code,
-        ltrim(account, '0') as account_key,
-        account_label,
-    from labels
-    qualify row_number() over (
-            partition by organisation_code, ltrim(account, '0')
-            order by load_id desc, source_file desc
-        ) = 1
+    select * from ranked_labels
+    where label_rank = 1
 ),
 
 final as (
@@ -167,7 +177,7 @@ final as (
         and resolved.account = matches.account
     left join account_labels
         on resolved.organisation_code = account_labels.organisation_code
-        and ltrim(resolved.account, '0') = account_labels.account_key
+        and {{ without_leading_zeros('resolved.account') }} = account_labels.account_key
 )
 
 select * from final

@@ -5,13 +5,19 @@ years as (
     select * from {{ ref('int_calendar_years') }}
 ),
 
+bounds as (
+    select
+        min(year) as first_year,
+        max(year) as last_year,
+    from years
+),
+
 days as (
     select
-        cast(unnest(generate_series(
-            make_date(min(year), 1, 1), make_date(max(year), 12, 31), interval 1 day
-        )) as date) as date_day,
-    from years
-    having count(*) > 0
+        {{ days_between('make_date(first_year, 1, 1)', 'make_date(last_year, 12, 31)') }}
+            as date_day,
+    from bounds
+    where first_year is not null
 ),
 
 final as (
@@ -23,9 +29,9 @@ final as (
         cast(date_trunc('month', date_day) as date) as month_start,
         cast(date_trunc('quarter', date_day) as date) as quarter_start,
         cast(date_trunc('year', date_day) as date) as year_start,
-        cast(isodow(date_day) as integer) as iso_day_of_week,
+        cast({{ iso_day_of_week('date_day') }} as integer) as iso_day_of_week,
         cast(weekofyear(date_day) as integer) as iso_week,
-        isodow(date_day) >= 6 as is_weekend,
+        {{ iso_day_of_week('date_day') }} >= 6 as is_weekend,
     from days
 )
 

@@ -7,6 +7,21 @@ department_programs as (
     select * from {{ ref('int_department_programs') }}
 ),
 
+ranked as (
+    select
+        organisation_code,
+        program_code,
+        program_name,
+        department_code,
+        department_name,
+        row_number() over (
+            partition by organisation_code, program_code
+            order by program_name is null, department_code
+        ) as program_rank,
+    from department_programs
+    where program_code is not null
+),
+
 final as (
     select
         organisation_code,
@@ -14,12 +29,8 @@ final as (
         program_name,
         department_code,
         department_name,
-    from department_programs
-    where program_code is not null
-    qualify row_number() over (
-            partition by organisation_code, program_code
-            order by program_name is null, department_code
-        ) = 1
+    from ranked
+    where program_rank = 1
 )
 
 select * from final

@@ -21,8 +21,8 @@ scored as (
         organisation_code,
         case_id,
         dimension,
-        arg_min(score, assessment_date) filter (where phase = 'intake') as intake_score,
-        arg_max(score, assessment_date) filter (where phase = 'exit') as exit_score,
+        min_by(score, assessment_date) filter (where phase = 'intake') as intake_score,
+        max_by(score, assessment_date) filter (where phase = 'exit') as exit_score,
         min(scale_min) as scale_min,
         max(scale_max) as scale_max,
         cast(null as string) as result_at_end,
@@ -46,9 +46,10 @@ results_at_end as (
     where problem_area_result is not null and problem_area is not null
 ),
 
+-- Both have the same columns in the same order.
 per_dimension as (
     select * from scored
-    union all by name
+    union all
     select * from results_at_end
     where not exists (
             select 1 from scored

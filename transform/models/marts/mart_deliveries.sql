@@ -39,18 +39,29 @@ quarantine as (
     group by source_sha256
 ),
 
+-- The three registries have the same columns in the same order (macro stg_file_registry).
+registrations as (
+    select * from case_management
+    union all
+    select * from accounting
+    union all
+    select * from reference
+),
+
+-- A rejected file may come again with the same bytes (moved into the right folder, or once its
+-- department is in the reference data): its latest registration is what became of it.
+ranked_registrations as (
+    select
+        *,
+        row_number() over (
+            partition by source_sha256 order by registered_at desc
+        ) as registration_rank
+    from registrations
+),
+
 registry as (
-    -- A rejected file may come again with the same bytes (moved into the right folder, or once
-    -- its department is in the reference data): its latest registration is what became of it.
-    select *
-    from (
-        select * from case_management
-        union all by name
-        select * from accounting
-        union all by name
-        select * from reference
-    ) as registrations
-    qualify row_number() over (partition by source_sha256 order by registered_at desc) = 1
+    select * from ranked_registrations
+    where registration_rank = 1
 ),
 
 final as (

@@ -147,9 +147,32 @@ activity as (
         sum(n_staff) as n_staff,
         sum(n_clients_reached) as n_clients_reached,
     from (
-        select * from contact_rows
-        union all by name
-        select * from case_totals
+        select
+            organisation_code,
+            department_code,
+            program_code,
+            year,
+            n_contacts,
+            n_group_contacts,
+            contact_minutes,
+            staff_minutes,
+            n_staff,
+            n_clients_reached,
+        from contact_rows
+        union all
+        -- Case-level totals say nothing about group contacts or staff.
+        select
+            organisation_code,
+            department_code,
+            program_code,
+            year,
+            n_contacts,
+            null as n_group_contacts,
+            contact_minutes,
+            null as staff_minutes,
+            null as n_staff,
+            n_clients_reached,
+        from case_totals
     ) as activity_rows
     group by all
 ),
@@ -201,12 +224,19 @@ assessment_steps as (
 ),
 
 joined as (
-    -- sqlfluff reads the column names after `exclude` as unqualified references.
-    -- noqa: disable=RF02
     select
         program_years.*,
-        money.* exclude (organisation_code, program_code, year),
-        activity.* exclude (organisation_code, department_code, program_code, year),
+        money.costs_eur,
+        money.revenues_eur,
+        {%- for column in cost_columns.values() | list + revenue_columns.values() | list %}
+            money.{{ column }},
+        {%- endfor %}
+        activity.n_contacts,
+        activity.n_group_contacts,
+        activity.contact_minutes,
+        activity.staff_minutes,
+        activity.n_staff,
+        activity.n_clients_reached,
         acceptance.n_cases_accepted,
         acceptance.n_cases_acceptance_known,
         money_delivered.year is not null as money_delivered,
@@ -221,9 +251,12 @@ joined as (
         outcomes.goal_attainment_rate,
         outcomes.n_cases_gas,
         outcomes.mean_gas_t_score,
-        goal_steps.* exclude (organisation_code, department_code, program_code, year),
-        assessment_steps.* exclude (organisation_code, department_code, program_code, year),
-    -- noqa: enable=RF02
+        {%- for name in steps.values() %}
+            goal_steps.n_goals_rated_{{ name }},
+            goal_steps.n_goals_achieved_{{ name }},
+            assessment_steps.n_assessed_pairs_{{ name }},
+            assessment_steps.n_improved_pairs_{{ name }},
+        {%- endfor %}
     from program_years
     left join money
         on program_years.organisation_code = money.organisation_code

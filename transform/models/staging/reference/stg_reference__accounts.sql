@@ -9,7 +9,8 @@ source as (
 final as (
     select
         organisation_code,
-        'SKR' || lpad(regexp_extract(chart, '(\d+)', 1), 2, '0') as chart,
+        -- [0-9], not \d: Spark reads a backslash in a string literal as an escape.
+        'SKR' || lpad(regexp_extract(chart, '([0-9]+)', 1), 2, '0') as chart,
         trim(account_from) as account_from,
         trim(account_to) as account_to,
         lower(trim(category_type)) as category_type,
