@@ -362,9 +362,11 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
 
     The file is parsed once, into one temporary table of the values that are stored and each
     row's first problem (checks are set-based SQL; only the duplicate-key check needs a second
-    look, one hash aggregate). The quarantine, the distinct identifiers to pseudonymise (HMAC once
-    each, then a hash join) and the accepted rows are all read from that table; the accepted rows
-    go from DuckDB straight into Parquet, no row passes through Python.
+    look, one hash aggregate). The quarantine, the distinct identifiers to pseudonymise and the
+    accepted rows are all read from that table. Pseudonyms are HMACs computed by DuckDB itself
+    (:func:`ingestion.pseudonymise.pseudonym_sql`): the entity's key in its row, references once
+    per distinct value and joined back. The accepted rows go from DuckDB straight into Parquet, no
+    row passes through Python.
     """
     profile, mapping, spec, present = job.profile, job.mapping, job.spec, job.present
     names = header.names

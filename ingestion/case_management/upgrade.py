@@ -15,9 +15,8 @@ import logging
 from pathlib import Path
 
 import duckdb
-from duckdb.sqltypes import VARCHAR
 
-from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS, pseudonymise_array
+from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS, pseudonym_sql, use_key_in_sql
 from ingestion.standard import standard
 
 log = logging.getLogger(__name__)
@@ -38,21 +37,20 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[
                 "select table_name, column_name from information_schema.columns "
                 "where table_schema = ?", [DATASET]).fetchall()
         }
-        con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
-            "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
-        )
-        for entity, spec in standard().items():
-            for f in spec.fields.values():
-                if not f.pseudonymise or f.personal or (entity, f.name) not in present:
-                    continue
-                column = f'"{f.name}"'
-                rows = con.execute(
-                    f'update {DATASET}."{entity}" set {column} = pseudonym({column}) '
-                    f"where {column} is not null "
-                    f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')"
-                ).fetchall()[0][0]
-                if rows:
-                    changed[f"{entity}.{f.name}"] = int(rows)
+        columns = [(entity, f.name) for entity, spec in standard().items()
+                   for f in spec.fields.values()
+                   if f.pseudonymise and not f.personal and (entity, f.name) in present]
+        if columns:
+            use_key_in_sql(con, key)  # only where something was loaded: a key exists
+        for entity, name in columns:
+            column = f'"{name}"'
+            rows = con.execute(
+                f'update {DATASET}."{entity}" set {column} = {pseudonym_sql(column)} '
+                f"where {column} is not null "
+                f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')"
+            ).fetchall()[0][0]
+            if rows:
+                changed[f"{entity}.{name}"] = int(rows)
         if changed:
             for table in INCREMENTAL_STAGING:
                 con.execute(f"drop table if exists staging.{table}")
