@@ -7,12 +7,16 @@ noisy run does not decide. The figures go to bench/results/ingestion_contacts.js
 seconds (all threads) beside wall seconds and the machine's load average before and after each
 side: on a shared machine the CPU ratio is the steadier figure.
 
-Where the time goes (10M contacts, CPU seconds, 2026-11-25, shared machine): read_csv into a
-table 20.4. Ours 63.9: extract 42.7 (parse into the slim check table ~16, duplicate-key hash
-aggregate ~4, sha256 of the file ~1.5, DuckDB writing the accepted rows as Parquet ~15, the rest
-pseudonyms, quarantine, registry and imports); load 21 (dlt's INSERT ... SELECT FROM read_parquet
-into build.duckdb: DuckDB's storage write of 12 columns, five of them constant text columns
-(organisation, department, source file, sha256, load id) at ~0.14 CPU s per million rows each).
+Where the time goes (2M contacts, CPU seconds, 2026-11-29, machine shared, load average ~15):
+read_csv into a table 1.8. Ours 9.5: extract 7.1 (parse into the check table 1.5, duplicate keys
+0.35, case and staff pseudonyms once per distinct value 0.4, writing the accepted rows as Parquet
+4.3, of which ~2.6 the HMAC of 2M contact numbers in DuckDB's sha256 and ~1 the 32-character
+pseudonyms, which compress worse than the source numbers; the rest imports and dlt); load 2.4
+(dlt's INSERT ... SELECT FROM read_parquet into build.duckdb). Before the pseudonyms were computed
+in SQL, the contact numbers' HMAC in a Python UDF alone cost 5.1, and at 10M contacts writing
+the rows with them joined back ran out of DuckDB's 1 GB (main at 66d309f). Writing the rows
+into build.duckdb in the same statement instead of Parquet then dlt's import (an ELT step)
+measured 1.5 less.
 """
 
 from __future__ import annotations
