@@ -25,11 +25,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from duckdb.sqltypes import VARCHAR
 
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
-from ingestion.pseudonymise import pseudonymise_array
+from ingestion.pseudonymise import pseudonym_sql, use_key_in_sql
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
 
@@ -363,9 +362,11 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
 
     The file is parsed once, into one temporary table of the values that are stored and each
     row's first problem (checks are set-based SQL; only the duplicate-key check needs a second
-    look, one hash aggregate). The quarantine, the distinct identifiers to pseudonymise (HMAC once
-    each, then a hash join) and the accepted rows are all read from that table; the accepted rows
-    go from DuckDB straight into Parquet, no row passes through Python.
+    look, one hash aggregate). The quarantine, the distinct identifiers to pseudonymise and the
+    accepted rows are all read from that table. Pseudonyms are HMACs computed by DuckDB itself
+    (:func:`ingestion.pseudonymise.pseudonym_sql`): the entity's key in its row, references once
+    per distinct value and joined back. The accepted rows go from DuckDB straight into Parquet, no
+    row passes through Python.
     """
     profile, mapping, spec, present = job.profile, job.mapping, job.spec, job.present
     names = header.names
@@ -526,16 +527,18 @@ def _stored_columns(con: duckdb.DuckDBPyConnection, spec: EntitySpec,
                     ) -> tuple[dict[str, str], list[str]]:
     """SQL of each stored column over ``checked as c`` (identifiers pseudonymised), and the
     joins it needs."""
-    con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
-        "pseudonym", lambda v: pseudonymise_array(v, key), [VARCHAR], VARCHAR, type="arrow"
-    )
+    use_key_in_sql(con, key)
     joins = []
     out: dict[str, str] = {n: f"{_lit(v)}::varchar" for n, v in constants.items()}
     for n, f in spec.fields.items():
-        if f.pseudonymise and not f.personal:
-            # HMAC once per distinct identifier (Arrow in, Arrow out), then a hash join.
+        if f.pseudonymise and not f.personal and list(spec.key) == [n]:
+            # A key is distinct on every stored row: its HMAC is computed in the row itself.
+            out[n] = pseudonym_sql(f"c.{n}")
+        elif f.pseudonymise and not f.personal:
+            # Other identifiers repeat (a case on each of its contacts): HMAC once per distinct
+            # value, then a hash join.
             con.execute(
-                f"create temp table pseudo_{n} as select v, pseudonym(v) as p from ("
+                f"create temp table pseudo_{n} as select v, {pseudonym_sql('v')} as p from ("
                 f"select distinct {n} as v from parsed where {n} is not null)"
             )
             joins.append(f"left join pseudo_{n} on pseudo_{n}.v = c.{n}")

@@ -15,10 +15,13 @@ import logging
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-from duckdb.sqltypes import VARCHAR
 
-from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS, organisation_key, pseudonym
+from ingestion.pseudonymise import (
+    PSEUDONYM_HEX_CHARS,
+    organisation_key,
+    pseudonym_sql,
+    use_key_in_sql,
+)
 from ingestion.standard import standard
 
 log = logging.getLogger(__name__)
@@ -39,35 +42,39 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[
                 "select table_name, column_name from information_schema.columns "
                 "where table_schema = ?", [DATASET]).fetchall()
         }
-
-        def rekey(values: pa.Array, organisations: pa.Array) -> pa.Array:
-            # Each row with its organisation's key (the same for all outside a federation).
-            return pa.array([
-                None if v is None else pseudonym(v.strip(), organisation_key(o, key))
-                for v, o in zip(values.to_pylist(), organisations.to_pylist(), strict=True)
-            ], pa.string())
-
-        con.create_function(  # type: ignore[call-overload]  # the stubs lack Arrow UDFs
-            "pseudonym", rekey, [VARCHAR, VARCHAR], VARCHAR, type="arrow"
-        )
-        for entity, spec in standard().items():
-            for f in spec.fields.values():
-                if not f.pseudonymise or f.personal or (entity, f.name) not in present:
-                    continue
-                column = f'"{f.name}"'
-                org = ("organisation_code" if (entity, "organisation_code") in present
-                       else "''")
-                rows = con.execute(
-                    f'update {DATASET}."{entity}" '
-                    f"set {column} = pseudonym({column}, {org}) "
-                    f"where {column} is not null "
-                    f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')"
-                ).fetchall()[0][0]
-                if rows:
-                    changed[f"{entity}.{f.name}"] = int(rows)
+        columns = [(entity, f.name) for entity, spec in standard().items()
+                   for f in spec.fields.values()
+                   if f.pseudonymise and not f.personal and (entity, f.name) in present]
+        for entity, name in columns:
+            column = f'"{name}"'
+            clear = (f"{column} is not null "
+                     f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')")
+            rows = _rekey(con, entity, column, clear,
+                          with_organisation=(entity, "organisation_code") in present, key=key)
+            if rows:
+                changed[f"{entity}.{name}"] = rows
         if changed:
             for table in INCREMENTAL_STAGING:
                 con.execute(f"drop table if exists staging.{table}")
             log.warning("Pseudonymised source numbers stored in clear by an earlier version: %s",
                         ", ".join(f"{k} ({n})" for k, n in sorted(changed.items())))
     return changed
+
+
+def _rekey(con: duckdb.DuckDBPyConnection, entity: str, column: str, clear: str, *,
+           with_organisation: bool, key: bytes | None) -> int:
+    """Pseudonymise the clear values of one column, each organisation's rows with its key (one
+    key for all outside a federation); return the number of values replaced."""
+    table = f'{DATASET}."{entity}"'
+    organisations = [r[0] for r in con.execute(
+        f"select distinct organisation_code from {table} where {clear}").fetchall()
+    ] if with_organisation else [""]
+    replaced = 0
+    for org in organisations:
+        use_key_in_sql(con, organisation_key(org or "", key))
+        scope = "organisation_code is not distinct from ?" if with_organisation else "true"
+        params = [org] if with_organisation else []
+        replaced += int(con.execute(
+            f"update {table} set {column} = {pseudonym_sql(column)} where {clear} and {scope}",
+            params).fetchall()[0][0])
+    return replaced

@@ -178,3 +178,71 @@ def test_xlsx_of_the_second_vendor() -> None:
     }
     assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(3, "contact_date", "31.02.2024")]
     assert "Özdemir" not in repr(table.to_pylist())
+
+
+def _parse_file(path: Path) -> tuple[pa.Table, FileOutcome]:
+    profile, mapping = detect_profile(path)
+    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
+    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
+                         {"organisation_code": "org", "department_code": "SB"})
+    return table, outcome
+
+
+def test_rows_deep_in_a_large_export_keep_their_row_and_field(tmp_path: Path) -> None:
+    """300,000 contacts (about 20 MB: DuckDB reads it in parallel, in many buffers, vectors and
+    row groups): a broken line near the start, bad values and a repeated key far beyond every
+    boundary are each named by their spreadsheet row and field, and every accepted row keeps
+    its own row number."""
+    rows = 300_000
+    lines = ["Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"]
+    lines += [f"C-{i};F-{i // 12};{1 + i % 28:02d}.03.2024;telefonisch;{10 + i % 90};MA-{i % 40};"
+              f"Gespräch {i}" for i in range(rows)]
+    broken, bad_date, bad_type, repeated = 1_000, 150_001, 245_760, 299_998
+    lines[broken + 1] = "C-x;F-x;01.03.2024;telefonisch;15;MA-1;too;many;fields"
+    lines[bad_date + 1] = lines[bad_date + 1].replace("03.2024", "13.2024", 1)
+    lines[bad_type + 1] = lines[bad_type + 1].replace("telefonisch", "Brieftaube")
+    lines[repeated + 1] = lines[repeated + 1].replace(f"C-{repeated};", "C-77;", 1)
+    path = tmp_path / "kontakte_large_with_late_errors.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    table, outcome = _parse_file(path)
+
+    # Row numbers count the header as row 1: record i is row i + 2.
+    assert [q[:2] for q in quarantined(outcome)] == [
+        (broken + 2, "(row)"), (bad_date + 2, "contact_date"), (bad_type + 2, "contact_type"),
+        (repeated + 2, "contact_id"),
+    ]
+    assert quarantined(outcome)[2][3] == "Brieftaube"
+    assert outcome.rows_read == rows and table.num_rows == rows - 4
+    line_of = dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
+                       strict=True))
+    for i in (0, 999, 1_001, 122_879, 122_880, 150_000, 150_002, 245_761, 299_999):
+        assert line_of[ids(f"C-{i}")[0]] == i + 2, i
+
+
+def test_one_identifier_one_pseudonym_across_files_and_entities(tmp_path: Path) -> None:
+    """A case number is hashed in its own row where it is the key (the case list) and once per
+    distinct value where it is a reference (contacts): both ways, and in every file, give the
+    same pseudonym, the one Python computes."""
+    cases = tmp_path / "faelle_two_cases.csv"
+    cases.write_text(
+        "Fall-Nr;Klient-Nr;Programm;Zuweisung;Beginn;Ende;Beendigungsgrund;Fachkraft-Nr\n"
+        "F-7;K-1;SB-ALLG;;01.02.2024;;;MA-1\n F-8 ;K-1;SB-ALLG;;01.02.2024;;;MA-2\n",
+        encoding="cp1252")
+    contacts = [tmp_path / f"kontakte_{n}.csv" for n in ("januar", "februar")]
+    for n, path in enumerate(contacts):
+        path.write_text(
+            "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr\n"
+            + "".join(f"C-{n}{i};F-{7 + i % 2};0{1 + i}.02.2024;persönlich;30;MA-{1 + i % 2}\n"
+                      for i in range(4)),
+            encoding="cp1252")
+
+    case_table, _ = _parse_file(cases)
+    contact_tables = [_parse_file(path)[0] for path in contacts]
+
+    assert case_table["case_id"].to_pylist() == ids("F-7", "F-8")
+    assert case_table["caseworker_id"].to_pylist() == ids("MA-1", "MA-2")
+    for table in contact_tables:
+        assert table["case_id"].to_pylist() == ids("F-7", "F-8", "F-7", "F-8")
+        assert table["staff_id"].to_pylist() == ids("MA-1", "MA-2", "MA-1", "MA-2")
+    assert contact_tables[1]["contact_id"].to_pylist() == ids("C-10", "C-11", "C-12", "C-13")

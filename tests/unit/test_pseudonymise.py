@@ -62,3 +62,33 @@ def test_rotating_a_federation_s_key_re_keys_every_member(
     assert pseudonymise.check_key_matches_warehouse() != old  # the new key is the warehouse's
     assert before["swm"] != after["swm"] and before["dwb"] != after["dwb"]
     assert after["swm"] != after["dwb"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"s" * 32, b"b" * 64, b"L" * 100],  # shorter than, equal to and longer than SHA-256's block
+    ids=["short_key", "block_sized_key", "long_key_hashed_first"],
+)
+def test_sql_pseudonym_is_the_python_pseudonym(key: bytes) -> None:
+    """The loader computes pseudonyms in DuckDB: every value, padded with any whitespace Python
+    trims, in any script, empty or missing, gets exactly the pseudonym Python gives it."""
+    import duckdb
+
+    values = ["K-1", " K-1", "K-1\t", "\u3000K-1\u00a0", "Müller-Lüdenscheidt", "O'Brien", "é",
+              "\u200bK-1", "", "\t", None, "x" * 300, "9004711|10.01.2024"]
+    with duckdb.connect() as con:
+        pseudonymise.use_key_in_sql(con, key)
+        got = con.execute(
+            f"select {pseudonymise.pseudonym_sql('v')} from unnest(?) with ordinality as t(v, i) "
+            "order by i", [values]).fetchall()
+    assert [g[0] for g in got] == pseudonymise.pseudonymise_array(pa.array(values), key).to_pylist()
+    assert got[0][0] == got[1][0] == got[2][0] == got[3][0] != got[7][0]
+
+
+def test_sql_pseudonym_statements_never_hold_the_key() -> None:
+    """The key reaches DuckDB as a session variable: the SQL text, which can appear in error
+    messages and logs, holds neither the key nor its pads."""
+    key = b"geheimer-schluessel-fuer-pseudonyme!"
+    sql = pseudonymise.pseudonym_sql("v")
+    assert key.decode() not in sql
+    assert "\\x" not in sql and "getvariable('pseudonym_inner_pad')" in sql

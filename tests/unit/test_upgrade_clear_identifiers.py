@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
-from ingestion.pseudonymise import pseudonym
+from ingestion.pseudonymise import organisation_key, pseudonym
 
 KEY = b"u" * 32
 
@@ -44,3 +45,23 @@ def test_clear_numbers_become_the_pseudonyms_new_deliveries_get(tmp_path: Path) 
 
 def test_no_warehouse_yet_is_nothing_to_do(tmp_path: Path) -> None:
     assert pseudonymise_stored_identifiers(tmp_path / "missing.duckdb", KEY) == {}
+
+
+def test_a_federation_rekeys_each_member_s_rows_with_its_own_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same clear number at two members becomes two pseudonyms, each under its member's key."""
+    monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+    db = tmp_path / "build.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_case_management; create schema staging")
+        con.execute("create table raw_case_management.cases as select * from (values "
+                    "('F-1', 'swm'), ('F-1', 'dwb'), ('F-2', null)"
+                    ") as t(case_id, organisation_code)")
+    assert pseudonymise_stored_identifiers(db, KEY) == {"cases.case_id": 3}
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = dict(con.execute("select coalesce(organisation_code, ''), case_id "
+                                "from raw_case_management.cases").fetchall())
+    assert rows == {org: pseudonym(case, organisation_key(org, KEY))
+                    for org, case in (("swm", "F-1"), ("dwb", "F-1"), ("", "F-2"))}
+    assert rows["swm"] != rows["dwb"]
