@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.run_census"]
+
 SCALE = 0.1  # about 200 clients: every program has closed cases in every year, in seconds
 SMALL_SCALE = 0.02  # about 40 clients, every department and every file type, a dozen cases each
 SEED = 7

@@ -200,6 +200,12 @@ def impact_reports_dir() -> Path:
     return home() / "reports"
 
 
+def chart_cache_dir() -> Path:
+    """The impact reports' charts as SVG, by the hash of their Vega-Lite spec (derived data,
+    safe to delete: what is missing is drawn again)."""
+    return home() / "cache" / "charts"
+
+
 def quality_dir() -> Path:
     """Great Expectations' file context (suites and scrubbed validation results as JSON)."""
     return home() / "quality"
