@@ -40,7 +40,7 @@ from warehouse.publish import mart_row_count
 
 from .deliveries import Problem, problem_rows, problems
 from .faults import describe_fault
-from .transform import DBT_PROJECT, PUBLISHED
+from .transform import DBT_PROJECT, PUBLISHED, kept_in_run, recorded_check
 
 
 def _severity(blocking: bool) -> AssetCheckSeverity:
@@ -151,6 +151,10 @@ def fail_closed_check(asset: AssetKey, name: str, blocking: bool, description: s
 
     @asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        if kept_in_run(context.instance, asset, context.run.run_id):
+            kept = recorded_check(asset, name, context.run.run_id)
+            if kept is not None:  # the same content passed (or failed) this check before
+                return kept
         result = evaluate(context.log, name, blocking, lambda: run(context), gx=gx)
         return recorded(context, asset, name, result)
 
