@@ -3,8 +3,9 @@
 
 import fcntl
 import hashlib
+import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,9 @@ from typing import Any
 
 import duckdb
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
@@ -145,10 +148,14 @@ class TransformConfig(Config):
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """Why this run builds (nothing: it stops), and why as a full refresh (nothing: it does not)."""
+    """Why this run builds (nothing: it stops), and why as a full refresh (nothing: it does not).
+
+    ``loaded``: when new loads are the only change, the dlt tables (schema, table) they filled;
+    dbt then builds what depends on them and keeps the rest. None: everything is built."""
 
     reasons: list[str]
     full_refresh: list[str]
+    loaded: frozenset[tuple[str, str]] | None = None
 
 
 # Code whose change must reach the published content and its outputs even on a quiet night: the
@@ -206,14 +213,20 @@ def build_plan(full_refresh_asked: bool, outputs_behind: list[str] | None = None
     refresh was asked for (now, or by a run that did not complete it)."""
     record = changes.last_build()
     full = _full_refresh_reasons(record, full_refresh_asked)
-    reasons = [*full, *_publication_reasons(record)]
+    publication, new_loads = _publication_reasons(record)
+    reasons = [*full, *publication]
     if record is not None and record.project_fingerprint != inputs_fingerprint():
         reasons.append("the dbt project, the department export configuration or the code "
                        "changed")
     if outputs_behind:
         reasons.append("outputs of the last publication did not complete: "
                        + ", ".join(outputs_behind))
-    return BuildPlan(reasons, full)
+    loaded = None
+    if record is not None and new_loads and not reasons:
+        # Every load completed before the last build started is in every model already.
+        since = datetime.fromisoformat(record.built_at)
+        loaded = frozenset(changes.tables_loaded_since(since)) or None
+    return BuildPlan([*reasons, *new_loads], full, loaded)
 
 
 def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> list[str]:
@@ -237,21 +250,147 @@ def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> li
     return full
 
 
-def _publication_reasons(record: changes.BuildRecord | None) -> list[str]:
-    """What the current publication misses: it is absent, older than the last build, or older
-    than a completed load."""
+def _publication_reasons(record: changes.BuildRecord | None) -> tuple[list[str], list[str]]:
+    """What the current publication misses: it is absent or older than the last build (first
+    list), or older than a completed load (second list)."""
     manifest = current_manifest()
     if manifest is None:
-        return ["nothing is published yet"]
+        return ["nothing is published yet"], []
     published_at = datetime.fromisoformat(manifest["published_at"])
     reasons = []
     if record is not None and datetime.fromisoformat(record.built_at) > published_at:
         reasons.append("the last build was not published")
     loaded = changes.last_completed_load()
-    if loaded is not None and loaded > published_at:
-        reasons.append(f"a load completed at {loaded:%Y-%m-%d %H:%M:%S} UTC, after the "
-                       f"publication of {published_at:%Y-%m-%d %H:%M:%S} UTC")
-    return reasons
+    if loaded is None or loaded <= published_at:
+        return reasons, []
+    return reasons, [f"a load completed at {loaded:%Y-%m-%d %H:%M:%S} UTC, after the "
+                     f"publication of {published_at:%Y-%m-%d %H:%M:%S} UTC"]
+
+
+# Metadata of a model that a build after new loads kept as it was (nothing it reads changed):
+# when the last build that did rebuild it started.
+KEPT_SINCE = "datenwerk/kept_since"
+# Metadata of a check result reported again for kept content: the run that checked it.
+KEPT_FROM = "kept_from_run"
+
+
+def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The dbt nodes a build after new loads in ``loaded`` (schema, table of dlt) leaves as they
+    are, unique id -> name: every model, seed, test and unit test that is not downstream of one
+    of those tables. A test with one parent rebuilt runs (a relationship to a kept dimension)."""
+    wanted = {(schema.lower(), table.lower()) for schema, table in loaded}
+    pending = [uid for uid, source in manifest["sources"].items()
+               if (source["schema"].lower(), source["identifier"].lower()) in wanted]
+    affected: set[str] = set()
+    while pending:
+        uid = pending.pop()
+        if uid not in affected:
+            affected.add(uid)
+            pending.extend(manifest["child_map"].get(uid, []))
+    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
+    return {uid: node["name"] for uid, node in nodes.items()
+            if uid not in affected and node["resource_type"] in KEEPABLE}
+
+
+KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
+
+
+def recorded_check(key: AssetKey, check_name: str, run_id: str,
+                   prints: Mapping[str, str] | None = None) -> AssetCheckResult | None:
+    """The recorded result of a check on exactly the table's current content (the publish
+    gate's record), for a table this run kept: the same content, code and checks as when it
+    was checked. None when there is no record (the check must run, or publication refuses).
+    ``prints``: the tables' fingerprints, when already taken."""
+    table = key.path[-1]
+    found = (prints if prints is not None else gate.fingerprints([table])).get(table)
+    record = gate.records_for(table, found).get(check_name) if found else None
+    if record is None:
+        return None
+    return AssetCheckResult(
+        asset_key=key, check_name=check_name, passed=record.passed,
+        severity=AssetCheckSeverity(record.severity),
+        description=(f"unchanged content, result of run {record.run_id[:8]} kept: "
+                     f"{record.description}")[:1000],
+        metadata={KEPT_FROM: MetadataValue.text(record.run_id),
+                  "checked_at": MetadataValue.text(record.checked_at),
+                  "this_run": MetadataValue.text(run_id)},
+    )
+
+
+def last_evaluation(instance: DagsterInstance, check: AssetCheckKey,
+                    run_id: str) -> AssetCheckResult | None:
+    """The check's last result before this run, for a view this run kept (a view has no
+    content fingerprint): nothing it reads changed since, or it would not have been kept."""
+    history = instance.event_log_storage.get_asset_check_execution_history(check, limit=5)
+    for execution in history:  # newest first; this run's is only planned
+        dagster_event = execution.event.dagster_event if execution.event else None
+        if (execution.run_id == run_id or dagster_event is None
+                or dagster_event.event_type_value != "ASSET_CHECK_EVALUATION"):
+            continue
+        found = dagster_event.asset_check_evaluation_data
+        if KEPT_FROM in found.metadata:  # kept already: it names the run that checked
+            return AssetCheckResult(
+                asset_key=check.asset_key, check_name=check.name, passed=found.passed,
+                severity=found.severity, description=found.description,
+                metadata={KEPT_FROM: found.metadata[KEPT_FROM]})
+        return AssetCheckResult(
+            asset_key=check.asset_key, check_name=check.name, passed=found.passed,
+            severity=found.severity,
+            description=(f"unchanged inputs, result of run {execution.run_id[:8]} kept: "
+                         f"{found.description or ''}")[:1000],
+            metadata={KEPT_FROM: MetadataValue.text(execution.run_id)},
+        )
+    return None
+
+
+def kept_in_run(instance: DagsterInstance, key: AssetKey, run_id: str) -> bool:
+    """Whether this run kept the model ``key`` as it was instead of rebuilding it."""
+    event = instance.get_latest_materialization_event(key)
+    return (event is not None and event.run_id == run_id
+            and event.asset_materialization is not None
+            and KEPT_SINCE in event.asset_materialization.metadata)
+
+
+def _in_dependency_order(nodes: Iterable[str], manifest: Mapping[str, Any]) -> list[str]:
+    """The nodes (unique ids), each after those of them it depends on."""
+    wanted, ordered, seen = set(nodes), [], set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for parent in manifest["parent_map"].get(uid, []):
+            if parent in wanted:
+                visit(parent)
+        ordered.append(uid)
+
+    for uid in sorted(wanted):
+        visit(uid)
+    return ordered
+
+
+def _kept_events(context: AssetExecutionContext, manifest: Mapping[str, Any],
+                 kept: Mapping[str, str], since: str, events: list[Any]) -> list[Any]:
+    """An output for each selected model the build kept (what follows runs on it: its checks
+    reuse their results, the publication copies it) and the recorded result of each of its
+    dbt tests that did not run."""
+    # Before dbt's own: nothing a kept model reads was rebuilt, and Dagster wants a multi-asset's
+    # outputs in the order of their dependencies.
+    keys = [AssetKey([kept[uid]]) for uid in _in_dependency_order(kept, manifest)]
+    keys = [key for key in keys if key in context.selected_asset_keys]
+    out: list[Any] = [
+        Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+               metadata={KEPT_SINCE: MetadataValue.text(since)})
+        for key in keys]
+    evaluated = {(e.asset_key, e.check_name) for e in events if isinstance(e, AssetCheckResult)}
+    prints = gate.fingerprints(key.path[-1] for key in keys)  # one pass over each kept table
+    for check in context.selected_asset_check_keys:
+        if check.asset_key in keys and (check.asset_key, check.name) not in evaluated:
+            result = (recorded_check(check.asset_key, check.name, context.run_id, prints)
+                      or last_evaluation(context.instance, check, context.run_id))
+            if result is not None:
+                out.append(result)
+    return out
 
 
 @dbt_assets(
@@ -301,11 +440,27 @@ def transform_assets(
     # still writes, and dbt-duckdb reports no rows in its adapter response).
     events: list[Any] = []
     fingerprint, started_at = inputs_fingerprint(), datetime.now(UTC)
+    record = changes.last_build()
+    kept: dict[str, str] = {}
+    manifest: dict[str, Any] = {}
+    if everything and plan.loaded is not None and record is not None:
+        manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+        kept = kept_nodes(manifest, plan.loaded)
+        context.log.info(f"New loads in {', '.join(sorted('.'.join(t) for t in plan.loaded))}: "
+                         f"building what depends on them; {len(kept)} dbt nodes kept as built "
+                         f"at {record.built_at}.")
+    # Tests are selected by name like the models (no indirect selection): a test of a kept
+    # model that refers to a rebuilt one still runs. One space-separated value, as dagster-dbt
+    # passes a runtime --exclude on to dbt.
+    excluded = " ".join(sorted(set(kept.values())))
+    selection = ["--indirect-selection", "empty", "--exclude", excluded] if kept else []
     try:
         with classified_faults(context.retry_number), exclusive(target.parent / "target.lock"):
-            invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else [])],
-                                 context=context, target_path=target)
+            invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else []),
+                                  *selection], context=context, target_path=target)
             events.extend(invocation.stream())
+            if kept and record is not None and invocation.is_successful():
+                events[:0] = _kept_events(context, manifest, kept, record.built_at, events)
         # Only a build of every model is a build of the installation (a partial one may miss
         # contacts): only it is recorded, and only it answers a request for a full refresh.
         if everything and invocation.is_successful():
@@ -324,7 +479,7 @@ def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:
         (e.asset_key.path[-1], e.check_name, e.passed, e.severity.value, e.description or "")
         for e in events
         if isinstance(e, AssetCheckResult) and e.asset_key is not None and e.check_name
-        and len(e.asset_key.path) == 1
+        and len(e.asset_key.path) == 1 and KEPT_FROM not in e.metadata
     ]
     if not results:
         return

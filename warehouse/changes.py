@@ -120,3 +120,29 @@ def last_key_recorded() -> datetime | None:
         if not table_exists(con, "datenwerk_meta", "pseudonym_key"):
             return None
         return _newest(con, "select max(recorded_at) from datenwerk_meta.pseudonym_key")
+
+
+def tables_loaded_since(since: datetime) -> set[tuple[str, str]]:
+    """The dlt tables (schema, table) holding rows of a load that completed after ``since``:
+    what a build that started at ``since`` has not seen yet."""
+    db = paths.build_db()
+    if not db.exists():
+        return set()
+    found: set[tuple[str, str]] = set()
+    with duckdb.connect(str(db), read_only=True) as con:
+        # dlt's tables of a load (not its own _dlt_* tables) carry the load's id in each row
+        tables = con.sql(
+            "select c.table_schema, c.table_name from information_schema.columns c "
+            "join information_schema.tables l on l.table_schema = c.table_schema "
+            "and l.table_name = '_dlt_loads' and l.table_catalog = c.table_catalog "
+            "where c.table_catalog = current_database() and c.column_name = '_dlt_load_id' "
+            "and not starts_with(c.table_name, '_dlt_')"
+        ).fetchall()
+        for schema, table in tables:
+            new = con.execute(
+                f'select exists (select 1 from "{schema}"."{table}" where _dlt_load_id in '
+                f'(select load_id from "{schema}"._dlt_loads where status = 0 '
+                f"and inserted_at > ?))", [since]).fetchall()[0][0]
+            if new:
+                found.add((schema, table))
+    return found

@@ -176,6 +176,9 @@ def test_nightly_full_no_change_and_increment(tmp_path: Path) -> None:
             "no_change_to_full": round(s["no_change"]["wall_s"] / full, 3),
             "increment_to_full": round(s["increment"]["wall_s"] / full, 3),
             "full_to_floor": round(full / s["floor"]["total_s"], 3),
+            # CPU seconds: what a run costs whatever else the shared machine runs
+            "no_change_cpu_to_full": round(s["no_change"]["cpu_s"] / s["full"]["cpu_s"], 3),
+            "increment_cpu_to_full": round(s["increment"]["cpu_s"] / s["full"]["cpu_s"], 3),
         }
         figures["scales"][f"{scale:g}"] = s
         record(NAME, figures)  # after each scale: a later failure keeps what was measured

@@ -69,3 +69,49 @@ def test_a_change_to_the_code_changes_the_fingerprint(tmp_path: Path) -> None:
     with (tmp_path / "warehouse" / "exports.py").open("a", encoding="utf-8") as fh:
         fh.write("\n# a deployed fix\n")
     assert transform.code_fingerprint(tmp_path) != before
+
+
+def test_only_tables_with_rows_of_a_load_completed_after_the_build_count(tmp_path: Path) -> None:
+    import duckdb
+
+    from warehouse import changes, paths
+
+    use_home(tmp_path / "home")
+    built = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    paths.build_db().parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(paths.build_db())) as con:
+        con.execute("create schema raw_cm")
+        con.execute("create table raw_cm._dlt_loads (load_id varchar, status bigint, "
+                    "inserted_at timestamptz)")
+        con.execute("insert into raw_cm._dlt_loads values (?, 0, ?), (?, 0, ?), (?, 1, ?)", [
+            "old", built - timedelta(hours=1), "new", built + timedelta(hours=20),
+            "killed", built + timedelta(hours=21)])
+        for table, load in (("contacts", "new"), ("cases", "old"), ("goals", "killed")):
+            con.execute(f"create table raw_cm.{table} (id int, _dlt_load_id varchar)")
+            con.execute(f"insert into raw_cm.{table} values (1, ?)", [load])
+        con.execute("create table raw_cm._dlt_pipeline_state (_dlt_load_id varchar)")
+        con.execute("insert into raw_cm._dlt_pipeline_state values ('new')")
+    assert changes.tables_loaded_since(built) == {("raw_cm", "contacts")}
+    assert changes.tables_loaded_since(built + timedelta(days=1)) == set()
+
+
+def test_a_contacts_delivery_keeps_the_accounting_and_runs_tests_into_kept_models() -> None:
+    import json
+
+    from orchestration.transform import DBT_PROJECT, kept_nodes
+
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+    kept = set(kept_nodes(manifest, {("raw_case_management", "contacts")}).values())
+    assert {"stg_accounting__bookings", "mart_finance_by_cost_centre_month", "dim_department",
+            "chart_of_accounts_defaults", "not_null_dim_department_department_code"} <= kept
+    assert not {"stg_case_management__contacts", "fct_cases", "mart_impact",
+                "mart_srs_report"} & kept
+    # a test on a rebuilt model that refers to a kept one runs (dbt's eager selection would
+    # drop it with the kept model)
+    assert "relationships_fct_cases_department_code__department_code__ref_dim_department_" \
+        not in kept
+    everything = kept_nodes(manifest, {("raw_accounting", "bookings"),
+                                       ("raw_case_management", "contacts")})
+    assert "mart_finance_by_cost_centre_month" not in everything.values()
+    assert kept_nodes(manifest, set()).keys() >= {
+        uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
