@@ -2,6 +2,7 @@
 
 
 import fcntl
+import graphlib
 import hashlib
 import json
 import os
@@ -272,6 +273,8 @@ def _publication_reasons(record: changes.BuildRecord | None) -> tuple[list[str],
 KEPT_SINCE = "datenwerk/kept_since"
 # Metadata of a check result reported again for kept content: the run that checked it.
 KEPT_FROM = "kept_from_run"
+# The dbt resources a partial build can leave as they are.
+KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
 
 
 def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -291,8 +294,6 @@ def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -
     return {uid: node["name"] for uid, node in nodes.items()
             if uid not in affected and node["resource_type"] in KEEPABLE}
 
-
-KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
 
 
 def recorded_check(key: AssetKey, check_name: str, run_id: str,
@@ -328,17 +329,15 @@ def last_evaluation(instance: DagsterInstance, check: AssetCheckKey,
                 or dagster_event.event_type_value != "ASSET_CHECK_EVALUATION"):
             continue
         found = dagster_event.asset_check_evaluation_data
-        if KEPT_FROM in found.metadata:  # kept already: it names the run that checked
-            return AssetCheckResult(
-                asset_key=check.asset_key, check_name=check.name, passed=found.passed,
-                severity=found.severity, description=found.description,
-                metadata={KEPT_FROM: found.metadata[KEPT_FROM]})
+        kept_already = KEPT_FROM in found.metadata  # then it names the run that checked
         return AssetCheckResult(
             asset_key=check.asset_key, check_name=check.name, passed=found.passed,
             severity=found.severity,
-            description=(f"unchanged inputs, result of run {execution.run_id[:8]} kept: "
-                         f"{found.description or ''}")[:1000],
-            metadata={KEPT_FROM: MetadataValue.text(execution.run_id)},
+            description=found.description if kept_already else (
+                f"unchanged inputs, result of run {execution.run_id[:8]} kept: "
+                f"{found.description or ''}")[:1000],
+            metadata={KEPT_FROM: found.metadata[KEPT_FROM] if kept_already
+                      else MetadataValue.text(execution.run_id)},
         )
     return None
 
@@ -353,20 +352,10 @@ def kept_in_run(instance: DagsterInstance, key: AssetKey, run_id: str) -> bool:
 
 def _in_dependency_order(nodes: Iterable[str], manifest: Mapping[str, Any]) -> list[str]:
     """The nodes (unique ids), each after those of them it depends on."""
-    wanted, ordered, seen = set(nodes), [], set()
-
-    def visit(uid: str) -> None:
-        if uid in seen:
-            return
-        seen.add(uid)
-        for parent in manifest["parent_map"].get(uid, []):
-            if parent in wanted:
-                visit(parent)
-        ordered.append(uid)
-
-    for uid in sorted(wanted):
-        visit(uid)
-    return ordered
+    wanted = set(nodes)
+    graph = {uid: [p for p in manifest["parent_map"].get(uid, []) if p in wanted]
+             for uid in sorted(wanted)}
+    return list(graphlib.TopologicalSorter(graph).static_order())
 
 
 def _kept_events(context: AssetExecutionContext, manifest: Mapping[str, Any],

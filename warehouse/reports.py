@@ -44,7 +44,7 @@ from typing import Any, Final
 
 import duckdb
 
-from warehouse import labels, paths, settings
+from warehouse import files, labels, paths, settings
 from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, today
 from warehouse.publish import generation_source
 
@@ -194,13 +194,11 @@ def _svg(chart: Any) -> str:
         return cached.read_text(encoding="utf-8")
     svg: str = vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[],
                                    format_locale=SVG_LOCALE, time_format_locale=SVG_LOCALE)
-    # No fsync: a cache entry lost in a crash is drawn again. Renamed into place, so a reader
-    # never sees half a file.
+    # Renamed into place, so a reader never sees half a file; a cache that cannot be written
+    # (a full disk too) only costs the next run a drawing.
     with contextlib.suppress(OSError):
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
-        partial.write_text(svg, encoding="utf-8")
-        partial.replace(cached)
+        files.write_text_atomically(cached, svg)
     return svg
 
 
