@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,29 @@ def relative_to_inbox(path: Path) -> str:
         return path.resolve().relative_to(paths.inbox()).as_posix()
     except ValueError:
         return path.name
+
+
+
+# The column dlt gives every row of a load package; a Parquet file imported as it is carries it.
+LOAD_ID_COLUMN = "_dlt_load_id"
+
+
+@dataclass
+class AcceptedRows:
+    """The accepted rows of one file: a Parquet file in the protected folder, and its size."""
+
+    path: Path
+    rows: int
+
+
+def current_load_id() -> str:
+    """The id of the load package dlt is extracting (the ``_dlt_load_id`` of its rows)."""
+    return str(dlt.current.load_package_state()["load_id"])
+
+
+def scratch_parquet() -> Path:
+    """A fresh file name for accepted rows, in the protected folder like every working copy."""
+    return paths.protected_dir("tmp") / f"accepted-{uuid.uuid4().hex}.parquet"
 
 
 @dataclass

@@ -46,17 +46,19 @@ from ingestion.accounting.datev import (
     DatevHeader,
     read_datev,
 )
-from ingestion.case_management import AcceptedRows, current_load_id
-from ingestion.case_management.helpers import LOAD_ID_COLUMN, scratch_parquet
 from ingestion.delivery import (
+    LOAD_ID_COLUMN,
+    AcceptedRows,
     FileOutcome,
     FileRejected,
     check_reject_share,
     complete_files,
+    current_load_id,
     deliver,
     outcome_resource,
     relative_to_inbox,
     rows_or_empty,
+    scratch_parquet,
 )
 from warehouse import holds, paths
 

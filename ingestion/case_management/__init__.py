@@ -18,7 +18,6 @@ twice); quarantine and registry rows are small Arrow tables.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,24 +26,26 @@ import dlt
 from dlt.sources import DltResource
 
 from ingestion.case_management.helpers import (
-    LOAD_ID_COLUMN,
     empty_table,
     known_columns,
     output_schema,
     read_header,
-    scratch_parquet,
     write_export,
 )
 from ingestion.case_management.plausibility import ReferenceCodes, reference_codes
 from ingestion.case_management.upgrade import pseudonymise_stored_identifiers
 from ingestion.delivery import (
+    LOAD_ID_COLUMN,
+    AcceptedRows,
     FileOutcome,
     FileRejected,
     check_reject_share,
     complete_files,
+    current_load_id,
     deliver,
     outcome_resource,
     rows_or_empty,
+    scratch_parquet,
 )
 from ingestion.pseudonymise import organisation_key
 from ingestion.standard import EntityMapping, Profile, profiles, standard
@@ -139,19 +140,6 @@ def _required_columns(mapping: EntityMapping) -> set[str]:
     spec = standard()[mapping.entity]
     sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
     return {c for f, cols in sources.items() if spec.fields[f].required for c in cols}
-
-
-@dataclass
-class AcceptedRows:
-    """The accepted rows of one file: a Parquet file in the protected folder, and its size."""
-
-    path: Path
-    rows: int
-
-
-def current_load_id() -> str:
-    """The id of the load package dlt is extracting (the ``_dlt_load_id`` of its rows)."""
-    return str(dlt.current.load_package_state()["load_id"])
 
 
 class Delivery:

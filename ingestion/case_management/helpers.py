@@ -27,7 +27,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.case_management.plausibility import Plausibility
-from ingestion.delivery import FileOutcome, FileRejected, relative_to_inbox
+from ingestion.delivery import (
+    LOAD_ID_COLUMN,
+    FileOutcome,
+    FileRejected,
+    relative_to_inbox,
+    scratch_parquet,
+)
 from ingestion.pseudonymise import pseudonym_sql, use_key_in_sql
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
@@ -36,7 +42,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
 # dlt's column of the load a row belongs to: written into the Parquet file so that dlt can
 # import the file as it is instead of rewriting every row to add it.
-LOAD_ID_COLUMN = "_dlt_load_id"
 # DuckDB's working memory per export; beyond it the parsed table spills to the protected folder.
 DUCKDB_MEMORY_LIMIT = "1GB"
 # Accepted rows as Parquet: read once, by the loader, right after: cheap compression wins.
@@ -692,11 +697,6 @@ def parse_export(
         return table.sort_by("source_line")  # rows in file order
     finally:
         target.unlink(missing_ok=True)
-
-
-def scratch_parquet() -> Path:
-    """A fresh file name for accepted rows, in the protected folder like every working copy."""
-    return paths.protected_dir("tmp") / f"accepted-{uuid.uuid4().hex}.parquet"
 
 
 def empty_table(spec: EntitySpec, extra_columns: list[str]) -> pa.Table:
