@@ -21,7 +21,7 @@ export UV_NATIVE_TLS := 1
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run dev test bench docs lint clean browser-deps old-reader standard \
-	spark-deps test-spark
+	spark-deps test-spark bench-spark
 
 help:
 	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
@@ -29,6 +29,7 @@ help:
 	@echo "make dev    Dagster UI on http://127.0.0.1:3000"
 	@echo "make lint   ruff, mypy and sqlfluff, as CI runs them"
 	@echo "make bench  scale benchmarks (results in bench/results/)"
+	@echo "make bench-spark  DuckDB and Spark engines at demo scale 20 and 100"
 	@echo "make docs   the data catalog (dbt docs, one static HTML file under DATENWERK_HOME/docs/)"
 	@echo "make clean  remove the environment and all runtime data under DATENWERK_HOME"
 
@@ -94,6 +95,12 @@ test: install browser-deps old-reader
 
 bench: install
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider -o addopts=""
+
+# DuckDB and Spark on the same warehouse at demo scales DATENWERK_BENCH_SPARK_SCALES (default
+# "20 100"; bench/results/spark_engines.json). Scale 100 takes long on a small machine.
+bench-spark: spark-deps
+	$(BIN)/python -m pytest -q -s -m bench_spark -p no:cacheprovider -o addopts="" \
+		tests/bench/test_spark_engines.py
 
 # The data catalog: dbt docs as one self-contained HTML file (dbt ships the page; nothing is
 # downloaded). Column types come from the build database when a run has made one.

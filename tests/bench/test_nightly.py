@@ -123,20 +123,29 @@ def floor(home: Path, work: Path) -> dict[str, Any]:
     read = json.loads(proc.stdout.strip().splitlines()[-1])
     db = work / "build.duckdb"
     shutil.copy(home / "warehouse" / "build.duckdb", db)
+    command, env = standalone_dbt(home, db, work)
     started = time.monotonic()
-    dbt = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "--quiet", "build", "--target-path",
-         str(work / "target"), "--log-path", str(work / "logs")],
-        cwd=CODE / "transform", capture_output=True, text=True, check=False,
-        env={**os.environ, "DATENWERK_HOME": str(home), "DATENWERK_BUILD_DB": str(db),
-             "DATENWERK_HELD_LOADS": str(home / "quality" / "held_loads"),
-             "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    dbt = subprocess.run(command, cwd=CODE / "transform", capture_output=True, text=True,
+                         check=False, env=env)
     dbt_seconds = time.monotonic() - started
     assert dbt.returncode == 0, dbt.stdout[-3000:] + dbt.stderr[-3000:]
     return {"read_csv_s": read["seconds"], "files": read["files"],
             "bytes": read["bytes"], "not_read": read["not_read"],
             "dbt_build_s": round(dbt_seconds, 2),
             "total_s": round(read["seconds"] + dbt_seconds, 2)}
+
+
+def standalone_dbt(home: Path, db: Path, work: Path,
+                   *args: str) -> tuple[list[str], dict[str, str]]:
+    """``dbt build`` (plus ``args``) of the home's project on the warehouse copy ``db``, outside
+    Dagster, with its artefacts in ``work``: the command and its environment (run in
+    ``transform/``)."""
+    command = [str(Path(sys.executable).parent / "dbt"), "--quiet", "build", *args,
+               "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    env = {**os.environ, "DATENWERK_HOME": str(home), "DATENWERK_BUILD_DB": str(db),
+           "DATENWERK_HELD_LOADS": str(home / "quality" / "held_loads"),
+           "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return command, env
 
 
 def import_seconds(home: Path) -> float:
