@@ -6,7 +6,7 @@ import graphlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +31,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from warehouse import changes, gate, holds, paths
+from warehouse import changes, gate, holds, lake, paths, settings
 from warehouse.dbt_env import dbt_environment, dbt_executable
 from warehouse.marts import declared_owners
 from warehouse.publish import current_manifest, record_unchanged
@@ -90,6 +90,42 @@ def dbt_resource() -> DbtCliResource:
         profiles_dir=str(paths.TRANSFORM_DIR),
         dbt_executable=dbt_executable(),
     )
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """How the dbt step builds on one engine (``DATENWERK_ENGINE``). What comes before (the
+    loads, their checks and holds, all in ``build.duckdb``) and after (the mart checks, the
+    gate, the publication, exports and open data, reading ``build.duckdb``) is the same.
+
+    ``args``: added to ``dbt build`` (the profile's target); ``target_dir``: dbt's artefacts;
+    ``keeps_nodes``: a build after new loads may keep what they do not reach (else every run
+    builds all, in full); ``prepare``: before dbt (the dbt resource, the target folder);
+    ``finish``: after dbt, whatever its outcome, before its results are recorded."""
+
+    args: tuple[str, ...]
+    target_dir: Callable[[], Path]
+    keeps_nodes: bool
+    prepare: Callable[[DbtCliResource, Path], None] = lambda dbt, target: None
+    finish: Callable[[Path], object] = lambda target: None
+
+
+def _prepare_lake(dbt: DbtCliResource, target: Path) -> None:
+    """The raw tables and holds into the lake, registered in Spark's catalog."""
+    lake.export_raw()
+    dbt.cli(["run-operation", "register_lake_sources", "--target", settings.ENGINES["spark"]],
+            target_path=target).wait()
+
+
+ENGINE_BUILDS = {
+    "duckdb": EngineBuild(args=(), target_dir=paths.dbt_target_dir, keeps_nodes=True),
+    # Plain Parquet has no delete or merge: every Spark build is a full one (the incremental
+    # models are tables there). Its tables are then copied into build.duckdb.
+    "spark": EngineBuild(args=("--target", settings.ENGINES["spark"]),
+                         target_dir=lake.dbt_target_dir, keeps_nodes=False,
+                         prepare=_prepare_lake,
+                         finish=lambda target: lake.import_built(target / "manifest.json")),
+}
 
 
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> bool:
@@ -418,12 +454,13 @@ def transform_assets(
         }))
         return
     context.log.info("Building: " + "; ".join(plan.reasons or ["these models were selected"]))
-    full_refresh = bool(plan.full_refresh)
+    engine = ENGINE_BUILDS[settings.engine()]
+    full_refresh = bool(plan.full_refresh) or not engine.keeps_nodes
     # One target folder per home, kept between runs: dbt re-parses only what changed. Runs of
     # one home write the warehouse one at a time (the warehouse_writer pool); the lock also
     # keeps a second process (a dbt run by hand through Datenwerk, a second Dagster instance)
     # from writing the same artefacts at once.
-    target = paths.dbt_target_dir()
+    target = engine.target_dir()
     # Events are held until dbt has finished: then one short read-only connection counts the rows
     # of each table it built (dagster-dbt's fetch_row_counts() keeps connections open while dbt
     # still writes, and dbt-duckdb reports no rows in its adapter response).
@@ -432,7 +469,7 @@ def transform_assets(
     record = changes.last_build()
     kept: dict[str, str] = {}
     manifest: dict[str, Any] = {}
-    if everything and plan.loaded is not None and record is not None:
+    if engine.keeps_nodes and everything and plan.loaded is not None and record is not None:
         manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
         kept = kept_nodes(manifest, plan.loaded)
         context.log.info(f"New loads in {', '.join(sorted('.'.join(t) for t in plan.loaded))}: "
@@ -445,9 +482,13 @@ def transform_assets(
     selection = ["--indirect-selection", "empty", "--exclude", excluded] if kept else []
     try:
         with classified_faults(context.retry_number), exclusive(target.parent / "target.lock"):
+            engine.prepare(dbt, target)
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else []),
-                                  *selection], context=context, target_path=target)
-            events.extend(invocation.stream())
+                                  *selection, *engine.args], context=context, target_path=target)
+            try:
+                events.extend(invocation.stream())
+            finally:
+                engine.finish(target)
             if kept and record is not None and invocation.is_successful():
                 events[:0] = _kept_events(context, manifest, kept, record.built_at, events)
         # Only a build of every model is a build of the installation (a partial one may miss

@@ -20,7 +20,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -63,6 +65,72 @@ def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[s
     return counts
 
 
+def dbt_target_dir() -> Path:
+    """dbt's artefacts of Spark builds (manifest, ``run_results.json``), apart from DuckDB's."""
+    return paths.lake_dir() / "dbt" / "target"
+
+
+# What dbt-spark writes as Parquet folders (views and ephemeral models are queries, not data).
+STORED = {"table", "incremental", "seed"}
+
+
+def built_tables(manifest: Mapping[str, Any]) -> dict[tuple[str, str], Path]:
+    """The folder of every table dbt-spark built in the lake, by (schema, table): seeds and
+    models, each as its manifest names it (``<warehouse>/<schema>.db/<table>``)."""
+    warehouse = paths.lake_dir() / "warehouse"
+    found = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed") and node["config"]["materialized"] in STORED:
+            schema, table = node["schema"], node["alias"]
+            folder = warehouse / f"{schema}.db" / table
+            if any(folder.glob("*.parquet")):
+                found[(schema, table)] = folder
+    return found
+
+
+def _declared_types(node: Mapping[str, Any]) -> dict[str, str]:
+    """A model's column types as its enforced contract declares them (none without one)."""
+    if not node.get("config", {}).get("contract", {}).get("enforced"):
+        return {}
+    return {name: column["data_type"] for name, column in node["columns"].items()
+            if column.get("data_type")}
+
+
+def import_built(manifest_path: Path | None = None, build_db: Path | None = None) -> list[str]:
+    """Copy every table dbt-spark built in the lake into the build database, under the same
+    schema and name, replacing what was there in one transaction: the checks, the publish gate,
+    the publication, the exports and open data then read the Spark build exactly as they read a
+    DuckDB one. A column with a type in the model's contract gets that type (Spark writes some
+    types wider, an integer sum as ``bigint``); the others keep the type Spark wrote.
+    Timestamps are instants (Parquet ``TIMESTAMP_MICROS``, adjusted to UTC). Returns
+    ``schema.table`` of every table copied."""
+    manifest = json.loads((manifest_path or dbt_target_dir() / "manifest.json").read_text())
+    nodes = {(n["schema"], n["alias"]): n for n in manifest["nodes"].values()
+             if n["resource_type"] in ("model", "seed")}
+    copied = []
+    with duckdb.connect(str(build_db or paths.build_db())) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("begin")
+        for (schema, table), folder in sorted(built_tables(manifest).items()):
+            scan = "read_parquet('{}')".format(str(folder / "*.parquet").replace("'", "''"))
+            declared = _declared_types(nodes[(schema, table)])
+            columns = [name for name, in con.execute(
+                f"select column_name from (describe select * from {scan})").fetchall()]
+            select = ", ".join(f'cast("{c}" as {declared[c]}) as "{c}"' if c in declared
+                               else f'"{c}"' for c in columns)
+            con.execute(f'create schema if not exists "{schema}"')
+            # A view of an earlier DuckDB build on this home may have the same name.
+            if con.execute("select count(*) from duckdb_views() where database_name = "
+                           "current_database() and schema_name = ? and view_name = ?",
+                           [schema, table]).fetchall()[0][0]:
+                con.execute(f'drop view "{schema}"."{table}"')
+            con.execute(f'create or replace table "{schema}"."{table}" as '
+                        f"select {select} from {scan}")
+            copied.append(f"{schema}.{table}")
+        con.execute("commit")
+    return copied
+
+
 def spark_dbt(*invocations: list[str]) -> subprocess.CompletedProcess[str]:
     """Run dbt commands (each a list of arguments) with the Spark target on this home's lake,
     one after the other in one process, so they share one local Spark session (its JVM and
@@ -71,7 +139,7 @@ def spark_dbt(*invocations: list[str]) -> subprocess.CompletedProcess[str]:
     lake = paths.lake_dir()
     env = {**os.environ, **dbt_environment(), "DATENWERK_ENGINE": "spark"}
     common = ["--target", settings.ENGINES["spark"],
-              "--target-path", str(lake / "dbt" / "target"),
+              "--target-path", str(dbt_target_dir()),
               "--log-path", str(lake / "dbt" / "logs")]
     command = [str(Path(dbt_executable()).with_name("python")), "-m", "warehouse.lake",
                json.dumps([[*args, *common] for args in invocations])]

@@ -94,7 +94,7 @@ final as (
         categorised.organisation_code,
         categorised.document_date,
         cast(date_trunc('month', categorised.document_date) as date) as booking_month,
-        year(categorised.document_date) as booking_year,
+        cast(year(categorised.document_date) as bigint) as booking_year,  -- an int on Spark
         categorised.account,
         categorised.account_label,
         categorised.other_account,

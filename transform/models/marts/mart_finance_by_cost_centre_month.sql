@@ -38,7 +38,7 @@ final as (
     select
         monthly.organisation_code,
         monthly.month,
-        year(monthly.month) as year,
+        cast(year(monthly.month) as bigint) as year,  -- Spark's year() is an int
         monthly.cost_centre,
         monthly.is_cost_centre_mapped,
         monthly.department_code,
