@@ -130,6 +130,8 @@ def floor(home: Path, work: Path) -> dict[str, Any]:
         cwd=CODE / "transform", capture_output=True, text=True, check=False,
         env={**os.environ, "DATENWERK_HOME": str(home), "DATENWERK_BUILD_DB": str(db),
              "DATENWERK_HELD_LOADS": str(home / "quality" / "held_loads"),
+             # what DuckDB spills beyond its memory limit stays with the copy, not in ./data
+             "DATENWERK_DUCKDB_SPILL": str(work / "spill"),
              "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     dbt_seconds = time.monotonic() - started
     assert dbt.returncode == 0, dbt.stdout[-3000:] + dbt.stderr[-3000:]
