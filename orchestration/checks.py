@@ -14,7 +14,8 @@ closed): a batch or mart nobody could validate is neither merged nor published.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,16 @@ from typing import Any
 import duckdb
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetKey,
     DagsterLogManager,
     MetadataValue,
     asset_check,
+    multi_asset_check,
 )
 
 from ingestion import accounting, case_management
@@ -143,23 +147,70 @@ def evaluate(log: DagsterLogManager, name: str, blocking: bool, run: Callable[[]
     return _dagster_result(result, blocking, gx, **ids)
 
 
+@dataclass(frozen=True)
+class FailClosedCheck:
+    """One check of ``asset``: ``run`` through :func:`evaluate`, the result recorded for the
+    publish gate. ``on_content_only``: the result depends on nothing but the table's content,
+    so a table the run kept as it was reports its recorded result."""
+
+    asset: AssetKey
+    name: str
+    blocking: bool
+    description: str
+    run: Callable[[AssetCheckExecutionContext], CheckResult]
+    gx: bool = False
+    on_content_only: bool = True
+
+    @property
+    def key(self) -> AssetCheckKey:
+        return AssetCheckKey(self.asset, self.name)
+
+    def spec(self) -> AssetCheckSpec:
+        return AssetCheckSpec(self.name, asset=self.asset, description=self.description,
+                              blocking=self.blocking)
+
+    def result(self, context: AssetCheckExecutionContext) -> AssetCheckResult:
+        """This check's result in the run of ``context``."""
+        run_id = context.run.run_id
+        if self.on_content_only and kept_in_run(context.instance, self.asset, run_id):
+            kept = recorded_check(self.asset, self.name, run_id)
+            if kept is not None:  # the same content passed (or failed) this check before
+                return kept
+        result = evaluate(context.log, self.name, self.blocking, lambda: self.run(context),
+                          gx=self.gx, asset_key=self.asset, check_name=self.name)
+        return recorded(context, self.asset, self.name, result)
+
+
 def fail_closed_check(asset: AssetKey, name: str, blocking: bool, description: str,
                       run: Callable[[AssetCheckExecutionContext], CheckResult], *,
                       gx: bool = False, on_content_only: bool = True) -> AssetChecksDefinition:
-    """An asset check of ``asset`` that runs ``run`` through :func:`evaluate` and records the
-    result for the publish gate. ``on_content_only``: the result depends on nothing but the
-    table's content, so a table the run kept as it was reports its recorded result."""
+    """An asset check of its own step (:class:`FailClosedCheck`)."""
+    check = FailClosedCheck(asset, name, blocking, description, run, gx, on_content_only)
 
     @asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        if on_content_only and kept_in_run(context.instance, asset, context.run.run_id):
-            kept = recorded_check(asset, name, context.run.run_id)
-            if kept is not None:  # the same content passed (or failed) this check before
-                return kept
-        result = evaluate(context.log, name, blocking, lambda: run(context), gx=gx)
-        return recorded(context, asset, name, result)
+        return check.result(context)
 
     return _check
+
+
+def fail_closed_checks(name: str, description: str,
+                       checks: Sequence[FailClosedCheck]) -> AssetChecksDefinition:
+    """Checks of several assets in one step (each its own check key, severity and blocking):
+    a step per check costs Dagster's start and end of a step each. Every selected check is
+    evaluated before a blocking failure fails the step, which keeps what follows from running.
+    The assets must be built by one step (here: the dbt build), or a step that skips one of
+    them would skip the checks of all."""
+    by_key = {check.key: check for check in checks}
+
+    @multi_asset_check(specs=[check.spec() for check in checks], name=name,
+                       description=description, can_subset=True)
+    def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        for key, check in by_key.items():
+            if key in context.selected_asset_check_keys:
+                yield check.result(context)
+
+    return _checks
 
 
 def batch_load_ids(context: AssetCheckExecutionContext, key: AssetKey) -> list[str]:
@@ -216,13 +267,13 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
     )
 
 
-def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
+def _mart_check(mart: suites.MartSpec) -> FailClosedCheck:
     def run(context: AssetCheckExecutionContext) -> CheckResult:
         spec = suites.mart_spec(mart.name)  # the manifest of the code that runs
         return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run.run_id,
                                spec=spec)
 
-    return fail_closed_check(
+    return FailClosedCheck(
         AssetKey([mart.name]), f"gx_{mart.name}", True,
         f"Great Expectations suite for {mart.name}: unique keys, rates in [0, 1], counts, "
         "durations and costs non-negative (from the column names), plus the extras of its "
@@ -231,12 +282,12 @@ def _mart_check(mart: suites.MartSpec) -> AssetChecksDefinition:
     )
 
 
-def _row_count_check(mart: suites.MartSpec) -> AssetChecksDefinition:
+def _row_count_check(mart: suites.MartSpec) -> FailClosedCheck:
     def run(context: AssetCheckExecutionContext) -> CheckResult:
         return suites.validate_row_count(mart.name, mart_row_count(mart.name),
                                          run_name=context.run.run_id)
 
-    return fail_closed_check(
+    return FailClosedCheck(
         AssetKey([mart.name]), f"gx_{mart.name}_row_count", False,
         f"Warning: the row count of {mart.name} lies within DATENWERK_ROW_COUNT_BAND (default "
         "±30 %) of its rows in the last publication; skipped on the first publication.",
@@ -246,12 +297,12 @@ def _row_count_check(mart: suites.MartSpec) -> AssetChecksDefinition:
 
 def _accounting_check(asset: str, name: str, blocking: bool, description: str,
                       run: Callable[[duckdb.DuckDBPyConnection], CheckResult]
-                      ) -> AssetChecksDefinition:
+                      ) -> FailClosedCheck:
     def on_build_db(context: AssetCheckExecutionContext) -> CheckResult:
         with duckdb.connect(str(paths.build_db()), read_only=True) as con:
             return run(con)
 
-    return fail_closed_check(AssetKey([asset]), name, blocking, description, on_build_db)
+    return FailClosedCheck(AssetKey([asset]), name, blocking, description, on_build_db)
 
 
 def _held_loads(context: AssetCheckExecutionContext) -> CheckResult:
@@ -298,8 +349,8 @@ def _deliveries_check(dataset: str) -> AssetChecksDefinition:
 
 
 MARTS = suites.discover_marts(DBT_PROJECT.manifest_path)
-CHECKS = [
-    *(_batch_check(ds, table, name) for (ds, table), name in batches.batch_tables().items()),
+# The checks of the tables dbt built: one step after the build runs them all.
+BUILT_TABLE_CHECKS = [
     *(_mart_check(m) for m in MARTS),
     *(_row_count_check(m) for m in MARTS),
     _accounting_check(
@@ -334,6 +385,15 @@ CHECKS = [
             "as 'unmapped' in the marts), with their amounts per organisation and code."
         ),
         run=accounting_checks.unmapped_bookings,
+    ),
+]
+CHECKS = [
+    *(_batch_check(ds, table, name) for (ds, table), name in batches.batch_tables().items()),
+    fail_closed_checks(
+        "built_table_checks",
+        "The checks of the tables dbt built (Great Expectations suites and row counts of the "
+        "marts, the accounting reconciliations), each with its own severity.",
+        BUILT_TABLE_CHECKS,
     ),
     fail_closed_check(
         PUBLISHED, "no_held_loads", False,

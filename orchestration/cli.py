@@ -216,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
                  **(FULL_REFRESH_CONFIG if args.full_refresh else {})},
                 log_file,
-                on_started=lambda run: Progress(instance, run.run_id, started).__enter__(),
+                on_started=lambda run_id: Progress(instance, run_id, started).__enter__(),
                 wait_seconds=args.wait * 60,
             )
             failures = instance.get_records_for_run(

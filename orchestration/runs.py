@@ -3,8 +3,9 @@ Dagster's run worker in a child process, guarded against crashes, concurrent run
 
 - The run is created in the instance with the origin of the ``datenwerk`` code location (as the
   UI would create it), so it shows under the job in the UI and ``failure_alert`` reports it.
-- Dagster's own run worker (``dagster api execute_run``, what the UI's run launcher starts)
-  executes it in a child process group; dbt runs below it.
+- Dagster's own run worker (what ``dagster api execute_run`` runs for the UI's run launcher)
+  executes it in a child process group; dbt runs below it. The worker also creates the run, so
+  the job's definitions are imported once per run, in the worker, not in `datenwerk run` too.
 - One run at a time: an exclusive lock (``warehouse/.run.lock``, held by the kernel for as long
   as the process lives) makes a second ``datenwerk run`` fail at once, naming the run in progress,
   or wait for it up to a given time, saying every :data:`WAIT_REPORT_SECONDS` what it waits for.
@@ -310,22 +311,40 @@ DIE_WITH_PARENT = (
 )
 
 
-def start_worker(instance: DagsterInstance, run: DagsterRun, recon_job: Any,
-                 log: Any) -> subprocess.Popen[bytes]:
-    """Dagster's run worker for ``run``, in its own process group (a terminal's Ctrl-C reaches
-    only `datenwerk run`, which stops the group)."""
-    from dagster._grpc.types import ExecuteRunArgs
+def start_worker(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
+                 tags: Mapping[str, str], log: Any) -> subprocess.Popen[bytes]:
+    """The run worker for ``run_id`` (:func:`work`), in its own process group (a terminal's
+    Ctrl-C reaches only `datenwerk run`, which stops the group)."""
     from dagster._serdes import serialize_value
 
-    args = ExecuteRunArgs(job_origin=recon_job.get_python_origin(), run_id=run.run_id,
-                          instance_ref=instance.get_ref(), set_exit_code_on_failure=True)
-    # This interpreter's dagster (the origin's entry point is `dagster`, looked up on PATH).
-    command = [sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)]
+    command = [sys.executable, "-c", WORKER, serialize_value(instance.get_ref()), run_id,
+               json.dumps(run_config), json.dumps(dict(tags))]
     return subprocess.Popen(
         [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *command],
-        cwd=str(paths.REPO_ROOT), env={**os.environ, RUN_ENV: run.run_id},
+        cwd=str(paths.REPO_ROOT), env={**os.environ, RUN_ENV: run_id},
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+WORKER = ("import sys\nfrom orchestration.runs import work\n"
+          "sys.exit(work(*sys.argv[1:]))\n")
+
+
+def work(instance_ref: str, run_id: str, run_config: str, tags: str) -> int:
+    """The run worker: creates the run (:func:`submit`) and executes it in this process, as
+    ``dagster api execute_run`` does (an interrupt is raised where Dagster can end the run
+    cleanly); the exit code is not 0 when the run failed."""
+    from dagster import DagsterInstance
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._serdes import deserialize_value
+    from dagster._utils.interrupts import capture_interrupts
+
+    with capture_interrupts(), DagsterInstance.from_ref(
+            deserialize_value(instance_ref, InstanceRef)) as instance:
+        submit(instance, run_id, json.loads(run_config), json.loads(tags))
+        return _execute_run_command_body(run_id, instance, lambda event: None,
+                                         set_exit_code_on_failure=True)
 
 
 @contextmanager
@@ -366,7 +385,7 @@ def wait(worker: subprocess.Popen[bytes], caught: list[str]) -> int:
 
 def execute(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any],
             log_file: Path, on_started: Any = None, wait_seconds: float = 0.0) -> Outcome:
-    """Run the job once under the run lock (see the module's docstring); ``on_started(run)``
+    """Run the job once under the run lock (see the module's docstring); ``on_started(run_id)``
     is called once the worker runs (to follow progress). Another run in progress is waited for
     up to ``wait_seconds`` (saying so), then refused."""
     from dagster import DagsterRunStatus
@@ -389,18 +408,21 @@ def execute(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any
         patience.done("The other run has finished")
         tags = {TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname(),
                 "datenwerk/trigger": "cli"}
-        run, recon_job = submit(instance, run_id, run_config, tags)
         caught: list[str] = []
         with log_file.open("ab") as log:
-            worker = start_worker(instance, run, recon_job, log)
+            worker = start_worker(instance, run_id, run_config, tags, log)
             with stop_on_signals(worker, caught):
-                follow = on_started(run) if on_started else None
+                follow = on_started(run_id) if on_started else None
                 try:
                     code = wait(worker, caught)
                 finally:
                     if follow is not None:
                         follow.__exit__(None, None, None)
         _kill(leftover_processes(run_id))
+        if instance.get_run_by_id(run_id) is None:
+            return Outcome(run_id, False, caught[0] if caught else None, (
+                f"the run worker ended with exit code {code} before it created the run; its "
+                f"output: {log_file}\n{_tail(log_file)}"))
         if caught:
             end_run(instance, run_id, f"interrupted by {caught[0]} before it finished")
             final = instance.get_run_by_id(run_id)
@@ -412,3 +434,12 @@ def execute(instance: DagsterInstance, run_id: str, run_config: Mapping[str, Any
         final = instance.get_run_by_id(run_id)
         success = final is not None and final.status == DagsterRunStatus.SUCCESS
         return Outcome(run_id, success, None, "" if success else "failed")
+
+
+def _tail(log_file: Path, lines: int = 20) -> str:
+    """The last lines of a worker's output (why it ended, when it could not create the run)."""
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from warehouse import holds, paths
+from warehouse import holds, paths, settings
 
 
 def dbt_environment() -> dict[str, str]:
@@ -21,6 +21,8 @@ def dbt_environment() -> dict[str, str]:
         "DATENWERK_BUILD_DB": str(paths.build_db()),
         "DATENWERK_LAKE": str(paths.lake_dir()),
         "DATENWERK_HELD_LOADS": str(holds.held_dir()),
+        "DATENWERK_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
+        "DATENWERK_DUCKDB_SPILL": str(paths.spill_dir()),
     }
 
 

@@ -100,6 +100,11 @@ def build_db() -> Path:
     return warehouse_dir() / "build.duckdb"
 
 
+def spill_dir() -> Path:
+    """Where DuckDB inside dbt writes what exceeds its memory limit (deleted when it ends)."""
+    return warehouse_dir() / "spill"
+
+
 def lake_dir() -> Path:
     """The Spark engine's lake: raw tables as Parquet (``raw/<dataset>/<table>/``), the
     warehouse of the built tables and its catalog. A bucket URL in production."""

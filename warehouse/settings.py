@@ -7,6 +7,7 @@ for it. Paths live in :mod:`warehouse.paths`.
 from __future__ import annotations
 
 import os
+import re
 
 # Nothing may phone home: this platform runs where only package registries are reachable, and
 # client data must never leave the machine. Set before dlt, dbt, Dagster or GX are imported.
@@ -41,6 +42,22 @@ def engine() -> str:
     if value not in ENGINES:
         raise ValueError(
             f"DATENWERK_ENGINE must be one of {', '.join(ENGINES)}, got {value!r}")
+    return value
+
+
+# DuckDB's memory inside dbt (its buffer pool; it spills to DATENWERK_HOME/warehouse/spill
+# beyond it). DuckDB's own default is 80 % of the machine's memory, and the largest model of
+# a big installation then holds more than the rest of the run together.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's ``memory_limit`` for dbt's builds, from ``DATENWERK_DUCKDB_MEMORY_LIMIT``
+    (a DuckDB size such as ``1GB`` or ``512MB``)."""
+    value = os.environ.get("DATENWERK_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
+        raise ValueError("DATENWERK_DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, "
+                         f"got {value!r}")
     return value
 
 

@@ -144,6 +144,8 @@ def standalone_dbt(home: Path, db: Path, work: Path,
                "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     env = {**os.environ, "DATENWERK_HOME": str(home), "DATENWERK_BUILD_DB": str(db),
            "DATENWERK_HELD_LOADS": str(home / "quality" / "held_loads"),
+           # what DuckDB spills beyond its memory limit stays with the copy, not in ./data
+           "DATENWERK_DUCKDB_SPILL": str(work / "spill"),
            "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     return command, env
 

@@ -8,11 +8,17 @@ full, which shows the log tells the two cases apart.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey
 
-from tests.conftest import PipelineRun, copy_home, run_nightly
+from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
+from warehouse import paths
+from warehouse.dbt_env import dbt_environment, dbt_executable
 
 # A cheap view: dbt parses the whole project whatever the selection.
 ONE_MODEL = [AssetKey(["stg_reference__departments"])]
@@ -40,3 +46,23 @@ def test_second_build_of_a_home_parses_only_what_changed(small_first_run: Pipeli
     second = build_log(home)
     assert PARTIAL in second, second[-3000:]
     assert FULL not in second
+
+
+def test_dbt_duckdb_has_the_memory_limit_and_spills_into_the_home(
+        small_first_run: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DuckDB inside dbt runs with DATENWERK_DUCKDB_MEMORY_LIMIT (not 80 % of the machine)
+    and writes what exceeds it below the home (never to a shared /tmp)."""
+    home = copy_home(small_first_run.home, "memory-limit")
+    use_home(home)
+    monkeypatch.setenv("DATENWERK_DUCKDB_MEMORY_LIMIT", "256MiB")
+    shown = subprocess.run(
+        [dbt_executable(), "--quiet", "show", "--output", "json", "--inline",
+         "select current_setting('memory_limit') as memory_limit, "
+         "current_setting('temp_directory') as spill",
+         "--target-path", str(paths.dbt_target_dir())],
+        cwd=paths.TRANSFORM_DIR, env={**os.environ, **dbt_environment()},
+        capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-3000:]
+    [row] = json.loads(shown.stdout[shown.stdout.index("{"):])["show"]
+    assert row["memory_limit"] == "256.0 MiB"
+    assert row["spill"] == str(home / "warehouse" / "spill")

@@ -81,3 +81,28 @@ def test_full_disk_ends_the_run_with_a_clear_message(
     assert "disk full or file size limit while writing " in output, output[-3000:]
     assert "Traceback" not in output
     assert snapshot(home / "published") == published_before
+
+
+def test_definitions_that_do_not_load_end_the_run_saying_why(tmp_path: Path) -> None:
+    """A stewards file broken by hand: the run worker cannot load the definitions, so no run is
+    created; `datenwerk run` says so with the worker's last lines (the YAML error), not a
+    traceback of its own, and the next run is not blocked by anything it left."""
+    from dagster import DagsterInstance
+
+    stewards = tmp_path / "stewards.yml"
+    stewards.write_text("teams: [data-engineering\n", encoding="utf-8")  # unclosed list
+    home = tmp_path / "home"
+    env = {**os.environ, "DATENWERK_HOME": str(home), "DATENWERK_STEWARDS_FILE": str(stewards)}
+    env.pop("DAGSTER_HOME", None)
+
+    run = subprocess.run([str(Path(sys.executable).parent / "datenwerk"), "run"], env=env,
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=900, check=False)
+
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "before it created the run" in run.stderr, run.stderr[-3000:]
+    assert "ParserError" in run.stderr  # the worker's own reason, from its output
+    assert str(home / "logs") in run.stderr
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert instance.get_runs() == []
+    assert not (home / "published" / "marts.duckdb").exists()
