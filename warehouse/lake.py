@@ -2,15 +2,17 @@
 
 Layout under :func:`warehouse.paths.lake_dir`::
 
-    raw/<dataset>/<table>/part-0.parquet     every table dlt loaded (with _dlt_loads)
+    raw/<dataset>/<table>/<load_id>.<file_id>.parquet   every raw table the loads landed
+    raw/<dataset>/completed_loads/...        the loads' _dlt_loads (staging filters by them)
+    raw/<dataset>/_dlt_loads, _dlt_version, _dlt_pipeline_state   the lake pipeline's own (JSONL)
     raw/datenwerk_holds/held_loads/...       loads held by a failed batch check
     raw/datenwerk_holds/held_files/...       files held on their own
     warehouse/                               what dbt-spark builds (spark.sql.warehouse.dir)
     metastore_db/                            Spark's catalog (Derby)
 
-The target design loads the raw tables with dlt's filesystem destination straight into
-``raw/``; until then they are exported from the DuckDB build database after a load, which
-gives the same folders.
+The loads land in ``build.duckdb`` (their batch checks, holds and quarantine read them there);
+a second dlt pipeline per raw dataset then carries the landing's tables into ``raw/`` with the
+filesystem destination, as Arrow batches, Parquet, each table replaced.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import dlt
 import duckdb
+import pyarrow as pa
+from dlt.pipeline.pipeline import Pipeline
 
 from warehouse import holds, paths, settings
 from warehouse.dbt_env import dbt_environment, dbt_executable
@@ -32,6 +37,9 @@ from warehouse.dbt_env import dbt_environment, dbt_executable
 # The dlt datasets the dbt project reads (the schemas of its sources).
 RAW_DATASETS = ("raw_reference", "raw_case_management", "raw_accounting")
 HOLDS_DATASET = "datenwerk_holds"
+# The DuckDB loads' _dlt_loads in the lake (dlt writes its own _dlt_loads there).
+COMPLETED_LOADS = "completed_loads"
+BATCH_ROWS = 100_000
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
@@ -46,20 +54,60 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
     staging.rename(folder)
 
 
+def _batches(con: duckdb.DuckDBPyConnection, schema: str,
+             table: str) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The rows of one raw table as Arrow record batches; an empty table as an empty Arrow
+    table, so its folder still gets a Parquet file with the columns."""
+    reader = con.cursor().sql(f'select * from "{schema}"."{table}"').to_arrow_reader(
+        BATCH_ROWS)
+    empty = True
+    for batch in reader:
+        empty = False
+        yield batch
+    if empty:
+        yield reader.schema.empty_table()
+
+
+def _lake_pipeline(dataset: str, raw: Path) -> Pipeline:
+    """The dlt pipeline that writes one raw dataset into the lake as Parquet."""
+    settings.apply_process_environment()
+    name = f"datenwerk_lake_{dataset}"
+    # The rows keep the load ids of their DuckDB loads (staging filters by them); the load
+    # into the lake must not stamp its own over them, as the landing's pipelines are asked to.
+    os.environ[f"{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "false"
+    return dlt.pipeline(pipeline_name=name,
+                        pipelines_dir=str(paths.dlt_dir()),
+                        destination=dlt.destinations.filesystem(bucket_url=raw.as_uri()),
+                        dataset_name=dataset)
+
+
 def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[str, int]:
-    """Export the raw tables and the holds to ``lake/raw``; returns rows per ``dataset.table``."""
+    """Load the raw tables into ``lake/raw`` with dlt's filesystem destination (Parquet, one
+    dlt dataset per raw schema, each table replaced) and export the holds; returns rows per
+    ``dataset.table`` (the completed loads under ``COMPLETED_LOADS``)."""
     build_db = build_db or paths.build_db()
     raw = (lake or paths.lake_dir()) / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     with duckdb.connect(str(build_db), read_only=True) as con:
         tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
+            "select schema_name, table_name, estimated_size from duckdb_tables() "
             "where database_name = current_database() and list_contains(?, schema_name) "
             "order by all", [list(RAW_DATASETS)]).fetchall()
-        for schema, table in tables:
-            _copy(con, f'select * from "{schema}"."{table}"', raw / schema / table)
-            counts[f"{schema}.{table}"] = con.execute(
-                f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+        for dataset in RAW_DATASETS:
+            resources = []
+            for schema, table, _ in tables:
+                # dlt keeps its own _dlt_* tables in the dataset's folder; of DuckDB's only the
+                # completed loads matter (staging filters by them), under a name of their own.
+                if schema != dataset or (table.startswith("_dlt_") and table != "_dlt_loads"):
+                    continue
+                name = COMPLETED_LOADS if table == "_dlt_loads" else table
+                resources.append(dlt.resource(_batches(con, schema, table), name=name,
+                                              write_disposition="replace"))
+                counts[f"{schema}.{name}"] = con.execute(
+                    f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+            if resources:
+                _lake_pipeline(dataset, raw).run(resources, loader_file_format="parquet")
         _copy(con, holds.held_load_ids_sql(), raw / HOLDS_DATASET / "held_loads")
         _copy(con, holds.held_files_sql(), raw / HOLDS_DATASET / "held_files")
     return counts

@@ -43,7 +43,9 @@
 {#-
     The raw tables of the lake (Parquet, one folder per dlt table under
     $DATENWERK_LAKE/raw/<schema>/<table>) as tables of Spark's catalog, named as the sources
-    declare them: `dbt run-operation register_lake_sources` before a Spark build.
+    declare them: `dbt run-operation register_lake_sources` before a Spark build. The loads'
+    _dlt_loads are in the folder completed_loads: the _dlt_* folders there are the lake
+    pipeline's own bookkeeping (JSONL), not the loads staging filters by.
 -#}
 {% macro register_lake_sources() -%}
     {%- set lake = env_var('DATENWERK_LAKE', '../data/lake') -%}
@@ -54,7 +56,7 @@
             {%- do run_query('create database if not exists ' ~ source.schema) -%}
             {%- do run_query('drop table if exists ' ~ source.schema ~ '._dlt_loads') -%}
             {%- do run_query('create table ' ~ source.schema ~ '._dlt_loads using parquet location '
-                ~ "'" ~ lake ~ '/raw/' ~ source.schema ~ "/_dlt_loads'") -%}
+                ~ "'" ~ lake ~ '/raw/' ~ source.schema ~ "/completed_loads'") -%}
         {%- endif -%}
         {%- set table = source.schema ~ '.' ~ source.identifier -%}
         {%- do run_query('drop table if exists ' ~ table) -%}
