@@ -91,12 +91,12 @@ def export_raw(build_db: Path | None = None, lake: Path | None = None) -> dict[s
     counts: dict[str, int] = {}
     with duckdb.connect(str(build_db), read_only=True) as con:
         tables = con.execute(
-            "select schema_name, table_name, estimated_size from duckdb_tables() "
+            "select schema_name, table_name from duckdb_tables() "
             "where database_name = current_database() and list_contains(?, schema_name) "
             "order by all", [list(RAW_DATASETS)]).fetchall()
         for dataset in RAW_DATASETS:
             resources = []
-            for schema, table, _ in tables:
+            for schema, table in tables:
                 # dlt keeps its own _dlt_* tables in the dataset's folder; of DuckDB's only the
                 # completed loads matter (staging filters by them), under a name of their own.
                 if schema != dataset or (table.startswith("_dlt_") and table != "_dlt_loads"):
