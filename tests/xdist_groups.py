@@ -52,8 +52,11 @@ def group_by_shared_fixture(items: list[pytest.Item]) -> dict[str, str]:
         return item.nodeid.split("::")[0]
 
     for item in items:
+        # A test that asks for a shared fixture only when it runs (getfixturevalue) names it in
+        # an xdist_group mark.
+        marked = {str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args}
         for fixture in SHARED_FIXTURES:
-            if fixture in item.fixturenames:
+            if fixture in item.fixturenames or fixture in marked:
                 parent[root(file_of(item))] = root(fixture)
     shared = {root(fixture) for fixture in SHARED_FIXTURES}
 
