@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdist_groups import group_by_shared_fixture, xdist_worker
+from tests.xdist_groups import xdist_worker
 
 pytest_plugins = ["tests.run_census", "tests.xdist_groups"]
 
@@ -227,9 +227,7 @@ def copy_home(src: Path, name: str) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from tests.browser.conftest import ui_tests_last
 
-    if xdist_worker():
-        group_by_shared_fixture(items)
-    else:
+    if not xdist_worker():  # under xdist: tests/xdist_groups.py orders them
         ui_tests_last(items)
 
 

@@ -76,6 +76,12 @@ def group_by_shared_fixture(items: list[pytest.Item]) -> dict[str, str]:
     return groups
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if xdist_worker():
+        group_by_shared_fixture(items)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """In the controller of a distributed session: the file the workers write the groups to
     (the workers inherit the environment)."""
