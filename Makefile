@@ -90,8 +90,12 @@ spark-deps: install
 test-spark: spark-deps
 	$(BIN)/python -m pytest -q -m spark -p no:cacheprovider -o addopts=""
 
+# Two workers (the CI machine has two cores). Tests sharing a session fixture that costs a
+# pipeline run stay on one worker (tests/conftest.py: group_by_shared_fixture), handed out in
+# the order of collection, longest first.
+TEST_WORKERS ?= 2
 test: install browser-deps old-reader
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider -o addopts=""

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.run_census"]
+from tests.xdist_groups import xdist_worker
+
+pytest_plugins = ["tests.run_census", "tests.xdist_groups"]
 
 SCALE = 0.1  # about 200 clients: every program has closed cases in every year, in seconds
 SMALL_SCALE = 0.02  # about 40 clients, every department and every file type, a dozen cases each
@@ -225,7 +227,8 @@ def copy_home(src: Path, name: str) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from tests.browser.conftest import ui_tests_last
 
-    ui_tests_last(items)
+    if not xdist_worker():  # under xdist: tests/xdist_groups.py orders them
+        ui_tests_last(items)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -236,14 +239,16 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     a Chromium process per report, some 10 s of every run. The first run prints them
     (``first_run``), and the impact-report tests read those; the benchmarks print them all.
 
-    The UI servers some tests drive start now, in the background."""
+    The UI servers some tests drive start now, in the background (in a plain session; under
+    xdist a worker starts its server when it comes to their tests)."""
     from tests.browser.conftest import start_servers_early
 
     if session.config.option.collectonly:
         return
     if not any(item.get_closest_marker("bench") for item in session.items):
         os.environ["DATENWERK_CHROMIUM"] = str(_SESSION_ROOT / "no-chromium")
-    start_servers_early(session.items)
+    if not xdist_worker():  # under xdist the other worker runs tests while the server starts
+        start_servers_early(session.items)
 
 
 def pytest_sessionfinish() -> None:

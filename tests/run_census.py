@@ -5,7 +5,8 @@ Counted are Dagster runs executed in the test process (``execute_in_process``, w
 ``materialize`` uses too) and the runs of `datenwerk run` subprocesses and of the UI's run
 workers, found in the run storage of every home the session made (deduplicated by run id, since
 tests copy homes with their storage). The summary ends the test report; with
-``DATENWERK_RUN_CENSUS=path`` every run is also written there as JSON lines.
+``DATENWERK_RUN_CENSUS=path`` every run is also written there as JSON lines. Under pytest-xdist
+each worker counts its own runs and hands them to the controller, which sums them up.
 """
 
 from __future__ import annotations
@@ -98,8 +99,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 out.write(json.dumps(asdict(run)) + "\n")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the xdist controller: the runs a worker counted (see ``run_census``)."""
+    for run in getattr(node, "workeroutput", {}).get("census", []):
+        RUNS.setdefault(run["run_id"], RunRecord(**run))
+
+
 @pytest.fixture(scope="session", autouse=True)
-def run_census(session_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Counts the runs in the session's homes before they are removed."""
+def run_census(session_root: Path, tmp_path_factory: pytest.TempPathFactory,
+               pytestconfig: pytest.Config) -> Iterator[None]:
+    """Counts the runs in the session's homes before they are removed (and, in an xdist
+    worker, hands them to the controller)."""
     yield
     record_stored_runs(session_root, tmp_path_factory.getbasetemp())
+    if (output := getattr(pytestconfig, "workeroutput", None)) is not None:
+        output["census"] = [asdict(run) for run in RUNS.values()]

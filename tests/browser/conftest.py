@@ -260,7 +260,9 @@ def claim_ui(name: str) -> Launched:
     return EARLY.pop(name, None) or LAUNCHERS[name]()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server stops once the browser tests are done. In a plain session they run
+# last anyway; under xdist their worker goes on with other tests, without a server idling beside.
+@pytest.fixture(scope="package")
 def webserver() -> Iterator[Webserver]:
     launched = claim_ui("webserver")
     try:
@@ -271,7 +273,7 @@ def webserver() -> Iterator[Webserver]:
         stop_ui(launched.process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def graphql_night(webserver: Webserver) -> GraphqlNight:
     return GRAPHQL_NIGHT.outcome(webserver)
 

@@ -16,6 +16,7 @@ from tests.conftest import PipelineRun
 from tests.integration.conftest import ReaderRun, run_with_reader
 
 
+@pytest.mark.xdist_group("second_run")  # asked for below, for the read-only case only
 @pytest.mark.parametrize("mode", ["read_only", "read_write"])
 def test_reader_keeps_its_generation_through_a_full_refresh(
     request: pytest.FixtureRequest, small_first_run: PipelineRun, mode: str
