@@ -66,6 +66,23 @@ def summarise(scale: dict[str, Any]) -> dict[str, Any]:
                                 "cpu": _ratio(spark["cpu_s"], dbt["cpu_s"]),
                                 "peak_rss": _ratio(spark["tree_peak_rss_mb"],
                                                    dbt["tree_peak_rss_mb"])},
+        **_nightly_on_spark(nightly, scale.get("spark_nightly")),
+    }
+
+
+def _nightly_on_spark(duckdb: dict[str, Any], spark: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole nightly run on Spark (``DATENWERK_ENGINE=spark datenwerk run`` on a fresh copy
+    of the same inbox) against DuckDB's, where the scale measured it."""
+    if spark is None:
+        return {}
+    return {
+        "spark_nightly": {"wall_s": spark["wall_s"], "cpu_s": spark["cpu_s"],
+                          "tree_peak_rss_mb": spark["tree_peak_rss_mb"],
+                          "dbt_step_s": spark.get("steps_s", {}).get("transform_assets")},
+        "spark_to_duckdb_nightly": {"wall": _ratio(spark["wall_s"], duckdb["wall_s"]),
+                                    "cpu": _ratio(spark["cpu_s"], duckdb["cpu_s"]),
+                                    "peak_rss": _ratio(spark["tree_peak_rss_mb"],
+                                                       duckdb["tree_peak_rss_mb"])},
     }
 
 

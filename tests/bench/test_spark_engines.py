@@ -148,6 +148,10 @@ def test_duckdb_and_spark_on_the_same_warehouse(tmp_path: Path) -> None:
         }
         s["demo_data"] = cli(["demo-data", "--scale", str(scale)], home)
         s["inbox_mb"] = folder_mb(home / "inbox")
+        # The same inbox, key and stewards for the nightly run on Spark, before DuckDB's run.
+        spark_home = root / f"scale-{scale:g}-spark-nightly"
+        shutil.rmtree(spark_home, ignore_errors=True)
+        shutil.copytree(home, spark_home)
         s["duckdb_nightly"] = cli(["run"], home)
         build_db = home / "warehouse" / "build.duckdb"
         s["warehouse_mb"] = round(build_db.stat().st_size / 2**20, 1)
@@ -169,6 +173,10 @@ def test_duckdb_and_spark_on_the_same_warehouse(tmp_path: Path) -> None:
         rows["spark"] = lake_rows(lake)
         s["rows"] = rows
         s["rows_compared"] = engines.compare_rows(rows["duckdb"], rows["spark"])
+        s["spark_nightly"] = cli(["run"], spark_home, {"DATENWERK_ENGINE": "spark"})
+        s["published_marts_compared"] = engines.compare_rows(
+            duckdb_rows(home / "published" / "marts.duckdb"),
+            duckdb_rows(spark_home / "published" / "marts.duckdb"))
         s["summary"] = engines.summarise(s)
 
         existing = RESULTS / f"{NAME}.json"
@@ -178,3 +186,4 @@ def test_duckdb_and_spark_on_the_same_warehouse(tmp_path: Path) -> None:
         assert not failed & s["spark"]["dbt"].get("by_status", {}).keys(), s["spark"]["dbt"]
         if "DATENWERK_BENCH_ROOT" not in os.environ:
             shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(spark_home, ignore_errors=True)

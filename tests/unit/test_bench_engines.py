@@ -59,6 +59,22 @@ def test_summary_relates_spark_to_the_same_dbt_build_on_duckdb() -> None:
     assert summary["spark_to_duckdb_dbt"] == {"wall": 15.0, "cpu": 12.5, "peak_rss": 3.0}
     scale["duckdb_dbt"]["cpu_s"] = 0.0  # not measurable: no ratio, not a division error
     assert engines.summarise(scale)["spark_to_duckdb_dbt"]["cpu"] is None
+    assert "spark_nightly" not in summary  # a scale measured before the run on Spark existed
+
+
+def test_summary_relates_the_nightly_run_on_spark_to_duckdb_s() -> None:
+    scale = {
+        "duckdb_nightly": {"wall_s": 120.0, "cpu_s": 80.0, "tree_peak_rss_mb": 2000.0,
+                           "steps_s": {"transform_assets": 30.0}},
+        "duckdb_dbt": {"wall_s": 20.0, "cpu_s": 20.0, "tree_peak_rss_mb": 400.0},
+        "spark": {"wall_s": 300.0, "cpu_s": 200.0, "tree_peak_rss_mb": 1800.0},
+        "spark_nightly": {"wall_s": 270.0, "cpu_s": 260.0, "tree_peak_rss_mb": 2500.0,
+                          "steps_s": {"transform_assets": 180.0}},
+    }
+    summary = engines.summarise(scale)
+    assert summary["spark_nightly"] == {"wall_s": 270.0, "cpu_s": 260.0,
+                                        "tree_peak_rss_mb": 2500.0, "dbt_step_s": 180.0}
+    assert summary["spark_to_duckdb_nightly"] == {"wall": 2.25, "cpu": 3.25, "peak_rss": 1.25}
 
 
 def test_a_scale_is_added_to_the_scales_already_measured() -> None:
