@@ -192,8 +192,12 @@ FULL_REFRESH_CONFIG = {"ops": {"transform_assets": {"config": {"full_refresh": T
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        settings.engine()  # an unknown engine is refused before anything runs
+    except ValueError as exc:
+        print(f"Stopped: {exc}", file=sys.stderr)
+        return 2
     settings.apply_process_environment()
-    settings.engine()  # an unknown engine is refused before anything runs
     prepare_dagster_home()
     if args.demo_if_empty and inbox_is_empty():
         print("The inbox is empty: generating demo data first (datenwerk demo-data).")

@@ -1,5 +1,5 @@
 """DATENWERK_ENGINE: DuckDB unless Spark is asked for; a misspelt engine is an error, not a
-silent fall-back to DuckDB. `datenwerk run` refuses Spark until it is orchestrated."""
+silent fall-back to DuckDB: `datenwerk run` refuses it before anything runs."""
 
 from __future__ import annotations
 
@@ -28,12 +28,13 @@ def test_unknown_engine_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         settings.engine()
 
 
-def test_run_refuses_spark_until_orchestrated(tmp_path: Path) -> None:
+def test_run_refuses_a_misspelt_engine_before_anything_runs(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "datenwerk"), "run"],
         env={"PATH": "/usr/bin:/bin", "DATENWERK_HOME": str(tmp_path / "home"),
-             "DATENWERK_ENGINE": "spark"},
+             "DATENWERK_ENGINE": "sparc"},
         capture_output=True, text=True, check=False)
     assert result.returncode == 2
-    assert "not orchestrated on Spark yet" in result.stderr
-    assert not (tmp_path / "home" / "warehouse").exists()
+    assert "DATENWERK_ENGINE must be one of duckdb, spark, got 'sparc'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home").exists()
