@@ -18,8 +18,11 @@ KEY = "k" * 32
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _key(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
+    # A home of its own: a home left current by an earlier test on this worker may hold a key
+    # file, and two keys are refused.
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
 
 
 def parse(name: str) -> tuple[pa.Table, FileOutcome]:
