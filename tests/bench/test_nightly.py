@@ -15,7 +15,13 @@ a busy machine may afford only 20). For each scale, in a fresh DATENWERK_HOME:
 
 Each run is a fresh process: wall and CPU seconds (its own and its children's, dbt included),
 peak RSS (the larger of its own high-water mark and its largest child's), each Dagster step's
-seconds and the run's number of events. The machine is shared: ``load_average_1min`` is recorded
+seconds and the run's number of events. While it runs, a thread of the benchmark samples every
+process of its tree every 0.2 s (``tests/bench/proctree.py``: resident memory and CPU from
+``/proc``); the samples are mapped to the steps by the steps' start and end times in the run's
+Dagster event log: ``steps`` gives, per step, the peak of the tree's summed memory, the peak of
+its largest process (and which: the CLI, the run worker, dbt, a browser), and the tree's CPU
+seconds; ``sampled`` the same for the whole run, for the stretches before the first and after the
+last step, and the peak of each process. The machine is shared: ``load_average_1min`` is recorded
 before and after each run; compare the ratios within one run of this benchmark, not absolute
 seconds across runs.
 
@@ -39,6 +45,7 @@ from typing import Any
 import pytest
 
 from tests.bench.conftest import record
+from tests.bench.proctree import Sampler
 
 REPO = Path(__file__).parents[2]
 CODE = Path(os.environ.get("BENCH_CODE_DIR", REPO)).resolve()
@@ -68,6 +75,8 @@ CHILD = textwrap.dedent("""
             stats = instance.get_run_step_stats(run.run_id)
             out["steps_s"] = {s.step_key: round(s.end_time - s.start_time, 2) for s in stats
                               if s.end_time and s.start_time}
+            out["step_times"] = [[s.step_key, s.start_time, s.end_time] for s in stats
+                                 if s.end_time and s.start_time]
             out["events"] = len(instance.all_logs(run.run_id))
     print(json.dumps(out))
 """)
@@ -78,14 +87,49 @@ def child(args: list[str], home: Path, code: Path = CODE) -> dict[str, Any]:
     env = {**os.environ, "DATENWERK_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "PYTHONPATH": str(code)}
     load_before = os.getloadavg()[0]
-    proc = subprocess.run([sys.executable, "-c", CHILD.replace("ARGV", repr(args))],
-                          cwd=code, env=env, capture_output=True, text=True, check=False)
+    with Sampler(interval=0.2, label=role) as sampler:
+        proc = subprocess.run([sys.executable, "-c", CHILD.replace("ARGV", repr(args))],
+                              cwd=code, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"datenwerk {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     assert figures["exit"] == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     figures["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    if "step_times" in figures:
+        figures.update(per_step(sampler, figures.pop("step_times")))
     return figures
+
+
+def role(argv: list[str], name: str) -> str:
+    """Which process of a run this is, from its command line."""
+    text = " ".join(argv)
+    if "orchestration.runs import work" in text:
+        return "run worker"
+    if "from orchestration.cli import main" in text:
+        return "datenwerk CLI"
+    if any(Path(a).name == "dbt" for a in argv[:2]):
+        return "dbt"
+    if "chrom" in name.lower() or "headless_shell" in name:
+        return "browser"
+    return name
+
+
+def per_step(sampler: Sampler, step_times: list[list[Any]]) -> dict[str, Any]:
+    """The samples of a run mapped to its steps (by their start and end times)."""
+    starts, ends = [t[1] for t in step_times], [t[2] for t in step_times]
+    first, last = sampler.samples[0].at, sampler.samples[-1].at
+    return {
+        "steps": {key: {"s": round(end - start, 2), **sampler.window(start, end).figures()}
+                  for key, start, end in sorted(step_times, key=lambda t: t[1])},
+        "sampled": {
+            "interval_s": sampler.interval,
+            "run": sampler.window(first, last).figures(),
+            "before_first_step": sampler.window(first, min(starts)).figures(),
+            "after_last_step": sampler.window(max(ends), last).figures(),
+            "peak_by_process_mb": {name: round(mb, 1) for name, mb in
+                                   sorted(sampler.peaks.items(), key=lambda kv: -kv[1])},
+        },
+    }
 
 
 READ_ALL = textwrap.dedent("""

@@ -86,9 +86,13 @@ def test_a_scale_is_added_to_the_scales_already_measured() -> None:
 
 
 def test_stat_lines_with_spaces_and_parentheses_in_the_name() -> None:
-    fields = " ".join(["S", "41"] + ["0"] * 19 + ["777"] + ["0"] * 20)
+    # fields 3-13, utime, stime (the process's own CPU), cutime, cstime, 18-21, starttime,
+    # vsize, rss, ...
+    fields = " ".join(["S", "41"] + ["0"] * 9 + ["30", "12", "5", "6"] + ["0"] * 4 + ["9000"]
+                      + ["0", "777"] + ["0"] * 20)
     proc = proctree.parse_stat(f"4242 (java (Spark) x) {fields}")
-    assert proc == proctree.Proc(pid=4242, ppid=41, rss_pages=777)
+    assert proc == proctree.Proc(pid=4242, ppid=41, rss_pages=777, cpu_ticks=42, started=9000,
+                                 name="java (Spark) x")
 
 
 def test_tree_memory_adds_every_descendant_not_the_root_nor_strangers() -> None:

@@ -1,0 +1,72 @@
+"""The nightly benchmark's sampler (``tests/bench/proctree.py``: :class:`Sampler`) on real
+processes: the memory and CPU it gives a stretch of time belong to what ran in that stretch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from tests.bench import proctree
+
+# Idle, then 300 MB and one second of CPU in the process itself, then a child of 200 MB beside
+# 100 MB of its parent; the moments between the phases on stdout.
+PHASES = textwrap.dedent("""
+    import json, subprocess, sys, time
+    def spin(seconds):
+        t = time.process_time()
+        while time.process_time() - t < seconds:
+            pass
+    t0 = time.time()
+    time.sleep(0.8)
+    t1 = time.time()
+    held = b"x" * (300 * 2**20)
+    spin(1.0)
+    del held
+    t2 = time.time()
+    beside = b"y" * (100 * 2**20)
+    # the marker assembled here, so that only the child's command line holds it
+    child = "import time; b = b'z' * (200 * 2**20); time.sleep(1.0)  # " + "CHILD"
+    subprocess.run([sys.executable, "-c", child], check=True)
+    del beside
+    t3 = time.time()
+    print(json.dumps([t0, t1, t2, t3]))
+""")
+
+
+def label(argv: list[str], name: str) -> str:
+    return "child" if any("# CHILD" in a for a in argv) else "parent"
+
+
+def test_a_stretch_of_time_gets_the_memory_and_cpu_of_what_ran_in_it() -> None:
+    with proctree.Sampler(interval=0.05, label=label) as sampler:
+        proc = subprocess.run([sys.executable, "-c", PHASES], capture_output=True, text=True,
+                              check=True)
+    t0, t1, t2, t3 = json.loads(proc.stdout)
+
+    idle = sampler.window(t0 + 0.1, t1)
+    assert idle.samples >= 3
+    assert idle.peak_tree_mb < 100
+    assert idle.cpu_s < 0.3
+
+    alone = sampler.window(t1, t2)
+    assert 300 <= alone.peak_process_mb < 400
+    assert alone.peak_process == "parent"
+    assert 0.9 <= alone.cpu_s < 1.6
+    assert alone.peak_tree_mb < 400  # the child had not started
+
+    both = sampler.window(t2, t3)
+    assert both.peak_tree_mb >= 300  # 200 MB of the child beside 100 MB of its parent
+    assert 200 <= both.peak_process_mb < 300
+    assert both.peak_process == "child"
+    assert both.cpu_s < 0.9  # the spin is over
+    assert 100 <= both.peak_by_process_mb["parent"] < 200
+    assert 200 <= both.peak_by_process_mb["child"] < 300
+
+    assert 300 <= sampler.peaks["parent"] < 400
+    assert 200 <= sampler.peaks["child"] < 300
+
+    whole = sampler.window(t0, t3)
+    assert whole.peak_process_mb == alone.peak_process_mb
+    assert whole.cpu_s >= alone.cpu_s + both.cpu_s - 0.05
