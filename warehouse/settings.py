@@ -45,15 +45,15 @@ def engine() -> str:
     return value
 
 
-# DuckDB's memory inside dbt (its buffer pool; it spills to DATENWERK_HOME/warehouse/spill
-# beyond it). DuckDB's own default is 80 % of the machine's memory, and the largest model of
-# a big installation then holds more than the rest of the run together.
+# DuckDB's memory inside dbt and dlt's loads (its buffer pool; it spills into the home beyond
+# it). DuckDB's own default is 80 % of the machine's memory, and the largest model or load of a
+# big installation then holds more than the rest of the run together.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's ``memory_limit`` for dbt's builds, from ``DATENWERK_DUCKDB_MEMORY_LIMIT``
-    (a DuckDB size such as ``1GB`` or ``512MB``)."""
+    """DuckDB's ``memory_limit`` for dbt's builds and dlt's loads, from
+    ``DATENWERK_DUCKDB_MEMORY_LIMIT`` (a DuckDB size such as ``1GB`` or ``512MB``)."""
     value = os.environ.get("DATENWERK_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
         raise ValueError("DATENWERK_DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, "
