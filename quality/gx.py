@@ -142,6 +142,16 @@ def _batch(ctx: Any, asset_name: str, frame: pd.DataFrame) -> Any:
     return batch_def.get_batch(batch_parameters={"dataframe": frame})
 
 
+def _forget_batches(ctx: Any) -> None:
+    """Drop the frames GX keeps after validating them. Its execution engine caches the last
+    batch of every asset (keyed by asset), so without this each mart's whole frame and each batch
+    table's last chunk stay in the process to its end: at demo scale 100 the run worker held
+    ~1.3 GB after the mart checks, beside the report browser and the exports."""
+    manager = ctx.data_sources.get(DATASOURCE).get_execution_engine().batch_manager
+    manager.reset_batch_cache()
+    manager.batch_data_cache.clear()
+
+
 def _columns(kwargs: dict[str, Any]) -> list[str]:
     if kwargs.get("column"):
         return [kwargs["column"]]
@@ -204,7 +214,10 @@ def run_suite(
     """
     ctx = context()
     suite = _stored(ctx, suite)
-    result = _batch(ctx, asset_name, frame).validate(suite, result_format=RESULT_FORMAT)
+    try:
+        result = _batch(ctx, asset_name, frame).validate(suite, result_format=RESULT_FORMAT)
+    finally:
+        _forget_batches(ctx)
     shown = showable if showable is not None else showable_columns(frame)
     return _keep(ctx, suite, result, len(frame), asset_name, run_name, shown, notes)
 
@@ -244,20 +257,24 @@ def run_suite_in_parts(
     template: Any = None
     parts: list[list[Any]] = [[] for _ in suite.expectations]
     rows, shown = 0, set()
-    for chunk in chunks:
+    try:
+        for chunk in chunks:
+            if template is None:
+                shown = showable if showable is not None else showable_columns(chunk, codes)
+            rows += len(chunk)
+            template = _batch(ctx, asset_name, chunk).validate(suite,
+                                                               result_format=RESULT_FORMAT)
+            for i, r in enumerate(template.results):
+                if i not in keyed:
+                    parts[i].append(r)
         if template is None:
-            shown = showable if showable is not None else showable_columns(chunk, codes)
-        rows += len(chunk)
-        template = _batch(ctx, asset_name, chunk).validate(suite, result_format=RESULT_FORMAT)
-        for i, r in enumerate(template.results):
-            if i not in keyed:
-                parts[i].append(r)
-    if template is None:
-        raise ValueError(f"{asset_name}: no rows to validate in parts")
-    for i, columns in keyed.items():
-        for part in key_parts(columns):
-            parts[i].append(_batch(ctx, asset_name, part).validate(
-                suite.expectations[i], result_format=RESULT_FORMAT))
+            raise ValueError(f"{asset_name}: no rows to validate in parts")
+        for i, columns in keyed.items():
+            for part in key_parts(columns):
+                parts[i].append(_batch(ctx, asset_name, part).validate(
+                    suite.expectations[i], result_format=RESULT_FORMAT))
+    finally:
+        _forget_batches(ctx)
     template.results = [_combined(p) for p in parts]
     _restate(template)
     return _keep(ctx, suite, template, rows, asset_name, run_name, shown, notes)

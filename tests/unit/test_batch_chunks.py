@@ -152,3 +152,30 @@ def test_an_aggregate_expectation_is_refused_in_parts(home: Path) -> None:
     with pytest.raises(ValueError, match="cannot be validated in parts"):
         gx.run_suite_in_parts(suite, batch.chunks(7), batch.key_parts,
                               asset_name="cases", run_name="x")
+
+
+def test_validated_frames_are_not_kept_after_the_suite(home: Path) -> None:
+    """GX caches the last batch of every asset; a mart's whole frame or a batch's last chunk
+    must not stay in the run worker once its suite has run."""
+    import gc
+    import weakref
+
+    spec = standard()["cases"]
+    batch = batches.read_batch("raw_case_management", "cases", ["1.1", "1.2"])
+    whole = whole_batch()
+    seen = [weakref.ref(whole)]
+
+    def watched(frames: Any) -> Any:
+        for frame in frames:
+            seen.append(weakref.ref(frame))
+            yield frame
+
+    gx.run_suite(batches.entity_suite(spec, "gx_batch_cases"), whole, asset_name="cases",
+                 run_name="whole")
+    gx.run_suite_in_parts(batches.entity_suite(spec, "gx_batch_cases"), watched(batch.chunks(7)),
+                          lambda columns: watched(batch.key_parts(columns, 10)),
+                          asset_name="cases_in_parts", run_name="parts")
+    del whole
+    gc.collect()
+    assert len(seen) == 1 + 8 + 12  # the whole, 8 chunks, 6 key parts for each of 2 keys
+    assert [ref for ref in seen if ref() is not None] == []
