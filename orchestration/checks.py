@@ -44,7 +44,7 @@ from warehouse.publish import mart_row_count
 
 from .deliveries import Problem, problem_rows, problems
 from .faults import describe_fault
-from .transform import DBT_PROJECT, PUBLISHED, kept_in_run, recorded_check
+from .transform import DBT_PROJECT, PUBLISHED, recorded_check, same_inputs_since
 
 
 def _severity(blocking: bool) -> AssetCheckSeverity:
@@ -151,7 +151,8 @@ def evaluate(log: DagsterLogManager, name: str, blocking: bool, run: Callable[[]
 class FailClosedCheck:
     """One check of ``asset``: ``run`` through :func:`evaluate`, the result recorded for the
     publish gate. ``on_content_only``: the result depends on nothing but the table's content,
-    so a table the run kept as it was reports its recorded result."""
+    so a table a build after new loads kept, or built again with the same content, reports the
+    result recorded on that content by the same code (saying which run checked it)."""
 
     asset: AssetKey
     name: str
@@ -172,8 +173,10 @@ class FailClosedCheck:
     def result(self, context: AssetCheckExecutionContext) -> AssetCheckResult:
         """This check's result in the run of ``context``."""
         run_id = context.run.run_id
-        if self.on_content_only and kept_in_run(context.instance, self.asset, run_id):
-            kept = recorded_check(self.asset, self.name, run_id)
+        since = (same_inputs_since(context.instance, self.asset, run_id)
+                 if self.on_content_only else None)
+        if since is not None:
+            kept = recorded_check(self.asset, self.name, run_id, since)
             if kept is not None:  # the same content passed (or failed) this check before
                 return kept
         result = evaluate(context.log, self.name, self.blocking, lambda: self.run(context),

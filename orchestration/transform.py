@@ -307,7 +307,11 @@ def _publication_reasons(record: changes.BuildRecord | None) -> tuple[list[str],
 # Metadata of a model that a build after new loads kept as it was (nothing it reads changed):
 # when the last build that did rebuild it started.
 KEPT_SINCE = "datenwerk/kept_since"
-# Metadata of a check result reported again for kept content: the run that checked it.
+# Metadata of every model a build after new loads materialised (kept or built again): the code,
+# dbt project and configuration are those of every build since this time, so a check result
+# recorded since then on the same content is the result this run's check would have.
+SAME_INPUTS_SINCE = "datenwerk/same_inputs_since"
+# Metadata of a check result reported again for unchanged content: the run that checked it.
 KEPT_FROM = "kept_from_run"
 # The dbt resources a partial build can leave as they are.
 KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
@@ -332,16 +336,18 @@ def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -
 
 
 
-def recorded_check(key: AssetKey, check_name: str, run_id: str,
+def recorded_check(key: AssetKey, check_name: str, run_id: str, since: str,
                    prints: Mapping[str, str] | None = None) -> AssetCheckResult | None:
     """The recorded result of a check on exactly the table's current content (the publish
-    gate's record), for a table this run kept: the same content, code and checks as when it
-    was checked. None when there is no record (the check must run, or publication refuses).
-    ``prints``: the tables' fingerprints, when already taken."""
+    gate's record), made ``since`` the code and checks are the ones of this run: the same
+    content, code and checks as when it was checked. None when there is no such record (the
+    check must run, or publication refuses). ``prints``: the tables' fingerprints, when
+    already taken."""
     table = key.path[-1]
     found = (prints if prints is not None else gate.fingerprints([table])).get(table)
     record = gate.records_for(table, found).get(check_name) if found else None
-    if record is None:
+    if record is None or (datetime.fromisoformat(record.checked_at)
+                          < datetime.fromisoformat(since)):
         return None
     return AssetCheckResult(
         asset_key=key, check_name=check_name, passed=record.passed,
@@ -378,12 +384,15 @@ def last_evaluation(instance: DagsterInstance, check: AssetCheckKey,
     return None
 
 
-def kept_in_run(instance: DagsterInstance, key: AssetKey, run_id: str) -> bool:
-    """Whether this run kept the model ``key`` as it was instead of rebuilding it."""
+def same_inputs_since(instance: DagsterInstance, key: AssetKey, run_id: str) -> str | None:
+    """When the model ``key``, as this run materialised it after new loads (kept or built
+    again), began to be built by this run's code and checks; None when this run did not, or
+    built everything anew (its checks run)."""
     event = instance.get_latest_materialization_event(key)
-    return (event is not None and event.run_id == run_id
-            and event.asset_materialization is not None
-            and KEPT_SINCE in event.asset_materialization.metadata)
+    if (event is None or event.run_id != run_id or event.asset_materialization is None
+            or SAME_INPUTS_SINCE not in event.asset_materialization.metadata):
+        return None
+    return str(event.asset_materialization.metadata[SAME_INPUTS_SINCE].value)
 
 
 def _in_dependency_order(nodes: Iterable[str], manifest: Mapping[str, Any]) -> list[str]:
@@ -395,7 +404,8 @@ def _in_dependency_order(nodes: Iterable[str], manifest: Mapping[str, Any]) -> l
 
 
 def _kept_events(context: AssetExecutionContext, manifest: Mapping[str, Any],
-                 kept: Mapping[str, str], since: str, events: list[Any]) -> list[Any]:
+                 kept: Mapping[str, str], record: changes.BuildRecord,
+                 events: list[Any]) -> list[Any]:
     """An output for each selected model the build kept (what follows runs on it: its checks
     reuse their results, the publication copies it) and the recorded result of each of its
     dbt tests that did not run."""
@@ -405,13 +415,14 @@ def _kept_events(context: AssetExecutionContext, manifest: Mapping[str, Any],
     keys = [key for key in keys if key in context.selected_asset_keys]
     out: list[Any] = [
         Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
-               metadata={KEPT_SINCE: MetadataValue.text(since)})
+               metadata={KEPT_SINCE: MetadataValue.text(record.built_at)})
         for key in keys]
     evaluated = {(e.asset_key, e.check_name) for e in events if isinstance(e, AssetCheckResult)}
     prints = gate.fingerprints(key.path[-1] for key in keys)  # one pass over each kept table
     for check in context.selected_asset_check_keys:
         if check.asset_key in keys and (check.asset_key, check.name) not in evaluated:
-            result = (recorded_check(check.asset_key, check.name, context.run_id, prints)
+            result = (recorded_check(check.asset_key, check.name, context.run_id,
+                                     record.same_inputs_since, prints)
                       or last_evaluation(context.instance, check, context.run_id))
             if result is not None:
                 out.append(result)
@@ -490,7 +501,8 @@ def transform_assets(
             finally:
                 engine.finish(target)
             if kept and record is not None and invocation.is_successful():
-                events[:0] = _kept_events(context, manifest, kept, record.built_at, events)
+                events[:0] = _kept_events(context, manifest, kept, record, events)
+                events[:] = _same_inputs(events, record.same_inputs_since)
         # Only a build of every model is a build of the installation (a partial one may miss
         # contacts): only it is recorded, and only it answers a request for a full refresh.
         if everything and invocation.is_successful():
@@ -500,6 +512,15 @@ def transform_assets(
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
         yield from with_row_counts(events, keys)
 
+
+
+def _same_inputs(events: list[Any], since: str) -> list[Any]:
+    """Each model's output of a build after new loads says since when its inputs other than
+    the data are unchanged (:data:`SAME_INPUTS_SINCE`): a check of a model whose content the
+    loads did not change after all reports the result recorded on that content."""
+    marked = {SAME_INPUTS_SINCE: MetadataValue.text(since)}
+    return [event.with_metadata({**event.metadata, **marked}) if isinstance(event, Output)
+            else event for event in events]
 
 
 def record_dbt_tests(context: AssetExecutionContext, events: list[Any]) -> None:

@@ -93,6 +93,12 @@ def context() -> Any:
             "base_directory": str(paths.data_docs_dir()),
         },
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        # the same pages, from templates compiled once (quality/docs_view.py)
+        "site_section_builders": {
+            section: {"view": {"module_name": "quality.docs_view",
+                               "class_name": "CachedTemplatesPageView"}}
+            for section in ("expectations", "validations", "profiling")
+        },
     }
     # Set on every start: the docs follow DATENWERK_HOME even if the folder was moved.
     ctx.variables.data_docs_sites = {"local_site": site}

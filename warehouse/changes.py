@@ -27,6 +27,14 @@ class BuildRecord:
     built_at: str
     full_refresh_at: str  # the last such build that was a full refresh ("" if none yet)
     project_fingerprint: str
+    # When the first build with this fingerprint started: a check result recorded since then
+    # was made by the same code and checks ("" in a record written before this was kept).
+    fingerprint_since: str = ""
+
+    @property
+    def same_inputs_since(self) -> str:
+        """Since when every build had these inputs (at most since this build, if unknown)."""
+        return self.fingerprint_since or self.built_at
 
     @property
     def full_refresh_time(self) -> datetime | None:
@@ -44,7 +52,8 @@ def last_build() -> BuildRecord | None:
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     return BuildRecord(str(data.get("built_at", "")), str(data.get("full_refresh_at", "")),
-                       str(data.get("project_fingerprint", "")))
+                       str(data.get("project_fingerprint", "")),
+                       str(data.get("fingerprint_since", "")))
 
 
 def record_build(project_fingerprint: str, full_refresh: bool,
@@ -57,6 +66,9 @@ def record_build(project_fingerprint: str, full_refresh: bool,
         built_at=now,
         full_refresh_at=now if full_refresh else (previous.full_refresh_at if previous else ""),
         project_fingerprint=project_fingerprint,
+        fingerprint_since=(previous.same_inputs_since
+                           if previous and previous.project_fingerprint == project_fingerprint
+                           else now),
     )
     path = build_record_path()
     path.parent.mkdir(parents=True, exist_ok=True)

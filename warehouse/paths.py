@@ -211,6 +211,11 @@ def chart_cache_dir() -> Path:
     return home() / "cache" / "charts"
 
 
+def docs_template_cache_dir() -> Path:
+    """GX's Data Docs templates compiled by Jinja (derived data, safe to delete)."""
+    return home() / "cache" / "docs_templates"
+
+
 def quality_dir() -> Path:
     """Great Expectations' file context (suites and scrubbed validation results as JSON)."""
     return home() / "quality"

@@ -115,3 +115,39 @@ def test_a_contacts_delivery_keeps_the_accounting_and_runs_tests_into_kept_model
     assert "mart_finance_by_cost_centre_month" not in everything.values()
     assert kept_nodes(manifest, set()).keys() >= {
         uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+
+
+def test_a_recorded_check_counts_only_for_the_code_that_made_it(tmp_path: Path) -> None:
+    """A check result recorded on a table's content is reported again for the same content
+    only while the code, dbt project and configuration are those that made it."""
+    import duckdb
+    from dagster import AssetKey
+
+    from orchestration.transform import recorded_check
+    from warehouse import changes, gate, paths
+
+    use_home(tmp_path / "home")
+    paths.build_db().parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.build_db())) as con:
+        con.execute("create schema marts; create table marts.mart_x as select 1 as n")
+    now = datetime.now(UTC)
+    changes.record_build("inputs-1", True, now - timedelta(hours=2))
+    gate.record([("mart_x", "gx_mart_x", True, "ERROR", "7 expectations met")], run_id="run-1")
+    changes.record_build("inputs-1", False, now - timedelta(hours=1))
+    since = changes.last_build().same_inputs_since  # type: ignore[union-attr]
+    assert since == (now - timedelta(hours=2)).isoformat()  # the first build of these inputs
+    kept = recorded_check(AssetKey(["mart_x"]), "gx_mart_x", "run-2", since)
+    assert kept is not None and kept.passed
+    assert kept.description.startswith("unchanged content, result of run run-1")
+    assert kept.metadata["kept_from_run"].value == "run-1"
+
+    # New code: the same content is checked again (its record was made by the old code).
+    changes.record_build("inputs-2", False, now + timedelta(hours=1))
+    since = changes.last_build().same_inputs_since  # type: ignore[union-attr]
+    assert since == (now + timedelta(hours=1)).isoformat()
+    assert recorded_check(AssetKey(["mart_x"]), "gx_mart_x", "run-3", since) is None
+    # Another content of the table: no record for it.
+    with duckdb.connect(str(paths.build_db())) as con:
+        con.execute("insert into marts.mart_x values (2)")
+    assert recorded_check(AssetKey(["mart_x"]), "gx_mart_x", "run-3",
+                          (now - timedelta(hours=3)).isoformat()) is None

@@ -110,6 +110,11 @@ def test_row_count_band_against_the_last_publication(home: Path) -> None:
     runs = json.loads((home / "quality" / "data_docs" / "runs.json").read_text())
     assert [r["success"] for r in runs["gx_fct_cases_row_count"]] == [False, False, True, True,
                                                                         True]
+    # The published count itself (a mart a delivery did not change): listed, no GX run.
+    same = suites.validate_row_count("fct_cases", 100, band=0.0)
+    assert same.success and same.page is None and "as many as" in same.notes[0]
+    runs = json.loads((home / "quality" / "data_docs" / "runs.json").read_text())
+    assert runs["gx_fct_cases_row_count"][0]["rows"] == 100
 
 
 def test_every_mart_with_meta_gx_is_discovered() -> None:
@@ -148,3 +153,21 @@ def test_batch_suite_follows_the_data_standard(home: Path) -> None:
                                "end_reason", "end_date,start_date"}
     assert by_columns["end_reason"]["sample_values"] == ["eloped"]
     assert by_columns["client_id"]["sample_values"].startswith("(not shown")
+
+
+def test_data_docs_pages_from_templates_compiled_once(home: Path) -> None:
+    """The pages of a second validation come from templates compiled for the first (kept
+    under the home) and show the same expectations."""
+    from warehouse import paths
+
+    frame = pd.DataFrame({"organisation_code": ["swm"], "case_id": ["F-1"], "n_contacts": [-1]})
+    first = suites.validate("fct_cases", frame, run_name="first")
+    compiled = {p.name: p.stat().st_mtime_ns for p in paths.docs_template_cache_dir().iterdir()}
+    assert compiled, "the templates GX rendered with are kept compiled"
+    second = suites.validate("fct_cases", frame, run_name="second")
+    assert {p.name: p.stat().st_mtime_ns
+            for p in paths.docs_template_cache_dir().iterdir()} == compiled  # none compiled anew
+    pages = [Path(r.page).read_text(encoding="utf-8") for r in (first, second)  # type: ignore[arg-type]
+             if r.page]
+    assert len(pages) == 2 and all("n_contacts" in page for page in pages)
+    assert pages[0].count("expect") == pages[1].count("expect") > 0
