@@ -28,7 +28,7 @@ import pytest
 
 from tests.xdist_groups import xdist_worker
 
-pytest_plugins = ["tests.run_census", "tests.xdist_groups"]
+pytest_plugins = ["pytester", "tests.environment", "tests.run_census", "tests.xdist_groups"]
 
 SCALE = 0.1  # about 200 clients: every program has closed cases in every year, in seconds
 SMALL_SCALE = 0.02  # about 40 clients, every department and every file type, a dozen cases each

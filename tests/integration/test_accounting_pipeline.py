@@ -112,6 +112,7 @@ class Installation:
             return con.sql(sql).fetchall()
 
     def check(self, name: str) -> checks.CheckResult:
+        use_home(self.home)
         with duckdb.connect(str(self.db), read_only=True) as con:
             return getattr(checks, name)(con)
 
@@ -278,6 +279,7 @@ def test_bookings_without_cost_centre_pass_the_blocking_mart_suite(
     wrong, so the finance mart's blocking suite (its key is not-null) passes on them."""
     from quality.suites import discover_marts, validate
 
+    use_home(installation.home)  # the suite's results go to its Data Docs
     manifest = installation.home / "dbt" / "target" / "manifest.json"
     spec = next(m for m in discover_marts(manifest)
                 if m.name == "mart_finance_by_cost_centre_month")

@@ -28,17 +28,17 @@ PSEUDONYM_COLUMNS = ("case_id", "client_id")
 
 
 @pytest.fixture(scope="module")
-def federation(session_root: Path) -> Iterator[PipelineRun]:
+def installation(session_root: Path) -> Iterator[PipelineRun]:
     """The demo federation at SCALE (enough closed cases for cells that may be shown), loaded by
     one real nightly run."""
     from ingestion.demo.generator import generate_federation
     from ingestion.pseudonymise import ensure_key_file
     from tests.conftest import use_home
 
-    before = os.environ.get("DATENWERK_FEDERATION")
-    os.environ["DATENWERK_FEDERATION"] = "1"
     home = session_root / "federation"
     try:
+        # Put back after the run (tests/environment.py); the tests set them again: ``federation``.
+        os.environ["DATENWERK_FEDERATION"] = "1"
         use_home(home)
         generate_federation(home / "inbox", home / "demo_truth", seed=SEED, scale=SCALE,
                             organisations=MEMBERS)
@@ -47,11 +47,15 @@ def federation(session_root: Path) -> Iterator[PipelineRun]:
         assert result.success  # type: ignore[attr-defined]
         yield PipelineRun(home, result)
     finally:
-        if before is None:
-            os.environ.pop("DATENWERK_FEDERATION", None)
-        else:
-            os.environ["DATENWERK_FEDERATION"] = before
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def federation(installation: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> PipelineRun:
+    """The federation's installation as the test's: its home, in federation mode."""
+    monkeypatch.setenv("DATENWERK_FEDERATION", "1")
+    monkeypatch.setenv("DATENWERK_HOME", str(installation.home))
+    return installation
 
 
 def published(run: PipelineRun, query: str, params: list[object] | None = None) -> pd.DataFrame:
@@ -106,9 +110,7 @@ def _column(path: Path, mart: str, name: str) -> str | None:
 def test_the_warehouse_refuses_to_leave_the_federation(
         federation: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> None:
     from ingestion.pseudonymise import KeyMismatchError, check_key_matches_warehouse
-    from tests.conftest import use_home
 
-    use_home(federation.home)
     check_key_matches_warehouse()  # the key and mode it was loaded with
     # Without per-organisation keys the next load would make other pseudonyms for every member.
     monkeypatch.delenv("DATENWERK_FEDERATION")

@@ -157,10 +157,12 @@ def test_a_crashing_check_blocks_publication(small_first_run: PipelineRun) -> No
     assert snapshot(home / "exports") == exports_before
 
 
-def test_rate_above_one_fails_the_suite() -> None:
+def test_rate_above_one_fails_the_suite(tmp_path: Path) -> None:
     import pandas as pd
 
     from quality.suites import validate
+
+    use_home(tmp_path)  # the suite's results go to a home's Data Docs
 
     frame = pd.DataFrame(
         {

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PipelineRun, copy_home
+from tests.conftest import PipelineRun, copy_home, use_home
 from tests.integration.test_freshness_and_alerts import smtp_server  # noqa: F401 - fixture
 from tests.integration.test_publish_gate import snapshot
 
@@ -269,6 +269,7 @@ def test_ui_run_whose_worker_died_is_failed_and_a_live_one_is_named(tmp_path: Pa
 
     from orchestration import runs
 
+    use_home(tmp_path)
     with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
         dead = started_ui_run(instance, dead_pid())
         assert runs.blocking_runs(instance) == []

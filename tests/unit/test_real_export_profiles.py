@@ -30,7 +30,9 @@ PLANTED = ("Brandt", "Jürgen", "Öztürk", "Kemal", "F10.2", "F63.0", "F90.0", 
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _key(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A home of its own: the key comes from the environment only, never also from a key file.
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
 
 
