@@ -357,9 +357,9 @@ def _after_step(event: Any) -> None:
 def release_memory() -> None:
     """Give freed memory back to the system. pyarrow's allocator (mimalloc), which DuckDB's and
     pandas' conversions use, keeps what a step freed for later use: at demo scale 100 the run
-    worker then carried ~500 MB from its batch and mart checks into the steps after them, beside
-    dbt's process and the report browser. Objects in reference cycles (GX's) are collected
-    first, or their buffers would still be held."""
+    worker then carried ~120 MB more from its batch checks into the dbt step, beside dbt's
+    process. Objects in reference cycles (GX's) are collected first, or their buffers would
+    still be held."""
     import gc
 
     import pyarrow
