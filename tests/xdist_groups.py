@@ -13,6 +13,11 @@ write each test's group to a file (``GROUPS_FILE``, named by the controller) and
 schedules with ``FileGroupScheduling``, which reads it. The groups are handed out in the order of
 collection (``--no-loadscope-reorder``), which ``group_by_shared_fixture`` sets: the longest
 first, so that the short unit tests fill in at the end.
+
+Within a file, the tests of a module fixture of that file (an installation built and run for
+them) are a group of their own: a file with several such installations (sources missing, one
+per fixture) spreads them over both workers instead of running them one after the other, and
+these groups go first within their folder.
 """
 
 from __future__ import annotations
@@ -37,43 +42,72 @@ def xdist_worker() -> str | None:
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
-def group_by_shared_fixture(items: list[pytest.Item]) -> dict[str, str]:
-    """Each test's group: its file, merged with every file that uses the same shared session
-    fixture. Orders ``items`` as the groups are to be handed out and writes the groups to the
-    controller's file, if there is one."""
-    parent: dict[str, str] = {}
+def file_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
 
-    def root(name: str) -> str:
-        while parent.setdefault(name, name) != name:
-            name = parent[name]
+
+def unit_of(item: pytest.Item) -> tuple[str, list[str]]:
+    """The test's file, or the module fixture of its own file it uses (the first, when several:
+    the others are to be merged with it), as (unit, the units to merge with it)."""
+    info = getattr(item, "_fixtureinfo", None)
+    module = getattr(getattr(item, "module", None), "__name__", None)
+    fixtures = sorted(
+        name for name in item.fixturenames
+        if info is not None and (defs := info.name2fixturedefs.get(name))
+        and defs[-1].scope == "module" and getattr(defs[-1].func, "__module__", None) == module)
+    units = [f"{file_of(item)}::{fixture}" for fixture in fixtures] or [file_of(item)]
+    return units[0], units[1:]
+
+
+class Groups:
+    """Union-find over units (files, a file's module fixtures) and shared fixtures."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def root(self, name: str) -> str:
+        while self.parent.setdefault(name, name) != name:
+            name = self.parent[name]
         return name
 
-    def file_of(item: pytest.Item) -> str:
-        return item.nodeid.split("::")[0]
+    def merge(self, name: str, into: str) -> None:
+        self.parent[self.root(name)] = self.root(into)
 
+
+def group_by_shared_fixture(items: list[pytest.Item]) -> dict[str, str]:
+    """Each test's group: its file (or its file's module fixture), merged with every other that
+    uses the same shared session fixture. Orders ``items`` as the groups are to be handed out
+    and writes the groups to the controller's file, if there is one."""
+    groups = Groups()
+    units: dict[str, str] = {}
     for item in items:
+        units[item.nodeid], others = unit_of(item)
+        for other in others:
+            groups.merge(other, units[item.nodeid])
         # A test that asks for a shared fixture only when it runs (getfixturevalue) names it in
         # an xdist_group mark.
         marked = {str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args}
         for fixture in SHARED_FIXTURES:
             if fixture in item.fixturenames or fixture in marked:
-                parent[root(file_of(item))] = root(fixture)
-    shared = {root(fixture) for fixture in SHARED_FIXTURES}
+                groups.merge(units[item.nodeid], fixture)
+    shared = {groups.root(fixture) for fixture in SHARED_FIXTURES}
+    group_of = {nodeid: groups.root(unit) for nodeid, unit in units.items()}
 
     def rank(item: pytest.Item) -> int:
-        if root(file_of(item)) in shared:
+        if group_of[item.nodeid] in shared:
             return 0
         folder = Path(file_of(item)).parent.name
-        return 1 + (FOLDER_ORDER.index(folder) if folder in FOLDER_ORDER else len(FOLDER_ORDER))
+        position = FOLDER_ORDER.index(folder) if folder in FOLDER_ORDER else len(FOLDER_ORDER)
+        return 1 + 2 * position + ("::" not in group_of[item.nodeid])
 
     items.sort(key=rank)  # stable: within a group, the order of collection
-    groups = {item.nodeid: root(file_of(item)) for item in items}
+    ordered = {item.nodeid: group_of[item.nodeid] for item in items}
     if path := os.environ.get(GROUPS_FILE):
         # Every worker collects the same tests and writes the same groups: replaced atomically.
         with tempfile.NamedTemporaryFile("w", dir=Path(path).parent, delete=False) as out:
-            json.dump(groups, out)
+            json.dump(ordered, out)
         os.replace(out.name, path)
-    return groups
+    return ordered
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.xdist_groups import GROUPS_FILE
+import pytest
+
+from tests.xdist_groups import GROUPS_FILE, group_by_shared_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 CONFTEST = '''
@@ -59,3 +61,52 @@ def test_files_sharing_a_fixture_run_on_one_worker(tmp_path: Path) -> None:
     assert len(shared) == 1, worker_of  # a and c together, with their other tests
     assert len(list((tmp_path / "base").glob("built-*"))) == 1  # the fixture built once
     assert len(set(worker_of.values())) == 2  # and the other files ran beside them
+
+
+INSTALLATIONS = '''
+import pytest
+
+@pytest.fixture(scope="module")
+def cases_only():
+    return "cases"
+
+@pytest.fixture(scope="module")
+def money_only():
+    return "money"
+
+@pytest.fixture(scope="module")
+def cases_and_a_report(cases_only):
+    return cases_only + " and a report"
+
+def test_plain():
+    pass
+
+def test_cases(cases_only):
+    pass
+
+def test_money(money_only):
+    pass
+
+def test_report(cases_and_a_report):
+    pass
+
+def test_plain_again(tmp_path):
+    pass
+'''
+
+
+def test_a_files_module_fixtures_are_groups_of_their_own(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two installations built by module fixtures of one file can run on two workers; a test
+    of a fixture built from another stays with it; the file's other tests stay together, after
+    the installations."""
+    monkeypatch.delenv(GROUPS_FILE, raising=False)
+    items = pytester.getitems(INSTALLATIONS)
+    groups = group_by_shared_fixture(items)
+    name = {item.nodeid: item.name for item in items}
+    by_test = {name[nodeid]: group for nodeid, group in groups.items()}
+    assert by_test["test_cases"] == by_test["test_report"]
+    assert by_test["test_plain"] == by_test["test_plain_again"]
+    assert len({by_test["test_cases"], by_test["test_money"], by_test["test_plain"]}) == 3
+    assert [name[item.nodeid] for item in items][-2:] == ["test_plain", "test_plain_again"]
