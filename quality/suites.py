@@ -217,11 +217,10 @@ def validate_row_count(mart: str, rows: int, *, run_name: str = "manual",
     name = f"gx_{mart}_row_count"
     # Nothing to compare without an earlier count; the very count of the publication lies in
     # every band (most marts after a small delivery): no GX set-up for either.
-    note = (f"first publication of {mart}: no earlier row count to compare (skipped)"
-            if previous is None else
-            f"{rows} rows, as many as in the last publication: within any band (no GX run)"
-            if previous == rows else None)
-    if note is not None:
+    if previous is None or previous == rows:
+        note = (f"first publication of {mart}: no earlier row count to compare (skipped)"
+                if previous is None else
+                f"{rows} rows, as many as in the last publication: within any band (no GX run)")
         import datetime as dt
 
         from quality.gx import record_in_index
