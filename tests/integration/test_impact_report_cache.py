@@ -3,6 +3,7 @@ the chart cache are the reports the run wrote, and the cache keeps only the char
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from tests.conftest import PipelineRun, copy_home, use_home
@@ -26,7 +27,10 @@ def test_reports_from_the_cache_equal_the_runs_and_stale_charts_go(
     assert written
     (cache / f"{'0' * 64}.svg").write_text("<svg/>", encoding="utf-8")  # an earlier night's
 
-    results = reports.write_reports()
+    # The run's day, not today: a run before midnight (Berlin) and this test after it would
+    # otherwise compare two days' folders.
+    (run_day,) = {dt.date.fromisoformat(p.parts[-2]) for p in written}
+    results = reports.write_reports(date=run_day)
 
     assert results and html_of_the_day(home) == written
     # Not one chart drawn again (each file as the run left it), and the stale one is gone.
