@@ -69,4 +69,8 @@ def test_a_stretch_of_time_gets_the_memory_and_cpu_of_what_ran_in_it() -> None:
 
     whole = sampler.window(t0, t3)
     assert whole.peak_process_mb == alone.peak_process_mb
-    assert whole.cpu_s >= alone.cpu_s + both.cpu_s - 0.05
+    # Both stretches own the gap between the samples around t2 (a loaded machine widens it):
+    # the whole holds their union, each tick once.
+    shared = sampler.window(t2, t2)
+    assert whole.cpu_s >= alone.cpu_s + both.cpu_s - shared.cpu_s - 1e-6
+    assert whole.cpu_s >= 1.0  # at least the spin
