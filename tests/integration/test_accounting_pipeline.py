@@ -119,7 +119,6 @@ class Installation:
 
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
-    before = os.environ.get("DATENWERK_HOME")
     home = tmp_path_factory.mktemp("accounting") / "home"
     for org, files in REFERENCE.items():
         for name, text in files.items():
@@ -133,8 +132,6 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
     inst.load()
     inst.build()
     yield inst
-    if before is not None:
-        use_home(Path(before))
 
 
 FINANCE = """

@@ -6,14 +6,13 @@ Expected sums are computed straight from each file's text (``file_sums``), not b
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
+from tests.conftest import PipelineRun, copy_home, run_nightly
 from tests.integration.test_accounting_pipeline import Installation
 from tests.unit.test_datev_real_world import CASES, file_sums
 
@@ -28,7 +27,6 @@ ACCOUNTS = ("organisation_code,chart,account_from,account_to,category_type,categ
 
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
-    before = os.environ.get("DATENWERK_HOME")
     home = tmp_path_factory.mktemp("datev_real_world") / "home"
     for org, name in ORGS.items():
         (home / "inbox" / "accounting" / org).mkdir(parents=True)
@@ -49,8 +47,6 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
     inst.load()
     inst.build()
     yield inst
-    if before is not None:
-        use_home(Path(before))
 
 
 @pytest.mark.parametrize("org", sorted(ORGS))

@@ -103,7 +103,6 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from ingestion.pipelines import pipeline
     from ingestion.pseudonymise import ensure_key_file
 
-    before = os.environ.get("DATENWERK_HOME")
     home = tmp_path_factory.mktemp("golden") / "home"
     inbox = home / "inbox"
     (inbox / "reference" / ORG).mkdir(parents=True)
@@ -129,8 +128,6 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # Every model, contract, data test and unit test passes on the edge cases.
     assert result.returncode == 0, result.stdout[-4000:]
     yield db
-    if before is not None:
-        use_home(Path(before))
 
 
 def rows(db: Path, sql: str) -> list[dict]:

@@ -73,7 +73,6 @@ PLANTED = ["Brandt, Jürgen", "Sabine Brandt", "Öztürk, Ayla", "Kemal", "Kowal
 def gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineRun]:
     from ingestion.pseudonymise import ensure_key_file
 
-    before = __import__("os").environ.get("DATENWERK_HOME")
     home = tmp_path_factory.mktemp("gallery") / "home"
     inbox = home / "inbox"
     for org, files in REFERENCE.items():
@@ -93,8 +92,6 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineRun]:
         (e.step_key, str(e.step_failure_data.error)[-2500:])
         for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
     yield PipelineRun(home, result)
-    if before is not None:
-        use_home(Path(before))
 
 
 def published(run: PipelineRun, sql: str) -> list[tuple]:
