@@ -13,7 +13,6 @@ files' latest delivery is still rejected or incomplete.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from dagster import (
 )
 
 from warehouse import settings
+from warehouse.exports import today
 
 from .alerts import send_mail
 from .stewards import stewards
@@ -153,7 +153,7 @@ def steward_message(problem: Problem, steward_name: str | None) -> tuple[str, st
     entity = ENTITIES_DE.get(problem.entity, problem.entity)
     lines = [f"Guten Tag {steward_name}," if steward_name else "Guten Tag,", "",
              (f"Datenwerk hat die Datei {problem.source_file} ({entity}, Exportprofil "
-             f"{problem.profile}) am {dt.datetime.now(dt.UTC).astimezone().strftime('%d.%m.%Y')} "
+             f"{problem.profile}) am {today().strftime('%d.%m.%Y')} "
              "verarbeitet."), ""]
     if problem.rejected:
         lines += ["Die Datei wurde als Ganzes abgewiesen; nichts daraus wurde geladen.",
