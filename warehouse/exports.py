@@ -599,6 +599,14 @@ def today() -> dt.date:
     return dt.datetime.now(LOCAL_TZ).date()
 
 
+def publication_day(manifest: dict[str, Any]) -> dt.date:
+    """The organisation's calendar day of a publication: the day (Berlin) its generation became
+    current, after a rollback the day of the rollback. The exports and reports made from it are
+    that day's, decided once in its manifest: a run that crosses midnight writes one day's."""
+    since = manifest.get("current_since") or manifest["published_at"]
+    return dt.datetime.fromisoformat(str(since)).astimezone(LOCAL_TZ).date()
+
+
 def _department_filter(con: duckdb.DuckDBPyConnection, mart: str,
                        d: DepartmentExport) -> tuple[str, list[str]]:
     columns = {r[0] for r in con.execute(
@@ -712,9 +720,10 @@ def export_departments(
     date: dt.date | None = None,
     rewrite_unchanged: bool = False,
 ) -> list[ExportResult]:
-    """Write every configured department's export of ``date`` (default today) from the current
-    (or given) generation. A second export on the same day replaces that day's folder: after a
-    rollback, today's folder holds the restored generation.
+    """Write every configured department's export of ``date`` (default the generation's
+    :func:`publication_day`) from the current (or given) generation. A second export on the same
+    day replaces that day's folder: after a rollback, its day's folder holds the restored
+    generation.
 
     A department whose rows (and formats) are those of its latest export keeps that export
     (``unchanged`` in its result), unless ``rewrite_unchanged``."""
@@ -722,7 +731,7 @@ def export_departments(
     if not departments:
         return []
     manifest, source = generation_source(manifest, "department exports")
-    day = (date or today()).isoformat()
+    day = (date or publication_day(manifest)).isoformat()
     with duckdb.connect(str(source), read_only=True) as con:
         validate_against_publication(con, departments)
         return [_export_one(con, d, manifest, day, rewrite_unchanged) for d in departments]

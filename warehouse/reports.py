@@ -45,7 +45,7 @@ from typing import Any, Final
 import duckdb
 
 from warehouse import files, labels, paths, settings
-from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, today
+from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, publication_day, today
 from warehouse.publish import generation_source
 
 log = logging.getLogger(__name__)
@@ -737,11 +737,12 @@ def scopes(con: duckdb.DuckDBPyConnection) -> list[Scope]:
 def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None = None,
                   pdf: bool = True, only: Sequence[str] | None = None,
                   on_failure: Callable[[str], None] | None = None) -> list[ReportResult]:
-    """Write every impact report of ``date`` (default today) from the current (or given)
-    generation. ``only``: department codes (and ``_organisation``) to write, default all;
+    """Write every impact report of ``date`` (default the generation's
+    :func:`warehouse.exports.publication_day`, the day its exports have) from the current (or
+    given) generation. ``only``: department codes (and ``_organisation``) to write, default all;
     ``on_failure`` hears of each report that could not be made (the others are written)."""
     manifest, source = generation_source(manifest, "impact reports")
-    day = date or today()
+    day = date or publication_day(manifest)
     results: list[ReportResult] = []
     failures: list[str] = []
     drawn: set[str] = set()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tests.conftest import PipelineRun, copy_home, use_home
 from warehouse import paths, reports
+from warehouse.exports import publication_day
+from warehouse.publish import current_manifest
 
 
 def html_of_the_day(home: Path) -> dict[Path, bytes]:
@@ -27,11 +29,12 @@ def test_reports_from_the_cache_equal_the_runs_and_stale_charts_go(
     assert written
     (cache / f"{'0' * 64}.svg").write_text("<svg/>", encoding="utf-8")  # an earlier night's
 
-    # The run's day, not today: a run before midnight (Berlin) and this test after it would
-    # otherwise compare two days' folders.
-    (run_day,) = {dt.date.fromisoformat(p.parts[-2]) for p in written}
-    results = reports.write_reports(date=run_day)
+    # Written again without a date: the publication's day, as the run's, even after midnight.
+    results = reports.write_reports()
 
+    (run_day,) = {dt.date.fromisoformat(p.parts[-2]) for p in written}
+    manifest = current_manifest()
+    assert manifest is not None and run_day == publication_day(manifest)
     assert results and html_of_the_day(home) == written
     # Not one chart drawn again (each file as the run left it), and the stale one is gone.
     assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.svg")} == drawn

@@ -137,20 +137,51 @@ def test_manifest_names_rows_hashes_and_generation(exported: Path) -> None:
 def test_same_day_export_is_swapped_and_retention_prunes(exported: Path) -> None:
     current = pub.current_manifest()
     assert current is not None
-    first_date = ex.today().isoformat()
+    day = ex.publication_day(current)  # the first export's (the second publication's may be
+    first_date = day.isoformat()       # the next day's, when midnight passed in between)
+    assert os.readlink(exported / "SB" / "latest") == first_date
     # the same day again: the folder is replaced, not duplicated
     pub.publish(SYNTHETIC_MARTS, run_id="run00002")
     assert all(r.unchanged for r in ex.export_departments())  # the same rows: kept as they are
-    ex.export_departments(rewrite_unchanged=True)
+    ex.export_departments(date=day, rewrite_unchanged=True)
     manifest = json.loads((exported / "SB" / first_date / "manifest.json").read_text())
     assert manifest["run_id"] == "run00002"
     # later days: SB keeps 3 folders, SUB keeps 1
     for days in (1, 2, 3, 4):
-        ex.export_departments(date=ex.today() + dt.timedelta(days=days), rewrite_unchanged=True)
+        ex.export_departments(date=day + dt.timedelta(days=days), rewrite_unchanged=True)
     sb = sorted(p.name for p in (exported / "SB").iterdir() if ex.DATED.match(p.name))
     sub = sorted(p.name for p in (exported / "SUB").iterdir() if ex.DATED.match(p.name))
     assert len(sb) == 3 and first_date not in sb
     assert len(sub) == 1 and os.readlink(exported / "SUB" / "latest") == sub[0] == sb[-1]
+
+
+def test_exports_are_of_the_publications_day_in_berlin_not_of_now(exported: Path) -> None:
+    """The day a generation became current, in Berlin time, names its exports, whenever they
+    are written: a run past midnight, or at New Year, the switch to or from summer time."""
+    current = pub.current_manifest()
+    assert current is not None
+    became_current = {"2026-12-31T23:30:00+00:00": "2027-01-01",  # 00:30 CET: New Year
+                      "2026-03-28T22:59:59+00:00": "2026-03-28",  # 23:59:59 CET
+                      "2026-03-29T00:30:00+00:00": "2026-03-29",  # 01:30 CET, before the switch
+                      "2026-06-30T22:30:00+00:00": "2026-07-01",  # 00:30 CEST: a new month
+                      "2026-10-24T22:30:00+00:00": "2026-10-25"}  # 00:30 CEST, the night back
+    for since, day in became_current.items():
+        assert ex.publication_day({**current, "current_since": since}).isoformat() == day
+    # a generation's own manifest (never current yet) names only its publication
+    assert ex.publication_day({"published_at": "2026-11-29T23:05:00+00:00"}).isoformat() == (
+        "2026-11-30")
+
+    results = ex.export_departments(
+        manifest={**current, "current_since": "2026-12-31T23:30:00+00:00"},
+        rewrite_unchanged=True)
+    assert {r.date for r in results} == {"2027-01-01"}
+    manifest = json.loads((exported / "SB" / "latest" / "manifest.json").read_text())
+    assert manifest["date"] == "2027-01-01" and os.readlink(exported / "SB" / "latest") == (
+        "2027-01-01")
+    workbook = openpyxl.load_workbook(exported / "SB" / "latest" / "fct_cases.xlsx",
+                                      read_only=True)
+    about = {r[0]: r[1] for r in workbook.worksheets[0].iter_rows(values_only=True)}
+    assert about.get("Stand") == "01.01.2027", about
 
 
 def test_a_copied_home_without_symlinks_still_exports(exported: Path) -> None:
@@ -252,14 +283,16 @@ def test_only_departments_whose_rows_changed_are_rewritten(exported: Path) -> No
         return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.iterdir()}
 
     sb, sub = state("SB"), state("SUB")
+    first = pub.current_manifest()
+    assert first is not None
     with duckdb.connect(str(paths.build_db())) as con:  # one SB case closes; SUB's rows stay
         changed = con.execute(
             "update marts.fct_cases set end_date = date '2024-12-31' where case_id = ("
             "select min(case_id) from marts.fct_cases where department_code = 'SB')").fetchall()
     assert changed == [(1,)]
     pub.publish(SYNTHETIC_MARTS, run_id="run00002")
-    results = {r.department: r for r in ex.export_departments(date=ex.today()
-                                                             + dt.timedelta(days=1))}
+    results = {r.department: r for r in ex.export_departments(
+        date=ex.publication_day(first) + dt.timedelta(days=1))}
 
     assert results["SUB"].unchanged and state("SUB") == sub  # not a byte, not an mtime changed
     assert results["SUB"].generation.endswith("run00001")
