@@ -45,22 +45,27 @@ def test_a_stretch_of_time_gets_the_memory_and_cpu_of_what_ran_in_it() -> None:
                               check=True)
     t0, t1, t2, t3 = json.loads(proc.stdout)
 
+    # A stretch's CPU runs from the sample before it to the one after it: the gap around a
+    # boundary belongs to both sides, and a loaded machine widens it. So a bound from above
+    # leaves out the gap after the stretch (the next phase's CPU); one from below keeps it.
+    after_t1, after_t2 = sampler.window(t1, t1), sampler.window(t2, t2)
+
     idle = sampler.window(t0 + 0.1, t1)
-    assert idle.samples >= 3
+    assert idle.samples >= 1  # sampled inside (a starved sampler may take only one)
     assert idle.peak_tree_mb < 100
-    assert idle.cpu_s < 0.3
+    assert idle.cpu_s - after_t1.cpu_s < 0.3
 
     alone = sampler.window(t1, t2)
     assert 300 <= alone.peak_process_mb < 400
     assert alone.peak_process == "parent"
-    assert 0.9 <= alone.cpu_s < 1.6
+    assert alone.cpu_s >= 0.9 and alone.cpu_s - after_t2.cpu_s < 1.6
     assert alone.peak_tree_mb < 400  # the child had not started
 
     both = sampler.window(t2, t3)
     assert both.peak_tree_mb >= 300  # 200 MB of the child beside 100 MB of its parent
     assert 200 <= both.peak_process_mb < 300
     assert both.peak_process == "child"
-    assert both.cpu_s < 0.9  # the spin is over
+    assert both.cpu_s - after_t2.cpu_s < 0.9  # the spin is over
     assert 100 <= both.peak_by_process_mb["parent"] < 200
     assert 200 <= both.peak_by_process_mb["child"] < 300
 
@@ -69,8 +74,6 @@ def test_a_stretch_of_time_gets_the_memory_and_cpu_of_what_ran_in_it() -> None:
 
     whole = sampler.window(t0, t3)
     assert whole.peak_process_mb == alone.peak_process_mb
-    # Both stretches own the gap between the samples around t2 (a loaded machine widens it):
-    # the whole holds their union, each tick once.
-    shared = sampler.window(t2, t2)
-    assert whole.cpu_s >= alone.cpu_s + both.cpu_s - shared.cpu_s - 1e-6
+    # the whole holds the union of the two stretches (the gap around t2 once)
+    assert whole.cpu_s >= alone.cpu_s + both.cpu_s - after_t2.cpu_s - 1e-6
     assert whole.cpu_s >= 1.0  # at least the spin
