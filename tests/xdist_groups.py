@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,47 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if xdist_worker() is None and (path := os.environ.pop(GROUPS_FILE, None)):
         Path(path).unlink(missing_ok=True)
         Path(path).parent.rmdir()
+
+
+@dataclass
+class WorkerTime:
+    """A worker's share of the session, as the controller saw it."""
+
+    busy: float = 0.0  # its tests' setup, call and teardown, in seconds
+    last: float = 0.0  # when it reported its last test, seconds after the session started
+    tests: int = 0
+
+
+STARTED = [time.monotonic()]
+WORKER_TIMES: dict[str, WorkerTime] = {}
+
+
+def pytest_sessionstart() -> None:
+    STARTED[0] = time.monotonic()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """In the controller of a distributed session: what each worker spent on its tests."""
+    node = getattr(report, "node", None)
+    if node is None:
+        return
+    worker = WORKER_TIMES.setdefault(str(node.gateway.id), WorkerTime())
+    worker.busy += report.duration
+    worker.last = time.monotonic() - STARTED[0]
+    if report.when == "teardown":  # every test has one, a skipped test too
+        worker.tests += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How evenly the workers shared the session: a worker that finished long before the
+    other idled (the groups are handed out longest first so that they finish together)."""
+    if not WORKER_TIMES:
+        return
+    terminalreporter.section("workers")
+    for name, worker in sorted(WORKER_TIMES.items()):
+        terminalreporter.write_line(
+            f"{name}: {worker.tests} tests, busy {worker.busy:.0f} s, "
+            f"last test done {worker.last:.0f} s after the start")
 
 
 @pytest.hookimpl(optionalhook=True)

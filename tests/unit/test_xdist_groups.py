@@ -61,6 +61,11 @@ def test_files_sharing_a_fixture_run_on_one_worker(tmp_path: Path) -> None:
     assert len(shared) == 1, worker_of  # a and c together, with their other tests
     assert len(list((tmp_path / "base").glob("built-*"))) == 1  # the fixture built once
     assert len(set(worker_of.values())) == 2  # and the other files ran beside them
+    # The summary says what each worker spent (how evenly the session was shared).
+    shares = re.findall(r"^(gw\d): (\d+) tests, busy \d+ s, last test done \d+ s after the "
+                        r"start$", done.stdout, re.MULTILINE)
+    assert sorted(shares) == sorted(
+        (worker, str(list(worker_of.values()).count(worker))) for worker in ("gw0", "gw1"))
 
 
 INSTALLATIONS = '''
