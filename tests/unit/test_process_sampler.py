@@ -35,15 +35,22 @@ PHASES = textwrap.dedent("""
 """)
 
 
+LAUNCH = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1]], check=True)"
+
+
 def label(argv: list[str], name: str) -> str:
     return "child" if any("# CHILD" in a for a in argv) else "parent"
 
 
 def test_a_stretch_of_time_gets_the_memory_and_cpu_of_what_ran_in_it() -> None:
-    with proctree.Sampler(interval=0.05, label=label) as sampler:
-        proc = subprocess.run([sys.executable, "-c", PHASES], capture_output=True, text=True,
-                              check=True)
-    t0, t1, t2, t3 = json.loads(proc.stdout)
+    # Rooted at a launcher of its own: the test's process may have other children (under xdist
+    # a worker keeps the servers of earlier fixtures), and they are not what ran in the stretch.
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCH, PHASES], stdout=subprocess.PIPE,
+                                text=True)
+    with proctree.Sampler(root=launcher.pid, interval=0.05, label=label) as sampler:
+        out, _ = launcher.communicate()
+    assert launcher.returncode == 0
+    t0, t1, t2, t3 = json.loads(out)
 
     # A stretch's CPU runs from the sample before it to the one after it: the gap around a
     # boundary belongs to both sides, and a loaded machine widens it. So a bound from above
