@@ -319,8 +319,10 @@ KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
 
 def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The dbt nodes a build after new loads in ``loaded`` (schema, table of dlt) leaves as they
-    are, unique id -> name: every model, seed, test and unit test that is not downstream of one
-    of those tables. A test with one parent rebuilt runs (a relationship to a kept dimension)."""
+    are, unique id -> name: every model, seed and test that is not downstream of one of those
+    tables, and every unit test (its fixtures and the model's code are those of the last build,
+    or nothing would be kept). A test with one parent rebuilt runs (a relationship to a kept
+    dimension)."""
     wanted = {(schema.lower(), table.lower()) for schema, table in loaded}
     pending = [uid for uid, source in manifest["sources"].items()
                if (source["schema"].lower(), source["identifier"].lower()) in wanted]
@@ -332,7 +334,8 @@ def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -
             pending.extend(manifest["child_map"].get(uid, []))
     nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
     return {uid: node["name"] for uid, node in nodes.items()
-            if uid not in affected and node["resource_type"] in KEEPABLE}
+            if (uid not in affected or node["resource_type"] == "unit_test")
+            and node["resource_type"] in KEEPABLE}
 
 
 

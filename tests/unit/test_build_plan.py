@@ -106,6 +106,8 @@ def test_a_contacts_delivery_keeps_the_accounting_and_runs_tests_into_kept_model
             "chart_of_accounts_defaults", "not_null_dim_department_department_code"} <= kept
     assert not {"stg_case_management__contacts", "fct_cases", "mart_impact",
                 "mart_srs_report"} & kept
+    # goals and assessment changes do not read the contacts; unit tests only the code
+    assert {"fct_goals", "fct_assessment_change", "planned_end_rule_kds"} <= kept
     # a test on a rebuilt model that refers to a kept one runs (dbt's eager selection would
     # drop it with the kept model)
     assert "relationships_fct_cases_department_code__department_code__ref_dim_department_" \
