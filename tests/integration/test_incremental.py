@@ -142,7 +142,7 @@ def test_contacts_per_case_recount_only_changed_cases_and_equal_a_full_refresh(
 
     def per_case(con: duckdb.DuckDBPyConnection, case: str) -> list[tuple]:
         return con.execute(
-            "select n_contacts, last_load_id from intermediate.int_contacts_per_case "
+            "select n_contacts, load_id from intermediate.int_contacts_per_case "
             "where case_id = ?", [stored_id(home, case)]).fetchall()
 
     with duckdb.connect(str(db), read_only=True) as con:

@@ -1,11 +1,13 @@
 {#- Contacts per case: how many, how long, first and second contact (the second decides
-    acceptance on step 3 of the Wirkungstreppe), last contact.
+    acceptance on step 3 of the Wirkungstreppe), last contact; `load_id`: the newest load that
+    delivered one of its contacts.
 
     Incremental by case: a build after new loads counts again only the cases whose contacts
-    changed, those of every contact staged since this model's last build (`last_load_id`) as it
-    is delivered now and as each earlier delivery of it had it (a contact moved to another case
-    changes both). A case left without contacts gets a row with no contacts, which the
-    post-hook deletes: a full build has no row for it. `dbt build --full-refresh` counts all. -#}
+    changed, those of every contact staged since this model's last build (its newest
+    `load_id`), as it is delivered now and as each earlier delivery of it had it (a contact
+    moved to another case changes both). A case left without contacts gets a row with no
+    contacts, which the post-hook deletes: a full build has no row for it.
+    `dbt build --full-refresh` counts all. -#}
 {{
     config(
         materialized='incremental',
@@ -28,7 +30,7 @@ changed_contacts as (
         organisation_code,
         contact_id,
     from contacts
-    where load_id > (select coalesce(max(last_load_id), '') from {{ this }})
+    where load_id > (select coalesce(max(load_id), '') from {{ this }})
 ),
 
 affected_cases as (
@@ -73,7 +75,7 @@ per_case as (
         min(contact_date) as first_contact_date,
         min(contact_date) filter (where contact_no = 2) as second_contact_date,
         max(contact_date) as last_contact_date,
-        max(load_id) as last_load_id,
+        max(load_id) as load_id,
     from numbered
     group by organisation_code, case_id
 ),
