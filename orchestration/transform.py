@@ -278,6 +278,10 @@ def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> li
                     "completed yet")
     if since_full is None:
         full.append("no full build recorded for this installation yet")
+    elif record is not None and record.full_refresh_project != project_fingerprint():
+        # An incremental model's new code (or new columns) would otherwise meet the rows its
+        # old code built.
+        full.append("the dbt project changed since the last full build")
     released = holds.released_since(since_full)
     if released:
         full.append(f"held loads released since the last full build: {', '.join(released)}")
@@ -509,7 +513,7 @@ def transform_assets(
         # Only a build of every model is a build of the installation (a partial one may miss
         # contacts): only it is recorded, and only it answers a request for a full refresh.
         if everything and invocation.is_successful():
-            changes.record_build(fingerprint, full_refresh, started_at)
+            changes.record_build(fingerprint, full_refresh, started_at, project_fingerprint())
     finally:
         record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}
