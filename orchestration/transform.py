@@ -278,6 +278,10 @@ def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> li
                     "completed yet")
     if since_full is None:
         full.append("no full build recorded for this installation yet")
+    elif record is not None and record.full_refresh_project != project_fingerprint():
+        # An incremental model's new code (or new columns) would otherwise meet the rows its
+        # old code built.
+        full.append("the dbt project changed since the last full build")
     released = holds.released_since(since_full)
     if released:
         full.append(f"held loads released since the last full build: {', '.join(released)}")
@@ -319,8 +323,10 @@ KEEPABLE = ("model", "seed", "snapshot", "test", "unit_test")
 
 def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The dbt nodes a build after new loads in ``loaded`` (schema, table of dlt) leaves as they
-    are, unique id -> name: every model, seed, test and unit test that is not downstream of one
-    of those tables. A test with one parent rebuilt runs (a relationship to a kept dimension)."""
+    are, unique id -> name: every model, seed and test that is not downstream of one of those
+    tables, and every unit test (its fixtures and the model's code are those of the last build,
+    or nothing would be kept). A test with one parent rebuilt runs (a relationship to a kept
+    dimension)."""
     wanted = {(schema.lower(), table.lower()) for schema, table in loaded}
     pending = [uid for uid, source in manifest["sources"].items()
                if (source["schema"].lower(), source["identifier"].lower()) in wanted]
@@ -332,7 +338,8 @@ def kept_nodes(manifest: Mapping[str, Any], loaded: Iterable[tuple[str, str]]) -
             pending.extend(manifest["child_map"].get(uid, []))
     nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
     return {uid: node["name"] for uid, node in nodes.items()
-            if uid not in affected and node["resource_type"] in KEEPABLE}
+            if (uid not in affected or node["resource_type"] == "unit_test")
+            and node["resource_type"] in KEEPABLE}
 
 
 
@@ -506,7 +513,7 @@ def transform_assets(
         # Only a build of every model is a build of the installation (a partial one may miss
         # contacts): only it is recorded, and only it answers a request for a full refresh.
         if everything and invocation.is_successful():
-            changes.record_build(fingerprint, full_refresh, started_at)
+            changes.record_build(fingerprint, full_refresh, started_at, project_fingerprint())
     finally:
         record_dbt_tests(context, events)
         keys = {key.to_python_identifier(): key for key in context.assets_def.keys}

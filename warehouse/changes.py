@@ -30,6 +30,9 @@ class BuildRecord:
     # When the first build with this fingerprint started: a check result recorded since then
     # was made by the same code and checks ("" in a record written before this was kept).
     fingerprint_since: str = ""
+    # The dbt project of the last full refresh: incremental models whose code changed since are
+    # rebuilt from every load ("" in a record written before this was kept).
+    full_refresh_project: str = ""
 
     @property
     def same_inputs_since(self) -> str:
@@ -53,13 +56,15 @@ def last_build() -> BuildRecord | None:
     data = json.loads(path.read_text(encoding="utf-8"))
     return BuildRecord(str(data.get("built_at", "")), str(data.get("full_refresh_at", "")),
                        str(data.get("project_fingerprint", "")),
-                       str(data.get("fingerprint_since", "")))
+                       str(data.get("fingerprint_since", "")),
+                       str(data.get("full_refresh_project", "")))
 
 
 def record_build(project_fingerprint: str, full_refresh: bool,
-                 started_at: datetime) -> BuildRecord:
+                 started_at: datetime, dbt_project: str = "") -> BuildRecord:
     """Record a complete, successful dbt build (after dbt finished) by the time it started: what
-    changed while it ran is newer than the build."""
+    changed while it ran is newer than the build. ``dbt_project``: the dbt project's own
+    fingerprint, kept for a full refresh."""
     now = started_at.isoformat()
     previous = last_build()
     record = BuildRecord(
@@ -69,6 +74,8 @@ def record_build(project_fingerprint: str, full_refresh: bool,
         fingerprint_since=(previous.same_inputs_since
                            if previous and previous.project_fingerprint == project_fingerprint
                            else now),
+        full_refresh_project=(dbt_project if full_refresh
+                              else previous.full_refresh_project if previous else ""),
     )
     path = build_record_path()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,10 +364,69 @@ def _(value: list[Any] | dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _rows(columns: Sequence[pa.ChunkedArray]) -> Iterator[tuple[Any, ...]]:
+def _csv_texts(values: pa.Array) -> list[str]:
+    """One column's values as :func:`_csv_value` writes them, one value at a time. An Arrow
+    column gives values of one Python type (and None): the formatter is looked up once per
+    type, not once per value."""
+    formats: dict[type, Callable[[Any], str]] = {}
+    texts = []
+    for value in values.to_pylist():
+        kind = type(value)
+        format_ = formats.get(kind)
+        if format_ is None:
+            format_ = formats[kind] = _csv_value.dispatch(kind)
+        texts.append(format_(value))
+    return texts
+
+
+def _csv_text_column(values: pa.Array) -> list[str]:
+    """Text as :func:`_csv_value` writes it (:func:`neutralise`), the whole column at once."""
+    formula = pc.match_substring_regex(
+        values, "^[" + "".join(re.escape(c) for c in FORMULA_TRIGGERS) + "]")
+    quoted = pc.if_else(formula, pc.binary_join_element_wise("'", values, ""), values)
+    return pc.fill_null(quoted, "").to_pylist()
+
+
+def _csv_integer_column(values: pa.Array) -> list[str]:
+    return pc.fill_null(pc.cast(values, pa.string()), "").to_pylist()
+
+
+def _csv_boolean_column(values: pa.Array) -> list[str]:
+    texts = pc.if_else(values, pa.scalar("WAHR"), pa.scalar("FALSCH"))
+    return pc.fill_null(texts, "").to_pylist()
+
+
+def _csv_date_column(values: pa.Array) -> list[str]:
+    """Dates as ``date.strftime("%d.%m.%Y")`` writes them, the whole column at once where Arrow
+    writes the same: Python does not pad a year before 1000 to four digits, Arrow does."""
+    years = pc.min_max(pc.year(values))
+    if years["min"].is_valid and not 1000 <= years["min"].as_py() <= years["max"].as_py() <= 9999:
+        return _csv_texts(values)
+    texts = pc.strftime(values.cast(pa.timestamp("s")), format="%d.%m.%Y")
+    return pc.fill_null(texts, "").to_pylist()
+
+
+# Columns whose texts Arrow writes as :func:`_csv_value` would, a column at a time (the first
+# matching type test); any other column is formatted a value at a time (:func:`_csv_texts`).
+_CSV_COLUMNS: tuple[tuple[Callable[[pa.DataType], bool], Callable[[pa.Array], list[str]]], ...] = (
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), _csv_text_column),
+    (pa.types.is_integer, _csv_integer_column),
+    (pa.types.is_boolean, _csv_boolean_column),
+    (pa.types.is_date, _csv_date_column),
+)
+
+
+def _csv_column(values: pa.Array) -> list[str]:
+    """One column's texts in the CSV."""
+    format_ = next((f for test, f in _CSV_COLUMNS if test(values.type)), _csv_texts)
+    return format_(values)
+
+
+def _csv_rows(columns: Sequence[pa.ChunkedArray]) -> Iterator[Iterable[Sequence[str]]]:
+    """The rows' texts for the CSV, 50,000 rows at a time (formatted column by column)."""
     table = pa.table({str(i): c for i, c in enumerate(columns)})
     for batch in table.to_batches(max_chunksize=50_000):
-        yield from zip(*[column.to_pylist() for column in batch.columns], strict=True)
+        yield zip(*[_csv_column(column) for column in batch.columns], strict=True)
 
 
 def write_csv(sheet: Sheet, path: Path) -> None:
@@ -377,8 +436,8 @@ def write_csv(sheet: Sheet, path: Path) -> None:
         writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
         writer.writerow([neutralise(h) for h in sheet.headers])
         columns = [sheet.values(i) for i in range(sheet.table.num_columns)]
-        for row in _rows(columns):
-            writer.writerow([_csv_value(v) for v in row])
+        for rows in _csv_rows(columns):
+            writer.writerows(rows)
 
 
 # Excel number formats (stored in the file in Excel's neutral syntax; German Excel shows

@@ -99,3 +99,68 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(
     assert "staging.stg_case_management__contacts" in refreshed
     for table, rows in incremental.items():
         assert refreshed[table] == rows, table
+
+
+def _contacts_by_case(path: Path) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """A contacts export's header and its rows by case number (Fall-Nr, the second column)."""
+    lines = [line for line in path.read_bytes().decode("cp1252").split("\r\n")[1:] if line]
+    by_case: dict[str, list[list[str]]] = {}
+    for line in lines:
+        fields = line.split(";")
+        by_case.setdefault(fields[1], []).append(fields)
+    return path.read_bytes().decode("cp1252").split("\r\n")[:1], by_case
+
+
+def test_contacts_per_case_recount_only_changed_cases_and_equal_a_full_refresh(
+    small_first_run: PipelineRun,
+) -> None:
+    """A re-delivery that moves contacts between cases: the case that gave away its only
+    contact loses its row (a full build has none), both cases of a moved contact are counted
+    again, a late contact counts for its case; cases nothing reached keep their rows as built,
+    and every intermediate and mart table equals a full refresh."""
+    from ingestion import case_management
+    from ingestion.delivery import loaded_hashes
+    from ingestion.pipelines import pipeline
+
+    home = copy_home(small_first_run.home, "incremental-cases")
+    db = home / "warehouse" / "build.duckdb"
+    use_home(home)
+    sb = home / "inbox" / "case_management" / "swm" / "SB"
+    header, by_case = _contacts_by_case(sb / "kontakte.csv")
+    # (notes hold no ';' in the demo's first columns; only the first six fields are changed)
+    single = next(case for case, rows in by_case.items() if len(rows) == 1)
+    several = [case for case, rows in by_case.items() if len(rows) >= 3]
+    receiver, giver, late, untouched = several[0], several[1], several[2], several[3]
+    moved_single = [by_case[single][0][0], receiver, *by_case[single][0][2:]]
+    moved_other = [by_case[giver][0][0], receiver, *by_case[giver][0][2:]]
+    late_contact = ["C-99999998", late, *by_case[late][0][2:]]
+    (sb / "kontakte_verschoben.csv").write_bytes("\r\n".join(
+        [*header, *(";".join(row) for row in (moved_single, moved_other, late_contact)), ""]
+    ).encode("cp1252"))
+    skip = frozenset(loaded_hashes(case_management.DATASET))
+    pipeline(case_management.DATASET).run(case_management.case_management(skip_hashes=skip))
+
+    def per_case(con: duckdb.DuckDBPyConnection, case: str) -> list[tuple]:
+        return con.execute(
+            "select n_contacts, load_id from intermediate.int_contacts_per_case "
+            "where case_id = ?", [stored_id(home, case)]).fetchall()
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        before = {case: per_case(con, case) for case in (single, receiver, giver, late, untouched)}
+    dbt_build(db, "--select", "stg_case_management__contacts+")
+    with duckdb.connect(str(db), read_only=True) as con:
+        after = {case: per_case(con, case) for case in (single, receiver, giver, late, untouched)}
+    assert after[single] == []
+    assert after[receiver][0][0] == before[receiver][0][0] + 2
+    assert after[giver][0][0] == before[giver][0][0] - 1
+    assert after[late][0][0] == before[late][0][0] + 1
+    for case in (receiver, late):  # counted again: the new load is the newest of both
+        assert after[case][0][1] > before[untouched][0][1]
+    assert after[untouched] == before[untouched]
+    incremental = contents(db, ("intermediate", "marts"))
+
+    dbt_build(db, "--full-refresh", "--select", "stg_case_management__contacts+")
+    refreshed = contents(db, ("intermediate", "marts"))
+    assert refreshed.keys() == incremental.keys()
+    for table, rows in incremental.items():
+        assert refreshed[table] == rows, table

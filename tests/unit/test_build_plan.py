@@ -12,12 +12,12 @@ from tests.conftest import use_home
 
 
 def test_a_full_refresh_asked_by_a_run_that_failed_is_still_due(tmp_path: Path) -> None:
-    from orchestration.transform import build_plan, inputs_fingerprint
+    from orchestration.transform import build_plan, inputs_fingerprint, project_fingerprint
     from warehouse import changes
 
     use_home(tmp_path / "home")
     t0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-    changes.record_build(inputs_fingerprint(), True, t0)
+    changes.record_build(inputs_fingerprint(), True, t0, project_fingerprint())
     assert not build_plan(False).full_refresh
 
     # A run asks for a full refresh, then fails before its build completes.
@@ -28,7 +28,24 @@ def test_a_full_refresh_asked_by_a_run_that_failed_is_still_due(tmp_path: Path) 
     # A later incremental build does not answer it; a full one that started later does.
     changes.record_build(inputs_fingerprint(), False, t0 + timedelta(hours=25))
     assert build_plan(False).full_refresh
-    changes.record_build(inputs_fingerprint(), True, t0 + timedelta(hours=26))
+    changes.record_build(inputs_fingerprint(), True, t0 + timedelta(hours=26),
+                         project_fingerprint())
+    assert not build_plan(False).full_refresh
+
+
+def test_a_changed_dbt_project_is_built_in_full_once(tmp_path: Path) -> None:
+    """Incremental models built by other dbt code (a record from before, or another project)
+    are rebuilt from every load, once: the incremental builds after it keep the project."""
+    from orchestration.transform import build_plan, inputs_fingerprint, project_fingerprint
+    from warehouse import changes
+
+    use_home(tmp_path / "home")
+    t0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    changes.record_build(inputs_fingerprint(), True, t0, "an older dbt project")
+    changes.record_build(inputs_fingerprint(), False, t0 + timedelta(hours=1))
+    assert build_plan(False).full_refresh == ["the dbt project changed since the last full build"]
+    changes.record_build(inputs_fingerprint(), True, t0 + timedelta(hours=2), project_fingerprint())
+    changes.record_build(inputs_fingerprint(), False, t0 + timedelta(hours=3))
     assert not build_plan(False).full_refresh
 
 
@@ -106,6 +123,8 @@ def test_a_contacts_delivery_keeps_the_accounting_and_runs_tests_into_kept_model
             "chart_of_accounts_defaults", "not_null_dim_department_department_code"} <= kept
     assert not {"stg_case_management__contacts", "fct_cases", "mart_impact",
                 "mart_srs_report"} & kept
+    # goals and assessment changes do not read the contacts; unit tests only the code
+    assert {"fct_goals", "fct_assessment_change", "planned_end_rule_kds"} <= kept
     # a test on a rebuilt model that refers to a kept one runs (dbt's eager selection would
     # drop it with the kept model)
     assert "relationships_fct_cases_department_code__department_code__ref_dim_department_" \

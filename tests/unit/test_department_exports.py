@@ -239,6 +239,36 @@ def test_german_csv_values() -> None:
     assert ex._csv_value(True) == "WAHR"
 
 
+def test_csv_columns_are_written_as_their_values(tmp_path: Path) -> None:
+    """The CSV formats text, integer, boolean and date columns a column at a time: each cell
+    is what the value-by-value formatting gives, also for formula-like text, a year before
+    1000 (Python does not pad it), empty cells and all-empty columns."""
+    import csv
+
+    import pyarrow as pa
+
+    table = pa.table({
+        "note": ["=1+2", "-x", "a;b \"quoted\"", None, "\tt", "@home", "Straße"],
+        "n": pa.array([1, None, -5, 0, 2**40, 7, 8], pa.int64()),
+        "small": pa.array([1, 2, 3, None, 5, 6, 7], pa.int8()),
+        "flag": [True, None, False, True, False, True, None],
+        "day": [dt.date(2024, 3, 1), None, dt.date(201, 1, 9), dt.date(1999, 12, 31),
+                dt.date(9999, 12, 31), dt.date(1000, 1, 1), dt.date(2024, 2, 29)],
+        "recent": [dt.date(2024, 3, 1), None, None, dt.date(1999, 12, 31), None, None, None],
+        "none": pa.array([None] * 7, pa.date32()),
+        "rate": [0.5, None, 1e-7, 2.0, float("nan"), 1234.5, -3.25],
+        "at": [dt.datetime(2024, 3, 1, 1, 30, tzinfo=dt.UTC), None, None, None, None, None,
+               None],
+    })
+    ex.write_csv(ex.Sheet.of("fct_cases", table), tmp_path / "values.csv")
+    with (tmp_path / "values.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))[1:]
+    expected = [[ex._csv_value(v) for v in row.values()] for row in table.to_pylist()]
+    assert rows == expected
+    assert [row[0] for row in rows][:2] == ["'=1+2", "'-x"] and rows[0][4] == "01.03.2024"
+    assert rows[2][4] == "09.01.201"
+
+
 def test_a_large_export_spans_sheets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pyarrow as pa
 

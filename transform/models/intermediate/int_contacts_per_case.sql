@@ -1,25 +1,71 @@
 {#- Contacts per case: how many, how long, first and second contact (the second decides
-    acceptance on step 3 of the Wirkungstreppe), last contact. -#}
+    acceptance on step 3 of the Wirkungstreppe), last contact; `load_id`: the newest load that
+    delivered one of its contacts.
+
+    Incremental by case: a build after new loads counts again only the cases whose contacts
+    changed, those of every contact staged since this model's last build (its newest
+    `load_id`), as it is delivered now and as each earlier delivery of it had it (a contact
+    moved to another case changes both). A case left without contacts gets a row with no
+    contacts, which the post-hook deletes: a full build has no row for it.
+    `dbt build --full-refresh` counts all. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['organisation_code', 'case_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_cases_without_contacts() }}",
+    )
+}}
 with
 
 contacts as (
     select * from {{ ref('stg_case_management__contacts') }}
 ),
 
-numbered as (
+{%- if is_incremental() %}
+
+changed_contacts as (
     select
         organisation_code,
-        case_id,
-        contact_date,
-        contact_type,
-        duration_minutes,
-        row_number() over (
-            partition by organisation_code, case_id order by contact_date, contact_id
-        ) as contact_no,
+        contact_id,
     from contacts
+    where load_id > (select coalesce(max(load_id), '') from {{ this }})
 ),
 
-final as (
+affected_cases as (
+    select distinct
+        delivered.organisation_code,
+        delivered.case_id,
+    from ({{ completed_loads('raw_case_management', 'contacts') }}) as delivered
+    semi join changed_contacts
+        on delivered.organisation_code = changed_contacts.organisation_code
+        and delivered.contact_id = changed_contacts.contact_id
+),
+
+{%- endif %}
+
+numbered as (
+    select
+        contacts.organisation_code,
+        contacts.case_id,
+        contacts.contact_date,
+        contacts.contact_type,
+        contacts.duration_minutes,
+        contacts.load_id,
+        row_number() over (
+            partition by contacts.organisation_code, contacts.case_id
+            order by contacts.contact_date, contacts.contact_id
+        ) as contact_no,
+    from contacts
+    {%- if is_incremental() %}
+    semi join affected_cases
+        on contacts.organisation_code = affected_cases.organisation_code
+        and contacts.case_id = affected_cases.case_id
+    {%- endif %}
+),
+
+per_case as (
     select
         organisation_code,
         case_id,
@@ -29,8 +75,24 @@ final as (
         min(contact_date) as first_contact_date,
         min(contact_date) filter (where contact_no = 2) as second_contact_date,
         max(contact_date) as last_contact_date,
+        max(load_id) as load_id,
     from numbered
     group by organisation_code, case_id
+),
+
+final as (
+    select * from per_case
+    {%- if is_incremental() %}
+    union all by name
+    select
+        affected_cases.organisation_code,
+        affected_cases.case_id,
+        0 as n_contacts,
+    from affected_cases
+    anti join per_case
+        on affected_cases.organisation_code = per_case.organisation_code
+        and affected_cases.case_id = per_case.case_id
+    {%- endif %}
 )
 
 select * from final

@@ -76,7 +76,7 @@ final as (
         end_date,
         cast(year(start_date) as integer) as start_year,
         cast(year(end_date) as integer) as end_year,
-        case when end_date is null then 'open' else 'closed' end as status,
+        {{ case_status('end_date') }} as status,
         cast({{ days_from_to('start_date', 'end_date') }} as integer) as duration_days,
         end_reason,
         -- KDS 3.0 "Art der Beendigung", grouped: a planned end (planmäßige Beendigung) is a
