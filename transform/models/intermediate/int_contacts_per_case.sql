@@ -25,23 +25,24 @@ contacts as (
 
 {%- if is_incremental() %}
 
-changed_contacts as (
-    select
-        organisation_code,
-        contact_id,
-    from contacts
-    where load_id > (select coalesce(max(load_id), '') from {{ this }})
-),
+    changed_contacts as (
+        select
+            contacts.organisation_code,
+            contacts.contact_id,
+        from contacts
+        where contacts.load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
+    ),
 
-affected_cases as (
-    select distinct
-        delivered.organisation_code,
-        delivered.case_id,
-    from ({{ completed_loads('raw_case_management', 'contacts') }}) as delivered
-    semi join changed_contacts
-        on delivered.organisation_code = changed_contacts.organisation_code
-        and delivered.contact_id = changed_contacts.contact_id
-),
+    -- Used below: the linter renders each `if` on its own (this one on, those using it off).
+    affected_cases as (  -- noqa: ST03
+        select distinct
+            delivered.organisation_code,
+            delivered.case_id,
+        from ({{ completed_loads('raw_case_management', 'contacts') }}) as delivered
+        semi join changed_contacts
+            on delivered.organisation_code = changed_contacts.organisation_code
+            and delivered.contact_id = changed_contacts.contact_id
+    ),
 
 {%- endif %}
 
@@ -59,9 +60,9 @@ numbered as (
         ) as contact_no,
     from contacts
     {%- if is_incremental() %}
-    semi join affected_cases
-        on contacts.organisation_code = affected_cases.organisation_code
-        and contacts.case_id = affected_cases.case_id
+        semi join affected_cases
+            on contacts.organisation_code = affected_cases.organisation_code
+            and contacts.case_id = affected_cases.case_id
     {%- endif %}
 ),
 
@@ -83,15 +84,15 @@ per_case as (
 final as (
     select * from per_case
     {%- if is_incremental() %}
-    union all by name
-    select
-        affected_cases.organisation_code,
-        affected_cases.case_id,
-        0 as n_contacts,
-    from affected_cases
-    anti join per_case
-        on affected_cases.organisation_code = per_case.organisation_code
-        and affected_cases.case_id = per_case.case_id
+        union all by name
+        select
+            affected_cases.organisation_code,
+            affected_cases.case_id,
+            0 as n_contacts,
+        from affected_cases
+        anti join per_case
+            on affected_cases.organisation_code = per_case.organisation_code
+            and affected_cases.case_id = per_case.case_id
     {%- endif %}
 )
 
