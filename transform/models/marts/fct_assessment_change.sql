@@ -7,18 +7,9 @@ assessments as (
     select * from {{ ref('stg_case_management__assessments') }}
 ),
 
--- The staged cases, one row each as in fct_cases: the case's attributes here come from its
--- delivery alone, so new contacts do not rebuild this model.
+-- The case's attributes from its delivery alone: new contacts do not rebuild this model.
 cases as (
-    select
-        organisation_code,
-        case_id,
-        department_code,
-        program_code,
-        end_date,
-        {{ case_status('end_date') }} as status,
-        cast(year(end_date) as integer) as end_year,
-    from {{ ref('stg_case_management__cases') }}
+    {{ staged_case_attributes() }}
 ),
 
 steps as (
