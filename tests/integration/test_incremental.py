@@ -103,12 +103,11 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(
 
 def _contacts_by_case(path: Path) -> tuple[list[str], dict[str, list[list[str]]]]:
     """A contacts export's header and its rows by case number (Fall-Nr, the second column)."""
-    lines = [line for line in path.read_bytes().decode("cp1252").split("\r\n")[1:] if line]
+    header, *lines = path.read_bytes().decode("cp1252").split("\r\n")
     by_case: dict[str, list[list[str]]] = {}
-    for line in lines:
-        fields = line.split(";")
+    for fields in (line.split(";") for line in lines if line):
         by_case.setdefault(fields[1], []).append(fields)
-    return path.read_bytes().decode("cp1252").split("\r\n")[:1], by_case
+    return [header], by_case
 
 
 def test_contacts_per_case_recount_only_changed_cases_and_equal_a_full_refresh(
