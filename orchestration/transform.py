@@ -83,8 +83,9 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 
 
 def dbt_resource() -> DbtCliResource:
-    """dagster-dbt's resource. It spawns ``dbt --version`` and sets up a dbt adapter in every
-    step (about 3 s); it has no public option to skip either, and private hooks are not used."""
+    """dagster-dbt's resource. Its ``dbt --version`` before every invocation is answered by
+    Datenwerk's entry point without starting dbt (:mod:`warehouse.dbt_cli`); the dbt adapter it
+    sets up in every step (about 1 s) has no public switch, and private hooks are not used."""
     return DbtCliResource(
         project_dir=DBT_PROJECT,
         profiles_dir=str(paths.TRANSFORM_DIR),

@@ -28,6 +28,11 @@ def dbt_environment() -> dict[str, str]:
 
 def dbt_executable() -> str:
     """dbt from this interpreter's environment: `dagster dev` without an activated venv has no
-    `dbt` on PATH, and a different dbt on PATH would be worse."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    `dbt` on PATH, and a different dbt on PATH would be worse. Datenwerk's own entry point to it
+    (``datenwerk-dbt``, :mod:`warehouse.dbt_cli`) when installed: it answers dagster-dbt's
+    ``--version`` question without starting dbt."""
+    folder = Path(sys.executable).parent
+    for name in ("datenwerk-dbt", "dbt"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return "dbt"
