@@ -11,18 +11,31 @@ from pathlib import Path
 from warehouse import holds, paths, settings
 
 
+def in_home(path: Path) -> str:
+    """``path`` as dbt's processes name it: ``~/...`` below the home (``HOME`` is the Datenwerk
+    home there, :mod:`warehouse.dbt_cli`), absolute elsewhere."""
+    try:
+        return f"~/{path.relative_to(paths.home()).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
 def dbt_environment() -> dict[str, str]:
     """The variables the dbt project reads (profiles.yml, macros), from DATENWERK_HOME.
 
-    Set identically for every dbt invocation of a home: dbt parses only what changed (partial
-    parsing) when the profile and these variables are the same as in the last parse."""
+    The same for every home wherever it lies (paths below the home as ``~/...``): dbt parses
+    only what changed (partial parsing) when the profile and these variables are the same as in
+    the last parse, and dagster-dbt starts a home's first build from the project's own parse.
+    Two stay absolute: the held loads (the staging views keep their path, and any process may
+    query them; the project reads it only when dbt executes), and the lake (Spark does not
+    expand ``~``)."""
     return {
         "DATENWERK_HOME": str(paths.home()),
-        "DATENWERK_BUILD_DB": str(paths.build_db()),
+        "DATENWERK_BUILD_DB": in_home(paths.build_db()),
         "DATENWERK_LAKE": str(paths.lake_dir()),
         "DATENWERK_HELD_LOADS": str(holds.held_dir()),
         "DATENWERK_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
-        "DATENWERK_DUCKDB_SPILL": str(paths.spill_dir()),
+        "DATENWERK_DUCKDB_SPILL": in_home(paths.spill_dir()),
     }
 
 

@@ -1,9 +1,10 @@
-"""dbt parses only what changed from one run of a home to the next.
+"""dbt parses only what changed, from one run of a home to the next and from one home to another.
 
 Every dbt build of a home uses the same target folder and the same environment (profile and the
-variables the project reads), so dbt's partial parsing applies from the second build on. A home
-copied elsewhere has another build database, hence another profile: its first build parses in
-full, which shows the log tells the two cases apart.
+variables the project reads), and every home has the same profile: paths below the home are
+named ``~/...``, and dbt runs with HOME at the home. So dbt's partial parsing applies from a
+home's first build on (dagster-dbt starts it from the project's own parse), and to a home
+copied elsewhere, which the log tells apart from a full parse.
 """
 
 from __future__ import annotations
@@ -36,16 +37,23 @@ def build_log(home: Path) -> str:
 
 
 def test_second_build_of_a_home_parses_only_what_changed(small_first_run: PipelineRun) -> None:
+    # The first build of a new home starts from the project's parse.
+    fresh = (small_first_run.home / "dbt" / "target" / "dbt.log").read_text(encoding="utf-8")
+    assert PARTIAL in fresh and FULL not in fresh, fresh[-3000:]
+
     home = copy_home(small_first_run.home, "partial-parse")
     assert not list((home / "dbt" / "target").glob("*/run_results.json")), \
         "no target folder per run"
 
-    first = build_log(home)
-    assert FULL in first and "profile has changed" in first  # the copy's build db moved
+    first = build_log(home)  # the copy's build database lies elsewhere: same profile
+    assert PARTIAL in first, first[-3000:]
+    assert FULL not in first
 
     second = build_log(home)
     assert PARTIAL in second, second[-3000:]
     assert FULL not in second
+    # Nothing of dbt's own lands in the home because HOME points there.
+    assert not (home / ".dbt").exists()
 
 
 def test_dbt_duckdb_has_the_memory_limit_and_spills_into_the_home(
@@ -58,11 +66,15 @@ def test_dbt_duckdb_has_the_memory_limit_and_spills_into_the_home(
     shown = subprocess.run(
         [dbt_executable(), "--quiet", "show", "--output", "json", "--inline",
          "select current_setting('memory_limit') as memory_limit, "
-         "current_setting('temp_directory') as spill",
+         "current_setting('temp_directory') as spill, (select path from duckdb_databases() "
+         "where database_name = 'build') as build_db",
          "--target-path", str(paths.dbt_target_dir())],
         cwd=paths.TRANSFORM_DIR, env={**os.environ, **dbt_environment()},
         capture_output=True, text=True, check=False)
     assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-3000:]
     [row] = json.loads(shown.stdout[shown.stdout.index("{"):])["show"]
     assert row["memory_limit"] == "256.0 MiB"
-    assert row["spill"] == str(home / "warehouse" / "spill")
+    # `~` is the home in dbt's process: DuckDB opened the home's build database, and spills
+    # below it.
+    assert row["build_db"] == str(home / "warehouse" / "build.duckdb")
+    assert row["spill"] == "~/warehouse/spill"

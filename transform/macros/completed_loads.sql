@@ -21,16 +21,27 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- Where the holds are: an absolute path, because the staging views keep it and other processes
+    query them. DATENWERK_HELD_LOADS is set by Datenwerk; by hand it follows DATENWERK_HOME.
+    Read only when dbt executes: dbt parses again every file that read a variable whose value
+    changed since the last parse, and this path differs from home to home. -#}
+{% macro held_loads_folder() -%}
+    {%- if not execute -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {{- return(env_var(
+        'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
+    )) -}}
+{%- endmacro %}
+
 {#- The load ids held now. read_text returns no rows (no error) while the folder is empty or
-    missing. DATENWERK_HELD_LOADS is set by Datenwerk; by hand it follows DATENWERK_HOME. -#}
+    missing. -#}
 {% macro held_load_ids() -%}
     {{- return(adapter.dispatch('held_load_ids')()) -}}
 {%- endmacro %}
 
 {% macro duckdb__held_load_ids() -%}
-    {%- set folder = env_var(
-        'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
-    ) -%}
+    {%- set folder = held_loads_folder() -%}
     select load_id from (
         select
             json_extract_string(content, '$.load_id') as load_id,
@@ -46,9 +57,7 @@
 {%- endmacro %}
 
 {% macro duckdb__held_files() -%}
-    {%- set folder = env_var(
-        'DATENWERK_HELD_LOADS', env_var('DATENWERK_HOME', '../data') ~ '/quality/held_loads'
-    ) -%}
+    {%- set folder = held_loads_folder() -%}
     select unnest(json_extract_string(content, '$.files[*]')) as source_sha256
     from read_text('{{ folder }}/*.json')
     where json_extract_string(content, '$.load_id') is not null
