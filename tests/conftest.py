@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event
 
 from tests.xdist_groups import xdist_worker
 
@@ -45,6 +47,17 @@ os.environ["DATENWERK_STEWARDS_FILE"] = str(Path(__file__).parents[1] / "ingesti
                                             / "stewards.yml")
 os.environ.pop("DATENWERK_KEY_FILE", None)
 CHROMIUM_FOR_REPORTS = os.environ.get("DATENWERK_CHROMIUM")  # None: Datenwerk's default
+
+
+@event.listens_for(Engine, "connect")
+def _storage_without_fsync(connection: object, _record: object) -> None:
+    """Runs in this process keep their Dagster storage (SQLite, in the home) without waiting for
+    the disk: Dagster opens a connection per event and, at every commit and close, waits until
+    the disk has the page (some 1,300 waits in a run, 1-10 ms each, more on a busy disk). A
+    killed process loses nothing either way; only a power cut could, and a test's storage need
+    not survive one. ``datenwerk run`` keeps SQLite's default."""
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("PRAGMA synchronous=OFF")
 
 
 @dataclass
