@@ -17,6 +17,8 @@ import os
 import sys
 from importlib import metadata
 
+from warehouse import paths
+
 
 def main() -> None:
     """``--version`` alone: the installed dbt-core's version, as ``dbt --version`` prints it
@@ -25,7 +27,7 @@ def main() -> None:
         print(f"Core:\n  - installed: {metadata.version('dbt-core')}")
         return
     if os.environ.get("DATENWERK_HOME"):  # DuckDB expands `~` with HOME
-        os.environ["HOME"] = os.environ["DATENWERK_HOME"]
+        os.environ["HOME"] = str(paths.home())
     from dbt.cli.main import cli
 
     sys.exit(cli())

@@ -52,7 +52,7 @@ def test_second_build_of_a_home_parses_only_what_changed(small_first_run: Pipeli
     second = build_log(home)
     assert PARTIAL in second, second[-3000:]
     assert FULL not in second
-    # Nothing of dbt's own lands in the home because HOME points there.
+    # dbt's own user folder (~/.dbt) is not written into the home although HOME points there.
     assert not (home / ".dbt").exists()
 
 
