@@ -12,12 +12,9 @@ from warehouse import holds, paths, settings
 
 
 def in_home(path: Path) -> str:
-    """``path`` as dbt's processes name it: ``~/...`` below the home (``HOME`` is the Datenwerk
-    home there, :mod:`warehouse.dbt_cli`), absolute elsewhere."""
-    try:
-        return f"~/{path.relative_to(paths.home()).as_posix()}"
-    except ValueError:
-        return str(path)
+    """``path`` (below the home) as dbt's processes name it: ``~/...`` (``HOME`` is the
+    Datenwerk home there, :mod:`warehouse.dbt_cli`)."""
+    return f"~/{path.relative_to(paths.home()).as_posix()}"
 
 
 def dbt_environment() -> dict[str, str]:
