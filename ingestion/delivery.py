@@ -304,25 +304,6 @@ def rows_or_empty(
         yield empty()
 
 
-def datasets_without_data(datasets: Sequence[str]) -> list[str]:
-    """Those of ``datasets`` into which no file has been loaded yet by a completed load (none
-    delivered, or every one rejected): their marts are published, empty."""
-    db = paths.build_db()
-    if not db.exists():
-        return list(datasets)
-    empty = []
-    with duckdb.connect(str(db), read_only=True) as con:
-        for dataset in datasets:
-            loaded = table_exists(con, dataset, "file_registry", "_dlt_loads") and con.execute(
-                f'select count(*) from "{dataset}".file_registry as r '
-                f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id '
-                "and l.status = 0 where r.outcome = 'loaded'"
-            ).fetchall()[0][0]
-            if not loaded:
-                empty.append(dataset)
-    return empty
-
-
 def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]:
     """The newest completed load of a file of ``dataset`` (whose files lie in
     ``<dataset folder>/<organisation>/<department>/``), per (organisation, department)."""

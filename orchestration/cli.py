@@ -348,11 +348,10 @@ def _check_failed(event: DagsterEvent) -> tuple[str, str] | None:
 
 def print_sources_without_data() -> None:
     """One line naming the sources nothing was ever loaded from (every source is optional)."""
-    from ingestion import accounting, case_management, reference
-    from ingestion.delivery import datasets_without_data
+    from warehouse import datasets
 
-    datasets = (case_management.DATASET, accounting.DATASET, reference.DATASET)
-    empty = [d.removeprefix("raw_").replace("_", "-") for d in datasets_without_data(datasets)]
+    empty = [d.removeprefix("raw_").replace("_", "-") for d in datasets.without_data(
+        (datasets.CASE_MANAGEMENT, datasets.ACCOUNTING, datasets.REFERENCE))]
     if empty:
         print(f"No data from: {', '.join(empty)} (nothing delivered or loaded yet; "
               "their marts are published empty).")

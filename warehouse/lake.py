@@ -31,11 +31,10 @@ import duckdb
 import pyarrow as pa
 from dlt.pipeline.pipeline import Pipeline
 
-from warehouse import holds, paths, settings
+from warehouse import datasets, holds, paths, settings
 from warehouse.dbt_env import dbt_environment, dbt_executable
 
-# The dlt datasets the dbt project reads (the schemas of its sources).
-RAW_DATASETS = ("raw_reference", "raw_case_management", "raw_accounting")
+RAW_DATASETS = datasets.RAW
 HOLDS_DATASET = "datenwerk_holds"
 # The DuckDB loads' _dlt_loads in the lake (dlt writes its own _dlt_loads there).
 COMPLETED_LOADS = "completed_loads"

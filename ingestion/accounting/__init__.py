@@ -60,9 +60,9 @@ from ingestion.delivery import (
     rows_or_empty,
     scratch_parquet,
 )
-from warehouse import holds, paths
+from warehouse import datasets, holds, paths
 
-DATASET = "raw_accounting"
+DATASET = datasets.ACCOUNTING
 log = logging.getLogger(__name__)
 PATTERN = "*/*"  # <organisation>/<file>
 

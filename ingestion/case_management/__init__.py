@@ -49,9 +49,9 @@ from ingestion.delivery import (
 )
 from ingestion.pseudonymise import organisation_key
 from ingestion.standard import EntityMapping, Profile, profiles, standard
-from warehouse import paths
+from warehouse import datasets, paths
 
-DATASET = "raw_case_management"
+DATASET = datasets.CASE_MANAGEMENT
 CONTEXT_COLUMNS = ("organisation_code", "department_code")  # from the folder a file arrives in
 # Every file, at any depth: one at the wrong depth is rejected with a reason, not ignored.
 PATTERN = "**/*"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from warehouse import paths, settings
+from warehouse import datasets, paths, settings
 
-REFERENCE_DATASET = "raw_reference"
+REFERENCE_DATASET = datasets.REFERENCE
 
 
 @dataclass

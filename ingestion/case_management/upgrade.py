@@ -23,9 +23,10 @@ from ingestion.pseudonymise import (
     use_key_in_sql,
 )
 from ingestion.standard import standard
+from warehouse import datasets
 
 log = logging.getLogger(__name__)
-DATASET = "raw_case_management"
+DATASET = datasets.CASE_MANAGEMENT
 PSEUDONYM_SQL_REGEX = f"[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}"
 INCREMENTAL_STAGING = ("stg_case_management__contacts",)
 

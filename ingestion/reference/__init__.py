@@ -47,9 +47,9 @@ from ingestion.delivery import (
     outcome_resource,
     rows_or_empty,
 )
-from warehouse import paths
+from warehouse import datasets, paths
 
-DATASET = "raw_reference"
+DATASET = datasets.REFERENCE
 PATTERN = "*/*.csv"  # <organisation>/<table>.csv
 
 # Table -> (required columns, description). Columns are read as text except these typed ones.

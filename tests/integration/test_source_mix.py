@@ -77,10 +77,10 @@ def datev_lines(path: Path) -> int:
 
 
 def without_data(run: PipelineRun) -> list[str]:
-    from ingestion.delivery import datasets_without_data
+    from warehouse import datasets
 
     use_home(run.home)
-    return datasets_without_data(DATASETS)
+    return datasets.without_data(DATASETS)
 
 
 def assert_finance_equals_truth(run: PipelineRun, org: str, by_program: pd.DataFrame) -> None:
