@@ -343,6 +343,7 @@ def work(instance_ref: str, run_id: str, run_config: str, tags: str) -> int:
     with capture_interrupts(), DagsterInstance.from_ref(
             deserialize_value(instance_ref, InstanceRef)) as instance:
         submit(instance, run_id, json.loads(run_config), json.loads(tags))
+        settle_definitions()
         return _execute_run_command_body(run_id, instance, _after_step,
                                          set_exit_code_on_failure=True)
 
@@ -352,6 +353,19 @@ def _after_step(event: Any) -> None:
     the system (:func:`release_memory`)."""
     if event.is_step_success or event.is_step_failure:
         release_memory()
+
+
+def settle_definitions() -> None:
+    """Exempt what loading the definitions created (dagster, dbt, dlt and the assets: about half
+    a million objects, alive until the worker ends) from Python's cycle collector. A full
+    collection, after every step (:func:`release_memory`) and whenever the collector's own
+    thresholds call for one, then looks only at what the run itself created: 0.3 s less per
+    collection, about 7 s of CPU in a run of 25 steps. Frozen objects are still freed as usual
+    when their last reference goes; only a cycle among them would stay until the worker ends."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def release_memory() -> None:
