@@ -48,8 +48,9 @@ def test_memory_of_dropped_frames_goes_back_to_the_system() -> None:
     assert figures["dropped"] - figures["released"] >= 40, figures
 
 
-# The worker after loading the definitions: what the collector tracks, and whether a reference
-# cycle the run creates afterwards (GX's objects hold such cycles) is still collected.
+# The worker after loading the definitions and after a step: what the collector tracks, and
+# whether a reference cycle a step creates and drops (GX's objects hold such cycles) is still
+# collected.
 SETTLED = textwrap.dedent("""
     import gc, json
     import orchestration.definitions
@@ -67,8 +68,11 @@ SETTLED = textwrap.dedent("""
     cycle.append(cycle)
     held = rss_mb()
     del cycle
+    import openpyxl  # a library only some steps import
+    imported = len(gc.get_objects())
     release_memory()
     print(json.dumps({"tracked_before": tracked_before, "tracked_after": tracked_after,
+                      "imported": imported, "after_step": len(gc.get_objects()),
                       "frozen": gc.get_freeze_count(), "held": held, "released": rss_mb()}))
 """)
 
@@ -81,5 +85,8 @@ def test_collector_skips_the_definitions_and_still_frees_the_runs_cycles() -> No
     assert figures["tracked_before"] > 200_000, figures
     assert figures["tracked_after"] < figures["tracked_before"] / 50, figures
     assert figures["frozen"] >= figures["tracked_before"] * 0.9, figures
+    # nor, after the step, the objects of the library the step imported
+    assert figures["imported"] - figures["tracked_after"] > 5_000, figures
+    assert figures["after_step"] < 1_000, figures
     # a cycle created during the run is collected when the step ends
     assert figures["held"] - figures["released"] >= 190, figures
