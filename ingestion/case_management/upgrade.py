@@ -5,8 +5,10 @@ assessment numbers were loaded into ``raw_case_management`` as they were. This r
 such value (any value that is not yet a pseudonym) by its keyed pseudonym, in place, so that
 later deliveries of the same cases match their earlier rows, and drops the incremental staging
 table of contacts so that the next build rebuilds it from the pseudonymised rows. It runs before
-every case-management load and costs one scan per identifier column once nothing is left.
-Published generations written before keep what they held until they are pruned.
+every case-management load. Each table's rows are looked at once: ``datenwerk_meta`` records the
+newest load whose rows were checked, and later runs look only at the rows of newer loads (those
+of an older version run again after a downgrade, say). Published generations written before keep
+what they held until they are pruned.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from ingestion.pseudonymise import (
 )
 from ingestion.standard import standard
 from warehouse import datasets
+from warehouse.db import table_exists
 
 log = logging.getLogger(__name__)
 DATASET = datasets.CASE_MANAGEMENT
 PSEUDONYM_SQL_REGEX = f"[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}"
 INCREMENTAL_STAGING = ("stg_case_management__contacts",)
+# Per raw table, the newest load whose rows have been checked for clear identifiers.
+CHECKED_TABLE = "datenwerk_meta.clear_identifiers_checked"
+LOAD_ID = "_dlt_load_id"
 
 
 def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[str, int]:
@@ -46,20 +52,53 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[
         columns = [(entity, f.name) for entity, spec in standard().items()
                    for f in spec.fields.values()
                    if f.pseudonymise and not f.personal and (entity, f.name) in present]
+        checked = _checked_through(con)
         for entity, name in columns:
             column = f'"{name}"'
             clear = (f"{column} is not null "
                      f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')")
+            if (entity, LOAD_ID) in present and entity in checked:
+                # load ids are fixed-width timestamps: they compare as text (as dbt's models do)
+                clear += f" and ({LOAD_ID} > {_literal(checked[entity])} or {LOAD_ID} is null)"
             rows = _rekey(con, entity, column, clear,
                           with_organisation=(entity, "organisation_code") in present, key=key)
             if rows:
                 changed[f"{entity}.{name}"] = rows
+        _record_checked(con, sorted({e for e, _ in columns if (e, LOAD_ID) in present}))
         if changed:
             for table in INCREMENTAL_STAGING:
                 con.execute(f"drop table if exists staging.{table}")
             log.warning("Pseudonymised source numbers stored in clear by an earlier version: %s",
                         ", ".join(f"{k} ({n})" for k, n in sorted(changed.items())))
     return changed
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _checked_through(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The newest load each raw table's rows were checked through (none: check every row)."""
+    if not table_exists(con, "datenwerk_meta", CHECKED_TABLE.split(".")[1]):
+        return {}
+    return dict(con.execute(
+        f"select table_name, checked_through from {CHECKED_TABLE} where dataset = ?",
+        [DATASET]).fetchall())
+
+
+def _record_checked(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """Every row of ``tables`` is checked now: remember the newest load among them."""
+    con.execute("create schema if not exists datenwerk_meta")
+    con.execute(f"create table if not exists {CHECKED_TABLE} "
+                "(dataset varchar, table_name varchar, checked_through varchar)")
+    for table in tables:
+        newest = con.execute(
+            f'select max({LOAD_ID}) from {DATASET}."{table}"').fetchall()[0][0]
+        if newest is None:
+            continue  # no rows yet
+        con.execute(f"delete from {CHECKED_TABLE} where dataset = ? and table_name = ?",
+                    [DATASET, table])
+        con.execute(f"insert into {CHECKED_TABLE} values (?, ?, ?)", [DATASET, table, newest])
 
 
 def _rekey(con: duckdb.DuckDBPyConnection, entity: str, column: str, clear: str, *,

@@ -65,3 +65,31 @@ def test_a_federation_rekeys_each_member_s_rows_with_its_own_key(
     assert rows == {org: pseudonym(case, organisation_key(org, KEY))
                     for org, case in (("swm", "F-1"), ("dwb", "F-1"), ("", "F-2"))}
     assert rows["swm"] != rows["dwb"]
+
+
+def test_each_load_s_rows_are_checked_once(tmp_path: Path) -> None:
+    """A run looks only at the rows of loads newer than those checked before: at demo scale 100
+    the scan of every stored identifier cost 1.7 s in every run. The rows of a load written
+    after the check (an older version run again) are still pseudonymised."""
+    db = tmp_path / "build.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_case_management; create schema staging")
+        con.execute("create table raw_case_management.contacts as select * from (values "
+                    "('C-1', 'F-1', '1764000000.100000')) as t(contact_id, case_id, _dlt_load_id)")
+    assert pseudonymise_stored_identifiers(db, KEY) == {
+        "contacts.contact_id": 1, "contacts.case_id": 1}
+    with duckdb.connect(str(db)) as con:
+        # a clear number in a load already checked (by hand: no version writes such a row) ...
+        con.execute("insert into raw_case_management.contacts values "
+                    "('C-2', 'F-2', '1764000000.100000')")
+        # ... and an older version's load after the check
+        con.execute("insert into raw_case_management.contacts values "
+                    "('C-3', 'F-3', '1764000500.000000')")
+    assert pseudonymise_stored_identifiers(db, KEY) == {
+        "contacts.contact_id": 1, "contacts.case_id": 1}
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = dict(con.execute("select contact_id, case_id from raw_case_management.contacts"
+                                ).fetchall())
+    assert rows == {pseudonym("C-1", KEY): pseudonym("F-1", KEY), "C-2": "F-2",
+                    pseudonym("C-3", KEY): pseudonym("F-3", KEY)}
+    assert pseudonymise_stored_identifiers(db, KEY) == {}
