@@ -14,6 +14,7 @@ second line: a loader bug must not reach the marts.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,14 @@ import pandas as pd
 
 from ingestion.pseudonymise import PSEUDONYM_HEX_CHARS
 from ingestion.standard import EntitySpec, FieldSpec, standard
-from quality.gx import new_suite, run_suite_in_parts
+from quality.gx import (
+    KEYED_EXPECTATIONS,
+    Whole,
+    expectation_key,
+    new_suite,
+    run_suite_in_parts,
+    run_suite_narrowed,
+)
 from warehouse import paths
 from warehouse.checks import CheckResult
 from warehouse.db import table_exists
@@ -141,6 +149,22 @@ KEY_PART_ROWS = 500_000
 _VECTOR = 2048  # DuckDB's rows per vector: fetch_df_chunk counts in vectors
 
 
+# Rows GX validates in every narrowed batch whatever the SQL flagged: the batch's first.
+SAMPLE_ROWS = 1_000
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """The rows of a batch GX has to see to find every unexpected value: the first
+    :data:`SAMPLE_ROWS` and those SQL flags for a row-by-row expectation (``rows``), per keyed
+    expectation the first rows and those whose key occurs more than once (``keyed``), and the
+    whole batch's counts (``whole``)."""
+
+    rows: str
+    keyed: dict[tuple[str, ...], str]
+    whole: Whole
+
+
 @dataclass
 class Batch:
     """The completed rows of some loads of one table, read part by part (never all at once)."""
@@ -151,14 +175,52 @@ class Batch:
     incomplete_loads: list[str]
     rows: int
 
-    def _where(self) -> tuple[str, list[Any]]:
-        return ((f'from "{self.dataset}"."{self.table}" '
-                 "where list_contains(?::varchar[], _dlt_load_id)"), [self.completed_loads])
+    def _where(self, narrowed: str | None = None) -> tuple[str, dict[str, Any]]:
+        where = (f'from "{self.dataset}"."{self.table}" '
+                 "where list_contains($loads::varchar[], _dlt_load_id)")
+        return where + (f" and ({narrowed})" if narrowed else ""), {"loads": self.completed_loads}
 
-    def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-        """The rows in table order, ``rows`` at a time, each frame indexed by the rows' row ids
-        (their place in the table: equal in every part and in the whole)."""
+    def narrowing(self, expectations: Sequence[Any]) -> Narrowing | None:
+        """What GX needs to see of this batch to validate ``expectations`` as on every row: SQL
+        flags, for each expectation, a superset of the rows GX could find unexpected (GX still
+        decides on each of them), and counts what GX counts as missing in the whole batch.
+        None when an expectation is not one SQL can narrow (then GX sees every row)."""
         where, params = self._where()
+        with _read_only() as con:
+            types = dict(con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ?", [self.dataset, self.table]
+            ).fetchall())
+            flags: list[str] = []
+            keyed: dict[tuple[str, ...], str] = {}
+            missing: dict[str, str] = {}
+            for expectation in expectations:
+                kind, kwargs = expectation.expectation_type, expectation.configuration.kwargs
+                sql = _narrowed(kind, kwargs, _Columns(types, where))
+                if sql is None:
+                    return None
+                flag, missing[expectation_key(kind, kwargs)] = sql
+                if kind in KEYED_EXPECTATIONS:
+                    keyed[tuple(KEYED_EXPECTATIONS[kind](kwargs))] = flag
+                else:
+                    flags.append(flag)
+            keys = list(missing)
+            counts = con.execute(
+                f"select count(*){''.join(f', count(*) filter (where {missing[k]})' for k in keys)}"
+                f" {where}", params).fetchall()[0]
+        sample = f"rowid in (select rowid {where} order by rowid limit {SAMPLE_ROWS})"
+        return Narrowing(
+            rows=" or ".join([sample, *flags]),
+            keyed={cols: f"{sample} or {flag}" for cols, flag in keyed.items()},
+            whole=Whole(int(counts[0]), dict(zip(keys, map(int, counts[1:]), strict=True))),
+        )
+
+    def chunks(self, rows: int = CHUNK_ROWS, narrowed: str | None = None
+               ) -> Iterator[pd.DataFrame]:
+        """The rows in table order (only those ``narrowed`` selects, if given), ``rows`` at a
+        time, each frame indexed by the rows' row ids (their place in the table: equal in every
+        part and in the whole)."""
+        where, params = self._where(narrowed)
         with _read_only() as con:
             result = con.execute(f"select rowid as {_ROW}, * {where}", params)
             while True:
@@ -170,17 +232,21 @@ class Batch:
                 for start in range(0, len(frame), rows):
                     yield frame.iloc[start:start + rows]
 
-    def key_parts(self, columns: list[str], rows: int = KEY_PART_ROWS) -> Iterator[pd.DataFrame]:
-        """Only ``columns``, split by a hash of their values: rows with equal values are in the
-        same part, each part in table order and indexed by row id."""
-        where, params = self._where()
-        parts = max(1, -(-self.rows // rows))
+    def key_parts(self, columns: list[str], rows: int = KEY_PART_ROWS,
+                  narrowed: str | None = None) -> Iterator[pd.DataFrame]:
+        """Only ``columns`` (of the rows ``narrowed`` selects, if given), split by a hash of
+        their values: rows with equal values are in the same part, each part in table order and
+        indexed by row id."""
+        where, params = self._where(narrowed)
         cols = ", ".join(f'"{c}"' for c in columns)
-        hashed = f"hash({cols}) % {parts} = ?" if parts > 1 else "?::int = 0"
         with _read_only() as con:
+            total = con.execute(f"select count(*) {where}", params).fetchall()[0][0] \
+                if narrowed else self.rows
+            parts = max(1, -(-total // rows))
+            hashed = f"hash({cols}) % {parts} = $part" if parts > 1 else "$part::int = 0"
             for part in range(parts):
                 frame = con.execute(f"select rowid as {_ROW}, {cols} {where} and {hashed} "
-                                    f"order by {_ROW}", [*params, part]).df()
+                                    f"order by {_ROW}", {**params, "part": part}).df()
                 frame = frame.set_index(_ROW)
                 frame.index.name = None
                 yield frame
@@ -213,8 +279,10 @@ def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
 
 def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
                    run_name: str = "manual", chunk_rows: int = CHUNK_ROWS,
-                   key_part_rows: int = KEY_PART_ROWS) -> CheckResult:
-    """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time."""
+                   key_part_rows: int = KEY_PART_ROWS, narrow: bool = True) -> CheckResult:
+    """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time; GX
+    sees only the rows SQL cannot vouch for (:meth:`Batch.narrowing`) unless ``narrow`` is
+    False."""
     name = batch_tables()[(dataset, table)]
     batch = read_batch(dataset, table, load_ids)
     notes = [f"loads {', '.join(batch.completed_loads) or '(none)'}"]
@@ -230,15 +298,172 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         result = CheckResult(check_name=name, passed=True, notes=[empty, *notes])
         record_in_index(result, run_name, _dt.datetime.now(_dt.UTC))
         return result
-    chunks: Iterable[pd.DataFrame] = batch.chunks(chunk_rows)
     if table == "bookings":
         suite = bookings_suite(name)
-        chunks = map(_with_booking_sign, chunks)
         codes = ["debit_credit", "currency_code", BOOKING_SIGN]
     else:
         spec = standard()[table]
         suite = entity_suite(spec, name)
         codes = [f.name for f in spec.fields.values() if f.codes]
-    return run_suite_in_parts(
-        suite, chunks, lambda columns: batch.key_parts(columns, key_part_rows),
-        asset_name=f"{dataset}.{table}", run_name=run_name, codes=codes, notes=notes)
+    # GX decides on every row SQL flags; the rows no expectation can find fault with are only
+    # counted (at demo scale 100 GX saw 2.86 million contacts a chunk at a time: 16 s).
+    narrowing = batch.narrowing(suite.expectations) if narrow else None
+    chunks: Iterable[pd.DataFrame] = batch.chunks(
+        chunk_rows, narrowing.rows if narrowing else None)
+    if table == "bookings":
+        chunks = map(_with_booking_sign, chunks)
+
+    def key_parts(columns: list[str]) -> Iterator[pd.DataFrame]:
+        return batch.key_parts(columns, key_part_rows,
+                               narrowing.keyed[tuple(columns)] if narrowing else None)
+
+    if narrowing is None:
+        return run_suite_in_parts(suite, chunks, key_parts, asset_name=f"{dataset}.{table}",
+                                  run_name=run_name, codes=codes, notes=notes)
+    return run_suite_narrowed(suite, chunks, key_parts, narrowing.whole,
+                              asset_name=f"{dataset}.{table}", run_name=run_name, codes=codes,
+                              notes=notes)
+
+
+# DuckDB types whose values GX sees as floats, NaN included (pandas counts NaN as missing).
+_FLOATS = ("FLOAT", "DOUBLE", "REAL")
+_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", *_FLOATS)
+# Patterns DuckDB (RE2) reads as Python does, or more strictly: classes, counts and anchors.
+_PLAIN_REGEX = re.compile(r"[\^$\[\]{}\w,\-]*")
+
+
+def _q(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The batch table's columns by name -> DuckDB type, and the batch's ``from ... where``."""
+
+    types: dict[str, str]
+    where: str
+
+    def kind(self, column: str) -> str:
+        return self.types[column].split("(")[0]
+
+    def numeric(self, column: str) -> bool:
+        return self.kind(column) in (*_NUMBERS, "DECIMAL")
+
+    def exact(self, column: str) -> bool:
+        """Whether DuckDB compares this column's values as pandas compares them: not a decimal,
+        which pandas reads as a double."""
+        return self.kind(column) in (*_NUMBERS, "DATE")
+
+    def null(self, column: str) -> str:
+        """What GX (pandas) counts as missing: null, and NaN in a float column."""
+        nan = f" or isnan({_q(column)})" if self.kind(column) in _FLOATS else ""
+        return f"({_q(column)} is null{nan})"
+
+
+# (condition on a row GX could find unexpected, condition on a row GX counts as missing).
+_Narrowed = tuple[str, str] | None
+
+
+def _not_null(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    return cols.null(columns[0]), "false"
+
+
+def _in_set(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    column, values = columns[0], list(kwargs.get("value_set") or [])
+    same = (all(isinstance(v, str) for v in values) and cols.kind(column) == "VARCHAR") or (
+        all(isinstance(v, bool) for v in values) and cols.kind(column) == "BOOLEAN")
+    if not same or not values:
+        return None
+    listed = ", ".join(_sql_literal(v) for v in values)
+    return (f"({_q(column)} is not null and {_q(column)} not in ({listed}))",
+            cols.null(column))
+
+
+def _between(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    column = columns[0]
+    bounds = [(op, kwargs.get(key)) for op, key in ((">", "min_value"), ("<", "max_value"))
+              if kwargs.get(key) is not None]
+    if not cols.numeric(column) or not bounds or not all(_is_number(v) for _, v in bounds):
+        return None
+    # Where DuckDB compares as pandas does (integers, doubles) a bound is allowed unless GX's
+    # strict_min/strict_max says otherwise; decimals, which pandas reads as doubles, have their
+    # bounds flagged too. NaN sorts above every number in DuckDB, so it is flagged.
+    exact = cols.exact(column)
+    strict = {">": kwargs.get("strict_min") or not exact,
+              "<": kwargs.get("strict_max") or not exact}
+    within = " and ".join(f"{_q(column)} {op}{'' if strict[op] else '='} {_sql_literal(v)}"
+                          for op, v in bounds)
+    return f"({_q(column)} is not null and not ({within}))", cols.null(column)
+
+
+def _regex(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    column, regex = columns[0], str(kwargs.get("regex") or "")
+    if cols.kind(column) != "VARCHAR" or not _PLAIN_REGEX.fullmatch(regex):
+        return None
+    # GX searches (re.search), as regexp_matches does; RE2's $ is stricter than Python's.
+    return (f"({_q(column)} is not null and "
+            f"not regexp_matches({_q(column)}, {_sql_literal(regex)}))", cols.null(column))
+
+
+def _a_greater_than_b(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    a, b = columns
+    if not ((cols.numeric(a) and cols.numeric(b)) or cols.kind(a) == cols.kind(b)):
+        return None
+    ignore = kwargs.get("ignore_row_if") or "both_values_are_missing"
+    missing = {"either_value_is_missing": f"({cols.null(a)} or {cols.null(b)})",
+               "both_values_are_missing": f"({cols.null(a)} and {cols.null(b)})"
+               }.get(ignore, "false")
+    # Equal values are allowed with or_equal where DuckDB compares as pandas does, else flagged.
+    at_least = ">=" if kwargs.get("or_equal") and cols.exact(a) and cols.exact(b) else ">"
+    greater = f"not coalesce({_q(a)} {at_least} {_q(b)}, false)"
+    if ignore == "either_value_is_missing":
+        return f"(not {missing} and {greater})", missing
+    return f"({greater})", missing
+
+
+def _unique(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
+    if any(cols.kind(c) in _FLOATS for c in columns):
+        return None  # -0.0 and 0.0: equal to pandas, maybe not to DuckDB's hash
+    keys = ", ".join(_q(c) for c in columns)
+    repeated = f"hash({keys}) in (select hash({keys}) {cols.where} group by 1 having count(*) > 1)"
+    if "column_list" not in kwargs:
+        return repeated, cols.null(columns[0])
+    ignore = kwargs.get("ignore_row_if") or "all_values_are_missing"
+    joined = {"all_values_are_missing": " and ", "any_value_is_missing": " or "}.get(ignore)
+    return repeated, f"({joined.join(cols.null(c) for c in columns)})" if joined else "false"
+
+
+# The expectations SQL narrows, by GX's name; any other leaves GX to see every row.
+_NARROWED: dict[str, Callable[[_Columns, dict[str, Any], list[str]], _Narrowed]] = {
+    "expect_column_values_to_not_be_null": _not_null,
+    "expect_column_values_to_be_in_set": _in_set,
+    "expect_column_values_to_be_between": _between,
+    "expect_column_values_to_match_regex": _regex,
+    "expect_column_pair_values_a_to_be_greater_than_b": _a_greater_than_b,
+    "expect_compound_columns_to_be_unique": _unique,
+    "expect_column_values_to_be_unique": _unique,
+}
+
+
+def _narrowed(kind: str, kwargs: dict[str, Any], cols: _Columns) -> _Narrowed:
+    """For one expectation: SQL true for every row GX could find unexpected (more rows are
+    harmless: GX decides on them) and SQL of the rows GX counts as missing; None when the
+    expectation or its column types are not among those narrowed here."""
+    columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)]
+    columns += list(kwargs.get("column_list") or [])
+    if kind not in _NARROWED or not columns or any(c not in cols.types for c in columns):
+        return None  # or a column derived in pandas (the booking sign): GX sees every row
+    return _NARROWED[kind](cols, kwargs, columns)

@@ -27,6 +27,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,38 @@ def run_suite_in_parts(
     are listed in that order). The parts' results are combined into one result per expectation,
     as GX reports it for the whole frame; the stored result and Data Docs look the same.
     """
+    ctx, suite, validation, rows, shown = _in_parts(suite, chunks, key_parts, asset_name,
+                                                    codes, showable)
+    return _keep(ctx, suite, validation, rows, asset_name, run_name, shown, notes)
+
+
+def run_suite_narrowed(
+    suite: Any,
+    chunks: Iterable[pd.DataFrame],
+    key_parts: Callable[[list[str]], Iterable[pd.DataFrame]],
+    whole: Whole,
+    *,
+    asset_name: str,
+    run_name: str,
+    codes: Iterable[str] = (),
+    notes: list[str] | None = None,
+) -> CheckResult:
+    """:func:`run_suite_in_parts` on frames that hold only some rows of ``whole``, among them
+    every row any expectation could find unexpected (:meth:`quality.batches.Batch.narrowing`):
+    each result counts the whole's rows and missing values, and is otherwise GX's own."""
+    ctx, suite, validation, _, shown = _in_parts(suite, chunks, key_parts, asset_name,
+                                                 codes, None)
+    validation.results = [whole.widened(r) for r in validation.results]
+    _restate(validation)
+    return _keep(ctx, suite, validation, whole.rows, asset_name, run_name, shown, notes)
+
+
+def _in_parts(suite: Any, chunks: Iterable[pd.DataFrame],
+              key_parts: Callable[[list[str]], Iterable[pd.DataFrame]], asset_name: str,
+              codes: Iterable[str], showable: set[str] | None
+              ) -> tuple[Any, Any, Any, int, set[str]]:
+    """The stored suite's combined validation of the parts (see :func:`run_suite_in_parts`),
+    with the context, the rows validated and the columns whose values may be shown."""
     ctx = context()
     suite = _stored(ctx, suite)
     keyed = _keyed_columns(suite)
@@ -283,7 +316,36 @@ def run_suite_in_parts(
         _forget_batches(ctx)
     template.results = [_combined(p) for p in parts]
     _restate(template)
-    return _keep(ctx, suite, template, rows, asset_name, run_name, shown, notes)
+    return ctx, suite, template, rows, shown
+
+
+def expectation_key(expectation_type: str, kwargs: dict[str, Any]) -> str:
+    """One expectation of a suite, by type and arguments (a result names its expectation so,
+    with the batch it ran on besides)."""
+    plain = {k: v for k, v in kwargs.items() if k != "batch_id"}
+    return json.dumps([expectation_type, _plain(plain)], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Whole:
+    """The whole a narrowed validation stands for: its rows, and per expectation
+    (:func:`expectation_key`) the rows GX counts as missing in it. The rows left out hold no
+    unexpected value, so what they add to a result is their count and their missing values."""
+
+    rows: int
+    missing: dict[str, int]
+
+    def widened(self, result: Any) -> Any:
+        """``result`` (on the validated rows) as the whole's: element and missing counts of the
+        whole, percentages and success recomputed as GX computes them."""
+        res = dict(result.result or {})
+        if (result.exception_info or {}).get("raised_exception") or "element_count" not in res:
+            return result
+        config = result.expectation_config
+        res["element_count"] = self.rows
+        if "missing_count" in res:
+            res["missing_count"] = self.missing[expectation_key(config.type, config.kwargs)]
+        return _counted(result, res, bool(result.success))
 
 
 def _keyed_columns(suite: Any) -> dict[int, list[str]]:
@@ -333,15 +395,6 @@ def _combined(parts: list[Any]) -> Any:
     for key in _SUMMED:
         if key in res:
             res[key] = sum((p.result or {}).get(key) or 0 for p in parts)
-    elements, missing = res.get("element_count", 0), res.get("missing_count", 0)
-    unexpected = res.get("unexpected_count", 0)
-    nonmissing = elements - missing
-    for key, value in (("missing_percent", _percent(missing, elements)),
-                       ("unexpected_percent", _percent(unexpected, nonmissing)),
-                       ("unexpected_percent_total", _percent(unexpected, elements)),
-                       ("unexpected_percent_nonmissing", _percent(unexpected, nonmissing))):
-        if key in res:
-            res[key] = value
     if "partial_unexpected_index_list" in res:
         # Each part lists its first unexpected rows; the whole's first are the first of those.
         found = sorted(
@@ -359,9 +412,24 @@ def _combined(parts: list[Any]) -> Any:
         ][:SAMPLE_VALUES]
     if "partial_unexpected_counts" in res:
         res["partial_unexpected_counts"] = _value_counts(res.get("partial_unexpected_list") or [])
+    return _counted(first, res, all(p.success for p in parts))
+
+
+def _counted(first: Any, res: dict[str, Any], success_otherwise: bool) -> Any:
+    """A result like ``first`` with the counts in ``res``: its percentages and success as GX
+    computes them for map expectations (``success_otherwise`` for a result without counts)."""
+    elements, missing = res.get("element_count", 0), res.get("missing_count", 0)
+    unexpected = res.get("unexpected_count", 0)
+    nonmissing = elements - missing
+    for key, value in (("missing_percent", _percent(missing, elements)),
+                       ("unexpected_percent", _percent(unexpected, nonmissing)),
+                       ("unexpected_percent_total", _percent(unexpected, elements)),
+                       ("unexpected_percent_nonmissing", _percent(unexpected, nonmissing))):
+        if key in res:
+            res[key] = value
     mostly = first.expectation_config.kwargs.get("mostly", 1)
     success = (nonmissing == 0 or (nonmissing - unexpected) / nonmissing >= mostly) \
-        if "unexpected_count" in res else all(p.success for p in parts)
+        if "unexpected_count" in res else success_otherwise
     return type(first)(success=success, expectation_config=first.expectation_config,
                        result=res, meta=first.meta, exception_info=first.exception_info)
 

@@ -179,3 +179,79 @@ def test_validated_frames_are_not_kept_after_the_suite(home: Path) -> None:
     gc.collect()
     assert len(seen) == 1 + 8 + 12  # the whole, 8 chunks, 6 key parts for each of 2 keys
     assert [ref for ref in seen if ref() is not None] == []
+
+
+def narrowed_and_every_row(table: str, monkeypatch: pytest.MonkeyPatch
+                           ) -> tuple[Any, Any, int]:
+    """The batch validated as it is in a run (GX sees the rows SQL flags and the first 2) and
+    with GX on every row; and how many rows GX saw in the first."""
+    monkeypatch.setattr(batches, "SAMPLE_ROWS", 2)
+    batch = batches.read_batch("raw_case_management", table, ["1.1", "1.2", "1.3"])
+    narrowing = batch.narrowing(batches.entity_suite(standard()[table], "x").expectations)
+    assert narrowing is not None
+    seen = sum(len(c) for c in batch.chunks(1000, narrowing.rows))
+    every = batches.validate_batch("raw_case_management", table, ["1.1", "1.2", "1.3"],
+                                   run_name="every", chunk_rows=7, key_part_rows=10,
+                                   narrow=False)
+    narrowed = batches.validate_batch("raw_case_management", table, ["1.1", "1.2", "1.3"],
+                                      run_name="narrowed", chunk_rows=7, key_part_rows=10)
+    return narrowed, every, seen
+
+
+def assert_same_results(narrowed: Any, every: Any, suite: str) -> None:
+    assert (narrowed.success, narrowed.rows, narrowed.evaluated, narrowed.failed) == (
+        every.success, every.rows, every.evaluated, every.failed)
+    narrowed_result, every_result = stored("narrowed", suite), stored("every", suite)
+    assert comparable(narrowed_result) == comparable(every_result)
+    assert narrowed_result["statistics"] == every_result["statistics"]
+
+
+def test_gx_sees_only_the_rows_sql_flags_and_finds_what_it_finds_in_every_row(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed, every, seen = narrowed_and_every_row("cases", monkeypatch)
+    assert not every.success and every.rows == 55
+    assert_same_results(narrowed, every, "gx_batch_cases")
+    assert seen < 30  # of 55: the flagged rows and the first two
+
+
+@pytest.fixture()
+def assessments(home: Path) -> Path:
+    """Scores as doubles, with what pandas and DuckDB read differently: NaN (missing to GX, a
+    number to DuckDB), values on the scale's bounds, a missing bound, keys repeated and keys
+    missing altogether, and a pseudonym with a line break after it."""
+    with duckdb.connect(str(batches.paths.build_db())) as con:
+        con.execute(f"""
+            create table raw_case_management.assessments as
+            select
+                'swm' as organisation_code, 'SB' as department_code,
+                case when i in (20, 21) then null else md5('A-' || (i % 37)) end
+                    as assessment_id,
+                case when i = 11 then '{OK}' || chr(10) when i = 12 then 'F-12'
+                     else md5('F-' || (i // 3)) end as case_id,
+                case when i = 14 then 'xyz' else 'gas' end as instrument,
+                'behaviour' as dimension,
+                case when i = 16 then 'start' when i % 2 = 0 then 'intake' else 'exit' end as phase,
+                case when i = 15 then null else date '2024-01-01' + i::int end as assessment_date,
+                case when i = 3 then 'NaN'::double when i = 4 then 1.0 when i = 5 then 5.0
+                     when i = 6 then 0.5 when i = 7 then 7.25 when i = 8 then null
+                     else 1 + i % 5 end::double as score,
+                case when i = 9 then null when i = 10 then 'NaN'::double else 1.0 end
+                    as scale_min,
+                5.0::double as scale_max,
+                'cccc' as source_sha256,
+                case when i = 30 then 29 else i + 2 end as source_line,
+                case when i < 40 then '1.1' when i < 50 then '1.2' else '1.3' end
+                    as _dlt_load_id
+            from range(55) as r(i)
+        """)
+    return home
+
+
+def test_narrowed_assessments_equal_gx_on_every_row(
+        assessments: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed, every, seen = narrowed_and_every_row("assessments", monkeypatch)
+    assert not every.success and every.rows == 50
+    failed = {",".join(f["columns"]): f["unexpected_count"] for f in every.failed}
+    assert {"source_sha256,source_line", "case_id", "score,scale_min"} <= set(failed)
+    assert_same_results(narrowed, every, "gx_batch_assessments")
+    assert seen < 50
