@@ -273,8 +273,7 @@ def _batch_check(dataset: str, table: str, name: str) -> AssetChecksDefinition:
 def _mart_check(mart: suites.MartSpec) -> FailClosedCheck:
     def run(context: AssetCheckExecutionContext) -> CheckResult:
         spec = suites.mart_spec(mart.name)  # the manifest of the code that runs
-        return suites.validate(mart.name, suites.read_mart(mart.name), run_name=context.run.run_id,
-                               spec=spec)
+        return suites.validate_stored(mart.name, run_name=context.run.run_id, spec=spec)
 
     return FailClosedCheck(
         AssetKey([mart.name]), f"gx_{mart.name}", True,

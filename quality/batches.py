@@ -151,6 +151,12 @@ _VECTOR = 2048  # DuckDB's rows per vector: fetch_df_chunk counts in vectors
 
 # Rows GX validates in every narrowed batch whatever the SQL flagged: the batch's first.
 SAMPLE_ROWS = 1_000
+# Below this many samples' rows GX on every row costs less than the SQL that narrows them.
+NARROW_FROM_SAMPLES = 10
+
+
+def worth_narrowing(rows: int) -> bool:
+    return rows > NARROW_FROM_SAMPLES * SAMPLE_ROWS
 
 
 @dataclass(frozen=True)
@@ -174,11 +180,13 @@ class Batch:
     completed_loads: list[str]
     incomplete_loads: list[str]
     rows: int
+    every_row: bool = False  # the whole table (a mart), not the rows of some loads
 
     def _where(self, narrowed: str | None = None) -> tuple[str, dict[str, Any]]:
-        where = (f'from "{self.dataset}"."{self.table}" '
-                 "where list_contains($loads::varchar[], _dlt_load_id)")
-        return where + (f" and ({narrowed})" if narrowed else ""), {"loads": self.completed_loads}
+        where = f'from "{self.dataset}"."{self.table}" where '
+        where += "true" if self.every_row else "list_contains($loads::varchar[], _dlt_load_id)"
+        params = {} if self.every_row else {"loads": self.completed_loads}
+        return where + (f" and ({narrowed})" if narrowed else ""), params
 
     def narrowing(self, expectations: Sequence[Any]) -> Narrowing | None:
         """What GX needs to see of this batch to validate ``expectations`` as on every row: SQL
@@ -261,6 +269,19 @@ def _read_only() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def whole_table(schema: str, table: str) -> Batch | None:
+    """Every row of a base table (a mart) as a batch; None for a view or a missing table (their
+    rows have no row id)."""
+    with _read_only() as con:
+        found = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ? and table_type = 'BASE TABLE'", [schema, table]).fetchall()[0][0]
+        if not found:
+            return None
+        rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+    return Batch(schema, table, [], [], int(rows), every_row=True)
+
+
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
     """Which of ``load_ids`` dlt recorded as completed in ``dataset``, and their rows' count."""
     with _read_only() as con:
@@ -307,7 +328,8 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         codes = [f.name for f in spec.fields.values() if f.codes]
     # GX decides on every row SQL flags; the rows no expectation can find fault with are only
     # counted (at demo scale 100 GX saw 2.86 million contacts a chunk at a time: 16 s).
-    narrowing = batch.narrowing(suite.expectations) if narrow else None
+    narrowing = batch.narrowing(suite.expectations) \
+        if narrow and worth_narrowing(batch.rows) else None
     chunks: Iterable[pd.DataFrame] = batch.chunks(
         chunk_rows, narrowing.rows if narrowing else None)
     if table == "bookings":
@@ -384,7 +406,8 @@ def _not_null(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Na
 def _in_set(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
     column, values = columns[0], list(kwargs.get("value_set") or [])
     same = (all(isinstance(v, str) for v in values) and cols.kind(column) == "VARCHAR") or (
-        all(isinstance(v, bool) for v in values) and cols.kind(column) == "BOOLEAN")
+        all(isinstance(v, bool) for v in values) and cols.kind(column) == "BOOLEAN") or (
+        all(_is_number(v) for v in values) and cols.exact(column) and cols.numeric(column))
     if not same or not values:
         return None
     listed = ", ".join(_sql_literal(v) for v in values)

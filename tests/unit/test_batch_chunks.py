@@ -255,3 +255,46 @@ def test_narrowed_assessments_equal_gx_on_every_row(
     assert {"source_sha256,source_line", "case_id", "score,scale_min"} <= set(failed)
     assert_same_results(narrowed, every, "gx_batch_assessments")
     assert seen < 50
+
+
+def test_a_mart_validated_as_stored_equals_gx_on_the_whole_frame(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mart checks read the mart where it is stored: GX sees the rows SQL flags; the
+    result is the one GX gives on the whole mart as a frame."""
+    from quality import suites
+    from warehouse.marts import MartRules
+
+    with duckdb.connect(str(batches.paths.build_db())) as con:
+        con.execute("create schema marts")
+        con.execute("""
+            create table marts.mart_probe as
+            select
+                'swm' as organisation_code,
+                case when i in (4, 9) then 'P1' when i = 12 then null
+                     else 'P' || i end as program_code,
+                2020 + i % 6 + case when i = 7 then 200 else 0 end as year,
+                case when i = 3 then 'NaN'::double when i = 5 then 1.0 when i = 6 then 1.5
+                     when i = 8 then null else (i % 10) / 10 end as share_improved,
+                case when i = 10 then -1 else i end as n_cases,
+                (case when i = 11 then -0.5 else i * 1.25 end)::decimal(10, 2) as costs_eur,
+                case when i = 13 then null else i % 2 = 0 end as is_funded,
+                case when i = 14 then 'x' else 'gas' end as instrument,
+                case when i = 15 then 3 else i % 2 end as level
+            from range(40) as r(i)
+        """)
+    spec = suites.MartSpec(
+        "mart_probe", keys=(("organisation_code", "program_code"),),
+        accepted_values={"instrument": ("gas", "ors")},
+        rules=MartRules(in_set={"level": (0, 1)}, between={"n_cases": (0, 30)}))
+    monkeypatch.setattr(batches, "SAMPLE_ROWS", 2)
+    suite, _ = suites.build_suite("mart_probe", list(suites.read_mart("mart_probe").columns), spec)
+    table = batches.whole_table("marts", "mart_probe")
+    assert table is not None and table.narrowing(suite.expectations) is not None
+    every = suites.validate("mart_probe", suites.read_mart("mart_probe"), run_name="every",
+                            spec=spec)
+    stored_mart = suites.validate_stored("mart_probe", run_name="narrowed", spec=spec)
+    assert not every.success and every.rows == 40
+    failed = {",".join(f["columns"]) for f in every.failed}
+    assert {"organisation_code,program_code", "program_code", "year", "share_improved",
+            "n_cases", "costs_eur", "instrument", "level"} <= failed
+    assert_same_results(stored_mart, every, "gx_mart_probe")
