@@ -277,11 +277,13 @@ def run_suite_narrowed(
     """:func:`run_suite_in_parts` on frames that hold only some rows of ``whole``, among them
     every row any expectation could find unexpected (:meth:`quality.batches.Batch.narrowing`):
     each result counts the whole's rows and missing values, and is otherwise GX's own."""
-    ctx, suite, validation, _, shown = _in_parts(suite, chunks, key_parts, asset_name,
-                                                 codes, None)
+    ctx, suite, validation, seen, shown = _in_parts(suite, chunks, key_parts, asset_name,
+                                                    codes, None)
     validation.results = [whole.widened(r) for r in validation.results]
     _restate(validation)
-    return _keep(ctx, suite, validation, whole.rows, asset_name, run_name, shown, notes)
+    told = [*(notes or []), f"GX validated {seen:,} of {whole.rows:,} rows one by one: the first "
+            "and those SQL flagged for an expectation; the others are counted"]
+    return _keep(ctx, suite, validation, whole.rows, asset_name, run_name, shown, told)
 
 
 def _in_parts(suite: Any, chunks: Iterable[pd.DataFrame],

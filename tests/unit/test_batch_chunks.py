@@ -212,6 +212,7 @@ def test_gx_sees_only_the_rows_sql_flags_and_finds_what_it_finds_in_every_row(
     assert not every.success and every.rows == 55
     assert_same_results(narrowed, every, "gx_batch_cases")
     assert seen < 30  # of 55: the flagged rows and the first two
+    assert f"GX validated {seen} of 55 rows one by one" in narrowed.summary()
 
 
 @pytest.fixture()
