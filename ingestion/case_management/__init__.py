@@ -181,7 +181,7 @@ class Delivery:
         load_id = self.load_id or current_load_id()
         # Rows an earlier version stored with clear source numbers get their pseudonyms first,
         # so that this delivery's rows match them.
-        pseudonymise_stored_identifiers(paths.build_db())
+        pseudonymise_stored_identifiers(paths.build_db(), loading=load_id)
         context = {path: (org, dept) for path, org, dept in self.files()}
 
         def read(path: Path, outcome: FileOutcome) -> None:

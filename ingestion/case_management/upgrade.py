@@ -37,9 +37,11 @@ CHECKED_TABLE = "datenwerk_meta.clear_identifiers_checked"
 LOAD_ID = "_dlt_load_id"
 
 
-def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[str, int]:
+def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None,
+                                    loading: str | None = None) -> dict[str, int]:
     """Replace clear identifiers in the raw case-management tables of ``db`` by pseudonyms;
-    return the number of values replaced per ``table.column`` (empty: nothing was clear)."""
+    return the number of values replaced per ``table.column`` (empty: nothing was clear).
+    ``loading``: the load this version is about to write, whose rows need no check later."""
     if not db.exists():
         return {}
     changed: dict[str, int] = {}
@@ -64,7 +66,9 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None) -> dict[
                           with_organisation=(entity, "organisation_code") in present, key=key)
             if rows:
                 changed[f"{entity}.{name}"] = rows
-        _record_checked(con, sorted({e for e, _ in columns if (e, LOAD_ID) in present}))
+        tables = {e for e, spec in standard().items()
+                  if any(f.pseudonymise and not f.personal for f in spec.fields.values())}
+        _record_checked(con, sorted(tables), {t for t, c in present if c == LOAD_ID}, loading)
         if changed:
             for table in INCREMENTAL_STAGING:
                 con.execute(f"drop table if exists staging.{table}")
@@ -86,16 +90,19 @@ def _checked_through(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         [DATASET]).fetchall())
 
 
-def _record_checked(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
-    """Every row of ``tables`` is checked now: remember the newest load among them."""
+def _record_checked(con: duckdb.DuckDBPyConnection, tables: list[str], with_loads: set[str],
+                    loading: str | None) -> None:
+    """Every row of ``tables`` is checked now, and those of the load ``loading`` are this
+    version's: remember the newest load among them (``with_loads``: the tables that exist)."""
     con.execute("create schema if not exists datenwerk_meta")
     con.execute(f"create table if not exists {CHECKED_TABLE} "
                 "(dataset varchar, table_name varchar, checked_through varchar)")
     for table in tables:
-        newest = con.execute(
-            f'select max({LOAD_ID}) from {DATASET}."{table}"').fetchall()[0][0]
+        stored = con.execute(f'select max({LOAD_ID}) from {DATASET}."{table}"'
+                             ).fetchall()[0][0] if table in with_loads else None
+        newest = max((x for x in (stored, loading) if x is not None), default=None)
         if newest is None:
-            continue  # no rows yet
+            continue  # no rows yet, and none coming
         con.execute(f"delete from {CHECKED_TABLE} where dataset = ? and table_name = ?",
                     [DATASET, table])
         con.execute(f"insert into {CHECKED_TABLE} values (?, ?, ?)", [DATASET, table, newest])

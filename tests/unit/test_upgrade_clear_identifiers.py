@@ -93,3 +93,21 @@ def test_each_load_s_rows_are_checked_once(tmp_path: Path) -> None:
     assert rows == {pseudonym("C-1", KEY): pseudonym("F-1", KEY), "C-2": "F-2",
                     pseudonym("C-3", KEY): pseudonym("F-3", KEY)}
     assert pseudonymise_stored_identifiers(db, KEY) == {}
+
+
+def test_the_load_being_written_is_recorded_as_checked(tmp_path: Path) -> None:
+    """The first load of an installation: no table yet, and the rows this version writes carry
+    pseudonyms; the next run does not look at them again (nor records anything new)."""
+    db = tmp_path / "build.duckdb"
+    duckdb.connect(str(db)).close()
+    assert pseudonymise_stored_identifiers(db, KEY, loading="1764000000.100000") == {}
+    with duckdb.connect(str(db)) as con:
+        checked = con.execute("select table_name, checked_through from "
+                              "datenwerk_meta.clear_identifiers_checked").fetchall()
+        con.execute("create schema raw_case_management; create schema staging")
+        con.execute("create table raw_case_management.contacts as select * from (values "
+                    f"('{pseudonym('C-1', KEY)}', '{pseudonym('F-1', KEY)}', "
+                    "'1764000000.100000')) as t(contact_id, case_id, _dlt_load_id)")
+    assert dict(checked) == {t: "1764000000.100000" for t in
+                             ("clients", "cases", "contacts", "goals", "assessments")}
+    assert pseudonymise_stored_identifiers(db, KEY, loading="1764000000.200000") == {}
