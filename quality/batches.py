@@ -133,6 +133,13 @@ def bookings_suite(name: str) -> Any:
     return suite
 
 
+# The same in SQL, for narrowing (pandas' comparisons with a missing value are false).
+BOOKING_SIGN_SQL = (
+    "coalesce(amount_eur::double = 0, false) or (coalesce(amount_eur::double < 0, false) = "
+    "(coalesce(debit_credit = 'H', false) <> coalesce(is_reversal, false)))"
+)
+
+
 def _with_booking_sign(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()  # a slice of a fetched chunk
     negative = (frame["debit_credit"] == "H") ^ frame["is_reversal"].fillna(False).astype(bool)
@@ -188,23 +195,28 @@ class Batch:
         params = {} if self.every_row else {"loads": self.completed_loads}
         return where + (f" and ({narrowed})" if narrowed else ""), params
 
-    def narrowing(self, expectations: Sequence[Any]) -> Narrowing | None:
+    def narrowing(self, expectations: Sequence[Any],
+                  derived: dict[str, tuple[str, str]] | None = None) -> Narrowing | None:
         """What GX needs to see of this batch to validate ``expectations`` as on every row: SQL
         flags, for each expectation, a superset of the rows GX could find unexpected (GX still
         decides on each of them), and counts what GX counts as missing in the whole batch.
-        None when an expectation is not one SQL can narrow (then GX sees every row)."""
+        None when an expectation is not one SQL can narrow (then GX sees every row).
+        ``derived``: columns the frames get in pandas, by name -> (SQL, DuckDB type)."""
         where, params = self._where()
+        derived = derived or {}
         with _read_only() as con:
             types = dict(con.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ?", [self.dataset, self.table]
             ).fetchall())
+            types.update({name: kind for name, (_, kind) in derived.items()})
+            columns = _Columns(types, where, {name: sql for name, (sql, _) in derived.items()})
             flags: list[str] = []
             keyed: dict[tuple[str, ...], str] = {}
             missing: dict[str, str] = {}
             for expectation in expectations:
                 kind, kwargs = expectation.expectation_type, expectation.configuration.kwargs
-                sql = _narrowed(kind, kwargs, _Columns(types, where))
+                sql = _narrowed(kind, kwargs, columns)
                 if sql is None:
                     return None
                 flag, missing[expectation_key(kind, kwargs)] = sql
@@ -328,7 +340,8 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
         codes = [f.name for f in spec.fields.values() if f.codes]
     # GX decides on every row SQL flags; the rows no expectation can find fault with are only
     # counted (at demo scale 100 GX saw 2.86 million contacts a chunk at a time: 16 s).
-    narrowing = batch.narrowing(suite.expectations) \
+    derived = {BOOKING_SIGN: (BOOKING_SIGN_SQL, "BOOLEAN")} if table == "bookings" else {}
+    narrowing = batch.narrowing(suite.expectations, derived) \
         if narrow and worth_narrowing(batch.rows) else None
     chunks: Iterable[pd.DataFrame] = batch.chunks(
         chunk_rows, narrowing.rows if narrowing else None)
@@ -377,6 +390,11 @@ class _Columns:
 
     types: dict[str, str]
     where: str
+    derived: dict[str, str]  # a column computed from the row (its SQL), not stored
+
+    def ref(self, column: str) -> str:
+        """The column in SQL: its quoted name, or the expression it is computed by."""
+        return f"({self.derived[column]})" if column in self.derived else _q(column)
 
     def kind(self, column: str) -> str:
         return self.types[column].split("(")[0]
@@ -391,8 +409,8 @@ class _Columns:
 
     def null(self, column: str) -> str:
         """What GX (pandas) counts as missing: null, and NaN in a float column."""
-        nan = f" or isnan({_q(column)})" if self.kind(column) in _FLOATS else ""
-        return f"({_q(column)} is null{nan})"
+        nan = f" or isnan({self.ref(column)})" if self.kind(column) in _FLOATS else ""
+        return f"({self.ref(column)} is null{nan})"
 
 
 # (condition on a row GX could find unexpected, condition on a row GX counts as missing).
@@ -411,7 +429,7 @@ def _in_set(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narr
     if not same or not values:
         return None
     listed = ", ".join(_sql_literal(v) for v in values)
-    return (f"({_q(column)} is not null and {_q(column)} not in ({listed}))",
+    return (f"({cols.ref(column)} is not null and {cols.ref(column)} not in ({listed}))",
             cols.null(column))
 
 
@@ -427,9 +445,9 @@ def _between(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Nar
     exact = cols.exact(column)
     strict = {">": kwargs.get("strict_min") or not exact,
               "<": kwargs.get("strict_max") or not exact}
-    within = " and ".join(f"{_q(column)} {op}{'' if strict[op] else '='} {_sql_literal(v)}"
+    within = " and ".join(f"{cols.ref(column)} {op}{'' if strict[op] else '='} {_sql_literal(v)}"
                           for op, v in bounds)
-    return f"({_q(column)} is not null and not ({within}))", cols.null(column)
+    return f"({cols.ref(column)} is not null and not ({within}))", cols.null(column)
 
 
 def _regex(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
@@ -437,8 +455,8 @@ def _regex(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narro
     if cols.kind(column) != "VARCHAR" or not _PLAIN_REGEX.fullmatch(regex):
         return None
     # GX searches (re.search), as regexp_matches does; RE2's $ is stricter than Python's.
-    return (f"({_q(column)} is not null and "
-            f"not regexp_matches({_q(column)}, {_sql_literal(regex)}))", cols.null(column))
+    return (f"({cols.ref(column)} is not null and "
+            f"not regexp_matches({cols.ref(column)}, {_sql_literal(regex)}))", cols.null(column))
 
 
 def _a_greater_than_b(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
@@ -451,7 +469,7 @@ def _a_greater_than_b(cols: _Columns, kwargs: dict[str, Any], columns: list[str]
                }.get(ignore, "false")
     # Equal values are allowed with or_equal where DuckDB compares as pandas does, else flagged.
     at_least = ">=" if kwargs.get("or_equal") and cols.exact(a) and cols.exact(b) else ">"
-    greater = f"not coalesce({_q(a)} {at_least} {_q(b)}, false)"
+    greater = f"not coalesce({cols.ref(a)} {at_least} {cols.ref(b)}, false)"
     if ignore == "either_value_is_missing":
         return f"(not {missing} and {greater})", missing
     return f"({greater})", missing
@@ -460,7 +478,7 @@ def _a_greater_than_b(cols: _Columns, kwargs: dict[str, Any], columns: list[str]
 def _unique(cols: _Columns, kwargs: dict[str, Any], columns: list[str]) -> _Narrowed:
     if any(cols.kind(c) in _FLOATS for c in columns):
         return None  # -0.0 and 0.0: equal to pandas, maybe not to DuckDB's hash
-    keys = ", ".join(_q(c) for c in columns)
+    keys = ", ".join(cols.ref(c) for c in columns)
     repeated = f"hash({keys}) in (select hash({keys}) {cols.where} group by 1 having count(*) > 1)"
     if "column_list" not in kwargs:
         return repeated, cols.null(columns[0])

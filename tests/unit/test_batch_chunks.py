@@ -299,3 +299,52 @@ def test_a_mart_validated_as_stored_equals_gx_on_the_whole_frame(
     assert {"organisation_code,program_code", "program_code", "year", "share_improved",
             "n_cases", "costs_eur", "instrument", "level"} <= failed
     assert_same_results(stored_mart, every, "gx_mart_probe")
+
+
+def test_narrowed_bookings_equal_gx_on_every_row(home: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DATEV booking sign is computed in pandas for GX; DuckDB flags by the same rule, with
+    pandas' reading of missing values (a missing amount, side or reversal flag)."""
+    with duckdb.connect(str(batches.paths.build_db())) as con:
+        con.execute("create schema raw_accounting")
+        con.execute("create table raw_accounting._dlt_loads as select * from (values "
+                    "('1.1', 0), ('1.2', 0)) as t(load_id, status)")
+        con.execute("""
+            create table raw_accounting.bookings as
+            with lines as (
+                select i,
+                    case when i = 12 then null when i = 13 then 'X'
+                         when i % 7 = 0 then 'H' else 'S' end as debit_credit,
+                    case when i = 11 then null else i % 5 = 0 end as is_reversal,
+                    case when i = 4 then 0 when i = 8 then null
+                         else 10 + i end::decimal(18, 2) as unsigned
+                from range(60) as r(i)
+            )
+            select
+                'swm' as organisation_code, 'dddd' as source_sha256,
+                case when i = 30 then 29 else i + 3 end as source_line,
+                case when i in (3, 10, 21, 35) then unsigned  -- the wrong sign
+                     when (debit_credit = 'H') <> coalesce(is_reversal, false) then -unsigned
+                     else unsigned end as amount_eur,
+                case when i = 14 then -1 else unsigned end as amount_unsigned_eur,
+                debit_credit, is_reversal, 'EUR' as currency_code,
+                '4100' as account, date '2025-01-01' + i::int as document_date,
+                case when i < 40 then '1.1' else '1.2' end as _dlt_load_id
+            from lines
+        """)
+    monkeypatch.setattr(batches, "SAMPLE_ROWS", 2)
+    loads = ["1.1", "1.2"]
+    batch = batches.read_batch("raw_accounting", "bookings", loads)
+    narrowing = batch.narrowing(batches.bookings_suite("x").expectations,
+                                {batches.BOOKING_SIGN: (batches.BOOKING_SIGN_SQL, "BOOLEAN")})
+    assert narrowing is not None
+    seen = sum(len(c) for c in batch.chunks(1000, narrowing.rows))
+    every = batches.validate_batch("raw_accounting", "bookings", loads, run_name="every",
+                                   chunk_rows=7, key_part_rows=10, narrow=False)
+    narrowed = batches.validate_batch("raw_accounting", "bookings", loads, run_name="narrowed",
+                                      chunk_rows=7, key_part_rows=10)
+    failed = {",".join(f["columns"]): f["unexpected_count"] for f in every.failed}
+    assert {batches.BOOKING_SIGN, "debit_credit", "amount_unsigned_eur", "amount_eur",
+            "source_sha256,source_line"} <= set(failed)
+    assert_same_results(narrowed, every, "gx_batch_bookings")
+    assert seen < 30
