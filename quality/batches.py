@@ -34,7 +34,7 @@ from quality.gx import (
 )
 from warehouse import paths
 from warehouse.checks import CheckResult
-from warehouse.db import table_exists
+from warehouse.db import sql_name, sql_text, table_exists
 
 CASE_MANAGEMENT = "raw_case_management"
 ACCOUNTING = "raw_accounting"
@@ -368,16 +368,12 @@ _NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
 _PLAIN_REGEX = re.compile(r"[\^$\[\]{}\w,\-]*")
 
 
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 def _sql_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(float(value)) if isinstance(value, float) else str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return sql_text(str(value))
 
 
 def _is_number(value: Any) -> bool:
@@ -394,7 +390,7 @@ class _Columns:
 
     def ref(self, column: str) -> str:
         """The column in SQL: its quoted name, or the expression it is computed by."""
-        return f"({self.derived[column]})" if column in self.derived else _q(column)
+        return f"({self.derived[column]})" if column in self.derived else sql_name(column)
 
     def kind(self, column: str) -> str:
         return self.types[column].split("(")[0]

@@ -13,3 +13,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, *tables: str) -> b
         [schema, list(tables)],
     ).fetchall()[0][0]
     return bool(found == len(set(tables)))
+
+
+def sql_name(name: str) -> str:
+    """An identifier (a column, a table) quoted for DuckDB's SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_text(value: str) -> str:
+    """A text value as a DuckDB SQL literal."""
+    return "'" + value.replace("'", "''") + "'"

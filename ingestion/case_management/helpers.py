@@ -37,6 +37,7 @@ from ingestion.delivery import (
 from ingestion.pseudonymise import pseudonym_sql, use_key_in_sql
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
+from warehouse.db import sql_name, sql_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
@@ -192,12 +193,8 @@ def source_relation(
     )
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_q = sql_name
+_lit = sql_text
 
 
 def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Profile) -> str:

@@ -26,7 +26,7 @@ from ingestion.pseudonymise import (
 )
 from ingestion.standard import standard
 from warehouse import datasets
-from warehouse.db import table_exists
+from warehouse.db import sql_text, table_exists
 
 log = logging.getLogger(__name__)
 DATASET = datasets.CASE_MANAGEMENT
@@ -61,7 +61,7 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None,
                      f"and not regexp_full_match({column}, '{PSEUDONYM_SQL_REGEX}')")
             if (entity, LOAD_ID) in present and entity in checked:
                 # load ids are fixed-width timestamps: they compare as text (as dbt's models do)
-                clear += f" and ({LOAD_ID} > {_literal(checked[entity])} or {LOAD_ID} is null)"
+                clear += f" and ({LOAD_ID} > {sql_text(checked[entity])} or {LOAD_ID} is null)"
             rows = _rekey(con, entity, column, clear,
                           with_organisation=(entity, "organisation_code") in present, key=key)
             if rows:
@@ -75,10 +75,6 @@ def pseudonymise_stored_identifiers(db: Path, key: bytes | None = None,
             log.warning("Pseudonymised source numbers stored in clear by an earlier version: %s",
                         ", ".join(f"{k} ({n})" for k, n in sorted(changed.items())))
     return changed
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _checked_through(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
