@@ -89,13 +89,17 @@ def _checked_through(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def _record_checked(con: duckdb.DuckDBPyConnection, tables: list[str], with_loads: set[str],
                     loading: str | None) -> None:
     """Every row of ``tables`` is checked now, and those of the load ``loading`` are this
-    version's: remember the newest load among them (``with_loads``: the tables that exist)."""
+    version's: remember the newest load among them (``with_loads``: the tables that exist).
+    The newest load comes from dlt's record of the dataset's loads, a few rows, not from the
+    tables: rows of a load dlt did not complete (killed before it recorded the load) may be
+    newer, and are checked again in a later run."""
     con.execute("create schema if not exists datenwerk_meta")
     con.execute(f"create table if not exists {CHECKED_TABLE} "
                 "(dataset varchar, table_name varchar, checked_through varchar)")
+    recorded = con.execute(f"select max(load_id) from {DATASET}._dlt_loads").fetchall()[0][0] \
+        if table_exists(con, DATASET, "_dlt_loads") else None
     for table in tables:
-        stored = con.execute(f'select max({LOAD_ID}) from {DATASET}."{table}"'
-                             ).fetchall()[0][0] if table in with_loads else None
+        stored = recorded if table in with_loads else None
         newest = max((x for x in (stored, loading) if x is not None), default=None)
         if newest is None:
             continue  # no rows yet, and none coming
