@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -188,9 +190,11 @@ class Batch:
     incomplete_loads: list[str]
     rows: int
     every_row: bool = False  # the whole table (a mart), not the rows of some loads
+    # the table's columns -> DuckDB type, in the table's order
+    types: dict[str, str] = field(default_factory=dict)
 
     def _where(self, narrowed: str | None = None) -> tuple[str, dict[str, Any]]:
-        where = f'from "{self.dataset}"."{self.table}" where '
+        where = f"from {sql_name(self.dataset)}.{sql_name(self.table)} where "
         where += "true" if self.every_row else "list_contains($loads::varchar[], _dlt_load_id)"
         params = {} if self.every_row else {"loads": self.completed_loads}
         return where + (f" and ({narrowed})" if narrowed else ""), params
@@ -205,11 +209,7 @@ class Batch:
         where, params = self._where()
         derived = derived or {}
         with _read_only() as con:
-            types = dict(con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ?", [self.dataset, self.table]
-            ).fetchall())
-            types.update({name: kind for name, (_, kind) in derived.items()})
+            types = {**self.types, **{name: kind for name, (_, kind) in derived.items()}}
             columns = _Columns(types, where, {name: sql for name, (sql, _) in derived.items()})
             flags: list[str] = []
             keyed: dict[tuple[str, ...], str] = {}
@@ -225,14 +225,18 @@ class Batch:
                 else:
                     flags.append(flag)
             keys = list(missing)
-            counts = con.execute(
-                f"select count(*){''.join(f', count(*) filter (where {missing[k]})' for k in keys)}"
-                f" {where}", params).fetchall()[0]
-        sample = f"rowid in (select rowid {where} order by rowid limit {SAMPLE_ROWS})"
+            # The sample is the batch's first rows: those up to the row id of its last, found
+            # once here rather than in every query that selects the rows GX sees.
+            last = f"(select max(rowid) from (select rowid {where} order by rowid " \
+                   f"limit {SAMPLE_ROWS}))"
+            filtered = "".join(f", count(*) filter (where {missing[k]})" for k in keys)
+            counts = con.execute(f"select count(*), {last}{filtered} {where}",
+                                 params).fetchall()[0]
+        sample = "false" if counts[1] is None else f"rowid <= {int(counts[1])}"
         return Narrowing(
             rows=" or ".join([sample, *flags]),
             keyed={cols: f"{sample} or {flag}" for cols, flag in keyed.items()},
-            whole=Whole(int(counts[0]), dict(zip(keys, map(int, counts[1:]), strict=True))),
+            whole=Whole(int(counts[0]), dict(zip(keys, map(int, counts[2:]), strict=True))),
         )
 
     def chunks(self, rows: int = CHUNK_ROWS, narrowed: str | None = None
@@ -258,14 +262,23 @@ class Batch:
         their values: rows with equal values are in the same part, each part in table order and
         indexed by row id."""
         where, params = self._where(narrowed)
-        cols = ", ".join(f'"{c}"' for c in columns)
+        cols = ", ".join(sql_name(c) for c in columns)
         with _read_only() as con:
-            total = con.execute(f"select count(*) {where}", params).fetchall()[0][0] \
-                if narrowed else self.rows
+            if narrowed:
+                # The narrowed rows (their condition holds a grouping of the whole batch), found
+                # once: a temporary table on this read-only connection, in DuckDB's memory or
+                # its spill files.
+                con.execute(f"create temp table {_PARTS} as select rowid as {_ROW}, {cols} "
+                            f"{where}", params)
+                where, params = f"from {_PARTS} where true", {}
+                total = con.execute(f"select count(*) from {_PARTS}").fetchall()[0][0]
+            else:
+                total = self.rows
             parts = max(1, -(-total // rows))
             hashed = f"hash({cols}) % {parts} = $part" if parts > 1 else "$part::int = 0"
+            row = _ROW if narrowed else f"rowid as {_ROW}"
             for part in range(parts):
-                frame = con.execute(f"select rowid as {_ROW}, {cols} {where} and {hashed} "
+                frame = con.execute(f"select {row}, {cols} {where} and {hashed} "
                                     f"order by {_ROW}", {**params, "part": part}).df()
                 frame = frame.set_index(_ROW)
                 frame.index.name = None
@@ -273,12 +286,40 @@ class Batch:
 
 
 _ROW = "_datenwerk_row"
+_PARTS = "_datenwerk_key_parts"
+_SHARED: ContextVar[duckdb.DuckDBPyConnection | None] = ContextVar("batches_shared",
+                                                                   default=None)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Every read of the build database in this block (and in the generators it consumes) goes
+    through one read-only connection, a cursor each: the file is opened once per validation."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    con = duckdb.connect(str(paths.build_db()), read_only=True)
+    token = _SHARED.set(con)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        con.close()
 
 
 def _read_only() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(paths.build_db()), read_only=True)
+    shared = _SHARED.get()
+    con = shared.cursor() if shared is not None else duckdb.connect(str(paths.build_db()),
+                                                                    read_only=True)
     con.execute("set enable_progress_bar = false")  # not into the check's captured output
     return con
+
+
+def _types(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    return dict(con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table]).fetchall())
 
 
 def whole_table(schema: str, table: str) -> Batch | None:
@@ -290,8 +331,10 @@ def whole_table(schema: str, table: str) -> Batch | None:
             "and table_name = ? and table_type = 'BASE TABLE'", [schema, table]).fetchall()[0][0]
         if not found:
             return None
-        rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
-    return Batch(schema, table, [], [], int(rows), every_row=True)
+        rows = con.execute(f"select count(*) from {sql_name(schema)}.{sql_name(table)}"
+                           ).fetchall()[0][0]
+        types = _types(con, schema, table)
+    return Batch(schema, table, [], [], int(rows), every_row=True, types=types)
 
 
 def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
@@ -299,15 +342,17 @@ def read_batch(dataset: str, table: str, load_ids: Sequence[str]) -> Batch:
     with _read_only() as con:
         exists = table_exists(con, dataset, table)
         completed = [r[0] for r in con.execute(
-            f'select load_id from "{dataset}"._dlt_loads '
+            f"select load_id from {sql_name(dataset)}._dlt_loads "
             "where status = 0 and list_contains(?::varchar[], load_id) order by load_id",
             [list(load_ids)],
         ).fetchall()] if exists else []
         rows = con.execute(
-            f'select count(*) from "{dataset}"."{table}" '
+            f"select count(*) from {sql_name(dataset)}.{sql_name(table)} "
             "where list_contains(?::varchar[], _dlt_load_id)", [completed]
         ).fetchall()[0][0] if completed else 0
-    return Batch(dataset, table, completed, sorted(set(load_ids) - set(completed)), rows)
+        types = _types(con, dataset, table)
+    return Batch(dataset, table, completed, sorted(set(load_ids) - set(completed)), rows,
+                 types=types)
 
 
 def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
@@ -316,6 +361,13 @@ def validate_batch(dataset: str, table: str, load_ids: Sequence[str], *,
     """Validate the completed rows of ``load_ids`` in one batch table, a chunk at a time; GX
     sees only the rows SQL cannot vouch for (:meth:`Batch.narrowing`) unless ``narrow`` is
     False."""
+    with reading():
+        return _validate_batch(dataset, table, load_ids, run_name, chunk_rows, key_part_rows,
+                               narrow)
+
+
+def _validate_batch(dataset: str, table: str, load_ids: Sequence[str], run_name: str,
+                    chunk_rows: int, key_part_rows: int, narrow: bool) -> CheckResult:
     name = batch_tables()[(dataset, table)]
     batch = read_batch(dataset, table, load_ids)
     notes = [f"loads {', '.join(batch.completed_loads) or '(none)'}"]

@@ -278,9 +278,7 @@ def run_suite_narrowed(
     every row any expectation could find unexpected (:meth:`quality.batches.Batch.narrowing`):
     each result counts the whole's rows and missing values, and is otherwise GX's own."""
     ctx, suite, validation, seen, shown = _in_parts(suite, chunks, key_parts, asset_name,
-                                                    codes, None)
-    validation.results = [whole.widened(r) for r in validation.results]
-    _restate(validation)
+                                                    codes, None, whole.widened)
     told = [*(notes or []), f"GX validated {seen:,} of {whole.rows:,} rows one by one: the first "
             "and those SQL flagged for an expectation; the others are counted"]
     return _keep(ctx, suite, validation, whole.rows, asset_name, run_name, shown, told)
@@ -288,10 +286,12 @@ def run_suite_narrowed(
 
 def _in_parts(suite: Any, chunks: Iterable[pd.DataFrame],
               key_parts: Callable[[list[str]], Iterable[pd.DataFrame]], asset_name: str,
-              codes: Iterable[str], showable: set[str] | None
+              codes: Iterable[str], showable: set[str] | None,
+              widen: Callable[[Any], Any] | None = None
               ) -> tuple[Any, Any, Any, int, set[str]]:
     """The stored suite's combined validation of the parts (see :func:`run_suite_in_parts`),
-    with the context, the rows validated and the columns whose values may be shown."""
+    each combined result passed through ``widen`` if given, with the context, the rows
+    validated and the columns whose values may be shown."""
     ctx = context()
     suite = _stored(ctx, suite)
     keyed = _keyed_columns(suite)
@@ -317,6 +317,8 @@ def _in_parts(suite: Any, chunks: Iterable[pd.DataFrame],
     finally:
         _forget_batches(ctx)
     template.results = [_combined(p) for p in parts]
+    if widen is not None:
+        template.results = [widen(r) for r in template.results]
     _restate(template)
     return ctx, suite, template, rows, shown
 

@@ -205,23 +205,20 @@ def validate_stored(mart: str, *, run_name: str = "manual",
     from quality import batches
 
     spec = spec or mart_spec(mart)
-    batch = batches.whole_table("marts", mart)
-    if batch is None or not batches.worth_narrowing(batch.rows):
-        return validate(mart, read_mart(mart), run_name=run_name, spec=spec)
-    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-        columns = [r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' "
-            "and table_name = ? order by ordinal_position", [mart]).fetchall()]
-    suite, notes = build_suite(mart, columns, spec)
-    narrowing = batch.narrowing(suite.expectations)
-    if narrowing is None:
-        return validate(mart, read_mart(mart), run_name=run_name, spec=spec)
-    keyed = narrowing.keyed
-    return run_suite_narrowed(
-        suite, batch.chunks(batches.CHUNK_ROWS, narrowing.rows),
-        lambda cols: batch.key_parts(cols, batches.KEY_PART_ROWS, keyed[tuple(cols)]),
-        narrowing.whole, asset_name=mart, run_name=run_name,
-        codes=[*spec.accepted_values, *spec.rules.in_set], notes=notes)
+    with batches.reading():
+        batch = batches.whole_table("marts", mart)
+        if batch is None or not batches.worth_narrowing(batch.rows):
+            return validate(mart, read_mart(mart), run_name=run_name, spec=spec)
+        suite, notes = build_suite(mart, list(batch.types), spec)
+        narrowing = batch.narrowing(suite.expectations)
+        if narrowing is None:
+            return validate(mart, read_mart(mart), run_name=run_name, spec=spec)
+        keyed = narrowing.keyed
+        return run_suite_narrowed(
+            suite, batch.chunks(batches.CHUNK_ROWS, narrowing.rows),
+            lambda cols: batch.key_parts(cols, batches.KEY_PART_ROWS, keyed[tuple(cols)]),
+            narrowing.whole, asset_name=mart, run_name=run_name,
+            codes=[*spec.accepted_values, *spec.rules.in_set], notes=notes)
 
 
 def published_row_count(mart: str) -> int | None:

@@ -293,7 +293,18 @@ def test_a_mart_validated_as_stored_equals_gx_on_the_whole_frame(
     assert table is not None and table.narrowing(suite.expectations) is not None
     every = suites.validate("mart_probe", suites.read_mart("mart_probe"), run_name="every",
                             spec=spec)
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counted(database: str = ":memory:", *args: object, **kwargs: object) -> object:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counted)
     stored_mart = suites.validate_stored("mart_probe", run_name="narrowed", spec=spec)
+    monkeypatch.setattr(duckdb, "connect", connect)
+    # the table, its columns, the narrowing, the chunks and the key parts: one open of the file
+    assert opened.count(str(batches.paths.build_db())) == 1
     assert not every.success and every.rows == 40
     failed = {",".join(f["columns"]) for f in every.failed}
     assert {"organisation_code,program_code", "program_code", "year", "share_improved",
