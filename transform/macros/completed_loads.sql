@@ -8,16 +8,22 @@
     stays visible while its rows are held.
 -#}
 {% macro completed_loads(source_name, table_name, include_held=false) -%}
-    {%- set relation = source(source_name, table_name) -%}
     select *
-    from {{ relation }}
-    where _dlt_load_id in (
+    from {{ source(source_name, table_name) }}
+    where {{ completed_load(source_name, table_name, '_dlt_load_id', include_held) }}
+{%- endmacro %}
+
+{#- The condition of completed_loads on its own, for a load id column (`column`, may be
+    qualified): a query that joins the raw rows with few others first can filter the few. -#}
+{% macro completed_load(source_name, table_name, column, include_held=false) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {{ column }} in (
         select load_id
         from {{ relation.incorporate(path={'identifier': '_dlt_loads'}) }}
         where status = 0
     )
     {%- if not include_held %}
-    and _dlt_load_id not in ({{ held_load_ids() }})
+    and {{ column }} not in ({{ held_load_ids() }})
     {%- endif %}
 {%- endmacro %}
 
