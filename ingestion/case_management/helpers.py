@@ -569,6 +569,20 @@ def _line_sql(con: duckdb.DuckDBPyConnection, reject_rows: list[tuple[int, str |
     return "c.rn + coalesce(s.shift_max, 0) + 1"
 
 
+def _missing_columns(missing: list[str], entity: str, profile: str, names: list[str],
+                     known: set[str]) -> str:
+    """Why a file lacks required columns. Of the header it names only the columns the profile
+    knows: in a file without a header line the first row stands there, a client's name, birth
+    date and address among it, and this reason is logged, shown and published."""
+    found = [n for n in names if n in known]
+    others = len([n for n in names if n and n not in known])
+    shown = f"the header's known columns: {', '.join(found)}" if found else \
+        "the header holds none of the profile's columns (is the header line missing?)"
+    hidden = f"; {others} other column(s) not shown" if others else ""
+    return (f"required column(s) {', '.join(missing)} missing for {entity} "
+            f"(profile {profile}); {shown}{hidden}")
+
+
 def known_columns(profile: Profile, mapping: EntityMapping) -> set[str]:
     """The columns a file of this mapping may have: read by one of its entities, the department
     column, or known personal columns (never read)."""
@@ -623,13 +637,9 @@ def write_export(
         for col in cols
         if spec.fields[fld].required and col not in names
     ]
-    if missing:
-        raise FileRejected(
-            path,
-            f"required column(s) {', '.join(missing)} missing for {spec.name} "
-            f"(profile {profile.name}); the header has: {', '.join(names)}",
-        )
     known = known_columns(profile, mapping)
+    if missing:
+        raise FileRejected(path, _missing_columns(missing, spec.name, profile.name, names, known))
     outcome.unexpected_columns = [n for n in names if n and n not in known]
     present = {
         fld: sql

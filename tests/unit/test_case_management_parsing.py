@@ -249,3 +249,19 @@ def test_one_identifier_one_pseudonym_across_files_and_entities(tmp_path: Path) 
         assert table["case_id"].to_pylist() == ids("F-7", "F-8", "F-7", "F-8")
         assert table["staff_id"].to_pylist() == ids("MA-1", "MA-2", "MA-1", "MA-2")
     assert contact_tables[1]["contact_id"].to_pylist() == ids("C-10", "C-11", "C-12", "C-13")
+
+
+def test_a_file_without_header_line_is_rejected_without_quoting_its_first_row(
+        tmp_path: Path) -> None:
+    """A clients export saved without its header line: the first row stands where the column
+    names belong. The reason (logged, shown to the steward, published in mart_deliveries) names
+    the missing column and the profile's columns it found, never the cells of that row."""
+    rows = (FIXTURES / "klienten_personal_columns.csv").read_bytes().split(b"\r\n", 1)[1]
+    path = tmp_path / "klienten.csv"
+    path.write_bytes(rows * 3)
+    with pytest.raises(FileRejected) as rejected:
+        _parse_file(path)
+    reason = rejected.value.reason
+    assert "'Klient-Nr' (for client_id)" in reason and "not shown" in reason
+    first = rows.decode("cp1252").split("\r\n")[0].split(";")
+    assert [cell for cell in first if cell in reason] == []  # "Jürgen", "03.04.1971", ...
