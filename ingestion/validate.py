@@ -355,6 +355,138 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^not a kind of file Datenwerk loads: .*$",
      ("keine Datei, die Datenwerk lädt: kein DATEV-Kopf, und die Kopfzeile hat weder die Spalten "
      "einer Referenztabelle noch die eines Exportprofils")),
+    # DATEV header and structure (ingestion/accounting/datev.py).
+    (r"^the period (?P<a>\S+)-(?P<b>\S+) \(header fields 15/16\) does not lie within the fiscal "
+     r"year starting (?P<s>\S+) \(field 13\).*$",
+     (r"der Zeitraum {a}-{b} (Kopffelder 15/16) liegt nicht im Wirtschaftsjahr ab {s} "
+     r"(Feld 13): das Belegdatum TTMM hat kein Jahr, deshalb muss ein Stapel in einem "
+     r"Wirtschaftsjahr bleiben")),
+    (r"^header field (?P<f>\d+) \((?P<n>[^)]*)\) is not a date YYYYMMDD: '(?P<v>.*)'$",
+     r"Kopffeld {f} ({n}) ist kein Datum JJJJMMTT: '{v}'"),
+    (r"^header field (?P<f>\d+) \((?P<n>[^)]*)\) must be a number, found '(?P<v>.*)'$",
+     r"Kopffeld {f} ({n}) muss eine Zahl sein, gefunden '{v}'"),
+    (r"^header field 14 \(Sachkontennummernlänge\) must be 4 to 8, found '(?P<v>.*)'$",
+     r"Kopffeld 14 (Sachkontennummernlänge) muss 4 bis 8 sein, gefunden '{v}'"),
+    (r"^header fields 2, 3 and 5 \(version, data category, format version\) must be numbers, "
+     r"found (?P<v>.*)$",
+     (r"Kopffelder 2, 3 und 5 (Version, Datenkategorie, Formatversion) müssen Zahlen sein, "
+     r"gefunden {v}")),
+    (r"^header currency \(field 22\) is '(?P<c>.*)'; only EUR books are supported$",
+     r"Währung im Kopf (Feld 22) ist '{c}'; unterstützt werden nur Bücher in EUR"),
+    (r"^the DATEV header \(line 1\) has (?P<n>\d+) fields; at least 16 .*$",
+     (r"der DATEV-Kopf (Zeile 1) hat {n} Felder; nötig sind mindestens 16 (bis 'Datum bis'), "
+     r"üblich sind 31")),
+    (r"^line 2 \(the column headings\) is missing$", "Zeile 2 (die Spaltenüberschriften) fehlt"),
+    (r"^line 2 \(column headings\) needs 'Konto' and 'Kontenbeschriftung', found (?P<h>.*)$",
+     (r"Zeile 2 (Spaltenüberschriften) braucht 'Konto' und 'Kontenbeschriftung', "
+     r"gefunden: {h}")),
+    (r"^column '(?P<c>.*)' is not valid (?P<e>\S+) although the file starts as (?P<s>\S+); .*$",
+     (r"Spalte '{c}' ist kein gültiges {e}, obwohl die Datei als {s} beginnt; bitte die ganze "
+     r"Datei in einem Zeichensatz exportieren (Windows-1252 ist der DATEV-Standard)")),
+    (r"^','-delimited file with (?P<n>\d+) line\(s\) whose field count differs from the headings "
+     r"\(first: booking (?P<b>\d+), (?P<c>\d+) of (?P<e>\d+) fields\).*$",
+     (r"mit ',' getrennte Datei mit {n} Zeile(n), deren Feldzahl von den Überschriften "
+     r"abweicht (erste: Buchung {b}, {c} von {e} Feldern): Beträge mit Dezimalkomma müssen in "
+     r"einer mit ',' getrennten Datei in Anführungszeichen stehen; bitte mit ';' exportieren "
+     r"(DATEV-Standard)")),
+    (r"^the booking lines cannot be parsed: (?P<inner>.*)$",
+     r"die Buchungszeilen können nicht gelesen werden: {inner}"),
+    # pyarrow's CSV reader (quoted inside the reasons above, or a reference table's own reason).
+    (r"^Could not skip initial (?P<n>\d+) rows from CSV file, either file is too short.*$",
+     (r"nach den ersten {n} Zeilen folgt nichts: die Datei ist zu kurz (keine Buchungszeile, "
+     r"kein Zeilenende)")),
+    (r"^CSV parse error: Expected (?P<a>\d+) columns, got (?P<b>\d+).*$",
+     r"CSV-Lesefehler: {a} Spalten erwartet, {b} gefunden"),
+    (r"^CSV conversion error to (?P<t>\S+): invalid value '(?P<v>.*)'$",
+     r"CSV-Umwandlungsfehler nach {t}: ungültiger Wert '{v}'"),
+    (r"^Empty CSV file$", "leere CSV-Datei"),
+    # Case-management exports (ingestion/case_management/).
+    (r"^the file lies (?:outside|deeper than) a department folder \((?P<p>.*)\); .*$",
+     ("die Datei liegt nicht in einem Abteilungsordner ({p}); Exporte gehören in "
+     "<organisation>/<department>/ des Posteingangs der Fallverwaltung, wo die Ordner sagen, "
+     "wessen Daten es sind. Bitte dorthin verschieben (Unterordner wie ein Archiv werden nicht "
+     "gelesen).")),
+    (r"^unknown profile '(?P<p>.*)'; known: (?P<k>.*)$",
+     r"unbekanntes Exportprofil '{p}'; bekannt: {k}"),
+    (r"^neither the file name nor the header matches an export profile \(checked: (?P<k>.*)\);.*$",
+     (r"weder Dateiname noch Kopfzeile passen zu einem Exportprofil (geprüft: {k}); Profil mit "
+     r"--profile nennen oder eines für diesen Export anlegen")),
+    (r"^the header fits several export profiles \((?P<a>[^,]*), (?P<b>[^)]*)\):.*$",
+     (r"die Kopfzeile passt zu mehreren Exportprofilen ({a}, {b}): eines mit --profile nennen "
+     r"oder der Datei einen Namen geben, den ihr Profil erwartet")),
+    (r"^the header cannot be decoded as (?P<e>\S+): (?P<r>.*)$",
+     r"die Kopfzeile lässt sich nicht als {e} lesen: {r}"),
+    (r"^the header has no '(?P<d>.*)'-separated columns$",
+     r"die Kopfzeile hat keine durch '{d}' getrennten Spalten"),
+    (r"^not a readable \.xlsx workbook: (?P<r>.*)$", r"keine lesbare .xlsx-Arbeitsmappe: {r}"),
+    (r"^the workbook's first sheet is empty$", "das erste Blatt der Arbeitsmappe ist leer"),
+    (r"^cannot be decoded as (?P<e>\S+) at byte (?P<b>\d+): (?P<r>.*)$",
+     r"lässt sich ab Byte {b} nicht als {e} lesen: {r}"),
+    (r"^cannot be read as a '(?P<d>.*)'-delimited file: (?P<r>.*)$",
+     r"lässt sich nicht als durch '{d}' getrennte Datei lesen: {r}"),
+    (r"^line (?P<n>\d+) is longer than (?P<b>[\d,]+) bytes \(and (?P<m>\d+) more lines\); .*$",
+     (r"Zeile {n} ist länger als {b} Bytes (und {m} weitere Zeilen); ein defekter Export, die "
+     r"ganze Datei ist abgewiesen")),
+    (r"^line (?P<n>\d+) is longer than (?P<b>[\d,]+) bytes; .*$",
+     r"Zeile {n} ist länger als {b} Bytes; ein defekter Export, die ganze Datei ist abgewiesen"),
+    (r"^required column\(s\) (?P<c>.*) missing for (?P<e>\S+) \(profile (?P<p>[^)]*)\); the "
+     r"header has: (?P<h>.*)$",
+     r"Pflichtspalte(n) {c} fehlen für {e} (Exportprofil {p}); die Kopfzeile hat: {h}"),
+    (r"^contains bytes that are not valid (?P<e>\S+)$",
+     r"enthält Bytes, die kein gültiges {e} sind"),
+    (r"^date in the future \(after (?P<d>\S+)\): implausible$",
+     r"Datum in der Zukunft (nach dem {d}): unplausibel"),
+    (r"^not in the reference programs of department (?P<d>\S+) \(known: (?P<k>.*)\)$",
+     r"nicht unter den Programmen der Abteilung {d} in den Referenzdaten (bekannt: {k})"),
+    (r"^not in the reference programs of (?P<o>\S+) \(programs\.csv was never delivered\) "
+     r"\(known: (?P<k>.*)\)$",
+     (r"nicht unter den Programmen von {o} in den Referenzdaten (programs.csv wurde nie "
+     r"geliefert) (bekannt: {k})")),
+    (r"^not in the reference programs of (?P<o>\S+) \(known: (?P<k>.*)\)$",
+     r"nicht unter den Programmen von {o} in den Referenzdaten (bekannt: {k})"),
+    (r"^not in the reference data \(known: (?P<k>.*)\)$",
+     r"nicht in den Referenzdaten (bekannt: {k})"),
+    (r"^no reference data for organisation '(?P<o>.*)': departments\.csv has never been "
+     r"delivered.*$",
+     (r"keine Referenzdaten für die Organisation '{o}': departments.csv wurde nie geliefert "
+     r"(erwartet im Posteingang der Referenzdaten als {o}/departments.csv), deshalb lassen sich "
+     r"ihre Falldaten keiner Abteilung zuordnen")),
+    (r"^department '(?P<d>.*)' \(the folder this file arrived in\) is not in the reference "
+     r"departments of (?P<o>\S+) \(known: (?P<k>.*)\);.*$",
+     (r"die Abteilung '{d}' (der Ordner, in dem die Datei ankam) steht nicht in den "
+     r"Referenzabteilungen von {o} (bekannt: {k}); bitte in departments.csv ergänzen oder die "
+     r"Datei in den Ordner der richtigen Abteilung verschieben")),
+    (r"^too few fields in this row$", "zu wenige Felder in dieser Zeile"),
+    (r"^too many fields in this row$", "zu viele Felder in dieser Zeile"),
+    (r"^a quote character inside an unquoted value$",
+     "ein Anführungszeichen in einem Wert ohne Anführungszeichen"),
+    (r"^the row is longer than allowed$", "die Zeile ist länger als erlaubt"),
+    (r"^characters that are not valid in the file's encoding$",
+     "Zeichen, die im Zeichensatz der Datei ungültig sind"),
+    (r"^the row cannot be read \(unbalanced quotes\)$",
+     "die Zeile lässt sich nicht lesen (unpaarige Anführungszeichen)"),
+    (r"^a value cannot be read$", "ein Wert lässt sich nicht lesen"),
+    # Reference tables (ingestion/reference/).
+    (r"^unknown reference table; expected one of (?P<t>.*)$",
+     r"unbekannte Referenztabelle; erwartet eine von {t}"),
+    (r"^chart '(?P<c>.*)' is not a DATEV chart such as SKR03, SKR04, SKR42 or SKR49$",
+     r"Kontenrahmen '{c}' ist kein DATEV-Kontenrahmen wie SKR03, SKR04, SKR42 oder SKR49"),
+    (r"^account_from '(?P<a>.*)' and account_to '(?P<b>.*)' must be digit strings .*$",
+     (r"account_from '{a}' und account_to '{b}' müssen Ziffernfolgen gleicher Länge sein, "
+     r"mit von <= bis")),
+    (r"^category_type '(?P<k>.*)' is not one of (?P<c>.*)$",
+     r"category_type '{k}' ist keiner von {c}"),
+    (r"^category '(?P<c>.*)' is not a (?P<k>\S+) category \((?P<a>.*)\)$",
+     r"category '{c}' ist keine Kategorie der Art {k} ({a})"),
+    (r"^kost_field '(?P<k>.*)' is not KOST1 or KOST2$",
+     r"kost_field '{k}' ist nicht KOST1 oder KOST2"),
+    (r"^kost_field must be the same for all cost centres of an organisation; found (?P<f>.*): .*$",
+     (r"kost_field muss für alle Kostenstellen einer Organisation gleich sein; gefunden {f}: "
+     r"ein DATEV-Feld trägt die Kostenstelle der Abteilung bzw. des Programms")),
+    (r"^(?P<w>\w+) (?P<c>'.*'|\".*\") is not a valid code: .*$",
+     (r"{w} {c} ist kein gültiger Code: nur Buchstaben, Ziffern, '_', '-' und '.', beginnend "
+     r"mit Buchstabe oder Ziffer, höchstens 64 Zeichen")),
+    (r"^line (?P<n>\d+): (?P<inner>.*)$", "Zeile {n}: {inner}"),
 ]]
 
 

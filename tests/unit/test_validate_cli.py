@@ -98,7 +98,7 @@ def test_account_labels_and_reference_tables_are_recognised(tmp_path: Path) -> N
     result = validate(str(table))
     assert result.returncode == 1
     assert "Referenztabelle" in result.stdout and "cost_centres" in result.stdout
-    assert "kost_field 'KOST3' is not KOST1 or KOST2" in result.stdout
+    assert "Zeile 2: kost_field 'KOST3' ist nicht KOST1 oder KOST2" in result.stdout
 
 
 def test_a_file_of_no_known_kind_is_rejected(tmp_path: Path) -> None:
