@@ -184,14 +184,19 @@ def quarantine_table(outcomes: Sequence[FileOutcome]) -> pa.Table:
 
 
 def reject_file(path: Path, reason: str) -> Path:
-    """Move a rejected file out of the inbox, with its reason beside it; return the new path."""
+    """Move a rejected file out of the inbox, with its reason beside it (in German, for the
+    steward: :func:`ingestion.validate.translate`); return the new path."""
+    from ingestion.validate import translate  # validate builds on this module
+
     target = paths.rejected_dir() / relative_to_inbox(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), target)
     target.with_name(target.name + ".reason.txt").write_text(
-        f"{relative_to_inbox(path)} was rejected on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n"
-        f"Reason: {reason}\n"
-        "Fix the export (or its profile) and deliver it again into the inbox.\n",
+        f"{relative_to_inbox(path)} wurde am {datetime.now(UTC):%d.%m.%Y um %H:%M} UTC "
+        "abgewiesen; nichts daraus wurde geladen.\n"
+        f"Grund: {translate(reason, 'de')}\n"
+        "Bitte korrigieren Sie den Export (oder sein Exportprofil) und legen Sie die Datei "
+        "erneut in den Posteingang.\n",
         encoding="utf-8",
     )
     return target

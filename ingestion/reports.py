@@ -1,5 +1,5 @@
 """Plain-language quality reports on delivered files, for data stewards and for
-`datenwerk validate`.
+`datenwerk validate`: in German, every reason translated by :func:`ingestion.validate.translate`.
 
 A report names each rejected row by its row number, field and reason, and quotes the offending
 value only where it is not personal data (codes, event dates, numbers). Reports are written into
@@ -15,30 +15,51 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestion.delivery import FileOutcome, quarantine_table, relative_to_inbox
+from ingestion.validate import translate
 from warehouse import paths
+
+# The field of a row the reader could not split into fields (ingestion.case_management.helpers).
+WHOLE_ROW = "(row)"
+
+
+def steward_field(name: str) -> str:
+    """A quarantine row's field as the steward reads it: the whole row is "(ganze Zeile)"."""
+    return "(ganze Zeile)" if name == WHOLE_ROW else name
+
+
+def _german_count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
 
 
 def write_report(outcome: FileOutcome) -> Path:
-    """Write the steward's report (HTML, with the same rows as CSV beside it); return its path."""
+    """Write the steward's report (HTML, with the same rows as CSV beside it); return its path.
+
+    German, as everything a steward reads; reasons through :func:`ingestion.validate.translate`.
+    """
     rel = relative_to_inbox(outcome.path)
     target = paths.reports_dir() / f"{rel}.{outcome.sha256[:12]}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(quarantine_table([outcome]).to_pylist(), key=lambda r: r["source_line"])
+    for r in rows:
+        r["field"], r["reason"] = steward_field(r["field"]), translate(r["reason"], "de")
     with io.StringIO() as buf:
         writer = csv.writer(buf, delimiter=";")
-        writer.writerow(["Zeile/row", "Feld/field", "Grund/reason", "Wert/value"])
+        writer.writerow(["Zeile", "Feld", "Grund", "Wert"])
         for r in rows:
             writer.writerow([r["source_line"], r["field"], r["reason"], r["offending_value"] or ""])
         target.with_suffix(".csv").write_text(buf.getvalue(), encoding="utf-8-sig")
     if outcome.rejected_reason:
-        reason = html.escape(outcome.rejected_reason)
-        verdict = f"<p class=bad>The whole file was rejected: {reason}</p>"
+        reason = html.escape(translate(outcome.rejected_reason, "de"))
+        verdict = (f"<p class=bad>Die Datei wurde als Ganzes abgewiesen; nichts daraus wurde "
+                   f"geladen. Grund: {reason}</p>")
     elif rows:
-        verdict = (f"<p>{outcome.rows_loaded} of {outcome.rows_read} rows were loaded; "
-                   f"{len(rows)} rows were set aside. Please correct them in the source system; "
-                   "they load with the next delivery.</p>")
+        verdict = (f"<p>{_german_count(outcome.rows_loaded)} von "
+                   f"{_german_count(outcome.rows_read)} Zeilen wurden geladen; "
+                   f"{_german_count(len(rows))} Zeilen wurden zurückgestellt. Bitte "
+                   "korrigieren Sie sie in der Fachsoftware; sie werden mit der nächsten "
+                   "Lieferung geladen.</p>")
     else:
-        verdict = f"<p class=ok>All {outcome.rows_read} rows were loaded.</p>"
+        verdict = f"<p class=ok>Alle {_german_count(outcome.rows_read)} Zeilen wurden geladen.</p>"
     table = "".join(
         f"<tr><td>{r['source_line']}</td><td>{html.escape(r['field'])}</td>"
         f"<td>{html.escape(r['reason'])}</td>"
@@ -46,26 +67,29 @@ def write_report(outcome: FileOutcome) -> Path:
         for r in rows
     )
     unexpected = (
-        "<p>Columns that the export profile does not know were not read and not stored: "
-        + html.escape(", ".join(outcome.unexpected_columns)) + ". If they are needed, the profile "
-        "must be extended; if they hold personal data, please remove them from the export.</p>"
+        "<p>Spalten, die das Exportprofil nicht kennt, wurden weder gelesen noch gespeichert: "
+        + html.escape(", ".join(outcome.unexpected_columns)) + ". Werden sie gebraucht, muss das "
+        "Profil erweitert werden; enthalten sie personenbezogene Daten, entfernen Sie sie bitte "
+        "aus dem Export.</p>"
         if outcome.unexpected_columns else ""
     )
     target.write_text(
-        "<!doctype html><meta charset=utf-8><title>Datenwerk: " + html.escape(rel) + "</title>"
+        "<!doctype html><html lang=de><meta charset=utf-8><title>Datenwerk: "
+        + html.escape(rel) + "</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;"
         "border-bottom:1px solid #ddd;text-align:left}.bad{color:#a00}.ok{color:#070}</style>"
-        f"<h1>Delivery report</h1><p><b>{html.escape(rel)}</b>"
-        f" · profile {html.escape(outcome.profile)}"
-        f" · {html.escape(outcome.entity)} · checked {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"
+        f"<h1>Lieferbericht</h1><p><b>{html.escape(rel)}</b>"
+        f" · Exportprofil {html.escape(outcome.profile)}"
+        f" · {html.escape(outcome.entity)} · geprüft am {datetime.now(UTC):%d.%m.%Y %H:%M} UTC</p>"
         f"{verdict}{unexpected}"
         + (
-            f"<table><tr><th>Row</th><th>Field</th><th>Reason</th><th>Value</th></tr>{table}</table>"
+            "<table><tr><th>Zeile</th><th>Feld</th><th>Grund</th><th>Wert</th></tr>"
+            f"{table}</table>"
             if rows
             else ""
         )
-        + "<p><small>Row numbers count as a spreadsheet shows them (the header is row 1). "
-        "Values of personal fields are never shown.</small></p>",
+        + "<p><small>Die Zeilennummern zählen wie eine Tabellenkalkulation (die Kopfzeile ist "
+        "Zeile 1). Werte personenbezogener Felder werden nie gezeigt.</small></p>",
         encoding="utf-8",
     )
     return target

@@ -85,7 +85,9 @@ def _file_column(profile: str, entity: str, field_name: str) -> str:
 
     known = profiles().get(profile)
     mapping = known.entities.get(entity) if known else None
-    return mapping.columns.get(field_name, field_name) if mapping else field_name
+    from ingestion.reports import steward_field
+
+    return steward_field(mapping.columns.get(field_name, field_name) if mapping else field_name)
 
 
 def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
@@ -131,9 +133,13 @@ def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
     return found
 
 
-def _first_line(text: str | None) -> str:
-    """A rejection reason without what a parser may quote from the file on later lines."""
+def _german_reason(text: str | None) -> str:
+    """A reason in German (:func:`ingestion.validate.translate`, as in the report and the reason
+    file), without what a parser may quote from the file on later lines."""
+    from ingestion.validate import translate  # pyarrow and dlt: only when a steward hears
+
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    line = translate(line, "de")
     return line if len(line) <= 240 else line[:240] + " …"
 
 
@@ -157,7 +163,7 @@ def steward_message(problem: Problem, steward_name: str | None) -> tuple[str, st
              "verarbeitet."), ""]
     if problem.rejected:
         lines += ["Die Datei wurde als Ganzes abgewiesen; nichts daraus wurde geladen.",
-                  f"Grund: {_first_line(problem.message)}", "",
+                  f"Grund: {_german_reason(problem.message)}", "",
                   "Was ist zu tun?",
                   ("Bitte prüfen Sie den Export (Format, Spalten, Zeichensatz) und legen Sie die "
                   "korrigierte Datei erneut in den Posteingang. Die abgewiesene Datei liegt mit "
@@ -172,7 +178,8 @@ def steward_message(problem: Problem, steward_name: str | None) -> tuple[str, st
         for r in problem.reasons:
             more = " …" if r.rows > len(r.lines) else ""
             rows = "Zeile" if r.rows == 1 else "Zeilen"
-            lines.append(f"  - Spalte „{r.column}“: {r.reason} – {_german_count(r.rows)} "
+            lines.append(f"  - Spalte „{r.column}“: {_german_reason(r.reason)} – "
+                         f"{_german_count(r.rows)} "
                          f"{rows}: {', '.join(map(str, r.lines))}{more}")
         lines += ["", "Was ist zu tun?",
                   ("Bitte korrigieren Sie diese Zeilen in der Fachsoftware. Die übrigen Zeilen "

@@ -160,9 +160,9 @@ def test_files_rejected_as_a_whole_say_why(installation: Installation) -> None:
     reasons = {p.name.removesuffix(".reason.txt"): p.read_text(encoding="utf-8")
                for p in rejected.glob("*.reason.txt")}
     assert set(reasons) == {"truncated.csv", "wrong_data_category_16.csv", "bad_lines.csv"}
-    assert "cut off during transfer" in reasons["truncated.csv"]
-    assert "category 16" in reasons["wrong_data_category_16.csv"]
-    assert "8 of 11 lines rejected" in reasons["bad_lines.csv"]
+    assert "bei der Übertragung abgeschnitten" in reasons["truncated.csv"]
+    assert "DATEV-Datenkategorie 16" in reasons["wrong_data_category_16.csv"]
+    assert "8 von 11 Zeilen aussortiert" in reasons["bad_lines.csv"]
     registry = installation.rows(
         "select source_file, outcome, rows_read, rows_loaded, rows_quarantined "
         "from staging.stg_accounting__file_registry order by source_file")

@@ -76,7 +76,8 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     rejected_sb = home / "protected" / "rejected" / "case_management" / "swm" / "SB"
     rejected = rejected_sb / "klienten_kaputt.csv"
     assert rejected.exists() and not (sb / "klienten_kaputt.csv").exists()
-    assert "binary" in rejected.with_name(rejected.name + ".reason.txt").read_text()
+    assert "Grund: Binärdaten" in rejected.with_name(rejected.name + ".reason.txt").read_text(
+        encoding="utf-8")
     assert stat.S_IMODE((home / "protected").stat().st_mode) == 0o700
     outcome = query(build, "select outcome, message from raw_case_management.file_registry "
                            "where source_file like '%klienten_kaputt%'")

@@ -48,7 +48,8 @@ def test_a_reference_file_with_a_path_as_department_code_is_rejected(
     assert repr(code) in outcome.rejected_reason
     assert tables["departments"] == []
     moved = home / "protected" / "rejected" / "reference" / "swm" / "departments.csv"
-    assert moved.exists() and "line 3" in moved.with_name(moved.name + ".reason.txt").read_text()
+    assert moved.exists() and "Grund: Zeile 3: department_code" in moved.with_name(
+        moved.name + ".reason.txt").read_text(encoding="utf-8")
 
 
 def test_valid_codes_still_load(tmp_path: Path) -> None:

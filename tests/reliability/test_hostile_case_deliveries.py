@@ -102,7 +102,8 @@ def test_a_line_over_the_size_limit_rejects_only_its_file(night) -> None:  # typ
     moved = rejected(home, "swm/SB/kontakte_lang.csv")
     inbox_sb = home / "inbox" / "case_management" / "swm" / "SB"
     assert moved.exists() and not (inbox_sb / "kontakte_lang.csv").exists()
-    assert "line 3" in moved.with_name(moved.name + ".reason.txt").read_text()
+    assert "Grund: Zeile 3 " in moved.with_name(moved.name + ".reason.txt").read_text(
+        encoding="utf-8")
     rejected_contacts = [stored_id(home, f"C-TEST-{n:03d}") for n in range(1, 4)]
     assert query(home / "warehouse" / "build.duckdb",
                  "select count(*) from raw_case_management.contacts "
@@ -119,7 +120,8 @@ def test_files_at_the_wrong_folder_depth_are_rejected_with_a_reason(night, relat
     assert "<organisation>/<department>/" in moved.with_name(moved.name + ".reason.txt").read_text()
     reports = list((home / "protected" / "reports" / "case_management").rglob(
         f"{Path(relative).name}.*.html"))
-    assert any("department folder" in r.read_text() for r in reports)
+    assert any("nicht in einem Abteilungsordner" in r.read_text(encoding="utf-8")
+               for r in reports)
     assert query(home / "published" / "marts.duckdb",
                  "select count(*) from mart_deliveries "
                  "where source_file = ? and outcome = 'rejected'",
