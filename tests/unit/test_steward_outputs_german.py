@@ -5,6 +5,7 @@ translation, :func:`ingestion.validate.translate`; the quarantine table keeps th
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -112,4 +113,87 @@ def test_a_row_the_reader_could_not_split_is_named_in_german_in_the_email() -> N
     from orchestration.deliveries import _file_column
 
     assert _file_column("demo_csv", "cases", "(row)") == "(ganze Zeile)"
+    assert _file_column("datev", "bookings", "line") == "(ganze Zeile)"
     assert _file_column("demo_csv", "cases", "start_date") == "Beginn"
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_every_fixture_reaches_the_steward_in_german(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bad-input fixture as the load reads it (``validate_file``), through the report and
+    the e-mail: reasons the code builds at run time (a parser's message) are covered too."""
+    from ingestion.reports import write_report
+    from ingestion.validate import validate_file
+    from orchestration.deliveries import Problem, Reason, _file_column, steward_message
+
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path))
+    found: dict[str, list[str]] = {}
+    for path in sorted(p for p in FIXTURES.rglob("*") if p.is_file()):
+        o = validate_file(path).outcome
+        if not (o.rejected_reason or o.quarantine):
+            continue
+        report = write_report(o).with_suffix(".csv").read_text(encoding="utf-8-sig")
+        texts = [" ".join(line.split(";")[1:3]) for line in report.splitlines()[1:]]
+        rows = {(r["field"], r["reason"]) for t in o.quarantine for r in t.to_pylist()}
+        reasons = [Reason(_file_column(o.profile, o.entity, f), r, 1, (2,)) for f, r in rows]
+        for outcome, message in (("rejected", o.rejected_reason), ("loaded", None)):
+            problem = Problem(path.name, o.sha256, "swm", o.entity, o.profile, outcome,
+                              o.rows_read, o.rows_loaded, o.rows_quarantined, message, reasons)
+            texts += steward_message(problem, None)
+        text = "\n".join(texts).replace(path.name, "").replace(o.profile, "")
+        found[path.name] = english(text)
+    assert len(found) > 20
+    assert {name: words for name, words in found.items() if words} == {}
+
+
+def _datev(tmp_path: Path, lines: int | None = None, end: bytes = b"\r\n",
+           **changes: str) -> Path:
+    """extf_format_13.csv with header fields (``f15`` = field 15) replaced, cut to ``lines``."""
+    rows = (FIXTURES / "datev" / "extf_format_13.csv").read_bytes().split(b"\r\n")
+    fields = rows[0].split(b";")
+    for pos, value in changes.items():
+        fields[int(pos.removeprefix("f")) - 1] = value.encode()
+    rows[0] = b";".join(f for f in fields if f != b"<cut>")
+    path = tmp_path / "buchungen.csv"
+    path.write_bytes(b"\r\n".join(rows[:lines]).rstrip(b"\r\n") + end)
+    return path
+
+
+CUT = {f"f{i}": "<cut>" for i in range(16, 32)}
+
+
+@pytest.mark.parametrize(("changes", "german"), [
+    ({"f15": "20231201"}, "liegt nicht im Wirtschaftsjahr ab 01.01.2024"),
+    ({"f16": "20230101"}, "liegt nicht im Wirtschaftsjahr ab 01.01.2024"),
+    ({"f13": ""}, "Kopffeld 13 (WJ-Beginn) ist kein Datum JJJJMMTT"),
+    ({"f11": "AB12"}, "Kopffeld 11 (Berater) muss eine Zahl sein"),
+    ({"f14": "3"}, "Kopffeld 14 (Sachkontennummernlänge) muss 4 bis 8 sein"),
+    ({"f22": '"USD"'}, "nur Bücher in EUR"),
+    ({"f3": "20"}, "braucht 'Konto' und 'Kontenbeschriftung'"),
+    (CUT, "der DATEV-Kopf (Zeile 1) hat 15 Felder"),
+    ({"lines": "1"}, "Zeile 2 (die Spaltenüberschriften) fehlt"),
+    ({"lines": "2", "end": ""}, "die Buchungszeilen können nicht gelesen werden"),
+], ids=["period_before_fiscal_year", "period_to_before_from", "fiscal_year_empty",
+        "berater_not_a_number", "account_length_3", "currency_usd", "labels_category_bookings",
+        "header_15_fields", "headings_missing", "headings_only_no_line_end"])
+def test_the_reviewers_datev_defects_reach_the_steward_in_german(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict[str, str], german: str
+) -> None:
+    from ingestion.delivery import reject_file
+    from ingestion.reports import write_report
+    from ingestion.validate import report_lines, validate_file
+
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
+    lines = int(changes.pop("lines")) if "lines" in changes else None
+    end = changes.pop("end", "\r\n").encode()
+    path = _datev(tmp_path, lines, end, **changes)
+    v = validate_file(path)
+    assert v.outcome.rejected_reason
+    [shown] = [line for line in report_lines(v, "de") if line.startswith("Grund:")]
+    page = html.unescape(write_report(v.outcome).read_text(encoding="utf-8"))
+    moved = reject_file(path, v.outcome.rejected_reason)
+    reason_file = moved.with_name(moved.name + ".reason.txt").read_text(encoding="utf-8")
+    for text in (shown, page, reason_file):
+        assert german in text and english(text.replace(path.name, "")) == []
