@@ -430,8 +430,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^line (?P<n>\d+) is longer than (?P<b>[\d,]+) bytes; .*$",
      r"Zeile {n} ist länger als {b} Bytes; ein defekter Export, die ganze Datei ist abgewiesen"),
     (r"^required column\(s\) (?P<c>.*) missing for (?P<e>\S+) \(profile (?P<p>[^)]*)\); the "
-     r"header has: (?P<h>.*)$",
-     r"Pflichtspalte(n) {c} fehlen für {e} (Exportprofil {p}); die Kopfzeile hat: {h}"),
+     r"profile's columns in the header: (?P<h>.*); (?P<n>\d+) other column\(s\), not shown$",
+     r"Pflichtspalte(n) {c} fehlen für {e} (Exportprofil {p}); Spalten des Profils in der "
+     r"Kopfzeile: {h}; {n} weitere Spalte(n), hier nicht gezeigt (fehlt die Kopfzeile?)"),
     (r"^contains bytes that are not valid (?P<e>\S+)$",
      r"enthält Bytes, die kein gültiges {e} sind"),
     (r"^date in the future \(after (?P<d>\S+)\): implausible$",

@@ -574,13 +574,10 @@ def _missing_columns(missing: list[str], entity: str, profile: str, names: list[
     """Why a file lacks required columns. Of the header it names only the columns the profile
     knows: in a file without a header line the first row stands there, a client's name, birth
     date and address among it, and this reason is logged, shown and published."""
-    found = [n for n in names if n in known]
+    found = ", ".join(n for n in names if n in known) or "-"
     others = len([n for n in names if n and n not in known])
-    shown = f"the header's known columns: {', '.join(found)}" if found else \
-        "the header holds none of the profile's columns (is the header line missing?)"
-    hidden = f"; {others} other column(s) not shown" if others else ""
-    return (f"required column(s) {', '.join(missing)} missing for {entity} "
-            f"(profile {profile}); {shown}{hidden}")
+    return (f"required column(s) {', '.join(missing)} missing for {entity} (profile {profile}); "
+            f"the profile's columns in the header: {found}; {others} other column(s), not shown")
 
 
 def known_columns(profile: Profile, mapping: EntityMapping) -> set[str]:

@@ -262,6 +262,6 @@ def test_a_file_without_header_line_is_rejected_without_quoting_its_first_row(
     with pytest.raises(FileRejected) as rejected:
         _parse_file(path)
     reason = rejected.value.reason
-    assert "'Klient-Nr' (for client_id)" in reason and "not shown" in reason
+    assert "'Klient-Nr' (for client_id)" in reason and "10 other column(s), not shown" in reason
     first = rows.decode("cp1252").split("\r\n")[0].split(";")
     assert [cell for cell in first if cell in reason] == []  # "Jürgen", "03.04.1971", ...
