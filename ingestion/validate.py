@@ -133,6 +133,7 @@ def _validate_datev(path: Path, v: Validation, _: object) -> None:
         CATEGORIES_BUCHUNGSSTAPEL,
         CATEGORY_NAMES,
         Buchungsstapel,
+        fiscal_year_end,
         read_datev,
         read_header,
     )
@@ -141,14 +142,14 @@ def _validate_datev(path: Path, v: Validation, _: object) -> None:
     header, _, dialect = read_header(path)  # facts first: shown even if the file is rejected
     v.kind = ("datev_bookings" if header.data_category in CATEGORIES_BUCHUNGSSTAPEL
               else "datev_labels")
-    end = header.fiscal_year_start.replace(year=header.fiscal_year_start.year + 1)
+    end = fiscal_year_end(header.fiscal_year_start)
     v.facts += [
         ("format", (f"{header.format_kind} {header.version}, "
                    f"{header.data_category} {CATEGORY_NAMES.get(header.data_category, '')}, "
                    f"format {header.format_version}")),
         ("client", f"{header.consultant_number} / {header.client_number}"),
         ("fiscal_year", (f"{_fmt_date(header.fiscal_year_start)}-"
-                        f"{_fmt_date(date.fromordinal(end.toordinal() - 1))}")),
+                        f"{_fmt_date(end)}")),
         *([("period", f"{_fmt_date(header.period_from)}-{_fmt_date(header.period_to)}")]
           if header.period_from else []),
         ("chart", f"{header.chart_of_accounts or '-'}, {header.account_length}"),

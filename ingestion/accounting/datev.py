@@ -332,6 +332,11 @@ def _one_fiscal_year_later(start: date) -> date:
         return start.replace(year=start.year + 1, day=28)
 
 
+def fiscal_year_end(start: date) -> date:
+    """The last day of the fiscal year that starts at ``start`` (WJ-Beginn, also 29 February)."""
+    return date.fromordinal(_one_fiscal_year_later(start).toordinal() - 1)
+
+
 def _period(path: Path, fields: list[str], fiscal_year_start: date) -> tuple[date, date]:
     """A Buchungsstapel's period (header fields 15/16), which must lie in one fiscal year."""
     period_from = _date8(fields[14], "15 (Datum vom)", path)
@@ -414,7 +419,8 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
         period_to=period_to,
         description=fields[16],
         currency=currency,
-        chart_of_accounts=f"SKR{int(skr):02d}" if skr.isdigit() else None,
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+        chart_of_accounts=f"SKR{int(skr):02d}" if re.fullmatch(r"[0-9]{1,2}", skr) else None,
         header_fields=header_fields,
     )
     if len(lines) < 2 or not lines[1].strip():
