@@ -325,6 +325,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^the file ends in the middle of its last line .*deliver it again$",
      ("die Datei endet mitten in ihrer letzten Zeile: sie wurde wohl bei der Übertragung "
      "abgeschnitten; bitte neu liefern")),
+    (r"^the lines end in CR only \(no LF\).*$",
+     ("die Zeilen enden nur mit CR (ohne LF): bitte die Datei mit Windows-Zeilenenden (CR LF) "
+     "neu speichern, wie DATEV sie schreibt")),
     (r"^not a DATEV file: .*found '(?P<f>.*)'$",
      r"keine DATEV-Datei: Zeile 1 muss mit EXTF oder DTVF und ';' beginnen, gefunden '{f}'"),
     (r"^DATEV data category (?P<c>\d+) \('(?P<n>[^']*)'\) is not .*$",

@@ -14,8 +14,8 @@ What it accepts (``formats/`` holds the column catalogues of format versions 9-1
 * ``DTVF`` (written by DATEV) and ``EXTF`` (written by other programs); version 510 with format
   version 7, version 700 with format versions 9-13; data category 21 and the 22 some exporters
   write for a Buchungsstapel; category 20 (account labels).
-* Windows-1252 (the standard), UTF-8 and UTF-8 with BOM; CRLF or LF; ``;`` or ``,`` as
-  delimiter (see :func:`sniff_dialect`); ``""`` inside quoted text.
+* Windows-1252 (the standard), UTF-8 and UTF-8 with BOM; CRLF or LF (not CR alone); ``;`` or
+  ``,`` as delimiter (see :func:`sniff_dialect`); ``""`` inside quoted text.
 * Columns are mapped by position when the file has exactly the columns of its (known) format
   version and no heading contradicts that, otherwise by normalised name (hyphen vs en dash,
   ``Basisumsatz``/``Basis-Umsatz``, ``Kost1``/``KOST1``, ``Konto``/``Kontonummer``, umlauts).
@@ -303,6 +303,14 @@ def _decode(raw: bytes, encoding: str) -> str:
 def _head_lines(path: Path, dialect: Dialect) -> list[str]:
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
+    if b"\n" not in head and b"\r" in head.rstrip(b"\r"):
+        # Lines that end in CR alone (classic Mac OS, some old editors): the reader counts and
+        # numbers lines by their LF, so such a file cannot be read line by line.
+        raise DatevFormatError(
+            path,
+            "the lines end in CR only (no LF): save the file again with Windows line ends "
+            "(CR LF), as DATEV writes them",
+        )
     lines = head.split(b"\n", 2)
     return [_decode(line.rstrip(b"\r"), dialect.encoding) for line in lines[:2]]
 
@@ -357,7 +365,7 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
     """Parse and validate line 1 (header) and line 2 (column headings)."""
     dialect = sniff_dialect(path)
     lines = _head_lines(path, dialect)
-    fields = [f.strip() for f in next(csv.reader([lines[0]], delimiter=dialect.delimiter))]
+    fields = [f.strip() for f in _csv_fields(path, lines[0], dialect, "line 1 (the header)")]
     if len(fields) < 16:
         raise DatevFormatError(
             path,
@@ -425,8 +433,15 @@ def read_header(path: Path) -> tuple[DatevHeader, list[str], Dialect]:
     )
     if len(lines) < 2 or not lines[1].strip():
         raise DatevFormatError(path, "line 2 (the column headings) is missing")
-    headings = next(csv.reader([lines[1]], delimiter=dialect.delimiter))
+    headings = _csv_fields(path, lines[1], dialect, "line 2 (the column headings)")
     return header, [h.strip() for h in headings], dialect
+
+
+def _csv_fields(path: Path, line: str, dialect: Dialect, what: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=dialect.delimiter))
+    except csv.Error as exc:  # e.g. a stray CR inside the line
+        raise DatevFormatError(path, f"{what} cannot be split into fields: {exc}") from exc
 
 
 

@@ -11,8 +11,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from ingestion.accounting.datev import read_buchungsstapel, read_header
-from ingestion.validate import validate_file
+import pytest
+
+from ingestion.accounting.datev import DatevFormatError, read_buchungsstapel, read_header
+from ingestion.validate import translate, validate_file
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datev"
 HEAD, HEADINGS = (FIXTURES / "extf_format_13.csv").read_bytes().split(b"\r\n")[:2]
@@ -60,3 +62,11 @@ def test_fiscal_year_from_29_february_validates(tmp_path: Path) -> None:
     assert read_buchungsstapel(path).bookings["document_date"].to_pylist() == [
         date(2024, 3, 15)]
     assert read_buchungsstapel(path).control.amount_eur == Decimal("100.00")
+
+
+def test_cr_only_line_ends_reject_the_file_naming_it(tmp_path: Path) -> None:
+    path = datev_file(tmp_path / "EXTF_mac.csv", [booking(), booking()], eol=b"\r")
+    with pytest.raises(DatevFormatError) as caught:
+        read_buchungsstapel(path)
+    assert str(caught.value).startswith("EXTF_mac.csv: the lines end in CR only")
+    assert translate(caught.value.reason, "de").startswith("die Zeilen enden nur mit CR")

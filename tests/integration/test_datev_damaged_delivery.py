@@ -1,0 +1,52 @@
+"""A delivery with one damaged DATEV file: that file alone is rejected with a reason that names
+it, and the other files of the delivery load (the load of accounting, as the nightly run does it,
+into a fresh home)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import use_home
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "datev"
+
+
+def load_accounting(home: Path) -> list[tuple]:
+    from ingestion import accounting
+    from ingestion.pipelines import pipeline
+
+    use_home(home)
+    pipeline(accounting.DATASET).run(accounting.accounting(skip_hashes=frozenset()))
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        return con.sql(
+            "select source_file, outcome, rows_loaded from raw_accounting.file_registry "
+            "order by source_file").fetchall()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "home" / "inbox" / "accounting" / "muster").mkdir(parents=True)
+    return tmp_path / "home"
+
+
+def test_cr_only_file_is_rejected_alone_and_the_other_file_loads(home: Path) -> None:
+    from warehouse import paths
+
+    inbox = home / "inbox" / "accounting" / "muster"
+    good = (FIXTURES / "extf_format_13.csv").read_bytes()
+    (inbox / "EXTF_januar.csv").write_bytes(good)
+    # The same export saved by an editor that ends lines in CR alone.
+    (inbox / "EXTF_februar_mac.csv").write_bytes(
+        good.replace(b"Buchungen 2024", b"Februar 2024").replace(b"\r\n", b"\r"))
+    registry = load_accounting(home)
+    assert registry == [
+        ("accounting/muster/EXTF_februar_mac.csv", "rejected", 0),
+        ("accounting/muster/EXTF_januar.csv", "loaded", 3),
+    ]
+    reason = (paths.rejected_dir() / "accounting" / "muster"
+              / "EXTF_februar_mac.csv.reason.txt").read_text(encoding="utf-8")
+    assert "CR only" in reason or "nur mit CR" in reason
+    assert not (inbox / "EXTF_februar_mac.csv").exists()  # moved out: later runs are not stuck
