@@ -316,6 +316,13 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^not a number with decimal comma$", "keine Zahl mit Dezimalkomma"),
     (r"^longer than the (?P<n>\d+) characters DATEV allows \(a shifted column\?\)$",
      r"länger als die {n} Zeichen, die DATEV erlaubt (verschobene Spalte?)"),
+    (r"^unbalanced quotation mark: .*$",
+     ("unpaariges Anführungszeichen: ein Feld in Anführungszeichen läuft über das Zeilenende "
+     "(DATEV erlaubt keinen Zeilenumbruch in einem Feld); die Zeile ist ganz aussortiert")),
+    (r"^a quoted field runs across line ends .*$",
+     ("ein Feld in Anführungszeichen läuft über mehrere Zeilen, obwohl jede Zeile paarige "
+     "Anführungszeichen hat: bitte die Anführungszeichen der Buchungstexte prüfen und neu "
+     "exportieren")),
     (r"^line has (?P<a>\d+) fields, the headings (?P<b>\d+)$",
      r"Zeile hat {a} Felder, die Überschriften {b}"),
     ((r"^line 2 \(column headings\) has no required column (?P<c>.+); found (?P<n>\d+) headings "

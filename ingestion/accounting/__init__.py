@@ -44,6 +44,7 @@ from ingestion.accounting.datev import (
     Buchungsstapel,
     DatevFormatError,
     DatevHeader,
+    DatevLinesMerged,
     read_datev,
 )
 from ingestion.delivery import (
@@ -179,7 +180,13 @@ def load_file(path: Path, outcome: FileOutcome, parsed: Parsed,
     """
     bookings = BookingsFile(outcome) if read is None else None
     try:
-        read = read or read_datev(path, bookings.write if bookings else None)
+        try:
+            read = read or read_datev(path, bookings.write if bookings else None)
+        except DatevLinesMerged:  # a stray quotation mark found after bookings were written
+            assert bookings is not None
+            bookings.discard()
+            bookings = BookingsFile(outcome)
+            read = read_datev(path, bookings.write, separate_lines=True)
         if isinstance(read, AccountLabels):
             outcome.entity = "account_labels"
             problems = read.problems

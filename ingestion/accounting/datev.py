@@ -20,6 +20,10 @@ What it accepts (``formats/`` holds the column catalogues of format versions 9-1
   version and no heading contradicts that, otherwise by normalised name (hyphen vs en dash,
   ``Basisumsatz``/``Basis-Umsatz``, ``Kost1``/``KOST1``, ``Konto``/``Kontonummer``, umlauts).
 
+Every physical line is one record: blank lines (also of nothing but delimiters) are skipped, a
+line whose quotation marks do not pair up is set aside whole instead of swallowing the lines after
+it (see :func:`read_buchungsstapel`), and the control totals count physical lines.
+
 A whole file that cannot be read raises :class:`DatevFormatError` with a message that says what
 was found; a bad line becomes a row of :attr:`Buchungsstapel.problems` (line, field, reason).
 """
@@ -27,8 +31,10 @@ was found; a bad line becomes a row of :attr:`Buchungsstapel.problems` (line, fi
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -592,27 +598,94 @@ class _ReadAgain(Exception):
     """The fast read cannot number a malformed line: read again, carefully."""
 
 
+class _LinesMerged(Exception):
+    """A record runs across a line end: read again with each line on its own."""
+
+
+UNBALANCED_QUOTE = ("unbalanced quotation mark: a quoted field runs across the line end (DATEV "
+                    "allows no line break inside a field); the line is set aside whole")
+
+
+class DatevLinesMerged(DatevFormatError):
+    """A quotation mark opened a field across line ends after bookings went to ``write``:
+    discard them and read the file again with ``separate_lines=True``."""
+
+
+class _LinesApart(io.RawIOBase):
+    """The file's bytes with every booking line that holds an odd number of quotation marks
+    emptied (its line end kept): such a line opens or closes a quoted field across a line end
+    (``"Zoll 24 Monitor`` as Excel re-saves it), which would swallow the lines after it. Line
+    numbers do not change; ``emptied`` lists the emptied lines."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._fh = path.open("rb")
+        self._out = memoryview(b"")
+        self._carry = b""
+        self._lines = 0  # complete lines passed on
+        self.emptied: list[int] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._out and self._fill():
+            pass
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> bool:
+        chunk = self._fh.read(1 << 22)
+        data = self._carry + chunk
+        cut = len(data) if not chunk else data.rfind(b"\n") + 1
+        self._carry = data[cut:]
+        lines = data[:cut].split(b"\n")
+        # The last line has no line end to run across (and a cut-off one is told by its fields).
+        for i, line in enumerate(lines[:-1]):
+            number = self._lines + i + 1
+            if number > 2 and line.count(b'"') % 2:
+                self.emptied.append(number)
+                lines[i] = b"\r" if line.endswith(b"\r") else b""
+        self._lines += data[:cut].count(b"\n")
+        self._out = memoryview(b"\n".join(lines))
+        return bool(chunk) or bool(self._out)
+
+
 class _Records:
     """The records after line 2, read as a stream: well-formed ones (kept columns, decoded, a
-    batch at a time) and malformed ones (wrong field count). Records are numbered from 1 (line 3
-    if no value holds a line break). ``malformed``, ``blank_records`` and ``total_records`` are
+    batch at a time) and malformed ones (wrong field count). Record ``n`` is physical line
+    ``n + 2``: a record that runs across a line end (a quoted field with a line break, mostly a
+    stray quotation mark) raises :class:`_LinesMerged`, and with ``separate_lines`` the lines
+    of unbalanced quotation marks are emptied (:class:`_LinesApart`) and set aside. Blank lines
+    are records with every field empty. ``malformed``, ``total_records`` and ``emptied`` are
     complete once :meth:`text_batches` is exhausted."""
 
     def __init__(self, path: Path, dialect: Dialect, names: list[str],
-                 kept: dict[str, str]) -> None:
+                 kept: dict[str, str], separate_lines: bool = False) -> None:
         self.path = path
         self.dialect = dialect
         self.names = names
         self.kept = kept
+        self.separate_lines = separate_lines
         self.expected_fields = len(names)
         self.good_records = 0  # handed on by the reader
         self._decoded = 0  # numbered and decoded
         self._invalid: list[tuple[int | None, int, str]] = []  # pyarrow row number, fields, text
-        self._break_records: list[np.ndarray] = []
-        self._break_counts: list[np.ndarray] = []
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 1))
-            self.ends_with_newline = fh.read(1) == b"\n"
+        self._invalid_checked = 0  # of _invalid, looked at for line breaks
+        self._stream: _LinesApart | None = None
+        self.empty_records: list[np.ndarray] = []  # records whose kept fields are all empty
+        self.lines_after_headings, self.ends_with_newline = _count_lines(path)
+
+    @property
+    def emptied(self) -> list[int]:
+        """Lines set aside for an unbalanced quotation mark (``separate_lines`` only)."""
+        return self._stream.emptied if self._stream is not None else []
 
     def _numbered(self) -> list[tuple[int, int, str]]:
         # pyarrow numbers records from the start of the file: the two header lines are 1 and 2.
@@ -622,12 +695,14 @@ class _Records:
 
     @property
     def malformed(self) -> list[tuple[int, int, str]]:
-        """(record, field count, text) of each malformed line; blank lines excluded."""
-        return [m for m in self._numbered() if m[2].strip()]
+        """(record, field count, text) of each malformed line; lines of nothing but
+        delimiters, quotation marks and spaces excluded (blank)."""
+        blank = f' \t\r\n"{self.dialect.delimiter}'
+        return [m for m in self._numbered() if m[2].strip(blank)]
 
     @property
-    def blank_records(self) -> int:
-        return len(self._invalid) - len(self.malformed)
+    def blank_malformed(self) -> int:
+        return len(self._numbered()) - len(self.malformed)
 
     @property
     def total_records(self) -> int:
@@ -639,12 +714,13 @@ class _Records:
             return "skip"
 
         include = [n for n in self.names if n in self.kept]
+        self._stream = _LinesApart(self.path) if self.separate_lines else None
         # Fast: kept columns as bytes, no transcoding of the whole file (most of it is empty
         # fields); only the few columns we keep are decoded, batch by batch. Careful (only for a
         # file with malformed lines): in order, so pyarrow numbers them, and transcoded, so it
         # can hand us their text.
         return pacsv.open_csv(
-            self.path,
+            self._stream or self.path,
             read_options=pacsv.ReadOptions(
                 column_names=self.names,
                 skip_rows=2,
@@ -655,6 +731,7 @@ class _Records:
             parse_options=pacsv.ParseOptions(
                 delimiter=self.dialect.delimiter,
                 newlines_in_values=True,
+                # Every line a record, also a blank one (all fields empty): record n is line n+2.
                 ignore_empty_lines=False,
                 invalid_row_handler=on_invalid,
             ),
@@ -675,22 +752,27 @@ class _Records:
         handed on, so what came before needs no second pass.
         """
         careful, block_size = False, BLOCK_BYTES
+        if not self.lines_after_headings:  # pyarrow cannot skip lines that are not there
+            return
         while True:
             self._invalid.clear()
+            self._invalid_checked = 0
             skip = self.good_records
             encoding = ("utf-8" if careful and self.dialect.encoding == "cp1252"
                         else self.dialect.encoding)
             try:
-                with self._open(careful, block_size) as reader:
+                with self._open(careful, block_size) as reader, self._stream or nullcontext():
                     for batch in reader:
                         self._check_numbered(careful)
                         if skip >= batch.num_rows:
                             skip -= batch.num_rows
                             continue
                         batch, skip = batch.slice(skip), 0
+                        self._check_single_lines(batch)
                         self.good_records += batch.num_rows
                         yield batch, encoding
                 self._check_numbered(careful)
+                self._check_single_lines(None)
                 return
             except (pa.ArrowInvalid, _ReadAgain) as exc:
                 if "straddling object" in str(exc) and block_size < MAX_BLOCK_BYTES:
@@ -704,6 +786,27 @@ class _Records:
     def _check_numbered(self, careful: bool) -> None:
         if not careful and any(num is None for num, _, _ in self._invalid):
             raise _ReadAgain
+
+    def _check_single_lines(self, batch: pa.RecordBatch | None) -> None:
+        """Raise :class:`_LinesMerged` when a record runs across a line end: a line break in a
+        kept value or in a malformed line, or (at the end) fewer records than lines."""
+        new_invalid, self._invalid_checked = (self._invalid[self._invalid_checked:],
+                                              len(self._invalid))
+        merged = any("\n" in text for _, _, text in new_invalid) or (
+            any(pc.any(pc.match_substring(column, "\n")).as_py() for column in batch.columns)
+            if batch is not None
+            else self.total_records != self.lines_after_headings
+        )
+        if not merged:
+            return
+        if not self.separate_lines:
+            raise _LinesMerged
+        raise DatevFormatError(
+            self.path,
+            f"a quoted field runs across line ends although every line has balanced quotation "
+            f"marks ({self.total_records} records in {self.lines_after_headings} lines after "
+            "the headings): check the quotation marks of the booking texts and export again",
+        )
 
     def text_batches(self, batch_rows: int = BATCH_ROWS
                      ) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
@@ -734,30 +837,67 @@ class _Records:
                                             side="right")
         self._decoded += n
         columns = {}
+        empty = np.ones(n, dtype=bool)
         for name in table.schema.names:
             values = pa.concat_arrays(table.column(name).chunks)
             text = pc.utf8_trim_whitespace(_to_text(values, encoding, self.path, name))
-            if pc.any(pc.match_substring(text, "\n")).as_py():
-                counts = pc.fill_null(pc.count_substring(text, "\n"), 0).to_numpy(
-                    zero_copy_only=False
-                )
-                self._break_records.append(records[counts > 0])
-                self._break_counts.append(counts[counts > 0])
+            empty &= ~pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
             columns[self.kept[name]] = text
+        if empty.any():
+            self.empty_records.append(records[empty])
         return columns, records
 
     def lines(self, records: np.ndarray) -> np.ndarray:
-        """Physical line of each record: lines 1-2 are the header and headings; a line break
-        inside a value (of a column we read, or of a malformed line) pushes later lines down.
-        Right for every record of the batches decoded so far."""
-        malformed = self.malformed
-        positions = [*self._break_records, np.array([m[0] for m in malformed], dtype=np.int64)]
-        counts = [*self._break_counts,
-                  np.array([m[2].count("\n") for m in malformed], dtype=np.int64)]
-        where, how_many = np.concatenate(positions), np.concatenate(counts)
-        order = np.argsort(where, kind="stable")
-        where, cumulative = where[order], np.concatenate([[0], np.cumsum(how_many[order])])
-        return 2 + records + cumulative[np.searchsorted(where, records, side="left")]
+        """Physical line of each record: lines 1-2 are the header and headings."""
+        return records + 2
+
+    def blank_lines(self) -> np.ndarray:
+        """Lines of nothing but delimiters, quotation marks and spaces among the records whose
+        kept fields are all empty (a line emptied for its quotation marks is not blank)."""
+        candidates = self.lines(np.concatenate([np.zeros(0, np.int64), *self.empty_records]))
+        candidates = np.setdiff1d(candidates, np.array(self.emptied, dtype=np.int64))
+        if not candidates.size:
+            return candidates
+        blank = f' \t\r\n"{self.dialect.delimiter}'.encode()
+        text = _lines_at(self.path, candidates)
+        return np.array([n for n in candidates if not text[int(n)].strip(blank)], np.int64)
+
+
+def _count_lines(path: Path) -> tuple[int, bool]:
+    """Lines after line 2 (a last line without line end counted) and whether the file ends
+    with a line end: a count of LF bytes, at the speed of reading the file."""
+    newlines, last = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (1 if last not in (b"", b"\n") else 0)
+    return max(0, lines - 2), last == b"\n"
+
+
+def _lines_at(path: Path, numbers: np.ndarray) -> dict[int, bytes]:
+    """The bytes of the given physical lines (1-based, sorted); only the few blocks that hold
+    them are split into lines."""
+    out: dict[int, bytes] = {}
+    wanted = {int(n) for n in numbers}
+    done, carry = 0, b""  # lines complete before `carry`
+    with path.open("rb") as fh:
+        while wanted and (chunk := fh.read(1 << 24)):
+            data = carry + chunk
+            count = data.count(b"\n")
+            if min(wanted) <= done + count:
+                cut = data.rfind(b"\n") + 1
+                for i, line in enumerate(data[:cut].split(b"\n")[:-1]):
+                    if done + i + 1 in wanted:
+                        out[done + i + 1] = line
+                carry = data[cut:]
+                wanted = {n for n in wanted if n > done + count}
+            else:
+                carry = data[data.rfind(b"\n") + 1:]
+            done += count
+        if wanted:  # the last line, without a line end
+            out[done + 1] = carry
+    return {n: out.get(n, b"") for n in (int(k) for k in numbers)}
 
 
 def _to_text(values: pa.Array, encoding: str, path: Path, column: str) -> pa.Array:
@@ -1011,7 +1151,8 @@ def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: Datev
 
 
 def read_buchungsstapel(
-    path: Path, write: Callable[[pa.Table], None] | None = None, batch_rows: int = BATCH_ROWS
+    path: Path, write: Callable[[pa.Table], None] | None = None, batch_rows: int = BATCH_ROWS,
+    separate_lines: bool = False,
 ) -> Buchungsstapel:
     """Read a Buchungsstapel (data category 21 or 22) into bookings, problems and totals.
 
@@ -1020,6 +1161,14 @@ def read_buchungsstapel(
     ``bookings`` of the result is empty; without, ``bookings`` holds them all. A file rejected
     as a whole may have handed batches to ``write`` before: on :class:`DatevFormatError` they
     are to be discarded.
+
+    Every physical line is one record: blank lines (also of nothing but delimiters) are
+    skipped and not counted; a line with an odd number of quotation marks, whose quoted field
+    would run across the line end and swallow the lines after it, is set aside whole with the
+    reason :data:`UNBALANCED_QUOTE` (so is each line of a text with a line break inside). Such a
+    file is found as it is read, and read again with ``separate_lines``; when bookings had gone
+    to ``write`` already, :class:`DatevLinesMerged` asks the caller to discard them and call
+    again with ``separate_lines=True``.
 
     Raises :class:`DatevFormatError` for a file that is not a supported Buchungsstapel, lacks a
     required column, was cut off during transfer (its last line is incomplete), or is
@@ -1039,7 +1188,28 @@ def read_buchungsstapel(
             f"{'; '.join(describe_missing(m, header.format_version) for m in missing)}; found "
             f"{len(headings)} headings starting {', '.join(headings[:4])}",
         )
-    records = _Records(path, dialect, names, KEPT_COLUMNS)
+    handed_on = False
+
+    def tracked(bookings: pa.Table) -> None:
+        nonlocal handed_on
+        handed_on = True
+        assert write is not None
+        write(bookings)
+
+    try:
+        records = _Records(path, dialect, names, KEPT_COLUMNS, separate_lines)
+        return _read_bookings(records, header, headings, mapping, write and tracked, batch_rows)
+    except _LinesMerged:
+        if handed_on:
+            raise DatevLinesMerged(
+                path, "a quoted field runs across a line end: read the file again with each "
+                      "line on its own (separate_lines)") from None
+        records = _Records(path, dialect, names, KEPT_COLUMNS, separate_lines=True)
+        return _read_bookings(records, header, headings, mapping, write, batch_rows)
+
+
+def _read_bookings(records: _Records, header: DatevHeader, headings: list[str], mapping: str,
+                   write: Callable[[pa.Table], None] | None, batch_rows: int) -> Buchungsstapel:
     kept: list[pa.Table] = []
     total = _Batch(BOOKING_SCHEMA.empty_table(), [], Decimal("0.00"), Decimal("0.00"), 0)
     booked, days = 0, pa.array([], pa.date32())
@@ -1053,24 +1223,44 @@ def read_buchungsstapel(
         booked += bookings.num_rows
         days = pc.unique(pa.concat_arrays([days, pc.unique(bookings["document_date"])]))
         (write or kept.append)(bookings)
-    _reject_broken_structure(path, dialect, records)
+    _reject_broken_structure(records.path, records.dialect, records)
     problems = pa.concat_tables([_malformed_problems(records), *total.problems])
-    problems = _with_lines(problems, records).sort_by("source_line")
+    problems, blank = _set_aside_lines(_with_lines(problems, records), records)
     quarantined = problems["amount_eur"]
     control = ControlTotals(
-        lines=records.total_records - records.blank_records,
+        lines=records.total_records - records.blank_malformed - blank,
         amount_eur=total.amount,
         absolute_eur=total.absolute,
-        unreadable_lines=total.unreadable + len(records.malformed),
+        unreadable_lines=total.unreadable - blank + len(records.malformed),
         quarantined_lines=problems.num_rows,
         quarantined_amount_eur=_sum(quarantined),
         quarantined_absolute_eur=_sum(pc.abs(quarantined)),
     )
-    unknown = tuple(h for h, n in zip(headings, names, strict=True)
+    unknown = tuple(h for h, n in zip(headings, records.names, strict=True)
                     if h and n.startswith("_column_"))
     bookings = pa.concat_tables(kept) if kept else BOOKING_SCHEMA.empty_table()
-    return Buchungsstapel(header, dialect, mapping, unknown, bookings, problems, control,
+    return Buchungsstapel(header, records.dialect, mapping, unknown, bookings, problems, control,
                           booked, len(days))
+
+
+def _set_aside_lines(problems: pa.Table, records: _Records) -> tuple[pa.Table, int]:
+    """Problems (physical lines) without the blank lines, with the lines emptied for an
+    unbalanced quotation mark given that reason; and the number of blank lines dropped."""
+    blank = records.blank_lines()
+    lines = problems["source_line"]
+    problems = problems.filter(pc.invert(pc.is_in(lines, value_set=pa.array(blank, pa.int64()))))
+    emptied = pc.is_in(problems["source_line"],
+                       value_set=pa.array(records.emptied, pa.int64()))
+    if pc.any(emptied).as_py():
+        problems = pa.table({
+            "source_line": problems["source_line"],
+            "field": pc.if_else(emptied, "line", problems["field"]),
+            "reason": pc.if_else(emptied, UNBALANCED_QUOTE, problems["reason"]),
+            "offending_value": pc.if_else(emptied, pa.scalar(None, pa.string()),
+                                          problems["offending_value"]),
+            "amount_eur": problems["amount_eur"],
+        }, schema=PROBLEM_SCHEMA)
+    return problems.sort_by("source_line"), len(blank)
 
 
 def _wrong_category(path: Path, category: int, name: str,
@@ -1126,7 +1316,14 @@ def read_account_labels(path: Path) -> AccountLabels:
                   f"{', '.join(headings[:4])}",
         )
     kept = {n: n for n in ("account", "account_label", "language_id") if n in names}
-    records = _Records(path, dialect, names, kept)
+    try:
+        table, problems = _read_labels(_Records(path, dialect, names, kept))
+    except _LinesMerged:  # lines are read on their own, as in read_buchungsstapel
+        table, problems = _read_labels(_Records(path, dialect, names, kept, separate_lines=True))
+    return AccountLabels(header, dialect, table, problems)
+
+
+def _read_labels(records: _Records) -> tuple[pa.Table, pa.Table]:
     parts: list[pa.Table] = []
     labels: list[pa.Table] = []
     for cols, numbers in records.text_batches():
@@ -1145,19 +1342,20 @@ def read_account_labels(path: Path) -> AccountLabels:
             "source_line": pa.array(numbers, pa.int64()),
         }, schema=LABEL_SCHEMA).filter(pa.array(~problems.bad)))
         labels[-1] = _with_lines(labels[-1], records)
-    _reject_broken_structure(path, dialect, records)
+    _reject_broken_structure(records.path, records.dialect, records)
     table = pa.concat_tables(labels) if labels else LABEL_SCHEMA.empty_table()
-    problem_table = _with_lines(pa.concat_tables([_malformed_problems(records), *parts]),
-                                records).sort_by("source_line")
-    return AccountLabels(header, dialect, table, problem_table)
+    problems, _ = _set_aside_lines(
+        _with_lines(pa.concat_tables([_malformed_problems(records), *parts]), records), records)
+    return table, problems
 
 
 def read_datev(
-    path: Path, write: Callable[[pa.Table], None] | None = None
+    path: Path, write: Callable[[pa.Table], None] | None = None, separate_lines: bool = False,
 ) -> Buchungsstapel | AccountLabels:
     """Read a DATEV file of either supported data category (21/22 bookings, 20 labels);
-    ``write`` receives the bookings a batch at a time (see :func:`read_buchungsstapel`)."""
+    ``write`` receives the bookings a batch at a time, ``separate_lines`` reads each line on
+    its own from the start (see :func:`read_buchungsstapel`)."""
     header, _, _ = read_header(path)
     if header.data_category == CATEGORY_ACCOUNT_LABELS:
         return read_account_labels(path)
-    return read_buchungsstapel(path, write)
+    return read_buchungsstapel(path, write, separate_lines=separate_lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.accounting.datev import UNBALANCED_QUOTE
 from tests.conftest import use_home
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datev"
@@ -50,3 +51,25 @@ def test_cr_only_file_is_rejected_alone_and_the_other_file_loads(home: Path) -> 
               / "EXTF_februar_mac.csv.reason.txt").read_text(encoding="utf-8")
     assert "CR only" in reason or "nur mit CR" in reason
     assert not (inbox / "EXTF_februar_mac.csv").exists()  # moved out: later runs are not stuck
+
+
+def test_stray_quote_found_after_bookings_were_written_loads_each_line_on_its_own(
+    home: Path,
+) -> None:
+    from ingestion.accounting.datev import BATCH_ROWS
+
+    head, headings, first = (FIXTURES / "extf_format_13.csv").read_bytes().split(b"\r\n")[:3]
+    # Excel-saved (no quotation marks); beyond the first batch of bookings, which went to the
+    # Parquet file before the reader met the stray quotation mark.
+    line = first.replace(b'"', b"")
+    count, stray_at = BATCH_ROWS + 5000, BATCH_ROWS + 1000
+    lines = [line] * count
+    lines[stray_at - 1] = line.replace(b";Geh", b';"Zoll 24;Monitor Geh', 1)
+    inbox = home / "inbox" / "accounting" / "muster"
+    (inbox / "EXTF_excel.csv").write_bytes(b"\r\n".join([head, headings, *lines]) + b"\r\n")
+    assert load_accounting(home) == [("accounting/muster/EXTF_excel.csv", "loaded", count - 1)]
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        assert con.sql("select count(*), count(distinct source_line) "
+                       "from raw_accounting.bookings").fetchall() == [(count - 1, count - 1)]
+        assert con.sql("select source_line, reason from raw_accounting.quarantine").fetchall() == [
+            (stray_at + 2, UNBALANCED_QUOTE)]

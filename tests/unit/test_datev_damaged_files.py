@@ -70,3 +70,81 @@ def test_cr_only_line_ends_reject_the_file_naming_it(tmp_path: Path) -> None:
         read_buchungsstapel(path)
     assert str(caught.value).startswith("EXTF_mac.csv: the lines end in CR only")
     assert translate(caught.value.reason, "de").startswith("die Zeilen enden nur mit CR")
+
+
+def unquoted(line: bytes) -> bytes:
+    """A line as Excel writes it back: no quotation marks around text."""
+    return line.replace(b'"', b"")
+
+
+def test_stray_quotation_mark_sets_its_line_aside_and_the_rest_loads(tmp_path: Path) -> None:
+    # 100 bookings re-saved by Excel (no quotes), booking 50 with one quotation mark before a
+    # text holding a ';': read as CSV, that field would run to the end of the file.
+    lines = [unquoted(booking(amount=f"{n},00", text=f"Miete {n}")) for n in range(1, 101)]
+    lines[49] = unquoted(booking(amount="50,00")).replace(b";Miete;", b';"Zoll 24;Monitor;')
+    path = datev_file(tmp_path / "EXTF_excel.csv", lines,
+                      head=unquoted(HEAD), final_eol=True)
+    stapel = read_buchungsstapel(path)
+    assert stapel.bookings["source_line"].to_pylist() == [n + 2 for n in range(1, 101)
+                                                          if n != 50]
+    assert [(p["source_line"], p["field"], p["reason"].split(":")[0])
+            for p in stapel.problems.to_pylist()] == [(52, "line", "unbalanced quotation mark")]
+    control = stapel.control
+    assert (control.lines, control.quarantined_lines, control.unreadable_lines) == (100, 1, 1)
+    assert control.amount_eur == sum(Decimal(n) for n in range(1, 101) if n != 50)
+
+
+def test_two_stray_quotation_marks_swallow_nothing(tmp_path: Path) -> None:
+    # An opening quote in line 5 and a closing one in line 6: read as CSV, line 6 would vanish
+    # into the Buchungstext of line 5, and the control totals would still agree.
+    lines = [unquoted(booking(text=f"Miete {n}")) for n in range(1, 8)]
+    lines[2] = lines[2].replace(b"Miete 3", b'"Zoll 24 Monitor')
+    lines[3] = lines[3].replace(b"Miete 4", b'Kabel 2 m"')
+    path = datev_file(tmp_path / "EXTF_zwei_anfuehrungszeichen.csv", lines)
+    stapel = read_buchungsstapel(path)
+    assert stapel.bookings["source_line"].to_pylist() == [3, 4, 7, 8, 9]
+    assert stapel.problems["source_line"].to_pylist() == [5, 6]
+    assert stapel.control.lines == 7  # every physical line after the headings
+    assert stapel.control.lines == stapel.booked_lines + stapel.control.quarantined_lines
+
+
+def test_blank_and_separator_only_lines_are_skipped(tmp_path: Path) -> None:
+    # The public sample plus one CRLF (as an editor leaves it), a blank line between bookings,
+    # a line of nothing but delimiters (an emptied Excel row) and one of a single ';'.
+    sample = (FIXTURES / "ledermann_EXTF_Buchungsstapel.csv").read_bytes()
+    extra_crlf = tmp_path / "EXTF_ledermann_crlf.csv"
+    extra_crlf.write_bytes(sample + b"\r\n")
+    stapel = read_buchungsstapel(extra_crlf)
+    assert (stapel.booked_lines, stapel.problems.num_rows, stapel.control.lines) == (2, 0, 2)
+    blank = datev_file(tmp_path / "EXTF_leerzeilen.csv", [
+        booking(), b"", booking(), b";" * (FIELDS - 1), b'"";""', booking(), b";", b"  ",
+        booking(amount=""),  # a line that is not blank: its amount is missing
+    ], final_eol=True)
+    stapel = read_buchungsstapel(blank)
+    assert stapel.bookings["source_line"].to_pylist() == [3, 5, 8]
+    assert [(p["source_line"], p["field"]) for p in stapel.problems.to_pylist()] == [
+        (11, "Umsatz")]
+    control = stapel.control
+    assert (control.lines, control.quarantined_lines, control.unreadable_lines) == (4, 1, 1)
+    assert control.amount_eur == Decimal("300.00")
+
+
+def test_lines_with_only_unread_columns_are_not_blank(tmp_path: Path) -> None:
+    # Every kept field empty, but a value further right: not a blank line, set aside.
+    fields = [""] * FIELDS
+    fields[40] = '"Beleginfo"'
+    path = datev_file(tmp_path / "EXTF_nur_beleginfo.csv", [booking(), ";".join(fields).encode()])
+    stapel = read_buchungsstapel(path)
+    assert [(p["source_line"], p["field"]) for p in stapel.problems.to_pylist()] == [
+        (4, "Umsatz")]
+    assert stapel.control.lines == 2
+
+
+def test_header_only_file_reads_as_no_lines_with_or_without_final_line_end(
+    tmp_path: Path,
+) -> None:
+    for final_eol in (True, False):
+        path = datev_file(tmp_path / f"EXTF_leer_{final_eol}.csv", [], final_eol=final_eol)
+        stapel = read_buchungsstapel(path)
+        assert (stapel.booked_lines, stapel.problems.num_rows, stapel.control.lines) == (0, 0, 0)
+

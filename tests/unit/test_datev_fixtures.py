@@ -169,13 +169,18 @@ def test_quotes_and_delimiters_inside_text() -> None:
     ]
 
 
-def test_line_break_inside_text_keeps_line_numbers_right() -> None:
+def test_line_break_inside_text_sets_both_lines_aside_and_keeps_line_numbers_right() -> None:
+    # DATEV allows no line break inside a field (Buchungstext: one line of 60 characters), and
+    # a quoted field across a line end is far more often a stray quotation mark that swallows
+    # the lines after it: each line is read on its own, the two halves set aside.
     path = FIXTURES / "line_break_in_text.csv"
     assert rows(path, "posting_text", "source_line") == [
-        {"posting_text": "Papier\r\nund Stifte", "source_line": 3},  # lines 3-4
         {"posting_text": "Toner", "source_line": 6},
     ]
-    assert problems(path) == [(5, "Belegdatum", "3202")]
+    assert problems(path) == [(3, "line", None), (4, "line", None), (5, "Belegdatum", "3202")]
+    stapel = read_buchungsstapel(path)
+    assert stapel.problems["reason"][0].as_py().startswith("unbalanced quotation mark")
+    assert (stapel.control.lines, stapel.control.quarantined_lines) == (4, 3)
 
 
 def test_bad_lines_are_quarantined_with_line_field_and_value() -> None:
