@@ -316,6 +316,10 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^not a number with decimal comma$", "keine Zahl mit Dezimalkomma"),
     (r"^longer than the (?P<n>\d+) characters DATEV allows \(a shifted column\?\)$",
      r"länger als die {n} Zeichen, die DATEV erlaubt (verschobene Spalte?)"),
+    (r"^a byte that is not valid UTF-8 although the file is UTF-8 .*$",
+     ("ein Byte, das kein gültiges UTF-8 ist, obwohl die Datei UTF-8 ist (bei der Übertragung "
+     "beschädigt, oder die Zeile ist anders kodiert); bitte die ganze Datei in einer Kodierung "
+     "exportieren (Windows-1252 ist DATEVs Standard)")),
     (r"^unbalanced quotation mark: .*$",
      ("unpaariges Anführungszeichen: ein Feld in Anführungszeichen läuft über das Zeilenende "
      "(DATEV erlaubt keinen Zeilenumbruch in einem Feld); die Zeile ist ganz aussortiert")),

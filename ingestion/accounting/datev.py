@@ -598,6 +598,12 @@ class _ReadAgain(Exception):
     """The fast read cannot number a malformed line: read again, carefully."""
 
 
+_TextBatch = tuple[dict[str, pa.Array], np.ndarray, dict[str, pa.Array]]
+INVALID_BYTES = ("a byte that is not valid UTF-8 although the file is UTF-8 (damaged in "
+                 "transfer, or the line is in another encoding); export the whole file in one "
+                 "encoding (Windows-1252 is DATEV's standard)")
+
+
 class _LinesMerged(Exception):
     """A record runs across a line end: read again with each line on its own."""
 
@@ -808,10 +814,11 @@ class _Records:
             "the headings): check the quotation marks of the booking texts and export again",
         )
 
-    def text_batches(self, batch_rows: int = BATCH_ROWS
-                     ) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
-        """Decoded, trimmed kept columns (by output name) and record numbers, ``batch_rows``
-        records at a time: memory holds one batch of text (and pyarrow's read-ahead)."""
+    def text_batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[_TextBatch]:
+        """Decoded, trimmed kept columns (by output name), record numbers and, by output name,
+        which values held bytes invalid in the file's encoding (decoded with U+FFFD; only
+        columns that had such a value), ``batch_rows`` records at a time: memory holds one
+        batch of text (and pyarrow's read-ahead)."""
         pending: list[pa.RecordBatch] = []
         held, encoding = 0, self.dialect.encoding
         for batch, batch_encoding in self._raw_batches():
@@ -828,7 +835,7 @@ class _Records:
         if held:
             yield self._decode(pa.Table.from_batches(pending), encoding)
 
-    def _decode(self, table: pa.Table, encoding: str) -> tuple[dict[str, pa.Array], np.ndarray]:
+    def _decode(self, table: pa.Table, encoding: str) -> _TextBatch:
         n = table.num_rows
         ordinal = np.arange(self._decoded + 1, self._decoded + n + 1, dtype=np.int64)
         invalid = np.array([m[0] for m in self._numbered()], dtype=np.int64)
@@ -836,16 +843,18 @@ class _Records:
         records = ordinal + np.searchsorted(invalid - np.arange(len(invalid)), ordinal,
                                             side="right")
         self._decoded += n
-        columns = {}
+        columns, damaged = {}, {}
         empty = np.ones(n, dtype=bool)
         for name in table.schema.names:
-            values = pa.concat_arrays(table.column(name).chunks)
-            text = pc.utf8_trim_whitespace(_to_text(values, encoding, self.path, name))
+            text, invalid_bytes = _to_text(pa.concat_arrays(table.column(name).chunks), encoding)
+            text = pc.utf8_trim_whitespace(text)
             empty &= ~pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
             columns[self.kept[name]] = text
+            if invalid_bytes is not None:
+                damaged[self.kept[name]] = invalid_bytes
         if empty.any():
             self.empty_records.append(records[empty])
-        return columns, records
+        return columns, records, damaged
 
     def lines(self, records: np.ndarray) -> np.ndarray:
         """Physical line of each record: lines 1-2 are the header and headings."""
@@ -900,17 +909,27 @@ def _lines_at(path: Path, numbers: np.ndarray) -> dict[int, bytes]:
     return {n: out.get(n, b"") for n in (int(k) for k in numbers)}
 
 
-def _to_text(values: pa.Array, encoding: str, path: Path, column: str) -> pa.Array:
+def _to_text(values: pa.Array, encoding: str) -> tuple[pa.Array, pa.Array | None]:
+    """Text, and which values were not valid UTF-8 (None when all were: the usual case)."""
     if encoding == "cp1252":
-        return cp1252_to_utf8(values)
+        return cp1252_to_utf8(values), None
     try:
-        return values.cast(pa.string())
-    except pa.ArrowInvalid as exc:
-        raise DatevFormatError(
-            path,
-            f"column '{column}' is not valid {encoding} although the file starts as {encoding}; "
-            "export the whole file in one encoding (Windows-1252 is DATEV's standard)",
-        ) from exc
+        return values.cast(pa.string()), None
+    except pa.ArrowInvalid:
+        # A byte damaged in transfer, or a line in another encoding: those values only, one
+        # batch, value by value (the cast above is the fast path of every intact batch).
+        raw = values.to_pylist()
+        text = [None if v is None else v.decode("utf-8", errors="replace") for v in raw]
+        invalid = [v is not None and _invalid_utf8(v) for v in raw]
+        return pa.array(text, pa.string()), pa.array(invalid, pa.bool_())
+
+
+def _invalid_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 @lru_cache(maxsize=1)
@@ -1061,7 +1080,8 @@ class _Batch:
     unreadable: int
 
 
-def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: DatevHeader) -> _Batch:
+def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: DatevHeader,
+                   damaged: dict[str, pa.Array]) -> _Batch:
     """Type, sign and validate one batch of booking lines."""
     assert header.period_from is not None and header.period_to is not None
     n = len(records)
@@ -1097,6 +1117,9 @@ def _booking_batch(cols: dict[str, pa.Array], records: np.ndarray, header: Datev
     for column in ("account", "contra_account"):
         cols[column] = normalise_account(cols[column], header.account_length)
     problems = _Problems(records, signed_or_null)
+    for label, out in KEPT_COLUMNS.items():
+        if out in damaged:
+            problems.mark(damaged[out], label, INVALID_BYTES, cols[out])
     problems.mark(pc.invert(amount_ok), "Umsatz",
                   "amount missing or not a positive number with decimal comma (618,9)",
                   cols["amount_raw"])
@@ -1213,8 +1236,8 @@ def _read_bookings(records: _Records, header: DatevHeader, headings: list[str], 
     kept: list[pa.Table] = []
     total = _Batch(BOOKING_SCHEMA.empty_table(), [], Decimal("0.00"), Decimal("0.00"), 0)
     booked, days = 0, pa.array([], pa.date32())
-    for cols, numbers in records.text_batches(batch_rows):
-        batch = _booking_batch(cols, numbers, header)
+    for cols, numbers, damaged in records.text_batches(batch_rows):
+        batch = _booking_batch(cols, numbers, header, damaged)
         bookings = _with_lines(batch.bookings, records)
         total.problems += batch.problems
         total.amount += batch.amount
@@ -1326,9 +1349,13 @@ def read_account_labels(path: Path) -> AccountLabels:
 def _read_labels(records: _Records) -> tuple[pa.Table, pa.Table]:
     parts: list[pa.Table] = []
     labels: list[pa.Table] = []
-    for cols, numbers in records.text_batches():
+    for cols, numbers, damaged in records.text_batches():
         n = len(numbers)
         problems = _Problems(numbers, pa.nulls(n, MONEY))
+        for out, label in (("account", "Konto"), ("account_label", "Kontenbeschriftung"),
+                           ("language_id", "SprachId")):
+            if out in damaged:
+                problems.mark(damaged[out], label, INVALID_BYTES, cols[out])
         problems.mark(
             pc.invert(pc.fill_null(pc.match_substring_regex(cols["account"], r"^\d{1,9}$"),
                                    False)),

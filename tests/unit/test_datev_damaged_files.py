@@ -148,3 +148,24 @@ def test_header_only_file_reads_as_no_lines_with_or_without_final_line_end(
         stapel = read_buchungsstapel(path)
         assert (stapel.booked_lines, stapel.problems.num_rows, stapel.control.lines) == (0, 0, 0)
 
+
+def test_one_damaged_byte_in_a_utf8_file_sets_that_line_aside(tmp_path: Path) -> None:
+    # A UTF-8 export (the headings' ü decide the encoding) in which one byte of one booking
+    # text was damaged: 'ü' arrived as the Windows-1252 byte FC (beyond the first 4 KB after
+    # the headings, from which the encoding is told).
+    lines = [booking(text='"Büromaterial"').decode("cp1252").encode("utf-8") for _ in range(60)]
+    lines[50] = booking(text='"B\xfcro"')
+    assert b"B\xfcro" in lines[50] and len(b"".join(lines[:50])) > 4096
+    path = datev_file(tmp_path / "EXTF_utf8_ein_byte.csv", lines,
+                      head=HEAD, final_eol=True)
+    path.write_bytes(path.read_bytes().replace(HEADINGS, HEADINGS.decode("cp1252").encode()))
+    stapel = read_buchungsstapel(path)
+    assert stapel.dialect.encoding == "utf-8"
+    assert stapel.bookings["source_line"].to_pylist() == [n for n in range(3, 63) if n != 53]
+    assert set(stapel.bookings["posting_text"].to_pylist()) == {"Büromaterial"}
+    [problem] = stapel.problems.to_pylist()
+    assert (problem["source_line"], problem["field"]) == (53, "Buchungstext")
+    assert problem["offending_value"] == "B\ufffdro"
+    assert problem["reason"].startswith("a byte that is not valid UTF-8")
+    assert translate(problem["reason"], "de").startswith("ein Byte, das kein gültiges UTF-8")
+    assert stapel.control.quarantined_amount_eur == Decimal("100.00")  # the money is readable
