@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.accounting.datev import DatevFormatError, read_buchungsstapel, read_header
+from ingestion.accounting.datev import (
+    DatevFormatError,
+    read_account_labels,
+    read_buchungsstapel,
+    read_header,
+)
 from ingestion.validate import translate, validate_file
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datev"
@@ -116,6 +121,11 @@ def test_blank_and_separator_only_lines_are_skipped(tmp_path: Path) -> None:
     extra_crlf.write_bytes(sample + b"\r\n")
     stapel = read_buchungsstapel(extra_crlf)
     assert (stapel.booked_lines, stapel.problems.num_rows, stapel.control.lines) == (2, 0, 2)
+    labels = tmp_path / "EXTF_kontenbeschriftungen_crlf.csv"
+    labels.write_bytes((FIXTURES / "ledermann_EXTF_Kontenbeschriftungen.csv").read_bytes()
+                       + b"\r\n;;\r\n")
+    read = read_account_labels(labels)
+    assert (read.labels.num_rows, read.problems.num_rows) == (3, 0)
     blank = datev_file(tmp_path / "EXTF_leerzeilen.csv", [
         booking(), b"", booking(), b";" * (FIELDS - 1), b'"";""', booking(), b";", b"  ",
         booking(amount=""),  # a line that is not blank: its amount is missing
