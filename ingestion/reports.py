@@ -15,17 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestion.delivery import FileOutcome, quarantine_table, relative_to_inbox
-from ingestion.validate import translate
+from ingestion.validate import steward_field, translate
 from warehouse import paths
-
-# The field of a row the reader could not split into fields: "(row)" in a case-management
-# export (ingestion.case_management.helpers), "line" in a DATEV file (ingestion.accounting.datev).
-WHOLE_ROW = ("(row)", "line")
-
-
-def steward_field(name: str) -> str:
-    """A quarantine row's field as the steward reads it: the whole row is "(ganze Zeile)"."""
-    return "(ganze Zeile)" if name in WHOLE_ROW else name
 
 
 def _german_count(n: int) -> str:

@@ -351,7 +351,17 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
      r"(?P<s>\d+) ?%; first problem: (?P<inner>.*)$"),
      (r"{a} von {b} Zeilen aussortiert, mehr als der erlaubte Anteil von {s} %; erstes "
      r"Problem: {inner}")),
-    (r"^line (?P<n>\d+), (?:field )?(?P<f>[^:]+): (?P<inner>.*)$", "Zeile {n}, {f}: {inner}"),
+    (r"^line 1 \(the header\) cannot be split into fields: .*$",
+     "Zeile 1 (der DATEV-Kopf) lässt sich nicht in Felder zerlegen (ein Zeilenumbruch oder "
+     "Anführungszeichen am falschen Ort?)"),
+    (r"^line 2 \(the column headings\) cannot be split into fields: .*$",
+     "Zeile 2 (die Spaltenüberschriften) lässt sich nicht in Felder zerlegen (ein Zeilenumbruch "
+     "oder Anführungszeichen am falschen Ort?)"),
+    (r"^(?P<w>.+) cannot be split into fields: .*$",
+     "{w}: lässt sich nicht in Felder zerlegen (ein Zeilenumbruch oder Anführungszeichen am "
+     "falschen Ort?)"),
+    (r"^line (?P<n>\d+), (?:field )?(?P<field>[^:]+): (?P<inner>.*)$",
+     "Zeile {n}, {field}: {inner}"),
     (r"^missing required value$", "Pflichtwert fehlt"),
     (r"^not a valid date \(expected DD\.MM\.YYYY or YYYY-MM-DD\)$",
      "kein gültiges Datum (erwartet TT.MM.JJJJ oder JJJJ-MM-TT)"),
@@ -514,6 +524,16 @@ PHRASES = [(re.compile(p), de) for p, de in [
 ]]
 
 
+# The field of a row the reader could not split into fields: "(row)" in a case-management
+# export (ingestion.case_management.helpers), "line" in a DATEV file (ingestion.accounting.datev).
+WHOLE_ROW = ("(row)", "line")
+
+
+def steward_field(name: str) -> str:
+    """A quarantine row's field as the steward reads it: the whole row is "(ganze Zeile)"."""
+    return "(ganze Zeile)" if name in WHOLE_ROW else name
+
+
 def translate(reason: str, lang: str) -> str:
     """A reason in ``lang``: German through :data:`REASONS`, English as written. A group named
     ``inner`` (a reason quoted inside another) is translated too."""
@@ -525,6 +545,8 @@ def translate(reason: str, lang: str) -> str:
             groups = {k: v or "" for k, v in match.groupdict().items()}
             if "inner" in groups:
                 groups["inner"] = translate(groups["inner"], lang)
+            if "field" in groups:  # a field named in the reason ("line 3, field line: ...")
+                groups["field"] = steward_field(groups["field"])
             text = german.format(**groups)
             for phrase, replacement in PHRASES:
                 text = phrase.sub(replacement, text)

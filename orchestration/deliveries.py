@@ -85,7 +85,7 @@ def _file_column(profile: str, entity: str, field_name: str) -> str:
 
     known = profiles().get(profile)
     mapping = known.entities.get(entity) if known else None
-    from ingestion.reports import steward_field
+    from ingestion.validate import steward_field
 
     return steward_field(mapping.columns.get(field_name, field_name) if mapping else field_name)
 
