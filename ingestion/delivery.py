@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -218,6 +219,20 @@ def check_reject_share(path: Path, outcome: FileOutcome, unit: str = "rows") -> 
     )
 
 
+def unexpected_error(exc: Exception) -> str:
+    """The rejection reason of a file whose reading failed in a way no check foresaw. Only the
+    kind of error and where it arose: its message may quote a value of the file (personal data).
+    The traceback goes to the log for the platform team."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    log.error("Unexpected %s while reading a file, at:\n%s", type(exc).__name__,
+              "".join(traceback.format_list(frames)))
+    return (
+        f"unexpected error while reading the file ({type(exc).__name__}{where}); the file is "
+        "set aside, the others load: tell the platform team"
+    )
+
+
 def reject(outcome: FileOutcome, reason: str) -> None:
     """Record a whole-file rejection: nothing of it loads, the file leaves the inbox."""
     outcome.rejected_reason = reason
@@ -256,6 +271,8 @@ def deliver(
             read(path, outcome)
         except FileRejected as exc:
             reject(outcome, exc.reason)
+        except Exception as exc:  # one unreadable file must not stop the others
+            reject(outcome, unexpected_error(exc))
         if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
             write_report(outcome)
         outcomes.append(outcome)

@@ -377,6 +377,11 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^binary data, not a text export \(contains NUL bytes\)$",
      "Binärdaten, kein Textexport (enthält NUL-Bytes)"),
     (r"^missing column\(s\) (?P<c>.*)$", r"fehlende Spalte(n) {c}"),
+    (r"^unexpected error while reading the file \((?P<e>[^)]*)\); .*$",
+     (r"unerwarteter Fehler beim Lesen der Datei ({e}); die Datei wird beiseitegelegt, die "
+      r"anderen werden geladen: bitte das Plattform-Team informieren")),
+    (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
+     r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^not a kind of file Datenwerk loads: .*$",
      ("keine Datei, die Datenwerk lädt: kein DATEV-Kopf, und die Kopfzeile hat weder die Spalten "
      "einer Referenztabelle noch die eines Exportprofils")),

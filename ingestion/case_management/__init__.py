@@ -213,7 +213,7 @@ class Delivery:
                     if into is not outcome:
                         secondary.append(into)
                 check_reject_share(path, outcome)
-            except FileRejected:
+            except Exception:  # FileRejected or unforeseen (see deliver): nothing of it loads
                 for _, rows in accepted:
                     rows.path.unlink(missing_ok=True)
                 raise

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from warehouse import paths
 from warehouse.db import sql_name, sql_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 SNIFF_BYTES = 1 << 16
 # dlt's column of the load a row belongs to: written into the Parquet file so that dlt can
 # import the file as it is instead of rewriting every row to add it.
@@ -89,7 +91,8 @@ def read_header(path: Path, profile: Profile) -> Header:
     if b"\x00" in head:
         raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
     encoding = "utf-8" if head.startswith(UTF8_BOM) or _looks_utf8(head) else profile.encoding
-    first = head.split(b"\n", 1)[0].removeprefix(UTF8_BOM).rstrip(b"\r")
+    # Any line ending ends the header: CR alone (old Mac exports) as well as LF and CRLF.
+    first = _LINE_BREAK.split(head, 1)[0].removeprefix(UTF8_BOM)
     try:
         text = first.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -99,7 +102,10 @@ def read_header(path: Path, profile: Profile) -> Header:
     # The profile's delimiter first; ',' and ';' both occur in the wild (Excel by locale).
     counts = {d: text.count(d) for d in (profile.delimiter, ";", ",", "\t")}
     delimiter = profile.delimiter if counts[profile.delimiter] else max(counts, key=counts.get)  # type: ignore[arg-type]
-    first_row = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        first_row = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise FileRejected(path, f"the header (row 1) cannot be read: {exc}") from exc
     names = [n.strip().lstrip("\ufeff") for n in first_row]
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")

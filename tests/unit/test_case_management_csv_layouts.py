@@ -1,0 +1,92 @@
+"""CSV layouts seen in real exports, built as bytes in each test: line endings, stray quotes,
+damaged bytes, odd headers. Whatever the layout, every row is loaded or set aside with its row
+number, or the file alone is rejected with a reason naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ingestion.case_management import detect_profile
+from ingestion.case_management.helpers import parse_export
+from ingestion.delivery import FileOutcome, deliver, quarantine_table
+from ingestion.pseudonymise import pseudonym
+from ingestion.standard import standard
+from ingestion.validate import translate
+
+KEY = "k" * 32
+CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"
+
+
+@pytest.fixture(autouse=True)
+def _home(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
+
+
+def contact(n: int, note: str = "ok") -> str:
+    return f"C-{n};F-1;17.02.2023;telefonisch;30;MA-1;{note}"
+
+
+def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
+    profile, mapping = detect_profile(path)
+    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
+    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
+                         {"organisation_code": "org", "department_code": "SB"})
+    return table, outcome
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def ids(*numbers: str) -> list[str]:
+    return [pseudonym(n, KEY.encode()) for n in numbers]
+
+
+def quarantined(outcome: FileOutcome) -> list[tuple[int, str, str]]:
+    q = quarantine_table([outcome])
+    return sorted(zip(q["source_line"].to_pylist(), q["field"].to_pylist(),
+                      q["reason"].to_pylist(), strict=True))
+
+
+def test_cr_only_line_endings_are_read(tmp_path: Path) -> None:
+    """Old Mac-style exports end lines with CR alone."""
+    rows = [CONTACTS_HEADER, *(contact(n) for n in range(1, 6))]
+    table, outcome = parse(write(tmp_path, "kontakte.csv", "\r".join(rows).encode("cp1252")))
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-2", "C-3", "C-4", "C-5")
+    assert table["source_line"].to_pylist() == [2, 3, 4, 5, 6]
+    assert outcome.rows_read == 5 and not outcome.quarantine
+
+
+def test_an_unexpected_error_rejects_that_file_alone_naming_it(
+    tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    from warehouse import paths
+
+    monkeypatch.delenv("DATENWERK_SETTLE_SECONDS", raising=False)
+    inbox = paths.case_management_inbox()
+    broken, good = inbox / "a" / "SB" / "kontakte.csv", inbox / "b" / "SB" / "kontakte.csv"
+    for n, path in enumerate((broken, good)):
+        path.parent.mkdir(parents=True)
+        path.write_text(CONTACTS_HEADER + "\n" + contact(n) + "\n", encoding="cp1252")
+
+    def read(path: Path, outcome: FileOutcome) -> None:
+        if path == broken:
+            raise ValueError("Could not convert 'Erika Mustermann'")  # personal data in it
+        outcome.rows_loaded = outcome.rows_read = 1
+
+    outcomes = deliver([broken, good], set(),
+                       lambda p, d: FileOutcome(p, d, p.parts[-3], "contacts", "demo_csv"), read)
+    assert [o.rows_loaded for o in outcomes] == [0, 1]
+    reason = outcomes[0].rejected_reason
+    assert reason is not None and reason.startswith("unexpected error while reading the file "
+                                                    "(ValueError in test_")
+    assert "Mustermann" not in reason
+    assert not outcomes[1].rejected_reason
+    assert (paths.rejected_dir() / "case_management" / "a" / "SB" / "kontakte.csv").exists()
+    assert translate(reason, "de").startswith("unerwarteter Fehler beim Lesen der Datei")
