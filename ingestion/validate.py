@@ -380,6 +380,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^unexpected error while reading the file \((?P<e>[^)]*)\); .*$",
      (r"unerwarteter Fehler beim Lesen der Datei ({e}); die Datei wird beiseitegelegt, die "
       r"anderen werden geladen: bitte das Plattform-Team informieren")),
+    (r"^the header names column\(s\) (?P<c>.*) more than once; .*$",
+     (r"die Kopfzeile nennt die Spalte(n) {c} mehr als einmal; welche die Werte enthält, ist "
+      r"unklar: die doppelte Spalte umbenennen oder entfernen und neu liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^not a kind of file Datenwerk loads: .*$",

@@ -107,6 +107,8 @@ def read_header(path: Path, profile: Profile) -> Header:
     except csv.Error as exc:
         raise FileRejected(path, f"the header (row 1) cannot be read: {exc}") from exc
     names = [n.strip().lstrip("\ufeff") for n in first_row]
+    while names and not names[-1]:
+        names.pop()  # a delimiter at the end of the line (Excel, many exports): no column
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
     return Header(names, delimiter, encoding)
@@ -189,7 +191,7 @@ def source_relation(
     if header.is_excel:
         con.register("src", _excel_frame(path))
         return "src"
-    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in header.names) + "}"
+    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in reader_names(header.names)) + "}"
     return (
         f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
         f"escape='\"', header=true, auto_detect=false, columns={columns}, "
@@ -197,6 +199,28 @@ def source_relation(
         "null_padding=false, strict_mode=true, "
         f"max_line_size={MAX_LINE_BYTES})"
     )
+
+
+def reader_names(names: list[str]) -> list[str]:
+    """The header's names as the CSV reader gets them: unique and not empty. A column without a
+    name or repeating an earlier one is never read (:func:`repeated_columns` rejects a file that
+    repeats a column it reads); it gets a name that says where it is."""
+    seen: set[str] = set()
+    out = []
+    for i, name in enumerate(names, start=1):
+        out.append(name if name and name not in seen else f"{name or '(no name)'} (column {i})")
+        seen.add(out[-1])
+    return out
+
+
+def repeated_columns(names: list[str], read: set[str]) -> list[str]:
+    """Columns of ``read`` that the header names more than once, with where ('X' (columns 1
+    and 9)): which of them holds the values is unclear."""
+    where: dict[str, list[str]] = {}
+    for i, name in enumerate(names, start=1):
+        where.setdefault(name, []).append(str(i))
+    return [f"'{n}' (columns {' and '.join(w)})" for n, w in where.items()
+            if n in read and len(w) > 1]
 
 
 _q = sql_name
@@ -643,7 +667,16 @@ def write_export(
     known = known_columns(profile, mapping)
     if missing:
         raise FileRejected(path, _missing_columns(missing, spec.name, profile.name, names, known))
-    outcome.unexpected_columns = [n for n in names if n and n not in known]
+    read = {c for m in profile.entities_of(mapping) for c in m.read_columns()}
+    if profile.department is not None:
+        read.add(profile.department.column)
+    if repeated := repeated_columns(names, read):
+        raise FileRejected(
+            path,
+            f"the header names column(s) {', '.join(repeated)} more than once; which one holds "
+            "the values is unclear: rename or remove the repeated column and deliver it again",
+        )
+    outcome.unexpected_columns = list(dict.fromkeys(n for n in names if n and n not in known))
     present = {
         fld: sql
         for fld in spec.fields

@@ -11,13 +11,14 @@ import pytest
 
 from ingestion.case_management import detect_profile
 from ingestion.case_management.helpers import parse_export
-from ingestion.delivery import FileOutcome, deliver, quarantine_table
+from ingestion.delivery import FileOutcome, FileRejected, deliver, quarantine_table
 from ingestion.pseudonymise import pseudonym
 from ingestion.standard import standard
 from ingestion.validate import translate
 
 KEY = "k" * 32
 CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"
+CASES_HEADER = "Fall-Nr;Klient-Nr;Programm;Zuweisung;Beginn;Ende;Beendigungsgrund;Fachkraft-Nr"
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +29,14 @@ def _home(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 def contact(n: int, note: str = "ok") -> str:
     return f"C-{n};F-1;17.02.2023;telefonisch;30;MA-1;{note}"
+
+
+def case(n: int) -> str:
+    return f"F-{n};K-{n};SB-ALLG;Selbstmelder;17.02.2023;14.08.2023;Umzug;MA-1"
+
+
+def lines(*rows: str) -> bytes:
+    return "".join(f"{r}\r\n" for r in rows).encode("cp1252")
 
 
 def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
@@ -90,3 +99,39 @@ def test_an_unexpected_error_rejects_that_file_alone_naming_it(
     assert not outcomes[1].rejected_reason
     assert (paths.rejected_dir() / "case_management" / "a" / "SB" / "kontakte.csv").exists()
     assert translate(reason, "de").startswith("unerwarteter Fehler beim Lesen der Datei")
+
+
+@pytest.mark.parametrize("end", [";", ";;"])
+def test_a_delimiter_at_the_end_of_every_line_adds_no_column(tmp_path: Path, end: str) -> None:
+    data = lines(CASES_HEADER + end, *(case(n) + end for n in (1, 2, 3)))
+    table, outcome = parse(write(tmp_path, "faelle.csv", data))
+    assert table["case_id"].to_pylist() == ids("F-1", "F-2", "F-3")
+    assert table["end_reason"].to_pylist() == ["moved"] * 3
+    assert outcome.rows_read == 3 and not outcome.quarantine and not outcome.unexpected_columns
+
+
+def test_columns_without_a_name_are_not_read(tmp_path: Path) -> None:
+    data = lines(CASES_HEADER.replace(";Zuweisung;", ";;Zuweisung;") + ";",
+                 *(case(n).replace(";Selbstmelder;", ";Notiz;Selbstmelder;") + ";"
+                   for n in (1, 2)))
+    table, outcome = parse(write(tmp_path, "faelle.csv", data))
+    assert table["referral_source"].to_pylist() == ["Selbstmelder"] * 2
+    assert outcome.rows_read == 2 and not outcome.quarantine and not outcome.unexpected_columns
+
+
+@pytest.mark.parametrize("column", ["Fall-Nr", "Beendigungsgrund"])
+def test_a_read_column_named_twice_rejects_the_file_naming_it(tmp_path: Path, column: str) -> None:
+    data = lines(f"{CASES_HEADER};{column}", *(f"{case(n)};X-{n}" for n in (1, 2)))
+    with pytest.raises(FileRejected) as info:
+        parse(write(tmp_path, "faelle.csv", data))
+    assert info.value.path.name == "faelle.csv"
+    assert f"'{column}' (columns " in info.value.reason and "more than once" in info.value.reason
+    assert translate(info.value.reason, "de").startswith("die Kopfzeile nennt die Spalte(n) '")
+
+
+def test_an_unread_column_named_twice_is_ignored(tmp_path: Path) -> None:
+    data = lines(f"{CONTACTS_HEADER};Notiz", *(f"{contact(n)};mehr" for n in (1, 2)))
+    table, outcome = parse(write(tmp_path, "kontakte.csv", data))
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-2")
+    assert outcome.rows_read == 2 and not outcome.quarantine
+
