@@ -239,7 +239,7 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
         if fspec.type == "integer":
             return (
                 f"case when regexp_full_match({text}, '[+-]?[0-9]+') "
-                f"then cast({text} as bigint) end"
+                f"then try_cast({text} as bigint) end"  # too many digits: not a number
             )
         return (
             f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') "

@@ -135,3 +135,10 @@ def test_an_unread_column_named_twice_is_ignored(tmp_path: Path) -> None:
     assert table["contact_id"].to_pylist() == ids("C-1", "C-2")
     assert outcome.rows_read == 2 and not outcome.quarantine
 
+
+def test_an_overlong_number_sets_its_row_aside(tmp_path: Path) -> None:
+    data = lines(CONTACTS_HEADER, contact(1),
+                 contact(2).replace(";30;", ";99999999999999999999;"), contact(3))
+    table, outcome = parse(write(tmp_path, "kontakte.csv", data))
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-3")
+    assert quarantined(outcome) == [(3, "duration_minutes", "not a number")]
