@@ -383,6 +383,18 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^the header names column\(s\) (?P<c>.*) more than once; .*$",
      (r"die Kopfzeile nennt die Spalte(n) {c} mehr als einmal; welche die Werte enthält, ist "
       r"unklar: die doppelte Spalte umbenennen oder entfernen und neu liefern")),
+    (r"^a quoted value \(\"\) opens in this row and never closes: the next (?P<n>\d+) row\(s\) "
+     r"were read into it$",
+     (r"ein Wert in Anführungszeichen (\") beginnt in dieser Zeile und wird nie geschlossen: "
+      r"die nächsten {n} Zeile(n) wurden in ihn gelesen")),
+    (r"^read into the unclosed quote of row (?P<n>\d+)$",
+     r"in den nicht geschlossenen Wert in Anführungszeichen aus Zeile {n} gelesen"),
+    (r"^row (?P<n>\d+) opens a quoted value \(\"\) that never closes: more than (?P<c>[\d,]+) "
+     r"characters .*$",
+     (r"Zeile {n} öffnet einen Wert in Anführungszeichen (\"), der nie geschlossen wird: mehr als "
+      r"{c} Zeichen der folgenden Zeilen wurden in ihn gelesen, die verschluckten Zeilen lassen "
+      r"sich nicht zählen; das Anführungszeichen schließen (oder entfernen) und die Datei neu "
+      r"liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^not a kind of file Datenwerk loads: .*$",

@@ -8,7 +8,8 @@ identifiers are pseudonymised before rows leave DuckDB, as a Parquet file that d
 is, so nothing personal reaches dlt, logs or the quarantine.
 
 Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 and a
-quoted value with a line break stays in its row.
+quoted value with a line break stays in its row. Lines that a quote which never closes swallowed
+into a rejected row are rows of their own, each set aside with its number.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from warehouse.db import sql_name, sql_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_TEXT_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 SNIFF_BYTES = 1 << 16
 # dlt's column of the load a row belongs to: written into the Parquet file so that dlt can
 # import the file as it is instead of rewriting every row to add it.
@@ -53,6 +55,9 @@ PARQUET_ROW_GROUP = 1_000_000
 # Longest line DuckDB's CSV reader accepts. No export row comes near it (a case with every field
 # filled is under 2 kB); a longer line is a broken export, and the whole file is rejected.
 MAX_LINE_BYTES = 10_000_000
+# DuckDB keeps this much of a rejected record's text (measured, DuckDB 1.x/2.0): a longer one
+# may hide swallowed lines.
+REJECT_TEXT_CHARS = 10_000
 # DuckDB's reject kinds in the words a data steward understands.
 REJECT_REASONS = {
     "MISSING COLUMNS": "too few fields in this row",
@@ -503,16 +508,17 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path
                     ) -> list[tuple[int, str | None, str]]:
     """Lines the CSV reader rejected (line, column, error), one per line; a wrong encoding or
     an oversized line rejects the whole file."""
-    reject_rows: list[tuple[int, str | None, str]] = con.execute(
+    found: list[tuple[int, str | None, str, str | None]] = con.execute(
         # One row may be reported once per missing column: one quarantine row per line.
         # Errors of the whole line (its size) have no column: they sort first.
         "select line, arg_min(column_name, coalesce(column_idx, -1)), "
-        "arg_min(error_type::varchar, coalesce(column_idx, -1)) "
+        "arg_min(error_type::varchar, coalesce(column_idx, -1)), "
+        "arg_min(csv_line, coalesce(column_idx, -1)) "
         "from rejects group by line order by line"
     ).fetchall()
-    if any(r[2] == "INVALID ENCODING" for r in reject_rows):
+    if any(r[2] == "INVALID ENCODING" for r in found):
         raise _NotThisEncoding
-    oversized = [r[0] for r in reject_rows if r[2] == "LINE SIZE OVER MAXIMUM"]
+    oversized = [r[0] for r in found if r[2] == "LINE SIZE OVER MAXIMUM"]
     if oversized:
         # A line this long is no export row: the file is broken, not one of its rows.
         raise FileRejected(
@@ -521,7 +527,38 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path
             + (f" (and {len(oversized) - 1} more lines)" if len(oversized) > 1 else "")
             + "; a broken export, the whole file is rejected",
         )
-    return reject_rows
+    return _with_swallowed_rows(path, found)
+
+
+def _with_swallowed_rows(path: Path, found: list[tuple[int, str | None, str, str | None]]
+                        ) -> list[tuple[int, str | None, str]]:
+    """The reader's rejects (line, column, error, text) as rows of the file, one per line: a
+    quote that never closes makes the reader take the following lines into one rejected record;
+    each of them is a row of its own, set aside with the row whose quote swallowed it. The reader
+    numbers records, so the rows after a swallowing record move down by what it swallowed."""
+    rows: list[tuple[int, str | None, str]] = []
+    moved = 0
+    for line, column, error, text in found:
+        row = line + moved
+        inside = _TEXT_LINE_BREAK.findall((text or "").strip("\r\n"))
+        if inside and len(text or "") >= REJECT_TEXT_CHARS:
+            raise FileRejected(
+                path,
+                f"row {row} opens a quoted value (\") that never closes: more than "
+                f"{REJECT_TEXT_CHARS:,} characters of the following rows were read into it, the "
+                "rows it swallowed cannot be counted; close the quote (or remove it) and deliver "
+                "the file again",
+            )
+        if not inside:
+            rows.append((row, column, error))
+            continue
+        swallowed = len(inside)
+        rows.append((row, column, f"a quoted value (\") opens in this row and never closes: "
+                                  f"the next {swallowed} row(s) were read into it"))
+        rows += [(row + i, None, f"read into the unclosed quote of row {row}")
+                 for i in range(1, swallowed + 1)]
+        moved += swallowed
+    return rows
 
 
 def _check_duplicates(con: duckdb.DuckDBPyConnection, primary: bool, key_cols: list[str],

@@ -142,3 +142,47 @@ def test_an_overlong_number_sets_its_row_aside(tmp_path: Path) -> None:
     table, outcome = parse(write(tmp_path, "kontakte.csv", data))
     assert table["contact_id"].to_pylist() == ids("C-1", "C-3")
     assert quarantined(outcome) == [(3, "duration_minutes", "not a number")]
+
+
+def test_rows_after_a_quote_that_never_closes_are_set_aside_not_lost(tmp_path: Path) -> None:
+    """A note opens a quote and never closes it; the reader takes the following lines into that
+    value until a later quote. Each swallowed line is a row of its own, set aside with its
+    number; the rows after keep their numbers."""
+    rows = [contact(n) for n in range(1, 21)]
+    rows[1] = contact(2, '"Kl. sagte: ich komme morgen')
+    rows[4] = contact(5, 'Kl. meldet "bin wieder da"')
+    table, outcome = parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
+    assert outcome.rows_read == 20 == outcome.rows_loaded + outcome.rows_quarantined
+    assert table["contact_id"].to_pylist() == ids("C-1", *(f"C-{n}" for n in range(6, 21)))
+    assert table["source_line"].to_pylist() == [2, *range(7, 22)]
+    assert quarantined(outcome) == [
+        (3, "Notiz", 'a quoted value (") opens in this row and never closes: the next 3 row(s) '
+                     "were read into it"),
+        (4, "(row)", "read into the unclosed quote of row 3"),
+        (5, "(row)", "read into the unclosed quote of row 3"),
+        (6, "(row)", "read into the unclosed quote of row 3"),
+    ]
+    assert all(not translate(r, "de").startswith(("a ", "read")) for _, _, r in
+               quarantined(outcome))
+
+
+def test_quoted_delimiter_quotes_and_line_breaks_stay_in_their_row(tmp_path: Path) -> None:
+    """Legitimate quoting still works, also before a quote that never closes: a value with ';',
+    doubled quotes and a CRLF inside is one row (as a spreadsheet counts), lines swallowed later
+    are rows of their own."""
+    data = lines(CONTACTS_HEADER, contact(1, '"Termin; Kl. sagte ""ja""\r\nzweite Zeile"'),
+                 contact(2, '"offen'), contact(3), contact(4, 'sagt "nein"'), contact(5),
+                 contact(6, '"a;b"'), contact(7))
+    table, outcome = parse(write(tmp_path, "kontakte.csv", data))
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-5", "C-6", "C-7")
+    assert table["source_line"].to_pylist() == [2, 6, 7, 8]
+    assert [q[0] for q in quarantined(outcome)] == [3, 4, 5]
+    assert outcome.rows_read == 7
+
+
+def test_a_quote_swallowing_more_than_the_reader_keeps_rejects_the_file(tmp_path: Path) -> None:
+    rows = [contact(1), contact(2, '"Kl. sagte'), *(contact(n) for n in range(3, 600)),
+            contact(600, 'sagt "ja"')]
+    with pytest.raises(FileRejected, match="row 3 opens a quoted value") as info:
+        parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
+    assert translate(info.value.reason, "de").startswith("Zeile 3 öffnet einen Wert")
