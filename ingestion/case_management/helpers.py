@@ -14,6 +14,7 @@ into a rejected row are rows of their own, each set aside with its number.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -79,6 +80,9 @@ class Header:
     encoding: str
     is_excel: bool = False
     unexpected: list[str] = field(default_factory=list)
+    # UTF-8 for certain (a BOM, or UTF-8 umlauts in the sample): a byte that is not valid UTF-8
+    # damages its row, it does not make the file another encoding.
+    utf8_proven: bool = False
 
 
 def _sniff(path: Path) -> bytes:
@@ -95,7 +99,9 @@ def read_header(path: Path, profile: Profile) -> Header:
         raise FileRejected(path, "the file is empty")
     if b"\x00" in head:
         raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
-    encoding = "utf-8" if head.startswith(UTF8_BOM) or _looks_utf8(head) else profile.encoding
+    valid, invalid = _utf8_evidence(head)
+    is_utf8 = head.startswith(UTF8_BOM) or not invalid or valid >= invalid
+    encoding = "utf-8" if is_utf8 else profile.encoding
     # Any line ending ends the header: CR alone (old Mac exports) as well as LF and CRLF.
     first = _LINE_BREAK.split(head, 1)[0].removeprefix(UTF8_BOM)
     try:
@@ -116,18 +122,39 @@ def read_header(path: Path, profile: Profile) -> Header:
         names.pop()  # a delimiter at the end of the line (Excel, many exports): no column
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
-    return Header(names, delimiter, encoding)
+    return Header(names, delimiter, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
+        is_utf8 and valid > 0))
 
 
-def _looks_utf8(head: bytes) -> bool:
-    """A sample with non-ASCII bytes that decodes as UTF-8 is UTF-8: a Windows-1252 umlaut alone
-    (0xF6 for ö) is never valid UTF-8. Pure ASCII samples are read as UTF-8 too; should a later
-    byte prove otherwise, the file is read again in the profile's encoding."""
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3  # a character cut off at the end of the sample
-    return True
+def _utf8_evidence(data: bytes, final: bool = False) -> tuple[int, int]:
+    """(valid non-ASCII UTF-8 characters, invalid bytes) of ``data`` read as UTF-8; a character
+    cut off at the end counts only when ``final``.
+
+    Text with UTF-8 umlauts is UTF-8 even where a byte is damaged: that row is set aside, the
+    others keep their umlauts. A Windows-1252 umlaut alone (0xF6 for ö) is never valid UTF-8, and
+    Windows-1252 text almost never forms a valid UTF-8 sequence: such a file has only invalid
+    bytes. Pure ASCII is read as UTF-8; should a later byte prove otherwise, the file is judged
+    again as a whole (:func:`_file_is_utf8`)."""
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=final)
+    invalid = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - invalid, invalid
+
+
+def _file_is_utf8(path: Path) -> bool:
+    """Whether a file whose sample was plain ASCII is UTF-8 with damaged bytes rather than in
+    another encoding (see :func:`_utf8_evidence`); reads the file once, in C, 16 MB at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    valid = invalid = 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 24)
+            text = decoder.decode(chunk, final=not chunk)
+            bad = text.count("\ufffd")
+            valid += len(text) - len(text.encode("ascii", "ignore")) - bad
+            invalid += bad
+            if not chunk:
+                return valid >= invalid
 
 
 def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
@@ -450,7 +477,7 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
                 path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}"
             ) from exc
         if not header.is_excel:
-            reject_rows = _reader_rejects(con, path)
+            reject_rows = _reader_rejects(con, path, header)
         _check_duplicates(con, mapping.primary, key_cols, len(row_checks))
         bad = con.execute(
             "select rn, problem, shown from checked where problem is not null order by rn"
@@ -504,10 +531,11 @@ def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], li
     return keep, key_cols
 
 
-def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path
+def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: Header
                     ) -> list[tuple[int, str | None, str]]:
     """Lines the CSV reader rejected (line, column, error), one per line; a wrong encoding or
-    an oversized line rejects the whole file."""
+    an oversized line rejects the whole file. In a file proven UTF-8 a byte that is not valid
+    UTF-8 sets its row aside."""
     found: list[tuple[int, str | None, str, str | None]] = con.execute(
         # One row may be reported once per missing column: one quarantine row per line.
         # Errors of the whole line (its size) have no column: they sort first.
@@ -516,7 +544,7 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path
         "arg_min(csv_line, coalesce(column_idx, -1)) "
         "from rejects group by line order by line"
     ).fetchall()
-    if any(r[2] == "INVALID ENCODING" for r in found):
+    if not header.utf8_proven and any(r[2] == "INVALID ENCODING" for r in found):
         raise _NotThisEncoding
     oversized = [r[0] for r in found if r[2] == "LINE SIZE OVER MAXIMUM"]
     if oversized:
@@ -727,11 +755,14 @@ def write_export(
     try:
         checked = _run_sql(path, header, job)
     except _NotThisEncoding:
-        if header.encoding == profile.encoding:
+        if _file_is_utf8(path):
+            header.utf8_proven = True  # UTF-8 umlauts after the sample: damaged rows set aside
+        elif header.encoding == profile.encoding:
             raise FileRejected(
                 path, f"contains bytes that are not valid {header.encoding}"
             ) from None
-        header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
+        else:
+            header.encoding = profile.encoding  # the UTF-8 guess was wrong: read it as declared
         checked = _run_sql(path, header, job)
     bad, reject_rows, checks = checked.bad, checked.reject_rows, checked.checks
 

@@ -186,3 +186,42 @@ def test_a_quote_swallowing_more_than_the_reader_keeps_rejects_the_file(tmp_path
     with pytest.raises(FileRejected, match="row 3 opens a quoted value") as info:
         parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
     assert translate(info.value.reason, "de").startswith("Zeile 3 öffnet einen Wert")
+
+
+def test_one_damaged_byte_sets_its_row_aside_the_file_stays_utf8(tmp_path: Path) -> None:
+    """A UTF-8 export with one byte damaged (0xF6, Windows-1252 for ö): that row is set aside,
+    the others keep their umlauts; the whole file read as Windows-1252 stored 'AngehÃ¶rige'."""
+    rows = [case(n).replace("Selbstmelder", "Angehörige") for n in range(1, 11)]
+    data = lines(CASES_HEADER).decode() + "".join(f"{r}\r\n" for r in rows)
+    damaged = data.encode("utf-8").replace("F-10;K-10;SB-ALLG;Angehörige".encode(),
+                                           b"F-10;K-10;SB-ALLG;Angeh\xf6rige")
+    table, outcome = parse(write(tmp_path, "faelle.csv", damaged))
+    assert table["referral_source"].to_pylist() == ["Angehörige"] * 9
+    assert table["case_id"].to_pylist() == ids(*(f"F-{n}" for n in range(1, 10)))
+    assert quarantined(outcome) == [
+        (11, "referral_source", "characters that are not valid in the file's encoding")]
+
+
+def test_utf8_umlauts_after_an_ascii_start_decide_the_encoding(tmp_path: Path) -> None:
+    """The sample (64 kB) is plain ASCII; later rows have UTF-8 umlauts and one damaged byte."""
+    ascii_rows = [contact(n) for n in range(1, 3001)]
+    in_person = contact(1).replace("C-1;", "C-{};").replace("telefonisch", "persönlich")
+    later = [in_person.format(3001).encode(), in_person.format(3002).encode("cp1252"),
+             in_person.format(3003).encode()]
+    data = lines(CONTACTS_HEADER, *ascii_rows) + b"".join(r + b"\r\n" for r in later)
+    assert len(data) > 1 << 16
+    table, outcome = parse(write(tmp_path, "kontakte.csv", data))
+    assert outcome.rows_read == 3003 and table.num_rows == 3002
+    assert table["contact_type"].to_pylist()[-2:] == ["in_person"] * 2
+    assert quarantined(outcome) == [
+        (3003, "contact_type", "characters that are not valid in the file's encoding")]
+
+
+def test_windows_1252_umlauts_after_an_ascii_start_are_read_as_windows_1252(
+    tmp_path: Path,
+) -> None:
+    rows = [contact(n) for n in range(1, 3001)] + [contact(3001).replace("telefonisch",
+                                                                         "persönlich")]
+    table, outcome = parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
+    assert outcome.rows_read == 3001 and not outcome.quarantine
+    assert table["contact_type"].to_pylist()[-1] == "in_person"
