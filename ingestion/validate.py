@@ -385,13 +385,13 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
       r"unklar: die doppelte Spalte umbenennen oder entfernen und neu liefern")),
     (r"^a quoted value \(\"\) opens in this row and never closes: the next (?P<n>\d+) row\(s\) "
      r"were read into it$",
-     (r"ein Wert in Anführungszeichen (\") beginnt in dieser Zeile und wird nie geschlossen: "
-      r"die nächsten {n} Zeile(n) wurden in ihn gelesen")),
+     ('ein Wert in Anführungszeichen (") beginnt in dieser Zeile und wird nie geschlossen: '
+      "die nächsten {n} Zeile(n) wurden in ihn gelesen")),
     (r"^read into the unclosed quote of row (?P<n>\d+)$",
      r"in den nicht geschlossenen Wert in Anführungszeichen aus Zeile {n} gelesen"),
     (r"^row (?P<n>\d+) opens a quoted value \(\"\) that never closes: more than (?P<c>[\d,]+) "
      r"characters .*$",
-     (r"Zeile {n} öffnet einen Wert in Anführungszeichen (\"), der nie geschlossen wird: mehr als "
+     ('Zeile {n} öffnet einen Wert in Anführungszeichen ("), der nie geschlossen wird: mehr als '
       r"{c} Zeichen der folgenden Zeilen wurden in ihn gelesen, die verschluckten Zeilen lassen "
       r"sich nicht zählen; das Anführungszeichen schließen (oder entfernen) und die Datei neu "
       r"liefern")),
@@ -539,6 +539,7 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
 # Phrases inside a reason that the patterns above keep as a group.
 PHRASES = [(re.compile(p), de) for p, de in [
     (r"\(or ", "(oder "),
+    (r"\(columns (\d+) and (\d+)\)", r"(Spalten \1 und \2)"),
     (r"expected at column (\d+) of format version (\d+)", (r"erwartet in Spalte \1 der "
                                                             r"Formatversion \2")),
 ]]
