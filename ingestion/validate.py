@@ -395,6 +395,11 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
       r"{c} Zeichen der folgenden Zeilen wurden in ihn gelesen, die verschluckten Zeilen lassen "
       r"sich nicht zählen; das Anführungszeichen schließen (oder entfernen) und die Datei neu "
       r"liefern")),
+    (r"^around row (?P<n>\d+) a quoted value \(\"\) never closes and the rows after it .*$",
+     ('um Zeile {n} wird ein Wert in Anführungszeichen (") nie geschlossen, und die Zeilen '
+      "danach lassen sich nicht sicher zählen; die ganze Datei wird abgelehnt, damit keine "
+      "Zeile verloren geht: das Anführungszeichen schließen (oder entfernen) und die Datei neu "
+      "liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^not a kind of file Datenwerk loads: .*$",

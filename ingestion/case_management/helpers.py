@@ -555,6 +555,20 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: Header
             + (f" (and {len(oversized) - 1} more lines)" if len(oversized) > 1 else "")
             + "; a broken export, the whole file is rejected",
         )
+    # Two rejected records under one row number: the reader lost count after a quote that never
+    # closed (its text of the record may then be another line's). Which lines were swallowed
+    # cannot be told, so nothing of the file loads rather than rows going missing.
+    lost = con.execute(
+        "select line from rejects group by line "
+        "having count(distinct line_byte_position) > 1 order by line limit 1"
+    ).fetchall()
+    if lost:
+        raise FileRejected(
+            path,
+            f"around row {lost[0][0]} a quoted value (\") never closes and the rows after it "
+            "cannot be counted reliably; the whole file is rejected so that no row is lost: "
+            "close the quote (or remove it) and deliver the file again",
+        )
     return _with_swallowed_rows(path, found)
 
 

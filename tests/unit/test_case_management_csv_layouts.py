@@ -229,3 +229,16 @@ def test_windows_1252_umlauts_after_an_ascii_start_are_read_as_windows_1252(
     table, outcome = parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
     assert outcome.rows_read == 3001 and not outcome.quarantine
     assert table["contact_type"].to_pylist()[-1] == "in_person"
+
+
+def test_a_quote_running_into_a_multi_line_note_rejects_the_file(tmp_path: Path) -> None:
+    """The unclosed quote of row 3 ends at the opening quote of a two-line note in row 4: the
+    reader then numbers two broken records as row 3 and would lose one row; the file is
+    rejected naming the row instead."""
+    rows = [contact(1), contact(2, '"Kl. erzählt ausführlich'),
+            contact(3, '"Herr G. äußert sich über Mahnungen.\nGläubigeranschreiben vorbereitet."'),
+            *(contact(n) for n in range(4, 30))]
+    path = write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows))
+    with pytest.raises(FileRejected, match="around row 3 a quoted value") as info:
+        parse(path)
+    assert translate(info.value.reason, "de").startswith("um Zeile 3 wird ein Wert")
