@@ -126,16 +126,16 @@ def read_header(path: Path, profile: Profile) -> Header:
         is_utf8 and valid > 0))
 
 
-def _utf8_evidence(data: bytes, final: bool = False) -> tuple[int, int]:
-    """(valid non-ASCII UTF-8 characters, invalid bytes) of ``data`` read as UTF-8; a character
-    cut off at the end counts only when ``final``.
+def _utf8_evidence(data: bytes) -> tuple[int, int]:
+    """(valid non-ASCII UTF-8 characters, invalid bytes) of a sample read as UTF-8; a character
+    cut off at the end of the sample does not count.
 
     Text with UTF-8 umlauts is UTF-8 even where a byte is damaged: that row is set aside, the
     others keep their umlauts. A Windows-1252 umlaut alone (0xF6 for ö) is never valid UTF-8, and
     Windows-1252 text almost never forms a valid UTF-8 sequence: such a file has only invalid
     bytes. Pure ASCII is read as UTF-8; should a later byte prove otherwise, the file is judged
     again as a whole (:func:`_file_is_utf8`)."""
-    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=final)
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)
     invalid = text.count("\ufffd")
     non_ascii = len(text) - len(text.encode("ascii", "ignore"))
     return non_ascii - invalid, invalid
