@@ -314,10 +314,9 @@ def render_markdown() -> str:
         "pseudonym; the clear value is never written.",
         "",
         "Types: `string`; `date` (`DD.MM.YYYY`, also without leading zeros, or ISO `YYYY-MM-DD`;",
-        (
-            "impossible dates such as 31.02. are rejected); `integer`; `decimal` (decimal comma "
-            "or point"
-        ),
+        "impossible dates such as 31.02., years of fewer than four digits (the century is never",
+        ("guessed) and dates before 1900 are rejected); `integer`; `decimal` (decimal comma or "
+         "point"),
         "as the profile says; a thousands dot is allowed with a decimal comma).",
         "",
     ]

@@ -334,6 +334,13 @@ def _checks_sql(
                 (f"{raw} is not null and {name} is null", name,
                  "not a valid date (expected DD.MM.YYYY or YYYY-MM-DD)", shown)
             )
+            # strptime's %Y reads '24' as the year 24: the century is never guessed. ('0023'
+            # has four digits: it is set aside as too early.)
+            checks.append(
+                (f"year({name}) < 1000 and not regexp_matches({raw}, '[0-9]{{4}}')", name,
+                 "the year is not written with four digits (expected DD.MM.YYYY or YYYY-MM-DD)",
+                 shown)
+            )
         elif fspec.type in ("integer", "decimal"):
             checks.append((f"{raw} is not null and {name} is null", name, "not a number", shown))
             if fspec.minimum is not None:
@@ -361,8 +368,15 @@ def _checks_sql(
 def _plausibility_checks(
     name: str, fspec: FieldSpec, plausible: Plausibility, shown: str | None
 ) -> list[tuple[str, str, str, str | None]]:
-    """Checks of a well-formed value against the world: no future dates, known codes only."""
+    """Checks of a well-formed value against the world: no dates before 1900 or in the future,
+    known codes only."""
     checks: list[tuple[str, str, str, str | None]] = []
+    if fspec.type == "date" and plausible.earliest_date is not None:
+        earliest = plausible.earliest_date.isoformat()
+        checks.append(
+            (f"{name} < date {_lit(earliest)}", name,
+             f"date before {plausible.earliest_date:%d.%m.%Y}: implausible", shown)
+        )
     if fspec.type == "date" and plausible.latest_date is not None:
         latest = plausible.latest_date.isoformat()
         checks.append(

@@ -6,7 +6,9 @@ A row can be well-formed and still corrupt every figure built on it:
   data: marts would count cases of a department or program that no dimension knows, and open data
   would publish a department nobody defined;
 - a date lies in the future (2031 typed for 2021): every monthly mart would run to that date,
-  with the case "active" in each month.
+  with the case "active" in each month;
+- a date lies before 1900 (a year typed as 0023): the date dimension would start in that year,
+  and every monthly figure with it.
 
 Such rows are quarantined at ingest with their reason (a file of an unknown department is rejected
 as a whole), never loaded, never published. Reference data may arrive in the same run as the case
@@ -26,14 +28,19 @@ import duckdb
 from warehouse import datasets, paths, settings
 
 REFERENCE_DATASET = datasets.REFERENCE
+# Earliest valid date of any field, birth dates included: no client alive was born before it, and
+# a real run that loaded a contact dated 0023-07-18 grew dim_date to 731,581 days.
+EARLIEST_DATE = dt.date(1900, 1, 1)
 
 
 @dataclass
 class Plausibility:
-    """The checks for one file: allowed codes per standard field, and the latest valid date."""
+    """The checks for one file: allowed codes per standard field, and the range of valid dates
+    (the earliest applies everywhere, the latest only where today's date is known)."""
 
     allowed: dict[str, frozenset[str]] = field(default_factory=dict)
     latest_date: dt.date | None = None
+    earliest_date: dt.date | None = EARLIEST_DATE
     # Why a field's codes are what they are (named in the quarantine reason).
     allowed_from: dict[str, str] = field(default_factory=dict)
 

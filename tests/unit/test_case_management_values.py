@@ -1,0 +1,112 @@
+"""Reading single values of an export: dates, numbers. Each input is built in its test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ingestion.case_management import detect_profile
+from ingestion.case_management.helpers import parse_export
+from ingestion.delivery import FileOutcome, quarantine_table
+from ingestion.pseudonymise import pseudonym
+from ingestion.standard import standard
+
+KEY = "k" * 32
+CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr\n"
+CLIENTS_HEADER = "Klient-Nr;Vorname;Nachname;Geburtsdatum;Geschlecht;PLZ\n"
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
+
+
+def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
+    profile, mapping = detect_profile(path)
+    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
+    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
+                         {"organisation_code": "org", "department_code": "SB"})
+    return table, outcome
+
+
+def quarantined(outcome: FileOutcome) -> list[tuple[int, str, str, str | None]]:
+    q = quarantine_table([outcome])
+    return sorted(zip(q["source_line"].to_pylist(), q["field"].to_pylist(),
+                      q["reason"].to_pylist(), q["offending_value"].to_pylist(), strict=True))
+
+
+def ids(*numbers: str) -> list[str]:
+    return [pseudonym(n, KEY.encode()) for n in numbers]
+
+
+def write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "".join(f"{r}\n" for r in rows), encoding="cp1252")
+    return path
+
+
+def test_a_year_of_fewer_than_four_digits_is_set_aside_not_read_as_year_24(
+        tmp_path: Path) -> None:
+    """'01.02.24' was stored as 0024-02-01 (and '18.07.23' grew dim_date to 731,581 days): the
+    century is never guessed, the row is set aside naming its row, field and value."""
+    path = write(tmp_path / "kontakte_short_years.csv", CONTACTS_HEADER, [
+        "C-1;F-1;01.02.2024;persönlich;30;MA-1",
+        "C-2;F-1;01.02.24;persönlich;30;MA-1",
+        "C-3;F-1;1.2.24;persönlich;30;MA-1",
+        "C-4;F-1;18.07.023;persönlich;30;MA-1",
+        "C-5;F-1;24-02-01;persönlich;30;MA-1",
+        "C-6;F-1;2024-02-01;persönlich;30;MA-1",
+    ])
+    table, outcome = parse(path)
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-6")
+    assert table["contact_date"].to_pylist() == [dt.date(2024, 2, 1)] * 2
+    reason = ("the year is not written with four digits (expected DD.MM.YYYY or YYYY-MM-DD)")
+    assert quarantined(outcome) == [
+        (3, "contact_date", reason, "01.02.24"), (4, "contact_date", reason, "1.2.24"),
+        (5, "contact_date", reason, "18.07.023"), (6, "contact_date", reason, "24-02-01"),
+    ]
+
+
+def test_a_date_before_1900_is_set_aside_birth_dates_too(tmp_path: Path) -> None:
+    """A four-digit year can still be a typo (0023, 1023): before 1900 no date is plausible,
+    and no birth year either (the birth date itself is personal: its value is never shown)."""
+    contacts = write(tmp_path / "kontakte_early.csv", CONTACTS_HEADER, [
+        "C-1;F-1;18.07.0023;persönlich;30;MA-1",
+        "C-2;F-1;31.12.1899;persönlich;30;MA-1",
+        "C-3;F-1;01.01.1900;persönlich;30;MA-1",
+    ])
+    clients = write(tmp_path / "klienten_early.csv", CLIENTS_HEADER, [
+        "K-1;A;B;20.08.67;männlich;04315",
+        "K-2;A;B;20.08.1867;männlich;04315",
+        "K-3;A;B;20.08.1967;weiblich;04315",
+    ])
+    table, outcome = parse(contacts)
+    assert table["contact_date"].to_pylist() == [dt.date(1900, 1, 1)]
+    assert quarantined(outcome) == [
+        (2, "contact_date", "date before 01.01.1900: implausible", "18.07.0023"),
+        (3, "contact_date", "date before 01.01.1900: implausible", "31.12.1899"),
+    ]
+    table, outcome = parse(clients)
+    assert table["birth_year"].to_pylist() == [1967]
+    assert [q[:3] for q in quarantined(outcome)] == [
+        (2, "birth_date",
+         "the year is not written with four digits (expected DD.MM.YYYY or YYYY-MM-DD)"),
+        (3, "birth_date", "date before 01.01.1900: implausible"),
+    ]
+    assert {q[3] for q in quarantined(outcome)} == {None}
+
+
+@pytest.mark.parametrize("reason", [
+    "the year is not written with four digits (expected DD.MM.YYYY or YYYY-MM-DD)",
+    "date before 01.01.1900: implausible",
+])
+def test_new_date_reasons_read_in_german(reason: str) -> None:
+    from ingestion.validate import translate
+
+    assert translate(reason, "de") in (
+        "die Jahreszahl hat nicht vier Stellen (erwartet TT.MM.JJJJ oder JJJJ-MM-TT)",
+        "Datum vor dem 01.01.1900: unplausibel",
+    )
