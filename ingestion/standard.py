@@ -317,7 +317,8 @@ def render_markdown() -> str:
         "impossible dates such as 31.02., years of fewer than four digits (the century is never",
         ("guessed) and dates before 1900 are rejected); `integer`; `decimal` (decimal comma or "
          "point"),
-        "as the profile says; a thousands dot is allowed with a decimal comma).",
+        "as the profile says; with a decimal comma a dot only groups thousands: `1.234,5`, and",
+        "`1.5` is no number).",
         "",
     ]
     for name, spec in standard().items():

@@ -265,16 +265,17 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
         formats = ", ".join(_lit(f) for f in (*profile.date_formats, "%Y-%m-%d"))
         return f"cast(try_strptime({raw}, [{formats}]) as date)"
     if fspec.type in ("integer", "decimal"):
-        text = raw
-        if profile.decimal == ",":
-            text = f"replace(replace({raw}, '.', ''), ',', '.')"
+        # With a decimal comma a dot only groups thousands (1.234, 12.345.678): '1.5' is no 15.
+        digits, mark = ("([0-9]+|[0-9]{1,3}([.][0-9]{3})+)", ",") if profile.decimal == "," else (
+            "[0-9]+", ".")
+        text = f"replace(replace({raw}, '.', ''), ',', '.')" if mark == "," else raw
         if fspec.type == "integer":
             return (
-                f"case when regexp_full_match({text}, '[+-]?[0-9]+') "
+                f"case when regexp_full_match({raw}, '[+-]?{digits}') "
                 f"then try_cast({text} as bigint) end"  # too many digits: not a number
             )
         return (
-            f"case when regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') "
+            f"case when regexp_full_match({raw}, '[+-]?{digits}([{mark}][0-9]+)?') "
             f"then cast({text} as double) end"
         )
     if fspec.codes:

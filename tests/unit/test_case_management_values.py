@@ -99,6 +99,40 @@ def test_a_date_before_1900_is_set_aside_birth_dates_too(tmp_path: Path) -> None
     assert {q[3] for q in quarantined(outcome)} == {None}
 
 
+def test_a_dot_is_only_a_thousands_separator_with_a_decimal_comma(tmp_path: Path) -> None:
+    """'1.5' minutes were stored as 15: a dot groups thousands (1.000) or the value is no
+    number, and the row is set aside."""
+    path = write(tmp_path / "kontakte_numbers.csv", CONTACTS_HEADER, [
+        f"C-{i};F-1;01.02.2024;persönlich;{v};MA-1"
+        for i, v in enumerate(["1.5", "1.000", "1.5.", "45", "45,0", "1.00", "1.0000", ".5",
+                               "1..000", "-1.000"], start=1)
+    ])
+    table, outcome = parse(path)
+    assert table["duration_minutes"].to_pylist() == [1000, 45]
+    assert [(q[0], q[1], q[3]) for q in quarantined(outcome)] == [
+        (2, "duration_minutes", "1.5"), (4, "duration_minutes", "1.5."),
+        (6, "duration_minutes", "45,0"), (7, "duration_minutes", "1.00"),
+        (8, "duration_minutes", "1.0000"), (9, "duration_minutes", ".5"),
+        (10, "duration_minutes", "1..000"), (11, "duration_minutes", "-1.000"),
+    ]
+    assert {q[2] for q in quarantined(outcome)} == {"not a number", "below 0"}
+    assert [q[2] for q in quarantined(outcome)][-1] == "below 0"
+
+
+def test_decimal_scores_with_grouped_thousands_and_a_comma(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "einschaetzungen_numbers.csv",
+        "Einschätzung-Nr;Fall-Nr;Instrument;Dimension;Zeitpunkt;Datum;Wert;Skala min;Skala max\n",
+        [f"E-{i};F-1;GAS;d;Aufnahme;01.02.2024;{v};;" for i, v in enumerate(
+            ["2,5", "1.234,5", "1.234", "1.5", "2,5,0", "12.345.678,25"], start=1)],
+    )
+    table, outcome = parse(path)
+    assert table["score"].to_pylist() == [2.5, 1234.5, 1234.0, 12345678.25]
+    assert [(q[0], q[2], q[3]) for q in quarantined(outcome)] == [
+        (5, "not a number", "1.5"), (6, "not a number", "2,5,0"),
+    ]
+
+
 @pytest.mark.parametrize("reason", [
     "the year is not written with four digits (expected DD.MM.YYYY or YYYY-MM-DD)",
     "date before 01.01.1900: implausible",
