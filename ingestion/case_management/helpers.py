@@ -93,7 +93,7 @@ def _sniff(path: Path) -> bytes:
 def read_header(path: Path, profile: Profile) -> Header:
     """Column names of an export without reading its rows; rejects files that are no text table."""
     if path.suffix.lower() == ".xlsx":
-        return Header(_excel_frame(path, nrows=0).column_names, "", "xlsx", is_excel=True)
+        return Header(_excel_rows(path, nrows=0)[0], "", "xlsx", is_excel=True)
     head = _sniff(path)
     if not head.strip():
         raise FileRejected(path, "the file is empty")
@@ -157,19 +157,34 @@ def _file_is_utf8(path: Path) -> bool:
                 return valid >= invalid
 
 
-def _excel_frame(path: Path, nrows: int | None = None) -> pa.Table:
-    """The first sheet of a workbook as text columns (python-calamine: fast, no row loop here)."""
-    from python_calamine import CalamineWorkbook
+def _excel_rows(path: Path, nrows: int | None = None) -> tuple[list[str], list[tuple]]:
+    """Header names and value columns of a workbook's first visible worksheet: a hidden sheet
+    (an outdated copy kept in the workbook) is what nobody sees when checking the export."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        book = CalamineWorkbook.from_path(str(path))
+        visible = [m.name for m in book.sheets_metadata
+                   if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
+        if not visible:
+            raise FileRejected(path, "the workbook has no visible worksheet")
+        sheet = book.get_sheet_by_name(visible[0])
         rows = sheet.to_python(skip_empty_area=False, nrows=None if nrows is None else nrows + 1)
+    except FileRejected:
+        raise
     except Exception as exc:
         raise FileRejected(path, f"not a readable .xlsx workbook: {exc}") from exc
     if not rows:
-        raise FileRejected(path, "the workbook's first sheet is empty")
+        raise FileRejected(path, f"the workbook's first visible sheet ('{visible[0]}') is empty")
     names = [str(n).strip() for n in rows[0]]
     columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(names)
+    return names, columns
+
+
+def _excel_frame(path: Path) -> pa.Table:
+    """The first visible sheet of a workbook as text columns (python-calamine: fast, no row loop
+    here)."""
+    names, columns = _excel_rows(path)
     return pa.table(
         {
             n: pa.array([_cell_text(v) for v in col], pa.string())

@@ -144,3 +144,35 @@ def test_new_date_reasons_read_in_german(reason: str) -> None:
         "die Jahreszahl hat nicht vier Stellen (erwartet TT.MM.JJJJ oder JJJJ-MM-TT)",
         "Datum vor dem 01.01.1900: unplausibel",
     )
+
+
+HILFEN_HEADER = ["Fall-ID", "Personen-ID", "Hilfeart", "Anfrage über", "Hilfebeginn", "Hilfeende",
+                 "Beendigung", "Fachkraft"]
+
+
+def _hilfe(case: str, end_reason: str) -> list[object]:
+    return [case, "P-1", "AJH-SGA", "Jugendamt", dt.date(2024, 2, 1), dt.date(2024, 6, 30),
+            end_reason, "MA-1"]
+
+
+def test_a_hidden_first_sheet_is_not_read(tmp_path: Path) -> None:
+    """An outdated copy kept as a hidden first sheet: the rows come from the first visible one,
+    the sheet anybody checking the export sees."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    old = book.active
+    old.title = "alt"
+    old.append(HILFEN_HEADER)
+    old.append(_hilfe("F-OLD", "Wegzug"))
+    old.sheet_state = "hidden"
+    current = book.create_sheet("Hilfen")
+    current.append(HILFEN_HEADER)
+    current.append(_hilfe("F-1", "gemäß Hilfeplan beendet"))
+    book.active = 1
+    book.save(tmp_path / "hilfen_hidden_first_sheet.xlsx")
+
+    table, outcome = parse(tmp_path / "hilfen_hidden_first_sheet.xlsx")
+    assert table["case_id"].to_pylist() == ids("F-1")
+    assert table["end_reason"].to_pylist() == ["planned"]
+    assert outcome.rows_read == 1 and not quarantined(outcome)
