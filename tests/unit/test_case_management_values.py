@@ -176,3 +176,41 @@ def test_a_hidden_first_sheet_is_not_read(tmp_path: Path) -> None:
     assert table["case_id"].to_pylist() == ids("F-1")
     assert table["end_reason"].to_pylist() == ["planned"]
     assert outcome.rows_read == 1 and not quarantined(outcome)
+
+
+def test_a_repeated_column_the_profile_reads_rejects_the_file(tmp_path: Path) -> None:
+    """A second, empty 'Beendigung' column made every end reason NULL: now the file is rejected
+    naming the column; a repeated column the profile does not read is ignored."""
+    import openpyxl
+
+    from ingestion.delivery import FileRejected
+
+    for name, extra, rejected in [("hilfen_dup_read.xlsx", "Beendigung", True),
+                                  ("hilfen_dup_unread.xlsx", "Bemerkung", False)]:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append([*HILFEN_HEADER, "Bemerkung", extra])
+        sheet.append([*_hilfe("F-1", "gemäß Hilfeplan beendet"), "x", None])
+        book.save(tmp_path / name)
+        if rejected:
+            with pytest.raises(FileRejected, match="'Beendigung' more than once"):
+                parse(tmp_path / name)
+        else:
+            table, outcome = parse(tmp_path / name)
+            assert table["end_reason"].to_pylist() == ["planned"]
+            assert not quarantined(outcome)
+
+
+def test_a_repeated_column_the_profile_reads_rejects_a_csv_too(tmp_path: Path) -> None:
+    from ingestion.delivery import FileRejected
+
+    path = write(tmp_path / "kontakte_dup.csv", CONTACTS_HEADER.rstrip("\n") + ";Datum\n",
+                 ["C-1;F-1;01.02.2024;persönlich;30;MA-1;"])
+    with pytest.raises(FileRejected, match="'Datum' more than once"):
+        parse(path)
+    from ingestion.validate import translate
+
+    assert translate(
+        "the header has column(s) 'Datum' more than once; the profile reads them, and which one "
+        "holds the values is ambiguous: remove or rename the extra column", "de",
+    ).startswith("die Kopfzeile hat die Spalte(n) 'Datum' mehrfach")
