@@ -292,8 +292,7 @@ _lit = sql_text
 def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Profile) -> str:
     raw = f"raw_{name}"
     if fspec.type == "date":
-        formats = ", ".join(_lit(f) for f in (*profile.date_formats, "%Y-%m-%d"))
-        return f"cast(try_strptime({raw}, [{formats}]) as date)"
+        return _date_sql(raw, profile)
     if fspec.type in ("integer", "decimal"):
         # With a decimal comma a dot only groups thousands (1.234, 12.345.678): '1.5' is no 15.
         digits, mark = ("([0-9]+|[0-9]{1,3}([.][0-9]{3})+)", ",") if profile.decimal == "," else (
@@ -315,6 +314,28 @@ def _typed_sql(name: str, fspec: FieldSpec, mapping: EntityMapping, profile: Pro
     return raw
 
 
+def _date_sql(text: str, profile: Profile) -> str:
+    formats = ", ".join(_lit(f) for f in (*profile.date_formats, "%Y-%m-%d"))
+    return f"cast(try_strptime({text}, [{formats}]) as date)"
+
+
+def _key_part_sql(column: str, mapping: EntityMapping, profile: Profile | None) -> str:
+    """A column's text as part of a derived key. A date column is written in the profile's own
+    format, so that 10.1.2024 and 2024-01-10 name the episode 10.01.2024 does (and keys of
+    dates written that way stay as they were); text that is no date stays as it is, and its
+    row is set aside by the date's own check."""
+    cell = _cell_sql(column)
+    spec = standard()[mapping.entity]
+    is_date = any(col == column and spec.fields[f].type == "date"
+                  for f, col in mapping.columns.items())
+    if profile is None or not is_date:
+        return cell
+    date = _date_sql(cell, profile)
+    # A year below 1000 is a short year ('24'): never normalised into a key.
+    return (f"coalesce(case when year({date}) >= 1000 then strftime({date}, "
+            f"{_lit(profile.date_formats[0])}) end, {cell})")
+
+
 def _mapped_sql(text: str, values: dict[str, str], unmapped: str | None) -> str:
     """``text`` through a profile's value map; a text without a mapping becomes ``unmapped``
     (when given) or stays as it is."""
@@ -329,16 +350,20 @@ def _cell_sql(column: str) -> str:
     return f"nullif(trim({_q(column)}), '')"
 
 
-def raw_field_sql(name: str, mapping: EntityMapping) -> str | None:
+def raw_field_sql(name: str, mapping: EntityMapping, profile: Profile | None = None
+                  ) -> str | None:
     """The text of field ``name`` in one row, as the profile says to read it: one column through
-    the value map, several columns joined into a derived key, or a constant (None: absent)."""
+    the value map, several columns joined into a derived key (dates in it normalised when the
+    ``profile`` is given), or a constant (None: absent)."""
     if name in mapping.constants:
         return f"{_lit(mapping.constants[name])}::varchar"
     if name in mapping.derived_keys:
-        cells = [_cell_sql(c) for c in mapping.derived_keys[name]]
+        columns = mapping.derived_keys[name]
+        cells = [_cell_sql(c) for c in columns]
+        parts = [_key_part_sql(c, mapping, profile) for c in columns]
         # A derived key needs every part: a missing part leaves the key missing, not shorter.
         return (f"case when {' and '.join(f'{c} is not null' for c in cells)} "
-                f"then concat_ws('|', {', '.join(cells)}) end")
+                f"then concat_ws('|', {', '.join(parts)}) end")
     if name in mapping.columns:
         return _mapped_sql(_cell_sql(mapping.columns[name]), mapping.values.get(name, {}),
                            mapping.unmapped.get(name))
@@ -808,7 +833,7 @@ def write_export(
         fld: sql
         for fld in spec.fields
         if all(c in names for c in sources.get(fld, ()))
-        and (sql := raw_field_sql(fld, mapping)) is not None
+        and (sql := raw_field_sql(fld, mapping, profile)) is not None
     }
     job = _Job(
         profile, mapping, spec, present, target, context_columns, outcome.sha256, key, plausible

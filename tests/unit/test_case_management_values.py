@@ -214,3 +214,43 @@ def test_a_repeated_column_the_profile_reads_rejects_a_csv_too(tmp_path: Path) -
         "the header has column(s) 'Datum' more than once; the profile reads them, and which one "
         "holds the values is ambiguous: remove or rename the extra column", "de",
     ).startswith("die Kopfzeile hat die Spalte(n) 'Datum' mehrfach")
+
+
+KDS_HEADER = ("Klientennummer;Name, Vorname;Geburtsdatum;PLZ;Geschlecht;Einrichtung;Angebot;"
+              "Betreuungsbeginn;Betreuungsende;Art der Beendigung;Hauptdiagnose (ICD-10);"
+              "Problematik Suchtmittel bei Betreuungsende;Kontakte gesamt;Bemerkung\n")
+
+
+def _kds_row(client: str, start: str) -> str:
+    return (f"{client};X;03.04.1971;04109;männlich;Suchtberatung Mitte;Ambulante Beratung;{start};"
+            "28.06.2024;1 - regulär nach Plan;;gebessert;12;")
+
+
+def test_a_derived_key_uses_the_date_not_how_it_is_written(tmp_path: Path) -> None:
+    """KDS episodes are keyed by client number and start date: 10.01.2024, 10.1.2024 and
+    2024-01-10 are one episode (the later rows are the same key again), not three cases."""
+    path = write(tmp_path / "Export_date_variants.csv", KDS_HEADER, [
+        _kds_row("9004711", "10.01.2024"), _kds_row("9004711", "10.1.2024"),
+        _kds_row("9004711", "2024-01-10"), _kds_row("9004712", "5.2.2024"),
+    ])
+    table, outcome = parse(path)
+    assert table["case_id"].to_pylist() == ids("9004711|10.01.2024", "9004712|05.02.2024")
+    assert [q[:3] for q in quarantined(outcome)] == [
+        (3, "case_id", "duplicate key within the file"),
+        (4, "case_id", "duplicate key within the file"),
+    ]
+
+
+def test_derived_keys_of_dates_in_the_profile_format_stay_as_they_were() -> None:
+    """Keys already loaded must not change: for every episode of the shipped KDS example (dates
+    written DD.MM.YYYY, as the profile says) the key is the one the raw text gave before."""
+    import csv
+
+    path = Path(__file__).parents[1] / "fixtures" / "vendors" / (
+        "kds_case_list_with_diagnosis_and_names.csv")
+    with path.open(encoding="cp1252", newline="") as fh:
+        before = [f"{r['Klientennummer'].strip()}|{r['Betreuungsbeginn'].strip()}"
+                  for r in csv.DictReader(fh, delimiter=";")]
+    table, _ = parse(path)
+    assert len(before) > 3
+    assert sorted(table["case_id"].to_pylist()) == sorted(ids(*before))
