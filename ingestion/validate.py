@@ -8,7 +8,9 @@ it is, then runs the loader's own per-file code on it without loading or moving 
 - a reference table (its header has the columns of one of :data:`ingestion.reference.TABLES`):
   :func:`ingestion.reference.parse_reference`;
 - a case-management export (its header has the columns one export profile maps for an entity):
-  :func:`ingestion.case_management.helpers.parse_export` and the same reject share.
+  :func:`ingestion.case_management.helpers.parse_export` with the load's plausibility checks
+  (dates always; programs and department where the organisation and its reference data are
+  known, see :func:`_plausibility`) and the same reject share.
 
 The result (:class:`Validation`) says what was read, accepted and set aside (line, field, reason),
 the DATEV header facts and the file's totals. :func:`report_lines` renders it in German (default)
@@ -17,6 +19,7 @@ or English; reasons are translated by :data:`REASONS`. Personal values are never
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -26,13 +29,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
 from warehouse.files import sha256_file
 from warehouse.registry import Registry
+
+if TYPE_CHECKING:
+    from ingestion.case_management.plausibility import Plausibility
 
 LANGUAGES = ("de", "en")
 
@@ -59,6 +65,10 @@ class Validation:
     notes: list[str] = field(default_factory=list)  # label keys of hints for the sender
     # Findings in the sender's words that need no translation table (value-map usage).
     extra_lines: list[str] = field(default_factory=list)
+    # Whose file it is (programs and departments are checked against their reference data);
+    # None: from the folder when the file lies in the case-management inbox, else unknown.
+    organisation: str | None = None
+    department: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -190,9 +200,46 @@ def _validate_case_management(path: Path, v: Validation, found) -> None:
     v.columns = dict(mapping.columns)
     # A throwaway key: validation needs no stable pseudonyms and must not need the real key.
     parse_export(path, profile, mapping, standard()[mapping.entity], v.outcome,
-                 {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32))
+                 {"organisation_code": "-", "department_code": "-"}, key=secrets.token_bytes(32),
+                 plausible=_plausibility(path, v, profile.department is not None))
     v.extra_lines += usage_lines(value_map_usage(path, profile, mappings))
     check_reject_share(path, v.outcome)
+
+
+def _plausibility(path: Path, v: Validation, rows_name_department: bool) -> Plausibility:
+    """The load's plausibility checks for this file, as far as they can be known here: dates
+    (before 1900, in the future) always; programs and the department only when the organisation
+    is known (``--organisation``, or the inbox folder the file lies in) and reference data of it
+    is found (loaded, or waiting in the reference inbox). Otherwise a note says what was not
+    checked: a check without its reference data would set aside rows the load accepts."""
+    import datetime as dt
+
+    import duckdb
+
+    from ingestion.case_management.plausibility import Plausibility, reference_codes
+    from warehouse import paths, settings
+
+    if v.organisation is None:
+        with contextlib.suppress(ValueError):
+            parts = path.resolve().relative_to(paths.case_management_inbox().resolve()).parts
+            if len(parts) == 3:  # <organisation>/<department>/<file>
+                v.organisation, v.department = parts[0], v.department or parts[1]
+    dates_only = Plausibility(
+        latest_date=dt.date.today() + dt.timedelta(days=settings.future_date_tolerance_days()))
+    if v.organisation is None:
+        v.notes.append("programs_unchecked")
+        return dates_only
+    try:
+        codes = reference_codes()
+    except duckdb.Error:  # the warehouse is busy (a load holds it): its codes are unknown here
+        codes = None
+    if codes is None or not codes.departments.get(v.organisation):
+        v.notes.append("no_reference_data")
+        return dates_only
+    if v.department is not None and (
+            problem := codes.department_problem(v.organisation, v.department)):
+        raise FileRejected(path, problem)
+    return codes.for_file(v.organisation, None if rows_name_department else v.department)
 
 
 @dataclass(frozen=True)
@@ -233,14 +280,19 @@ def _detected(path: Path, profile: str | None) -> tuple[FileKind, Any]:
                              "profile")
 
 
-def validate_file(path: Path, profile: str | None = None) -> Validation:
+def validate_file(path: Path, profile: str | None = None, organisation: str | None = None,
+                  department: str | None = None) -> Validation:
     """Validate one file as the nightly load would read it; nothing is loaded or moved.
 
     ``profile`` forces a case-management export profile (otherwise detected from the header).
+    ``organisation`` and ``department`` say whose export it is (otherwise taken from its folder
+    in the case-management inbox): its programs and department are then checked against the
+    organisation's reference data, as the load checks them.
     """
     from ingestion.accounting.datev import DatevFormatError
 
-    v = Validation(path, FileOutcome(path, sha256_file(path), "-", entity="-", profile="-"))
+    v = Validation(path, FileOutcome(path, sha256_file(path), "-", entity="-", profile="-"),
+                   organisation=organisation, department=department)
     try:
         if not path.stat().st_size:
             raise FileRejected(path, "the file is empty")
@@ -292,6 +344,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "reference": ("Referenztabelle", "reference table"),
     "case_management": ("Export der Fallverwaltung", "case-management export"),
     "unknown": ("unbekannt", "unknown"),
+    "programs_unchecked": (
+        ("Hinweis: Programme und Abteilung nicht geprüft, die Organisation ist unbekannt "
+         "(--organisation ORG --department ABT angeben oder die Datei im Eingangsordner prüfen)."),
+        ("Note: programs and department not checked, the organisation is unknown (give "
+         "--organisation ORG --department DEPT, or validate the file in its inbox folder)."),
+    ),
+    "no_reference_data": (
+        ("Hinweis: Programme und Abteilung nicht geprüft, hier sind keine Referenzdaten der "
+         "Organisation zu finden."),
+        ("Note: programs and department not checked, no reference data of the organisation is "
+         "found here."),
+    ),
     "reference_name": (
         ("Hinweis: der nächtliche Import erkennt Referenztabellen am Dateinamen; "
         "nennen Sie die Datei wie die Tabelle (z. B. departments.csv)."),

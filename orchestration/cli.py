@@ -182,7 +182,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"No such file: {path}", file=sys.stderr)
         return 2
-    validation = validate_file(path, args.profile)
+    validation = validate_file(path, args.profile, args.organisation, args.department)
     print("\n".join(report_lines(validation, args.lang or default_language())))
     return 0 if validation.passed else 1
 
@@ -507,6 +507,21 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    """The `validate` command's arguments."""
+    validate = sub.add_parser(
+        "validate", help="check a file (case-management export, DATEV, reference table) "
+                         "as the nightly load would read it, without loading it")
+    validate.add_argument("file")
+    validate.add_argument("--profile", help="export profile name (default: detected from the file)")
+    validate.add_argument("--organisation", help="whose export it is: check its programs against "
+                          "the organisation's reference data (default: from its inbox folder)")
+    validate.add_argument("--department", help="the department folder it would be delivered to")
+    validate.add_argument("--lang", choices=("de", "en"),
+                          help="language of the report (default: German unless LANG is English)")
+    validate.set_defaults(func=cmd_validate)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="datenwerk", description=DESCRIPTION, epilog=EPILOG,
@@ -543,14 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--reason", required=True, help="why the batch may be merged after all")
     release.set_defaults(func=cmd_release)
 
-    validate = sub.add_parser(
-        "validate", help="check a file (case-management export, DATEV, reference table) "
-                         "as the nightly load would read it, without loading it")
-    validate.add_argument("file")
-    validate.add_argument("--profile", help="export profile name (default: detected from the file)")
-    validate.add_argument("--lang", choices=("de", "en"),
-                          help="language of the report (default: German unless LANG is English)")
-    validate.set_defaults(func=cmd_validate)
+    _add_validate(sub)
 
     std = sub.add_parser("standard", help="print the data standard as a Markdown document")
     std.set_defaults(func=cmd_standard)

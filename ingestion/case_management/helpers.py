@@ -799,7 +799,7 @@ def write_export(
     ``context_columns`` are constant columns of every row (organisation, department, and
     ``_dlt_load_id`` when dlt imports the file as it is). ``key`` is the pseudonymisation key
     (default: the configured one). ``plausible``: reference codes and the latest valid date
-    (default: unchecked, as in `datenwerk validate`). Returns the number of accepted rows. Raises
+    (default: only the earliest valid date). Returns the number of accepted rows. Raises
     :class:`FileRejected` for problems of the whole file. The entity is the standard's
     ``mapping.entity``.
     """
@@ -886,11 +886,12 @@ def parse_export(
     outcome: FileOutcome,
     context_columns: dict[str, str],
     key: bytes | None = None,
+    plausible: Plausibility | None = None,
 ) -> pa.Table:
     """:func:`write_export` as an Arrow table in memory (for validation and small files)."""
     target = scratch_parquet()
     try:
-        write_export(path, profile, mapping, outcome, context_columns, target, key)
+        write_export(path, profile, mapping, outcome, context_columns, target, key, plausible)
         table = pq.read_table(target).cast(output_schema(spec, list(context_columns)))
         return table.sort_by("source_line")  # rows in file order
     finally:
