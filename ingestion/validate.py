@@ -469,10 +469,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
       "liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
-    (r"^the header has column\(s\) (?P<c>.*) more than once; the profile reads them, .*$",
-     (r"die Kopfzeile hat die Spalte(n) {c} mehrfach; das Profil liest sie, und welche die Werte "
-      r"enthält, ist unklar: bitte die überzählige Spalte entfernen oder umbenennen")),
     (r"^the workbook has no visible worksheet$", "die Arbeitsmappe hat kein sichtbares Blatt"),
+    (r"^the workbook's first visible sheet \('(?P<s>.*)'\) is empty$",
+     r"das erste sichtbare Blatt der Arbeitsmappe ('{s}') ist leer"),
     (r"^not a kind of file Datenwerk loads: .*$",
      ("keine Datei, die Datenwerk lädt: kein DATEV-Kopf, und die Kopfzeile hat weder die Spalten "
      "einer Referenztabelle noch die eines Exportprofils")),

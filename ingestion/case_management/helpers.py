@@ -184,7 +184,7 @@ def _excel_rows(path: Path, nrows: int | None = None) -> tuple[list[str], list[t
 def _excel_frame(path: Path) -> pa.Table:
     """The first visible sheet of a workbook as text columns (python-calamine: fast, no row loop
     here). A repeated header name is kept once, for its first column: a repeated column that
-    is read rejects the file before (:func:`duplicate_columns_problem`)."""
+    is read rejects the file (:func:`repeated_columns`)."""
     names, columns = _excel_rows(path)
     first = {n: i for i, n in reversed(list(enumerate(names)))}
     return pa.table(
@@ -194,18 +194,6 @@ def _excel_frame(path: Path) -> pa.Table:
             if first[n] == i
         }
     )
-
-
-def duplicate_columns_problem(names: list[str], read: set[str]) -> str | None:
-    """Why a header that repeats a column the profile reads cannot be loaded, or None: which of
-    the two holds the values is anybody's guess. Repeated columns that are not read are
-    ignored."""
-    repeated = sorted({n for n in names if n in read and names.count(n) > 1})
-    if not repeated:
-        return None
-    return (f"the header has column(s) {', '.join(repr(n) for n in repeated)} more than once; "
-            "the profile reads them, and which one holds the values is ambiguous: remove or "
-            "rename the extra column")
 
 
 def _cell_text(value: object) -> str | None:
@@ -806,9 +794,6 @@ def write_export(
     spec = standard()[mapping.entity]
     header = read_header(path, profile)
     names = header.names
-    read = mapping.read_columns() | ({profile.department.column} if profile.department else set())
-    if problem := duplicate_columns_problem(names, read):
-        raise FileRejected(path, problem)
     sources = {**{f: (c,) for f, c in mapping.columns.items()}, **mapping.derived_keys}
     missing = [
         f"'{col}' (for {fld})"
