@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
+from ingestion.delivery import FileOutcome, FileRejected, quarantine_table, unexpected_error
 from warehouse.files import sha256_file
 from warehouse.registry import Registry
 
@@ -301,6 +301,9 @@ def validate_file(path: Path, profile: str | None = None, organisation: str | No
     except (FileRejected, DatevFormatError, pa.ArrowInvalid) as exc:
         # Unlike the load, the rows set aside stay listed: the sender wants to fix them all.
         v.outcome.rejected_reason = getattr(exc, "reason", str(exc))
+        v.outcome.rows_loaded = 0
+    except Exception as exc:  # as the load: this file set aside, named, no traceback
+        v.outcome.rejected_reason = unexpected_error(exc)
         v.outcome.rows_loaded = 0
     return v
 

@@ -242,3 +242,24 @@ def test_a_quote_running_into_a_multi_line_note_rejects_the_file(tmp_path: Path)
     with pytest.raises(FileRejected, match="around row 3 a quoted value") as info:
         parse(path)
     assert translate(info.value.reason, "de").startswith("um Zeile 3 wird ein Wert")
+
+
+def test_validate_names_an_unexpected_error_as_the_load_does(
+    tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """`datenwerk validate` on a file whose reading fails in a way no check foresaw: the file's
+    reason, as the load gives it (kind of error and where, never its message), no traceback."""
+    from ingestion import validate
+
+    class Broken:
+        def validate(self, path: Path, v: object, found: object) -> None:
+            raise ValueError("Could not convert 'Erika Mustermann'")  # personal data in it
+
+    monkeypatch.setattr(validate, "_detected", lambda path, profile: (Broken(), None))
+    path = tmp_path / "kontakte.csv"
+    path.write_text(CONTACTS_HEADER + "\n" + contact(1) + "\n", encoding="cp1252")
+    reason = validate.validate_file(path).outcome.rejected_reason
+    assert reason is not None and reason.startswith("unexpected error while reading the file "
+                                                    "(ValueError in test_")
+    assert "Mustermann" not in reason
+    assert translate(reason, "de").startswith("unerwarteter Fehler beim Lesen der Datei")
