@@ -87,18 +87,18 @@ def second_run(small_first_run: PipelineRun) -> ReaderRun:
     return run_with_reader(small_first_run, "second-run", "read_only")
 
 
-def add_client_born_1890(home: Path) -> None:
-    """A later delivery with one client born in 1890: a valid date the loader accepts, but no
-    client of a counselling centre is 136 years old (the batch suite's birth-year range)."""
+def add_client_born_1901(home: Path) -> None:
+    """A later delivery with one client born in 1901: a valid date the loader accepts, but no
+    client of a counselling centre is 125 years old (the batch suite's birth-year range)."""
     folder = home / "inbox" / "case_management" / "swm" / "SB"
     header = (folder / "klienten.csv").read_bytes().decode("cp1252").split("\r\n")[0]
-    row = "K-999991;Erika;Beispiel;01.01.1890;weiblich;Hauptstraße 1;04249;Musterstadt;;"
+    row = "K-999991;Erika;Beispiel;01.01.1901;weiblich;Hauptstraße 1;04249;Musterstadt;;"
     (folder / "klienten_nachtrag.csv").write_bytes(f"{header}\r\n{row}\r\n".encode("cp1252"))
 
 
 @dataclass
 class BadBatchNight:
-    """A nightly run whose delivery failed its batch suite (``add_client_born_1890``)."""
+    """A nightly run whose delivery failed its batch suite (``add_client_born_1901``)."""
 
     home: Path
     result: object  # dagster ExecuteInProcessResult
@@ -107,9 +107,9 @@ class BadBatchNight:
 
 @pytest.fixture(scope="session")
 def night_of_a_bad_batch(small_first_run: PipelineRun) -> BadBatchNight:
-    """The night after the small first run with a client born in 1890 delivered, run once: the
+    """The night after the small first run with a client born in 1901 delivered, run once: the
     quality-gate test reads what it left, the held-loads test carries on from a copy of it."""
     home = copy_home(small_first_run.home, "bad-batch")
     before = (home / "published" / "marts.duckdb").read_bytes()
-    add_client_born_1890(home)
+    add_client_born_1901(home)
     return BadBatchNight(home, run_nightly(home), before)

@@ -23,12 +23,12 @@ def full_refresh_due() -> bool:
     return any("released" in reason for reason in build_plan(False).full_refresh)
 
 
-def clients_born_1890(home) -> int:  # type: ignore[no-untyped-def]
+def clients_born_1901(home) -> int:  # type: ignore[no-untyped-def]
     with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
         raw = con.sql("select count(*) from raw_case_management.clients "
-                      "where birth_year = 1890").fetchall()[0][0]
+                      "where birth_year = 1901").fetchall()[0][0]
         staged = con.sql("select count(*) from staging.stg_case_management__clients "
-                         "where birth_year = 1890").fetchall()[0][0]
+                         "where birth_year = 1901").fetchall()[0][0]
     assert raw == 1  # dlt committed the batch: the hold is what keeps it out
     return int(staged)
 
@@ -54,7 +54,7 @@ def test_failed_batch_is_held_until_released(night_of_a_bad_batch: BadBatchNight
     assert evaluations(quiet)["gx_batch_clients"].passed
     assert AssetKey(["published_marts"]) in materialised(quiet)
     assert published.stat().st_mtime_ns != before
-    assert clients_born_1890(home) == 0
+    assert clients_born_1901(home) == 0
     warning = evaluations(quiet)["no_held_loads"]  # the publication says what it leaves out
     assert not warning.passed and held_ids[0] in warning.description
     assert warning.metadata["held_loads"].value[0]["tables"] == ["clients"]
@@ -71,11 +71,11 @@ def test_failed_batch_is_held_until_released(night_of_a_bad_batch: BadBatchNight
     # A partial build (say, one model materialised from the UI) does not use up the request:
     # the incremental contacts would miss the released load.
     partial = run_nightly(home, asset_selection=[AssetKey(["stg_case_management__clients"])])
-    assert partial.success and clients_born_1890(home) == 1
+    assert partial.success and clients_born_1901(home) == 1
     assert full_refresh_due()
     released = run_nightly(home)
     assert released.success
-    assert clients_born_1890(home) == 1
+    assert clients_born_1901(home) == 1
     assert evaluations(released)["no_held_loads"].passed
     assert not full_refresh_due()  # the full refresh ran once
     assert (holds.released_dir() / f"{held_ids[0]}.json").is_file()

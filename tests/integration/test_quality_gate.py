@@ -91,7 +91,7 @@ def test_bad_batch_stops_staging_and_publication(night_of_a_bad_batch: BadBatchN
     assert [f["columns"] for f in failures] == [["birth_year"]]
     assert failures[0]["expectation"] == "expect_column_values_to_be_between"
     assert failures[0]["unexpected_count"] == 1
-    assert failures[0]["sample_values"] == [1890]
+    assert failures[0]["sample_values"] == [1901]
     assert failed.metadata["rows"].value == 1  # only this run's batch, not the earlier loads
     done = materialised(result)
     assert AssetKey(["raw_case_management", "clients"]) in done
