@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,32 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# Bytes that are not UTF-8, as the ``surrogateescape`` decoder gives them (a U+FFFD in the text
+# is a character like any other: some exports hold it where an umlaut was lost before).
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def utf8_decoder() -> codecs.IncrementalDecoder:
+    """A decoder for :func:`utf8_evidence` over a file read in parts."""
+    return codecs.getincrementaldecoder("utf-8")("surrogateescape")
+
+
+def utf8_evidence(data: bytes, decoder: codecs.IncrementalDecoder | None = None,
+                  final: bool = False) -> tuple[int, int]:
+    """(valid non-ASCII UTF-8 characters, bytes that are not UTF-8) of ``data`` read as UTF-8;
+    a character cut off at the end waits for the next part (``decoder``: one per file, from
+    :func:`utf8_decoder`) or, without ``final``, does not count.
+
+    Text with UTF-8 umlauts is UTF-8 even where a byte is damaged: that row is set aside, the
+    others keep their umlauts. A Windows-1252 umlaut alone (0xF6 for ö) is never valid UTF-8, and
+    Windows-1252 text almost never forms a valid UTF-8 sequence: such a file has only invalid
+    bytes."""
+    text = (decoder or utf8_decoder()).decode(data, final=final)
+    invalid = len(_NOT_UTF8.findall(text))
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - invalid, invalid
 
 
 def fsync_dir(folder: Path) -> None:

@@ -46,6 +46,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from warehouse.files import utf8_decoder, utf8_evidence
+
 FORMATS_DIR = Path(__file__).with_name("formats")
 CATALOGUED_VERSIONS = (9, 10, 11, 12, 13)
 CATEGORY_ACCOUNT_LABELS = 20
@@ -281,25 +283,33 @@ def sniff_dialect(path: Path) -> Dialect:
     return Dialect(encoding=encoding, delimiter=match.group(2).decode())
 
 
+# Non-ASCII characters that decide a file's encoding: a damaged byte or two among them does not.
+ENCODING_EVIDENCE = 16
+
+
 def _detect_encoding(path: Path) -> str:
+    """UTF-8 when its valid non-ASCII characters are at least as many as the bytes that are not
+    UTF-8 (a UTF-8 file's damaged bytes then set their lines aside), Windows-1252 when there are
+    none (its umlauts are never valid UTF-8), ASCII without any non-ASCII byte. Counted from the
+    first non-ASCII byte on, until :data:`ENCODING_EVIDENCE` characters are seen: a damaged byte
+    early in a UTF-8 file, far from its first umlaut, does not make every umlaut unreadable."""
     non_ascii = re.compile(rb"[\x80-\xff]")
+    valid = invalid = 0
+    decoder = None
     with path.open("rb") as fh:
-        carry = b""
         while chunk := fh.read(1 << 22):
-            chunk = carry + chunk
-            found = non_ascii.search(chunk)
-            if found is None:
-                carry = chunk[-8:]
-                continue
-            sample = chunk[found.start(): found.start() + 4096]
-            try:
-                sample.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                # A cut multi-byte sequence at the end of the sample is not evidence.
-                if exc.start < len(sample) - 4:
-                    return "cp1252"
-            return "utf-8"
-    return "ascii"
+            if decoder is None:
+                found = non_ascii.search(chunk)
+                if found is None:
+                    continue
+                decoder, chunk = utf8_decoder(), chunk[found.start():]
+            more_valid, more_invalid = utf8_evidence(chunk, decoder)
+            valid, invalid = valid + more_valid, invalid + more_invalid
+            if valid + invalid >= ENCODING_EVIDENCE:
+                break
+    if decoder is None:
+        return "ascii"
+    return "utf-8" if valid and valid >= invalid else "cp1252"
 
 
 def _decode(raw: bytes, encoding: str) -> str:

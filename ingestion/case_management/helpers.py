@@ -14,7 +14,6 @@ into a rejected row are rows of their own, each set aside with its number.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import io
@@ -41,6 +40,7 @@ from ingestion.pseudonymise import pseudonym_sql, use_key_in_sql
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
 from warehouse.db import sql_name, sql_text
+from warehouse.files import utf8_decoder, utf8_evidence
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
@@ -99,7 +99,7 @@ def read_header(path: Path, profile: Profile) -> Header:
         raise FileRejected(path, "the file is empty")
     if b"\x00" in head:
         raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
-    valid, invalid = _utf8_evidence(head)
+    valid, invalid = utf8_evidence(head)
     is_utf8 = head.startswith(UTF8_BOM) or not invalid or valid >= invalid
     encoding = "utf-8" if is_utf8 else profile.encoding
     # Any line ending ends the header: CR alone (old Mac exports) as well as LF and CRLF.
@@ -126,33 +126,17 @@ def read_header(path: Path, profile: Profile) -> Header:
         is_utf8 and valid > 0))
 
 
-def _utf8_evidence(data: bytes) -> tuple[int, int]:
-    """(valid non-ASCII UTF-8 characters, invalid bytes) of a sample read as UTF-8; a character
-    cut off at the end of the sample does not count.
-
-    Text with UTF-8 umlauts is UTF-8 even where a byte is damaged: that row is set aside, the
-    others keep their umlauts. A Windows-1252 umlaut alone (0xF6 for ö) is never valid UTF-8, and
-    Windows-1252 text almost never forms a valid UTF-8 sequence: such a file has only invalid
-    bytes. Pure ASCII is read as UTF-8; should a later byte prove otherwise, the file is judged
-    again as a whole (:func:`_file_is_utf8`)."""
-    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)
-    invalid = text.count("\ufffd")
-    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    return non_ascii - invalid, invalid
-
-
 def _file_is_utf8(path: Path) -> bool:
     """Whether a file whose sample was plain ASCII is UTF-8 with damaged bytes rather than in
-    another encoding (see :func:`_utf8_evidence`); reads the file once, in C, 16 MB at a time."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    another encoding (see :func:`warehouse.files.utf8_evidence`); reads the file once, in C,
+    16 MB at a time."""
+    decoder = utf8_decoder()
     valid = invalid = 0
     with path.open("rb") as fh:
         while True:
             chunk = fh.read(1 << 24)
-            text = decoder.decode(chunk, final=not chunk)
-            bad = text.count("\ufffd")
-            valid += len(text) - len(text.encode("ascii", "ignore")) - bad
-            invalid += bad
+            more_valid, more_invalid = utf8_evidence(chunk, decoder, final=not chunk)
+            valid, invalid = valid + more_valid, invalid + more_invalid
             if not chunk:
                 return valid >= invalid
 

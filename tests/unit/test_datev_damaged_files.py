@@ -179,3 +179,25 @@ def test_one_damaged_byte_in_a_utf8_file_sets_that_line_aside(tmp_path: Path) ->
     assert problem["reason"].startswith("a byte that is not valid UTF-8")
     assert translate(problem["reason"], "de").startswith("ein Byte, das kein gültiges UTF-8")
     assert stapel.control.quarantined_amount_eur == Decimal("100.00")  # the money is readable
+
+
+def test_a_damaged_byte_before_the_first_umlaut_does_not_garble_a_utf8_file(
+        tmp_path: Path) -> None:
+    """The first non-ASCII byte of a UTF-8 export is a damaged one, 100 KB before its first
+    umlaut: the file is still read as UTF-8 (its umlauts intact), and only the damaged line is
+    set aside. A Windows-1252 file is still Windows-1252."""
+    plain = [booking(text='"Miete"') for _ in range(700)]
+    umlauts = [booking(text='"Büromaterial"').decode("cp1252").encode("utf-8") for _ in range(20)]
+    lines = [booking(text='"B\xfcro"'), *plain, *umlauts]
+    assert len(b"".join(plain)) > 1 << 16
+    path = datev_file(tmp_path / "EXTF_utf8_frueh_beschaedigt.csv", lines)
+    stapel = read_buchungsstapel(path)
+    assert stapel.dialect.encoding == "utf-8"
+    assert set(stapel.bookings["posting_text"].to_pylist()) == {"Miete", "Büromaterial"}
+    assert [(p["source_line"], p["field"]) for p in stapel.problems.to_pylist()] == [
+        (3, "Buchungstext")]
+    cp1252 = datev_file(tmp_path / "EXTF_cp1252.csv",
+                        [booking(text='"B\xfcro"'), *plain, booking(text='"Gebühr"')])
+    stapel = read_buchungsstapel(cp1252)
+    assert stapel.dialect.encoding == "cp1252"
+    assert set(stapel.bookings["posting_text"].to_pylist()) == {"Büro", "Miete", "Gebühr"}
