@@ -149,6 +149,9 @@ class FileOutcome:
     quarantine: list[pa.Table] = field(default_factory=list)
     rejected_reason: str | None = None
     unexpected_columns: list[str] = field(default_factory=list)
+    # Optional columns the profile maps and the file lacks ("Zuweisung (referral_source)"):
+    # their fields stay empty. Reported to the steward, not kept in the registry.
+    missing_columns: list[str] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -273,7 +276,8 @@ def deliver(
             reject(outcome, exc.reason)
         except Exception as exc:  # one unreadable file must not stop the others
             reject(outcome, unexpected_error(exc))
-        if outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns:
+        if (outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns
+                or outcome.missing_columns):
             write_report(outcome)
         outcomes.append(outcome)
     return outcomes

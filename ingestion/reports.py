@@ -65,6 +65,12 @@ def write_report(outcome: FileOutcome) -> Path:
         "aus dem Export.</p>"
         if outcome.unexpected_columns else ""
     )
+    missing = (
+        "<p>Diese Spalten fehlen in der Datei; sie sind nicht Pflicht, ihre Felder bleiben "
+        "leer: " + html.escape(", ".join(outcome.missing_columns)) + ". Kann die Fachsoftware "
+        "sie liefern, ergänzen Sie sie bitte im Export.</p>"
+        if outcome.missing_columns and not outcome.rejected_reason else ""
+    )
     target.write_text(
         "<!doctype html><html lang=de><meta charset=utf-8><title>Datenwerk: "
         + html.escape(rel) + "</title>"
@@ -73,7 +79,7 @@ def write_report(outcome: FileOutcome) -> Path:
         f"<h1>Lieferbericht</h1><p><b>{html.escape(rel)}</b>"
         f" · Exportprofil {html.escape(outcome.profile)}"
         f" · {html.escape(outcome.entity)} · geprüft am {datetime.now(UTC):%d.%m.%Y %H:%M} UTC</p>"
-        f"{verdict}{unexpected}"
+        f"{verdict}{unexpected}{missing}"
         + (
             "<table><tr><th>Zeile</th><th>Feld</th><th>Grund</th><th>Wert</th></tr>"
             f"{table}</table>"

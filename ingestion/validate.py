@@ -339,6 +339,8 @@ LABELS: dict[str, tuple[str, str]] = {
                "Partly: the rejected rows would not load."),
     "unexpected": ("Spalten, die das Profil nicht kennt (nicht gelesen, nicht gespeichert)",
                    "Columns not in the profile (not read, not stored)"),
+    "missing": ("Fehlende Spalten, nicht Pflicht (ihre Felder bleiben leer)",
+                "Missing optional columns (their fields stay empty)"),
     "row": ("Zeile", "row"),
     "field": ("Feld (Spalte der Datei)", "field (file column)"),
     "value": ("Wert", "value"),
@@ -664,6 +666,16 @@ def _column(v: Validation, field_name: str) -> str:
     return f"{column} ({field_name})" if column and column != field_name else field_name
 
 
+def _column_notes(o: FileOutcome, label: Callable[[str], str]) -> list[str]:
+    """Columns the profile does not know, and optional ones the file lacks (not after a
+    rejection: nothing loads then)."""
+    notes = [f"{label('unexpected')}: {', '.join(o.unexpected_columns)}"] \
+        if o.unexpected_columns else []
+    if o.missing_columns and not o.rejected_reason:
+        notes.append(f"{label('missing')}: {', '.join(o.missing_columns)}")
+    return notes
+
+
 def report_lines(v: Validation, lang: str = "de") -> list[str]:
     """The validation as text lines, in German (``de``) or English (``en``)."""
     i = LANGUAGES.index(lang)
@@ -690,8 +702,7 @@ def report_lines(v: Validation, lang: str = "de") -> list[str]:
     else:
         out += [line("rows_read", o.rows_read), line("accepted", o.rows_loaded),
                 line("quarantined", o.rows_quarantined)]
-    if o.unexpected_columns:
-        out.append(f"{label('unexpected')}: {', '.join(o.unexpected_columns)}")
+    out += _column_notes(o, label)
     out += [label(n) for n in v.notes]
     out += v.extra_lines
     rows = sorted(quarantine_table([o]).to_pylist(), key=lambda r: r["source_line"])

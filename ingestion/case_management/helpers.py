@@ -798,6 +798,11 @@ def write_export(
             "the values is unclear: rename or remove the repeated column and deliver it again",
         )
     outcome.unexpected_columns = list(dict.fromkeys(n for n in names if n and n not in known))
+    # Incomplete is not wrong: an optional column the profile maps but the file lacks loads as
+    # empty values, and the steward hears of it.
+    outcome.missing_columns = list(dict.fromkeys(
+        f"{col} ({fld})" for fld, cols in sources.items() for col in cols
+        if not spec.fields[fld].required and col not in names))
     present = {
         fld: sql
         for fld in spec.fields

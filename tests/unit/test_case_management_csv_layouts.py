@@ -263,3 +263,28 @@ def test_validate_names_an_unexpected_error_as_the_load_does(
                                                     "(ValueError in test_")
     assert "Mustermann" not in reason
     assert translate(reason, "de").startswith("unerwarteter Fehler beim Lesen der Datei")
+
+
+def test_a_missing_optional_column_is_reported_not_rejected(tmp_path: Path) -> None:
+    """Incomplete is not wrong: a cases export without the optional 'Zuweisung' column loads in
+    full, its referral source empty, and the steward reads which column was missing (validate,
+    delivery report)."""
+    from ingestion.reports import write_report
+    from ingestion.validate import report_lines, validate_file
+
+    header = CASES_HEADER.replace("Zuweisung;", "")
+    rows = [";".join(f for i, f in enumerate(case(n).split(";")) if i != 3) for n in (1, 2)]
+    path = tmp_path / "faelle.csv"
+    path.write_bytes("\r\n".join([header, *rows, ""]).encode("cp1252"))
+    table, outcome = parse(path)
+    assert table.num_rows == 2 and table["referral_source"].to_pylist() == [None, None]
+    assert outcome.missing_columns == ["Zuweisung (referral_source)"]
+    assert not outcome.quarantine and not outcome.rejected_reason
+    shown = report_lines(validate_file(path), "de")
+    assert "Fehlende Spalten, nicht Pflicht (ihre Felder bleiben leer): Zuweisung " \
+           "(referral_source)" in shown
+    assert "In Ordnung: die Datei würde vollständig geladen." in shown
+    page = write_report(outcome).read_text(encoding="utf-8")
+    assert "Diese Spalten fehlen in der Datei" in page and "Zuweisung (referral_source)" in page
+    _, complete = parse(write(tmp_path, "faelle_voll.csv", lines(CASES_HEADER, case(1))))
+    assert complete.missing_columns == []
