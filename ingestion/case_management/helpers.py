@@ -43,6 +43,7 @@ from warehouse.db import sql_name, sql_text
 from warehouse.files import utf8_decoder, utf8_evidence
 
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _TEXT_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 SNIFF_BYTES = 1 << 16
@@ -97,6 +98,12 @@ def read_header(path: Path, profile: Profile) -> Header:
     head = _sniff(path)
     if not head.strip():
         raise FileRejected(path, "the file is empty")
+    if head.startswith(UTF16_BOMS):
+        # Excel's "Unicode-Text": UTF-16 with a BOM, tab-separated; transcoded like Windows-1252
+        # (:func:`utf8_source`).
+        whole = head[:len(head) - len(head) % 2].decode("utf-16", errors="replace")
+        text = re.split("\r\n|\r|\n", whole, maxsplit=1)[0]
+        return _header(path, profile, text, "utf-16", utf8_proven=False)
     if b"\x00" in head:
         raise FileRejected(path, "binary data, not a text export (contains NUL bytes)")
     valid, invalid = utf8_evidence(head)
@@ -110,6 +117,13 @@ def read_header(path: Path, profile: Profile) -> Header:
         raise FileRejected(
             path, f"the header cannot be decoded as {encoding}: {exc.reason}"
         ) from exc
+    return _header(path, profile, text, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
+        is_utf8 and valid > 0))
+
+
+def _header(path: Path, profile: Profile, text: str, encoding: str, *,
+            utf8_proven: bool) -> Header:
+    """The header of a text export from its first line, decoded."""
     # The profile's delimiter first; ',' and ';' both occur in the wild (Excel by locale).
     counts = {d: text.count(d) for d in (profile.delimiter, ";", ",", "\t")}
     delimiter = profile.delimiter if counts[profile.delimiter] else max(counts, key=counts.get)  # type: ignore[arg-type]
@@ -122,8 +136,7 @@ def read_header(path: Path, profile: Profile) -> Header:
         names.pop()  # a delimiter at the end of the line (Excel, many exports): no column
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
-    return Header(names, delimiter, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
-        is_utf8 and valid > 0))
+    return Header(names, delimiter, encoding, utf8_proven=utf8_proven)
 
 
 def _file_is_utf8(path: Path) -> bool:

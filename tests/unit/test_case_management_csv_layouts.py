@@ -288,3 +288,22 @@ def test_a_missing_optional_column_is_reported_not_rejected(tmp_path: Path) -> N
     assert "Diese Spalten fehlen in der Datei" in page and "Zuweisung (referral_source)" in page
     _, complete = parse(write(tmp_path, "faelle_voll.csv", lines(CASES_HEADER, case(1))))
     assert complete.missing_columns == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_is_read(tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode-Text" export: UTF-16 with a byte order mark, tab-separated. It was
+    rejected as binary data (its NUL bytes); it reads as the same rows as the CSV export."""
+    bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
+    rows = [CONTACTS_HEADER, contact(1, "Gespräch über Zuständigkeit"), contact(2)]
+    text = "".join(f"{r.replace(';', chr(9))}\r\n" for r in rows)
+    path = write(tmp_path, "kontakte.txt", bom + text.encode(encoding))
+    table, outcome = parse(path)
+    assert outcome.rows_read == 2 and not outcome.quarantine and not outcome.rejected_reason
+    expected, _ = parse(write(tmp_path, "kontakte.csv", lines(*rows)))
+    assert table.drop_columns(["source_file", "source_sha256"]).to_pylist() == \
+        expected.drop_columns(["source_file", "source_sha256"]).to_pylist()
+    from ingestion.validate import validate_file
+
+    checked = validate_file(path)
+    assert checked.passed and checked.outcome.rows_read == 2
