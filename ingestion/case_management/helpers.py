@@ -891,7 +891,10 @@ def empty_table(spec: EntitySpec, extra_columns: list[str]) -> pa.Table:
 
 
 def _region_sql(raw: str) -> str:
-    return f"case when regexp_full_match({raw}, '[0-9]{{5}}') then left({raw}, 3) end"
+    """The 3-digit region of a German postcode, also written ``D-04315`` or ``DE 04315``; any
+    other value (four digits: a lost leading zero, or an Austrian or Swiss postcode) none."""
+    code = f"regexp_replace(trim({raw}), '^(DE|D)[- ]?', '')"
+    return f"case when regexp_full_match({code}, '[0-9]{{5}}') then left({code}, 3) end"
 
 
 def _field_of(column: str | None, mapping: EntityMapping) -> str:

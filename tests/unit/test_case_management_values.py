@@ -253,3 +253,16 @@ def test_derived_keys_of_dates_in_the_profile_format_stay_as_they_were() -> None
     table, _ = parse(path)
     assert len(before) > 3
     assert sorted(table["case_id"].to_pylist()) == sorted(ids(*before))
+
+
+def test_a_postcode_with_a_country_prefix_keeps_its_region(tmp_path: Path) -> None:
+    """``D-04315`` and ``DE 04315`` are the German postcode 04315: region 043. Four digits (a
+    leading zero Excel dropped, or an Austrian or Swiss postcode) and six give no region: no
+    guess."""
+    clients = write(tmp_path / "klienten_plz.csv", CLIENTS_HEADER, [
+        f"K-{n};A;B;20.08.1967;weiblich;{plz}"
+        for n, plz in enumerate(["04315", "D-04315", "DE 04315", " 04315 ", "4315", "043151",
+                                 "A-1010"])])
+    table, outcome = parse(clients)
+    assert table["region"].to_pylist() == ["043", "043", "043", "043", None, None, None]
+    assert not quarantined(outcome)
