@@ -222,6 +222,11 @@ def check_reject_share(path: Path, outcome: FileOutcome, unit: str = "rows") -> 
     )
 
 
+# Faults of the machine, not of a file: a full disk, an I/O error, another process's lock on
+# the build database, no memory. Rejecting the file being read would move a good file aside.
+ENVIRONMENT_ERRORS = (OSError, MemoryError, duckdb.IOException, duckdb.OutOfMemoryException)
+
+
 def unexpected_error(exc: Exception) -> str:
     """The rejection reason of a file whose reading failed in a way no check foresaw. Only the
     kind of error and where it arose: its message may quote a value of the file (personal data).
@@ -274,6 +279,8 @@ def deliver(
             read(path, outcome)
         except FileRejected as exc:
             reject(outcome, exc.reason)
+        except ENVIRONMENT_ERRORS:
+            raise  # the machine, not the file: the step fails (and retries what is transient)
         except Exception as exc:  # one unreadable file must not stop the others
             reject(outcome, unexpected_error(exc))
         if (outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns

@@ -307,3 +307,26 @@ def test_excel_unicode_text_utf16_is_read(tmp_path: Path, encoding: str) -> None
 
     checked = validate_file(path)
     assert checked.passed and checked.outcome.rows_read == 2
+
+
+def test_a_fault_of_the_machine_fails_the_load_and_keeps_the_file(
+    tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """An I/O error or a full disk while reading is no fault of the file: it is not moved aside
+    as rejected (it would never load); the load fails, and its step retries what is transient."""
+    import errno
+
+    from warehouse import paths
+
+    monkeypatch.delenv("DATENWERK_SETTLE_SECONDS", raising=False)
+    path = paths.case_management_inbox() / "a" / "SB" / "kontakte.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(CONTACTS_HEADER + "\n" + contact(1) + "\n", encoding="cp1252")
+
+    def read(path: Path, outcome: FileOutcome) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError):
+        deliver([path], set(), lambda p, d: FileOutcome(p, d, "a", "contacts", "demo_csv"), read)
+    assert path.exists()
+    assert not (paths.rejected_dir() / "case_management" / "a" / "SB" / "kontakte.csv").exists()
