@@ -212,20 +212,21 @@ def _plausibility(path: Path, v: Validation, rows_name_department: bool) -> Plau
     is known (``--organisation``, or the inbox folder the file lies in) and reference data of it
     is found (loaded, or waiting in the reference inbox). Otherwise a note says what was not
     checked: a check without its reference data would set aside rows the load accepts."""
-    import datetime as dt
-
     import duckdb
 
-    from ingestion.case_management.plausibility import Plausibility, reference_codes
-    from warehouse import paths, settings
+    from ingestion.case_management.plausibility import (
+        Plausibility,
+        latest_plausible_date,
+        reference_codes,
+    )
+    from warehouse import paths
 
     if v.organisation is None:
         with contextlib.suppress(ValueError):
             parts = path.resolve().relative_to(paths.case_management_inbox().resolve()).parts
             if len(parts) == 3:  # <organisation>/<department>/<file>
                 v.organisation, v.department = parts[0], v.department or parts[1]
-    dates_only = Plausibility(
-        latest_date=dt.date.today() + dt.timedelta(days=settings.future_date_tolerance_days()))
+    dates_only = Plausibility(latest_date=latest_plausible_date())
     if v.organisation is None:
         v.notes.append("programs_unchecked")
         return dates_only

@@ -87,9 +87,14 @@ class ReferenceCodes:
             source = f"the reference programs of {organisation} (programs.csv was never delivered)"
         return Plausibility(
             allowed={"program_code": programs},
-            latest_date=dt.date.today() + dt.timedelta(days=settings.future_date_tolerance_days()),
+            latest_date=latest_plausible_date(),
             allowed_from={"program_code": source},
         )
+
+
+def latest_plausible_date() -> dt.date:
+    """The latest date a row may hold: today plus the tolerance for clocks and early entries."""
+    return dt.date.today() + dt.timedelta(days=settings.future_date_tolerance_days())
 
 
 def _warehouse_rows(sql: str) -> list[tuple[str, ...]]:
