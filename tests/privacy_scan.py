@@ -51,13 +51,15 @@ def source_keys(inbox: Path) -> set[str]:
                        if spec.fields[f].pseudonymise}
             header = read_header(path, profile)
             if header.is_excel:
-                table = _excel_frame(path)
+                table = _excel_frame(path, header)
                 rows = [dict(zip(table.column_names, r, strict=True))
                         for r in zip(*(table[c].to_pylist() for c in table.column_names),
                                      strict=True)]
             else:
                 text = path.read_bytes().decode(header.encoding).lstrip("\ufeff")
-                rows = list(csv.DictReader(io.StringIO(text), delimiter=header.delimiter))
+                lines = csv.reader(io.StringIO(text), delimiter=header.delimiter)
+                next(lines, None)  # the header, named as the load reads it: header.names
+                rows = [dict(zip(header.names, r, strict=False)) for r in lines]
             for row in rows:
                 found |= {str(row[c]).strip() for c in columns if row.get(c) not in (None, "")}
     return found

@@ -18,6 +18,7 @@ import contextlib
 import csv
 import io
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,7 +95,8 @@ def _sniff(path: Path) -> bytes:
 def read_header(path: Path, profile: Profile) -> Header:
     """Column names of an export without reading its rows; rejects files that are no text table."""
     if path.suffix.lower() == ".xlsx":
-        return Header(_excel_rows(path, nrows=0)[0], "", "xlsx", is_excel=True)
+        names = _excel_rows(path, nrows=0)[0]
+        return Header(profile_spelling(names, profile), "", "xlsx", is_excel=True)
     head = _sniff(path)
     if not head.strip():
         raise FileRejected(path, "the file is empty")
@@ -136,7 +138,27 @@ def _header(path: Path, profile: Profile, text: str, encoding: str, *,
         names.pop()  # a delimiter at the end of the line (Excel, many exports): no column
     if len(names) < 2:
         raise FileRejected(path, f"the header has no '{profile.delimiter}'-separated columns")
-    return Header(names, delimiter, encoding, utf8_proven=utf8_proven)
+    return Header(profile_spelling(names, profile), delimiter, encoding, utf8_proven=utf8_proven)
+
+
+def _spelling(name: str) -> str:
+    """A column name as compared with the profile's: Unicode form, case and spaces aside."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def profile_spelling(names: list[str], profile: Profile) -> list[str]:
+    """The header's names, each spelt as the profile spells the column when the two differ
+    only in case, spaces (a non-breaking one too) or Unicode form (an umlaut composed or not):
+    a vendor's new version that writes ``FALL-NR`` or ``Fall-Nr`` with a trailing non-breaking
+    space still delivers the column ``Fall-Nr``. A name the profile has exactly stays as it is;
+    two names that both become one column are then both that column, which
+    :func:`repeated_columns` rejects when the column is read."""
+    columns = {profile.department.column} if profile.department else set()
+    for mapping in profile.entities.values():
+        columns |= mapping.read_columns() | set(mapping.personal_columns)
+    spelt = {_spelling(c): c for c in sorted(columns)}
+    exact = set(names) & columns
+    return [n if n in exact or not n else spelt.get(_spelling(n), n) for n in names]
 
 
 def _file_is_utf8(path: Path) -> bool:
@@ -178,11 +200,12 @@ def _excel_rows(path: Path, nrows: int | None = None) -> tuple[list[str], list[t
     return names, columns
 
 
-def _excel_frame(path: Path) -> pa.Table:
-    """The first visible sheet of a workbook as text columns (python-calamine: fast, no row loop
-    here). A repeated header name is kept once, for its first column: a repeated column that
-    is read rejects the file (:func:`repeated_columns`)."""
+def _excel_frame(path: Path, header: Header) -> pa.Table:
+    """The first visible sheet of a workbook as text columns named as ``header`` names them
+    (python-calamine: fast, no row loop here). A repeated header name is kept once, for its
+    first column: a repeated column that is read rejects the file (:func:`repeated_columns`)."""
     names, columns = _excel_rows(path)
+    names = header.names  # the same row, spelt as the profile spells it (:func:`read_header`)
     first = {n: i for i, n in reversed(list(enumerate(names)))}
     return pa.table(
         {
@@ -236,7 +259,7 @@ def source_relation(
     """SQL for the rows of an export as text columns (``source``: from :func:`utf8_source`);
     rows the CSV reader cannot split go to its ``rejects`` table."""
     if header.is_excel:
-        con.register("src", _excel_frame(path))
+        con.register("src", _excel_frame(path, header))
         return "src"
     columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in reader_names(header.names)) + "}"
     return (

@@ -330,3 +330,50 @@ def test_a_fault_of_the_machine_fails_the_load_and_keeps_the_file(
         deliver([path], set(), lambda p, d: FileOutcome(p, d, "a", "contacts", "demo_csv"), read)
     assert path.exists()
     assert not (paths.rejected_dir() / "case_management" / "a" / "SB" / "kontakte.csv").exists()
+
+
+@pytest.mark.parametrize("header", [
+    CASES_HEADER.upper(),  # a vendor's new version writes its headers in capitals
+    CASES_HEADER.lower(),
+    CASES_HEADER.replace(";", "\u00a0;").replace("Fall-Nr", " Fall-Nr"),  # Excel's NBSP
+    CASES_HEADER.replace("Beendigungsgrund", "BEENDIGUNGSGRUND").replace("Klient-Nr", "klient-nr"),
+])
+def test_a_header_spelt_in_another_case_or_with_odd_spaces_is_read(
+    tmp_path: Path, header: str
+) -> None:
+    """Column names that differ from the profile's only in case, spaces or Unicode form are the
+    profile's columns: the file loads in full, nothing is reported as unexpected or missing."""
+    table, outcome = parse(write(tmp_path, "faelle.csv", lines(header, case(1), case(2))))
+    assert table["case_id"].to_pylist() == ids("F-1", "F-2")
+    assert table["client_id"].to_pylist() == ids("K-1", "K-2")
+    assert table["end_reason"].to_pylist() == ["moved", "moved"]
+    assert outcome.rows_read == 2 and not outcome.quarantine
+    assert not outcome.unexpected_columns and not outcome.missing_columns
+
+
+def test_a_decomposed_umlaut_in_a_header_is_the_same_column(tmp_path: Path) -> None:
+    """macOS writes 'ü' as 'u' and a combining diaeresis: still the profile's 'Anfrage über'."""
+    import openpyxl
+
+    from ingestion.case_management import detect_profile
+
+    header = ["Fall-ID", "Personen-ID", "Hilfeart", "Anfrage u\u0308ber", "Hilfebeginn",
+              "Hilfeende", "BEENDIGUNG", "fachkraft"]
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    book.active.append(["F-1", "P-1", "AJH-SGA", "Jugendamt", "01.02.2024", "30.06.2024",
+                        "Wegzug", "MA-1"])
+    book.save(tmp_path / "hilfen.xlsx")
+    assert detect_profile(tmp_path / "hilfen.xlsx")[0].name == "jugendhilfe_xlsx"
+    table, outcome = parse(tmp_path / "hilfen.xlsx")
+    assert table["referral_source"].to_pylist() == ["Jugendamt"]
+    assert table["end_reason"].to_pylist() == ["moved"]
+    assert table["caseworker_id"].to_pylist() == ids("MA-1")
+    assert not outcome.unexpected_columns and not outcome.missing_columns
+
+
+def test_two_spellings_of_one_read_column_reject_the_file(tmp_path: Path) -> None:
+    data = lines(f"{CASES_HEADER.replace('Fall-Nr', 'FALL-NR')};fall-nr",
+                 *(f"{case(n)};F-{n}" for n in (1, 2)))
+    with pytest.raises(FileRejected, match="'Fall-Nr' \\(columns 1 and 9\\) more than once"):
+        parse(write(tmp_path, "faelle.csv", data))
