@@ -152,6 +152,8 @@ class FileOutcome:
     # Optional columns the profile maps and the file lacks ("Zuweisung (referral_source)"):
     # their fields stay empty. Reported to the steward, not kept in the registry.
     missing_columns: list[str] = field(default_factory=list)
+    # Rows of a title above a workbook's header (report name, date): not read.
+    title_rows: int = 0
 
     @property
     def rows_quarantined(self) -> int:

@@ -71,6 +71,11 @@ def write_report(outcome: FileOutcome) -> Path:
         "sie liefern, ergänzen Sie sie bitte im Export.</p>"
         if outcome.missing_columns and not outcome.rejected_reason else ""
     )
+    title = (
+        f"<p>Die Kopfzeile steht in Zeile {outcome.title_rows + 1}; die Zeilen darüber (ein "
+        "Titel) wurden nicht gelesen.</p>"
+        if outcome.title_rows else ""
+    )
     target.write_text(
         "<!doctype html><html lang=de><meta charset=utf-8><title>Datenwerk: "
         + html.escape(rel) + "</title>"
@@ -79,7 +84,7 @@ def write_report(outcome: FileOutcome) -> Path:
         f"<h1>Lieferbericht</h1><p><b>{html.escape(rel)}</b>"
         f" · Exportprofil {html.escape(outcome.profile)}"
         f" · {html.escape(outcome.entity)} · geprüft am {datetime.now(UTC):%d.%m.%Y %H:%M} UTC</p>"
-        f"{verdict}{unexpected}{missing}"
+        f"{verdict}{unexpected}{missing}{title}"
         + (
             "<table><tr><th>Zeile</th><th>Feld</th><th>Grund</th><th>Wert</th></tr>"
             f"{table}</table>"
@@ -87,7 +92,8 @@ def write_report(outcome: FileOutcome) -> Path:
             else ""
         )
         + "<p><small>Die Zeilennummern zählen wie eine Tabellenkalkulation (die Kopfzeile ist "
-        "Zeile 1). Werte personenbezogener Felder werden nie gezeigt.</small></p>",
+        f"Zeile {outcome.title_rows + 1}). Werte personenbezogener Felder werden nie gezeigt."
+        "</small></p>",
         encoding="utf-8",
     )
     return target

@@ -342,6 +342,8 @@ LABELS: dict[str, tuple[str, str]] = {
                    "Columns not in the profile (not read, not stored)"),
     "missing": ("Fehlende Spalten, nicht Pflicht (ihre Felder bleiben leer)",
                 "Missing optional columns (their fields stay empty)"),
+    "title": ("Kopfzeile in Zeile {header}; die {rows} Zeile(n) darüber (Titel) nicht gelesen",
+              "Header in row {header}; the {rows} row(s) above it (a title) not read"),
     "row": ("Zeile", "row"),
     "field": ("Feld (Spalte der Datei)", "field (file column)"),
     "value": ("Wert", "value"),
@@ -674,6 +676,8 @@ def _column_notes(o: FileOutcome, label: Callable[[str], str]) -> list[str]:
         if o.unexpected_columns else []
     if o.missing_columns and not o.rejected_reason:
         notes.append(f"{label('missing')}: {', '.join(o.missing_columns)}")
+    if o.title_rows:
+        notes.append(label("title").format(header=o.title_rows + 1, rows=o.title_rows))
     return notes
 
 

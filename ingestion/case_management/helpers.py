@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -57,6 +58,8 @@ PARQUET_COMPRESSION = "snappy"
 PARQUET_ROW_GROUP = 1_000_000
 # Longest line DuckDB's CSV reader accepts. No export row comes near it (a case with every field
 # filled is under 2 kB); a longer line is a broken export, and the whole file is rejected.
+# How many rows a title above a workbook's header may take (see :func:`_header_index`).
+MAX_TITLE_ROWS = 10
 MAX_LINE_BYTES = 10_000_000
 # DuckDB keeps this much of a rejected record's text (measured, DuckDB 1.x/2.0): a longer one
 # may hide swallowed lines.
@@ -85,6 +88,8 @@ class Header:
     # UTF-8 for certain (a BOM, or UTF-8 umlauts in the sample): a byte that is not valid UTF-8
     # damages its row, it does not make the file another encoding.
     utf8_proven: bool = False
+    # The spreadsheet row of the header: 1, or below a title a workbook puts above it.
+    row: int = 1
 
 
 def _sniff(path: Path) -> bytes:
@@ -95,8 +100,10 @@ def _sniff(path: Path) -> bytes:
 def read_header(path: Path, profile: Profile) -> Header:
     """Column names of an export without reading its rows; rejects files that are no text table."""
     if path.suffix.lower() == ".xlsx":
-        names = _excel_rows(path, nrows=0)[0]
-        return Header(profile_spelling(names, profile), "", "xlsx", is_excel=True)
+        rows = _excel_sheet(path, nrows=MAX_TITLE_ROWS + 1)
+        at = _header_index(rows, profile)
+        names = profile_spelling([str(n).strip() for n in rows[at]], profile)
+        return Header(names, "", "xlsx", is_excel=True, row=at + 1)
     head = _sniff(path)
     if not head.strip():
         raise FileRejected(path, "the file is empty")
@@ -146,6 +153,14 @@ def _spelling(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
+def _profile_columns(profile: Profile) -> set[str]:
+    """Every column any entity of the profile reads or knows as personal, and the department's."""
+    columns = {profile.department.column} if profile.department else set()
+    for mapping in profile.entities.values():
+        columns |= mapping.read_columns() | set(mapping.personal_columns)
+    return columns
+
+
 def profile_spelling(names: list[str], profile: Profile) -> list[str]:
     """The header's names, each spelt as the profile spells the column when the two differ
     only in case, spaces (a non-breaking one too) or Unicode form (an umlaut composed or not):
@@ -153,9 +168,7 @@ def profile_spelling(names: list[str], profile: Profile) -> list[str]:
     space still delivers the column ``Fall-Nr``. A name the profile has exactly stays as it is;
     two names that both become one column are then both that column, which
     :func:`repeated_columns` rejects when the column is read."""
-    columns = {profile.department.column} if profile.department else set()
-    for mapping in profile.entities.values():
-        columns |= mapping.read_columns() | set(mapping.personal_columns)
+    columns = _profile_columns(profile)
     spelt = {_spelling(c): c for c in sorted(columns)}
     exact = set(names) & columns
     return [n if n in exact or not n else spelt.get(_spelling(n), n) for n in names]
@@ -176,9 +189,9 @@ def _file_is_utf8(path: Path) -> bool:
                 return valid >= invalid
 
 
-def _excel_rows(path: Path, nrows: int | None = None) -> tuple[list[str], list[tuple]]:
-    """Header names and value columns of a workbook's first visible worksheet: a hidden sheet
-    (an outdated copy kept in the workbook) is what nobody sees when checking the export."""
+def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
+    """The rows of a workbook's first visible worksheet (``nrows``: at most that many): a hidden
+    sheet (an outdated copy kept in the workbook) is what nobody sees when checking the export."""
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
@@ -188,24 +201,41 @@ def _excel_rows(path: Path, nrows: int | None = None) -> tuple[list[str], list[t
         if not visible:
             raise FileRejected(path, "the workbook has no visible worksheet")
         sheet = book.get_sheet_by_name(visible[0])
-        rows = sheet.to_python(skip_empty_area=False, nrows=None if nrows is None else nrows + 1)
+        rows = sheet.to_python(skip_empty_area=False, nrows=nrows)
     except FileRejected:
         raise
     except Exception as exc:
         raise FileRejected(path, f"not a readable .xlsx workbook: {exc}") from exc
     if not rows:
         raise FileRejected(path, f"the workbook's first visible sheet ('{visible[0]}') is empty")
-    names = [str(n).strip() for n in rows[0]]
-    columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(names)
-    return names, columns
+    return rows
+
+
+def _header_index(rows: list[list[Any]], profile: Profile) -> int:
+    """Which of a sheet's first rows is the header: the first row, unless it names fewer than
+    two of the profile's columns and a row below it, within :data:`MAX_TITLE_ROWS`, names two or
+    more (a report title, a date and empty rows above the table, as report tools write them)."""
+    columns = _profile_columns(profile)
+
+    def known(row: list[Any]) -> int:
+        names = profile_spelling([str(v).strip() for v in row if v not in (None, "")], profile)
+        return len(set(names) & columns)
+
+    for i, row in enumerate(rows[:MAX_TITLE_ROWS + 1]):
+        if known(row) >= 2:
+            return i
+    return 0
 
 
 def _excel_frame(path: Path, header: Header) -> pa.Table:
-    """The first visible sheet of a workbook as text columns named as ``header`` names them
-    (python-calamine: fast, no row loop here). A repeated header name is kept once, for its
-    first column: a repeated column that is read rejects the file (:func:`repeated_columns`)."""
-    names, columns = _excel_rows(path)
-    names = header.names  # the same row, spelt as the profile spells it (:func:`read_header`)
+    """The first visible sheet of a workbook below its header row as text columns named as
+    ``header`` names them (python-calamine: fast, no row loop here). A repeated header name is
+    kept once, for its first column: a repeated column that is read rejects the file
+    (:func:`repeated_columns`)."""
+    rows = _excel_sheet(path)
+    names = header.names  # the header row, spelt as the profile spells it (:func:`read_header`)
+    columns = list(zip(*rows[header.row:], strict=False)) if len(rows) > header.row else [
+        ()] * len(names)
     first = {n: i for i, n in reversed(list(enumerate(names)))}
     return pa.table(
         {
@@ -482,6 +512,7 @@ class _Checked:
     bad: list[tuple]
     reject_rows: list[tuple]
     checks: list[tuple[str, str, str, str | None]]
+    header_row: int = 1
 
 
 @dataclass
@@ -566,7 +597,7 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
             mapped = _mapped_sql("c.raw__department", department.values, department.unmapped)
             out["department_code"] = f"coalesce({mapped}, {out['department_code']})"
         out["source_file"] = _lit(relative_to_inbox(path))
-        out["source_line"] = _line_sql(con, reject_rows, joins)
+        out["source_line"] = f"{_line_sql(con, reject_rows, joins)} + {header.row - 1}"
         out["source_sha256"] = _lit(job.sha256)
         order = output_schema(spec, list(job.constants)).names
         # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
@@ -583,7 +614,7 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
             f"to {_lit(str(job.target))} (format parquet, compression {PARQUET_COMPRESSION}, "
             f"row_group_size {PARQUET_ROW_GROUP})"
         ).fetchall()[0][0]
-    return _Checked(accepted, bad, reject_rows, checks)
+    return _Checked(accepted, bad, reject_rows, checks, header.row)
 
 
 def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], list[str]]:
@@ -834,6 +865,7 @@ def write_export(
             "the values is unclear: rename or remove the repeated column and deliver it again",
         )
     outcome.unexpected_columns = list(dict.fromkeys(n for n in names if n and n not in known))
+    outcome.title_rows = header.row - 1
     # Incomplete is not wrong: an optional column the profile maps but the file lacks loads as
     # empty values, and the steward hears of it.
     outcome.missing_columns = list(dict.fromkeys(
@@ -879,6 +911,7 @@ def write_export(
         )
     if bad:
         lines = _record_lines(np.array([b[0] for b in bad], dtype=np.int64), reject_ordinals)
+        lines += checked.header_row - 1  # rows of a title above the header
         outcome.quarantine.append(
             _quarantine(
                 source_file, outcome.sha256, spec.name, lines.tolist(),

@@ -266,3 +266,51 @@ def test_a_postcode_with_a_country_prefix_keeps_its_region(tmp_path: Path) -> No
     table, outcome = parse(clients)
     assert table["region"].to_pylist() == ["043", "043", "043", "043", None, None, None]
     assert not quarantined(outcome)
+
+
+def test_a_title_above_a_workbooks_header_is_not_read(tmp_path: Path) -> None:
+    """Report tools put a title, a date and an empty row above the table: the header is the
+    first row naming the profile's columns, rows count as Excel shows them, the steward hears
+    which row was taken for the header."""
+    import openpyxl
+
+    from ingestion.validate import report_lines, validate_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Hilfen – Auswertung Fachbereich Jugendhilfe"])
+    sheet.append(["Stand:", dt.date(2024, 7, 1)])
+    sheet.append([])
+    sheet.append(HILFEN_HEADER)
+    sheet.append(_hilfe("F-1", "gemäß Hilfeplan beendet"))
+    sheet.append(_hilfe("F-2", "kein bekannter Grund"))  # not in the profile: set aside
+    sheet.append(_hilfe("F-3", "Wegzug"))
+    book.save(tmp_path / "hilfen_mit_titel.xlsx")
+
+    table, outcome = parse(tmp_path / "hilfen_mit_titel.xlsx")
+    assert table["case_id"].to_pylist() == ids("F-1", "F-3")
+    assert table["source_line"].to_pylist() == [5, 7]
+    assert [(line, field) for line, field, *_ in quarantined(outcome)] == [(6, "end_reason")]
+    assert outcome.title_rows == 3 and not outcome.unexpected_columns
+    shown = report_lines(validate_file(tmp_path / "hilfen_mit_titel.xlsx"), "de")
+    assert "Kopfzeile in Zeile 4; die 3 Zeile(n) darüber (Titel) nicht gelesen" in shown
+    from ingestion.reports import write_report
+
+    page = write_report(outcome).read_text()
+    assert "Die Kopfzeile steht in Zeile 4" in page and "<td>6</td>" in page
+    assert "(die Kopfzeile ist Zeile 4)" in page
+
+
+def test_a_workbook_without_a_header_is_still_refused(tmp_path: Path) -> None:
+    """No row among the first ones names the profile's columns: the first row is the header,
+    and the file is rejected for its missing columns, as before."""
+    import openpyxl
+
+    from ingestion.delivery import FileRejected
+
+    book = openpyxl.Workbook()
+    for n in range(1, 15):
+        book.active.append(_hilfe(f"F-{n}", "Wegzug"))
+    book.save(tmp_path / "hilfen_ohne_kopf.xlsx")
+    with pytest.raises(FileRejected, match="required column"):
+        parse(tmp_path / "hilfen_ohne_kopf.xlsx")
