@@ -119,15 +119,34 @@ def read_header(path: Path, profile: Profile) -> Header:
     is_utf8 = head.startswith(UTF8_BOM) or not invalid or valid >= invalid
     encoding = "utf-8" if is_utf8 else profile.encoding
     # Any line ending ends the header: CR alone (old Mac exports) as well as LF and CRLF.
-    first = _LINE_BREAK.split(head, 1)[0].removeprefix(UTF8_BOM)
+    lines = _LINE_BREAK.split(head.removeprefix(UTF8_BOM), MAX_TITLE_ROWS + 1)
+    at = _title_lines(path, profile, lines[:MAX_TITLE_ROWS + 1], encoding)
     try:
-        text = first.decode(encoding)
+        text = lines[at].decode(encoding)
     except UnicodeDecodeError as exc:
         raise FileRejected(
             path, f"the header cannot be decoded as {encoding}: {exc.reason}"
         ) from exc
-    return _header(path, profile, text, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
+    header = _header(path, profile, text, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
         is_utf8 and valid > 0))
+    header.row = at + 1
+    return header
+
+
+def _title_lines(path: Path, profile: Profile, lines: list[bytes], encoding: str) -> int:
+    """How many lines of a title stand above the header of a text export: none, unless the
+    first line names fewer than two of the profile's columns and a later one (within
+    :data:`MAX_TITLE_ROWS`) names two or more, as :func:`_header_index` decides for a sheet."""
+    columns = _profile_columns(profile)
+    for i, line in enumerate(lines):
+        try:
+            names = _header(path, profile, line.decode(encoding), encoding,
+                            utf8_proven=False).names
+        except (UnicodeDecodeError, FileRejected):
+            continue
+        if len(set(names) & columns) >= 2:
+            return i
+    return 0
 
 
 def _header(path: Path, profile: Profile, text: str, encoding: str, *,
@@ -294,7 +313,7 @@ def source_relation(
     columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in reader_names(header.names)) + "}"
     return (
         f"read_csv({_lit(str(source))}, delim={_lit(header.delimiter)}, quote='\"', "
-        f"escape='\"', header=true, auto_detect=false, columns={columns}, "
+        f"escape='\"', header=true, skip={header.row - 1}, auto_detect=false, columns={columns}, "
         "store_rejects=true, rejects_table='rejects', rejects_scan='reject_scans', "
         "null_padding=false, strict_mode=true, "
         f"max_line_size={MAX_LINE_BYTES})"
@@ -597,7 +616,7 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
             mapped = _mapped_sql("c.raw__department", department.values, department.unmapped)
             out["department_code"] = f"coalesce({mapped}, {out['department_code']})"
         out["source_file"] = _lit(relative_to_inbox(path))
-        out["source_line"] = f"{_line_sql(con, reject_rows, joins)} + {header.row - 1}"
+        out["source_line"] = f"{_line_sql(con, reject_rows, joins, header.row)} + {header.row - 1}"
         out["source_sha256"] = _lit(job.sha256)
         order = output_schema(spec, list(job.constants)).names
         # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
@@ -771,12 +790,13 @@ def _stored_columns(con: duckdb.DuckDBPyConnection, spec: EntitySpec,
 
 
 def _line_sql(con: duckdb.DuckDBPyConnection, reject_rows: list[tuple[int, str | None, str]],
-              joins: list[str]) -> str:
-    """SQL of an accepted row's line in the file (adds the join it needs to ``joins``)."""
+              joins: list[str], header_row: int = 1) -> str:
+    """SQL of an accepted row's line counted from the header (row 1; add the rows above it) in
+    the file (adds the join it needs to ``joins``)."""
     if not reject_rows:
         return "c.rn + 1"  # the header is row 1
     # Reader rejects took line numbers between accepted records: shift by those before.
-    ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
+    ordinals = np.array([r[0] - header_row for r in reject_rows], dtype=np.int64)
     before = ordinals - 1 - np.arange(len(ordinals))
     con.register(
         "shifts",
@@ -897,7 +917,7 @@ def write_export(
 
     outcome.rows_read = len(bad) + checked.accepted + len(reject_rows)
     outcome.rows_loaded = checked.accepted
-    reject_ordinals = np.array([r[0] - 1 for r in reject_rows], dtype=np.int64)
+    reject_ordinals = np.array([r[0] - checked.header_row for r in reject_rows], dtype=np.int64)
     source_file = relative_to_inbox(path)
     if reject_rows:
         outcome.quarantine.append(

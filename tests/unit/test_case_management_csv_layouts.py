@@ -377,3 +377,37 @@ def test_two_spellings_of_one_read_column_reject_the_file(tmp_path: Path) -> Non
                  *(f"{case(n)};F-{n}" for n in (1, 2)))
     with pytest.raises(FileRejected, match="'Fall-Nr' \\(columns 1 and 9\\) more than once"):
         parse(write(tmp_path, "faelle.csv", data))
+
+
+def test_title_lines_above_the_header_are_not_read_and_rows_keep_their_numbers(
+    tmp_path: Path,
+) -> None:
+    """A report tool's export: a title, a date and an empty line above the header. The header
+    is the first line naming the profile's columns; every row keeps its line in the file, the
+    reader's rejects, the failed checks and the accepted rows alike."""
+    data = lines(
+        "Kontaktliste Schuldnerberatung;;;;;;",
+        "Stand: 01.07.2024;;;;;;",
+        "",
+        CONTACTS_HEADER,
+        contact(1),
+        "C-2;F-1;17.02.2023",  # too few fields: the reader rejects it
+        contact(3).replace("17.02.2023", "31.02.2023"),  # no such date: a failed check
+        contact(4, "Kl. äußert Sorge"),
+    )
+    path = write(tmp_path, "kontakte.csv", data)
+    table, outcome = parse(path)
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-4")
+    assert table["source_line"].to_pylist() == [5, 8]
+    assert [(line, field) for line, field, _ in quarantined(outcome)] == [
+        (6, "contact_type"), (7, "contact_date")]
+    assert outcome.title_rows == 3 and outcome.rows_read == 4
+    from ingestion.validate import report_lines, validate_file
+
+    assert "Kopfzeile in Zeile 4; die 3 Zeile(n) darüber (Titel) nicht gelesen" in report_lines(
+        validate_file(path), "de")
+
+
+def test_a_file_whose_first_line_is_data_is_still_rejected(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="required column"):
+        parse(write(tmp_path, "kontakte.csv", lines(*(contact(n) for n in range(1, 20)))))
