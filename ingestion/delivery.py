@@ -154,6 +154,8 @@ class FileOutcome:
     missing_columns: list[str] = field(default_factory=list)
     # Rows of a title above a workbook's header (report name, date): not read.
     title_rows: int = 0
+    # Loaded rows whose postcode gives no region (four digits, a foreign code): incomplete.
+    postcodes_without_region: int = 0
 
     @property
     def rows_quarantined(self) -> int:
@@ -286,7 +288,7 @@ def deliver(
         except Exception as exc:  # one unreadable file must not stop the others
             reject(outcome, unexpected_error(exc))
         if (outcome.rejected_reason or outcome.quarantine or outcome.unexpected_columns
-                or outcome.missing_columns):
+                or outcome.missing_columns or outcome.postcodes_without_region):
             write_report(outcome)
         outcomes.append(outcome)
     return outcomes

@@ -71,6 +71,13 @@ def write_report(outcome: FileOutcome) -> Path:
         "sie liefern, ergänzen Sie sie bitte im Export.</p>"
         if outcome.missing_columns and not outcome.rejected_reason else ""
     )
+    no_region = (
+        f"<p>{outcome.postcodes_without_region} Zeile(n) haben eine Postleitzahl, die keine "
+        "Region ergibt (nicht fünf Ziffern: eine von Excel entfernte führende Null, oder aus dem "
+        "Ausland); sie wurden ohne Region geladen. Speichern Sie die Postleitzahl im Export bitte "
+        "als Text.</p>"
+        if outcome.postcodes_without_region and not outcome.rejected_reason else ""
+    )
     title = (
         f"<p>Die Kopfzeile steht in Zeile {outcome.title_rows + 1}; die Zeilen darüber (ein "
         "Titel) wurden nicht gelesen.</p>"
@@ -84,7 +91,7 @@ def write_report(outcome: FileOutcome) -> Path:
         f"<h1>Lieferbericht</h1><p><b>{html.escape(rel)}</b>"
         f" · Exportprofil {html.escape(outcome.profile)}"
         f" · {html.escape(outcome.entity)} · geprüft am {datetime.now(UTC):%d.%m.%Y %H:%M} UTC</p>"
-        f"{verdict}{unexpected}{missing}{title}"
+        f"{verdict}{unexpected}{missing}{no_region}{title}"
         + (
             "<table><tr><th>Zeile</th><th>Feld</th><th>Grund</th><th>Wert</th></tr>"
             f"{table}</table>"

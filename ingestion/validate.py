@@ -344,6 +344,11 @@ LABELS: dict[str, tuple[str, str]] = {
                 "Missing optional columns (their fields stay empty)"),
     "title": ("Kopfzeile in Zeile {header}; die {rows} Zeile(n) darüber (Titel) nicht gelesen",
               "Header in row {header}; the {rows} row(s) above it (a title) not read"),
+    "no_region": ("{rows} Zeile(n) mit einer Postleitzahl, die keine Region ergibt (nicht fünf "
+                  "Ziffern: eine von Excel entfernte führende Null, oder aus dem Ausland); sie "
+                  "werden ohne Region geladen",
+                  "{rows} row(s) with a postcode that gives no region (not five digits: a leading "
+                  "zero Excel removed, or a foreign code); they load without a region"),
     "row": ("Zeile", "row"),
     "field": ("Feld (Spalte der Datei)", "field (file column)"),
     "value": ("Wert", "value"),
@@ -678,6 +683,8 @@ def _column_notes(o: FileOutcome, label: Callable[[str], str]) -> list[str]:
         notes.append(f"{label('missing')}: {', '.join(o.missing_columns)}")
     if o.title_rows:
         notes.append(label("title").format(header=o.title_rows + 1, rows=o.title_rows))
+    if o.postcodes_without_region and not o.rejected_reason:
+        notes.append(label("no_region").format(rows=o.postcodes_without_region))
     return notes
 
 

@@ -532,6 +532,7 @@ class _Checked:
     reject_rows: list[tuple]
     checks: list[tuple[str, str, str, str | None]]
     header_row: int = 1
+    no_region: int = 0  # accepted rows whose postcode gives no region
 
 
 @dataclass
@@ -633,7 +634,10 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
             f"to {_lit(str(job.target))} (format parquet, compression {PARQUET_COMPRESSION}, "
             f"row_group_size {PARQUET_ROW_GROUP})"
         ).fetchall()[0][0]
-    return _Checked(accepted, bad, reject_rows, checks, header.row)
+        no_region = con.execute(
+            "select count(*) from checked where problem is null and not collapsed and no_region"
+        ).fetchall()[0][0] if "no_region" in con.table("parsed").columns else 0
+    return _Checked(accepted, bad, reject_rows, checks, header.row, no_region)
 
 
 def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], list[str]]:
@@ -648,6 +652,15 @@ def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], li
         for n, f in spec.fields.items()
         for out, how in f.derive.items()
     ]
+    # A postcode given that yields no region (four digits: a leading zero Excel dropped, or a
+    # foreign code): the row loads without a region, and the steward hears how many.
+    keep += [
+        f"(nullif(trim(raw_{n}), '') is not null and {_region_sql('raw_' + n)} is null) "
+        "as no_region"
+        for n, f in spec.fields.items()
+        for how in f.derive.values()
+        if how == "postcode_region"
+    ][:1]
     key_cols = []
     for k in spec.key:
         f = spec.fields[k]
@@ -917,6 +930,7 @@ def write_export(
 
     outcome.rows_read = len(bad) + checked.accepted + len(reject_rows)
     outcome.rows_loaded = checked.accepted
+    outcome.postcodes_without_region = checked.no_region
     reject_ordinals = np.array([r[0] - checked.header_row for r in reject_rows], dtype=np.int64)
     source_file = relative_to_inbox(path)
     if reject_rows:

@@ -262,10 +262,19 @@ def test_a_postcode_with_a_country_prefix_keeps_its_region(tmp_path: Path) -> No
     clients = write(tmp_path / "klienten_plz.csv", CLIENTS_HEADER, [
         f"K-{n};A;B;20.08.1967;weiblich;{plz}"
         for n, plz in enumerate(["04315", "D-04315", "DE 04315", " 04315 ", "4315", "043151",
-                                 "A-1010"])])
+                                 "A-1010", ""])])
     table, outcome = parse(clients)
-    assert table["region"].to_pylist() == ["043", "043", "043", "043", None, None, None]
+    assert table["region"].to_pylist() == ["043", "043", "043", "043", None, None, None, None]
     assert not quarantined(outcome)
+    # Incomplete, not wrong: the rows load, and the steward hears of the three postcodes that
+    # give no region (an empty one is no postcode).
+    assert outcome.postcodes_without_region == 3
+    from ingestion.reports import write_report
+    from ingestion.validate import report_lines, validate_file
+
+    assert ("3 Zeile(n) mit einer Postleitzahl, die keine Region ergibt" in
+            "\n".join(report_lines(validate_file(clients), "de")))
+    assert "3 Zeile(n) haben eine Postleitzahl" in write_report(outcome).read_text()
 
 
 def test_a_title_above_a_workbooks_header_is_not_read(tmp_path: Path) -> None:
