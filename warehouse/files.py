@@ -49,6 +49,31 @@ def utf8_evidence(data: bytes, decoder: codecs.IncrementalDecoder | None = None,
     return non_ascii - invalid, invalid
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def utf8_count(path: Path, enough: int | None = None) -> tuple[int, int]:
+    """:func:`utf8_evidence` of a whole file, read in C 4 MiB at a time from its first non-ASCII
+    byte (ASCII before it says nothing); with ``enough``, only until that many characters and
+    bytes have been counted. (0, 0): the file is plain ASCII."""
+    valid = invalid = 0
+    decoder = None
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 22)
+            if decoder is None:
+                if not chunk:
+                    return 0, 0
+                found = _NON_ASCII.search(chunk)
+                if found is None:
+                    continue
+                decoder, chunk = utf8_decoder(), chunk[found.start():]
+            more_valid, more_invalid = utf8_evidence(chunk, decoder, final=not chunk)
+            valid, invalid = valid + more_valid, invalid + more_invalid
+            if not chunk or (enough is not None and valid + invalid >= enough):
+                return valid, invalid
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename or creation inside ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)

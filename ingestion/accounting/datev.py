@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from warehouse.files import utf8_decoder, utf8_evidence
+from warehouse.files import utf8_count
 
 FORMATS_DIR = Path(__file__).with_name("formats")
 CATALOGUED_VERSIONS = (9, 10, 11, 12, 13)
@@ -293,21 +293,8 @@ def _detect_encoding(path: Path) -> str:
     none (its umlauts are never valid UTF-8), ASCII without any non-ASCII byte. Counted from the
     first non-ASCII byte on, until :data:`ENCODING_EVIDENCE` characters are seen: a damaged byte
     early in a UTF-8 file, far from its first umlaut, does not make every umlaut unreadable."""
-    non_ascii = re.compile(rb"[\x80-\xff]")
-    valid = invalid = 0
-    decoder = None
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            if decoder is None:
-                found = non_ascii.search(chunk)
-                if found is None:
-                    continue
-                decoder, chunk = utf8_decoder(), chunk[found.start():]
-            more_valid, more_invalid = utf8_evidence(chunk, decoder)
-            valid, invalid = valid + more_valid, invalid + more_invalid
-            if valid + invalid >= ENCODING_EVIDENCE:
-                break
-    if decoder is None:
+    valid, invalid = utf8_count(path, enough=ENCODING_EVIDENCE)
+    if not valid and not invalid:
         return "ascii"
     return "utf-8" if valid and valid >= invalid else "cp1252"
 

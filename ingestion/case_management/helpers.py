@@ -42,7 +42,7 @@ from ingestion.pseudonymise import pseudonym_sql, use_key_in_sql
 from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, standard
 from warehouse import paths
 from warehouse.db import sql_name, sql_text
-from warehouse.files import utf8_decoder, utf8_evidence
+from warehouse.files import utf8_count, utf8_evidence
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -195,17 +195,9 @@ def profile_spelling(names: list[str], profile: Profile) -> list[str]:
 
 def _file_is_utf8(path: Path) -> bool:
     """Whether a file whose sample was plain ASCII is UTF-8 with damaged bytes rather than in
-    another encoding (see :func:`warehouse.files.utf8_evidence`); reads the file once, in C,
-    16 MB at a time."""
-    decoder = utf8_decoder()
-    valid = invalid = 0
-    with path.open("rb") as fh:
-        while True:
-            chunk = fh.read(1 << 24)
-            more_valid, more_invalid = utf8_evidence(chunk, decoder, final=not chunk)
-            valid, invalid = valid + more_valid, invalid + more_invalid
-            if not chunk:
-                return valid >= invalid
+    another encoding (see :func:`warehouse.files.utf8_evidence`): the whole file counts."""
+    valid, invalid = utf8_count(path)
+    return valid >= invalid
 
 
 def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
