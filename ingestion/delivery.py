@@ -37,6 +37,7 @@ from dlt.sources import DltResource
 from warehouse import paths, settings
 from warehouse.db import table_exists
 from warehouse.files import sha256_file
+from warehouse.reasons import translate
 
 # Names senders write under before they rename a file into place (besides a leading dot).
 INCOMPLETE_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", "~")
@@ -193,9 +194,7 @@ def quarantine_table(outcomes: Sequence[FileOutcome]) -> pa.Table:
 
 def reject_file(path: Path, reason: str) -> Path:
     """Move a rejected file out of the inbox, with its reason beside it (in German, for the
-    steward: :func:`ingestion.validate.translate`); return the new path."""
-    from ingestion.validate import translate  # validate builds on this module
-
+    steward: :func:`warehouse.reasons.translate`); return the new path."""
     target = paths.rejected_dir() / relative_to_inbox(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), target)

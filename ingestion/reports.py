@@ -1,5 +1,5 @@
 """Plain-language quality reports on delivered files, for data stewards and for
-`datenwerk validate`: in German, every reason translated by :func:`ingestion.validate.translate`.
+`datenwerk validate`: in German, every reason translated by :func:`warehouse.reasons.translate`.
 
 A report names each rejected row by its row number, field and reason, and quotes the offending
 value only where it is not personal data (codes, event dates, numbers). Reports are written into
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestion.delivery import FileOutcome, quarantine_table, relative_to_inbox
-from ingestion.validate import steward_field, translate
 from warehouse import paths
+from warehouse.reasons import steward_field, translate
 
 
 def _german_count(n: int) -> str:
@@ -26,7 +26,7 @@ def _german_count(n: int) -> str:
 def write_report(outcome: FileOutcome) -> Path:
     """Write the steward's report (HTML, with the same rows as CSV beside it); return its path.
 
-    German, as everything a steward reads; reasons through :func:`ingestion.validate.translate`.
+    German, as everything a steward reads; reasons through :func:`warehouse.reasons.translate`.
     """
     rel = relative_to_inbox(outcome.path)
     target = paths.reports_dir() / f"{rel}.{outcome.sha256[:12]}.html"

@@ -24,6 +24,7 @@ from dagster import (
 
 from warehouse import settings
 from warehouse.exports import today
+from warehouse.reasons import steward_field, translate
 
 from .alerts import send_mail
 from .stewards import stewards
@@ -85,8 +86,6 @@ def _file_column(profile: str, entity: str, field_name: str) -> str:
 
     known = profiles().get(profile)
     mapping = known.entities.get(entity) if known else None
-    from ingestion.validate import steward_field
-
     return steward_field(mapping.columns.get(field_name, field_name) if mapping else field_name)
 
 
@@ -134,10 +133,8 @@ def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
 
 
 def _german_reason(text: str | None) -> str:
-    """A reason in German (:func:`ingestion.validate.translate`, as in the report and the reason
+    """A reason in German (:func:`warehouse.reasons.translate`, as in the report and the reason
     file), without what a parser may quote from the file on later lines."""
-    from ingestion.validate import translate  # pyarrow and dlt: only when a steward hears
-
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     line = translate(line, "de")
     return line if len(line) <= 240 else line[:240] + " …"

@@ -60,7 +60,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from warehouse import labels, marts, paths, settings
+from warehouse import labels, marts, paths, reasons, settings
 from warehouse.files import sha256_file
 from warehouse.publish import generation_source
 from warehouse.registry import Registry, unknown_keys
@@ -297,8 +297,14 @@ class Sheet:
                 for c in self.columns]
 
     def values(self, i: int) -> pa.ChunkedArray:
-        """Column ``i`` with its codes replaced by their German text."""
+        """Column ``i`` with its codes replaced by their German text and English texts
+        (``meta.translate``, such as the reason a file was rejected) by their German one."""
         column = self.table.column(i)
+        if self.columns[i].translate and pa.types.is_string(column.type):
+            english = pc.unique(column).drop_null()
+            german = pa.array([labels.german_text(self.columns[i], t)
+                               for t in english.to_pylist()], pa.string())
+            return pc.take(german, pc.index_in(column, value_set=english))
         code_list = self.columns[i].codes
         if not code_list or not pa.types.is_string(column.type):
             return column
@@ -688,10 +694,11 @@ def _department_rows(con: duckdb.DuckDBPyConnection, mart: str,
 
 def content_fingerprint(con: duckdb.DuckDBPyConnection, d: DepartmentExport) -> str:
     """SHA-256 of what the department receives: its marts' columns and rows (in any order), the
-    German sheet names, column labels and code texts, and its formats. Equal fingerprints mean
-    an export would write the same content again."""
+    German sheet names, column labels, code texts and reasons' German texts, and its formats.
+    Equal fingerprints mean an export would write the same content again."""
     digest = hashlib.sha256(f"{EXPORT_VERSION}|{','.join(d.formats)}".encode())
     digest.update(repr(sorted(labels.code_labels().items())).encode())
+    digest.update(reasons.fingerprint().encode())
     for mart in d.marts:
         digest.update(repr((labels.sheet_name(mart),
                             sorted(labels.described_columns(mart).items()))).encode())

@@ -7,6 +7,7 @@ Each published mart column carries, in its dbt YAML (``transform/models/marts/<m
       description_de: "Planmäßige Beendigungen je beendetem Fall."
       n: n_cases_closed                             # rates: the column holding their n
       codes: end_reason_category                    # coded columns: their code list
+      translate: reasons                            # English text shown in German (TRANSLATIONS)
 
 and each code its German text in the seed ``transform/seeds/code_labels_de.csv``. The dbt
 docs keep the English names and descriptions; analysts' SQL is unchanged. Department exports
@@ -20,15 +21,27 @@ from __future__ import annotations
 
 import csv
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from warehouse import reasons
 from warehouse.paths import TRANSFORM_DIR
 
 MARTS_YAML = TRANSFORM_DIR / "models" / "marts"
 CODE_LABELS = TRANSFORM_DIR / "seeds" / "code_labels_de.csv"
+
+# ``meta.translate`` of a column -> how its English text reads in German. The marts keep the
+# English a reader wrote (logs and dbt docs stay English); exports and reports show this.
+TRANSLATIONS: dict[str, Callable[[str], str]] = {
+    "reasons": lambda text: reasons.translate(text, "de"),
+}
+
+
+class LabelError(ValueError):
+    """A mart's YAML asks for something :mod:`warehouse.labels` does not know."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Column:
     description: str
     n: str | None = None
     codes: str | None = None
+    translate: str | None = None  # a key of TRANSLATIONS
 
     @property
     def kind(self) -> str:
@@ -64,12 +78,17 @@ def _columns(marts_yaml: Path = MARTS_YAML) -> dict[str, dict[str, Column]]:
             for column in model.get("columns") or []:
                 meta = column.get("meta") or {}
                 name = column["name"]
+                if meta.get("translate") is not None and meta["translate"] not in TRANSLATIONS:
+                    raise LabelError(
+                        f"{path.name}: column {model['name']}.{name}: meta.translate "
+                        f"{meta['translate']!r} is not one of {', '.join(TRANSLATIONS)}")
                 columns[name] = Column(
                     name=name,
                     label=str(meta.get("label_de") or name),
                     description=str(meta.get("description_de") or ""),
                     n=meta.get("n"),
                     codes=meta.get("codes"),
+                    translate=meta.get("translate"),
                 )
     return models
 
@@ -97,6 +116,18 @@ def code_labels(path: Path = CODE_LABELS) -> dict[str, dict[str, str]]:
         for row in csv.DictReader(fh):
             labels.setdefault(row["code_list"], {})[row["code"]] = row["label_de"]
     return labels
+
+
+def german_text(column: Column, text: str | None) -> str | None:
+    """``text`` of ``column`` as a person reads it: a code's German text, an English reason in
+    German; anything else as it is."""
+    if text is None:
+        return None
+    if column.translate:
+        return TRANSLATIONS[column.translate](text)
+    if column.codes:
+        return code_text(column.codes, text)
+    return text
 
 
 def code_text(code_list: str, code: str | None) -> str | None:

@@ -201,3 +201,33 @@ def test_relationships_of_marts_to_dimensions_are_errors() -> None:
     assert {("fct_cases", "department_code"), ("fct_cases", "program_code"),
             ("mart_outcomes", "department_code"), ("mart_outcomes", "program_code")} <= on_marts
     assert {n["config"]["severity"].lower() for n in relationships} == {"error"}
+
+
+def test_the_department_export_gives_the_reason_of_a_rejected_file_in_german(night) -> None:  # type: ignore[no-untyped-def]
+    """The department head reads why a file of theirs was rejected in German ("Hinweis" in the
+    workbook and the CSV), never the reader's English kept in the registry and the mart."""
+    import openpyxl
+    import pandas as pd
+
+    from warehouse.reasons import translate
+
+    home, _, _ = night
+    english = dict(query(home / "published" / "marts.duckdb",
+                         "select source_file, message from mart_deliveries "
+                         "where department_code = 'SB' and message is not null"))
+    lang = "case_management/swm/SB/kontakte_lang.csv"
+    assert english[lang].startswith("line 3 ")
+    latest = home / "exports" / "SB" / "latest"
+    workbook = openpyxl.load_workbook(latest / "mart_deliveries.xlsx", read_only=True)
+    header, *rows = workbook["Lieferungen"].iter_rows(values_only=True)
+    in_xlsx = {r[header.index("Datei")]: r[header.index("Hinweis")] for r in rows}
+    csv = pd.read_csv(latest / "mart_deliveries.csv", sep=";", encoding="utf-8-sig",
+                      keep_default_na=False)
+    in_csv = dict(zip(csv["Datei"], csv["Hinweis"], strict=True))
+    for shown in (in_xlsx, in_csv):
+        assert shown[lang].startswith("Zeile 3 ") and "10.000.000 Bytes" in shown[lang]
+        for source_file, message in english.items():
+            assert shown[source_file] == translate(message, "de") != message, source_file
+    # The analysts' Parquet keeps the mart's own (English) text, as it keeps codes.
+    parquet = pd.read_parquet(latest / "mart_deliveries.parquet")
+    assert dict(zip(parquet["source_file"], parquet["message"], strict=True))[lang] == english[lang]

@@ -14,7 +14,7 @@ from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, FileRejected, deliver, quarantine_table
 from ingestion.pseudonymise import pseudonym
 from ingestion.standard import standard
-from ingestion.validate import translate
+from warehouse.reasons import translate
 
 KEY = "k" * 32
 CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"

@@ -138,7 +138,7 @@ def test_decimal_scores_with_grouped_thousands_and_a_comma(tmp_path: Path) -> No
     "date before 01.01.1900: implausible",
 ])
 def test_new_date_reasons_read_in_german(reason: str) -> None:
-    from ingestion.validate import translate
+    from warehouse.reasons import translate
 
     assert translate(reason, "de") in (
         "die Jahreszahl hat nicht vier Stellen (erwartet TT.MM.JJJJ oder JJJJ-MM-TT)",
@@ -209,7 +209,7 @@ def test_a_repeated_column_the_profile_reads_rejects_a_csv_too(tmp_path: Path) -
                  ["C-1;F-1;01.02.2024;persönlich;30;MA-1;"])
     with pytest.raises(FileRejected, match="'Datum' \\(columns 3 and 7\\) more than once") as info:
         parse(path)
-    from ingestion.validate import translate
+    from warehouse.reasons import translate
 
     assert translate(info.value.reason, "de").startswith(
         "die Kopfzeile nennt die Spalte(n) 'Datum' (Spalten 3 und 7) mehr als einmal")

@@ -19,7 +19,8 @@ from ingestion.accounting.datev import (
     read_buchungsstapel,
     read_header,
 )
-from ingestion.validate import translate, validate_file
+from ingestion.validate import validate_file
+from warehouse.reasons import translate
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datev"
 HEAD, HEADINGS = (FIXTURES / "extf_format_13.csv").read_bytes().split(b"\r\n")[:2]

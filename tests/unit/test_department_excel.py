@@ -155,3 +155,55 @@ def test_every_published_mart_column_has_a_german_label() -> None:
     codes = labels.code_labels()
     assert all(c.codes in codes for m in ("fct_cases", "fct_goals") for c in
                labels.described_columns(m).values() if c.codes)
+
+
+
+def test_the_reason_of_a_rejected_file_reads_in_german(synthetic_home: Path) -> None:
+    """mart_deliveries keeps the reader's English reason; the department's workbook and CSV
+    show it in German ("Hinweis"), the Parquet for analysts as the mart has it."""
+    from warehouse.reasons import translate
+
+    english = ("line 3 is longer than 10,000,000 bytes; a broken export, the whole file is "
+               "rejected")
+    quoted = "1 of 3 rows rejected, more than the allowed share of 20%; first problem: row 2, " \
+             "field contact_date: not a date DD.MM.YYYY"
+    with duckdb.connect(str(synthetic_home / "warehouse" / "build.duckdb")) as con:
+        con.execute("""
+            create or replace table marts.mart_deliveries as
+            select * from (values
+                ('swm', 'SB', 'case_management/swm/SB/kontakte.csv', 'rejected', ?),
+                ('swm', 'SB', 'case_management/swm/SB/faelle.csv', 'rejected', ?),
+                ('swm', 'SB', 'case_management/swm/SB/ziele.csv', 'loaded', null),
+                ('swm', 'SUB', 'case_management/swm/SUB/kontakte.csv', 'rejected', ?)
+            ) as t(organisation_code, department_code, source_file, outcome, message)
+        """, [english, quoted, english])
+    configure(synthetic_home, CONFIG.replace(
+        "[fct_cases, mart_outcomes, mart_finance_by_cost_centre_month]", "[mart_deliveries]"
+    ).replace("[xlsx, csv]", "[xlsx, csv, parquet]"))
+    pub.publish(SYNTHETIC_MARTS, run_id="run00001")
+    ex.export_departments()
+    latest = synthetic_home / "exports" / "SB" / "latest"
+    german = {"case_management/swm/SB/kontakte.csv": "Zeile 3 ist länger als 10.000.000 Bytes; "
+              "ein defekter Export, die ganze Datei ist abgewiesen",
+              "case_management/swm/SB/faelle.csv": translate(quoted, "de"),
+              "case_management/swm/SB/ziele.csv": None}
+    assert german["case_management/swm/SB/faelle.csv"].startswith("1 von 3 Zeilen")
+    sheet = openpyxl.load_workbook(latest / "mart_deliveries.xlsx")["Lieferungen"]
+    header, *rows = sheet.iter_rows(values_only=True)
+    assert {r[header.index("Datei")]: r[header.index("Hinweis")] for r in rows} == german
+    with (latest / "mart_deliveries.csv").open(encoding="utf-8-sig", newline="") as fh:
+        in_csv = {r["Datei"]: r["Hinweis"] for r in csv.DictReader(fh, delimiter=";")}
+    assert in_csv == {k: v or "" for k, v in german.items()}
+    import pandas as pd
+
+    parquet = pd.read_parquet(latest / "mart_deliveries.parquet")
+    assert set(parquet["message"].dropna()) == {english, quoted}
+
+
+def test_an_unknown_translation_is_named_with_its_file(tmp_path: Path) -> None:
+    (tmp_path / "odd.yml").write_text(
+        "models:\n  - name: odd\n    columns:\n      - name: note\n"
+        "        meta: {label_de: Notiz, translate: klingon}\n", encoding="utf-8")
+    with pytest.raises(labels.LabelError, match="odd.yml: column odd.note: meta.translate "
+                                                "'klingon' is not one of reasons"):
+        labels._columns(tmp_path)

@@ -1,4 +1,4 @@
-"""Every reason a data steward can read has a German text (:data:`ingestion.validate.REASONS`).
+"""Every reason a data steward can read has a German text (:data:`warehouse.reasons.REASONS`).
 
 The reasons are collected from the ingestion code itself, so a new ``FileRejected``, DATEV format
 error, quarantine check or reader-reject text without a German translation fails here.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.validate import translate
+from warehouse.reasons import translate
 
 INGESTION = Path(__file__).resolve().parents[2] / "ingestion"
 # Calls whose second argument is a whole-file rejection reason.
@@ -86,13 +86,7 @@ def _reasons(tree: ast.Module) -> Iterator[tuple[int, ast.expr]]:
 def _collected() -> list[tuple[str, str]]:
     found = []
     for path in sorted(INGESTION.rglob("*.py")):
-        if path.name == "validate.py" and path.parent == INGESTION:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            # REASONS itself is the translation table, not a reason
-            tree.body = [s for s in tree.body if not (
-                isinstance(s, ast.AnnAssign) and ast.unparse(s.target) == "REASONS")]
-        else:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         for line, expr in _reasons(tree):
             text = _sample(expr)
             if text is not None:
@@ -143,6 +137,17 @@ def test_the_rules_of_the_standard_have_a_german_text() -> None:
      "Umsatz: line has 14 fields, the headings 120",
      "1 von 3 Zeilen aussortiert, mehr als der erlaubte Anteil von 20 %; erstes Problem: "
      "Zeile 5, Umsatz: Zeile hat 14 Felder, die Überschriften 120"),
+    # German thousands separators in a German text
+    ("line 3 is longer than 10,000,000 bytes; a broken export, the whole file is rejected",
+     "Zeile 3 ist länger als 10.000.000 Bytes; ein defekter Export, die ganze Datei ist "
+     "abgewiesen"),
+    ("row 4 opens a quoted value (\") that never closes: more than 10,000 characters of the "
+     "following rows were read into it, the rows it swallowed cannot be counted; close the quote "
+     "(or remove it) and deliver the file again",
+     'Zeile 4 öffnet einen Wert in Anführungszeichen ("), der nie geschlossen wird: mehr als '
+     "10.000 Zeichen der folgenden Zeilen wurden in ihn gelesen, die verschluckten Zeilen lassen "
+     "sich nicht zählen; das Anführungszeichen schließen (oder entfernen) und die Datei neu "
+     "liefern"),
 ])
 def test_reasons_quoted_inside_reasons_are_german_too(reason: str, german: str) -> None:
     assert translate(reason, "de") == german

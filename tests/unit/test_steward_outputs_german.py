@@ -1,6 +1,6 @@
 """What a data steward reads about a delivery is German: the report (HTML and CSV), the
 ``.reason.txt`` beside a rejected file and the e-mail. Each reason goes through the one
-translation, :func:`ingestion.validate.translate`; the quarantine table keeps the English reason
+translation, :func:`warehouse.reasons.translate`; the quarantine table keeps the English reason
 (data for engineers)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from ingestion.delivery import QUARANTINE_SCHEMA, FileOutcome
-from ingestion.validate import translate
 from tests.unit.test_reason_translations import COLLECTED
+from warehouse.reasons import translate
 
 # Words of an English sentence that no German text of ours holds.
 ENGLISH = re.compile(
