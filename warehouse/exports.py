@@ -26,10 +26,10 @@ Formats: ``xlsx`` for a department head (a first sheet "Erläuterungen", then th
 short German name, split at Excel's 1,048,576 rows; German headers and code texts from
 :mod:`warehouse.labels`, number formats per column, widths, frozen header, filter), ``csv`` for
 German Excel with the same headers and texts (``;``, decimal comma, ``DD.MM.YYYY`` dates,
-``WAHR``/``FALSCH``, UTF-8 with BOM, CRLF) and ``parquet`` for analysts (the mart's own names
-and codes). Delivered text that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
-``@``, tab, CR first) stays text: a string cell with Excel's quote prefix in xlsx, a leading
-``'`` in CSV (OWASP's advice).
+rates as ``83,33 %``, ``WAHR``/``FALSCH``, UTF-8 with BOM, CRLF) and ``parquet`` for analysts
+(the mart's own names and codes). Delivered text that a spreadsheet would run as a formula
+(``=``, ``+``, ``-``, ``@``, tab, CR first) stays text: a string cell with Excel's quote prefix
+in xlsx, a leading ``'`` in CSV (OWASP's advice).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from warehouse.registry import Registry, unknown_keys
 FORMATS = ("xlsx", "csv", "parquet")
 # Part of every export's content fingerprint: raise it when the same rows come out differently
 # (labels, number formats, a writer), so that every department's export is written again.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: rates in CSV as percentages
 DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
 # Export folders are named by the organisation's calendar day; times in files are local too.
 LOCAL_TZ = ZoneInfo("Europe/Berlin")
@@ -428,21 +428,41 @@ def _csv_column(values: pa.Array) -> list[str]:
     return format_(values)
 
 
-def _csv_rows(columns: Sequence[pa.ChunkedArray]) -> Iterator[Iterable[Sequence[str]]]:
-    """The rows' texts for the CSV, 50,000 rows at a time (formatted column by column)."""
+def _csv_percent_column(values: pa.Array) -> list[str]:
+    """A rate (0.8333) as German Excel reads a percentage: ``83,33 %``, not a bare 0,8333 that
+    a reader takes for less than one percent (the workbook shows it by its number format)."""
+    texts = []
+    for value in values.to_pylist():
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            texts.append("")
+            continue
+        percent = (decimal.Decimal(repr(value) if isinstance(value, float) else value)
+                   * 100).normalize()
+        texts.append(f"{percent:f}".replace(".", ",") + " %")
+    return texts
+
+
+def _csv_rows(columns: Sequence[pa.ChunkedArray],
+              kinds: Sequence[str] = ()) -> Iterator[Iterable[Sequence[str]]]:
+    """The rows' texts for the CSV, 50,000 rows at a time (formatted column by column; a
+    column of kind ``percent`` as a percentage)."""
     table = pa.table({str(i): c for i, c in enumerate(columns)})
+    percent = {i for i, kind in enumerate(kinds) if kind == "percent"
+               and (pa.types.is_floating(columns[i].type) or pa.types.is_decimal(columns[i].type))}
     for batch in table.to_batches(max_chunksize=50_000):
-        yield zip(*[_csv_column(column) for column in batch.columns], strict=True)
+        yield zip(*[_csv_percent_column(column) if i in percent else _csv_column(column)
+                    for i, column in enumerate(batch.columns)], strict=True)
 
 
 def write_csv(sheet: Sheet, path: Path) -> None:
     """CSV for German Excel: German headers and code texts, UTF-8 with BOM, ``;``, decimal
-    comma, CRLF; text that a spreadsheet would run as a formula starts with ``'``."""
+    comma, rates as percentages (``83,33 %``), CRLF; text that a spreadsheet would run as a
+    formula starts with ``'``."""
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
         writer.writerow([neutralise(h) for h in sheet.headers])
         columns = [sheet.values(i) for i in range(sheet.table.num_columns)]
-        for rows in _csv_rows(columns):
+        for rows in _csv_rows(columns, [c.kind for c in sheet.columns]):
             writer.writerows(rows)
 
 

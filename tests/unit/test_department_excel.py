@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import pyarrow as pa
 import pytest
 
 from tests.unit.conftest import SYNTHETIC_MARTS
@@ -231,3 +232,14 @@ def test_an_unknown_translation_is_named_with_its_file(tmp_path: Path) -> None:
     with pytest.raises(labels.LabelError, match="odd.yml: column odd.note: meta.translate "
                                                 "'klingon' is not one of reasons"):
         labels._columns(tmp_path)
+
+
+def test_rates_in_the_csv_are_percentages(exported: Path) -> None:
+    """German Excel reads "75 %" as the percentage the workbook shows; a bare 0,75 in a column
+    "Quote" reads as less than one percent."""
+    with (exported / "mart_outcomes.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    assert {r["Quote planmäßiger Beendigungen"] for r in rows} == {"75 %"}
+    assert {r["Beendigungen"] for r in rows} == {"12"}
+    assert ex._csv_percent_column(pa.array([0.8333, 1.0, 0.0, None, 0.0005])) == [
+        "83,33 %", "100 %", "0 %", "", "0,05 %"]
