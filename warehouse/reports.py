@@ -13,7 +13,9 @@ chapter on resources, outputs and outcomes:
 Every figure stands for the report year beside the year before, as a chart with a short table
 under it, with its n. Counts of people and rates whose n is below the open-data suppression
 threshold (:data:`warehouse.settings.SUPPRESSION_THRESHOLD`) are shown as "." and left out of
-the charts; the report says so.
+the charts; so is a rate whose people on either side (its numerator, or n minus it) are 1 to
+threshold - 1: 40 % of 5 would show the 2 planned ends that the cost per planned end hides, as
+the open data hides such a count. The report says so.
 
 Each report is one self-contained HTML file (charts are inline SVG rendered by Vega-Lite
 through ``vl-convert``, no script, no web font, nothing loaded from elsewhere) and a PDF printed
@@ -85,17 +87,27 @@ def german_date(day: dt.date) -> str:
 
 
 
+def _few(n: int | None) -> bool:
+    """A count of people the open data would suppress."""
+    return n is not None and 0 < n < settings.SUPPRESSION_THRESHOLD
+
+
 @dataclass(frozen=True)
 class Value:
-    """One figure with its n: shown as '.' when the n is below the threshold, '–' when empty."""
+    """One figure with its n: shown as '.' when the n is below the threshold, '–' when empty.
+    A rate also when its ``part`` (the people it counts) or ``n - part`` (the others) is."""
 
     value: float | None
     n: int | None
     kind: str
+    part: int | None = None  # a rate's numerator
 
     @property
     def suppressed(self) -> bool:
-        return self.n is not None and 0 < self.n < settings.SUPPRESSION_THRESHOLD
+        if _few(self.n):
+            return True
+        return (self.part is not None and self.n is not None
+                and (_few(self.part) or _few(self.n - self.part)))
 
     @property
     def shown(self) -> float | None:
@@ -124,7 +136,7 @@ def count(n: Any) -> Value:
 
 def rate(numerator: Any, denominator: Any) -> Value:
     num, den = int(numerator or 0), int(denominator or 0)
-    return Value(num / den if den else None, den, "percent")
+    return Value(num / den if den else None, den, "percent", num)
 
 
 def money(amount: Any) -> Value:
