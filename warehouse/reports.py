@@ -676,9 +676,14 @@ def report_folder(organisation_code: str, department_code: str | None) -> Path:
 
 
 def program_file(program_code: str) -> str:
-    """File name of a program's report in its department's folder."""
+    """File name of a program's report in its department's folder: a valid code as it is
+    (:func:`warehouse.paths.checked_code`: a safe file name; 'SB.A' and 'SB_A' are two
+    programs, two files); anything else made safe, with a digest that keeps it apart."""
+    if paths.CODE_PATTERN.fullmatch(program_code):
+        return f"wirkungsbericht_angebot_{program_code}.html"
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in program_code)
-    return f"wirkungsbericht_angebot_{safe}.html"
+    digest = hashlib.sha256(program_code.encode()).hexdigest()[:8]
+    return f"wirkungsbericht_angebot_{safe}_{digest}.html"
 
 
 def _program_report(con: duckdb.DuckDBPyConnection, department: Scope, code: str, name: str,

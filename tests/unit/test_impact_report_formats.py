@@ -39,3 +39,12 @@ def test_a_rate_that_would_reveal_a_few_people_is_suppressed() -> None:
         assert value.text == "." and value.shown is None, (part, n)
     for part, n in ((0, 8), (8, 8), (threshold, 2 * threshold), (6, 12)):
         assert reports.rate(part, n).shown == part / n, (part, n)
+
+
+def test_every_program_has_its_own_report_file() -> None:
+    """Codes may hold '.', '_' and '-': 'SB.A' and 'SB_A' are two programs, two reports."""
+    codes = ["SB.A", "SB_A", "SB-A", "SB/A", "SB A", "Süd.1"]
+    names = [reports.program_file(c) for c in codes]
+    assert len(set(names)) == len(codes), names
+    assert reports.program_file("SB-ALLG") == "wirkungsbericht_angebot_SB-ALLG.html"
+    assert all("/" not in n and not n.startswith(".") for n in names)
