@@ -69,7 +69,7 @@ from warehouse.registry import Registry, unknown_keys
 FORMATS = ("xlsx", "csv", "parquet")
 # Part of every export's content fingerprint: raise it when the same rows come out differently
 # (labels, number formats, a writer), so that every department's export is written again.
-EXPORT_VERSION = 2  # 2: rates in CSV as percentages
+EXPORT_VERSION = 3  # 2: rates in CSV as percentages; 3: lists of codes in German
 DEFAULT_RETENTION = 14  # two weeks of nightly folders: a department notices a gap within that
 # Export folders are named by the organisation's calendar day; times in files are local too.
 LOCAL_TZ = ZoneInfo("Europe/Berlin")
@@ -308,12 +308,12 @@ class Sheet:
         code_list = self.columns[i].codes
         if not code_list or not pa.types.is_string(column.type):
             return column
-        texts = labels.code_labels().get(code_list, {})
-        if not texts:
-            return column
-        position = pc.index_in(column, value_set=pa.array(list(texts), pa.string()))
-        german = pc.take(pa.array(list(texts.values()), pa.string()), position)
-        return pc.coalesce(german, column)  # an unknown code is shown as delivered
+        # Each distinct value once (labels.code_text: also lists of codes; an unknown code is
+        # shown as delivered).
+        codes = pc.unique(column).drop_null()
+        german = pa.array([labels.code_text(code_list, c) for c in codes.to_pylist()],
+                          pa.string())
+        return pc.take(german, pc.index_in(column, value_set=codes))
 
 
 @functools.singledispatch

@@ -130,11 +130,19 @@ def german_text(column: Column, text: str | None) -> str | None:
     return text
 
 
+# Several codes in one value ("cases, clients": a file that feeds two entities).
+CODE_SEPARATOR = ", "
+
+
 def code_text(code_list: str, code: str | None) -> str | None:
-    """The German text of ``code``; an unknown code is shown as delivered, never hidden."""
+    """The German text of ``code``, of each code in a list of them ("cases, clients" ->
+    "Fälle, Klient:innen"); an unknown code is shown as delivered, never hidden."""
     if code is None:
         return None
-    return code_labels().get(code_list, {}).get(code, code)
+    texts = code_labels().get(code_list, {})
+    if code in texts or CODE_SEPARATOR not in code:
+        return texts.get(code, code)
+    return CODE_SEPARATOR.join(texts.get(c, c) for c in code.split(CODE_SEPARATOR))
 
 
 @functools.cache

@@ -243,3 +243,15 @@ def test_rates_in_the_csv_are_percentages(exported: Path) -> None:
     assert {r["Beendigungen"] for r in rows} == {"12"}
     assert ex._csv_percent_column(pa.array([0.8333, 1.0, 0.0, None, 0.0005])) == [
         "83,33 %", "100 %", "0 %", "", "0,05 %"]
+
+
+def test_a_list_of_codes_reads_in_german(synthetic_home: Path) -> None:
+    """A file that feeds two entities is listed as "cases, clients" in mart_deliveries: the
+    department reads "Fälle, Klient:innen", not the English codes."""
+    assert labels.code_text("entity", "cases, clients") == "Fälle, Klient:innen"
+    assert labels.code_text("entity", "cases, Unbekanntes") == "Fälle, Unbekanntes"
+    assert labels.code_text("entity", "cases") == "Fälle"
+    table = pa.table({"entity": ["cases, clients", None, "contacts", "cases, clients", "neu"]})
+    sheet = ex.Sheet.of("mart_deliveries", table)
+    assert sheet.values(0).to_pylist() == [
+        "Fälle, Klient:innen", None, "Kontakte", "Fälle, Klient:innen", "neu"]
