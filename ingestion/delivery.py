@@ -162,6 +162,21 @@ class FileOutcome:
     def rows_quarantined(self) -> int:
         return sum(t.num_rows for t in self.quarantine)
 
+    @property
+    def notice(self) -> str | None:
+        """What a loaded file's reader noticed, for the registry's message and so for
+        mart_deliveries ("Hinweis" in a department's export): how many columns were not read,
+        never their names (they may be personal; the steward's report names them), and the
+        optional columns of the profile that the file lacks."""
+        parts = []
+        if self.unexpected_columns:
+            parts.append(f"{len(self.unexpected_columns)} column(s) not read (unknown to the "
+                         "export profile; the file's report names them)")
+        if self.missing_columns:
+            parts.append("optional column(s) missing, their fields stay empty: "
+                         + ", ".join(self.missing_columns))
+        return "; ".join(parts) or None
+
     def registry_row(self) -> dict[str, object]:
         return {
             "source_sha256": self.sha256,
@@ -173,7 +188,7 @@ class FileOutcome:
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
-            "message": self.rejected_reason,
+            "message": self.rejected_reason or self.notice,
             "unexpected_columns": self.unexpected_columns,
             "registered_at": datetime.now(UTC),
         }

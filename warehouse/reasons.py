@@ -256,6 +256,17 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^(?P<w>\w+) (?P<c>'.*'|\".*\") is not a valid code: .*$",
      (r"{w} {c} ist kein gültiger Code: nur Buchstaben, Ziffern, '_', '-' und '.', beginnend "
      r"mit Buchstabe oder Ziffer, höchstens 64 Zeichen")),
+    # What a loaded file's reader noticed (ingestion.delivery.FileOutcome.notice).
+    (r"^(?P<n>\d+) column\(s\) not read \(unknown to the export profile; the file's report "
+     r"names them\); (?P<inner>.+)$",
+     "{n} Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
+     "sie); {inner}"),
+    (r"^(?P<n>\d+) column\(s\) not read \(unknown to the export profile; the file's report "
+     r"names them\)$",
+     "{n} Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
+     "sie)"),
+    (r"^optional column\(s\) missing, their fields stay empty: (?P<c>.*)$",
+     "optionale Spalte(n) fehlen, ihre Felder bleiben leer: {c}"),
     (r"^line (?P<n>\d+): (?P<inner>.*)$", "Zeile {n}: {inner}"),
 ]]
 

@@ -64,6 +64,9 @@ def night(small_first_run: PipelineRun) -> tuple[Path, object, dict]:
     new_cases = [c.replace("F-00", "F-77", 1) for c in cases[1:7]]
     new_cases[0] = new_cases[0].replace(";SB-ALLG;", ";SB-UNBEKANNT;")
     write(swm / "SB" / "faelle_nachtrag.csv", [cases[0], *new_cases])
+    # A column the profile does not know, whose name is personal: loaded, the column not read.
+    write(swm / "SB" / "kontakte_spalte.csv", [
+        contacts_header + ";Bemerkung Frau Müller", contact(20, "01.07.2023") + ";privat"])
 
     result = run_nightly(home)
     return home, result, before
@@ -231,3 +234,29 @@ def test_the_department_export_gives_the_reason_of_a_rejected_file_in_german(nig
     # The analysts' Parquet keeps the mart's own (English) text, as it keeps codes.
     parquet = pd.read_parquet(latest / "mart_deliveries.parquet")
     assert dict(zip(parquet["source_file"], parquet["message"], strict=True))[lang] == english[lang]
+
+
+def test_a_column_not_read_is_a_german_notice_without_its_name(night) -> None:  # type: ignore[no-untyped-def]
+    """The file loads; mart_deliveries says that one column was not read (the department's
+    export in German), and never the column's name, which may be personal."""
+    import openpyxl
+
+    home, _, _ = night
+    source = "case_management/swm/SB/kontakte_spalte.csv"
+    marts = home / "published" / "marts.duckdb"
+    [(outcome, rows, message)] = query(
+        marts, "select outcome, rows_loaded, message from mart_deliveries where source_file = ?",
+        [source])
+    assert (outcome, rows) == ("loaded", 1) and message.startswith("1 column(s) not read")
+    sheet = openpyxl.load_workbook(home / "exports" / "SB" / "latest" / "mart_deliveries.xlsx",
+                                   read_only=True)["Lieferungen"]
+    header, *rows_ = sheet.iter_rows(values_only=True)
+    [hint] = [r[header.index("Hinweis")] for r in rows_ if r[header.index("Datei")] == source]
+    assert hint.startswith("1 Spalte(n) nicht gelesen (dem Exportprofil unbekannt")
+    def rows_holding(text: str) -> list:
+        return query(marts, "select count(*) from mart_deliveries "
+                            "where concat_ws('|', *columns(*)) like ?", [f"%{text}%"])
+
+    assert rows_holding("kontakte_spalte") == [(1,)] and rows_holding("Müller") == [(0,)]
+    assert not any("Müller" in p.read_text(encoding="utf-8-sig")
+                   for p in (home / "exports").rglob("*.csv"))

@@ -137,6 +137,13 @@ def test_the_rules_of_the_standard_have_a_german_text() -> None:
      "Umsatz: line has 14 fields, the headings 120",
      "1 von 3 Zeilen aussortiert, mehr als der erlaubte Anteil von 20 %; erstes Problem: "
      "Zeile 5, Umsatz: Zeile hat 14 Felder, die Überschriften 120"),
+    # what the reader noticed in a file that loaded (FileOutcome.notice)
+    ("2 column(s) not read (unknown to the export profile; the file's report names them); "
+     "optional column(s) missing, their fields stay empty: Zuweisung (referral_source)",
+     "2 Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
+     "sie); optionale Spalte(n) fehlen, ihre Felder bleiben leer: Zuweisung (referral_source)"),
+    ("optional column(s) missing, their fields stay empty: Beginn (start_date)",
+     "optionale Spalte(n) fehlen, ihre Felder bleiben leer: Beginn (start_date)"),
     # German thousands separators in a German text
     ("line 3 is longer than 10,000,000 bytes; a broken export, the whole file is rejected",
      "Zeile 3 ist länger als 10.000.000 Bytes; ein defekter Export, die ganze Datei ist "
@@ -152,3 +159,15 @@ def test_the_rules_of_the_standard_have_a_german_text() -> None:
 def test_reasons_quoted_inside_reasons_are_german_too(reason: str, german: str) -> None:
     assert translate(reason, "de") == german
     assert translate(reason, "en") == reason
+
+
+def test_the_notice_of_a_loaded_file_is_german_and_names_no_unknown_column() -> None:
+    from ingestion.delivery import FileOutcome
+
+    outcome = FileOutcome(Path("k.csv"), "0" * 64, "swm", "contacts", "demo_csv",
+                          unexpected_columns=["Bemerkung Frau Müller"],
+                          missing_columns=["Zuweisung (referral_source)"])
+    message = outcome.registry_row()["message"]
+    assert isinstance(message, str) and "Müller" not in message
+    assert translate(message, "de").startswith("1 Spalte(n) nicht gelesen")
+    assert FileOutcome(Path("k.csv"), "0" * 64, "swm", "contacts", "demo_csv").notice is None
