@@ -198,9 +198,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
      r"ganze Datei ist abgewiesen")),
     (r"^line (?P<n>\d+) is longer than (?P<b_n>[\d,]+) bytes; .*$",
      r"Zeile {n} ist länger als {b_n} Bytes; ein defekter Export, die ganze Datei ist abgewiesen"),
-    (r"^required column\(s\) (?P<c>.*) missing for (?P<e>\S+) \(profile (?P<p>[^)]*)\); the "
-     r"profile's columns in the header: (?P<h>.*); (?P<n>\d+) other column\(s\), not shown$",
-     r"Pflichtspalte(n) {c} fehlen für {e} (Exportprofil {p}); Spalten des Profils in der "
+    (r"^required column\(s\) (?P<c>.*) missing for (?P<entity>\S+) \(profile (?P<p>[^)]*)\); "
+     r"the profile's columns in the header: (?P<h>.*); (?P<n>\d+) other column\(s\), not shown$",
+     r"Pflichtspalte(n) {c} fehlen für {entity} (Exportprofil {p}); Spalten des Profils in der "
      r"Kopfzeile: {h}; {n} weitere Spalte(n), hier nicht gezeigt (fehlt die Kopfzeile?)"),
     (r"^contains bytes that are not valid (?P<e>\S+)$",
      r"enthält Bytes, die kein gültiges {e} sind"),
@@ -274,6 +274,7 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
 # Phrases inside a reason that the patterns above keep as a group.
 PHRASES = [(re.compile(p), de) for p, de in [
     (r"\(or ", "(oder "),
+    (r"' \(for (\w+)\)", r"' (für \1)"),  # a file's column and the standard's field it is for
     (r"\(columns (\d+) and (\d+)\)", r"(Spalten \1 und \2)"),
     (r"expected at column (\d+) of format version (\d+)", (r"erwartet in Spalte \1 der "
                                                             r"Formatversion \2")),
@@ -288,6 +289,13 @@ WHOLE_ROW = ("(row)", "line")
 def steward_field(name: str) -> str:
     """A quarantine row's field as the steward reads it: the whole row is "(ganze Zeile)"."""
     return "(ganze Zeile)" if name in WHOLE_ROW else name
+
+
+def _entity(code: str) -> str:
+    """An entity of the data standard in German (the seed's code list ``entity``)."""
+    from warehouse import labels  # labels reads this module's table for the exports
+
+    return labels.code_text("entity", code) or code
 
 
 def translate(reason: str, lang: str) -> str:
@@ -305,6 +313,8 @@ def translate(reason: str, lang: str) -> str:
                 groups["field"] = steward_field(groups["field"])
             for name in [g for g in groups if g.endswith("_n")]:  # 10,000,000 -> 10.000.000
                 groups[name] = groups[name].replace(",", ".")
+            if "entity" in groups:  # cases -> Fälle
+                groups["entity"] = _entity(groups["entity"])
             text = german.format(**groups)
             for phrase, replacement in PHRASES:
                 text = phrase.sub(replacement, text)

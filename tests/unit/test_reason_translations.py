@@ -137,6 +137,13 @@ def test_the_rules_of_the_standard_have_a_german_text() -> None:
      "Umsatz: line has 14 fields, the headings 120",
      "1 von 3 Zeilen aussortiert, mehr als der erlaubte Anteil von 20 %; erstes Problem: "
      "Zeile 5, Umsatz: Zeile hat 14 Felder, die Überschriften 120"),
+    # the file's columns, what they are for and the entity in German
+    ("required column(s) 'Klient-Nr' (for client_id), 'Beginn' (for start_date) missing for "
+     "cases (profile demo_csv); the profile's columns in the header: Fall-Nr; 1 other "
+     "column(s), not shown",
+     "Pflichtspalte(n) 'Klient-Nr' (für client_id), 'Beginn' (für start_date) fehlen für Fälle "
+     "(Exportprofil demo_csv); Spalten des Profils in der Kopfzeile: Fall-Nr; 1 weitere "
+     "Spalte(n), hier nicht gezeigt (fehlt die Kopfzeile?)"),
     # what the reader noticed in a file that loaded (FileOutcome.notice)
     ("2 column(s) not read (unknown to the export profile; the file's report names them); "
      "optional column(s) missing, their fields stay empty: Zuweisung (referral_source)",
