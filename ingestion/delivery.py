@@ -172,6 +172,9 @@ class FileOutcome:
         if self.unexpected_columns:
             parts.append(f"{len(self.unexpected_columns)} column(s) not read (unknown to the "
                          "export profile; the file's report names them)")
+        if self.postcodes_without_region:
+            parts.append(f"{self.postcodes_without_region} row(s) with a postcode that gives no "
+                         "region (not five digits), loaded without one")
         if self.missing_columns:
             parts.append("optional column(s) missing, their fields stay empty: "
                          + ", ".join(self.missing_columns))

@@ -265,6 +265,14 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
      r"names them\)$",
      "{n} Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
      "sie)"),
+    (r"^(?P<n>\d+) row\(s\) with a postcode that gives no region \(not five digits\), "
+     r"loaded without one; (?P<inner>.+)$",
+     "{n} Zeile(n) mit einer Postleitzahl, die keine Region ergibt (nicht fünf Ziffern), ohne "
+     "Region geladen; {inner}"),
+    (r"^(?P<n>\d+) row\(s\) with a postcode that gives no region \(not five digits\), "
+     r"loaded without one$",
+     "{n} Zeile(n) mit einer Postleitzahl, die keine Region ergibt (nicht fünf Ziffern), ohne "
+     "Region geladen"),
     (r"^optional column\(s\) missing, their fields stay empty: (?P<c>.*)$",
      "optionale Spalte(n) fehlen, ihre Felder bleiben leer: {c}"),
     (r"^line (?P<n>\d+): (?P<inner>.*)$", "Zeile {n}: {inner}"),

@@ -269,6 +269,8 @@ def test_a_postcode_with_a_country_prefix_keeps_its_region(tmp_path: Path) -> No
     # Incomplete, not wrong: the rows load, and the steward hears of the three postcodes that
     # give no region (an empty one is no postcode).
     assert outcome.postcodes_without_region == 3
+    assert outcome.registry_row()["message"] == (
+        "3 row(s) with a postcode that gives no region (not five digits), loaded without one")
     from ingestion.reports import write_report
     from ingestion.validate import report_lines, validate_file
 

@@ -149,6 +149,15 @@ def test_the_rules_of_the_standard_have_a_german_text() -> None:
      "optional column(s) missing, their fields stay empty: Zuweisung (referral_source)",
      "2 Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
      "sie); optionale Spalte(n) fehlen, ihre Felder bleiben leer: Zuweisung (referral_source)"),
+    ("2 column(s) not read (unknown to the export profile; the file's report names them); "
+     "3 row(s) with a postcode that gives no region (not five digits), loaded without one; "
+     "optional column(s) missing, their fields stay empty: PLZ (postcode)",
+     "2 Spalte(n) nicht gelesen (dem Exportprofil unbekannt; der Prüfbericht der Datei nennt "
+     "sie); 3 Zeile(n) mit einer Postleitzahl, die keine Region ergibt (nicht fünf Ziffern), "
+     "ohne Region geladen; optionale Spalte(n) fehlen, ihre Felder bleiben leer: PLZ (postcode)"),
+    ("3 row(s) with a postcode that gives no region (not five digits), loaded without one",
+     "3 Zeile(n) mit einer Postleitzahl, die keine Region ergibt (nicht fünf Ziffern), ohne "
+     "Region geladen"),
     ("optional column(s) missing, their fields stay empty: Beginn (start_date)",
      "optionale Spalte(n) fehlen, ihre Felder bleiben leer: Beginn (start_date)"),
     # German thousands separators in a German text
