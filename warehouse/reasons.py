@@ -10,7 +10,10 @@ It lives in the warehouse layer, the lowest, so that every layer can use the one
 
 from __future__ import annotations
 
+import logging
 import re
+
+log = logging.getLogger(__name__)
 
 # English reason (as the readers write it) -> German. Patterns are tried in order; a reason that
 # matches none is shown as written. A group whose name ends in "_n" is a number with English
@@ -191,6 +194,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^the workbook's first sheet is empty$", "das erste Blatt der Arbeitsmappe ist leer"),
     (r"^cannot be decoded as (?P<e>\S+) at byte (?P<b>\d+): (?P<r>.*)$",
      r"lässt sich ab Byte {b} nicht als {e} lesen: {r}"),
+    (r"^cannot be read as a '(?P<d>.*)'-delimited file: Invalid Input Error: CSV Error on "
+     r"Line: (?P<n>\d+)$",
+     r"lässt sich nicht als durch '{d}' getrennte Datei lesen: Lesefehler in Zeile {n}"),
     (r"^cannot be read as a '(?P<d>.*)'-delimited file: (?P<r>.*)$",
      r"lässt sich nicht als durch '{d}' getrennte Datei lesen: {r}"),
     (r"^line (?P<n>\d+) is longer than (?P<b_n>[\d,]+) bytes \(and (?P<m>\d+) more lines\); .*$",
@@ -334,3 +340,15 @@ def fingerprint() -> str:
     """The translation table as text: part of an export's content fingerprint, so that a new or
     changed German text rewrites the exports that show it."""
     return repr([(p.pattern, de) for p, de in REASONS] + [(p.pattern, de) for p, de in PHRASES])
+
+
+def error_kind(exc: Exception) -> str:
+    """A reader's error as a reason may show it: the first line of its message without what it
+    quotes of the file. DuckDB's and pyarrow's CSV errors print the row (a client's name, birth
+    date and address) after the column counts or on the lines below, and conversion errors
+    quote the value; those parts become '…'. The whole message goes to the log."""
+    log.warning("Reading failed: %s", exc)
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    first = re.sub(r"(Expected \d+ columns, got \d+).*", r"\1", first)
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)

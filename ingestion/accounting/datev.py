@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from warehouse.files import utf8_count
+from warehouse.reasons import error_kind
 
 FORMATS_DIR = Path(__file__).with_name("formats")
 CATALOGUED_VERSIONS = (9, 10, 11, 12, 13)
@@ -782,7 +783,8 @@ class _Records:
                     block_size *= 16
                 elif careful:
                     raise DatevFormatError(
-                        self.path, f"the booking lines cannot be parsed: {exc}") from exc
+                        self.path, f"the booking lines cannot be parsed: {error_kind(exc)}"
+                    ) from exc
                 else:
                     careful = True  # also when the handler could not decode a malformed line
 

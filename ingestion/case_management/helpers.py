@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import re
 import unicodedata
 import uuid
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.delivery import (
+    ENVIRONMENT_ERRORS,
     LOAD_ID_COLUMN,
     FileOutcome,
     FileRejected,
@@ -43,6 +45,9 @@ from ingestion.standard import EntityMapping, EntitySpec, FieldSpec, Profile, st
 from warehouse import paths
 from warehouse.db import sql_name, sql_text
 from warehouse.files import utf8_count, utf8_evidence
+from warehouse.reasons import error_kind
+
+log = logging.getLogger(__name__)
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -213,10 +218,10 @@ def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
             raise FileRejected(path, "the workbook has no visible worksheet")
         sheet = book.get_sheet_by_name(visible[0])
         rows = sheet.to_python(skip_empty_area=False, nrows=nrows)
-    except FileRejected:
+    except (FileRejected, *ENVIRONMENT_ERRORS):
         raise
     except Exception as exc:
-        raise FileRejected(path, f"not a readable .xlsx workbook: {exc}") from exc
+        raise FileRejected(path, f"not a readable .xlsx workbook: {error_kind(exc)}") from exc
     if not rows:
         raise FileRejected(path, f"the workbook's first visible sheet ('{visible[0]}') is empty")
     return rows
@@ -593,9 +598,12 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
                 f"{problem} as problem0, {shown} as shown from (select *, {typed} from ("
                 f"select row_number() over () as rn, {select_raw} from {relation}))"
             )
+        except ENVIRONMENT_ERRORS:
+            raise  # the machine, not the file (ingestion.delivery.deliver)
         except duckdb.Error as exc:
             raise FileRejected(
-                path, f"cannot be read as a '{header.delimiter}'-delimited file: {exc}"
+                path,
+                f"cannot be read as a '{header.delimiter}'-delimited file: {error_kind(exc)}",
             ) from exc
         if not header.is_excel:
             reject_rows = _reader_rejects(con, path, header)

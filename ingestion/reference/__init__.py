@@ -48,6 +48,7 @@ from ingestion.delivery import (
     rows_or_empty,
 )
 from warehouse import datasets, paths
+from warehouse.reasons import error_kind
 
 DATASET = datasets.REFERENCE
 PATTERN = "*/*.csv"  # <organisation>/<table>.csv
@@ -201,7 +202,7 @@ def read_table(path: Path, name: str | None = None) -> pa.Table:
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise FileRejected(path, str(exc)) from exc
+        raise FileRejected(path, error_kind(exc)) from exc
     missing = [c for c in TABLES[name][0] if c not in table.column_names]
     if missing:
         raise FileRejected(path, f"missing column(s) {', '.join(missing)}")

@@ -411,3 +411,35 @@ def test_title_lines_above_the_header_are_not_read_and_rows_keep_their_numbers(
 def test_a_file_whose_first_line_is_data_is_still_rejected(tmp_path: Path) -> None:
     with pytest.raises(FileRejected, match="required column"):
         parse(write(tmp_path, "kontakte.csv", lines(*(contact(n) for n in range(1, 20)))))
+
+
+def test_a_reader_error_is_named_without_the_line_it_quotes(tmp_path: Path) -> None:
+    """DuckDB's CSV errors print the original line (a client's name, birth date, address), and
+    conversion errors quote the value: a reason built from one keeps only the first line of the
+    message, without what it quotes, since reasons are logged, shown to stewards and published
+    in the department's 'Hinweis'."""
+    import duckdb
+    import pyarrow.csv as pacsv
+
+    from warehouse.reasons import error_kind
+
+    path = write(tmp_path, "klienten.csv", b"a;b;c\nK-1;Dieter Schulte;20.08.1967\n"
+                                           b"K-2;Georg-Schwarz-Strasse 99\n")
+    with pytest.raises(duckdb.Error) as info:
+        duckdb.sql(f"select * from read_csv('{path}', delim=';', header=true, "
+                   "auto_detect=false, columns={'a': 'VARCHAR', 'b': 'VARCHAR', 'c': 'VARCHAR'}, "
+                   "strict_mode=true, null_padding=false)").fetchall()
+    assert "Georg-Schwarz" in str(info.value)  # what DuckDB says
+    shown = error_kind(info.value)
+    assert "Georg" not in shown and "Schulte" not in shown and "Line: 3" in shown
+    reason = f"cannot be read as a ';'-delimited file: {shown}"
+    assert translate(reason, "de") == (
+        "lässt sich nicht als durch ';' getrennte Datei lesen: Lesefehler in Zeile 3")
+    with pytest.raises(duckdb.Error) as info:
+        duckdb.sql("select cast('Schulte' as integer)").fetchall()
+    assert "Schulte" in str(info.value) and "Schulte" not in error_kind(info.value)
+    opts = pacsv.ParseOptions(delimiter=";")
+    with pytest.raises(pa.ArrowInvalid) as arrow:
+        pacsv.read_csv(path, parse_options=opts)
+    assert "Georg" in str(arrow.value) and "Georg" not in error_kind(arrow.value)
+    assert "Expected 3 columns, got 2" in error_kind(arrow.value)
