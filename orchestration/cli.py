@@ -589,9 +589,18 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("--max-rows", type=int, default=40, help="rows shown per result (default 40)")
     sql.set_defaults(func=cmd_sql)
 
-    args = parser.parse_args(argv)
+    return _dispatch(parser.parse_args(argv))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; an unusable home or a full disk ends it in one line."""
     try:
+        if args.command not in ("standard", "validate"):  # these two work without a home
+            paths.check_home()
         return int(args.func(args))
+    except paths.UnusableHomeError as exc:
+        print(f"Stopped: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         if not disk.is_disk_full(exc):
             raise

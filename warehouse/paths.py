@@ -42,9 +42,31 @@ TRANSFORM_DIR = Path(
     os.environ.get("DATENWERK_DBT_PROJECT_DIR") or REPO_ROOT / "transform").expanduser().resolve()
 
 
+class UnusableHomeError(ValueError):
+    """The data directory's path cannot be used (see :func:`check_home`)."""
+
+
 def home() -> Path:
     """The data directory, absolute (``DATENWERK_HOME``, default ``./data``)."""
     return Path(os.environ.get("DATENWERK_HOME", "data")).expanduser().resolve()
+
+
+# dlt's DuckDB loader puts each load file's path into SQL between single quotes, unescaped
+# (dlt/destinations/impl/duckdb/duck.py): below a folder named with one, every load fails.
+UNUSABLE_IN_HOME = ("'",)
+
+
+def check_home() -> Path:
+    """The data directory, or UnusableHomeError naming the character that would break the
+    tools below Datenwerk, before anything is written there."""
+    root = home()
+    found = [c for c in UNUSABLE_IN_HOME if c in str(root)]
+    if found:
+        raise UnusableHomeError(
+            f"DATENWERK_HOME {str(root)!r} contains {' '.join(found)}: dlt cannot load files "
+            "from a folder whose path has a single quotation mark. Choose a folder without it "
+            "(spaces and umlauts are fine).")
+    return root
 
 
 # Folders with personal data or secrets: never readable by other users, whatever made them.
@@ -60,7 +82,7 @@ def secure_home() -> Path:
 
     mode, umask = settings.home_access()
     os.umask(umask)
-    root = home()
+    root = check_home()
     root.mkdir(mode=mode, parents=True, exist_ok=True)
     root.chmod(mode)
     for name in PRIVATE_FOLDERS:
