@@ -34,7 +34,7 @@ from pydantic import Field
 from warehouse import changes, gate, holds, lake, paths, settings
 from warehouse.dbt_env import dbt_environment, dbt_executable
 from warehouse.marts import declared_owners
-from warehouse.publish import current_manifest, record_unchanged
+from warehouse.publish import latest_published_at, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
@@ -295,10 +295,12 @@ def _full_refresh_reasons(record: changes.BuildRecord | None, asked: bool) -> li
 def _publication_reasons(record: changes.BuildRecord | None) -> tuple[list[str], list[str]]:
     """What the current publication misses: it is absent or older than the last build (first
     list), or older than a completed load (second list)."""
-    manifest = current_manifest()
-    if manifest is None:
+    # The newest publication, not the current one: a rollback takes back what the last build
+    # made, and the next run must not publish it again until something changed (a load, the
+    # code, a request).
+    published_at = latest_published_at()
+    if published_at is None:
         return ["nothing is published yet"], []
-    published_at = datetime.fromisoformat(manifest["published_at"])
     reasons = []
     if record is not None and datetime.fromisoformat(record.built_at) > published_at:
         reasons.append("the last build was not published")

@@ -330,6 +330,18 @@ def current_manifest() -> dict[str, Any] | None:
     return manifest
 
 
+def latest_published_at() -> datetime | None:
+    """When the newest generation that was ever current was published (None before the first).
+
+    After a rollback this is the generation rolled back from, not the current one: what the
+    build held then was published, and taken back on purpose."""
+    times = [datetime.fromisoformat(m["published_at"]) for m in list_generations()]
+    current = current_manifest()
+    if current is not None:
+        times.append(datetime.fromisoformat(current["published_at"]))
+    return max(times, default=None)
+
+
 def generation_source(manifest: dict[str, Any] | None, made: str) -> tuple[dict[str, Any], Path]:
     """The manifest (the current one unless given) and the generation file it names, for what is
     ``made`` from a publication (department exports, impact reports); raises FileNotFoundError

@@ -1,5 +1,7 @@
 """A quiet night costs nothing: no dbt build, no checks, no new generation, no export rewritten.
-A later delivery (+1 %) rebuilds and publishes, and rewrites the exports whose rows changed."""
+A later delivery (+1 %) rebuilds and publishes, and rewrites the exports whose rows changed.
+A rollback then holds through a quiet night: the build's content, taken back on purpose, is not
+published again until something new is loaded."""
 
 from __future__ import annotations
 
@@ -71,3 +73,16 @@ def test_quiet_night_skips_everything_and_a_delivery_rebuilds(
     assert after != exports
     rewritten = {path.split("/")[0] for path in after if after[path] != exports.get(path)}
     assert rewritten, "the departments whose contacts grew got a new export"
+
+    # The delivery's publication is taken back; the quiet night after it keeps the rollback.
+    restored = generations(home)
+    published = json.loads(manifest_file.read_text())["generation"]
+    assert datenwerk(["rollback", "previous", "--no-exports"]) == 0
+    assert json.loads(manifest_file.read_text())["generation"] == before["generation"]
+    quiet_after_rollback = run_nightly(home)
+    assert quiet_after_rollback.success
+    assert PUBLISHED not in materialised(quiet_after_rollback)
+    assert generations(home) == restored
+    current = json.loads(manifest_file.read_text())
+    assert current["generation"] == before["generation"] != published
+    assert current["checked_run_id"] == quiet_after_rollback.run_id
