@@ -17,6 +17,7 @@ from dagster import (
 from warehouse import open_data as od
 from warehouse import paths, settings
 from warehouse.checks import CheckResult
+from warehouse.publish import current_generation_file
 
 from .checks import evaluate
 from .ingestion import WAREHOUSE_POOL
@@ -27,7 +28,13 @@ NO_DISCLOSURE = "no_disclosure"
 
 def _verified(candidate: Path) -> CheckResult:
     """Build the open data into ``candidate`` and prove it discloses nothing."""
-    od.build(candidate, paths.published_db(), paths.build_db())
+    # The kept generation file: marts.duckdb is the analysts' copy, perhaps held read-write
+    # (locked) or altered by one of them.
+    published = current_generation_file()
+    if published is None:
+        raise FileNotFoundError(f"nothing is published yet ({paths.published_manifest()} is "
+                                "missing): open data is made from a publication")
+    od.build(candidate, published, paths.build_db())
     report = od.verify_folder(candidate)
     problems = report.problems
     metadata: dict[str, Any] = {

@@ -416,8 +416,9 @@ def last_publication() -> tuple[datetime, str | None] | None:
     """When the analysts' file was last published or confirmed current (a run that found
     nothing changed, noted in the manifest of the same generation), and by which run; None if
     never published."""
-    db = paths.published_db()
-    if not db.exists():
+    # The kept generation, not marts.duckdb: an analyst may hold that one read-write (locked).
+    db = current_generation_file()
+    if db is None or not db.exists():
         return None
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(

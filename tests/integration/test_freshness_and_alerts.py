@@ -27,6 +27,7 @@ from dagster import (
 )
 
 from tests.conftest import PipelineRun, copy_home, use_home
+from warehouse.publish import current_generation_file
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "case_management"
 
@@ -123,7 +124,8 @@ def test_stale_publication_and_late_department(
     assert checks["delivery_freshness"].passed  # every department delivered just now
 
     # The last publication 40 hours ago; SB's last file 40 days ago (limit 35), AJH's too (100).
-    with duckdb.connect(str(home / "published" / "marts.duckdb")) as con:
+    use_home(home)
+    with duckdb.connect(str(current_generation_file())) as con:  # what the pipeline reads
         con.execute("update main._publication set published_at = published_at - interval 40 hour")
     with duckdb.connect(str(home / "warehouse" / "build.duckdb")) as con:
         con.execute(
