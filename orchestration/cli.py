@@ -7,6 +7,7 @@ Its ``--help`` text is :data:`DESCRIPTION`, written for the people who run it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 from warehouse import disk, paths, settings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from dagster import AssetMaterialization, DagsterEvent, DagsterInstance, EventLogRecord
 
@@ -158,12 +159,30 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
               "--yes to do it.", file=sys.stderr)
         return 2
     # The warehouse records the new key: the next build is a full refresh (incremental models
-    # must not keep rows of the old key).
-    old, new, retired = rotate_key()
+    # must not keep rows of the old key). Never under a run: it would load under the old key
+    # into the schemas this drops.
+    with _between_runs("rotate-key") as free:
+        if not free:
+            return 75
+        old, new, retired = rotate_key()
     print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, "
           f"kept as {retired}.")
     print("The next `datenwerk run` reloads the case-management files in the inbox under it.")
     return 0
+
+
+@contextlib.contextmanager
+def _between_runs(what: str) -> Iterator[bool]:
+    """True while ``what`` holds the run lock; False (said on stderr) if a run is in progress."""
+    from orchestration import runs
+
+    prepare_dagster_home()
+    try:
+        with runs.between_runs(what):
+            yield True
+    except runs.RunInProgress as exc:
+        print(f"Not done: {exc}. Nothing was changed.", file=sys.stderr)
+        yield False
 
 
 def cmd_standard(args: argparse.Namespace) -> int:
@@ -421,7 +440,6 @@ def _generation_line(manifest: dict[str, Any], current: str | None) -> str:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """List the kept generations, or make one current again (and re-export departments)."""
-    from warehouse.exports import ExportConfigError, export_departments
     from warehouse.publish import RollbackError, current_manifest, list_generations, rollback
 
     current = (current_manifest() or {}).get("generation")
@@ -435,15 +453,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             print(_generation_line(manifest, current))
         print("Restore one: datenwerk rollback GENERATION (or: datenwerk rollback previous)")
         return 0
-    try:
-        restored = rollback(args.generation)
-    except RollbackError as exc:
-        print(f"Rollback refused: {exc}", file=sys.stderr)
-        return 1
+    # Never under a run: its publication, exports and reports would interleave with these.
+    with _between_runs("rollback") as free:
+        if not free:
+            return 75
+        try:
+            restored = rollback(args.generation)
+        except RollbackError as exc:
+            print(f"Rollback refused: {exc}", file=sys.stderr)
+            return 1
+        return _rewrite_from(restored, current, args.no_exports)
+
+
+def _rewrite_from(restored: dict[str, Any], current: str | None, no_exports: bool) -> int:
+    """After a rollback: say so, and make the reports and department exports from it again."""
+    from warehouse.exports import ExportConfigError, export_departments
+
     print(f"{paths.published_db()} now holds generation {restored['generation']} "
           f"(published {restored['published_at']}, run {restored.get('run_id')}); "
           f"it was {current}.")
-    if args.no_exports:
+    if no_exports:
         return 0
     from warehouse.reports import write_reports
 

@@ -136,6 +136,24 @@ def run_lock(patience: Patience | None = None) -> Iterator[Any]:
         fh.close()
 
 
+@contextmanager
+def between_runs(what: str) -> Iterator[None]:
+    """Hold the run lock while ``what`` (a rollback, a key rotation) changes what runs read and
+    write; :class:`RunInProgress` at once if a run is in progress, from the CLI, the UI or a
+    schedule. Needs DAGSTER_HOME (``cli.prepare_dagster_home``)."""
+    from dagster import DagsterInstance
+
+    with run_lock() as lock:
+        _note_holder(lock, what)
+        with DagsterInstance.get() as instance:
+            others = blocking_runs(instance)
+        if others:
+            raise RunInProgress(
+                f"another run is in progress (run {others[0].run_id}, started from the Dagster "
+                "UI or a schedule); wait for it to finish")
+        yield
+
+
 def _note_holder(fh: Any, run_id: str) -> None:
     fh.seek(0)
     fh.truncate()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -298,3 +299,39 @@ def test_dead_run_monitor_fails_runs_whose_worker_is_gone(tmp_path: Path) -> Non
         assert "1 dead run(s) marked failed" in str(result)
         assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
         assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
+
+
+def datenwerk_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATENWERK_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([str(BIN / "datenwerk"), *args], cwd=REPO_ROOT, env=env, text=True,
+                          capture_output=True, timeout=STARTUP_SECONDS)
+
+
+def test_rollback_and_key_rotation_wait_for_no_run(
+    small_first_run: PipelineRun, stop_leftovers: list[CliRun],
+) -> None:
+    """A rollback swapped marts.duckdb and rewrote the exports under a run about to publish its
+    own; a key rotation dropped the raw schemas and dlt's folders under a run loading into them.
+    Both are refused while a run is in progress, change nothing, and work once it has ended."""
+    home = copy_home(small_first_run.home, "cli-maintenance")
+    generation = json.loads((home / "published" / "marts.manifest.json").read_text())["generation"]
+    key = (home / "secrets" / "pseudonym.key").read_bytes()
+    published, exports = snapshot(home / "published"), snapshot(home / "exports")
+    running = CliRun(home, args=REBUILD)
+    stop_leftovers.append(running)
+    running.wait_for(IN_DBT)
+
+    for command in (("rollback", generation), ("rotate-key", "--yes")):
+        refused = datenwerk_cli(home, *command)
+        assert refused.returncode == 75, refused.stdout + refused.stderr
+        assert f"another run is in progress (run {running.run_id}, since " in refused.stderr
+        assert "Nothing was changed." in refused.stderr
+    assert snapshot(home / "published") == published and snapshot(home / "exports") == exports
+    assert (home / "secrets" / "pseudonym.key").read_bytes() == key
+
+    running.process.send_signal(signal.SIGTERM)
+    running.finish(timeout=120)
+    done = datenwerk_cli(home, "rollback", generation, "--no-exports")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"now holds generation {generation}" in done.stdout
