@@ -474,8 +474,18 @@ def _rewrite_from(restored: dict[str, Any], current: str | None, no_exports: boo
           f"it was {current}.")
     if no_exports:
         return 0
+    from warehouse import open_data
+    from warehouse.publish import generation_source
     from warehouse.reports import write_reports
 
+    # The public open data too: it counted the cases of the generation just taken back.
+    code = 0
+    try:
+        folder = open_data.publish_from(generation_source(restored, "open data")[1])
+        print(f"  open_data rewritten from generation {restored['generation']} ({folder.name})")
+    except open_data.OpenDataBlocked as exc:
+        print(f"Open data not rewritten: {exc}", file=sys.stderr)
+        code = 1
     # the impact reports first: each export's manifest links its department's report
     for report in write_reports(manifest=restored):
         print(f"  {report.html.relative_to(paths.home())} rewritten")
@@ -487,7 +497,7 @@ def _rewrite_from(restored: dict[str, Any], current: str | None, no_exports: boo
         return 1
     for r in results:
         print(f"  exports/{r.department}/{r.date} rewritten from generation {r.generation}")
-    return 0
+    return code
 
 
 DESCRIPTION = """\
@@ -609,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("generation", nargs="?",
                           help="generation to restore (as listed), or 'previous'")
     rollback.add_argument("--no-exports", action="store_true",
-                          help="do not rewrite the department exports from it")
+                          help="do not rewrite the open data, impact reports and department "
+                               "exports from it")
     rollback.set_defaults(func=cmd_rollback)
 
     sql = sub.add_parser("sql", help="read-only SQL shell on the published marts")

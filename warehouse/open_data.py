@@ -499,6 +499,23 @@ class OpenDataBlocked(Exception):
     """The candidate failed verification: it is not published."""
 
 
+def publish_from(marts_db: Path) -> Path:
+    """Build the open data from ``marts_db`` (a kept generation file) into a new folder, verify
+    it and swap it in; OpenDataBlocked, the current open data left in place, if it discloses.
+    The Dagster asset does the same in two steps, to report the verification as its check."""
+    candidate = new_candidate()
+    try:
+        build(candidate, marts_db, paths.build_db())
+        problems = verify_folder(candidate).problems
+        if problems:
+            raise OpenDataBlocked(
+                f"open data not published ({len(problems)} problem(s), first: {problems[0]}); "
+                f"the previous publication stays at {paths.open_data_dir()}.")
+        return swap_in(candidate)
+    finally:
+        discard(candidate)
+
+
 def new_candidate() -> Path:
     """A new, empty-to-be generation folder (not yet visible as ``open_data``)."""
     generations = paths.open_data_generations()

@@ -43,6 +43,9 @@ def write_build(home: Path, cases_per_department: int = 30, version: int = 1) ->
                 i % 2 = 0 as is_planned_end,
                 (i * 1.25 + {version})::double as mean_minutes,
                 case when i % 5 = 0 then null else i end as contacts,
+                -- what the open data counts (a rollback makes it again from a generation)
+                'zz' as end_reason_category,  -- no German label: the export shows it as is
+                '04' || (i % 3)::varchar as region,
             from (values ('SB'), ('SUB')) as d(dept), range(1, {cases_per_department} + 1) as r(i)
         """)
         con.execute("""

@@ -79,7 +79,7 @@ def test_xlsx_opens_with_the_expected_rows(exported: Path) -> None:
     # German labels from the dbt YAML; columns it does not describe keep their names
     assert list(rows[0]) == ["Träger", "Fallnummer", "Fachbereich", "Angebot",
                              "Betreuungsbeginn", "Betreuungsende", "Planmäßig beendet",
-                             "mean_minutes", "contacts"]
+                             "mean_minutes", "contacts", "Art der Beendigung", "PLZ-Region"]
     assert len(rows) - 1 == len(expected) == 30
     for got, want in zip(rows[1:], expected, strict=True):
         got_norm = [v.date() if isinstance(v, dt.datetime) else v for v in got]
@@ -303,6 +303,43 @@ def test_rollback_command_rewrites_the_exports(exported: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(latest.read_text())["generation"] == first["generation"]
     assert "exports/SB/" in done.stdout
+
+
+def test_rollback_command_rewrites_the_open_data(exported: Path, tmp_path: Path) -> None:
+    """The public open data counted the cases of the generation taken back; it is made again
+    from the restored one (before, it stayed as the nightly run had written it)."""
+    import subprocess
+    import sys
+
+    from tests.unit.conftest import write_build
+    from warehouse import open_data, paths
+
+    def aggregates(folder: Path) -> dict[str, str]:
+        return {name: (folder / f"{name}.csv").read_text(encoding="utf-8")
+                for name in ("cases_by_end_reason", "cases_by_region")}
+
+    def made_from(generation: str) -> dict[str, str]:
+        folder = tmp_path / generation / str(len(list(tmp_path.glob(f"{generation}/*"))))
+        open_data.build(folder, paths.generations_dir() / f"{generation}.duckdb",
+                        paths.build_db())
+        return aggregates(folder)
+
+    first = pub.current_manifest()
+    assert first is not None
+    write_build(exported.parent, cases_per_department=10)  # the next night's marts: fewer cases
+    second = pub.publish(SYNTHETIC_MARTS, run_id="run00002")
+    open_data.publish_from(paths.generations_dir() / f"{second.generation}.duckdb")
+    assert aggregates(paths.open_data_dir()) == made_from(second.generation) \
+        != made_from(first["generation"])
+
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "rollback", first["generation"]],
+        env={**os.environ, "DATENWERK_HOME": str(exported.parent)},
+        capture_output=True, text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert f"open_data rewritten from generation {first['generation']}" in done.stdout
+    assert aggregates(paths.open_data_dir()) == made_from(first["generation"])
 
 
 def test_only_departments_whose_rows_changed_are_rewritten(exported: Path) -> None:
