@@ -136,6 +136,11 @@ def cmd_init_org(args: argparse.Namespace) -> int:
     print(f"Exports: {paths.case_management_inbox() / org}/<department>/ and "
           f"{paths.accounting_inbox() / org}/. Stewards and delivery rhythms: add `{org}:` under "
           f"`organisations:` in {paths.home() / 'stewards.yml'} (see README).")
+    from ingestion.pseudonymise import key_path
+
+    if not (settings.pseudonym_key_from_env() or key_path().exists()):
+        print(f"No pseudonymisation key yet ({key_path()}): create it with `datenwerk init-key` "
+              "before the first run, and back it up.")
     return 0
 
 
@@ -251,9 +256,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nInterrupted before the run started; nothing was changed.", file=sys.stderr)
         return 128 + signal.SIGINT
     elapsed = time.monotonic() - started
-    print_sources_without_data()
     if not outcome.success:
         return _report_failure(outcome, failures, elapsed)
+    print_sources_without_data()  # after a failed run it would claim what did not happen
     print_summary(elapsed, run_id)
     return 0
 
