@@ -541,11 +541,16 @@ def cmd_held(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from warehouse import holds
 
-    try:
-        h = holds.release(args.load_id, reason=args.reason)
-    except (KeyError, ValueError) as exc:
-        print(str(exc).strip("'\""), file=sys.stderr)
-        return 1
+    # Never under a run: dbt reads the held loads model by model, so a release halfway through
+    # a build would merge a load into some staging models and not into others.
+    with _between_runs("release") as free:
+        if not free:
+            return 75
+        try:
+            h = holds.release(args.load_id, reason=args.reason)
+        except (KeyError, ValueError) as exc:
+            print(str(exc).strip("'\""), file=sys.stderr)
+            return 1
     print(f"Released load {h.load_id} ({h.dataset}: {', '.join(h.tables)}). The next run "
           "merges it, with a full refresh of the incremental models.")
     return 0

@@ -312,8 +312,9 @@ def test_rollback_and_key_rotation_wait_for_no_run(
     small_first_run: PipelineRun, stop_leftovers: list[CliRun],
 ) -> None:
     """A rollback swapped marts.duckdb and rewrote the exports under a run about to publish its
-    own; a key rotation dropped the raw schemas and dlt's folders under a run loading into them.
-    Both are refused while a run is in progress, change nothing, and work once it has ended."""
+    own; a key rotation dropped the raw schemas and dlt's folders under a run loading into them;
+    a release let dbt merge a load into some staging models of a build and not into others.
+    All are refused while a run is in progress, change nothing, and work once it has ended."""
     home = copy_home(small_first_run.home, "cli-maintenance")
     generation = json.loads((home / "published" / "marts.manifest.json").read_text())["generation"]
     key = (home / "secrets" / "pseudonym.key").read_bytes()
@@ -322,7 +323,8 @@ def test_rollback_and_key_rotation_wait_for_no_run(
     stop_leftovers.append(running)
     running.wait_for(IN_DBT)
 
-    for command in (("rollback", generation), ("rotate-key", "--yes")):
+    for command in (("rollback", generation), ("rotate-key", "--yes"),
+                    ("release", "1796045186.9008303", "--reason", "checked by hand")):
         refused = datenwerk_cli(home, *command)
         assert refused.returncode == 75, refused.stdout + refused.stderr
         assert f"another run is in progress (run {running.run_id}, since " in refused.stderr
