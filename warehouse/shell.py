@@ -163,6 +163,18 @@ def run(generation: str | None, command_text: str | None, max_rows: int,
         return 2
     try:
         con = open_read_only(path)
+    except duckdb.IOException as exc:
+        # Someone holds marts.duckdb read-write (DuckDB then lets nobody else open it): the
+        # same publication is in its kept generation file, which nobody opens read-write.
+        from warehouse.publish import current_generation_file
+
+        kept = None if generation else current_generation_file()
+        if kept is None or not kept.is_file():
+            print(f"Cannot open {path}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path} is held read-write by another process; reading the same publication "
+              f"from its kept file {kept}.", file=sys.stderr)
+        path, con = kept, open_read_only(kept)
     except duckdb.Error as exc:
         print(f"Cannot open {path}: {exc}", file=sys.stderr)
         return 2

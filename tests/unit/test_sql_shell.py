@@ -1,5 +1,6 @@
 """`datenwerk sql`: dot commands with -c as on stdin, no extension is ever installed or loaded,
-and `datenwerk --help` speaks to its users."""
+an analyst holding marts.duckdb read-write does not lock the others out, and `datenwerk --help`
+speaks to its users."""
 
 from __future__ import annotations
 
@@ -29,6 +30,29 @@ def test_extensions_are_never_installed_or_loaded(synthetic_home: Path) -> None:
     assert "Refused: install httpfs" in piped.stderr and "one" in piped.stdout
     locked = _cli(synthetic_home, "sql", "-c", "set autoinstall_known_extensions = true;")
     assert locked.returncode == 1 and "locked" in locked.stderr
+
+
+def test_a_read_write_analyst_does_not_lock_the_others_out(synthetic_home: Path) -> None:
+    """DuckDB lets nobody else open a file held read-write, not even to read: `datenwerk sql`
+    stopped with "Could not set lock". It reads the same publication from its kept file."""
+    import subprocess
+    import sys
+
+    pub.publish(SYNTHETIC_MARTS, run_id="run00001")
+    marts = synthetic_home / "published" / "marts.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, duckdb; con = duckdb.connect(sys.argv[1]); "
+         "con.execute('delete from fct_cases'); print('holding', flush=True); time.sleep(300)",
+         str(marts)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        done = _cli(synthetic_home, "sql", "-c", "select count(*) as n from fct_cases")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "held read-write by another process" in done.stderr
+    assert "60" in done.stdout  # the publication's 60 cases, not the analyst's emptied copy
 
 
 def test_help_is_written_for_users(synthetic_home: Path) -> None:
