@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 # Nothing may phone home: this platform runs where only package registries are reachable, and
 # client data must never leave the machine. Set before dlt, dbt, Dagster or GX are imported.
+# Settings that name a file or folder (made absolute for child processes).
+PATH_SETTINGS = ("DATENWERK_HOME", "DATENWERK_KEY_FILE", "DATENWERK_STEWARDS_FILE",
+                 "DATENWERK_DBT_PROJECT_DIR", "DAGSTER_HOME")
+
 _QUIET_ENV = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     "DO_NOT_TRACK": "1",
@@ -77,6 +82,12 @@ def apply_process_environment() -> None:
 
     for name, value in _QUIET_ENV.items():
         os.environ.setdefault(name, value)
+    # Child processes start in other folders (the run worker and the code server in the
+    # repository, dbt in its project): a relative path would name another folder there.
+    for name in PATH_SETTINGS:
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
+    os.environ["DATENWERK_HOME"] = str(paths.home())  # the default ./data of this folder too
     paths.secure_home()
 
 
