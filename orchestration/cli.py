@@ -419,7 +419,9 @@ def print_summary(elapsed: float, run_id: str | None = None) -> None:
         ("data quality (GX Data Docs)", paths.data_docs_dir() / "index.html"),
         ("steward reports (personal data)", paths.reports_dir()),
     ):
-        print(f"  {what:<36} {path}")
+        written = path.is_file() or (path.is_dir() and any(path.iterdir()))
+        # An organisation without pilot departments or rejected files gets none of these.
+        print(f"  {what:<36} {path if written else 'none'}")
 
 
 def _materialised_line(mat: AssetMaterialization) -> str:

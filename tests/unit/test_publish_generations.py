@@ -158,3 +158,21 @@ def test_sql_shell_reads_stdin_and_is_read_only(synthetic_home: Path) -> None:
 
     one_shot = _cli(synthetic_home, "sql", "-c", "select count(*) as n from mart_deliveries")
     assert one_shot.returncode == 0 and "1" in one_shot.stdout
+
+
+def test_the_run_summary_names_only_what_was_written(synthetic_home: Path) -> None:
+    """An organisation without pilot departments got 'department exports <folder>' for a folder
+    that did not exist."""
+    import contextlib
+    import io
+
+    from orchestration.cli import print_summary
+
+    pub.publish(SYNTHETIC_MARTS, run_id="run00001")
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        print_summary(1.0)
+    lines = {line.split("  ")[1].strip(): line.rsplit(" ", 1)[-1]
+             for line in said.getvalue().splitlines() if line.startswith("  ") and "  " in line[2:]}
+    assert lines["department exports"] == "none"
+    assert lines["steward reports (personal data)"] == "none"

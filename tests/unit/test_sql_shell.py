@@ -60,3 +60,4 @@ def test_help_is_written_for_users(synthetic_home: Path) -> None:
     assert done.returncode == 0
     assert "datenwerk run" in done.stdout and "DATENWERK_HOME" in done.stdout
     assert "front door" not in done.stdout and "everything else logs" not in done.stdout
+
