@@ -15,7 +15,9 @@ under it, with its n. Counts of people and rates whose n is below the open-data 
 threshold (:data:`warehouse.settings.SUPPRESSION_THRESHOLD`) are shown as "." and left out of
 the charts; so is a rate whose people on either side (its numerator, or n minus it) are 1 to
 threshold - 1: 40 % of 5 would show the 2 planned ends that the cost per planned end hides, as
-the open data hides such a count. The report says so.
+the open data hides such a count. Figures from which a hidden count could be recovered by
+adding and subtracting across all reports and the open data are hidden too (secondary
+suppression: :mod:`warehouse.report_suppression`). The report says so.
 
 Each report is one self-contained HTML file (charts are inline SVG rendered by Vega-Lite
 through ``vl-convert``, no script, no web font, nothing loaded from elsewhere) and a PDF printed
@@ -27,6 +29,7 @@ into place; ``latest`` is swapped atomically, as for the department exports.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -47,6 +50,7 @@ from typing import Any, Final
 import duckdb
 
 from warehouse import files, labels, paths, settings
+from warehouse import report_suppression as rsup
 from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, publication_day, today
 from warehouse.publish import generation_source
 
@@ -101,10 +105,14 @@ class Value:
     n: int | None
     kind: str
     part: int | None = None  # a rate's numerator
+    hidden: bool = False  # secondary suppression (warehouse.report_suppression)
+    # the linked count cells it shows (a count's, a rate's both sides and n), or adds up
+    cells: tuple[frozenset[tuple[str, str]], ...] = ()
+    is_sum: bool = False
 
     @property
     def suppressed(self) -> bool:
-        if _few(self.n):
+        if self.hidden or _few(self.n):
             return True
         return (self.part is not None and self.n is not None
                 and (_few(self.part) or _few(self.n - self.part)))
@@ -345,6 +353,13 @@ STEPS = ((4, "skills"), (5, "behaviour"), (6, "life_situation"))
 MONTHS = ("Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez")
 
 
+def _database_file(con: duckdb.DuckDBPyConnection) -> Path:
+    row = con.execute("select path from duckdb_databases() "
+                      "where database_name = current_database()").fetchone()
+    assert row is not None and row[0], "reports are read from a database file"
+    return Path(row[0])
+
+
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> list[dict]:
     relation = con.execute(sql, list(params))
     names = [d[0] for d in relation.description]
@@ -366,8 +381,13 @@ def _step_result(name: str) -> Callable[[dict[str, Any]], Value]:
 class Report:
     """The figures of one scope, read from one published generation."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope,
+                 protection: rsup.Protection | None = None) -> None:
         self.con, self.scope = con, scope
+        # computed for all reports at once by write_reports; alone, from this publication
+        self.protection = protection or rsup.protect(con, _database_file(con))
+        self.unit: rsup.Unit = (scope.organisation_code, scope.department_code,
+                                scope.program_code)
         where, params = scope.where()
         sums = ", ".join(f"sum({c}) as {c}" for c in IMPACT_SUMS)
         self.by_year = {r["year"]: r for r in _records(
@@ -387,6 +407,31 @@ class Report:
 
     def impact(self, year: int) -> dict[str, Any]:
         return self.by_year.get(year) or dict.fromkeys(IMPACT_SUMS)
+
+    def program_unit(self, code: str) -> rsup.Unit:
+        return (self.scope.organisation_code, self.scope.department_code, code)
+
+    def guard(self, value: Value, family: str, year: int, unit: rsup.Unit | None = None,
+              **extras: str) -> Value:
+        """``value`` hidden where the count(s) it shows are hidden in the linked tables."""
+        unit = self.unit if unit is None else unit
+        outcomes = ("outcome" if family.partition("|")[0] in ("effects", "cases_started")
+                    else "end_reason_category" if family == rsup.CLOSED else None)
+        if value.part is not None and outcomes:  # a rate shows both sides and its n
+            sides = ((rsup.HIT, rsup.MISS) if outcomes == "outcome"
+                     else ("planned_end", rsup.NOT_PLANNED))
+            keys = [self.protection.key(family, year, unit, **{outcomes: v})
+                    for v in (*sides, rsup.TOTAL)]
+        else:
+            keys = [self.protection.key(family, year, unit, **extras)]
+        return dataclasses.replace(value, hidden=value.hidden or self.protection.hides(keys),
+                                   cells=tuple(keys))
+
+    def guard_sum(self, value: Value, year: int, step: str | None = None) -> Value:
+        """A sum of goals and problem areas (a step's, or all goals'): shown where all are."""
+        keys = self.protection.sum_keys(year, self.unit, step)
+        return dataclasses.replace(value, hidden=value.hidden or self.protection.hides(keys),
+                                   cells=tuple(keys), is_sum=True)
 
     def program(self, code: str, year: int) -> dict[str, Any]:
         for r in self.by_program:
@@ -447,21 +492,26 @@ class Report:
                           "zählen eine Person, die zwei Angebote nutzt, zweimal.")
         rows, records = [], []
         for code, name in self.programs:
-            values = [count(self.program(code, y)["n_clients_reached"]) for y in self.years]
+            values = [self.guard(count(self.program(code, y)["n_clients_reached"]),
+                                 "clients_reached", y, self.program_unit(code))
+                      for y in self.years]
             rows.append((f"{name} ({code})", values))
             records += [{"x": name, "Jahr": str(y), "value": v.shown}
                         for y, v in zip(self.years, values, strict=True)]
-        total = [count(self.impact(y)["n_clients_reached"]) for y in self.years]
+        total = [self.guard(count(self.impact(y)["n_clients_reached"]), "clients_reached", y)
+                 for y in self.years]
         rows.append(("Insgesamt", total))
         section.charts.append(Chart(
             "Erreichte Klient:innen je Angebot",
             year_bars("Erreichte Klient:innen je Angebot", records, ",.0f", self.years),
             Table([str(y) for y in self.years], rows, "clients_reached", "program")))
         contacts = [
-            ("Kontakte", [count(self.impact(y)["n_contacts"]) for y in self.years]),
+            ("Kontakte", [self.guard(count(self.impact(y)["n_contacts"]), "contacts", y)
+                          for y in self.years]),
             ("Kontaktstunden",
              [per(self.impact(y)["contact_minutes"], 60, "hours") for y in self.years]),
-            ("Neuzugänge", [count(self.impact(y)["n_cases_started"]) for y in self.years]),
+            ("Neuzugänge", [self.guard(count(self.impact(y)["n_cases_started"]),
+                                       "cases_started", y) for y in self.years]),
         ]
         active = self.monthly_active()
         section.charts.append(Chart(
@@ -479,7 +529,8 @@ class Report:
             group by all order by all""", params)
         # a month with few cases is suppressed like any other count of people
         return [{"x": MONTHS[r["m"] - 1], "Jahr": str(r["year"]),
-                 "value": count(r["active"]).shown} for r in rows]
+                 "value": self.guard(count(r["active"]), "cases_active", r["year"],
+                                     month=str(r["m"])).shown} for r in rows]
 
     def outcomes(self) -> Section:
         section = Section("Wirkungen (Outcome)", "Die Wirkungstreppe: Annahme des Angebots "
@@ -494,7 +545,11 @@ class Report:
             steps.append((step, f"{step} {text}", _step_result(name)))
         rows, records = [], []
         for step, label, fn in steps:
-            values = [fn(self.impact(y)) for y in self.years]
+            # step 3 is a count of its own; steps 4-6 add up goals and problem areas, shown
+            # only where all of them are
+            values = [self.guard(fn(self.impact(y)), "cases_started", y) if step == 3 else
+                      self.guard_sum(fn(self.impact(y)), y, str(step))
+                      for y in self.years]
             rows.append((label, values))
             records += [{"x": label, "step": step - 3, "Jahr": str(y), "value": v.shown}
                         for y, v in zip(self.years, values, strict=True)]
@@ -518,7 +573,7 @@ class Report:
             group by all order by all""", [*params, *self.years])
         table_rows, records = self._rates_by_category(
             rows, "domain", "achieved", "rated",
-            lambda domain: labels.code_text("goal_domain", domain) or domain)
+            lambda domain: labels.code_text("goal_domain", domain) or domain, rsup.GOAL)
         return Chart("Ziele erreicht nach Lebensbereich",
                      year_bars("Zielerreichungsquote nach Lebensbereich", records, ".0%",
                                self.years),
@@ -527,7 +582,7 @@ class Report:
 
     def _rates_by_category(
         self, rows: list[dict[str, Any]], category: str, hits: str, of: str,
-        label: Callable[[str], str],
+        label: Callable[[str], str], item: str,
     ) -> tuple[list[tuple[str, list[Any]]], list[dict[str, Any]]]:
         """Table rows and chart records of the rate ``hits``/``of`` per category (sorted) and
         year (last year, this year) from rows of (year, category, hits, of); rate(0, 0) where a
@@ -536,7 +591,8 @@ class Report:
         table_rows, records = [], []
         for code in sorted({r[category] for r in rows}):
             shown = label(code)
-            values = [found.get((code, y), rate(0, 0)) for y in self.years]
+            values = [self.guard(found.get((code, y), rate(0, 0)), f"effects|{item}{code}", y)
+                      for y in self.years]
             table_rows.append((shown, values))
             records += [{"x": shown, "Jahr": str(y), "value": v.shown}
                         for y, v in zip(self.years, values, strict=True)]
@@ -551,7 +607,7 @@ class Report:
             where {where} and period_type = 'year' and year in (?, ?)
             group by all order by all""", [*params, *self.years])
         table_rows, records = self._rates_by_category(
-            rows, "dimension", "improved", "assessed", lambda dimension: dimension)
+            rows, "dimension", "improved", "assessed", lambda dimension: dimension, rsup.PAIR)
         return Chart("Verbesserung nach Problembereich",
                      year_bars("Anteil verbessert nach Problembereich", records, ".0%",
                                self.years),
@@ -562,8 +618,9 @@ class Report:
         all_years = sorted({r["year"] for r in self.by_program})
         table_rows, records = [], []
         for code, name in self.programs:
-            values = [rate(self.program(code, y)["n_planned_ends"],
-                           self.program(code, y)["n_cases_closed"]) for y in all_years]
+            values = [self.guard(rate(self.program(code, y)["n_planned_ends"],
+                                      self.program(code, y)["n_cases_closed"]),
+                                 rsup.CLOSED, y, self.program_unit(code)) for y in all_years]
             table_rows.append((f"{name} ({code})", values))
             records += [{"x": str(y), "Angebot": name, "value": v.shown}
                         for y, v in zip(all_years, values, strict=True)]
@@ -580,8 +637,10 @@ class Report:
                           "Ziele. Leer, wenn nichts gebucht oder erreicht wurde.")
         rows, records = [], []
         for code, name in self.programs:
-            values = [per(self.program(code, y)["costs_eur"],
-                          self.program(code, y)["n_planned_ends"]) for y in self.years]
+            values = [self.guard(per(self.program(code, y)["costs_eur"],
+                                     self.program(code, y)["n_planned_ends"]),
+                                 rsup.CLOSED, y, self.program_unit(code),
+                                 end_reason_category="planned_end") for y in self.years]
             rows.append((f"{name} ({code})", values))
             records += [{"x": name, "Jahr": str(y), "value": v.shown}
                         for y, v in zip(self.years, values, strict=True)]
@@ -604,6 +663,12 @@ class Report:
                 # contact hours are no count of people: suppress by the minutes' own scale
                 if factor != 1:
                     value = Value(value.value, None, "euro")
+                elif denominator == "n_clients_reached":
+                    value = self.guard(value, "clients_reached", y)
+                elif denominator == "n_planned_ends":
+                    value = self.guard(value, rsup.CLOSED, y, end_reason_category="planned_end")
+                else:  # goals achieved in all domains: shown where every domain is
+                    value = self.guard_sum(value, y)
                 values.append(value)
             totals.append((f"Kosten {label}", values))
             records += [{"x": label, "Jahr": str(y), "value": v.shown}
@@ -687,16 +752,18 @@ def program_file(program_code: str) -> str:
 
 
 def _program_report(con: duckdb.DuckDBPyConnection, department: Scope, code: str, name: str,
-                    manifest: dict[str, Any], day: dt.date, folder: Path) -> str:
+                    manifest: dict[str, Any], day: dt.date, folder: Path,
+                    protection: rsup.Protection) -> str:
     scope = Scope(department.organisation_code, department.department_code,
                   f"{name} ({department.name})", program_code=code)
     target = folder / program_file(code)
-    target.write_text(render_html(Report(con, scope), manifest, day), encoding="utf-8")
+    target.write_text(render_html(Report(con, scope, protection), manifest, day),
+                      encoding="utf-8")
     return target.name
 
 
 def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str, Any],
-               day: dt.date, pdf: bool) -> ReportResult:
+               day: dt.date, pdf: bool, protection: rsup.Protection) -> ReportResult:
     base = report_folder(scope.organisation_code, scope.department_code)
     base.mkdir(parents=True, exist_ok=True)
     for leftover in base.glob(".tmp-*"):
@@ -704,13 +771,13 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
     tmp = base / f".tmp-{day.isoformat()}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        report = Report(con, scope)
+        report = Report(con, scope, protection)
         html = tmp / HTML_NAME
         html.write_text(render_html(report, manifest, day), encoding="utf-8")
         printed = pdf and print_pdf(html, tmp / PDF_NAME)
         # each program of a department on its own, beside the department's report (HTML)
         programs = [] if scope.department_code is None else [
-            _program_report(con, scope, code, name, manifest, day, tmp)
+            _program_report(con, scope, code, name, manifest, day, tmp, protection)
             for code, name in report.programs]
         (tmp / "manifest.json").write_text(json.dumps({
             "organisation_code": scope.organisation_code,
@@ -766,12 +833,16 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
     token = _DRAWN.set(drawn)
     try:
         with duckdb.connect(str(source), read_only=True) as con:
-            for scope in scopes(con):
+            all_scopes = scopes(con)
+            # one suppression for all reports and the open data: what one hides, none reveals
+            protection = rsup.protect(con, Path(source)) if all_scopes else None
+            for scope in all_scopes:
                 if only is not None and scope.folder not in only:
                     continue
                 # one report that cannot be made must not cost the others (or the exports)
                 try:
-                    results.append(_write_one(con, scope, manifest, day, pdf))
+                    assert protection is not None
+                    results.append(_write_one(con, scope, manifest, day, pdf, protection))
                 except Exception as exc:  # reported below, with the scope
                     log.exception("impact report for %s failed", scope.folder)
                     failures.append(f"{scope.organisation_code}/{scope.folder}: {exc!r}")

@@ -230,6 +230,17 @@ def _hide_complements(
     return added
 
 
+def _pinned(system: _System, fixed: set[int], hidden: set[int], margin: int) -> set[int]:
+    """``fixed`` (published elsewhere) and what it pins down (a margin the other publication
+    shows under another name): hiding that would protect nothing, so it counts as published."""
+    if not fixed:
+        return fixed
+    unknown = set(range(len(system.values))) - fixed
+    known = [v if i in fixed else None for i, v in enumerate(system.values)]
+    return fixed | {v for v, (lo, hi) in system.intervals(unknown, known).items()
+                    if hi - lo < margin and v not in hidden}
+
+
 class InconsistentTables(ValueError):
     """Published cells contradict each other (a bug upstream): never publish."""
 
@@ -273,9 +284,13 @@ def verify_no_disclosure(tables: Sequence[Table], threshold: int, margin: int) -
     return DisclosureReport(problems, len(hidden), len(system.values) - len(hidden), narrowest)
 
 
-def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table]:
+def suppress(tables: Sequence[Table], threshold: int, margin: int, *,
+             published: Iterable[Key] = (), withheld: Iterable[Key] = ()) -> list[Table]:
     """Copies of ``tables`` (true counts, margins included) with small and complementary cells
     set to ``None``. Linked tables (sharing cells) must be passed together.
+
+    ``published`` and ``withheld``: cells another publication already shows or hides (the open
+    data, for the reports): never chosen as a complement, hidden from the start.
 
     1. Primary: every count with ``0 < n < threshold``, margins included.
     2. Every equation (a margin and its cells) with exactly one hidden member gets a second:
@@ -294,9 +309,15 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table
         raise ValueError("suppress() needs the true counts of every cell")
     is_margin = {system.index[t.key(c)] for t in tables for c in t.cells if TOTAL in c}
     hidden = {i for i, v in enumerate(true) if 0 < v < threshold}  # type: ignore[operator]
+    hidden |= {system.index[k] for k in withheld if k in system.index}
+    fixed = _pinned(system, {system.index[k] for k in published if k in system.index},
+                    hidden, margin)
+    if fixed & hidden:
+        raise InconsistentTables("a small count is published elsewhere: "
+                                 + ", ".join(system.labels[i] for i in sorted(fixed & hidden)))
 
     def smallest(candidates: Iterable[int]) -> int | None:
-        pool = [i for i in candidates if i not in hidden]
+        pool = [i for i in candidates if i not in hidden and i not in fixed]
         nonzero = [i for i in pool if true[i] != 0]
         pick = nonzero or pool
         return min(pick, key=lambda i: (true[i], i in is_margin, i)) if pick else None
@@ -310,6 +331,9 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int) -> list[Table
             break
         added = _hide_complements(system, narrow, hidden, smallest)
         if not added:  # everything hidden already; intervals are unbounded then
+            if fixed:  # ... unless another publication pins them
+                raise InconsistentTables("cannot protect " + ", ".join(
+                    system.labels[i] for i in narrow) + " against what is published elsewhere")
             break
 
     out = []

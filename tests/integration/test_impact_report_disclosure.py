@@ -1,0 +1,121 @@
+"""No count of people a report hides can be recovered from everything the organisation
+publishes: all its impact reports (organisation, departments, programs) and its open data.
+
+The figures are the reports' own (:class:`warehouse.reports.Report` of every scope, as
+``write_reports`` renders them), with the linked count cells each figure shows; the open data is
+read from its published files. The proof is :func:`warehouse.suppression.verify_no_disclosure`
+over the linked tables of each measure and year: a hidden cell must keep a feasible range of at
+least the protection margin. Cells no report and no open-data file shows are given to the
+attacker with their true counts (unless the suppression hid them), which only makes it harder.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from tests.conftest import PipelineRun, use_home
+from warehouse import open_data, reports, settings
+from warehouse import report_suppression as rsup
+from warehouse.suppression import Key, Table, verify_no_disclosure
+
+
+def every_report(con: duckdb.DuckDBPyConnection, protection: rsup.Protection
+                 ) -> list[reports.Report]:
+    """The organisation's, every department's and every program's report, as written."""
+    out = []
+    for scope in reports.scopes(con):
+        report = reports.Report(con, scope, protection)
+        out.append(report)
+        if scope.department_code is not None:
+            out += [reports.Report(con, reports.Scope(scope.organisation_code,
+                                                      scope.department_code, name, code),
+                                   protection) for code, name in report.programs]
+    return out
+
+
+def published_figures(con: duckdb.DuckDBPyConnection, protection: rsup.Protection
+                      ) -> tuple[dict[Key, int | None], list[reports.Value], int]:
+    """Every linked cell the reports show (its count) or hide (None), the sums they show, and
+    how many report pages were read."""
+    shown: dict[Key, int | None] = {}
+    sums: list[reports.Value] = []
+
+    def publish(key: Key, value: int | None) -> None:
+        assert None in (shown.get(key), value) or shown[key] == value, (set(key), value)
+        shown[key] = value if shown.get(key) is None else shown[key]
+
+    pages = every_report(con, protection)
+    for report in pages:
+        for v in (v for section in report.sections() for chart in section.charts
+                  for _, row in chart.table.rows for v in row):
+            if v.is_sum:
+                sums.append(v)
+            elif v.part is not None:  # a rate: those it counts, the others, its n
+                assert v.n is not None and len(v.cells) == 3
+                for key, n in zip(v.cells, (v.part, v.n - v.part, v.n), strict=True):
+                    publish(key, None if v.suppressed else n)
+            elif v.n is not None:  # a count, or the n of a cost per outcome
+                assert len(v.cells) == 1, f"a count of people without its cell: {v}"
+                publish(v.cells[0], None if v.suppressed else v.n)
+        for record in report.monthly_active():  # the chart's points (no table)
+            month = str(reports.MONTHS.index(record["x"]) + 1)
+            key = protection.key("cases_active", int(record["Jahr"]), report.unit, month=month)
+            publish(key, None if record["value"] is None else int(record["value"]))
+    return shown, sums, len(pages)
+
+
+def test_no_hidden_count_is_recoverable_from_reports_and_open_data(
+        first_run: PipelineRun) -> None:
+    use_home(first_run.home)
+    marts = first_run.home / "published" / "marts.duckdb"
+    folder = first_run.home / "open_data"
+    published_open: list[Table] = []
+    for name in open_data.AGGREGATES:
+        published_open += open_data.read_aggregate(folder / f"{name}.csv")
+    withheld = {t.key(c) for t in published_open for c, v in t.cells.items() if v is None}
+    with duckdb.connect(str(marts), read_only=True) as con:
+        protection = rsup.protect(con, marts)
+        shown, sums, pages = published_figures(con, protection)
+        linked = rsup.linked_tables(con, protection.hierarchy)
+    assert pages > 5 and any(v is None for v in shown.values())
+
+    problems: list[str] = []
+    covered: set[Key] = set()
+    known: dict[Key, int | None] = {}
+    for (family, year), tables in linked.items():
+        attacker: list[Table] = []
+        for t in tables:
+            keyed = rsup.KeyedTable(t.name, dict(t.fixed), t.dims,
+                                    keys=dict(t.keys))  # type: ignore[attr-defined]
+            for cell, true in t.cells.items():
+                key = t.key(cell)
+                covered.add(key)
+                if shown.get(key) is not None:
+                    keyed.cells[cell] = shown[key]
+                else:
+                    # Hidden or shown nowhere: what had to be hidden is unknown; the attacker
+                    # gets the rest (a rate's n hidden with its small numerator, a zero)
+                    # for free, which only makes it harder.
+                    protected = (key in protection.hidden or key in withheld) and true != 0
+                    keyed.cells[cell] = None if protected else true
+                known[key] = keyed.cells[cell]
+            attacker.append(keyed)
+        if family == rsup.CLOSED:
+            attacker += [t for t in published_open if t.fixed["year"] == str(year)]
+        verdict = verify_no_disclosure(attacker, settings.SUPPRESSION_THRESHOLD,
+                                       settings.PROTECTION_MARGIN)
+        problems += [f"{family} {year}: {p}" for p in verdict.problems]
+    assert not problems, "\n".join(problems[:20])
+
+    # Nothing a report shows is a cell the suppression hid ...
+    revealed = [(sorted(k), v) for k, v in shown.items()
+                if v is not None and k in protection.hidden]
+    assert not revealed, revealed[:5]
+    # ... every count a report shows or hides is a cell of the linked tables ...
+    # (a figure of a unit without any case in it shows zeros, not cells)
+    assert {k for k, v in shown.items() if v != 0} <= covered
+    # ... and a sum it shows (a step of the Wirkungstreppe, all goals achieved) adds up only
+    # cells that are published, so it tells nothing more.
+    for v in sums:
+        if not v.suppressed:
+            assert all(known.get(k, 0) is not None for k in v.cells), v
