@@ -74,10 +74,19 @@ class Hierarchy:
     programs: dict[tuple[str, str], list[str]]  # (organisation, program) -> departments
     steps: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # step -> items
 
-    @staticmethod
-    def department_label(organisation: str, department: str) -> str:
-        # as open_data.case_counts: in a federation departments are named with their member
-        return f"{organisation}/{department}" if settings.federation() else department
+    @property
+    def linked_with_open_data(self) -> bool:
+        """Whether the open data's departments are this hierarchy's: in a federation both name
+        them ``<organisation>/<department>``; in an installation of one organisation both name
+        them by their code. Several organisations outside a federation share department codes
+        that the open data adds up across them (``SB`` of two organisations is one cell there)."""
+        return settings.federation() or len({org for org, _ in self.programs}) <= 1
+
+    def department_label(self, organisation: str, department: str) -> str:
+        # as open_data.case_counts in a federation or for one organisation; otherwise each
+        # organisation's department is a unit of its own (the same code at two is two units)
+        plain = settings.federation() is False and self.linked_with_open_data
+        return department if plain else f"{organisation}/{department}"
 
     def unit_key(self, unit: Unit) -> dict[str, str]:
         org, dept, prog = unit
@@ -262,7 +271,7 @@ def protect(con: duckdb.DuckDBPyConnection, marts_db: Path) -> Protection:
         extra: Sequence[Table] = []
         published: set[Key] = set()
         withheld: set[Key] = set()
-        if family == CLOSED:
+        if family == CLOSED and hierarchy.linked_with_open_data:
             extra = [t for t in true if t.fixed["year"] == str(year)]
             for t in shown:
                 if t.fixed["year"] == str(year):
