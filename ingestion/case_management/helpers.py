@@ -63,7 +63,7 @@ PARQUET_COMPRESSION = "snappy"
 PARQUET_ROW_GROUP = 1_000_000
 # Longest line DuckDB's CSV reader accepts. No export row comes near it (a case with every field
 # filled is under 2 kB); a longer line is a broken export, and the whole file is rejected.
-# How many rows a title above a workbook's header may take (see :func:`_header_index`).
+# How many rows a title above a workbook's header may take (see :func:`_header_row`).
 MAX_TITLE_ROWS = 10
 MAX_LINE_BYTES = 10_000_000
 # DuckDB keeps this much of a rejected record's text (measured, DuckDB 1.x/2.0): a longer one
@@ -106,7 +106,8 @@ def read_header(path: Path, profile: Profile) -> Header:
     """Column names of an export without reading its rows; rejects files that are no text table."""
     if path.suffix.lower() == ".xlsx":
         rows = _excel_sheet(path, nrows=MAX_TITLE_ROWS + 1)
-        at = _header_index(rows, profile)
+        at = _header_row([[str(v).strip() for v in row if v not in (None, "")]
+                          for row in rows], profile)
         names = profile_spelling([str(n).strip() for n in rows[at]], profile)
         return Header(names, "", "xlsx", is_excel=True, row=at + 1)
     head = _sniff(path)
@@ -139,17 +140,26 @@ def read_header(path: Path, profile: Profile) -> Header:
 
 
 def _title_lines(path: Path, profile: Profile, lines: list[bytes], encoding: str) -> int:
-    """How many lines of a title stand above the header of a text export: none, unless the
-    first line names fewer than two of the profile's columns and a later one (within
-    :data:`MAX_TITLE_ROWS`) names two or more, as :func:`_header_index` decides for a sheet."""
-    columns = _profile_columns(profile)
-    for i, line in enumerate(lines):
+    """How many lines of a title stand above the header of a text export
+    (:func:`_header_row`)."""
+    candidates: list[list[str]] = []
+    for line in lines:
         try:
-            names = _header(path, profile, line.decode(encoding), encoding,
-                            utf8_proven=False).names
+            candidates.append(_header(path, profile, line.decode(encoding), encoding,
+                                      utf8_proven=False).names)
         except (UnicodeDecodeError, FileRejected):
-            continue
-        if len(set(names) & columns) >= 2:
+            candidates.append([])
+    return _header_row(candidates, profile)
+
+
+def _header_row(candidates: list[list[str]], profile: Profile) -> int:
+    """Which of an export's first rows (their cells as text) is the header: the first, unless it
+    names fewer than two of the profile's columns and a row below it, within
+    :data:`MAX_TITLE_ROWS`, names two or more (a report title, a date and empty rows above the
+    table, as report tools write them). One rule for sheets and text files."""
+    columns = _profile_columns(profile)
+    for i, names in enumerate(candidates[:MAX_TITLE_ROWS + 1]):
+        if len(set(profile_spelling([n for n in names if n], profile)) & columns) >= 2:
             return i
     return 0
 
@@ -225,22 +235,6 @@ def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
     if not rows:
         raise FileRejected(path, f"the workbook's first visible sheet ('{visible[0]}') is empty")
     return rows
-
-
-def _header_index(rows: list[list[Any]], profile: Profile) -> int:
-    """Which of a sheet's first rows is the header: the first row, unless it names fewer than
-    two of the profile's columns and a row below it, within :data:`MAX_TITLE_ROWS`, names two or
-    more (a report title, a date and empty rows above the table, as report tools write them)."""
-    columns = _profile_columns(profile)
-
-    def known(row: list[Any]) -> int:
-        names = profile_spelling([str(v).strip() for v in row if v not in (None, "")], profile)
-        return len(set(names) & columns)
-
-    for i, row in enumerate(rows[:MAX_TITLE_ROWS + 1]):
-        if known(row) >= 2:
-            return i
-    return 0
 
 
 def _excel_frame(path: Path, header: Header) -> pa.Table:
