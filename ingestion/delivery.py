@@ -375,6 +375,30 @@ def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]
     return {(org, code): last_at.astimezone(UTC) for org, code, last_at in rows if org and code}
 
 
+def last_load_by_entity(dataset: str) -> dict[tuple[str, str], dict[str, datetime]]:
+    """The newest completed load of a *loaded* file per entity (clients, cases, contacts, …), per
+    (organisation, department) of ``dataset``: a file that holds several entities (``cases,
+    contacts``) counts for each. A department whose export stopped carrying one entity still
+    delivers files, so only this tells that its contacts, say, are months old."""
+    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
+        return {}
+    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
+        rows = con.sql(
+            f"select organisation_code, department_code, trim(entity), max(registered_at) from ("
+            f"select split_part(r.source_file, '/', 2) as organisation_code, "
+            f"split_part(r.source_file, '/', 3) as department_code, "
+            f"unnest(string_split(r.entity, ',')) as entity, r.registered_at "
+            f'from "{dataset}".file_registry as r '
+            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+            f"where r.outcome = 'loaded') group by all"
+        ).fetchall()
+    out: dict[tuple[str, str], dict[str, datetime]] = {}
+    for org, code, entity, last_at in rows:
+        if org and code and entity:
+            out.setdefault((org, code), {})[entity] = last_at.astimezone(UTC)
+    return out
+
+
 # The two tables every source writes about its files: builder of the rows, and the schema.
 _OUTCOME_TABLES: dict[str, tuple[Callable[[Sequence[FileOutcome]], pa.Table], pa.Schema]] = {
     "quarantine": (quarantine_table, QUARANTINE_SCHEMA),

@@ -13,17 +13,20 @@ files' latest delivery is still rejected or incomplete.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
     MetadataValue,
 )
 
-from warehouse import settings
-from warehouse.exports import today
+from warehouse import paths, settings
+from warehouse.exports import LOCAL_TZ, today
+from warehouse.files import write_json_atomically
 from warehouse.reasons import steward_field, translate
 
 from .alerts import send_mail
@@ -209,6 +212,108 @@ def notify(found: Sequence[Problem], warn: Callable[[str], None]) -> dict[str, i
                     sent[r] = sent.get(r, 0) + 1
         except OSError as exc:
             warn(f"could not e-mail the steward about {problem.source_file}: {exc!r}")
+    return sent
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A department that sent nothing within its limit (``entity`` None), or whose exports
+    no longer carry ``entity`` (``entity_at``: its last load; None: never delivered)."""
+
+    organisation_code: str
+    department_code: str
+    limit_days: float
+    last_delivery: datetime | None
+    entity: str | None
+    entity_at: datetime | None
+
+    @property
+    def key(self) -> str:
+        """One reminder per overdue delivery: a new delivery that is late again is a new one."""
+        since = self.entity_at.isoformat() if self.entity_at else "never"
+        return f"{self.organisation_code}/{self.department_code}/{self.entity or '*'}/{since}"
+
+
+def _date_de(at: datetime) -> str:
+    return at.astimezone(LOCAL_TZ).strftime("%d.%m.%Y")
+
+
+def reminder_message(overdue: Overdue, steward_name: str | None,
+                     now: datetime) -> tuple[str, str]:
+    """Subject and German text of the reminder to the department's steward."""
+    where = f"{overdue.department_code} ({overdue.organisation_code})"
+    folder = f"inbox/case_management/{overdue.organisation_code}/{overdue.department_code}/"
+    rhythm = (f"Vereinbart ist eine Lieferung mindestens alle "
+              f"{overdue.limit_days:g} Tage.")
+    lines = [f"Guten Tag {steward_name}," if steward_name else "Guten Tag,", ""]
+    if overdue.entity is None:
+        subject = f"[Datenwerk] Lieferung überfällig: {where}"
+        if overdue.last_delivery:
+            days = (now - overdue.last_delivery).days
+            lines.append(f"die Abteilung {where} hat seit dem {_date_de(overdue.last_delivery)} "
+                         f"({days} Tagen) keine Datei aus der Fachsoftware geliefert. {rhythm}")
+        else:
+            lines.append(f"von der Abteilung {where} ist noch keine Datei aus der Fachsoftware "
+                         f"angekommen. {rhythm}")
+        todo = ["Bitte legen Sie den aktuellen Export in den Posteingang "
+                f"({folder}). Bis dahin zeigen die Auswertungen der Abteilung den Stand der "
+                "letzten Lieferung."]
+    else:
+        entity = ENTITIES_DE.get(overdue.entity, overdue.entity)
+        subject = f"[Datenwerk] {entity} fehlen in den Lieferungen: {where}"
+        last = (f", zuletzt am {_date_de(overdue.last_delivery)}"
+                if overdue.last_delivery else "")
+        if overdue.entity_at:
+            days = (now - overdue.entity_at).days
+            lines.append(f"die Abteilung {where} liefert Dateien{last}, aber seit dem "
+                         f"{_date_de(overdue.entity_at)} ({days} Tagen) keine {entity} mehr. "
+                         f"{rhythm}")
+        else:
+            lines.append(f"die Abteilung {where} liefert Dateien{last}, aber noch nie "
+                         f"{entity}. {rhythm}")
+        todo = ["Bitte prüfen Sie, ob der Export der Fachsoftware die "
+                f"{entity} noch enthält, und legen Sie ihn in den Posteingang ({folder}). "
+                f"Bis dahin fehlen neuere {entity} in den Auswertungen der Abteilung."]
+    lines += ["", "Was ist zu tun?", *todo, "",
+              ("Diese Erinnerung kommt einmal; eine weitere erst, wenn nach einer neuen "
+               "Lieferung die Frist wieder verstreicht."), "-- ", "Datenwerk"]
+    return subject, "\n".join(lines)
+
+
+def remind_overdue(found: Sequence[Overdue], warn: Callable[[str], None]) -> int:
+    """A German e-mail to the steward of each overdue delivery (the alert recipients where the
+    department has none), once per delivery: what was sent is kept in
+    :func:`warehouse.paths.reminders_file`. Returns the number of e-mails sent; nothing is sent
+    (or kept) while no SMTP server is configured, and a failed send is retried on the next check."""
+    smtp = settings.smtp_settings()
+    if not found or smtp is None:
+        return 0
+    state = paths.reminders_file()
+    try:
+        sent_before: dict[str, str] = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        sent_before = {}
+    config = stewards().departments
+    team = [r.strip() for r in str(smtp["recipients"]).split(",") if r.strip()]
+    now = datetime.now(UTC)
+    kept: dict[str, str] = {}
+    sent = 0
+    for overdue in found:
+        if overdue.key in sent_before:
+            kept[overdue.key] = sent_before[overdue.key]
+            continue
+        steward = config.get((overdue.organisation_code, overdue.department_code))
+        subject, text = reminder_message(overdue, steward.name if steward else None, now)
+        try:
+            if send_mail(subject, text, [steward.email] if steward else team):
+                kept[overdue.key] = now.isoformat()
+                sent += 1
+        except OSError as exc:
+            warn(f"could not remind the steward of {overdue.organisation_code}/"
+                 f"{overdue.department_code}: {exc!r}")
+    # Only what is still overdue: a department that delivered again starts afresh.
+    state.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(state, kept)
     return sent
 
 

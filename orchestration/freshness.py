@@ -7,8 +7,10 @@
 - ``delivery_freshness`` (on ``raw_case_management/file_registry``, warning): each department of
   each organisation delivered a file within its ``max_days_without_delivery`` (the installation's
   stewards file, keyed by organisation and department; default
-  ``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``). A warning: one quiet department must not stop
-  the others' publication.
+  ``DATENWERK_MAX_DAYS_WITHOUT_DELIVERY``), and every entity it delivers within the same limit
+  (an export that stopped carrying contacts still delivers files), or the ``entities`` its
+  stewards entry names. A warning: one quiet department must not stop the others' publication.
+  Its steward gets one German reminder per overdue delivery (:func:`deliveries.remind_overdue`).
 
 Both run after every nightly refresh and on their own schedule (``freshness_checks`` job, every
 two hours during the day), which catches the night the refresh did not run at all. Dagster's own
@@ -30,12 +32,13 @@ from dagster import (
 )
 
 from ingestion import case_management
-from ingestion.delivery import last_delivery_by_department
+from ingestion.delivery import last_delivery_by_department, last_load_by_entity
 from warehouse import paths, settings
 from warehouse.checks import CheckResult
 from warehouse.publish import last_publication
 
 from .checks import fail_closed_check
+from .deliveries import Overdue, remind_overdue
 from .stewards import stewards
 
 PUBLICATION = AssetKey(["published_marts"])
@@ -87,28 +90,51 @@ def _delivery_ages(context: AssetCheckExecutionContext) -> CheckResult:
     config = stewards().departments
     default_days = settings.default_max_days_without_delivery()
     last = last_delivery_by_department(case_management.DATASET)
-    rows, late = [], []
+    by_entity = last_load_by_entity(case_management.DATASET)
+    rows, late, stopped, overdue = [], [], [], []
     for org, code in sorted(set(config) | set(last)):
         steward = config.get((org, code))
         limit = steward.max_days_without_delivery if steward else default_days
         seen = last.get((org, code))
         days = (now - seen).total_seconds() / 86400 if seen else None
         is_late = days is None or days > limit
+        # A department that still delivers, but whose exports stopped carrying an entity (or
+        # never carried one its steward file expects): its contacts, say, are old or missing.
+        loaded = by_entity.get((org, code), {})
+        expected = (steward.expected_entities if steward and steward.expected_entities
+                    else tuple(e for e in case_management.ENTITIES if e in loaded))
+        missing = [] if is_late else [
+            (entity, loaded.get(entity)) for entity in expected
+            if entity not in loaded or (now - loaded[entity]).total_seconds() / 86400 > limit]
         if is_late:
             late.append(f"{org}/{code}")
+            overdue.append(Overdue(org, code, limit, seen, None, seen))
+        elif missing:
+            late.append(f"{org}/{code}")
+            for entity, at in missing:
+                stopped.append(f"{org}/{code}: {entity} "
+                               + (f"last {at:%Y-%m-%d}" if at else "never"))
+                overdue.append(Overdue(org, code, limit, seen, entity, at))
         rows.append({
             "organisation": org, "department": code,
             "last delivery": f"{seen:%Y-%m-%d}" if seen else "never",
             "days ago": f"{days:.0f}" if days is not None else "-",
-            "limit (days)": f"{limit:g}", "status": "LATE" if is_late else "ok",
+            "limit (days)": f"{limit:g}",
+            "entities not delivered": ", ".join(
+                f"{e} (" + (f"last {at:%Y-%m-%d}" if at else "never") + ")"
+                for e, at in missing) or "-",
+            "status": "LATE" if is_late else "INCOMPLETE" if missing else "ok",
         })
+    reminded = remind_overdue(overdue, context.log.warning)
+    quiet = [d for d in late if not any(s.startswith(d + ":") for s in stopped)]
+    parts = ([f"No recent delivery from {', '.join(quiet)}."] if quiet else []) + (
+        [f"Still delivering, but not every entity: {'; '.join(stopped)}."] if stopped else [])
     return CheckResult(
         passed=not late,
-        description=(
-            f"No recent delivery from {', '.join(late)}." if late
-            else f"All {len(rows)} departments delivered within their limit."
-        ),
-        metadata={"late_departments": late},
+        description=(" ".join(parts) if late
+                     else f"All {len(rows)} departments delivered within their limit."),
+        metadata={"late_departments": late, "entities_not_delivered": stopped,
+                  "stewards_reminded": reminded},
         tables={"deliveries": rows},
     )
 
@@ -117,7 +143,9 @@ delivery_freshness = fail_closed_check(
     REGISTRY, "delivery_freshness", False,
     "Every department of every organisation delivered a case-management file within its "
     "max_days_without_delivery (the installation's stewards file, keyed by organisation and "
-    "department). Warning: the steward is asked to send the export.",
+    "department), and every entity it delivers (or its 'entities' in that file) within the "
+    "same limit. Warning: the steward is asked, once per overdue delivery, by a German e-mail "
+    "to send the export.",
     _delivery_ages,
 )
 

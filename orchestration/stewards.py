@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from ingestion.case_management import ENTITIES
 from warehouse import paths, settings
 from warehouse.marts import EMAIL, TEAM
 
@@ -35,6 +36,8 @@ class Steward:
     name: str
     email: str
     max_days_without_delivery: float
+    # The entities its exports must carry (``entities:``); None: every entity it ever delivered.
+    expected_entities: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,18 @@ def _departments(raw: dict, source: str) -> dict[tuple[str, str], Steward]:
                 raise ValueError(
                     f"{source}: organisation {org}, department {code}: 'email' must be an "
                     "e-mail address")
+            entities = entry.get("entities")
+            if entities is not None:
+                unknown = sorted({str(e) for e in entities} - set(ENTITIES)) if isinstance(
+                    entities, list) else ["(not a list)"]
+                if unknown:
+                    raise ValueError(
+                        f"{source}: organisation {org}, department {code}: 'entities' must be a "
+                        f"list of {', '.join(ENTITIES)}; not: {', '.join(unknown)}")
             found[(str(org), str(code))] = Steward(
                 str(org), str(code), str(entry.get("steward", "")), email,
                 float(entry.get("max_days_without_delivery", default_days)),
+                tuple(dict.fromkeys(str(e) for e in entities)) if entities is not None else None,
             )
     return found
 

@@ -248,6 +248,11 @@ def data_docs_dir() -> Path:
     return quality_dir() / "data_docs"
 
 
+def reminders_file() -> Path:
+    """Which overdue deliveries their stewards were already reminded of (one e-mail each)."""
+    return home() / "state" / "delivery_reminders.json"
+
+
 def logs_dir() -> Path:
     """Full logs of command-line runs (dbt output included)."""
     return home() / "logs"

@@ -9,11 +9,12 @@ file and cannot publish gets an alert naming the asset and the file.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -151,6 +152,15 @@ def test_stale_publication_and_late_department(
     assert not checks["delivery_freshness"].passed
     assert checks["delivery_freshness"].metadata["late_departments"].value == ["swm/SB"]
 
+    # SB's steward is reminded, in German, once: the next check finds the reminder sent.
+    assert checks["delivery_freshness"].metadata["stewards_reminded"].value == 1
+    assert [m.rcpt_tos for m in mails] == [["katrin.brueckner@example.org"]]
+    reminder = message_from_bytes(mails.pop().content, policy=policy.default)
+    assert reminder["Subject"] == "[Datenwerk] Lieferung überfällig: SB (swm)"
+    text = reminder.get_content()
+    assert "Guten Tag Katrin Brückner," in text and "(40 Tagen) keine Datei" in text
+    assert "mindestens alle 35 Tage" in text and "inbox/case_management/swm/SB/" in text
+
     evaluate_failure_alert(instance, stale.run_id)
 
     assert len(mails) == 1
@@ -172,7 +182,65 @@ def test_stale_publication_and_late_department(
 
     # The limit is configurable: 48 h tolerates the 40-hour-old publication.
     monkeypatch.setenv("DATENWERK_MAX_PUBLICATION_AGE_HOURS", "48")
-    assert evaluations(run_job(home, instance, "freshness_checks"))["publication_freshness"].passed
+    again = evaluations(run_job(home, instance, "freshness_checks"))
+    assert again["publication_freshness"].passed
+    assert again["delivery_freshness"].metadata["stewards_reminded"].value == 0
+    assert len(mails) == 1  # the alert only: SB was reminded of this delivery already
+
+
+def test_a_department_whose_exports_stopped_carrying_contacts_is_late(
+    small_first_run: PipelineRun, monkeypatch, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    """MBE still delivers every file but the contacts, whose last load is 40 days old (limit
+    35): the department is late, the check names the entity, and its steward gets one German
+    reminder. An entity a department never delivered counts once its stewards entry names it."""
+    home = copy_home(small_first_run.home, "entity-stopped")
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb")) as con:
+        con.execute(
+            "update raw_case_management.file_registry set registered_at = registered_at - "
+            "interval 40 day where source_file like '%/swm/MBE/%' and entity like '%contacts%'")
+        # SUB's exports never carried assessments.
+        con.execute("delete from raw_case_management.file_registry "
+                    "where source_file like '%/swm/SUB/%' and entity like '%assessments%'")
+    smtp_port, mails = smtp_server
+    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(smtp_port))
+    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
+    monkeypatch.setenv("DATENWERK_SMTP_TO", "ops@example.org")
+    instance = DagsterInstance.ephemeral()
+
+    check = evaluations(run_job(home, instance, "freshness_checks"))["delivery_freshness"]
+    assert not check.passed
+    assert check.metadata["late_departments"].value == ["swm/MBE"]
+    [stopped] = check.metadata["entities_not_delivered"].value
+    assert stopped.startswith("swm/MBE: contacts last ")
+    assert "Still delivering, but not every entity: swm/MBE: contacts" in check.description
+    assert [m.rcpt_tos for m in mails] == [["leyla.aydemir@example.org"]]
+    reminder = message_from_bytes(mails[0].content, policy=policy.default)
+    assert reminder["Subject"] == "[Datenwerk] Kontakte fehlen in den Lieferungen: MBE (swm)"
+    text = reminder.get_content()
+    assert "liefert Dateien, zuletzt am" in text and "(40 Tagen) keine Kontakte mehr" in text
+
+    # The same overdue contacts: no second e-mail.
+    assert not evaluations(run_job(home, instance, "freshness_checks"))[
+        "delivery_freshness"].passed
+    assert len(mails) == 1
+
+    # SUB's stewards entry names the entities its exports must carry: assessments never came.
+    shipped = Path(os.environ["DATENWERK_STEWARDS_FILE"]).read_text(encoding="utf-8")
+    assert "      email: thomas.weissenfels@example.org\n" in shipped
+    (home / "stewards.yml").write_text(shipped.replace(
+        "      email: thomas.weissenfels@example.org\n",
+        "      email: thomas.weissenfels@example.org\n"
+        "      entities: [clients, cases, contacts, assessments]\n"), encoding="utf-8")
+    monkeypatch.setenv("DATENWERK_STEWARDS_FILE", str(home / "stewards.yml"))
+    check = evaluations(run_job(home, instance, "freshness_checks"))["delivery_freshness"]
+    assert check.metadata["late_departments"].value == ["swm/MBE", "swm/SUB"]
+    assert "swm/SUB: assessments never" in check.metadata["entities_not_delivered"].value
+    reminder = message_from_bytes(mails[-1].content, policy=policy.default)
+    assert reminder["Subject"] == (
+        "[Datenwerk] Einschätzungen fehlen in den Lieferungen: SUB (swm)")
+    assert "aber noch nie Einschätzungen" in reminder.get_content()
 
 
 def test_alert_names_failed_asset_and_rejected_file(
