@@ -112,6 +112,22 @@ def evaluate_failure_alert(instance: DagsterInstance, run_id: str) -> None:
     failure_alert(context)
 
 
+def use_smtp(monkeypatch: pytest.MonkeyPatch, port: int, recipients: str) -> None:
+    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(port))
+    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
+    monkeypatch.setenv("DATENWERK_SMTP_TO", recipients)
+
+
+def assert_reminder(mail, subject: str, *phrases: str) -> None:  # type: ignore[no-untyped-def]
+    """A steward's reminder: its German subject, and each phrase in its text."""
+    reminder = message_from_bytes(mail.content, policy=policy.default)
+    assert reminder["Subject"] == subject
+    text = reminder.get_content()  # type: ignore[attr-defined]
+    for phrase in phrases:
+        assert phrase in text, (phrase, text)
+
+
 def test_stale_publication_and_late_department(
     small_first_run: PipelineRun, monkeypatch, smtp_server, webhook_server  # type: ignore[no-untyped-def]
 ) -> None:
@@ -136,10 +152,7 @@ def test_stale_publication_and_late_department(
 
     smtp_port, mails = smtp_server
     url, posts = webhook_server
-    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(smtp_port))
-    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
-    monkeypatch.setenv("DATENWERK_SMTP_TO", "ops@example.org, steward@example.org")
+    use_smtp(monkeypatch, smtp_port, "ops@example.org, steward@example.org")
     monkeypatch.setenv("DATENWERK_ALERT_WEBHOOK", url)
     monkeypatch.setenv("DATENWERK_UI_URL", "https://datenwerk.example.org/")
 
@@ -155,11 +168,9 @@ def test_stale_publication_and_late_department(
     # SB's steward is reminded, in German, once: the next check finds the reminder sent.
     assert checks["delivery_freshness"].metadata["stewards_reminded"].value == 1
     assert [m.rcpt_tos for m in mails] == [["katrin.brueckner@example.org"]]
-    reminder = message_from_bytes(mails.pop().content, policy=policy.default)
-    assert reminder["Subject"] == "[Datenwerk] Lieferung überfällig: SB (swm)"
-    text = reminder.get_content()
-    assert "Guten Tag Katrin Brückner," in text and "(40 Tagen) keine Datei" in text
-    assert "mindestens alle 35 Tage" in text and "inbox/case_management/swm/SB/" in text
+    assert_reminder(mails.pop(), "[Datenwerk] Lieferung überfällig: SB (swm)",
+                    "Guten Tag Katrin Brückner,", "(40 Tagen) keine Datei",
+                    "mindestens alle 35 Tage", "inbox/case_management/swm/SB/")
 
     evaluate_failure_alert(instance, stale.run_id)
 
@@ -203,10 +214,7 @@ def test_a_department_whose_exports_stopped_carrying_contacts_is_late(
         con.execute("delete from raw_case_management.file_registry "
                     "where source_file like '%/swm/SUB/%' and entity like '%assessments%'")
     smtp_port, mails = smtp_server
-    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(smtp_port))
-    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
-    monkeypatch.setenv("DATENWERK_SMTP_TO", "ops@example.org")
+    use_smtp(monkeypatch, smtp_port, "ops@example.org")
     instance = DagsterInstance.ephemeral()
 
     check = evaluations(run_job(home, instance, "freshness_checks"))["delivery_freshness"]
@@ -216,10 +224,8 @@ def test_a_department_whose_exports_stopped_carrying_contacts_is_late(
     assert stopped.startswith("swm/MBE: contacts last ")
     assert "Still delivering, but not every entity: swm/MBE: contacts" in check.description
     assert [m.rcpt_tos for m in mails] == [["leyla.aydemir@example.org"]]
-    reminder = message_from_bytes(mails[0].content, policy=policy.default)
-    assert reminder["Subject"] == "[Datenwerk] Kontakte fehlen in den Lieferungen: MBE (swm)"
-    text = reminder.get_content()
-    assert "liefert Dateien, zuletzt am" in text and "(40 Tagen) keine Kontakte mehr" in text
+    assert_reminder(mails[0], "[Datenwerk] Kontakte fehlen in den Lieferungen: MBE (swm)",
+                    "liefert Dateien, zuletzt am", "(40 Tagen) keine Kontakte mehr")
 
     # The same overdue contacts: no second e-mail.
     assert not evaluations(run_job(home, instance, "freshness_checks"))[
@@ -237,10 +243,8 @@ def test_a_department_whose_exports_stopped_carrying_contacts_is_late(
     check = evaluations(run_job(home, instance, "freshness_checks"))["delivery_freshness"]
     assert check.metadata["late_departments"].value == ["swm/MBE", "swm/SUB"]
     assert "swm/SUB: assessments never" in check.metadata["entities_not_delivered"].value
-    reminder = message_from_bytes(mails[-1].content, policy=policy.default)
-    assert reminder["Subject"] == (
-        "[Datenwerk] Einschätzungen fehlen in den Lieferungen: SUB (swm)")
-    assert "aber noch nie Einschätzungen" in reminder.get_content()
+    assert_reminder(mails[-1], "[Datenwerk] Einschätzungen fehlen in den Lieferungen: SUB (swm)",
+                    "aber noch nie Einschätzungen")
 
 
 def test_alert_names_failed_asset_and_rejected_file(
