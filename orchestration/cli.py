@@ -104,8 +104,6 @@ def install_demo_stewards() -> None:
 
 
 def cmd_init_org(args: argparse.Namespace) -> int:
-    import re
-
     from ingestion.reference import (
         OPTIONAL,
         REQUIRED_TABLES,
@@ -115,9 +113,10 @@ def cmd_init_org(args: argparse.Namespace) -> int:
     )
 
     org = args.organisation
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", org):
-        print(f"{org!r} is not an organisation code: letters, digits, '-' and '_' only.",
-              file=sys.stderr)
+    try:  # the rule its reference tables' organisation_code must follow, not a stricter one
+        paths.checked_code(org, "organisation code")
+    except paths.InvalidCodeError as exc:
+        print(exc, file=sys.stderr)
         return 2
     for source in ("case_management", "accounting"):
         (paths.inbox() / source / org).mkdir(parents=True, exist_ok=True)

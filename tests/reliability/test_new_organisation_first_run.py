@@ -51,3 +51,17 @@ def test_init_org_names_the_key_and_a_failed_first_run_claims_nothing(
 
     assert datenwerk(home, "init-key").returncode == 0
     assert "init-key" not in datenwerk(tmp_path / "neu", "init-org", "swm").stdout
+
+
+def test_init_org_takes_every_code_the_reference_tables_take(tmp_path: Path) -> None:
+    """init-org used to refuse codes such as ``caritas.nord`` or ``diakonie-süd`` that the
+    reference tables accept as ``organisation_code``; both follow one rule now."""
+    for org in ("caritas.nord", "diakonie-süd", "AWO_2"):
+        made = datenwerk(tmp_path / "home", "init-org", org)
+        assert made.returncode == 0, made.stderr
+        assert (tmp_path / "home" / "inbox" / "reference" / org).is_dir()
+    for org in ("../etc", "caritas nord", ".hidden", "a" * 65):
+        refused = datenwerk(tmp_path / "home", "init-org", org)
+        assert refused.returncode == 2
+        assert f"organisation code {org!r} is not a valid code" in refused.stderr
+        assert not (tmp_path / "home" / "inbox" / "reference" / org).exists()
