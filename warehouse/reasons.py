@@ -202,6 +202,19 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^line (?P<n>\d+) is longer than (?P<b_n>[\d,]+) bytes \(and (?P<m>\d+) more lines\); .*$",
      (r"Zeile {n} ist länger als {b_n} Bytes (und {m} weitere Zeilen); ein defekter Export, die "
      r"ganze Datei ist abgewiesen")),
+    (r"^(?P<part>\S+) unpacks to more than (?P<r>\d+) times its packed size \((?P<b_n>[\d,]+) "
+     r"bytes; a zip bomb\?\); the whole file is rejected$",
+     (r"der Teil {part} der Arbeitsmappe entpackt sich auf mehr als das {r}-Fache seiner "
+      r"gepackten Größe ({b_n} Bytes; eine Zip-Bombe?); die ganze Datei ist abgewiesen")),
+    (r"^a cell in row (?P<n>\S+) is longer than (?P<b_n>[\d,]+) bytes; .*$",
+     (r"eine Zelle in Zeile {n} ist länger als {b_n} Bytes; ein defekter Export, die ganze "
+      r"Datei ist abgewiesen")),
+    (r"^a text of the workbook is longer than (?P<b_n>[\d,]+) bytes; .*$",
+     (r"ein Text der Arbeitsmappe ist länger als {b_n} Bytes; ein defekter Export, die ganze "
+      r"Datei ist abgewiesen")),
+    (r"^(?P<part>\S+) has more than (?P<r_n>[\d,]+) rows, more than Excel allows; .*$",
+     (r"das Tabellenblatt {part} hat mehr als {r_n} Zeilen, mehr als Excel erlaubt; die ganze "
+      r"Datei ist abgewiesen")),
     (r"^line (?P<n>\d+) is longer than (?P<b_n>[\d,]+) bytes; .*$",
      r"Zeile {n} ist länger als {b_n} Bytes; ein defekter Export, die ganze Datei ist abgewiesen"),
     (r"^required column\(s\) (?P<c>.*) missing for (?P<entity>\S+) \(profile (?P<p>[^)]*)\); "

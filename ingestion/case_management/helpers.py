@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.case_management.plausibility import Plausibility
+from ingestion.case_management.workbook_guard import check_workbook
 from ingestion.delivery import (
     ENVIRONMENT_ERRORS,
     LOAD_ID_COLUMN,
@@ -220,6 +221,7 @@ def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
     sheet (an outdated copy kept in the workbook) is what nobody sees when checking the export."""
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+    check_workbook(path)  # a zip bomb or an endless cell is rejected before it is unpacked
     try:
         book = CalamineWorkbook.from_path(str(path))
         visible = [m.name for m in book.sheets_metadata
