@@ -19,7 +19,9 @@ Nothing is silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
 import time
 import traceback
@@ -100,17 +102,50 @@ def is_complete(path: Path) -> bool:
 
 
 def complete_files(inbox: Path, pattern: str) -> list[Path]:
-    """Every complete file of ``inbox`` matching ``pattern`` (a glob), in a stable order."""
+    """Every complete file of ``inbox`` matching ``pattern`` (a glob), in a stable order. A
+    folder that is a symbolic link is not entered (see :func:`linked_from_elsewhere`): the log
+    names it, since its files are never read."""
     if not inbox.is_dir():
         return []
+    for folder, subfolders, _ in os.walk(inbox):
+        for name in subfolders:
+            if os.path.islink(os.path.join(folder, name)):
+                log.warning("Not read: %s is a link to a folder; links in the inbox are not "
+                            "followed", relative_to_inbox(Path(folder) / name))
     return [p for p in sorted(inbox.glob(pattern)) if p.is_file() and is_complete(p)]
 
 
 def relative_to_inbox(path: Path) -> str:
+    """Where ``path`` lies in the inbox as its folders say (a link is named where it lies, not
+    where it leads)."""
+    for candidate, inbox in ((Path(os.path.abspath(path)), Path(os.path.abspath(paths.inbox()))),
+                             (path.resolve(), paths.inbox())):
+        try:
+            return candidate.relative_to(inbox).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+LINK_REASON = ("reached through a symbolic link that leads out of its place in the inbox; links "
+               "are not followed, nothing of it is read")
+
+
+def linked_from_elsewhere(path: Path) -> bool:
+    """Whether ``path`` in the inbox is, or lies below, a symbolic link that leads anywhere but
+    to where the path itself says. The folders say whose data a file is: a link placed by one
+    sender (``SB/kontakte.csv`` -> another organisation's export, a folder ``SB2`` -> another
+    inbox, a file elsewhere on the server) would load other people's data under its name. A link
+    above the inbox (the inbox itself on a mounted share) is fine."""
+    inbox = Path(os.path.abspath(paths.inbox()))
     try:
-        return path.resolve().relative_to(paths.inbox()).as_posix()
+        said = Path(os.path.abspath(path)).relative_to(inbox)
     except ValueError:
-        return path.name
+        return False  # not in the inbox (a file checked by `datenwerk validate`)
+    try:
+        return path.resolve().relative_to(inbox.resolve()) != said
+    except ValueError:
+        return True
 
 
 
@@ -289,6 +324,9 @@ def deliver(
     outcomes: list[FileOutcome] = []
     seen = set(skip_hashes)
     for path in files:
+        if linked_from_elsewhere(path):  # never read, never hashed: its target is not ours
+            outcomes.append(_reject_link(path, outcome_for))
+            continue
         digest = sha256_file(path)
         if digest in seen:
             log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
@@ -309,6 +347,22 @@ def deliver(
             write_report(outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def _reject_link(path: Path, outcome_for: Callable[[Path, str], FileOutcome]) -> FileOutcome:
+    """The outcome of a file reached through a link (:func:`linked_from_elsewhere`): rejected.
+    A link in the file's own place leaves the inbox (the link, never its target); a file below a
+    linked folder stays where it is, since moving it would move another's file."""
+    from ingestion.reports import write_report
+
+    outcome = outcome_for(path, hashlib.sha256(str(path.resolve()).encode()).hexdigest())
+    if path.is_symlink():
+        reject(outcome, LINK_REASON)
+    else:
+        outcome.rejected_reason = LINK_REASON
+        log.warning("Rejected %s, left in place: %s", relative_to_inbox(path), LINK_REASON)
+    write_report(outcome)
+    return outcome
 
 
 def loaded_hashes(dataset: str) -> set[str]:

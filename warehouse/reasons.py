@@ -215,6 +215,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
     (r"^(?P<part>\S+) has more than (?P<r_n>[\d,]+) rows, more than Excel allows; .*$",
      (r"das Tabellenblatt {part} hat mehr als {r_n} Zeilen, mehr als Excel erlaubt; die ganze "
       r"Datei ist abgewiesen")),
+    (r"^reached through a symbolic link that leads out of its place in the inbox; .*$",
+     (r"über einen symbolischen Link erreicht, der aus seinem Platz im Posteingang hinausführt; "
+      r"Links werden nicht verfolgt, nichts daraus wurde gelesen")),
     (r"^line (?P<n>\d+) is longer than (?P<b_n>[\d,]+) bytes; .*$",
      r"Zeile {n} ist länger als {b_n} Bytes; ein defekter Export, die ganze Datei ist abgewiesen"),
     (r"^required column\(s\) (?P<c>.*) missing for (?P<entity>\S+) \(profile (?P<p>[^)]*)\); "

@@ -68,6 +68,13 @@ def night(small_first_run: PipelineRun) -> tuple[Path, object, dict]:
     write(swm / "SB" / "kontakte_spalte.csv", [
         contacts_header + ";Bemerkung Frau Müller", contact(20, "01.07.2023") + ";privat"])
 
+    # Links a sender placed: to a file elsewhere on the server, and a folder to another inbox.
+    elsewhere = home / "elsewhere"
+    write(elsewhere / "kontakte_fremd.csv", [contacts_header, contact(30, "01.07.2023")])
+    (swm / "SB" / "kontakte_link.csv").symlink_to(elsewhere / "kontakte_fremd.csv")
+    write(elsewhere / "andere" / "faelle.csv", [cases[0], cases[1].replace("F-", "L-")])
+    (swm / "SB2").symlink_to(elsewhere / "andere", target_is_directory=True)
+
     result = run_nightly(home)
     return home, result, before
 
@@ -260,3 +267,28 @@ def test_a_column_not_read_is_a_german_notice_without_its_name(night) -> None:  
     assert rows_holding("kontakte_spalte") == [(1,)] and rows_holding("Müller") == [(0,)]
     assert not any("Müller" in p.read_text(encoding="utf-8-sig")
                    for p in (home / "exports").rglob("*.csv"))
+
+
+def test_links_in_the_inbox_are_not_followed(night) -> None:  # type: ignore[no-untyped-def]
+    """A link to a file elsewhere is rejected and leaves the inbox (the link, never its target);
+    a folder that is a link is not entered (the log names it). Nothing of either is read."""
+    from ingestion.delivery import LINK_REASON
+    from warehouse.reasons import translate
+
+    home, _, _ = night
+    [(outcome, message)] = registry(home, "%/SB/kontakte_link.csv")
+    assert (outcome, message) == ("rejected", LINK_REASON)
+    assert registry(home, "%/SB2/%") == []
+    moved = rejected(home, "swm/SB/kontakte_link.csv")
+    assert moved.is_symlink() and not (home / "inbox" / "case_management" / "swm" / "SB" /
+                                       "kontakte_link.csv").exists()
+    assert (home / "elsewhere" / "kontakte_fremd.csv").is_file()  # the target, untouched
+    assert (home / "elsewhere" / "andere" / "faelle.csv").is_file()
+    assert "Links werden nicht verfolgt" in moved.with_name(
+        moved.name + ".reason.txt").read_text(encoding="utf-8")
+    assert "symbolic" not in translate(LINK_REASON, "de")
+    build = home / "warehouse" / "build.duckdb"
+    assert query(build, "select count(*) from raw_case_management.contacts where contact_id = ?",
+                 [stored_id(home, "C-TEST-030")]) == [(0,)]
+    assert query(build, "select count(*) from raw_case_management.cases "
+                 "where department_code = 'SB2'") == [(0,)]
