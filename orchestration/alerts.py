@@ -12,6 +12,7 @@ which ``make dev`` (``dagster dev``) starts.
 import json
 import smtplib
 import ssl
+import unicodedata
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -140,6 +141,12 @@ def compose_alert(instance: DagsterInstance, run_id: str) -> Alert:
     return alert
 
 
+def one_line(text: str) -> str:
+    """``text`` without control characters (each becomes ``?``): a subject names delivered files
+    and folders, whose names may hold a line break, which a mail header must not."""
+    return "".join("?" if unicodedata.category(c).startswith("C") else c for c in text)
+
+
 def send_mail(subject: str, text: str, recipients: list[str] | None = None) -> bool:
     """Mail ``text`` through the configured SMTP server (to ``DATENWERK_SMTP_TO`` unless
     ``recipients`` are given); False when no server or no recipient is configured."""
@@ -151,7 +158,7 @@ def send_mail(subject: str, text: str, recipients: list[str] | None = None) -> b
     if not recipients:
         return False
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["From"] = str(smtp["sender"])
     message["To"] = ", ".join(recipients)
     message.set_content(text)

@@ -94,3 +94,29 @@ def test_bad_deliveries_warn_and_mail_the_steward(
             assert value not in content, (value, content)
     reports = list((home / "protected" / "reports").rglob("faelle_nachlieferung.csv.*.html"))
     assert reports and BAD_CODE in reports[0].read_text(encoding="utf-8")
+
+
+def test_a_file_name_with_a_line_break_is_one_line_in_the_subject(
+    monkeypatch, smtp_server  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    """File names may hold a line break (sftp allows it). Before, the subject refused it
+    (ValueError) and the load step failed after its load, so nothing was published that night;
+    a header injected through the name is no header either."""
+    from orchestration.deliveries import Problem, notify
+
+    port, received = smtp_server
+    monkeypatch.setenv("DATENWERK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DATENWERK_SMTP_PORT", str(port))
+    monkeypatch.setenv("DATENWERK_SMTP_FROM", "datenwerk@example.org")
+    monkeypatch.setenv("DATENWERK_SMTP_TO", "ops@example.org")
+    name = "case_management/swm/SB/kontakte\r\nBcc: x@evil.example\n.csv"
+    problem = Problem(name, "ab" * 32, "swm", "contacts", "standard_csv", "rejected", 3, 0, 0,
+                      "the file is empty")
+    warnings: list[str] = []
+    assert notify([problem], warnings.append) == {"katrin.brueckner@example.org": 1}
+    [mail] = received
+    assert mail.rcpt_tos == ["katrin.brueckner@example.org"]
+    message = message_from_bytes(mail.content, policy=policy.default)
+    assert message["Subject"].strip() == (
+        "[Datenwerk] Lieferung kontakte??Bcc: x@evil.example?.csv (SB) abgewiesen")
+    assert message["Bcc"] is None
