@@ -119,6 +119,15 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
       "danach lassen sich nicht sicher zählen; die ganze Datei wird abgelehnt, damit keine "
       "Zeile verloren geht: das Anführungszeichen schließen (oder entfernen) und die Datei neu "
       "liefern")),
+    (r"^row (?P<n>\d+) \(line (?P<e>\d+) in a text editor\), (?P<c>column \d+(?: '.*')?): a "
+     r"quoted value \(\"\) runs over the next (?P<k>\d+) line\(s\), and line (?P<l>\d+) of the "
+     r"file looks like a row of its own(?P<more>.*?); a stray quote .*$",
+     ('Zeile {n} (im Texteditor Zeile {e}), {c}: ein Wert in Anführungszeichen (") läuft über '
+      "die nächsten {k} Zeile(n), und Zeile {l} im Texteditor sieht aus wie ein eigener "
+      "Datensatz{more}; vermutlich hat ein einzelnes Anführungszeichen den Wert geöffnet und "
+      "eines am Ende einer späteren Zeile ihn geschlossen, die Zeilen dazwischen gingen "
+      "verloren. Die ganze Datei wird abgelehnt, damit keine Zeile verloren geht: das einzelne "
+      "Anführungszeichen entfernen (oder verdoppeln) und die Datei neu liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^the workbook has no visible worksheet$", "die Arbeitsmappe hat kein sichtbares Blatt"),
@@ -308,6 +317,9 @@ PHRASES = [(re.compile(p), de) for p, de in [
     (r"\(columns (\d+) and (\d+)\)", r"(Spalten \1 und \2)"),
     (r"expected at column (\d+) of format version (\d+)", (r"erwartet in Spalte \1 der "
                                                             r"Formatversion \2")),
+    # Last: the phrases above name columns too.
+    (r"\bcolumn (\d+)", r"Spalte \1"),  # a column named by its place
+    (r" \((\d+) more such value\(s\) in the file\)", r" (\1 weitere solche Werte in der Datei)"),
 ]]
 
 

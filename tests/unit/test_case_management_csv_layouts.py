@@ -443,3 +443,115 @@ def test_a_reader_error_is_named_without_the_line_it_quotes(tmp_path: Path) -> N
         pacsv.read_csv(path, parse_options=opts)
     assert "Georg" in str(arrow.value) and "Georg" not in error_kind(arrow.value)
     assert "Expected 3 columns, got 2" in error_kind(arrow.value)
+
+
+# A note that opens a quote and never closes it (the client's words, "ich komme wieder), and a
+# later note ending in a quote: the reader takes every line between as one value and accepts it.
+STRAY = '"Klient sagt ich komme wieder'
+CLOSING = 'Kl. meldet sich: bin wieder da"'
+
+
+def swallowing(reason: str) -> tuple[str, ...]:
+    """What a reason of a value spanning rows names: row, editor line, column, the row-like
+    line."""
+    import re
+
+    found = re.match(r"row (\d+) \(line (\d+) in a text editor\), (column \d+(?: '[^']*')?): "
+                     r"a quoted value \(\"\) runs over the next (\d+) line\(s\), and line (\d+) of "
+                     r"the file looks like a row of its own", reason)
+    assert found, reason
+    return found.groups()
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    # Windows-1252, CRLF, the stray quote in the unread note of row 3, closed at the end of row 6.
+    ("kontakte.csv", lines(CONTACTS_HEADER, contact(1), contact(2, STRAY), contact(3),
+                           contact(4, "Rückruf; Termin; offen"), contact(5, CLOSING), contact(6)),
+     ("3", "3", "column 7 'Notiz'", "3", "4")),
+    # One row swallowed: the value spans two lines only.
+    ("kontakte.csv", lines(CONTACTS_HEADER, contact(1), contact(2, STRAY), contact(3, CLOSING),
+                           contact(4)),
+     ("3", "3", "column 7 'Notiz'", "1", "4")),
+    # UTF-8 with BOM, LF only: a legitimate two-line note first (row 3 takes lines 3-4), then
+    # the stray quote in row 4 (line 5).
+    ("kontakte.csv", b"\xef\xbb\xbf" + "".join(f"{r}\n" for r in [
+        CONTACTS_HEADER, contact(1), contact(2, '"Gespräch über Schulden;\nzweiter Termin"'),
+        contact(3, STRAY), contact(4), contact(5, CLOSING), contact(6)]).encode("utf-8"),
+     ("4", "5", "column 7 'Notiz'", "2", "6")),
+    # A read column: the contact type opens a quote in row 3 and row 5's closes it; the rows
+    # swallowed hold the whole value's delimiters except the last, which begins like a row.
+    ("kontakte.csv", lines(CONTACTS_HEADER, contact(1),
+                           contact(2).replace(";telefonisch;", ';"telefonisch;'), contact(3),
+                           contact(4).replace(";telefonisch;", ';telefonisch";'), contact(5)),
+     ("3", "3", "column 4 'Art'", "2", "4")),
+    # A column the profile does not know (its name may be personal: named by its place only),
+    # below a title.
+    ("kontakte.csv", lines("Kontaktliste Schuldnerberatung;;;;;;;", "",
+                           f"{CONTACTS_HEADER};Bemerkung Frau Müller", f"{contact(1)};x",
+                           f"{contact(2)};{STRAY}", f"{contact(3)};x", f"{contact(4)};{CLOSING}",
+                           f"{contact(5)};x"),
+     ("5", "5", "column 8", "2", "6")),
+    # A KDS case list: the remark (never read) of an episode swallows the next two episodes.
+    ("Export_2024.csv", lines(
+        "Klientennummer;Name, Vorname;Geburtsdatum;Geschlecht;PLZ;Einrichtung;Angebot;"
+        "Betreuungsbeginn;Betreuungsende;Art der Beendigung;Kontakte gesamt;"
+        "Problematik Suchtmittel bei Betreuungsende;Bemerkung",
+        *(f"{n};Muster, Max;01.01.1980;männlich;04315;Suchtberatung Mitte;Ambulante Beratung;"
+          f"0{n}.02.2024;;;3;;{note}"
+          for n, note in [(1, ""), (2, STRAY), (3, ""), (4, CLOSING), (5, "")])),
+     ("3", "3", "column 13 'Bemerkung'", "2", "4")),
+])
+def test_a_stray_quote_closed_at_the_end_of_a_later_row_rejects_the_file(
+    tmp_path: Path, name: str, data: bytes, expected: tuple[str, ...]
+) -> None:
+    """A quote opening a value in any column, read or not, and one at the end of a later row
+    closing it: the reader accepted the rows between as one value, and they were lost without a
+    word. The file is rejected naming its row, the line an editor shows, the column and the first
+    swallowed line, in German for the steward, without a word of the client's text."""
+    path = write(tmp_path, name, data)
+    with pytest.raises(FileRejected) as info:
+        parse(path)
+    assert info.value.path == path
+    assert swallowing(info.value.reason) == expected
+    german = translate(info.value.reason, "de")
+    row, line, column, _, first = expected
+    assert german.startswith(
+        f"Zeile {row} (im Texteditor Zeile {line}), {column.replace('column', 'Spalte')}: ein "
+        f"Wert in Anführungszeichen (\") läuft über")
+    assert f"Zeile {first} im Texteditor sieht aus wie ein eigener Datensatz" in german
+    assert "Die ganze Datei wird abgelehnt" in german
+    for text in ("Klient sagt", "wieder", "Rückruf", "Müller", "Muster", "C-3", "telefonisch;30"):
+        assert text not in info.value.reason and text not in german
+
+
+def test_notes_over_several_lines_with_semicolons_still_load(tmp_path: Path) -> None:
+    """Notes written over several lines, with a ';' here and there and a quote doubled as the
+    export writes it, are one value in their row: the file loads in full, each row with its row
+    number."""
+    notes = ['"Gespräch über Mahnungen; Inkasso.\r\nNächster Termin: 03.03.; Unterlagen mitbringen'
+             '\r\nKl. sagte ""ja"""',
+             '"1) Haushaltsplan\r\n2) Gläubigerliste; Kontoauszüge\r\n\r\n3) Termin Jobcenter"',
+             '"C-Nummer folgt\r\nF-1 bleibt"']
+    rows = [contact(1), contact(2, notes[0]), contact(3), contact(4, notes[1]),
+            contact(5, notes[2]), *(contact(n) for n in range(6, 40))]
+    table, outcome = parse(write(tmp_path, "kontakte.csv", lines(CONTACTS_HEADER, *rows)))
+    assert table["contact_id"].to_pylist() == ids(*(f"C-{n}" for n in range(1, 40)))
+    assert table["source_line"].to_pylist() == list(range(2, 41))
+    assert outcome.rows_read == 39 and not outcome.quarantine
+
+
+def test_a_workbook_cell_over_several_lines_that_look_like_rows_loads(tmp_path: Path) -> None:
+    """A workbook has no quoting: a cell is a cell, whatever lines it holds."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Kontakt-ID", "Fall-ID", "Kontaktdatum", "Kontaktart", "Minuten",
+                        "Fachkraft", "Vermerk"])
+    row_like = "K9;FALL-1;01.02.2024;Telefon;30;MA-1;x"
+    for n in range(1, 5):
+        book.active.append([f"K{n}", "FALL-1", "01.02.2024", "Telefon", 30, "MA-1",
+                            f'"ich komme wieder\n{row_like}\n{row_like}"' if n == 2 else "ok"])
+    book.save(tmp_path / "kontakte.xlsx")
+    table, outcome = parse(tmp_path / "kontakte.xlsx")
+    assert table["contact_id"].to_pylist() == ids("K1", "K2", "K3", "K4")
+    assert table["source_line"].to_pylist() == [2, 3, 4, 5] and not outcome.quarantine
