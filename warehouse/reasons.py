@@ -36,6 +36,10 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
      ("ein Byte, das kein gültiges UTF-8 ist, obwohl die Datei UTF-8 ist (bei der Übertragung "
      "beschädigt, oder die Zeile ist anders kodiert); bitte die ganze Datei in einer Kodierung "
      "exportieren (Windows-1252 ist DATEVs Standard)")),
+    (r"^unbalanced quotation mark in field (?P<f>\d+) \((?P<h>.*)\) of the last line: .*$",
+     ("unpaariges Anführungszeichen in Feld {f} ({h}) der letzten Zeile: das Feld in "
+      "Anführungszeichen läuft bis zum Dateiende; die Zeile hat alle ihre Felder, sie wurde "
+      "nicht abgeschnitten; die Zeile ist ganz aussortiert")),
     (r"^unbalanced quotation mark: .*$",
      ("unpaariges Anführungszeichen: ein Feld in Anführungszeichen läuft über das Zeilenende "
      "(DATEV erlaubt keinen Zeilenumbruch in einem Feld); die Zeile ist ganz aussortiert")),

@@ -610,6 +610,14 @@ UNBALANCED_QUOTE = ("unbalanced quotation mark: a quoted field runs across the l
                     "allows no line break inside a field); the line is set aside whole")
 
 
+def stray_quote_problem(field: int, heading: str) -> str:
+    """Why the last line, without a line end, is set aside for a stray quotation mark: it has
+    every field, so it was not cut off (:func:`_reject_broken_structure`)."""
+    return (f"unbalanced quotation mark in field {field} ({heading}) of the last line: the "
+            "quoted field runs to the end of the file; the line has all its fields, it was not "
+            "cut off; the line is set aside whole")
+
+
 class DatevLinesMerged(DatevFormatError):
     """A quotation mark opened a field across line ends after bookings went to ``write``:
     discard them and read the file again with ``separate_lines=True``."""
@@ -684,6 +692,9 @@ class _Records:
         self._invalid_checked = 0  # of _invalid, looked at for line breaks
         self._stream: _LinesApart | None = None
         self.empty_records: list[np.ndarray] = []  # records whose kept fields are all empty
+        # The last line without a line end, malformed by a stray quotation mark, not cut off:
+        # (record, field the quote opens) (:func:`_reject_broken_structure`).
+        self.stray_quote_at_end: tuple[int, int] | None = None
         self.lines_after_headings, self.ends_with_newline = _count_lines(path)
 
     @property
@@ -1046,11 +1057,14 @@ class _Problems:
 
 def _malformed_problems(records: _Records) -> pa.Table:
     rows = records.malformed
+    stray = records.stray_quote_at_end
     return pa.table({
         "source_line": pa.array([r[0] for r in rows], pa.int64()),
         "field": pa.array(["line"] * len(rows), pa.string()),
         "reason": pa.array(
-            [f"line has {r[1]} fields, the headings {records.expected_fields}" for r in rows],
+            [stray_quote_problem(stray[1], _heading(records, stray[1]))
+             if stray is not None and r[0] == stray[0]
+             else f"line has {r[1]} fields, the headings {records.expected_fields}" for r in rows],
             pa.string(),
         ),
         "offending_value": pa.nulls(len(rows), pa.string()),
@@ -1296,23 +1310,36 @@ def _wrong_category(path: Path, category: int, name: str,
     )
 
 
+def _heading(records: _Records, field: int) -> str:
+    """The column heading of field ``field`` (1-based), as the steward's file names it."""
+    name = records.names[field - 1] if field <= len(records.names) else ""
+    return name if name and not name.startswith("_column_") else f"column {field}"
+
+
 def _reject_broken_structure(path: Path, dialect: Dialect, records: _Records) -> None:
     if not records.malformed:
         return
-    last_record, count, _ = records.malformed[-1]
+    last_record, count, text = records.malformed[-1]
     if (not records.ends_with_newline and last_record == records.total_records
             and count < records.expected_fields):
+        # A quotation mark that opens a field and never closes takes the rest of the last line
+        # into that field, as a cut does; but a stray quote leaves every delimiter in place.
+        whole = text.count(dialect.delimiter) + 1 >= records.expected_fields
+        if not (whole and text.count('"') % 2):
+            raise DatevFormatError(
+                path,
+                f"the file ends in the middle of its last line ({count} of "
+                f"{records.expected_fields} fields, no line end): it was probably cut off "
+                "during transfer; deliver it again",
+            )
+        records.stray_quote_at_end = (last_record, count)
+    malformed = [m for m in records.malformed if records.stray_quote_at_end is None
+                 or m[0] != records.stray_quote_at_end[0]]
+    if dialect.delimiter == "," and malformed:
+        first = malformed[0]
         raise DatevFormatError(
             path,
-            f"the file ends in the middle of its last line ({count} of "
-            f"{records.expected_fields} fields, no line end): it was probably cut off during "
-            "transfer; deliver it again",
-        )
-    if dialect.delimiter == ",":
-        first = records.malformed[0]
-        raise DatevFormatError(
-            path,
-            f"','-delimited file with {len(records.malformed)} line(s) whose field count differs "
+            f"','-delimited file with {len(malformed)} line(s) whose field count differs "
             f"from the headings (first: booking {first[0]}, {first[1]} of "
             f"{records.expected_fields} fields): amounts with a decimal comma must be quoted "
             "in a ','-delimited file; export with ';' (DATEV's standard) instead",

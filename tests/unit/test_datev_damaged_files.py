@@ -114,6 +114,46 @@ def test_two_stray_quotation_marks_swallow_nothing(tmp_path: Path) -> None:
     assert stapel.control.lines == stapel.booked_lines + stapel.control.quarantined_lines
 
 
+@pytest.mark.parametrize("excel", [False, True])
+def test_a_stray_quote_on_a_last_line_without_line_end_is_no_cut(tmp_path: Path,
+                                                                  excel: bool) -> None:
+    # The last booking's text opens a quotation mark and never closes it, and the file ends
+    # without a line end (as many exporters write it): the text runs to the end of the file,
+    # as a cut-off line does, but every delimiter of the line is there. The line is set aside
+    # for its quotation mark, naming its field; the others load.
+    lines = [booking(amount=f"{n},00", text=f'"Miete {n}"') for n in range(1, 5)]
+    last = booking(amount="5,00", text='"Zoll 24 Monitor')
+    if excel:  # re-saved by Excel: no quotation marks, one before a text holding a ';'
+        lines = [unquoted(line) for line in lines]
+        last = unquoted(booking(amount="5,00")).replace(b";Miete;", b';"Zoll 24;Monitor;')
+    path = datev_file(tmp_path / "EXTF_letzte_zeile.csv", [*lines, last], final_eol=False)
+    stapel = read_buchungsstapel(path)
+    assert stapel.bookings["source_line"].to_pylist() == [3, 4, 5, 6]
+    [problem] = stapel.problems.to_pylist()
+    assert (problem["source_line"], problem["field"]) == (7, "line")
+    assert problem["reason"].startswith(
+        "unbalanced quotation mark in field 14 (Buchungstext) of the last line")
+    assert translate(problem["reason"], "de").startswith(
+        "unpaariges Anführungszeichen in Feld 14 (Buchungstext) der letzten Zeile")
+    assert "abgeschnitten" not in translate(problem["reason"], "de").split(";")[0]
+    assert (stapel.control.lines, stapel.control.quarantined_lines) == (5, 1)
+    assert stapel.control.amount_eur == Decimal("10.00")
+
+
+@pytest.mark.parametrize("cut", [
+    b'5,00;"S";"EUR";;;"";6310;1800;"";1502;"R',  # inside a quoted field
+    b'5,00;"S";"EUR";;;"";6310;1800;"";1502;"RE-1";"";;"Zoll 24 Mon',  # inside the text
+    b'5,00;"S";"EUR";;;"";6310;1800;"";1502;"RE-1";"";;"Zoll 24 Monitor";;;;',  # between
+])
+def test_a_cut_off_last_line_is_still_told_as_cut_off(tmp_path: Path, cut: bytes) -> None:
+    lines = [booking(amount=f"{n},00") for n in range(1, 5)]
+    path = datev_file(tmp_path / "EXTF_abgeschnitten.csv", [*lines, cut], final_eol=False)
+    with pytest.raises(DatevFormatError, match="cut off during transfer") as caught:
+        read_buchungsstapel(path)
+    assert translate(caught.value.reason, "de").startswith(
+        "die Datei endet mitten in ihrer letzten Zeile")
+
+
 def test_blank_and_separator_only_lines_are_skipped(tmp_path: Path) -> None:
     # The public sample plus one CRLF (as an editor leaves it), a blank line between bookings,
     # a line of nothing but delimiters (an emptied Excel row) and one of a single ';'.
