@@ -132,6 +132,10 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
       "eines am Ende einer späteren Zeile ihn geschlossen, die Zeilen dazwischen gingen "
       "verloren. Die ganze Datei wird abgelehnt, damit keine Zeile verloren geht: das einzelne "
       "Anführungszeichen entfernen (oder verdoppeln) und die Datei neu liefern")),
+    (r"^no header found: row (?P<n>\d+) runs over (?P<k>\d+) lines, a quote .*$",
+     ('keine Kopfzeile gefunden: Zeile {n} läuft über {k} Zeilen, ein Anführungszeichen (") '
+      "in ihr oder darüber öffnet einen Wert, der nicht am Zeilenende schließt; das einzelne "
+      "Anführungszeichen entfernen und die Datei neu liefern")),
     (r"^the header \(row 1\) cannot be read: (?P<e>.*)$",
      r"die Kopfzeile (Zeile 1) kann nicht gelesen werden: {e}"),
     (r"^the workbook has no visible worksheet$", "die Arbeitsmappe hat kein sichtbares Blatt"),

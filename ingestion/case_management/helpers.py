@@ -5,11 +5,14 @@ mapping: types, codes, rules and duplicate keys are checked in SQL, no Python lo
 Only stored values are ever materialised: names, addresses, notes, every unexpected column and
 the personal fields behind derived ones (birth date, postcode) stay inside the reader. Person
 identifiers are pseudonymised before rows leave DuckDB, as a Parquet file that dlt imports as it
-is, so nothing personal reaches dlt, logs or the quarantine.
+is, so nothing personal reaches dlt, logs or the quarantine. (Where a value runs over a line end,
+DuckDB looks at the lines of every column, notes too, for rows a stray quote swallowed: only
+numbers come out, see :func:`_check_swallowed_rows`.)
 
-Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 and a
-quoted value with a line break stays in its row. Lines that a quote which never closes swallowed
-into a rejected row are rows of their own, each set aside with its number.
+Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 (or
+the row below a title; a title cell over two lines is one row) and a quoted value with a line
+break stays in its row. Lines that a quote which never closes swallowed into a rejected row are
+rows of their own, each set aside with its number.
 """
 
 from __future__ import annotations
@@ -96,6 +99,9 @@ class Header:
     utf8_proven: bool = False
     # The spreadsheet row of the header: 1, or below a title a workbook puts above it.
     row: int = 1
+    # The lines of a text export up to the header's own (more than ``row`` when a quoted
+    # title cell holds a line break).
+    lines: int = 1
 
 
 def _sniff(path: Path) -> bytes:
@@ -125,23 +131,66 @@ def read_header(path: Path, profile: Profile) -> Header:
     valid, invalid = utf8_evidence(head)
     is_utf8 = head.startswith(UTF8_BOM) or not invalid or valid >= invalid
     encoding = "utf-8" if is_utf8 else profile.encoding
-    # Any line ending ends the header: CR alone (old Mac exports) as well as LF and CRLF.
-    lines = _LINE_BREAK.split(head.removeprefix(UTF8_BOM), MAX_TITLE_ROWS + 1)
-    at = _title_lines(path, profile, lines[:MAX_TITLE_ROWS + 1], encoding)
+    # Rows as the CSV reader takes them: any line ending ends one (CR alone, of old Mac
+    # exports, as well as LF and CRLF), except inside a quoted value.
+    records = _head_records(head.removeprefix(UTF8_BOM), MAX_TITLE_ROWS + 1)
+    at = _title_lines(path, profile, [r for r, _ in records], encoding)
     try:
-        text = lines[at].decode(encoding)
+        text = records[at][0].decode(encoding)
     except UnicodeDecodeError as exc:
         raise FileRejected(
             path, f"the header cannot be decoded as {encoding}: {exc.reason}"
         ) from exc
+    if records[at][1] > 1:
+        # A quote in the header (or a title) that does not close at its line end: the reader
+        # would take the rows after it into the header, and the header's names would hold them.
+        raise FileRejected(
+            path, f"no header found: row {at + 1} runs over {records[at][1]} lines, a quote (\") "
+                  "in it or above it opens a value that does not close at its line end; remove "
+                  "the stray quote and deliver the file again")
     header = _header(path, profile, text, encoding, utf8_proven=head.startswith(UTF8_BOM) or (
         is_utf8 and valid > 0))
     header.row = at + 1
+    header.lines = sum(n for _, n in records[:at + 1])
     return header
 
 
+def _head_records(head: bytes, limit: int) -> list[tuple[bytes, int]]:
+    """The first ``limit`` rows of a text export's start as DuckDB's CSV reader splits them
+    (its ``skip`` counts these), each with the number of lines it spans: a quote opening a
+    field (at the start of the line or after a delimiter) runs to the next quote that is not
+    doubled, line ends included; elsewhere a quote is a character. A title over two lines in
+    one quoted cell is one row, as a spreadsheet shows it."""
+    records: list[tuple[bytes, int]] = []
+    start = i = 0
+    lines, quoted, field_start = 1, False, True
+    while i < len(head) and len(records) < limit:
+        c = head[i:i + 1]
+        if quoted:
+            if c == b'"':
+                if head[i + 1:i + 2] == b'"':
+                    i += 1  # a doubled quote inside the value
+                else:
+                    quoted = False
+            elif c == b"\n" or (c == b"\r" and head[i + 1:i + 2] != b"\n"):
+                lines += 1
+        elif c == b'"' and field_start:
+            quoted = True
+        elif c in (b"\r", b"\n"):
+            records.append((head[start:i], lines))
+            i += 2 if head[i:i + 2] == b"\r\n" else 1
+            start, lines, field_start = i, 1, True
+            continue
+        field_start = c in (b";", b",", b"\t")
+        i += 1
+    if len(records) < limit and start < len(head):
+        # A quote open to the end: a line end there ends the last line, it starts none.
+        records.append((head[start:], lines - head.endswith((b"\n", b"\r"))))
+    return records or [(b"", 1)]
+
+
 def _title_lines(path: Path, profile: Profile, lines: list[bytes], encoding: str) -> int:
-    """How many lines of a title stand above the header of a text export
+    """How many rows of a title stand above the header of a text export
     (:func:`_header_row`)."""
     candidates: list[list[str]] = []
     for line in lines:
@@ -801,8 +850,8 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     rows are whole cannot be told, so none is loaded.
     """
     records = con.execute("select count(*) from parsed").fetchall()[0][0]
-    if line_count(source) <= header.row + records + len(reject_rows):
-        return  # no value runs over a line end (or the surplus are blank lines)
+    if line_count(source) <= header.lines + records + len(reject_rows):
+        return  # no value runs over a line end
     names = reader_names(header.names)
     delimiter = _lit(header.delimiter)
     breaks = " or ".join(f"contains({_q(n)}, chr(10)) or contains({_q(n)}, chr(13))"
@@ -817,7 +866,8 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     # The same reader as the parse (its rejects into a table of their own): the same records,
     # in the same order.
     relation = source_relation(con, path, header, source, rejects="rejects_again")
-    found = con.execute(
+    con.execute(
+        f"create temp table spanning as "
         f"with hits as (select * from (select row_number() over () as rn, * from {relation}) "
         f"where {breaks}), "
         f"cells as (select rn, {first_shape} as first_shape, unnest([{cells}]) as cell "
@@ -830,15 +880,21 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
         # Line ends of earlier values push a row, and a line, down in an editor.
         "select rn, col, breaks, row_like, "
         "coalesce(sum(breaks) over (order by rn range between unbounded preceding and 1 "
-        "preceding), 0), coalesce(sum(breaks) over (order by rn, col rows between unbounded "
-        "preceding and 1 preceding), 0) "
-        "from marked qualify row_like is not null order by rn, col"
+        "preceding), 0) as rows_before, coalesce(sum(breaks) over (order by rn, col rows "
+        "between unbounded preceding and 1 preceding), 0) as cells_before from marked"
+    )
+    found = con.execute(
+        "select rn, col, breaks, row_like, rows_before, cells_before from spanning "
+        "where row_like is not null order by rn, col"
     ).fetchall()
     if not found:
         return
     rn, col, spanned, first_like, rows_before, cells_before = found[0]
     rejected = np.array([r[0] - header.row for r in reject_rows], dtype=np.int64)
     row = int(_record_lines(np.array([rn]), rejected)[0]) + header.row - 1
+    # In an editor, also a title cell over several lines pushes the rows down.
+    rows_before += header.lines - header.row
+    cells_before += header.lines - header.row
     # A column the profile does not know is named by its place: its name may be personal.
     name = header.names[col - 1]
     named = f" '{name}'" if name in known else ""

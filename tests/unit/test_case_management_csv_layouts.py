@@ -555,3 +555,50 @@ def test_a_workbook_cell_over_several_lines_that_look_like_rows_loads(tmp_path: 
     table, outcome = parse(tmp_path / "kontakte.xlsx")
     assert table["contact_id"].to_pylist() == ids("K1", "K2", "K3", "K4")
     assert table["source_line"].to_pylist() == [2, 3, 4, 5] and not outcome.quarantine
+
+
+def test_a_title_cell_over_two_lines_keeps_every_row_and_its_number(tmp_path: Path) -> None:
+    """A report tool's title in one quoted cell with a line break, a date, then the header: the
+    reader counts the title as one row, as a spreadsheet shows it. Counted as two lines, the
+    header was skipped as a title and the first contact read as the header, without a word."""
+    data = lines(
+        '"Kontaktliste\r\nSchuldnerberatung";;;;;;',
+        "Stand: 01.07.2024;;;;;;",
+        CONTACTS_HEADER,
+        contact(1),
+        "C-2;F-1;17.02.2023",  # too few fields: the reader rejects it
+        contact(3).replace("17.02.2023", "31.02.2023"),  # no such date: a failed check
+        contact(4, '"Termin;\r\nverlegt"'),
+        contact(5, STRAY), contact(6), contact(7, CLOSING),
+    )
+    path = write(tmp_path, "kontakte.csv", data)
+    with pytest.raises(FileRejected) as info:
+        parse(path)
+    # Row 8 of the spreadsheet; in an editor the title's and row 7's line breaks push it down.
+    assert swallowing(info.value.reason) == ("8", "10", "column 7 'Notiz'", "2", "11")
+    path.write_bytes(data.replace(STRAY.encode(), b"x").replace(CLOSING.encode(), b"y"))
+    table, outcome = parse(path)
+    assert table["contact_id"].to_pylist() == ids("C-1", "C-4", "C-5", "C-6", "C-7")
+    assert table["source_line"].to_pylist() == [4, 7, 8, 9, 10]
+    assert [(line, field) for line, field, _ in quarantined(outcome)] == [
+        (5, "contact_type"), (6, "contact_date")]
+    assert outcome.title_rows == 2 and outcome.rows_read == 7
+
+
+@pytest.mark.parametrize("first", [
+    ['"Kontaktliste 2024;;;;;;', "Stand: 01.07.2024;;;;;;", CONTACTS_HEADER],  # in the title
+    [CONTACTS_HEADER.replace(";Notiz", ';"Notiz')],  # in the header
+])
+def test_a_quote_in_the_title_or_header_that_never_closes_rejects_the_file(
+    tmp_path: Path, first: list[str]
+) -> None:
+    """The reader took every row after it into the title or the header: nothing loaded, and no
+    row was rejected. The file is rejected, naming the row and the quote; no header name holds
+    the rows."""
+    path = write(tmp_path, "kontakte.csv", lines(*first, contact(1), contact(2), contact(3)))
+    with pytest.raises(FileRejected, match=r"no header found: row 1 runs over \d+ lines, a "
+                                           r"quote") as info:
+        parse(path)
+    assert "C-1" not in info.value.reason
+    assert translate(info.value.reason, "de").startswith(
+        "keine Kopfzeile gefunden: Zeile 1 läuft über")
