@@ -70,10 +70,17 @@ def night(small_first_run: PipelineRun) -> tuple[Path, object, dict]:
 
     # Links a sender placed: to a file elsewhere on the server, and a folder to another inbox.
     elsewhere = home / "elsewhere"
-    write(elsewhere / "kontakte_fremd.csv", [contacts_header, contact(30, "01.07.2023")])
+    write(elsewhere / "kontakte_fremd.csv", [contacts_header, contact(40, "01.07.2023")])
     (swm / "SB" / "kontakte_link.csv").symlink_to(elsewhere / "kontakte_fremd.csv")
     write(elsewhere / "andere" / "faelle.csv", [cases[0], cases[1].replace("F-", "L-")])
     (swm / "SB2").symlink_to(elsewhere / "andere", target_is_directory=True)
+    # A note opening a quote that never closes, a later note ending in one: the three
+    # contacts between were one accepted note, lost without a word.
+    write(swm / "SB" / "kontakte_anfuehrungszeichen.csv", [
+        contacts_header, contact(30, "01.08.2023"),
+        contact(31, "02.08.2023") + '"Klient sagt ich komme wieder',
+        *(contact(n, f"0{n - 29}.08.2023") for n in range(32, 35)),
+        contact(35, "06.08.2023") + 'bin wieder da"', contact(36, "07.08.2023")])
 
     result = run_nightly(home)
     return home, result, before
@@ -289,6 +296,23 @@ def test_links_in_the_inbox_are_not_followed(night) -> None:  # type: ignore[no-
     assert "symbolic" not in translate(LINK_REASON, "de")
     build = home / "warehouse" / "build.duckdb"
     assert query(build, "select count(*) from raw_case_management.contacts where contact_id = ?",
-                 [stored_id(home, "C-TEST-030")]) == [(0,)]
+                 [stored_id(home, "C-TEST-040")]) == [(0,)]
     assert query(build, "select count(*) from raw_case_management.cases "
                  "where department_code = 'SB2'") == [(0,)]
+
+def test_rows_swallowed_by_a_stray_quote_reject_their_file_in_german(night) -> None:  # type: ignore[no-untyped-def]
+    """The rows between a stray quote and a later one are not lost: the file is rejected, the
+    steward reads row, line and column in German, and no word of the notes."""
+    home, _, _ = night
+    [(outcome, message)] = registry(home, "%kontakte_anfuehrungszeichen.csv")
+    assert outcome == "rejected" and message.startswith(
+        "row 3 (line 3 in a text editor), column 7 'Notiz': a quoted value")
+    moved = rejected(home, "swm/SB/kontakte_anfuehrungszeichen.csv")
+    reason = moved.with_name(moved.name + ".reason.txt").read_text(encoding="utf-8")
+    assert "Zeile 3 (im Texteditor Zeile 3), Spalte 7 'Notiz': ein Wert in Anführungszeichen" \
+        in reason and "Zeile 4 im Texteditor sieht aus wie ein eigener Datensatz" in reason
+    assert "Klient" not in reason and "wieder" not in reason
+    contacts = [stored_id(home, f"C-TEST-{n:03d}") for n in range(30, 37)]
+    assert query(home / "warehouse" / "build.duckdb",
+                 "select count(*) from raw_case_management.contacts where contact_id in "
+                 f"({', '.join('?' * len(contacts))})", contacts) == [(0,)]
