@@ -1332,7 +1332,11 @@ def _reject_broken_structure(path: Path, dialect: Dialect, records: _Records) ->
                 f"{records.expected_fields} fields, no line end): it was probably cut off "
                 "during transfer; deliver it again",
             )
-        records.stray_quote_at_end = (last_record, count)
+        # The parser's open field is where the last quote it paired wrongly opens; split at
+        # every delimiter, the one field with an odd number of quotes is where the stray one
+        # stands (a quoted text holding a delimiter makes two: then the parser's field).
+        odd = [i for i, f in enumerate(text.split(dialect.delimiter), start=1) if f.count('"') % 2]
+        records.stray_quote_at_end = (last_record, odd[0] if len(odd) == 1 else count)
     malformed = [m for m in records.malformed if records.stray_quote_at_end is None
                  or m[0] != records.stray_quote_at_end[0]]
     if dialect.delimiter == "," and malformed:

@@ -73,3 +73,32 @@ def test_stray_quote_found_after_bookings_were_written_loads_each_line_on_its_ow
                        "from raw_accounting.bookings").fetchall() == [(count - 1, count - 1)]
         assert con.sql("select source_line, reason from raw_accounting.quarantine").fetchall() == [
             (stray_at + 2, UNBALANCED_QUOTE)]
+
+
+def test_stray_quote_on_the_last_line_without_line_end_loads_the_others(home: Path) -> None:
+    """Not cut off: the last booking's text opens a quotation mark and the file ends without a
+    line end. That line is set aside for its quotation mark, naming the field, the file loads;
+    the same file cut in the middle of that line is rejected as cut off."""
+    from warehouse import paths
+
+    lines = (FIXTURES / "extf_format_13.csv").read_bytes().split(b"\r\n")
+    lines = [*lines[:2], *[line for line in lines[2:] if line] * 10]  # 30 bookings
+    last = lines[-1].split(b";")
+    assert last[13].startswith(b'"') and last[13].endswith(b'"')  # the Buchungstext
+    last[13] = last[13][:-1]
+    inbox = home / "inbox" / "accounting" / "muster"
+    (inbox / "EXTF_maerz.csv").write_bytes(b"\r\n".join([*lines[:-1], b";".join(last)]))
+    (inbox / "EXTF_april_abgeschnitten.csv").write_bytes(
+        b"\r\n".join([*lines[:-1], lines[-1][:30]]).replace(b"Buchungen 2024", b"April 2024"))
+    assert load_accounting(home) == [
+        ("accounting/muster/EXTF_april_abgeschnitten.csv", "rejected", 0),
+        ("accounting/muster/EXTF_maerz.csv", "loaded", len(lines) - 3),
+    ]
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        [(line, reason)] = con.sql("select source_line, reason from raw_accounting.quarantine "
+                                   "where source_file like '%maerz%'").fetchall()
+    assert line == len(lines) and reason.startswith(
+        "unbalanced quotation mark in field 14 (Buchungstext) of the last line")
+    cut = (paths.rejected_dir() / "accounting" / "muster"
+           / "EXTF_april_abgeschnitten.csv.reason.txt").read_text(encoding="utf-8")
+    assert "abgeschnitten" in cut or "cut off" in cut
