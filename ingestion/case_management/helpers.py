@@ -820,7 +820,9 @@ def _shape_sql(text: str) -> str:
 
 
 def _lines_sql(text: str) -> str:
-    return f"string_split(regexp_replace({text}, '\\r\\n?', chr(10), 'g'), chr(10))"
+    """The lines of a text (CR LF, LF or CR alone), without a regular expression: cheap."""
+    return f"string_split(replace(replace({text}, chr(13) || chr(10), chr(10)), chr(13), " \
+           "chr(10)), chr(10))"
 
 
 def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
@@ -837,14 +839,15 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     row swallowed, closed by a quote at the end of an earlier column). Several lines of free
     text, with a ';' here and there, are a note and load.
 
-    Cost (1M contacts, 70 MB, CPU seconds of a 3.5 s extract, 4.8 s with dlt's load): a file
-    without a quote character, 0.05 to look; with quotes, its lines are counted, 0.13; only
-    when there are more lines than title, header and records, that is when some value runs over
-    a line end (blank lines too), the file is read again for the values that do, 0.5 (17,000
-    two-line notes: the whole load 4.7 -> 5.4). Computing it in the one parse instead cost 0.15
-    for any file with quotes and, looking at the lines, 2.3 (DuckDB evaluated the lambdas far
-    beyond the rows with a line end). The values, the personal ones too, stay inside DuckDB:
-    only row, column and line numbers come out.
+    Cost (CPU seconds; 1M contacts, 70 MB, extract 3.5, with dlt's load 4.8): a file without a
+    quote character, 0.05 to look; with quotes, its lines are counted, 0.13; only when there
+    are more lines than title, header and records, that is when some value runs over a line end
+    (blank lines too), the file is read again for the values that do: 0.5 with 17,000 two-line
+    notes; the demo's 1.14M contacts with 130,000 of them, 4.6 -> 5.9 for the four files.
+    Computing it in the one parse instead cost 0.15 for any file with quotes and, looking at
+    the lines in lambdas, 2.3 (DuckDB evaluated them far beyond the rows with a line end). The
+    values, the personal ones too, stay inside DuckDB: only row, column and line numbers come
+    out.
 
     The whole file rather than the rows: the row that opened the value holds another row's
     fields after it, and the stray quote may as well be in one of the swallowed rows; which
@@ -858,12 +861,8 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     breaks = " or ".join(f"contains({_q(n)}, chr(10)) or contains({_q(n)}, chr(13))"
                          for n in names)
     cells = ", ".join(f"{{'col': {i}, 'v': {_q(n)}}}" for i, n in enumerate(names, start=1))
-    row_like = (
-        f"lambda x: length(x) - length(replace(x, {delimiter}, '')) >= {max(len(names) - 1, 1)} "
-        f"or (contains(x, {delimiter}) and first_shape <> '' "
-        f"and {_shape_sql(f'split_part(x, {delimiter}, 1)')} = first_shape)"
-    )
-    first_shape = _shape_sql(_lines_sql(f"coalesce({_q(names[0])}, chr(32))") + "[1]")
+    first_line = f"split_part(split_part({_q(names[0])}, chr(10), 1), chr(13), 1)"
+    delimiters = f"length(line) - length(replace(line, {delimiter}, ''))"
     # The same reader as the parse (its rejects into a table of their own): the same records,
     # in the same order.
     relation = source_relation(con, path, header, source, rejects="rejects_again")
@@ -871,13 +870,21 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
         f"create temp table spanning as "
         f"with hits as (select * from (select row_number() over () as rn, * from {relation}) "
         f"where {breaks}), "
-        f"cells as (select rn, {first_shape} as first_shape, unnest([{cells}]) as cell "
+        f"cells as (select rn, {first_line} as first_field, unnest([{cells}]) as cell "
         "from hits), "
-        "spans as (select rn, cell.col as col, first_shape, "
-        f"{_lines_sql('cell.v')} as parts from cells "
+        "spans as (select rn, cell.col as col, first_field, "
+        f"{_lines_sql('cell.v')}[2:] as parts from cells "
         "where contains(cell.v, chr(10)) or contains(cell.v, chr(13))), "
-        "marked as (select rn, col, len(parts) - 1 as breaks, "
-        f"list_position(list_transform(parts[2:], {row_like}), true) as row_like from spans) "
+        "lined as (select rn, col, first_field, len(parts) as breaks, unnest(parts) as line, "
+        "generate_subscripts(parts, 1) as pos from spans), "
+        # Row by row, not in a lambda: the shapes (regular expressions) only for the lines that
+        # need them.
+        f"judged as (select rn, col, breaks, pos, case when {delimiters} >= "
+        f"{max(len(names) - 1, 1)} then true when not contains(line, {delimiter}) then false "
+        f"else {_shape_sql(f'split_part(line, {delimiter}, 1)')} = {_shape_sql('first_field')} "
+        f"and {_shape_sql('first_field')} <> '' end as row_like from lined), "
+        "marked as (select rn, col, any_value(breaks) as breaks, "
+        "min(pos) filter (where row_like) as row_like from judged group by rn, col) "
         # Line ends of earlier values push a row, and a line, down in an editor.
         "select rn, col, breaks, row_like, "
         "coalesce(sum(breaks) over (order by rn range between unbounded preceding and 1 "
