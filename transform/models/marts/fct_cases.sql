@@ -109,14 +109,12 @@ final as (
         first_contact_date,
         last_contact_date,
         -- Acceptance (Wirkungstreppe step 3): a second contact took place, and no dropout
-        -- ended the case before it; from a case total: at least two contacts.
+        -- ended the case before it; from a case total: at least two contacts. An open case (no
+        -- end reason, no end date) was not ended by a dropout.
         case contacts_source
             when 'contact_rows'
-                then coalesce(
-                        second_contact_date is not null
-                        and not (end_reason = 'dropout' and end_date < second_contact_date),
-                        false
-                    )
+                then second_contact_date is not null
+                    and not coalesce(end_reason = 'dropout' and end_date < second_contact_date, false)
             when 'case_total' then contacts_total >= 2
         end as is_accepted,
         cast(coalesce(n_goals, 0) as bigint) as n_goals,

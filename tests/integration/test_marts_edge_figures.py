@@ -1,0 +1,217 @@
+"""Edge cases of the published figures that the demo does not contain, through the real dlt
+pipelines and the real dbt build, checked against figures worked out by hand below (an analyst's
+or a funder's independent recount of the delivered files).
+
+Organisation ``kante``, department KD, program P-K (cost centre 100); cost centre 900 is the
+department's own (no program). All cases start in 2024:
+
+- K1 regular end 01.02.-30.06.2024; one goal (weight 1, attained -2): T = 50 + 10 * -2 / 1 = 30.
+  Contacts on 15.01.2024 (before the case began, 60 min) and 01.07.2024 (after it ended, 30 min).
+- K2 closed 01.03.-30.09.2024 without an end reason (closed, not a planned end); goals (w 1,
+  x -1), (w 2, x +2) and one unrated of weight 5: T = 50 + 10 * 3 / sqrt(0.7 * 5 + 0.3 * 9)
+  = 50 + 30 / sqrt(6.2) = 62.0483. Contacts 01.03. and 05.03.2024, 45 min each.
+- K3 open since 15.12.2024: contacts 20.12.2024 (60 min) and 10.01.2025 (30 min), so accepted.
+- K4 dropout 01.05.-20.05.2024: contacts 01.05. and 01.06.2024 (30 min each); the second came
+  after the dropout, so not accepted.
+
+DATEV: one Buchungsstapel of the fiscal year 01.07.2024-30.06.2025 (Belegdatum DDMM: March is
+2025). Cost centre 100: EUR 1,000 on 15.08.2024; in 2025 EUR 400, a Generalumkehr of EUR 100
+(-100) and a credit of EUR 50 on the cost account (-50): 250; a grant of EUR 700. EUR 300 without
+a cost centre and EUR 200 on the department's cost centre 900 (September 2024).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.demo.generator import HEADERS, _datev_headings
+from tests.conftest import stored_id, use_home
+
+ORG, DEPT, PROGRAM = "kante", "KD", "P-K"
+CASE_FILES = {
+    "klienten": [
+        [f"KL-{n}", "A", "B", "01.02.1980", "weiblich", "Weg 1", "04109", "Leipzig", "", ""]
+        for n in range(1, 5)
+    ],
+    "faelle": [
+        ["K1", "KL-1", PROGRAM, "Selbstmelder", "01.02.2024", "30.06.2024", "regulär beendet",
+         "MA-1"],
+        ["K2", "KL-2", PROGRAM, "Selbstmelder", "01.03.2024", "30.09.2024", "", "MA-1"],
+        ["K3", "KL-3", PROGRAM, "Selbstmelder", "15.12.2024", "", "", "MA-1"],
+        ["K4", "KL-4", PROGRAM, "Selbstmelder", "01.05.2024", "20.05.2024",
+         "Abbruch durch Klient/in", "MA-1"],
+    ],
+    "kontakte": [
+        ["C1", "K1", "15.01.2024", "persönlich", "60", "MA-1", ""],
+        ["C2", "K1", "01.07.2024", "persönlich", "30", "MA-1", ""],
+        ["C3", "K2", "01.03.2024", "persönlich", "45", "MA-1", ""],
+        ["C4", "K2", "05.03.2024", "persönlich", "45", "MA-1", ""],
+        ["C5", "K3", "20.12.2024", "persönlich", "60", "MA-1", ""],
+        ["C6", "K3", "10.01.2025", "telefonisch", "30", "MA-1", ""],
+        ["C7", "K4", "01.05.2024", "persönlich", "30", "MA-1", ""],
+        ["C8", "K4", "01.06.2024", "telefonisch", "30", "MA-1", ""],
+    ],
+    "ziele": [
+        ["Z1", "K1", "Wohnen", "01.02.2024", "-1", "0", "-2", "GAS", "1"],
+        ["Z2", "K2", "Arbeit", "01.03.2024", "-1", "0", "-1", "GAS", "1"],
+        ["Z3", "K2", "Familie", "01.03.2024", "-2", "0", "2", "GAS", "2"],
+        ["Z4", "K2", "Finanzen", "01.03.2024", "-2", "0", "", "GAS", "5"],
+    ],
+    "einschaetzungen": [],
+}
+REFERENCE = {
+    "departments.csv": "organisation_code,department_code,department_name,data_steward,is_pilot\n"
+                       "kante,KD,Kantendienst,K. Steward,false\n",
+    "programs.csv": "organisation_code,program_code,department_code,program_name\n"
+                    "kante,P-K,KD,Programm K\n",
+    "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
+                        "kante,100,KD,P-K,KOST1\nkante,900,KD,,KOST1\n",
+    "accounts.csv": "organisation_code,chart,account_from,account_to,category_type,category\n"
+                    "kante,SKR04,6000,6199,cost,personnel\nkante,SKR04,4300,4399,revenue,grants\n",
+}
+# amount, S/H, Konto, Belegdatum DDMM, KOST1, Generalumkehr
+BOOKINGS = [
+    ("1000,00", "S", "6000", "1508", "100", ""),
+    ("400,00", "S", "6000", "1503", "100", ""),
+    ("100,00", "S", "6000", "1603", "100", "1"),
+    ("50,00", "H", "6000", "1703", "100", ""),
+    ("700,00", "H", "4300", "0102", "100", ""),
+    ("300,00", "S", "6000", "1009", "", ""),
+    ("200,00", "S", "6000", "1109", "900", ""),
+]
+NO_COST_CENTRE = "(ohne Kostenstelle)"
+
+
+def _write_inbox(inbox: Path) -> None:
+    (inbox / "reference" / ORG).mkdir(parents=True)
+    for name, text in REFERENCE.items():
+        (inbox / "reference" / ORG / name).write_text(text, encoding="utf-8")
+    folder = inbox / "case_management" / ORG / DEPT
+    folder.mkdir(parents=True)
+    for name, rows in CASE_FILES.items():
+        lines = [";".join(HEADERS[name])] + [";".join(r) for r in rows]
+        (folder / f"{name}.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    headings = _datev_headings()
+    kost, reversal = headings.index("KOST1 - Kostenstelle"), headings.index("Generalumkehr (GU)")
+    header = ['"EXTF"', "700", "21", '"Buchungsstapel"', "13", "20250801120000000", "", '""',
+              '""', '""', "1001", "20003", "20240701", "4", "20240701", "20250630",
+              '"WJ 2024/25"', '""', "1", "0", "0", '"EUR"', "", '""', "", '""', '"04"', "", '""',
+              '""', '""']
+    lines = [";".join(header), ";".join(headings)]
+    for amount, debit_credit, account, belegdatum, cost_centre, gu in BOOKINGS:
+        fields = [""] * len(headings)
+        fields[0], fields[1], fields[2] = amount, f'"{debit_credit}"', '"EUR"'
+        fields[6], fields[7], fields[9] = account, "1800", belegdatum
+        fields[10], fields[13] = f'"B-{belegdatum}"', '"Buchung"'
+        fields[kost], fields[reversal] = f'"{cost_centre}"', gu
+        lines.append(";".join(fields))
+    (inbox / "accounting" / ORG).mkdir(parents=True)
+    (inbox / "accounting" / ORG / "EXTF_Buchungsstapel_WJ2024.csv").write_bytes(
+        ("\r\n".join(lines) + "\r\n").encode("cp1252"))
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from ingestion import accounting, case_management, reference
+    from ingestion.delivery import loaded_hashes
+    from ingestion.pipelines import pipeline
+    from ingestion.pseudonymise import ensure_key_file
+
+    home = tmp_path_factory.mktemp("edge_figures") / "home"
+    _write_inbox(home / "inbox")
+    use_home(home)
+    ensure_key_file()
+    for module, source in ((reference, reference.reference),
+                           (case_management, case_management.case_management),
+                           (accounting, accounting.accounting)):
+        skip = frozenset(loaded_hashes(module.DATASET))
+        pipeline(module.DATASET).run(source(skip_hashes=skip))
+    db = home / "warehouse" / "build.duckdb"
+    result = subprocess.run(
+        [str(Path(os.sys.executable).parent / "dbt"), "build",
+         "--target-path", str(home / "dbt" / "target")],
+        cwd=Path(__file__).parents[2] / "transform",
+        env={**os.environ, "DATENWERK_BUILD_DB": str(db)},
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    yield db
+
+
+def rows(db: Path, sql: str) -> list[dict]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rel = con.sql(sql)
+        return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+
+def cases(db: Path) -> dict[str, dict]:
+    by_id = {r["case_id"]: r for r in rows(db, "select * from marts.fct_cases")}
+    return {k: by_id[stored_id(db.parents[1], k)] for k in ("K1", "K2", "K3", "K4")}
+
+
+def impact(db: Path) -> dict[int, dict]:
+    return {r["year"]: r for r in rows(
+        db, f"select * from marts.mart_impact where program_code = '{PROGRAM}'")}
+
+
+def test_open_case_with_a_second_contact_is_accepted(edge: Path) -> None:
+    by_case = cases(edge)
+    assert by_case["K3"]["status"] == "open" and by_case["K3"]["n_contacts"] == 2
+    assert by_case["K3"]["is_accepted"] is True
+    assert by_case["K2"]["is_accepted"] is True  # closed without an end reason
+    assert by_case["K1"]["is_accepted"] is True  # second contact after the regular end
+    assert by_case["K4"]["is_accepted"] is False  # second contact after the dropout
+    y2024 = impact(edge)[2024]
+    assert (y2024["n_cases_started"], y2024["n_cases_accepted"],
+            y2024["n_cases_acceptance_known"], y2024["acceptance_rate"]) == (4, 3, 4, 0.75)
+
+
+def test_closed_without_end_reason_is_closed_but_not_planned(edge: Path) -> None:
+    assert cases(edge)["K2"]["end_reason_category"] == "other_end"
+    y2024 = impact(edge)[2024]
+    assert (y2024["n_cases_closed"], y2024["n_planned_ends"], y2024["planned_end_rate"]) == (
+        3, 1, 0.3333)
+    assert y2024["n_cases_active"] == 4 and impact(edge)[2025]["n_cases_active"] == 1
+
+
+def test_contacts_outside_the_case_period_count_in_their_own_year(edge: Path) -> None:
+    m = impact(edge)
+    # 2024: C1-C5, C7, C8 = 60 + 30 + 45 + 45 + 60 + 30 + 30 minutes; 2025: C6 alone.
+    assert (m[2024]["n_contacts"], m[2024]["contact_minutes"], m[2024]["n_clients_reached"]) == (
+        7, 300, 4)
+    assert (m[2025]["n_contacts"], m[2025]["contact_minutes"], m[2025]["n_clients_reached"]) == (
+        1, 30, 1)
+
+
+def test_costs_of_a_fiscal_year_with_reversal_and_credit(edge: Path) -> None:
+    m = impact(edge)
+    assert (m[2024]["costs_eur"], m[2024]["revenues_eur"]) == (Decimal("1000.00"), Decimal("0.00"))
+    assert (m[2025]["costs_eur"], m[2025]["grants_eur"]) == (Decimal("250.00"), Decimal("700.00"))
+    # EUR 1,000 / 5 contact hours, / 4 clients, / 1 planned end, / 1 goal achieved
+    assert (m[2024]["cost_per_contact_hour_eur"], m[2024]["cost_per_client_reached_eur"],
+            m[2024]["cost_per_planned_end_eur"], m[2024]["cost_per_goal_achieved_eur"]) == (
+        Decimal("200.00"), Decimal("250.00"), Decimal("1000.00"), Decimal("1000.00"))
+    assert m[2025]["cost_per_contact_hour_eur"] == Decimal("500.00")  # EUR 250 / 0.5 h
+
+
+def test_costs_outside_programs_are_reported_not_dropped(edge: Path) -> None:
+    finance = {(r["month"], r["cost_centre"]): r for r in rows(
+        edge, "select * from marts.mart_finance_by_cost_centre_month")}
+    none = finance[(date(2024, 9, 1), NO_COST_CENTRE)]
+    assert (none["costs_eur"], none["is_cost_centre_mapped"], none["department_code"]) == (
+        Decimal("300.00"), False, None)
+    own = finance[(date(2024, 9, 1), "900")]
+    assert (own["costs_eur"], own["department_code"], own["program_code"]) == (
+        Decimal("200.00"), DEPT, None)
+    totals = rows(edge, "select year, sum(costs_eur) as c from marts.mart_finance_by_cost_centre_month"
+                        " group by year order by year")
+    assert [(t["year"], t["c"]) for t in totals] == [
+        (2024, Decimal("1500.00")), (2025, Decimal("250.00"))]
