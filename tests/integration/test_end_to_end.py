@@ -66,12 +66,11 @@ def test_outcome_mart_equals_ground_truth(first_run: PipelineRun) -> None:
     for col in ("cases_closed", "planned_ends", "goals_rated", "goals_achieved",
                 "assessed_pairs", "improved_pairs", "cases_gas"):
         assert (merged[col] == merged[f"n_{col}"]).all(), col
-    # Published rates have 4 decimals: equal to the truth up to that rounding. The mean T-score
-    # is the mean of the published case T-scores (2 decimals each), again to 2 decimals.
+    # Published rates have 4 decimals, mean T-scores 2: equal to the truth up to that rounding.
     _assert_rates(merged, (("planned_end_rate_truth", "planned_end_rate"),
                            ("goal_attainment_rate_truth", "goal_attainment_rate"),
                            ("share_improved_truth", "share_improved")), 5e-5 + 1e-6)
-    _assert_rates(merged, (("mean_gas_t", "mean_gas_t_score"),), 1e-2 + 1e-6)
+    _assert_rates(merged, (("mean_gas_t", "mean_gas_t_score"),), 5e-3 + 1e-6)
     assert (merged["department_code_truth"] == merged["department_code"]).all()
     # The marts show real variation, not one constant rate.
     assert merged["planned_end_rate"].nunique() > 5
@@ -124,7 +123,7 @@ def test_srs_report_carries_the_impact_figures(first_run: PipelineRun) -> None:
     assert (merged["clients_reached"] == merged["n_clients_reached"]).all()
     assert (merged["planned_ends"] == merged["n_planned_ends"]).all()
     _assert_rates(merged, (("share_improved_truth", "share_improved"),), 5e-5 + 1e-6)
-    _assert_rates(merged, (("mean_gas_t", "mean_gas_t_score"),), 1e-2 + 1e-6)
+    _assert_rates(merged, (("mean_gas_t", "mean_gas_t_score"),), 5e-3 + 1e-6)
     last = merged.sort_values("year").groupby("program_code").tail(2)
     for _, rows in last.groupby("program_code"):
         previous, current = rows.iloc[0], rows.iloc[1]

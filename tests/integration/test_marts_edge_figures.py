@@ -174,6 +174,18 @@ def test_open_case_with_a_second_contact_is_accepted(edge: Path) -> None:
             y2024["n_cases_acceptance_known"], y2024["acceptance_rate"]) == (4, 3, 4, 0.75)
 
 
+def test_mean_gas_t_score_is_the_mean_of_the_exact_scores(edge: Path) -> None:
+    by_case = cases(edge)
+    assert (by_case["K1"]["gas_t_score"], by_case["K2"]["gas_t_score"]) == (30.0, 62.05)
+    outcome = rows(edge, "select * from marts.mart_outcomes where period_type = 'year' "
+                         "and year = 2024")[0]
+    # (30 + 62.0483) / 2 = 46.0241 -> 46.02; the mean of the rounded case scores would give
+    # (30 + 62.05) / 2 = 46.025 -> 46.03.
+    assert (outcome["n_cases_gas"], outcome["mean_gas_t_score"]) == (2, 46.02)
+    assert impact(edge)[2024]["mean_gas_t_score"] == 46.02
+    assert (outcome["n_goals_rated"], outcome["n_goals_achieved"]) == (3, 1)  # K4 has no goal
+
+
 def test_closed_without_end_reason_is_closed_but_not_planned(edge: Path) -> None:
     assert cases(edge)["K2"]["end_reason_category"] == "other_end"
     y2024 = impact(edge)[2024]

@@ -19,6 +19,12 @@ assessments as (
     select * from {{ ref('fct_assessment_change') }}
 ),
 
+-- The case's unrounded T-score: a mean of scores rounded to 2 decimals can miss the exact
+-- mean by 0.01 (30 and 62.048 -> 46.03, not 46.02).
+gas as (
+    select * from {{ ref('int_case_gas_scores') }}
+),
+
 spine as (
     select
         programs.*,
@@ -41,10 +47,13 @@ case_periods as (
         cases.duration_days,
         cases.n_goals_rated,
         cases.n_goals_achieved,
-        cases.gas_t_score,
+        gas.gas_t_score,
         cases.start_date >= periods.period_start as is_started,
         coalesce(cases.end_date <= periods.period_end, false) as is_closed,
     from cases
+    left join gas
+        on cases.organisation_code = gas.organisation_code
+        and cases.case_id = gas.case_id
     inner join periods
         on cases.start_date <= periods.period_end
         and (cases.end_date is null or cases.end_date >= periods.period_start)
