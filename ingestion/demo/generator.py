@@ -392,6 +392,12 @@ class _Truth:
     costs_cents: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
     revenues_cents: np.ndarray = field(
         default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
+    # Cases started in the year, and of those accepted (a second contact: contacts lie within
+    # the case, so no dropout ends a case before its second contact).
+    cases_started: np.ndarray = field(
+        default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
+    cases_accepted: np.ndarray = field(
+        default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
     # Closed cases with at least one rated goal, and the sum of their GAS T-scores.
     cases_gas: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.int64))
     gas_t_sum: np.ndarray = field(default_factory=lambda: np.zeros((N_PROGRAMS, 3), np.float64))
@@ -908,6 +914,10 @@ def _generate_chunk(rng: np.random.Generator, d_idx: int, m: int, counters: _Cou
     _count(truth.cases_closed, cs.prog[closed], end_year)
     planned = _PLANNED_OR_REFERRAL[np.maximum(cs.reason[closed], 0)]
     _count(truth.planned_ends, cs.prog[closed][planned], end_year[planned])
+    start_year = cal.year[cs.start - _CAL_FROM] - YEARS[0]
+    _count(truth.cases_started, cs.prog, start_year)
+    accepted = per_case >= 2
+    _count(truth.cases_accepted, cs.prog[accepted], start_year[accepted])
 
     # Open cases per program and month, as a difference array (+1 from start, -1 after the end).
     np.add.at(acc.active_diff, (cs.prog, _month_index(cs.start)), 1)
@@ -1223,13 +1233,16 @@ def _write_truth_table(path: Path, t: _Truth) -> None:
                 _rate(cost, 100 * int(t.goals_achieved[p, y]), 2),
                 t.cases_gas[p, y],
                 "" if t.cases_gas[p, y] == 0 else f"{t.gas_t_sum[p, y] / t.cases_gas[p, y]:.6f}",
+                t.cases_started[p, y], t.cases_accepted[p, y],
+                _rate(t.cases_accepted[p, y], t.cases_started[p, y]),
             ))
     _write_csv(path, ("program_code", "department_code", "year", "cases_closed", "planned_ends",
                       "planned_end_rate", "goals_rated", "goals_achieved", "goal_attainment_rate",
                       "assessed_pairs", "improved_pairs", "share_improved", "contacts",
                       "contact_minutes", "clients_reached", "costs_eur", "revenues_eur",
                       "cost_per_client", "cost_per_planned_end", "cost_per_goal_achieved",
-                      "cases_gas", "mean_gas_t"), rows)
+                      "cases_gas", "mean_gas_t", "cases_started", "cases_accepted",
+                      "acceptance_rate"), rows)
 
 
 

@@ -31,6 +31,7 @@ from ingestion.demo.generator import (
 
 EXPORT_DATE = date(2025, 12, 31)
 PLANNED_OR_REFERRAL = set(END_REASONS[:4])
+DROPOUT = END_REASONS[4]
 DEPT_CODES = [d.code for d in DEPARTMENTS]
 
 
@@ -300,19 +301,29 @@ Figures = defaultdict[tuple[str, int], Counter[str]]
 
 def _contact_figures(inbox: Path, cases: dict[str, dict[str, str]], expect: Figures
                      ) -> defaultdict[tuple[str, int], set[str]]:
-    """Cases closed and contacts per (program, year) into ``expect``; the clients reached."""
+    """Cases closed, started and accepted and contacts per (program, year) into ``expect``; the
+    clients reached."""
     reached: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
-    for c in cases.values():
-        if c["Ende"]:
-            key = (c["Programm"], _d(c["Ende"]).year)
-            expect[key]["cases_closed"] += 1
-            expect[key]["planned_ends"] += c["Beendigungsgrund"] in PLANNED_OR_REFERRAL
+    contact_dates: defaultdict[str, list[date]] = defaultdict(list)
     for k in _entity(inbox, "kontakte"):
         case = cases[k["Fall-Nr"]]
         key = (case["Programm"], _d(k["Datum"]).year)
         expect[key]["contacts"] += 1
         expect[key]["contact_minutes"] += int(k["Dauer (Min.)"])
         reached[key].add(case["Klient-Nr"])
+        contact_dates[k["Fall-Nr"]].append(_d(k["Datum"]))
+    for case_no, c in cases.items():
+        if c["Ende"]:
+            key = (c["Programm"], _d(c["Ende"]).year)
+            expect[key]["cases_closed"] += 1
+            expect[key]["planned_ends"] += c["Beendigungsgrund"] in PLANNED_OR_REFERRAL
+        # Acceptance: a second contact, not after a dropout ended the case (open cases too).
+        key = (c["Programm"], _d(c["Beginn"]).year)
+        expect[key]["cases_started"] += 1
+        dates = sorted(contact_dates[case_no])
+        dropout_before = (c["Beendigungsgrund"] == DROPOUT and len(dates) >= 2
+                          and _d(c["Ende"]) < dates[1])
+        expect[key]["cases_accepted"] += len(dates) >= 2 and not dropout_before
     return reached
 
 
@@ -385,7 +396,8 @@ def test_truth_matches_files(full: tuple[Path, Path, dict[str, int]]) -> None:
     for key, row in truth.items():
         want = expect[key]
         for col in ("cases_closed", "planned_ends", "goals_rated", "goals_achieved",
-                    "assessed_pairs", "improved_pairs", "contacts", "contact_minutes"):
+                    "assessed_pairs", "improved_pairs", "contacts", "contact_minutes",
+                    "cases_started", "cases_accepted"):
             assert int(row[col]) == want[col], (key, col)
         assert int(row["clients_reached"]) == len(reached[key]), key
         assert _cents(row["costs_eur"].replace(".", ",")) == want["costs_cents"], key

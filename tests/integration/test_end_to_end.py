@@ -98,9 +98,11 @@ def test_impact_mart_equals_ground_truth(first_run: PipelineRun) -> None:
     mart = published(first_run, "select * from mart_impact")
     merged = truth(first_run).merge(mart, on=["program_code", "year"], suffixes=("_truth", ""))
     assert len(merged) == len(truth(first_run))
-    for col in ("contacts", "clients_reached", "planned_ends", "goals_achieved"):
+    for col in ("contacts", "clients_reached", "planned_ends", "goals_achieved", "cases_started",
+                "cases_accepted"):
         assert (merged[col] == merged[f"n_{col}"]).all(), col
     assert (merged["contact_minutes_truth"] == merged["contact_minutes"]).all()
+    _assert_rates(merged, (("acceptance_rate_truth", "acceptance_rate"),), 5e-5 + 1e-6)
     for col in ("costs_eur", "revenues_eur"):
         truth_col = f"{col}_truth"
         assert (merged[truth_col].round(2) == merged[col].astype(float).round(2)).all(), col
