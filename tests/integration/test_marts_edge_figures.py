@@ -14,6 +14,12 @@ department's own (no program). All cases start in 2024:
 - K4 dropout 01.05.-20.05.2024: contacts 01.05. and 01.06.2024 (30 min each); the second came
   after the dropout, so not accepted.
 
+Departments SBM and GLS deliver a KDS case list whose facility column names the department
+(profile kds_suchthilfe_csv): the gambling unit GLS also runs SBM's program SUCHT-BER (one case,
+a planned end in 2024) besides its own GLS-BER (a dropout). A joint project PROJ-Z, not in
+programs.csv, has cost centres in KD (950: EUR 1,000) and GLS (951: EUR 500); SBM's cost centre
+952 books EUR 80 to GLS's program GLS-BER (October 2024).
+
 DATEV: one Buchungsstapel of the fiscal year 01.07.2024-30.06.2025 (Belegdatum DDMM: March is
 2025). Cost centre 100: EUR 1,000 on 15.08.2024; in 2025 EUR 400, a Generalumkehr of EUR 100
 (-100) and a credit of EUR 50 on the cost account (-50): 250; a grant of EUR 700. EUR 300 without
@@ -67,13 +73,29 @@ CASE_FILES = {
     ],
     "einschaetzungen": [],
 }
+KDS_CASES = [  # Klientennummer, Einrichtung, Angebot, Beginn, Ende, Art der Beendigung, Kontakte
+    ("700001", "Suchtberatung Mitte", "Ambulante Beratung", "10.01.2024", "28.06.2024",
+     "1 - regulär nach Plan", "4"),
+    ("700002", "Fachstelle Glücksspiel", "Ambulante Beratung", "05.02.2024", "30.09.2024",
+     "1 - regulär nach Plan", "3"),
+    ("700003", "Fachstelle Glücksspiel", "Glücksspielberatung", "05.02.2024", "30.09.2024",
+     "4 - vorzeitig ohne Einverständnis / Abbruch durch Klient", "2"),
+]
+KDS_HEADER = ("Klientennummer;\"Name, Vorname\";Geburtsdatum;PLZ;Geschlecht;Einrichtung;Angebot;"
+              "Betreuungsbeginn;Betreuungsende;Art der Beendigung;Hauptdiagnose (ICD-10);"
+              "Problematik Suchtmittel bei Betreuungsende;Kontakte gesamt;Bemerkung")
 REFERENCE = {
     "departments.csv": "organisation_code,department_code,department_name,data_steward,is_pilot\n"
-                       "kante,KD,Kantendienst,K. Steward,false\n",
+                       "kante,KD,Kantendienst,K. Steward,false\n"
+                       "kante,SBM,Suchtberatung Mitte,K. Steward,false\n"
+                       "kante,GLS,Fachstelle Glücksspiel,K. Steward,false\n",
     "programs.csv": "organisation_code,program_code,department_code,program_name\n"
-                    "kante,P-K,KD,Programm K\n",
+                    "kante,P-K,KD,Programm K\nkante,SUCHT-BER,SBM,Ambulante Beratung\n"
+                    "kante,GLS-BER,GLS,Glücksspielberatung\n",
     "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
-                        "kante,100,KD,P-K,KOST1\nkante,900,KD,,KOST1\n",
+                        "kante,100,KD,P-K,KOST1\nkante,900,KD,,KOST1\n"
+                        "kante,950,KD,PROJ-Z,KOST1\nkante,951,GLS,PROJ-Z,KOST1\n"
+                        "kante,952,SBM,GLS-BER,KOST1\n",
     "accounts.csv": "organisation_code,chart,account_from,account_to,category_type,category\n"
                     "kante,SKR04,6000,6199,cost,personnel\nkante,SKR04,4300,4399,revenue,grants\n",
 }
@@ -86,6 +108,9 @@ BOOKINGS = [
     ("700,00", "H", "4300", "0102", "100", ""),
     ("300,00", "S", "6000", "1009", "", ""),
     ("200,00", "S", "6000", "1109", "900", ""),
+    ("1000,00", "S", "6000", "0110", "950", ""),
+    ("500,00", "S", "6000", "0210", "951", ""),
+    ("80,00", "S", "6000", "0310", "952", ""),
 ]
 NO_COST_CENTRE = "(ohne Kostenstelle)"
 
@@ -99,6 +124,13 @@ def _write_inbox(inbox: Path) -> None:
     for name, rows in CASE_FILES.items():
         lines = [";".join(HEADERS[name])] + [";".join(r) for r in rows]
         (folder / f"{name}.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    kds = [KDS_HEADER] + [
+        f'{client};"Muster, Kim";01.01.1980;04109;weiblich;{facility};{offer};{start};{end};'
+        f"{reason};;;{contacts};" for client, facility, offer, start, end, reason, contacts
+        in KDS_CASES]
+    (inbox / "case_management" / ORG / "SBM").mkdir(parents=True)
+    (inbox / "case_management" / ORG / "SBM" / "Export_2024.csv").write_bytes(
+        ("\r\n".join(kds) + "\r\n").encode("cp1252"))
     headings = _datev_headings()
     kost, reversal = headings.index("KOST1 - Kostenstelle"), headings.index("Generalumkehr (GU)")
     header = ['"EXTF"', "700", "21", '"Buchungsstapel"', "13", "20250801120000000", "", '""',
@@ -226,4 +258,22 @@ def test_costs_outside_programs_are_reported_not_dropped(edge: Path) -> None:
     totals = rows(edge, "select year, sum(costs_eur) as c from marts.mart_finance_by_cost_centre_month"
                         " group by year order by year")
     assert [(t["year"], t["c"]) for t in totals] == [
-        (2024, Decimal("1500.00")), (2025, Decimal("250.00"))]
+        (2024, Decimal("3080.00")), (2025, Decimal("250.00"))]
+
+
+def test_a_program_of_two_departments_counts_each_case_and_euro_once(edge: Path) -> None:
+    found = {(r["department_code"], r["program_code"]): r for r in rows(
+        edge, "select * from marts.mart_impact where year = 2024 and program_code != 'P-K'")}
+    # every case in its own department's row, none dropped
+    assert {k: (r["n_cases_closed"], r["n_planned_ends"]) for k, r in found.items()
+            if r["n_cases_closed"]} == {
+        ("SBM", "SUCHT-BER"): (1, 1), ("GLS", "SUCHT-BER"): (1, 1), ("GLS", "GLS-BER"): (1, 0)}
+    closed = rows(edge, "select sum(n_cases_closed) as n from marts.mart_outcomes "
+                        "where period_type = 'year'")[0]["n"]
+    assert closed == len(CASE_FILES["faelle"]) - 1 + len(KDS_CASES)  # all closed but K3
+    # every euro in the row of its cost centre's department and program, once
+    assert {k: r["costs_eur"] for k, r in found.items() if r["costs_eur"]} == {
+        ("KD", "PROJ-Z"): Decimal("1000.00"), ("GLS", "PROJ-Z"): Decimal("500.00"),
+        ("SBM", "GLS-BER"): Decimal("80.00")}
+    total = rows(edge, "select sum(costs_eur) as c from marts.mart_impact where year = 2024")
+    assert total[0]["c"] == Decimal("2580.00")  # 3,080 booked less 500 outside programs

@@ -1,7 +1,9 @@
-{#- Every department and program the marts report on: the programs of the reference data, and any
-    department/program pair cases were delivered under, or a cost centre books to, that the
-    reference data does not know (so their cases and money are counted, not dropped, also before
-    programs.csv is delivered; dim_program shows which are known). -#}
+{#- Every department and program the marts report on: the programs of the reference data, every
+    department/program pair cases were delivered under (a profile whose rows name their own
+    department may deliver a program of another department), and every pair a cost centre books
+    to (a cost centre of one department may book to another's program), so that each case and
+    each euro is counted in exactly one row, not dropped, also before programs.csv is delivered
+    (dim_program shows which are known). A program can thus appear under several departments. -#}
 with
 
 programs as (
@@ -28,26 +30,17 @@ pairs as (
     from programs
     union
     select distinct
-        cases.organisation_code,
-        cases.department_code,
-        cases.program_code
+        organisation_code,
+        department_code,
+        program_code
     from cases
-    anti join programs
-        on cases.organisation_code = programs.organisation_code
-        and cases.program_code = programs.program_code
     union
     select distinct
-        cost_centres.organisation_code,
-        cost_centres.department_code,
-        cost_centres.program_code,
+        organisation_code,
+        department_code,
+        program_code,
     from cost_centres
-    anti join programs
-        on cost_centres.organisation_code = programs.organisation_code
-        and cost_centres.program_code = programs.program_code
-    anti join cases
-        on cost_centres.organisation_code = cases.organisation_code
-        and cost_centres.program_code = cases.program_code
-    where cost_centres.program_code is not null
+    where program_code is not null
 ),
 
 final as (

@@ -50,9 +50,12 @@ outcomes as (
     where period_type = 'year'
 ),
 
+-- By the cost centre's department and program: a program run by two departments has a row in
+-- each, with the money of each department's cost centres.
 money as (
     select
         organisation_code,
+        department_code,
         program_code,
         year,
         sum(costs_eur) as costs_eur,
@@ -117,6 +120,7 @@ case_totals as (
 contacts_delivered as (
     select
         organisation_code,
+        department_code,
         program_code,
         year
     from program_years
@@ -129,6 +133,7 @@ contacts_delivered as (
     union
     select
         organisation_code,
+        department_code,
         program_code,
         year
     from case_totals
@@ -260,6 +265,7 @@ joined as (
     from program_years
     left join money
         on program_years.organisation_code = money.organisation_code
+        and program_years.department_code = money.department_code
         and program_years.program_code = money.program_code
         and program_years.year = money.year
     left join activity
@@ -277,6 +283,7 @@ joined as (
         and program_years.year = money_delivered.year
     left join contacts_delivered
         on program_years.organisation_code = contacts_delivered.organisation_code
+        and program_years.department_code = contacts_delivered.department_code
         and program_years.program_code = contacts_delivered.program_code
         and program_years.year = contacts_delivered.year
     left join outcomes
