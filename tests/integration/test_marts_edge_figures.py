@@ -16,7 +16,8 @@ department's own (no program). All cases start in 2024:
 
 Departments SBM and GLS deliver a KDS case list whose facility column names the department
 (profile kds_suchthilfe_csv): the gambling unit GLS also runs SBM's program SUCHT-BER (one case,
-a planned end in 2024) besides its own GLS-BER (a dropout). A joint project PROJ-Z, not in
+a planned end in 2024) besides its own GLS-BER (a dropout); SBM ends one case in 2024 and one in
+2025. A joint project PROJ-Z, not in
 programs.csv, has cost centres in KD (950: EUR 1,000) and GLS (951: EUR 500); SBM's cost centre
 952 books EUR 80 to GLS's program GLS-BER (October 2024).
 
@@ -80,6 +81,8 @@ KDS_CASES = [  # Klientennummer, Einrichtung, Angebot, Beginn, Ende, Art der Bee
      "1 - regulär nach Plan", "3"),
     ("700003", "Fachstelle Glücksspiel", "Glücksspielberatung", "05.02.2024", "30.09.2024",
      "4 - vorzeitig ohne Einverständnis / Abbruch durch Klient", "2"),
+    ("700004", "Suchtberatung Mitte", "Ambulante Beratung", "10.01.2025", "20.03.2025",
+     "1 - regulär nach Plan", "2"),
 ]
 KDS_HEADER = ("Klientennummer;\"Name, Vorname\";Geburtsdatum;PLZ;Geschlecht;Einrichtung;Angebot;"
               "Betreuungsbeginn;Betreuungsende;Art der Beendigung;Hauptdiagnose (ICD-10);"
@@ -210,7 +213,7 @@ def test_mean_gas_t_score_is_the_mean_of_the_exact_scores(edge: Path) -> None:
     by_case = cases(edge)
     assert (by_case["K1"]["gas_t_score"], by_case["K2"]["gas_t_score"]) == (30.0, 62.05)
     outcome = rows(edge, "select * from marts.mart_outcomes where period_type = 'year' "
-                         "and year = 2024")[0]
+                         f"and year = 2024 and program_code = '{PROGRAM}'")[0]
     # (30 + 62.0483) / 2 = 46.0241 -> 46.02; the mean of the rounded case scores would give
     # (30 + 62.05) / 2 = 46.025 -> 46.03.
     assert (outcome["n_cases_gas"], outcome["mean_gas_t_score"]) == (2, 46.02)
@@ -277,3 +280,18 @@ def test_a_program_of_two_departments_counts_each_case_and_euro_once(edge: Path)
         ("SBM", "GLS-BER"): Decimal("80.00")}
     total = rows(edge, "select sum(costs_eur) as c from marts.mart_impact where year = 2024")
     assert total[0]["c"] == Decimal("2580.00")  # 3,080 booked less 500 outside programs
+
+
+def test_this_year_vs_last_compares_each_department_with_itself(edge: Path) -> None:
+    query = Path(__file__).parents[2] / "warehouse" / "queries" / (
+        "01_planned_end_rate_this_year_vs_last.sql")
+    with duckdb.connect(str(edge), read_only=True) as con:
+        con.execute("set schema 'marts'")
+        rel = con.sql(query.read_text(encoding="utf-8"))
+        found = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    assert len(found) == len({(r["department_code"], r["program_code"]) for r in found})
+    sucht = {r["department_code"]: r for r in found if r["program_code"] == "SUCHT-BER"}
+    assert (sucht["SBM"]["year"], sucht["SBM"]["n_cases_closed"],
+            sucht["SBM"]["previous_year_n_cases_closed"]) == (2025, 1, 1)
+    assert (sucht["GLS"]["n_cases_closed"], sucht["GLS"]["previous_year_n_cases_closed"]) == (0, 1)
+

@@ -36,6 +36,7 @@ inner join this_year
     on current_year.year = this_year.year
 left join years as last_year
     on current_year.organisation_code = last_year.organisation_code
+    and current_year.department_code = last_year.department_code
     and current_year.program_code = last_year.program_code
     and last_year.year = current_year.year - 1
 order by current_year.department_code, current_year.program_code
