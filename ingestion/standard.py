@@ -340,7 +340,7 @@ def render_markdown() -> str:
             required = "yes" if f.required else ""
             out.append(f"| `{f.name}` | {f.type} | {required} | {codes} | {' '.join(notes)} |")
         if spec.rules:
-            rules = "; ".join(f"{r.reason} (`{r.check}`)" for r in spec.rules)
+            rules = "; ".join(f"`{r.check}` (else: {r.reason})" for r in spec.rules)
             out += ["", f"Rules: {rules}."]
         out.append("")
     out += ["## Rows that break the standard", "",

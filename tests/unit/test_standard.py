@@ -12,6 +12,14 @@ def test_committed_standard_document_is_current() -> None:
     assert committed == render_markdown(), "run: make standard"
 
 
+def test_each_rule_reads_as_the_condition_a_row_must_meet() -> None:
+    # an organisation adopting the standard reads the rule first, the quarantine reason after it
+    text = render_markdown()
+    assert ("Rules: `end_date >= start_date` (else: the end date lies before the start date)."
+            in text)
+    assert "Rules: the end date lies before the start date" not in text
+
+
 def test_every_profile_maps_every_required_field_of_its_entities() -> None:
     assert {"demo_csv", "jugendhilfe_xlsx", "kds_suchthilfe_csv",
             "jugendhilfe_kontaktliste_csv"} <= set(profiles())
