@@ -442,9 +442,10 @@ class Report:
     # ----------------------------------------------------------------- sections
 
     def resources(self) -> Section:
-        section = Section("Ressourcen (Input)", "Kosten nach Kategorien, Erlöse und Arbeitszeit "
-                          "der Fachkräfte in Kontakten mit Klient:innen (aus der Buchhaltung über "
-                          "Kostenstellen und aus den Kontakten der Fachsoftware).")
+        section = Section("Ressourcen (Input)", "Kosten nach Kategorien, Erlöse und Kontaktzeit "
+                          "der Fachkräfte mit Klient:innen (aus der Buchhaltung über Kostenstellen "
+                          "und aus den Kontakten der Fachsoftware; eine Gruppensitzung zählt je "
+                          "Teilnehmer:in).")
         rows, records = [], []
         for category, column in COST_CATEGORIES.items():
             label = labels.code_text("category", category) or category
@@ -459,7 +460,7 @@ class Report:
             rows.append((label, [money(self.impact(y)[column]) for y in self.years]))
         rows.append(("Erlöse insgesamt",
                      [money(self.impact(y)["revenues_eur"]) for y in self.years]))
-        rows.append(("Arbeitszeit in Kontakten (Stunden)",
+        rows.append(("Kontaktzeit der Fachkräfte (Stunden)",
                      [per(self.impact(y)["staff_minutes"], 60, "hours") for y in self.years]))
         section.charts.append(Chart(
             "Kosten nach Kategorie",

@@ -65,3 +65,13 @@ def test_an_unpublished_mart_needs_no_suite(manifest: dict[str, Any]) -> None:
     found = marts.marts_of(with_meta(manifest, "dim_date", publish=False, gx=None))
     assert not found["dim_date"].publish and found["dim_date"].gx is None
     assert "dim_date" not in {n for n, m in found.items() if m.publish}
+
+
+def test_contact_time_with_staff_is_not_called_working_time(manifest: dict[str, Any]) -> None:
+    # A group session is delivered as one contact per participant: its minutes count once per
+    # participant, so the sum is contact time, never the staff's working time.
+    for model in ("mart_impact", "mart_srs_report"):
+        column = manifest["nodes"][f"model.datenwerk.{model}"]["columns"]["staff_minutes"]
+        assert "Arbeitszeit" not in column["meta"]["label_de"], model
+        assert "Gruppensitzung zählt je Teilnehmer:in" in column["meta"]["description_de"], model
+        assert "counts once per participant" in column["description"], model
