@@ -258,8 +258,8 @@ def test_costs_outside_programs_are_reported_not_dropped(edge: Path) -> None:
     own = finance[(date(2024, 9, 1), "900")]
     assert (own["costs_eur"], own["department_code"], own["program_code"]) == (
         Decimal("200.00"), DEPT, None)
-    totals = rows(edge, "select year, sum(costs_eur) as c from marts.mart_finance_by_cost_centre_month"
-                        " group by year order by year")
+    totals = rows(edge, "select year, sum(costs_eur) as c "
+                        "from marts.mart_finance_by_cost_centre_month group by year order by year")
     assert [(t["year"], t["c"]) for t in totals] == [
         (2024, Decimal("3080.00")), (2025, Decimal("250.00"))]
 

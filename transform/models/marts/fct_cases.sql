@@ -114,7 +114,9 @@ final as (
         case contacts_source
             when 'contact_rows'
                 then second_contact_date is not null
-                    and not coalesce(end_reason = 'dropout' and end_date < second_contact_date, false)
+                    and not coalesce(
+                        end_reason = 'dropout' and end_date < second_contact_date, false
+                    )
             when 'case_total' then contacts_total >= 2
         end as is_accepted,
         cast(coalesce(n_goals, 0) as bigint) as n_goals,
