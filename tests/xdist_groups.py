@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 SHARED_FIXTURES = ("first_run", "second_run", "night_blocked_by_a_huge_credit",
-                   "night_of_a_bad_batch", "webserver")
+                   "night_of_a_bad_batch", "three_organisations", "webserver")
 # After the groups around a shared fixture, by folder.
 FOLDER_ORDER = ("integration", "reliability", "browser", "demo", "unit")
 GROUPS_FILE = "DATENWERK_TEST_GROUPS"  # the environment variable naming the file

@@ -1,12 +1,19 @@
-"""A second nightly run, shared: the idempotency test and the read-only reader test assert
-different facts of the same run (nothing new delivered; a reader holds the published file
-read-only all along), so the pipeline runs once for both."""
+"""Installations shared by several test files.
+
+A second nightly run: the idempotency test and the read-only reader test assert different facts
+of the same run (nothing new delivered; a reader holds the published file read-only all along),
+so the pipeline runs once for both. An installation of three organisations outside a federation:
+the source-mix tests check what each organisation delivered, the disclosure tests what its
+reports and open data publish together."""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +21,9 @@ import duckdb
 import pytest
 
 from orchestration.cli import FULL_REFRESH_CONFIG
-from tests.conftest import PipelineRun, copy_home, run_nightly
+from tests.conftest import SMALL_SCALE, PipelineRun, copy_home, run_nightly
+
+SECOND_SEED = 11  # another demo draw: other bytes, other figures
 
 # A separate process with the published file open: it reports (generation, cases) when it
 # starts, again after the refresh (on its first line of stdin), and exits on the second.
@@ -113,3 +122,44 @@ def night_of_a_bad_batch(small_first_run: PipelineRun) -> BadBatchNight:
     before = (home / "published" / "marts.duckdb").read_bytes()
     add_client_born_1901(home)
     return BadBatchNight(home, run_nightly(home), before)
+
+
+def _reference_for(source: Path, target: Path, org: str, departments: set[str] | None) -> None:
+    """The demo's reference tables, rewritten for another organisation (only ``departments``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("departments.csv", "programs.csv", "cost_centres.csv", "accounts.csv"):
+        with (source / name).open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            rows = [{**r, "organisation_code": org} for r in reader
+                    if departments is None or r.get("department_code", "") in (*departments, "")]
+        with (target / name).open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(reader.fieldnames or ()))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@pytest.fixture(scope="session")
+def three_organisations(small_demo_home: Path, session_root: Path) -> Iterator[PipelineRun]:
+    """The demo organisation, ``beratung`` (case management of one department only) and
+    ``kasse`` (one year of accounting only), drawn from a second demo: one installation,
+    not a federation, in which two organisations share the department code ``SB``."""
+    from ingestion.demo.generator import generate
+
+    second = session_root / "second-demo"
+    if not second.exists():
+        generate(second / "inbox", second / "demo_truth", seed=SECOND_SEED, scale=SMALL_SCALE)
+    home = copy_home(small_demo_home, "three-organisations")
+    inbox = home / "inbox"
+    shutil.copytree(second / "inbox" / "case_management" / "swm" / "SB",
+                    inbox / "case_management" / "beratung" / "SB")
+    (inbox / "accounting" / "kasse").mkdir(parents=True)
+    shutil.copy(second / "inbox" / "accounting" / "swm" / "EXTF_Buchungsstapel_2024.csv",
+                inbox / "accounting" / "kasse")
+    reference = second / "inbox" / "reference" / "swm"
+    _reference_for(reference, inbox / "reference" / "beratung", "beratung", {"SB"})
+    _reference_for(reference, inbox / "reference" / "kasse", "kasse", None)
+    result = run_nightly(home)
+    assert result.success, [  # type: ignore[attr-defined]
+        (e.step_key, str(e.step_failure_data.error)[-1500:])
+        for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
+    yield PipelineRun(home, result)

@@ -10,7 +10,8 @@ warehouse. Marts whose inputs are absent are published, empty.
 - accounting only (and of the reference data only cost_centres.csv and accounts.csv);
 - reference data only;
 - one installation holding the demo organisation, a second organisation that delivers only
-  case-management exports, and a third that delivers only accounting.
+  case-management exports, and a third that delivers only accounting (``three_organisations``
+  in ``conftest.py``: the open-data and disclosure tests read it too).
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import SMALL_SCALE, PipelineRun, copy_home, run_nightly, use_home
+from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
 
 CASE_MARTS = ("fct_cases", "fct_goals", "fct_assessment_change")
 FINANCE = "mart_finance_by_cost_centre_month"
 DATASETS = ("raw_case_management", "raw_accounting", "raw_reference")
-SECOND_SEED = 11  # another demo draw: other bytes, other figures
 
 
 def _prune(home: Path, keep_sources: set[str], keep_reference: set[str] | None = None) -> Path:
@@ -170,42 +170,6 @@ def test_reference_only_publishes_the_dimensions_and_empty_marts(
     for mart in (*CASE_MARTS, "mart_outcomes", FINANCE, "mart_impact"):
         assert count(reference_only, mart) == 0, mart
     assert without_data(reference_only) == ["raw_case_management", "raw_accounting"]
-
-
-def _reference_for(source: Path, target: Path, org: str, departments: set[str] | None) -> None:
-    """The demo's reference tables, rewritten for another organisation (only ``departments``)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("departments.csv", "programs.csv", "cost_centres.csv", "accounts.csv"):
-        with (source / name).open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows = [{**r, "organisation_code": org} for r in reader
-                    if departments is None or r.get("department_code", "") in (*departments, "")]
-        with (target / name).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(reader.fieldnames or ()))
-            writer.writeheader()
-            writer.writerows(rows)
-
-
-@pytest.fixture(scope="module")
-def three_organisations(small_demo_home: Path, session_root: Path) -> Iterator[PipelineRun]:
-    """The demo organisation, ``beratung`` (case management of one department only) and
-    ``kasse`` (one year of accounting only), drawn from a second demo."""
-    from ingestion.demo.generator import generate
-
-    second = session_root / "second-demo"
-    if not second.exists():
-        generate(second / "inbox", second / "demo_truth", seed=SECOND_SEED, scale=SMALL_SCALE)
-    home = copy_home(small_demo_home, "three-organisations")
-    inbox = home / "inbox"
-    shutil.copytree(second / "inbox" / "case_management" / "swm" / "SB",
-                    inbox / "case_management" / "beratung" / "SB")
-    (inbox / "accounting" / "kasse").mkdir(parents=True)
-    shutil.copy(second / "inbox" / "accounting" / "swm" / "EXTF_Buchungsstapel_2024.csv",
-                inbox / "accounting" / "kasse")
-    reference = second / "inbox" / "reference" / "swm"
-    _reference_for(reference, inbox / "reference" / "beratung", "beratung", {"SB"})
-    _reference_for(reference, inbox / "reference" / "kasse", "kasse", None)
-    yield _run(home)
 
 
 def test_each_organisation_gets_exactly_what_it_delivered(
