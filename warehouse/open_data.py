@@ -12,7 +12,9 @@ holds:
   ``cases_by_end_reason.csv`` (end-reason category x department, per year) and
   ``cases_by_region.csv`` (3-digit postcode region x department, per year), each with row, column
   and grand totals in rows labelled ``total``. Counts below ``SUPPRESSION_THRESHOLD`` and
-  complementary cells are shown as "." (see :mod:`warehouse.suppression`);
+  complementary cells are shown as "." (see :mod:`warehouse.suppression`). Where the
+  installation holds several organisations (a federation or not), a department is named
+  ``<organisation>/<department>``: two organisations' ``SB`` are two columns, never one sum;
 * ``catalog.jsonld``: DCAT-AP.de metadata of every dataset and distribution (inline context,
   URLs relative to the folder so it can be served from anywhere).
 
@@ -58,10 +60,16 @@ SUPPRESSED = "."  # as in German official tables ("Zahlenwert unbekannt oder geh
 # fct_cases.end_reason_category, in its order: the open data counts the marts' categories.
 END_REASON_CATEGORIES = ("planned_end", "dropout", "other_end")
 UNKNOWN = "unknown"
+# The marts that name the organisations of an installation (departments_by_organisation).
+ORGANISATION_TABLES = ("dim_department", "fct_cases", "mart_impact")
 KEEP_GENERATIONS = 3  # the current one plus two for a reader that still has files open
 
 LICENSE = "http://dcat-ap.de/def/licenses/dl-by-de/2.0"
 HSDS_SPEC = "https://docs.openreferral.org/en/latest/hsds/schema_reference.html"
+# The aggregates' description where departments are named with their organisation.
+BY_ORGANISATION = ("Der Fachbereich steht mit dem Kürzel seines Trägers (alternate_name in "
+                   "organization.csv) als 'Träger/Fachbereich': gleichnamige Fachbereiche "
+                   "verschiedener Träger werden nicht zusammengezählt.")
 
 # Aggregate files: name -> (row dimension, column dimension, title, description).
 AGGREGATES: Registry[tuple[str, str, str, str]] = Registry("open-data aggregate", {
@@ -108,18 +116,39 @@ HSDS_TITLES: Registry[str] = Registry("HSDS table title", {
 
 
 
+def departments_by_organisation(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open data names each department with its organisation
+    (``<organisation>/<department>``): in a federation, and in any installation whose marts hold
+    more than one organisation. Organisations choose their department codes themselves; the same
+    code at two of them (``SB``) is two departments, whose sum would let a figure one of them
+    hides be subtracted from what the other shows. An installation of one organisation names
+    its departments by their code."""
+    if settings.federation():
+        return True
+    # Every organisation the installation has: its departments, its cases, its programs' money.
+    named = [f"select organisation_code from {t}" for t in ORGANISATION_TABLES
+             if table_exists(con, "main", t)]
+    organisations = con.sql(
+        f"select count(distinct organisation_code) from ({' union all '.join(named)})"
+    ).fetchall()[0][0] if named else 0
+    return int(organisations) > 1
+
+
+def department_label(organisation: str, department: str, by_organisation: bool) -> str:
+    """How the open data, and the reports' cells linked with it, name a department."""
+    return f"{organisation}/{department}" if by_organisation else department
+
+
 def case_counts(marts_db: Path) -> list[tuple[str, str, str, str, int]]:
     """(year, department, end reason, region, cases) of closed cases from the published marts;
-    in a federation, whose members share department codes, the department is
-    ``<organisation>/<department>``."""
-    department = ("organisation_code || '/' || department_code" if settings.federation()
-                  else "department_code")
+    the department is named as :func:`department_label` says."""
     with duckdb.connect(str(marts_db), read_only=True) as con:
+        by_organisation = departments_by_organisation(con)
         return [
-            (str(y), d, r, g, int(n))
-            for y, d, r, g, n in con.sql(
+            (str(y), department_label(o, d, by_organisation), r, g, int(n))
+            for y, o, d, r, g, n in con.sql(
                 f"""
-                select year(end_date), {department}, end_reason_category,
+                select year(end_date), organisation_code, department_code, end_reason_category,
                        coalesce(region, '{UNKNOWN}'), count(*)
                 from fct_cases
                 where end_date is not null
@@ -330,9 +359,11 @@ def _distribution(
 
 
 def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: datetime,
-                 threshold: int) -> dict[str, Any]:
-    """DCAT-AP.de catalogue of the folder's datasets and distributions as JSON-LD."""
+                 threshold: int, by_organisation: bool = False) -> dict[str, Any]:
+    """DCAT-AP.de catalogue of the folder's datasets and distributions as JSON-LD;
+    ``by_organisation``: the aggregates name departments ``<organisation>/<department>``."""
     stamp = modified.isoformat(timespec="seconds")
+    whose = "der Träger" if by_organisation else "des Trägers"
     attribution = f"{publisher} (Datenwerk)"
     publisher_node = {"@id": "#publisher", "@type": "foaf:Organization", "foaf:name": publisher}
     common = {
@@ -359,10 +390,10 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
         **common,
         "@id": "#dataset/counselling_centres",
         "dct:title": _de("Verzeichnis der Beratungsstellen"),
-        "dct:description": _de("Beratungsstellen des Trägers mit ihren Angeboten und "
-                           "öffentlichen Anschriften, als Tabellen nach Open Referral HSDS 3.0. "
-                           "Nur öffentliche Angaben über Einrichtungen, keine personenbezogenen "
-                           "Daten."),
+        "dct:description": _de(f"Beratungsstellen {whose} mit ihren Angeboten und "
+                               "öffentlichen Anschriften, als Tabellen nach Open Referral HSDS "
+                               "3.0. Nur öffentliche Angaben über Einrichtungen, keine "
+                               "personenbezogenen Daten."),
         "dct:temporal": {"@type": "dct:PeriodOfTime",
                          "dcat:startDate": _date(modified.date().isoformat())},
         "dcat:keyword": ["Beratungsstelle", "Verzeichnis", "HSDS", "Open Referral"],
@@ -372,6 +403,8 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
                 "dcat:startDate": _date(f"{min(years)}-01-01" if years else stamp[:10]),
                 "dcat:endDate": _date(f"{max(years)}-12-31" if years else stamp[:10])}
     for name, (_, _, title, description) in AGGREGATES.items():
+        if by_organisation:
+            description = f"{description} {BY_ORGANISATION}"
         dist = _distribution(folder, f"{name}.csv", title, description, stamp, attribution)
         distributions.append(dist)
         datasets.append({
@@ -387,9 +420,12 @@ def dcat_catalog(folder: Path, publisher: str, years: Sequence[str], modified: d
         "@id": "#catalog",
         "@type": "dcat:Catalog",
         "dct:title": _de("Offene Daten – Datenwerk"),
-        "dct:description": _de("Offene Daten eines Trägers der Sozialen Arbeit: das Verzeichnis "
-                           "seiner Beratungsstellen und jährliche Fallzahlen, kleine Fallzahlen "
-                           "unterdrückt."),
+        "dct:description": _de(
+            "Offene Daten mehrerer Träger der Sozialen Arbeit: das Verzeichnis ihrer "
+            "Beratungsstellen und jährliche Fallzahlen je Träger und Fachbereich, kleine "
+            "Fallzahlen unterdrückt." if by_organisation else
+            "Offene Daten eines Trägers der Sozialen Arbeit: das Verzeichnis seiner "
+            "Beratungsstellen und jährliche Fallzahlen, kleine Fallzahlen unterdrückt."),
         "dct:publisher": {"@id": "#publisher"},
         "dct:license": {"@id": LICENSE},
         "dct:modified": _date(stamp, "dateTime"),
@@ -408,6 +444,8 @@ def build(folder: Path, marts_db: Path, build_db: Path, *, threshold: int | None
     now = now or datetime.now(UTC)
     folder.mkdir(parents=True)
     rows = case_counts(marts_db)
+    with duckdb.connect(str(marts_db), read_only=True) as con:
+        by_organisation = departments_by_organisation(con)
     tables = aggregate_tables(rows, threshold, margin)
     for name in AGGREGATES:
         write_aggregate(folder, name, tables)
@@ -415,7 +453,8 @@ def build(folder: Path, marts_db: Path, build_db: Path, *, threshold: int | None
     write_hsds(folder, hsds_tables(directory, now))
     publishers = sorted({r["organisation_name"] for r in directory})
     publisher = " / ".join(publishers) if publishers else "Datenwerk"
-    catalog = dcat_catalog(folder, publisher, sorted({r[0] for r in rows}), now, threshold)
+    catalog = dcat_catalog(folder, publisher, sorted({r[0] for r in rows}), now, threshold,
+                           by_organisation)
     (folder / "catalog.jsonld").write_text(
         json.dumps(catalog, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 

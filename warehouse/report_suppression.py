@@ -17,6 +17,9 @@ measure:
   nothing (:meth:`Protection.sum_hidden`);
 - closed cases by ``end_reason_category`` share their keys with the open data's
   ``cases_by_end_reason``: its cells are passed as published or withheld, never re-decided.
+  A department is named as the open data names it (:func:`warehouse.open_data.department_label`:
+  ``<organisation>/<department>`` wherever the installation holds several organisations), so
+  the same department is one cell in both.
 
 :func:`protect` runs :func:`warehouse.suppression.suppress` over each linked family and year and
 returns the keys of the cells every report must hide (its own small counts, and complements).
@@ -54,6 +57,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cases_active": ("month",),
     "effects": ("outcome",),  # one family per item (goal domain, assessment dimension)
 }
+# Both sides of a rate are cells even where one is 0 in a year (every goal achieved): a report
+# shows the rate's three cells, or hides all three.
+LEVELS: dict[str, tuple[str, ...]] = {
+    "outcome": (HIT, MISS),
+    "end_reason_category": ("planned_end", NOT_PLANNED),
+}
 
 
 @dataclass
@@ -72,21 +81,13 @@ class Hierarchy:
     """Who belongs to whom, and the key of every unit."""
 
     programs: dict[tuple[str, str], list[str]]  # (organisation, program) -> departments
+    # departments named <organisation>/<department>, as in the open data
+    by_organisation: bool = False
     steps: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # step -> items
 
-    @property
-    def linked_with_open_data(self) -> bool:
-        """Whether the open data's departments are this hierarchy's: in a federation both name
-        them ``<organisation>/<department>``; in an installation of one organisation both name
-        them by their code. Several organisations outside a federation share department codes
-        that the open data adds up across them (``SB`` of two organisations is one cell there)."""
-        return settings.federation() or len({org for org, _ in self.programs}) <= 1
-
     def department_label(self, organisation: str, department: str) -> str:
-        # as open_data.case_counts in a federation or for one organisation; otherwise each
-        # organisation's department is a unit of its own (the same code at two is two units)
-        plain = settings.federation() is False and self.linked_with_open_data
-        return department if plain else f"{organisation}/{department}"
+        # the open data's name: its department cells are the reports' (one key, one figure)
+        return open_data.department_label(organisation, department, self.by_organisation)
 
     def unit_key(self, unit: Unit) -> dict[str, str]:
         org, dept, prog = unit
@@ -136,7 +137,8 @@ def _family_tables(hierarchy: Hierarchy, family: str, year: int,
                    counts: Mapping[tuple[Unit, Extras], int]) -> list[Table]:
     """One table per sum in the unit hierarchy: the family's dimensions x the units it sums."""
     dims = FAMILIES[family.partition("|")[0]]
-    levels = [sorted({e[i] for _, e in counts}) for i in range(len(dims))]
+    levels = [sorted({e[i] for _, e in counts} | set(LEVELS.get(d, ())))
+              for i, d in enumerate(dims)]
     totals: dict[tuple[Unit, Extras], int] = defaultdict(int)
     for (unit, extras), n in counts.items():
         org, dept, prog = unit
@@ -257,7 +259,7 @@ def hierarchy_of(con: duckdb.DuckDBPyConnection) -> Hierarchy:
             select distinct organisation_code, program_code, department_code from mart_impact
             order by all"""):
         programs[(org, prog)].append(dept)
-    return Hierarchy(dict(programs))
+    return Hierarchy(dict(programs), open_data.departments_by_organisation(con))
 
 
 def protect(con: duckdb.DuckDBPyConnection, marts_db: Path) -> Protection:
@@ -271,7 +273,7 @@ def protect(con: duckdb.DuckDBPyConnection, marts_db: Path) -> Protection:
         extra: Sequence[Table] = []
         published: set[Key] = set()
         withheld: set[Key] = set()
-        if family == CLOSED and hierarchy.linked_with_open_data:
+        if family == CLOSED:
             extra = [t for t in true if t.fixed["year"] == str(year)]
             for t in shown:
                 if t.fixed["year"] == str(year):

@@ -7,6 +7,8 @@ read from its published files. The proof is :func:`warehouse.suppression.verify_
 over the linked tables of each measure and year: a hidden cell must keep a feasible range of at
 least the protection margin. Cells no report and no open-data file shows are given to the
 attacker with their true counts (unless the suppression hid them), which only makes it harder.
+For an installation of several organisations the attacker also knows how the open data's
+departments add up the reports' (:func:`open_data_sums`), whatever the open data calls them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import duckdb
 from tests.conftest import PipelineRun, use_home
 from warehouse import open_data, reports, settings
 from warehouse import report_suppression as rsup
-from warehouse.suppression import Key, Table, verify_no_disclosure
+from warehouse.suppression import TOTAL, Key, Table, verify_no_disclosure
 
 
 def every_report(con: duckdb.DuckDBPyConnection, protection: rsup.Protection
@@ -66,9 +68,22 @@ def published_figures(con: duckdb.DuckDBPyConnection, protection: rsup.Protectio
 
 def test_no_hidden_count_is_recoverable_from_reports_and_open_data(
         first_run: PipelineRun) -> None:
-    use_home(first_run.home)
-    marts = first_run.home / "published" / "marts.duckdb"
-    folder = first_run.home / "open_data"
+    assert_nothing_recoverable(first_run)
+
+
+def test_no_hidden_count_is_recoverable_with_several_organisations(
+        three_organisations: PipelineRun) -> None:
+    """Outside a federation too, each organisation's department is a unit of its own: in its
+    reports and in the open data, whose department totals would otherwise be the sum of the
+    same-named departments (``SB`` of ``swm`` and of ``beratung``), from which the one hidden in
+    its own reports follows by subtracting the other's, shown in its reports."""
+    assert_nothing_recoverable(three_organisations)
+
+
+def assert_nothing_recoverable(run: PipelineRun) -> None:
+    use_home(run.home)
+    marts = run.home / "published" / "marts.duckdb"
+    folder = run.home / "open_data"
     published_open: list[Table] = []
     for name in open_data.AGGREGATES:
         published_open += open_data.read_aggregate(folder / f"{name}.csv")
@@ -93,15 +108,17 @@ def test_no_hidden_count_is_recoverable_from_reports_and_open_data(
                 if shown.get(key) is not None:
                     keyed.cells[cell] = shown[key]
                 else:
-                    # Hidden or shown nowhere: what had to be hidden is unknown; the attacker
-                    # gets the rest (a rate's n hidden with its small numerator, a zero)
-                    # for free, which only makes it harder.
-                    protected = (key in protection.hidden or key in withheld) and true != 0
+                    # Hidden or shown nowhere: what had to be hidden is unknown, a zero hidden
+                    # as a complement too (the suppression relies on it as on any other); the
+                    # attacker gets the rest (a rate's n hidden with its small numerator) for
+                    # free, which only makes it harder.
+                    protected = key in protection.hidden or key in withheld
                     keyed.cells[cell] = None if protected else true
                 known[key] = keyed.cells[cell]
             attacker.append(keyed)
         if family == rsup.CLOSED:
-            attacker += [t for t in published_open if t.fixed["year"] == str(year)]
+            opened = [t for t in published_open if t.fixed["year"] == str(year)]
+            attacker += opened + open_data_sums(protection.hierarchy, year, opened, known)
         verdict = verify_no_disclosure(attacker, settings.SUPPRESSION_THRESHOLD,
                                        settings.PROTECTION_MARGIN)
         problems += [f"{family} {year}: {p}" for p in verdict.problems]
@@ -119,3 +136,33 @@ def test_no_hidden_count_is_recoverable_from_reports_and_open_data(
     for v in sums:
         if not v.suppressed:
             assert all(known.get(k, 0) is not None for k in v.cells), v
+
+
+def open_data_sums(hierarchy: rsup.Hierarchy, year: int, opened: list[Table],
+                   known: dict[Key, int | None]) -> list[Table]:
+    """What the attacker knows besides: a department of the open data is the sum of the
+    departments of that code in the reports (of every organisation that has one, where the open
+    data does not name the organisation). One table per department and count (closed cases,
+    planned ends): the reports' cells of the department at each organisation, and the open
+    data's cell as their total."""
+    departments = sorted({(org, dept) for (org, _), depts in hierarchy.programs.items()
+                          for dept in depts})
+    labels = {c[1] for t in opened if t.name == "cases_by_end_reason" for c in t.cells} - {TOTAL}
+    out: list[Table] = []
+    for label in sorted(labels):
+        units = [(org, dept, None) for org, dept in departments
+                 if label in (dept, f"{org}/{dept}")]
+        for reason in ("planned_end", TOTAL):
+            extras = {} if reason == TOTAL else {"end_reason_category": reason}
+            total = frozenset({"year": str(year), "department_code": label, **extras}.items())
+            parts = [rsup.cell_key(hierarchy, rsup.CLOSED, year, u, **extras) for u in units]
+            if parts == [total]:
+                continue  # the open data's cell is the report's
+            table = rsup.KeyedTable(f"open data {label} = {units}", {"year": str(year)},
+                                    ("unit",))
+            table.cells[(TOTAL,)], table.keys[(TOTAL,)] = None, total  # the open data's value
+            for i, key in enumerate(parts):
+                # a department without closed cases in the year is in no report table: 0
+                table.cells[(str(i),)], table.keys[(str(i),)] = known.get(key, 0), key
+            out.append(table)
+    return out

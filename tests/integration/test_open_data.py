@@ -83,6 +83,38 @@ def test_published_counts_are_the_generators_truth(first_run: PipelineRun) -> No
     assert compared >= 6
 
 
+def test_several_organisations_keep_their_departments_apart(
+        three_organisations: PipelineRun, session_root: Path) -> None:
+    """Outside a federation too, an installation of several organisations names each
+    department with its organisation: ``SB`` of ``swm`` and of ``beratung`` are two columns
+    with each one's truth, never their sum; the catalogue says how they are named."""
+    run = three_organisations
+    truth: dict[tuple[str, str], int] = defaultdict(int)
+    for org, home in (("swm", run.home), ("beratung", session_root / "second-demo")):
+        with (home / "demo_truth" / "by_program_year.csv").open(encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if org == "beratung" and r["department_code"] != "SB":
+                    continue  # beratung delivered the second demo's SB only
+                truth[(r["year"], f"{org}/{r['department_code']}")] += int(r["cases_closed"])
+                truth[(r["year"], TOTAL)] += int(r["cases_closed"])
+    report = verify_folder(folder(run))
+    assert report.ok, report.problems
+    departments: set[str] = set()
+    compared: set[tuple[str, str]] = set()
+    for name in AGGREGATES:
+        for t in read_aggregate(folder(run) / f"{name}.csv"):
+            for (row, dept), value in t.cells.items():
+                departments.add(dept)
+                if row == TOTAL and value is not None:
+                    assert value == truth[(t.fixed["year"], dept)], (name, t.fixed, dept)
+                    compared.add((t.fixed["year"], dept))
+    assert departments - {TOTAL} == {d for (_, d), n in truth.items() if d != TOTAL and n}
+    # a year in which both SB are published, each with its own figure
+    assert any((y, "swm/SB") in compared and (y, "beratung/SB") in compared for y, _ in compared)
+    catalog = (folder(run) / "catalog.jsonld").read_text(encoding="utf-8")
+    assert "'Träger/Fachbereich'" in catalog and "mehrerer Träger" in catalog
+
+
 def test_end_reasons_are_the_categories_of_fct_cases_and_add_up(first_run: PipelineRun) -> None:
     """The open data counts the marts' end-reason categories: before suppression every cell
     equals fct_cases, the totals add up; the published file shows those counts or '.'."""
