@@ -12,7 +12,9 @@ numbers come out, see :func:`_check_swallowed_rows`.)
 Line numbers (``source_line``) count rows as a spreadsheet shows them: the header is row 1 (or
 the row below a title; a title cell over two lines is one row) and a quoted value with a line
 break stays in its row. Lines that a quote which never closes swallowed into a rejected row are
-rows of their own, each set aside with its number.
+rows of their own, each set aside with its number. A blank line is a row too (an empty one in a
+spreadsheet): the reader skips it but counts it, and the rows after it keep their numbers
+(:mod:`ingestion.case_management.blank_rows`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.case_management.blank_rows import blank_rows
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.case_management.workbook_guard import check_workbook
 from ingestion.delivery import (
@@ -552,9 +555,11 @@ def _plausibility_checks(
 
 
 def _record_lines(rn: np.ndarray, reject_ordinals: np.ndarray) -> np.ndarray:
-    """Spreadsheet row of each accepted record, given the ordinals of rejected records.
+    """Spreadsheet row of each accepted record, given the ordinals of rejected records and
+    blank lines (:func:`_not_accepted`).
 
-    ``rn`` numbers accepted records 1, 2, ...; rejected records took ordinals in between.
+    ``rn`` numbers accepted records 1, 2, ...; rejected records and blank lines took ordinals in
+    between.
     """
     rejects = np.sort(reject_ordinals)
     accepted_before = rejects - 1 - np.arange(len(rejects))
@@ -576,6 +581,15 @@ class _Checked:
     checks: list[tuple[str, str, str, str | None]]
     header_row: int = 1
     no_region: int = 0  # accepted rows whose postcode gives no region
+    blank: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # blank rows
+
+
+def _not_accepted(reject_rows: list[tuple[int, str | None, str]], blank: np.ndarray,
+                  header_row: int) -> np.ndarray:
+    """Ordinals below the header (row ``header_row``) that hold no accepted record: the rows
+    the reader rejected and the blank lines it skipped."""
+    rows = np.concatenate((np.array([r[0] for r in reject_rows], np.int64), blank))
+    return np.sort(rows) - header_row
 
 
 @dataclass
@@ -651,11 +665,10 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
                 path,
                 f"cannot be read as a '{header.delimiter}'-delimited file: {error_kind(exc)}",
             ) from exc
+        blank = np.empty(0, np.int64)
         if not header.is_excel:
-            reject_rows = _reader_rejects(con, path, header)
-            if has_quote(source):  # without one, no value runs over a line end
-                _check_swallowed_rows(con, path, header, source, reject_rows,
-                                      known_columns(profile, mapping))
+            reject_rows, blank = _text_rows(con, path, header, source,
+                                            known_columns(profile, mapping))
         _check_duplicates(con, mapping.primary, key_cols, len(row_checks))
         bad = con.execute(
             "select rn, problem, shown from checked where problem is not null order by rn"
@@ -666,7 +679,9 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
             mapped = _mapped_sql("c.raw__department", department.values, department.unmapped)
             out["department_code"] = f"coalesce({mapped}, {out['department_code']})"
         out["source_file"] = _lit(relative_to_inbox(path))
-        out["source_line"] = f"{_line_sql(con, reject_rows, joins, header.row)} + {header.row - 1}"
+        out["source_line"] = (
+            f"{_line_sql(con, _not_accepted(reject_rows, blank, header.row), joins)} "
+            f"+ {header.row - 1}")
         out["source_sha256"] = _lit(job.sha256)
         order = output_schema(spec, list(job.constants)).names
         # Every column nullable, as in the table dlt creates: DuckDB would mark columns it proves
@@ -686,7 +701,7 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
         no_region = con.execute(
             "select count(*) from checked where problem is null and not collapsed and no_region"
         ).fetchall()[0][0] if "no_region" in con.table("parsed").columns else 0
-    return _Checked(accepted, bad, reject_rows, checks, header.row, no_region)
+    return _Checked(accepted, bad, reject_rows, checks, header.row, no_region, blank)
 
 
 def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], list[str]]:
@@ -825,9 +840,26 @@ def _lines_sql(text: str) -> str:
            "chr(10)), chr(10))"
 
 
+def _text_rows(con: duckdb.DuckDBPyConnection, path: Path, header: Header, source: Path,
+               known: set[str]) -> tuple[list[tuple[int, str | None, str]], np.ndarray]:
+    """The rows of a text export that hold no record: those the reader rejected and the blank
+    lines it skipped (spreadsheet rows); rejects the file when a stray quote swallowed rows."""
+    reject_rows = _reader_rejects(con, path, header)
+    # With a quote a value may run over line ends: the file's lines are counted for that, and
+    # only lines beyond the rows can be blank. Without one, a byte search looks for them.
+    quoted = has_quote(source)
+    extra_lines = line_count(source) - header.lines - con.execute(
+        "select count(*) from parsed").fetchall()[0][0] - len(reject_rows) if quoted else 1
+    blank = blank_rows(source, header.delimiter, header.row) if extra_lines > 0 else np.empty(
+        0, np.int64)
+    if quoted and extra_lines > len(blank):  # a value runs over a line end
+        _check_swallowed_rows(con, path, header, source, reject_rows, blank, known)
+    return reject_rows, blank
+
+
 def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
                           source: Path, reject_rows: list[tuple[int, str | None, str]],
-                          known: set[str]) -> None:
+                          blank: np.ndarray, known: set[str]) -> None:
     """Rejects the file when a quoted value the reader accepted runs over lines that look like
     rows of this file: a stray quote opening a value (a note starting with '"ich komme wieder')
     and a quote at the end of a later row closing it make the rows between one value, of a
@@ -840,10 +872,11 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     text, with a ';' here and there, are a note and load.
 
     Cost (CPU seconds; 1M contacts, 70 MB, extract 3.5, with dlt's load 4.8): a file without a
-    quote character, 0.05 to look; with quotes, its lines are counted, 0.13; only when there
-    are more lines than title, header and records, that is when some value runs over a line end
-    (blank lines too), the file is read again for the values that do: 0.5 with 17,000 two-line
-    notes; the demo's 1.14M contacts with 130,000 of them, 4.6 -> 5.9 for the four files.
+    quote character, 0.05 to look; with quotes, its lines are counted (by the caller), 0.13;
+    only when there are more lines than title, header, records and blank lines, that is when
+    some value runs over a line end, the file is read again for the values that do: 0.5 with
+    17,000 two-line notes; the demo's 1.14M contacts with 130,000 of them, 4.6 -> 5.9 for the
+    four files.
     Computing it in the one parse instead cost 0.15 for any file with quotes and, looking at
     the lines in lambdas, 2.3 (DuckDB evaluated them far beyond the rows with a line end). The
     values, the personal ones too, stay inside DuckDB: only row, column and line numbers come
@@ -853,9 +886,6 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     fields after it, and the stray quote may as well be in one of the swallowed rows; which
     rows are whole cannot be told, so none is loaded.
     """
-    records = con.execute("select count(*) from parsed").fetchall()[0][0]
-    if line_count(source) <= header.lines + records + len(reject_rows):
-        return  # no value runs over a line end
     names = reader_names(header.names)
     delimiter = _lit(header.delimiter)
     breaks = " or ".join(f"contains({_q(n)}, chr(10)) or contains({_q(n)}, chr(13))"
@@ -898,8 +928,8 @@ def _check_swallowed_rows(con: duckdb.DuckDBPyConnection, path: Path, header: He
     if not found:
         return
     rn, col, spanned, first_like, rows_before, cells_before = found[0]
-    rejected = np.array([r[0] - header.row for r in reject_rows], dtype=np.int64)
-    row = int(_record_lines(np.array([rn]), rejected)[0]) + header.row - 1
+    skipped = _not_accepted(reject_rows, blank, header.row)
+    row = int(_record_lines(np.array([rn]), skipped)[0]) + header.row - 1
     # In an editor, also a title cell over several lines pushes the rows down.
     rows_before += header.lines - header.row
     cells_before += header.lines - header.row
@@ -976,14 +1006,14 @@ def _stored_columns(con: duckdb.DuckDBPyConnection, spec: EntitySpec,
     return out, joins
 
 
-def _line_sql(con: duckdb.DuckDBPyConnection, reject_rows: list[tuple[int, str | None, str]],
-              joins: list[str], header_row: int = 1) -> str:
+def _line_sql(con: duckdb.DuckDBPyConnection, ordinals: np.ndarray, joins: list[str]) -> str:
     """SQL of an accepted row's line counted from the header (row 1; add the rows above it) in
-    the file (adds the join it needs to ``joins``)."""
-    if not reject_rows:
+    the file, given the ordinals of the rows that hold no accepted record
+    (:func:`_not_accepted`; adds the join it needs to ``joins``)."""
+    if not len(ordinals):
         return "c.rn + 1"  # the header is row 1
-    # Reader rejects took line numbers between accepted records: shift by those before.
-    ordinals = np.array([r[0] - header_row for r in reject_rows], dtype=np.int64)
+    # Reader rejects and blank lines took line numbers between accepted records: shift by
+    # those before.
     before = ordinals - 1 - np.arange(len(ordinals))
     con.register(
         "shifts",
@@ -1105,7 +1135,7 @@ def write_export(
     outcome.rows_read = len(bad) + checked.accepted + len(reject_rows)
     outcome.rows_loaded = checked.accepted
     outcome.postcodes_without_region = checked.no_region
-    reject_ordinals = np.array([r[0] - checked.header_row for r in reject_rows], dtype=np.int64)
+    reject_ordinals = _not_accepted(reject_rows, checked.blank, checked.header_row)
     source_file = relative_to_inbox(path)
     if reject_rows:
         outcome.quarantine.append(

@@ -1,0 +1,177 @@
+"""Blank lines in a case-management CSV, built as bytes in each test (Windows-1252 and CR LF as
+real exports are written, LF and CR alone too): the reader skips them, a spreadsheet and an
+editor show them, so every row after one keeps the number the steward sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from ingestion.case_management import detect_profile
+from ingestion.case_management.blank_rows import blank_rows
+from ingestion.case_management.helpers import parse_export
+from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
+from ingestion.pseudonymise import pseudonym
+from ingestion.standard import standard
+
+KEY = "k" * 32
+CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"
+TOO_FEW = "reader"  # a row with too few fields: the reader rejects it
+BAD_DATE = "check"  # a row with an impossible date: a check sets it aside
+
+
+@pytest.fixture(autouse=True)
+def _home(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
+
+
+def contact(n: int, note: str = "ok", kind: str = "") -> str:
+    if kind == TOO_FEW:
+        return f"C-{n};F-1;17.02.2023"
+    day = "31.02.2023" if kind == BAD_DATE else "17.02.2023"
+    return f"C-{n};F-1;{day};telefonisch;30;MA-1;{note}"
+
+
+def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
+    profile, mapping = detect_profile(path)
+    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
+    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
+                         {"organisation_code": "org", "department_code": "SB"})
+    return table, outcome
+
+
+def quarantined(outcome: FileOutcome) -> list[tuple[int, str]]:
+    q = quarantine_table([outcome])
+    return sorted(zip(q["source_line"].to_pylist(), q["field"].to_pylist(), strict=True))
+
+
+def export(rows: list[str], newline: str = "\r\n", encoding: str = "cp1252") -> bytes:
+    """The file's bytes: each entry one row as a spreadsheet shows it ('' a blank line; a
+    quoted value may hold line breaks), so entry i is row i + 1."""
+    return "".join(f"{r}{newline}" for r in rows).encode(encoding)
+
+
+def expected(rows: list[str]) -> tuple[dict[str, int], list[tuple]]:
+    """Row numbers as the steward sees them, from the rows written: accepted contacts by id,
+    and the rows set aside with their field."""
+    accepted: dict[str, int] = {}
+    aside = []
+    for row, text in enumerate(rows, start=1):
+        if not text.startswith("C-"):
+            continue
+        if text.count(";") < 6:
+            aside.append((row, "contact_type"))  # the first field missing
+        elif ";31.02." in text:
+            aside.append((row, "contact_date"))
+        else:
+            accepted[pseudonym(text.split(";")[0], KEY.encode())] = row
+    return accepted, sorted(aside)
+
+
+def test_the_rows_after_a_blank_line_keep_the_numbers_a_steward_sees(tmp_path: Path) -> None:
+    """A colleague's export: one blank line after the first row. The reader skips it but counts
+    it in its rejects, the accepted rows were numbered without it: C-3 was called row 3 (is
+    5), the bad date of C-4 row 5 (is 6). Every number is now the one Excel and an editor show."""
+    rows = [CONTACTS_HEADER, contact(1), "", contact(2, kind=TOO_FEW), contact(3),
+            contact(4, kind=BAD_DATE), contact(5)]
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export(rows))
+    table, outcome = parse(path)
+    lines = dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
+                     strict=True))
+    assert lines == {pseudonym(f"C-{n}", KEY.encode()): row for n, row in
+                     [(1, 2), (3, 5), (5, 7)]}
+    assert quarantined(outcome) == [(4, "contact_type"), (6, "contact_date")]
+    assert outcome.rows_read == 5  # a blank line is no row read
+
+
+LAYOUT = [
+    # A report title, a blank line, then the header (row 3).
+    "Kontaktliste Schuldnerberatung;;;;;;", "", CONTACTS_HEADER,
+    contact(1), "", "", "", contact(2, kind=TOO_FEW), contact(3),
+    # A note over three lines with an empty line inside: one row, no blank one.
+    contact(4, '"Termin vereinbart.{nl}{nl}Rückruf wegen Mietschulden; ""dringend"""'), "",
+    contact(5, kind=BAD_DATE), "", contact(6), contact(7, '"5"" Akte"'), contact(8, '5" Akte'),
+    "", contact(9, kind=TOO_FEW), contact(10), "", "",
+]
+
+
+@pytest.mark.parametrize(("newline", "encoding"), [
+    ("\r\n", "cp1252"), ("\n", "utf-8-sig"), ("\r", "cp1252")])
+def test_blank_lines_anywhere_below_a_title_and_after_a_value_over_lines(
+        tmp_path: Path, newline: str, encoding: str) -> None:
+    """Several blank lines in a row, one after a note over several lines (whose own empty line
+    is no row), at the end, and one between a title and the header: accepted rows, rows the
+    reader rejects and rows a check sets aside are each named with their spreadsheet row."""
+    rows = [r.replace("{nl}", newline) for r in LAYOUT]
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export(rows, newline, encoding))
+    table, outcome = parse(path)
+    accepted, aside = expected(rows)
+    assert dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
+                    strict=True)) == accepted
+    assert quarantined(outcome) == aside
+    assert outcome.title_rows == 2
+
+
+def test_a_stray_quote_after_blank_lines_is_named_at_its_row_and_editor_line(
+        tmp_path: Path) -> None:
+    """The check for rows a stray quote swallowed names the row and the editor's line: blank
+    lines above it push both down."""
+    stray, closing = '"Klient sagt ich komme wieder', 'Kl. meldet sich: bin wieder da"'
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export([CONTACTS_HEADER, contact(1, '"zwei\r\nZeilen"'), "", "",
+                             contact(2, stray), contact(3), contact(4, closing), contact(5)]))
+    with pytest.raises(FileRejected) as info:
+        parse(path)
+    # Row 5 (the note of row 2 takes two lines: line 6), its next line looks like a row.
+    assert info.value.reason.startswith("row 5 (line 6 in a text editor), column 7 'Notiz'")
+    assert "line 7 of the file looks like a row of its own" in info.value.reason
+
+
+def test_the_validation_report_names_the_rows_a_spreadsheet_shows(tmp_path: Path) -> None:
+    """`datenwerk validate`, which stewards run before sending a file, names the same rows."""
+    from ingestion.validate import report_lines, validate_file
+
+    rows = [CONTACTS_HEADER, "", contact(1), "", "", contact(2, kind=BAD_DATE),
+            *(contact(n) for n in range(3, 9)), "", contact(9, kind=TOO_FEW), contact(10), ""]
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export(rows))
+    shown = report_lines(validate_file(path), "de")
+    at = next(i for i, line in enumerate(shown) if line.lstrip().startswith("Zeile  Feld"))
+    table = [line for line in shown[at + 1:] if line.split()[0].isdigit()]
+    _, aside = expected(rows)
+    assert [int(line.split()[0]) for line in table] == [row for row, _ in aside] == [6, 14]
+    assert "ABGELEHNT" not in "\n".join(shown)
+
+
+SHAPES = [
+    [CONTACTS_HEADER, contact(1), "", contact(2)],
+    [CONTACTS_HEADER, "", "", contact(1), contact(2, '"a{nl}{nl}b"'), "", contact(3), "", ""],
+    [CONTACTS_HEADER, contact(1, '""""'), "", contact(2, '"x;{nl}"'), "", contact(3, 'a"b')],
+    [CONTACTS_HEADER, contact(1, '"{nl}"'), "", "", contact(2, '""'), "", contact(3)],
+]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+@pytest.mark.parametrize("shape", range(len(SHAPES)))
+def test_blank_rows_are_where_duckdbs_reader_counts_them(
+        tmp_path: Path, shape: int, newline: str) -> None:
+    """The blank lines found are those the reader itself skips: read with one column more than
+    the file has, every record is a reject carrying its line, and the lines between are
+    blank."""
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export([r.replace("{nl}", newline) for r in SHAPES[shape]], newline))
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(9))
+    with duckdb.connect() as con:
+        con.execute(f"select * from read_csv('{path}', delim=';', quote='\"', escape='\"', "
+                    f"header=true, auto_detect=false, columns={{{columns}}}, "
+                    "store_rejects=true, strict_mode=true)").fetchall()
+        records = {r[0] for r in con.execute("select line from reject_errors").fetchall()}
+    blank = [r for r in range(2, max(records)) if r not in records]
+    assert blank, "the shape has blank lines between its rows"
+    assert [r for r in blank_rows(path, ";", 1).tolist() if r < max(records)] == blank
