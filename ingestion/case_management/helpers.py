@@ -291,23 +291,32 @@ def _excel_sheet(path: Path, nrows: int | None = None) -> list[list[Any]]:
     return rows
 
 
-def _excel_frame(path: Path, header: Header) -> pa.Table:
+def _excel_frame(path: Path, header: Header) -> tuple[pa.Table, np.ndarray]:
     """The first visible sheet of a workbook below its header row as text columns named as
-    ``header`` names them (python-calamine: fast, no row loop here). A repeated header name is
-    kept once, for its first column: a repeated column that is read rejects the file
-    (:func:`repeated_columns`)."""
+    ``header`` names them (python-calamine: fast, no row loop here), and the rows left out for
+    being empty (sheet rows). A repeated header name is kept once, for its first column: a
+    repeated column that is read rejects the file (:func:`repeated_columns`).
+
+    An empty row (no cell with a value) is no record, as a blank line of a text export is none:
+    set aside as a row without its required values, a sheet with a spacer row every few rows
+    would lose its rows to the share of rows set aside."""
     rows = _excel_sheet(path)
     names = header.names  # the header row, spelt as the profile spells it (:func:`read_header`)
-    columns = list(zip(*rows[header.row:], strict=False)) if len(rows) > header.row else [
+    body = rows[header.row:]
+    empty = np.array([i for i, row in enumerate(body) if all(v in (None, "") for v in row)],
+                     np.int64)
+    kept = np.delete(np.arange(len(body)), empty)
+    columns = list(zip(*(body[i] for i in kept), strict=False)) if len(kept) else [
         ()] * len(names)
     first = {n: i for i, n in reversed(list(enumerate(names)))}
-    return pa.table(
+    table = pa.table(
         {
             n: pa.array([_cell_text(v) for v in col], pa.string())
             for i, (n, col) in enumerate(zip(names, columns, strict=False))
             if first[n] == i
         }
     )
+    return table, empty + header.row + 1
 
 
 def _cell_text(value: object) -> str | None:
@@ -354,7 +363,9 @@ def source_relation(
     """SQL for the rows of an export as text columns (``source``: from :func:`utf8_source`);
     rows the CSV reader cannot split go to its table ``rejects``."""
     if header.is_excel:
-        con.register("src", _excel_frame(path, header))
+        frame, empty = _excel_frame(path, header)
+        con.register("src", frame)
+        con.register("src_empty_rows", pa.table({"row": empty}))
         return "src"
     columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in reader_names(header.names)) + "}"
     return (
@@ -625,7 +636,6 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
         con.execute(f"set temp_directory = {_lit(str(paths.protected_dir('tmp')))}")
         con.execute(f"set memory_limit = {_lit(DUCKDB_MEMORY_LIMIT)}")
         relation = source_relation(con, path, header, source)
-        reject_rows: list[tuple[int, str | None, str]] = []
         select_raw = ", ".join(
             f"{present.get(f, 'null::varchar')} as raw_{f}" for f in spec.fields
         )
@@ -665,10 +675,8 @@ def _run_sql(path: Path, header: Header, job: _Job) -> _Checked:
                 path,
                 f"cannot be read as a '{header.delimiter}'-delimited file: {error_kind(exc)}",
             ) from exc
-        blank = np.empty(0, np.int64)
-        if not header.is_excel:
-            reject_rows, blank = _text_rows(con, path, header, source,
-                                            known_columns(profile, mapping))
+        reject_rows, blank = _rows_without_record(con, path, header, source,
+                                                  known_columns(profile, mapping))
         _check_duplicates(con, mapping.primary, key_cols, len(row_checks))
         bad = con.execute(
             "select rn, problem, shown from checked where problem is not null order by rn"
@@ -840,10 +848,15 @@ def _lines_sql(text: str) -> str:
            "chr(10)), chr(10))"
 
 
-def _text_rows(con: duckdb.DuckDBPyConnection, path: Path, header: Header, source: Path,
-               known: set[str]) -> tuple[list[tuple[int, str | None, str]], np.ndarray]:
-    """The rows of a text export that hold no record: those the reader rejected and the blank
-    lines it skipped (spreadsheet rows); rejects the file when a stray quote swallowed rows."""
+def _rows_without_record(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
+                         source: Path, known: set[str]
+                         ) -> tuple[list[tuple[int, str | None, str]], np.ndarray]:
+    """The rows of an export that hold no record: those the reader rejected and the blank lines
+    it skipped (spreadsheet rows; a workbook's empty rows); rejects the file when a stray quote
+    swallowed rows."""
+    if header.is_excel:
+        empty = con.execute("select row from src_empty_rows order by row").fetchall()
+        return [], np.array([r[0] for r in empty], np.int64)
     reject_rows = _reader_rejects(con, path, header)
     # With a quote a value may run over line ends: the file's lines are counted for that, and
     # only lines beyond the rows can be blank. Without one, a byte search looks for them.

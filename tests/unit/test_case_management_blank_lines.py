@@ -175,3 +175,39 @@ def test_blank_rows_are_where_duckdbs_reader_counts_them(
     blank = [r for r in range(2, max(records)) if r not in records]
     assert blank, "the shape has blank lines between its rows"
     assert [r for r in blank_rows(path, ";", 1).tolist() if r < max(records)] == blank
+
+
+def test_empty_rows_of_a_workbook_are_no_rows_set_aside(tmp_path: Path) -> None:
+    """A workbook with spacer rows between groups of cases, as people lay out a sheet: an empty
+    row was set aside as a row without its case number, and enough of them rejected the whole
+    file for its share of rows set aside. Empty rows are now skipped as blank lines of a text
+    export are, and every row keeps the number Excel shows."""
+    import datetime as dt
+
+    import openpyxl
+
+    from ingestion.validate import report_lines, validate_file
+
+    header = ["Fall-ID", "Personen-ID", "Hilfeart", "Anfrage über", "Hilfebeginn", "Hilfeende",
+              "Beendigung", "Fachkraft"]
+    rows: list[list[object]] = [["Hilfen – Auswertung"], [], header]
+    for group in range(3):
+        rows += [[f"F-{group}{n}", "P-1", "AJH-SGA", "Jugendamt", dt.date(2024, 2, 1),
+                  dt.date(2024, 6, 30), "Wegzug" if n or group else "kein bekannter Grund", "MA-1"]
+                 for n in range(3)]
+        rows += [[], []] if group == 0 else [[]]
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    path = tmp_path / "hilfen_mit_leerzeilen.xlsx"
+    book.save(path)
+
+    table, outcome = parse(path)
+    filled = {row: r for row, r in enumerate(rows, start=1) if str(r[:1]).startswith("['F-")}
+    assert dict(zip(table["case_id"].to_pylist(), table["source_line"].to_pylist(),
+                    strict=True)) == {pseudonym(r[0], KEY.encode()): row
+                                      for row, r in filled.items() if r[6] == "Wegzug"}
+    assert quarantined(outcome) == [(row, "end_reason") for row, r in filled.items()
+                                    if r[6] != "Wegzug"]
+    assert outcome.rows_read == len(filled) == 9
+    assert not any("ABGELEHNT" in line for line in report_lines(validate_file(path), "de"))
