@@ -745,10 +745,11 @@ def _kept_columns(spec: EntitySpec, has_department: bool) -> tuple[list[str], li
 
 
 def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: Header
-                    ) -> list[tuple[int, str | None, str]]:
-    """Lines the CSV reader rejected (line, column, error), one per line; a wrong encoding or
-    an oversized line rejects the whole file. In a file proven UTF-8 a byte that is not valid
-    UTF-8 sets its row aside."""
+                    ) -> tuple[list[tuple[int, str | None, str]], list[tuple[int, int]]]:
+    """Lines the CSV reader rejected (line, column, error), one per line, and where a rejected
+    record swallowed lines (:func:`_with_swallowed_rows`); a wrong encoding or an oversized line
+    rejects the whole file. In a file proven UTF-8 a byte that is not valid UTF-8 sets its row
+    aside."""
     found: list[tuple[int, str | None, str, str | None]] = con.execute(
         # One row may be reported once per missing column: one quarantine row per line.
         # Errors of the whole line (its size) have no column: they sort first.
@@ -786,12 +787,14 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: Header
 
 
 def _with_swallowed_rows(path: Path, found: list[tuple[int, str | None, str, str | None]]
-                        ) -> list[tuple[int, str | None, str]]:
+                        ) -> tuple[list[tuple[int, str | None, str]], list[tuple[int, int]]]:
     """The reader's rejects (line, column, error, text) as rows of the file, one per line: a
     quote that never closes makes the reader take the following lines into one rejected record;
     each of them is a row of its own, set aside with the row whose quote swallowed it. The reader
-    numbers records, so the rows after a swallowing record move down by what it swallowed."""
+    numbers records, so the rows after a swallowing record move down by what it swallowed: the
+    reader's line of each such record and the lines it swallowed come out beside the rows."""
     rows: list[tuple[int, str | None, str]] = []
+    spans: list[tuple[int, int]] = []
     moved = 0
     for line, column, error, text in found:
         row = line + moved
@@ -813,7 +816,8 @@ def _with_swallowed_rows(path: Path, found: list[tuple[int, str | None, str, str
         rows += [(row + i, None, f"read into the unclosed quote of row {row}")
                  for i in range(1, swallowed + 1)]
         moved += swallowed
-    return rows
+        spans.append((line, swallowed))
+    return rows, spans
 
 
 def has_quote(path: Path) -> bool:
@@ -857,7 +861,7 @@ def _rows_without_record(con: duckdb.DuckDBPyConnection, path: Path, header: Hea
     if header.is_excel:
         empty = con.execute("select row from src_empty_rows order by row").fetchall()
         return [], np.array([r[0] for r in empty], np.int64)
-    reject_rows = _reader_rejects(con, path, header)
+    reject_rows, spans = _reader_rejects(con, path, header)
     # With a quote a value may run over line ends: the file's lines are counted for that, and
     # only lines beyond the rows can be blank. Without one, a byte search looks for them.
     quoted = has_quote(source)
@@ -865,6 +869,11 @@ def _rows_without_record(con: duckdb.DuckDBPyConnection, path: Path, header: Hea
         "select count(*) from parsed").fetchall()[0][0] - len(reject_rows) if quoted else 1
     blank = blank_rows(source, header.delimiter, header.row) if extra_lines > 0 else np.empty(
         0, np.int64)
+    if spans and len(blank):
+        # Blank lines are found as the reader counts (a record one row, whatever it spans);
+        # the lines a rejected record swallowed are rows of their own.
+        at, swallowed = np.array(spans, np.int64).T
+        blank = blank + np.concatenate(([0], np.cumsum(swallowed)))[np.searchsorted(at, blank)]
     if quoted and extra_lines > len(blank):  # a value runs over a line end
         _check_swallowed_rows(con, path, header, source, reject_rows, blank, known)
     return reject_rows, blank

@@ -211,3 +211,20 @@ def test_empty_rows_of_a_workbook_are_no_rows_set_aside(tmp_path: Path) -> None:
                                     if r[6] != "Wegzug"]
     assert outcome.rows_read == len(filled) == 9
     assert not any("ABGELEHNT" in line for line in report_lines(validate_file(path), "de"))
+
+
+def test_blank_lines_around_rows_a_quote_swallowed(tmp_path: Path) -> None:
+    """A quote that opens in row 4 and is closed only inside row 7 (by a quote within a word)
+    makes the reader reject one record of four lines, a blank one among them; each of those
+    lines is set aside as a row of its own. The blank lines before and after keep the rows
+    below at their place."""
+    rows = [CONTACTS_HEADER, contact(1), "", contact(2, '"offen'), contact(3), "",
+            contact(4, 'x" weiter'), "", contact(5), contact(6)]
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export(rows))
+    table, outcome = parse(path)
+    assert dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
+                    strict=True)) == {pseudonym(f"C-{n}", KEY.encode()): rows.index(contact(n)) + 1
+                                      for n in (1, 5, 6)}
+    first, last = rows.index(contact(2, '"offen')) + 1, rows.index(contact(4, 'x" weiter')) + 1
+    assert [line for line, _ in quarantined(outcome)] == list(range(first, last + 1))
