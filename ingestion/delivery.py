@@ -412,21 +412,31 @@ def rows_or_empty(
         yield empty()
 
 
-def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]:
-    """The newest completed load of a file of ``dataset`` (whose files lie in
-    ``<dataset folder>/<organisation>/<department>/``), per (organisation, department)."""
+def _completed_registry(dataset: str) -> list[tuple[str, str, str, str, datetime]]:
+    """(organisation, department, entity, outcome, newest registration) of ``dataset``'s files
+    in completed loads, by the folders they lay in (``<dataset folder>/<organisation>/
+    <department>/``); none before its first load."""
     if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
-        return {}  # nothing delivered yet: no department is late
+        return []
     with duckdb.connect(str(paths.build_db()), read_only=True) as con:
         rows = con.sql(
-            f"select split_part(r.source_file, '/', 2) as organisation_code, "
-            f"split_part(r.source_file, '/', 3) as department_code, "
-            f"max(r.registered_at) as last_at "
+            f"select split_part(r.source_file, '/', 2), split_part(r.source_file, '/', 3), "
+            f"coalesce(r.entity, ''), r.outcome, max(r.registered_at) "
             f'from "{dataset}".file_registry as r '
             f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
-            f"group by 1, 2"
+            f"group by all"
         ).fetchall()
-    return {(org, code): last_at.astimezone(UTC) for org, code, last_at in rows if org and code}
+    return [(org, code, entity, outcome, at.astimezone(UTC))
+            for org, code, entity, outcome, at in rows if org and code]
+
+
+def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]:
+    """The newest completed load of a file of ``dataset`` (loaded or rejected), per
+    (organisation, department); nothing delivered yet: no department is late."""
+    out: dict[tuple[str, str], datetime] = {}
+    for org, code, _, _, at in _completed_registry(dataset):
+        out[(org, code)] = max(at, out.get((org, code), at))
+    return out
 
 
 def last_load_by_entity(dataset: str) -> dict[tuple[str, str], dict[str, datetime]]:
@@ -434,22 +444,12 @@ def last_load_by_entity(dataset: str) -> dict[tuple[str, str], dict[str, datetim
     (organisation, department) of ``dataset``: a file that holds several entities (``cases,
     contacts``) counts for each. A department whose export stopped carrying one entity still
     delivers files, so only this tells that its contacts, say, are months old."""
-    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
-        return {}
-    with duckdb.connect(str(paths.build_db()), read_only=True) as con:
-        rows = con.sql(
-            f"select organisation_code, department_code, trim(entity), max(registered_at) from ("
-            f"select split_part(r.source_file, '/', 2) as organisation_code, "
-            f"split_part(r.source_file, '/', 3) as department_code, "
-            f"unnest(string_split(r.entity, ',')) as entity, r.registered_at "
-            f'from "{dataset}".file_registry as r '
-            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
-            f"where r.outcome = 'loaded') group by all"
-        ).fetchall()
     out: dict[tuple[str, str], dict[str, datetime]] = {}
-    for org, code, entity, last_at in rows:
-        if org and code and entity:
-            out.setdefault((org, code), {})[entity] = last_at.astimezone(UTC)
+    for org, code, entities, outcome, at in _completed_registry(dataset):
+        for entity in (e.strip() for e in entities.split(",")):
+            if outcome == "loaded" and entity:
+                seen = out.setdefault((org, code), {})
+                seen[entity] = max(at, seen.get(entity, at))
     return out
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,3 +270,32 @@ def pytest_sessionfinish() -> None:
     from tests.browser.conftest import stop_servers
 
     stop_servers()
+
+
+def load_and_build(home: Path) -> Path:
+    """Load ``home``'s inbox with the real dlt sources (reference, case management, accounting)
+    and ``dbt build`` every model, contract and test on it, as a run does without Dagster;
+    returns the build database. For tests whose figures are worked out by hand."""
+    from ingestion import accounting, case_management, reference
+    from ingestion.delivery import loaded_hashes
+    from ingestion.pipelines import pipeline
+    from ingestion.pseudonymise import ensure_key_file
+
+    use_home(home)
+    ensure_key_file()
+    for module, source in ((reference, reference.reference),
+                           (case_management, case_management.case_management),
+                           (accounting, accounting.accounting)):
+        skip = frozenset(loaded_hashes(module.DATASET))
+        pipeline(module.DATASET).run(source(skip_hashes=skip))
+    db = home / "warehouse" / "build.duckdb"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build",
+         "--target-path", str(home / "dbt" / "target")],
+        cwd=Path(__file__).parents[1] / "transform",
+        env={**os.environ, "DATENWERK_BUILD_DB": str(db)},
+        capture_output=True, text=True, check=False,
+    )
+    # Every model, contract, data test and unit test passes on the hand-made delivery.
+    assert result.returncode == 0, result.stdout[-4000:]
+    return db

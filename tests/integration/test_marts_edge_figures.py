@@ -29,8 +29,6 @@ a cost centre and EUR 200 on the department's cost centre 900 (September 2024).
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -40,7 +38,7 @@ import duckdb
 import pytest
 
 from ingestion.demo.generator import HEADERS, _datev_headings
-from tests.conftest import stored_id, use_home
+from tests.conftest import load_and_build, stored_id
 
 ORG, DEPT, PROGRAM = "kante", "KD", "P-K"
 CASE_FILES = {
@@ -155,30 +153,9 @@ def _write_inbox(inbox: Path) -> None:
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from ingestion import accounting, case_management, reference
-    from ingestion.delivery import loaded_hashes
-    from ingestion.pipelines import pipeline
-    from ingestion.pseudonymise import ensure_key_file
-
     home = tmp_path_factory.mktemp("edge_figures") / "home"
     _write_inbox(home / "inbox")
-    use_home(home)
-    ensure_key_file()
-    for module, source in ((reference, reference.reference),
-                           (case_management, case_management.case_management),
-                           (accounting, accounting.accounting)):
-        skip = frozenset(loaded_hashes(module.DATASET))
-        pipeline(module.DATASET).run(source(skip_hashes=skip))
-    db = home / "warehouse" / "build.duckdb"
-    result = subprocess.run(
-        [str(Path(os.sys.executable).parent / "dbt"), "build",
-         "--target-path", str(home / "dbt" / "target")],
-        cwd=Path(__file__).parents[2] / "transform",
-        env={**os.environ, "DATENWERK_BUILD_DB": str(db)},
-        capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:]
-    yield db
+    yield load_and_build(home)
 
 
 def rows(db: Path, sql: str) -> list[dict]:

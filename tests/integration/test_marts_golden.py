@@ -17,8 +17,6 @@ Department GD, programs:
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -28,7 +26,7 @@ import duckdb
 import pytest
 
 from ingestion.demo.generator import HEADERS
-from tests.conftest import stored_id, use_home, write_datev_bookings
+from tests.conftest import load_and_build, stored_id, write_datev_bookings
 
 ORG, DEPT = "gold", "GD"
 CASE_FILES = {
@@ -98,11 +96,6 @@ def _write_case_management(inbox: Path) -> None:
 
 @pytest.fixture(scope="module")
 def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from ingestion import accounting, case_management, reference
-    from ingestion.delivery import loaded_hashes
-    from ingestion.pipelines import pipeline
-    from ingestion.pseudonymise import ensure_key_file
-
     home = tmp_path_factory.mktemp("golden") / "home"
     inbox = home / "inbox"
     (inbox / "reference" / ORG).mkdir(parents=True)
@@ -110,24 +103,7 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (inbox / "reference" / ORG / name).write_text(text, encoding="utf-8")
     _write_case_management(inbox)
     write_datev_bookings(inbox, ORG, BOOKINGS)
-    use_home(home)
-    ensure_key_file()
-    for module, source in ((reference, reference.reference),
-                           (case_management, case_management.case_management),
-                           (accounting, accounting.accounting)):
-        skip = frozenset(loaded_hashes(module.DATASET))
-        pipeline(module.DATASET).run(source(skip_hashes=skip))
-    db = home / "warehouse" / "build.duckdb"
-    result = subprocess.run(
-        [str(Path(os.sys.executable).parent / "dbt"), "build",
-         "--target-path", str(home / "dbt" / "target")],
-        cwd=Path(__file__).parents[2] / "transform",
-        env={**os.environ, "DATENWERK_BUILD_DB": str(db)},
-        capture_output=True, text=True, check=False,
-    )
-    # Every model, contract, data test and unit test passes on the edge cases.
-    assert result.returncode == 0, result.stdout[-4000:]
-    yield db
+    yield load_and_build(home)
 
 
 def rows(db: Path, sql: str) -> list[dict]:

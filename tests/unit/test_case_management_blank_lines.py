@@ -7,15 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
-from ingestion.case_management import detect_profile
 from ingestion.case_management.blank_rows import blank_rows
-from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
 from ingestion.pseudonymise import pseudonym
-from ingestion.standard import standard
+from tests.unit.parsing import parse
 
 KEY = "k" * 32
 CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr;Notiz"
@@ -34,14 +31,6 @@ def contact(n: int, note: str = "ok", kind: str = "") -> str:
         return f"C-{n};F-1;17.02.2023"
     day = "31.02.2023" if kind == BAD_DATE else "17.02.2023"
     return f"C-{n};F-1;{day};telefonisch;30;MA-1;{note}"
-
-
-def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
-    profile, mapping = detect_profile(path)
-    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
-    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                         {"organisation_code": "org", "department_code": "SB"})
-    return table, outcome
 
 
 def quarantined(outcome: FileOutcome) -> list[tuple[int, str]]:

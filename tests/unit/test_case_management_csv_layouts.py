@@ -10,10 +10,9 @@ import pyarrow as pa
 import pytest
 
 from ingestion.case_management import detect_profile
-from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, FileRejected, deliver, quarantine_table
 from ingestion.pseudonymise import pseudonym
-from ingestion.standard import standard
+from tests.unit.parsing import parse
 from warehouse.reasons import translate
 
 KEY = "k" * 32
@@ -37,14 +36,6 @@ def case(n: int) -> str:
 
 def lines(*rows: str) -> bytes:
     return "".join(f"{r}\r\n" for r in rows).encode("cp1252")
-
-
-def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
-    profile, mapping = detect_profile(path)
-    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
-    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                         {"organisation_code": "org", "department_code": "SB"})
-    return table, outcome
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -355,7 +346,6 @@ def test_a_decomposed_umlaut_in_a_header_is_the_same_column(tmp_path: Path) -> N
     """macOS writes 'ü' as 'u' and a combining diaeresis: still the profile's 'Anfrage über'."""
     import openpyxl
 
-    from ingestion.case_management import detect_profile
 
     header = ["Fall-ID", "Personen-ID", "Hilfeart", "Anfrage u\u0308ber", "Hilfebeginn",
               "Hilfeende", "BEENDIGUNG", "fachkraft"]

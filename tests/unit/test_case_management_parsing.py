@@ -12,6 +12,7 @@ from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
 from ingestion.pseudonymise import pseudonym
 from ingestion.standard import standard
+from tests.unit.parsing import parse as _parse_file
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "case_management"
 KEY = "k" * 32
@@ -181,14 +182,6 @@ def test_xlsx_of_the_second_vendor() -> None:
     }
     assert [q[:2] + (q[3],) for q in quarantined(outcome)] == [(3, "contact_date", "31.02.2024")]
     assert "Özdemir" not in repr(table.to_pylist())
-
-
-def _parse_file(path: Path) -> tuple[pa.Table, FileOutcome]:
-    profile, mapping = detect_profile(path)
-    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
-    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                         {"organisation_code": "org", "department_code": "SB"})
-    return table, outcome
 
 
 def test_rows_deep_in_a_large_export_keep_their_row_and_field(tmp_path: Path) -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from ingestion.case_management import detect_profile
-from ingestion.case_management.helpers import parse_export
 from ingestion.delivery import FileOutcome, quarantine_table
 from ingestion.pseudonymise import pseudonym
-from ingestion.standard import standard
+from tests.unit.parsing import parse
 
 KEY = "k" * 32
 CONTACTS_HEADER = "Kontakt-Nr;Fall-Nr;Datum;Art;Dauer (Min.);Mitarbeiter-Nr\n"
@@ -23,14 +20,6 @@ CLIENTS_HEADER = "Klient-Nr;Vorname;Nachname;Geburtsdatum;Geschlecht;PLZ\n"
 def _key(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATENWERK_PSEUDONYM_KEY", KEY)
     monkeypatch.setenv("DATENWERK_HOME", str(tmp_path / "home"))
-
-
-def parse(path: Path) -> tuple[pa.Table, FileOutcome]:
-    profile, mapping = detect_profile(path)
-    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
-    table = parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                         {"organisation_code": "org", "department_code": "SB"})
-    return table, outcome
 
 
 def quarantined(outcome: FileOutcome) -> list[tuple[int, str, str, str | None]]:

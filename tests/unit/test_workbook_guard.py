@@ -18,12 +18,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ingestion.case_management import detect_profile
-from ingestion.case_management.helpers import parse_export
 from ingestion.case_management.workbook_guard import check_workbook
 from ingestion.delivery import FileOutcome, FileRejected
-from ingestion.standard import standard
 from ingestion.validate import report_lines, validate_file
+from tests.unit.parsing import parse as parse_delivered
 
 SHEET = "xl/worksheets/sheet1.xml"
 HEADER = ["Fall-ID", "Personen-ID", "Hilfeart", "Anfrage über", "Hilfebeginn", "Hilfeende",
@@ -87,11 +85,7 @@ def _rewrite(path: Path, part: str, change, stored: bool = False) -> None:  # ty
 
 
 def parse(path: Path) -> FileOutcome:
-    profile, mapping = detect_profile(path)
-    outcome = FileOutcome(path, "sha", "org", mapping.entity, profile.name)
-    parse_export(path, profile, mapping, standard()[mapping.entity], outcome,
-                 {"organisation_code": "org", "department_code": "AJH"})
-    return outcome
+    return parse_delivered(path, "AJH")[1]
 
 
 def test_a_real_export_passes_and_loads(tmp_path: Path) -> None:
