@@ -51,7 +51,7 @@ def source_keys(inbox: Path) -> set[str]:
                        if spec.fields[f].pseudonymise}
             header = read_header(path, profile)
             if header.is_excel:
-                table = _excel_frame(path, header)
+                table, _ = _excel_frame(path, header)  # its empty rows hold no number
                 rows = [dict(zip(table.column_names, r, strict=True))
                         for r in zip(*(table[c].to_pylist() for c in table.column_names),
                                      strict=True)]
