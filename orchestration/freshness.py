@@ -91,7 +91,7 @@ def _delivery_ages(context: AssetCheckExecutionContext) -> CheckResult:
     default_days = settings.default_max_days_without_delivery()
     last = last_delivery_by_department(case_management.DATASET)
     by_entity = last_load_by_entity(case_management.DATASET)
-    rows, late, stopped, overdue = [], [], [], []
+    rows, late, quiet, stopped, overdue = [], [], [], [], []
     for org, code in sorted(set(config) | set(last)):
         steward = config.get((org, code))
         limit = steward.max_days_without_delivery if steward else default_days
@@ -108,6 +108,7 @@ def _delivery_ages(context: AssetCheckExecutionContext) -> CheckResult:
             if entity not in loaded or (now - loaded[entity]).total_seconds() / 86400 > limit]
         if is_late:
             late.append(f"{org}/{code}")
+            quiet.append(f"{org}/{code}")
             overdue.append(Overdue(org, code, limit, seen, None, seen))
         elif missing:
             late.append(f"{org}/{code}")
@@ -126,7 +127,6 @@ def _delivery_ages(context: AssetCheckExecutionContext) -> CheckResult:
             "status": "LATE" if is_late else "INCOMPLETE" if missing else "ok",
         })
     reminded = remind_overdue(overdue, context.log.warning)
-    quiet = [d for d in late if not any(s.startswith(d + ":") for s in stopped)]
     parts = ([f"No recent delivery from {', '.join(quiet)}."] if quiet else []) + (
         [f"Still delivering, but not every entity: {'; '.join(stopped)}."] if stopped else [])
     return CheckResult(
