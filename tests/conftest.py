@@ -18,6 +18,7 @@ impact reports' PDFs (see ``pytest_runtestloop``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -203,6 +204,18 @@ def stored_id(home: Path, number: str) -> str:
     from ingestion.pseudonymise import pseudonym
 
     return pseudonym(number, (home / "secrets" / "pseudonym.key").read_text().strip().encode())
+
+
+def in_staging(department: str, stored: str) -> str:
+    """How the stored pseudonym of a number delivered in ``department``'s folder is keyed from
+    staging on (``transform/macros/ids.sql``): numbers are unique per delivering folder, so the
+    MD5 of the folder and the pseudonym."""
+    return hashlib.md5(f"{department}|{stored}".encode()).hexdigest()
+
+
+def staged_id(home: Path, department: str, number: str) -> str:
+    """:func:`in_staging` of a number delivered in ``home`` (the home's key)."""
+    return in_staging(department, stored_id(home, number))
 
 
 def write_datev_bookings(

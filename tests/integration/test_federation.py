@@ -18,7 +18,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.conftest import SCALE, SEED, PipelineRun, run_nightly
+from tests.conftest import SCALE, SEED, PipelineRun, in_staging, run_nightly
 
 MEMBERS = 3
 MART = "mart_federation_program_year"
@@ -63,12 +63,14 @@ def published(run: PipelineRun, query: str, params: list[object] | None = None) 
         return con.execute(query, params or []).df()
 
 
-def client_numbers(run: PipelineRun, organisation: str) -> set[str]:
-    """Client numbers on the case lists an organisation delivered (clear, from its inbox)."""
-    numbers: set[str] = set()
+def client_numbers(run: PipelineRun, organisation: str) -> dict[str, str]:
+    """Client numbers on the case lists an organisation delivered (clear, from its inbox), with
+    the department folder that delivered each."""
+    numbers: dict[str, str] = {}
     for path in (run.home / "inbox" / "case_management" / organisation).glob("*/faelle.csv"):
         with path.open(encoding="cp1252", newline="") as fh:
-            numbers |= {row["Klient-Nr"].strip() for row in csv.DictReader(fh, delimiter=";")}
+            numbers |= {row["Klient-Nr"].strip(): path.parent.name
+                        for row in csv.DictReader(fh, delimiter=";")}
     return numbers
 
 
@@ -79,15 +81,18 @@ def test_the_same_client_number_is_two_people(federation: PipelineRun) -> None:
                            .iterdir())
     assert len(organisations) == MEMBERS
     first, second = organisations[:2]
-    shared = sorted(client_numbers(federation, first) & client_numbers(federation, second))
+    delivered = {org: client_numbers(federation, org) for org in (first, second)}
+    shared = sorted(delivered[first].keys() & delivered[second].keys())
     assert shared, "the demo members share client numbers"
     number = shared[0]
-    own = {org: pseudonym(number, organisation_key(org)) for org in (first, second)}
-    assert own[first] != own[second]
+    stored = {org: pseudonym(number, organisation_key(org)) for org in (first, second)}
+    assert stored[first] != stored[second]
+    own = {org: in_staging(delivered[org][number], stored[org]) for org in (first, second)}
     found = published(
         federation, "select organisation_code, client_id from fct_cases "
                     "where client_id in (?, ?, ?) group by all order by all",
-        [own[first], own[second], pseudonym(number, current_key())])
+        [own[first], own[second],
+         in_staging(delivered[first][number], pseudonym(number, current_key()))])
     # Two clients, each at her own organisation; the installation's key made neither.
     assert sorted(map(tuple, found.itertuples(index=False))) == sorted(
         [(first, own[first]), (second, own[second])])

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from quality import accounting as checks
-from tests.conftest import PipelineRun, copy_home, stored_id, use_home
+from tests.conftest import PipelineRun, copy_home, staged_id, use_home
 
 TRANSFORM = Path(__file__).parents[2] / "transform"
 
@@ -78,7 +78,7 @@ def test_incremental_contacts_and_bookings_equal_a_full_refresh(
         ).fetchall()[0]
         corrected = con.execute(
             "select duration_minutes, load_id from staging.stg_case_management__contacts "
-            "where contact_id = ?", [stored_id(home, contact_id)]).fetchall()
+            "where contact_id = ?", [staged_id(home, "SB", contact_id)]).fetchall()
     assert staged == (staged_before[0] + 1, staged_before[0] + 1)  # one new, none twice
     assert corrected[0][0] == 175 and corrected[0][1] > staged_before[1]  # the correction won
     with duckdb.connect(str(db), read_only=True) as con:
@@ -142,7 +142,7 @@ def test_contacts_per_case_recount_only_changed_cases_and_equal_a_full_refresh(
     def per_case(con: duckdb.DuckDBPyConnection, case: str) -> list[tuple]:
         return con.execute(
             "select n_contacts, load_id from intermediate.int_contacts_per_case "
-            "where case_id = ?", [stored_id(home, case)]).fetchall()
+            "where case_id = ?", [staged_id(home, "SB", case)]).fetchall()
 
     with duckdb.connect(str(db), read_only=True) as con:
         before = {case: per_case(con, case) for case in (single, receiver, giver, late, untouched)}

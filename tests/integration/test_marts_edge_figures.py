@@ -21,6 +21,11 @@ a planned end in 2024) besides its own GLS-BER (a dropout); SBM ends one case in
 programs.csv, has cost centres in KD (950: EUR 1,000) and GLS (951: EUR 500); SBM's cost centre
 952 books EUR 80 to GLS's program GLS-BER (October 2024).
 
+Department KX runs a case-management system of its own, whose numbers repeat KD's: its case K1
+(client KL-1, a man born 1950, program P-X, 01.03.-31.05.2024, regular end) has contacts C1
+(10.03.2024, 20 min) and C2 (20.03.2024, 25 min) and goal Z1 (attained +1). They are other
+records than KD's K1, KL-1, C1, C2 and Z1: nothing of either department's K1 reaches the other.
+
 DATEV: one Buchungsstapel of the fiscal year 01.07.2024-30.06.2025 (Belegdatum DDMM: March is
 2025). Cost centre 100: EUR 1,000 on 15.08.2024; in 2025 EUR 400, a Generalumkehr of EUR 100
 (-100) and a credit of EUR 50 on the cost account (-50): 250; a grant of EUR 700. EUR 300 without
@@ -38,7 +43,7 @@ import duckdb
 import pytest
 
 from ingestion.demo.generator import HEADERS, _datev_headings
-from tests.conftest import load_and_build, stored_id
+from tests.conftest import load_and_build, staged_id
 
 ORG, DEPT, PROGRAM = "kante", "KD", "P-K"
 CASE_FILES = {
@@ -72,6 +77,17 @@ CASE_FILES = {
     ],
     "einschaetzungen": [],
 }
+OTHER_SYSTEM = "KX"  # a department whose own system numbers cases, clients, contacts from 1 too
+OTHER_SYSTEM_FILES = {
+    "klienten": [["KL-1", "A", "B", "03.07.1950", "männlich", "Weg 2", "01067", "Dresden", "",
+                  ""]],
+    "faelle": [["K1", "KL-1", "P-X", "Selbstmelder", "01.03.2024", "31.05.2024",
+                "regulär beendet", "MA-1"]],
+    "kontakte": [["C1", "K1", "10.03.2024", "persönlich", "20", "MA-1", ""],
+                 ["C2", "K1", "20.03.2024", "telefonisch", "25", "MA-1", ""]],
+    "ziele": [["Z1", "K1", "Wohnen", "01.03.2024", "-1", "0", "1", "GAS", "1"]],
+    "einschaetzungen": [],
+}
 KDS_CASES = [  # Klientennummer, Einrichtung, Angebot, Beginn, Ende, Art der Beendigung, Kontakte
     ("700001", "Suchtberatung Mitte", "Ambulante Beratung", "10.01.2024", "28.06.2024",
      "1 - regulär nach Plan", "4"),
@@ -89,10 +105,11 @@ REFERENCE = {
     "departments.csv": "organisation_code,department_code,department_name,data_steward,is_pilot\n"
                        "kante,KD,Kantendienst,K. Steward,false\n"
                        "kante,SBM,Suchtberatung Mitte,K. Steward,false\n"
-                       "kante,GLS,Fachstelle Glücksspiel,K. Steward,false\n",
+                       "kante,GLS,Fachstelle Glücksspiel,K. Steward,false\n"
+                       "kante,KX,Kantenwerk,K. Steward,false\n",
     "programs.csv": "organisation_code,program_code,department_code,program_name\n"
                     "kante,P-K,KD,Programm K\nkante,SUCHT-BER,SBM,Ambulante Beratung\n"
-                    "kante,GLS-BER,GLS,Glücksspielberatung\n",
+                    "kante,GLS-BER,GLS,Glücksspielberatung\nkante,P-X,KX,Programm X\n",
     "cost_centres.csv": "organisation_code,cost_centre,department_code,program_code,kost_field\n"
                         "kante,100,KD,P-K,KOST1\nkante,900,KD,,KOST1\n"
                         "kante,950,KD,PROJ-Z,KOST1\nkante,951,GLS,PROJ-Z,KOST1\n"
@@ -120,11 +137,13 @@ def _write_inbox(inbox: Path) -> None:
     (inbox / "reference" / ORG).mkdir(parents=True)
     for name, text in REFERENCE.items():
         (inbox / "reference" / ORG / name).write_text(text, encoding="utf-8")
-    folder = inbox / "case_management" / ORG / DEPT
-    folder.mkdir(parents=True)
-    for name, rows in CASE_FILES.items():
-        lines = [";".join(HEADERS[name])] + [";".join(r) for r in rows]
-        (folder / f"{name}.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    for department, files in ((DEPT, CASE_FILES), (OTHER_SYSTEM, OTHER_SYSTEM_FILES)):
+        folder = inbox / "case_management" / ORG / department
+        folder.mkdir(parents=True)
+        for name, rows in files.items():
+            lines = [";".join(HEADERS[name])] + [";".join(r) for r in rows]
+            (folder / f"{name}.csv").write_bytes(
+                ("\r\n".join(lines) + "\r\n").encode("cp1252"))
     kds = [KDS_HEADER] + [
         f'{client};"Muster, Kim";01.01.1980;04109;weiblich;{facility};{offer};{start};{end};'
         f"{reason};;;{contacts};" for client, facility, offer, start, end, reason, contacts
@@ -166,7 +185,7 @@ def rows(db: Path, sql: str) -> list[dict]:
 
 def cases(db: Path) -> dict[str, dict]:
     by_id = {r["case_id"]: r for r in rows(db, "select * from marts.fct_cases")}
-    return {k: by_id[stored_id(db.parents[1], k)] for k in ("K1", "K2", "K3", "K4")}
+    return {k: by_id[staged_id(db.parents[1], DEPT, k)] for k in ("K1", "K2", "K3", "K4")}
 
 
 def impact(db: Path) -> dict[int, dict]:
@@ -243,14 +262,16 @@ def test_costs_outside_programs_are_reported_not_dropped(edge: Path) -> None:
 
 def test_a_program_of_two_departments_counts_each_case_and_euro_once(edge: Path) -> None:
     found = {(r["department_code"], r["program_code"]): r for r in rows(
-        edge, "select * from marts.mart_impact where year = 2024 and program_code != 'P-K'")}
+        edge, "select * from marts.mart_impact where year = 2024 "
+              "and program_code not in ('P-K', 'P-X')")}
     # every case in its own department's row, none dropped
     assert {k: (r["n_cases_closed"], r["n_planned_ends"]) for k, r in found.items()
             if r["n_cases_closed"]} == {
         ("SBM", "SUCHT-BER"): (1, 1), ("GLS", "SUCHT-BER"): (1, 1), ("GLS", "GLS-BER"): (1, 0)}
     closed = rows(edge, "select sum(n_cases_closed) as n from marts.mart_outcomes "
                         "where period_type = 'year'")[0]["n"]
-    assert closed == len(CASE_FILES["faelle"]) - 1 + len(KDS_CASES)  # all closed but K3
+    assert closed == (len(CASE_FILES["faelle"]) - 1 + len(KDS_CASES)  # all closed but K3
+                      + len(OTHER_SYSTEM_FILES["faelle"]))
     # every euro in the row of its cost centre's department and program, once
     assert {k: r["costs_eur"] for k, r in found.items() if r["costs_eur"]} == {
         ("KD", "PROJ-Z"): Decimal("1000.00"), ("GLS", "PROJ-Z"): Decimal("500.00"),
@@ -272,3 +293,29 @@ def test_this_year_vs_last_compares_each_department_with_itself(edge: Path) -> N
             sucht["SBM"]["previous_year_n_cases_closed"]) == (2025, 1, 1)
     assert (sucht["GLS"]["n_cases_closed"], sucht["GLS"]["previous_year_n_cases_closed"]) == (0, 1)
 
+
+
+def test_numbers_another_department_repeats_are_other_records(edge: Path) -> None:
+    """Two systems both number from 1: KX's case K1, client KL-1, contacts C1 and C2 and goal Z1
+    stay KX's, and KD's stay KD's (before, the later file's K1 replaced the other one, its
+    contact minutes went to the other department's case, and no check said so)."""
+    found = {(r["department_code"], r["case_id"]): r for r in rows(
+        edge, "select * from marts.fct_cases")}
+    assert len(found) == len(CASE_FILES["faelle"]) + len(KDS_CASES) + 1
+    home = edge.parents[1]
+    ours, theirs = (found[(d, staged_id(home, d, "K1"))] for d in (DEPT, OTHER_SYSTEM))
+    assert ours["case_id"] != theirs["case_id"]
+    # KD's K1: C1 and C2 of KD (60 + 30 min), a woman born 1980, T = 30 (x = -2)
+    assert (ours["program_code"], ours["n_contacts"], ours["contact_minutes"], ours["gender"],
+            ours["gas_t_score"]) == (PROGRAM, 2, 90, "w", 30.0)
+    # KX's K1: its own C1 and C2 (20 + 25 min), a man born 1950, T = 60 (x = +1)
+    assert (theirs["program_code"], theirs["n_contacts"], theirs["contact_minutes"],
+            theirs["gender"], theirs["age_band_at_start"], theirs["gas_t_score"]) == (
+        "P-X", 2, 45, "m", "65+", 60.0)
+    assert ours["client_id"] != theirs["client_id"]
+    other = rows(edge, "select * from marts.mart_impact where program_code = 'P-X' and year = 2024")
+    assert [(r["year"], r["n_contacts"], r["contact_minutes"], r["n_clients_reached"],
+             r["n_planned_ends"]) for r in other] == [(2024, 2, 45, 1, 1)]
+    # one goal per department's Z1, each with its own case
+    goals = rows(edge, "select department_code, case_id from marts.fct_goals")
+    assert sorted(g["department_code"] for g in goals) == [DEPT] * 4 + [OTHER_SYSTEM]

@@ -26,7 +26,7 @@ import duckdb
 import pytest
 
 from ingestion.demo.generator import HEADERS
-from tests.conftest import load_and_build, stored_id, write_datev_bookings
+from tests.conftest import load_and_build, staged_id, write_datev_bookings
 
 ORG, DEPT = "gold", "GD"
 CASE_FILES = {
@@ -113,8 +113,8 @@ def rows(db: Path, sql: str) -> list[dict]:
 
 
 def pid(db: Path, number: str) -> str:
-    """The stored pseudonym of a source-system number (case, goal, ...) in the gold home."""
-    return stored_id(db.parents[1], number)
+    """How a source-system number (case, goal, ...) of the gold home is keyed in the marts."""
+    return staged_id(db.parents[1], DEPT, number)
 
 
 def one(db: Path, sql: str) -> dict:

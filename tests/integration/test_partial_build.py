@@ -13,7 +13,7 @@ from dagster import AssetKey
 from orchestration.cli import FULL_REFRESH_CONFIG
 from orchestration.cli import main as datenwerk
 from orchestration.transform import KEPT_SINCE
-from tests.conftest import PipelineRun, copy_home, run_nightly, stored_id, use_home
+from tests.conftest import PipelineRun, copy_home, run_nightly, staged_id, use_home
 from tests.integration.test_incremental import contents
 from tests.integration.test_quality_gate import evaluations, materialised
 
@@ -82,7 +82,7 @@ def test_a_delivery_rebuilds_what_depends_on_it_and_equals_a_full_refresh(
     with duckdb.connect(str(db), read_only=True) as con:
         minutes = con.execute(
             "select duration_minutes from staging.stg_case_management__contacts "
-            "where contact_id = ?", [stored_id(home, first[0])]).fetchall()
+            "where contact_id = ?", [staged_id(home, "SB", first[0])]).fetchall()
     assert minutes == [(175,)]  # the correction of an old month reached the build
     partial = contents(db, ("staging", "intermediate", "marts"))
     partial_published = published(home)

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PipelineRun, run_nightly, stored_id, use_home, write_datev_bookings
+from tests.conftest import PipelineRun, run_nightly, staged_id, use_home, write_datev_bookings
 from tests.privacy_scan import leaked_keys, planted_in_files, source_keys
 
 VENDORS = Path(__file__).parents[1] / "fixtures" / "vendors"
@@ -125,7 +125,7 @@ def test_planned_ends_per_year_from_kds_end_codes(gallery: PipelineRun) -> None:
     # a client's second episode is a case of its own (client number + start date)
     assert published(gallery, f"""
         select count(*) from fct_cases
-        where client_id = '{stored_id(gallery.home, "9004711")}'""") == [(2,)]
+        where client_id = '{staged_id(gallery.home, "SBM", "9004711")}'""") == [(2,)]
     # the youth-welfare contact list: one planned end in 2024, one dropout in 2025, one open
     assert published(gallery, """
         select end_year, end_reason_category from fct_cases where organisation_code = 'jhv'

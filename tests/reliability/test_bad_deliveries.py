@@ -8,7 +8,7 @@ import stat
 
 import duckdb
 
-from tests.conftest import PipelineRun, copy_home, run_nightly, stored_id
+from tests.conftest import PipelineRun, copy_home, run_nightly, staged_id
 
 
 def query(db, sql: str, params=None):  # type: ignore[no-untyped-def]
@@ -63,7 +63,7 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     # the correction won, without a duplicate
     cases = query(home / "published" / "marts.duckdb",
                   "select end_reason, count(*) over () from fct_cases where case_id = ?",
-                  [stored_id(home, case_id)])
+                  [staged_id(home, "SB", case_id)])
     assert cases[0][0] == "moved"
     assert query(home / "published" / "marts.duckdb",
                  "select count(*) - count(distinct case_id) from fct_cases") == [(0,)]

@@ -41,11 +41,11 @@ contacts as (
     affected_cases as (  -- noqa: ST03
         select distinct
             delivered.organisation_code,
-            delivered.case_id,
+            {{ scoped_id('case_id', 'delivered') }} as case_id,
         from {{ source('raw_case_management', 'contacts') }} as delivered
         semi join changed_contacts
             on delivered.organisation_code = changed_contacts.organisation_code
-            and delivered.contact_id = changed_contacts.contact_id
+            and {{ scoped_id('contact_id', 'delivered') }} = changed_contacts.contact_id
         where {{ completed_load('raw_case_management', 'contacts', 'delivered._dlt_load_id') }}
     ),
 

@@ -2,7 +2,8 @@ with
 
 source as (
     {{ latest_by_key(
-        'raw_case_management', 'assessments', ['organisation_code', 'assessment_id']
+        'raw_case_management', 'assessments',
+        ['organisation_code', delivery_folder(), 'assessment_id'],
     ) }}
 ),
 
@@ -10,8 +11,8 @@ final as (
     select
         organisation_code,
         department_code,
-        assessment_id,
-        case_id,
+        {{ scoped_id('assessment_id') }} as assessment_id,
+        {{ scoped_id('case_id') }} as case_id,
         instrument,
         dimension,
         phase,

@@ -1,14 +1,16 @@
 with
 
 source as (
-    {{ latest_by_key('raw_case_management', 'clients', ['organisation_code', 'client_id']) }}
+    {{ latest_by_key(
+        'raw_case_management', 'clients', ['organisation_code', delivery_folder(), 'client_id']
+    ) }}
 ),
 
 final as (
     select
         organisation_code,
         department_code,
-        client_id,
+        {{ scoped_id('client_id') }} as client_id,
         birth_year,
         gender,
         region,

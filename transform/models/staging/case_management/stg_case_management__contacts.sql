@@ -16,20 +16,22 @@ source as (
     {%- if is_incremental() %}
     {%- set new_loads = "_dlt_load_id > (select coalesce(max(load_id), '') from " ~ this ~ ")" %}
     {%- endif %}
-    {{ latest_by_key('raw_case_management', 'contacts', ['organisation_code', 'contact_id'],
-        where=new_loads) }}
+    {{ latest_by_key(
+        'raw_case_management', 'contacts', ['organisation_code', delivery_folder(), 'contact_id'],
+        where=new_loads
+    ) }}
 ),
 
 final as (
     select
         organisation_code,
         department_code,
-        contact_id,
-        case_id,
+        {{ scoped_id('contact_id') }} as contact_id,
+        {{ scoped_id('case_id') }} as case_id,
         contact_date,
         contact_type,
         duration_minutes,
-        staff_id,
+        {{ scoped_id('staff_id') }} as staff_id,
         _dlt_load_id as load_id,
     from source
 )

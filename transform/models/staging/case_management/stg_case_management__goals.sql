@@ -1,15 +1,17 @@
 with
 
 source as (
-    {{ latest_by_key('raw_case_management', 'goals', ['organisation_code', 'goal_id']) }}
+    {{ latest_by_key(
+        'raw_case_management', 'goals', ['organisation_code', delivery_folder(), 'goal_id']
+    ) }}
 ),
 
 final as (
     select
         organisation_code,
         department_code,
-        goal_id,
-        case_id,
+        {{ scoped_id('goal_id') }} as goal_id,
+        {{ scoped_id('case_id') }} as case_id,
         domain,
         set_date,
         baseline,
