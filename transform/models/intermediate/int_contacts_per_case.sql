@@ -25,14 +25,21 @@ contacts as (
 
 {%- if is_incremental() %}
 
-    -- From the model, not from `contacts`: a second reader would make DuckDB materialise
-    -- every staged contact (1.3 GB at demo scale 100).
+    -- Raw numbers, not the staged keys: the raw rows then meet the few changed contacts by the
+    -- stored pseudonym, and only the rows found get their key per folder (macros/ids.sql); a
+    -- number that another folder repeats brings its case along, which is counted again alike.
+    -- Read from the raw table, not from `contacts`: a second reader of the model would make
+    -- DuckDB materialise every staged contact (1.3 GB at demo scale 100).
     changed_contacts as (
-        select
-            staged.organisation_code,
-            staged.contact_id,
-        from {{ ref('stg_case_management__contacts') }} as staged
-        where staged.load_id > (select coalesce(max(built.load_id), '') from {{ this }} as built)
+        select distinct
+            changed.organisation_code,
+            changed.contact_id,
+        from {{ source('raw_case_management', 'contacts') }} as changed
+        where
+            changed._dlt_load_id > (
+                select coalesce(max(built.load_id), '') from {{ this }} as built
+            )
+            and {{ completed_load('raw_case_management', 'contacts', 'changed._dlt_load_id') }}
     ),
 
     -- Used below: the linter renders each `if` on its own (this one on, those using it off).
@@ -45,7 +52,7 @@ contacts as (
         from {{ source('raw_case_management', 'contacts') }} as delivered
         semi join changed_contacts
             on delivered.organisation_code = changed_contacts.organisation_code
-            and {{ scoped_id('contact_id', 'delivered') }} = changed_contacts.contact_id
+            and delivered.contact_id = changed_contacts.contact_id
         where {{ completed_load('raw_case_management', 'contacts', 'delivered._dlt_load_id') }}
     ),
 
