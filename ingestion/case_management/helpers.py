@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.case_management.blank_rows import blank_rows
+from ingestion.case_management.blank_rows import blank_rows, mixed_line_ends, write_with_lf
 from ingestion.case_management.plausibility import Plausibility
 from ingestion.case_management.workbook_guard import check_workbook
 from ingestion.delivery import (
@@ -333,9 +333,30 @@ def _cell_text(value: object) -> str | None:
 @contextlib.contextmanager
 def utf8_source(path: Path, header: Header) -> Iterator[Path]:
     """A path DuckDB can read. UTF-8 files are read in place; Windows-1252 is transcoded into a
-    temporary copy in the protected folder (it holds personal data) and deleted afterwards."""
+    temporary copy in the protected folder (it holds personal data) and deleted afterwards. A
+    file whose rows end in line ends of more than one kind, which DuckDB's reader refuses as a
+    whole, is read from a copy whose rows all end in LF (:func:`blank_rows.write_with_lf`):
+    one line end for one, so every row keeps its number."""
+    if header.is_excel:
+        yield path
+        return
+    with _transcoded(path, header) as utf8:
+        if not mixed_line_ends(utf8, header.delimiter):
+            yield utf8
+            return
+        tmp = paths.protected_dir("tmp") / f"{uuid.uuid4().hex}.csv"
+        try:
+            write_with_lf(utf8, tmp, header.delimiter)
+            yield tmp
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _transcoded(path: Path, header: Header) -> Iterator[Path]:
+    """``path`` in UTF-8: itself, or a temporary copy in the protected folder."""
     encoding = header.encoding.replace("_", "-").lower()
-    if header.is_excel or encoding in ("utf-8", "utf8", "utf-8-sig"):
+    if encoding in ("utf-8", "utf8", "utf-8-sig"):
         yield path
         return
     tmp = paths.protected_dir("tmp") / f"{uuid.uuid4().hex}.csv"

@@ -4,12 +4,17 @@ editor show them, so every row after one keeps the number the steward sees."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingestion.case_management.blank_rows import blank_rows
+from ingestion.case_management.blank_rows import (
+    blank_rows,
+    mixed_line_ends,
+    write_with_lf,
+)
 from ingestion.delivery import FileOutcome, FileRejected, quarantine_table
 from ingestion.pseudonymise import pseudonym
 from tests.unit.parsing import parse
@@ -38,10 +43,25 @@ def quarantined(outcome: FileOutcome) -> list[tuple[int, str]]:
     return sorted(zip(q["source_line"].to_pylist(), q["field"].to_pylist(), strict=True))
 
 
-def export(rows: list[str], newline: str = "\r\n", encoding: str = "cp1252") -> bytes:
+MIXED = "mixed"  # each row's line end drawn from CR LF, LF and CR alone
+
+
+def export(rows: list[str], newline: str = "\r\n", encoding: str = "cp1252",
+           seed: int = 0) -> bytes:
     """The file's bytes: each entry one row as a spreadsheet shows it ('' a blank line; a
-    quoted value may hold line breaks), so entry i is row i + 1."""
-    return "".join(f"{r}{newline}" for r in rows).encode(encoding)
+    quoted value may hold line breaks), so entry i is row i + 1. With ``newline`` MIXED the
+    rows end as a Windows export edited on Linux ends them: CR LF, LF, now and then CR alone,
+    drawn at random (``seed``), at least two kinds."""
+    if newline != MIXED:
+        return "".join(f"{r}{newline}" for r in rows).encode(encoding)
+    draw = random.Random(seed)
+    ends = ["\r\n", "\n"] + [draw.choice(["\r\n", "\r\n", "\n", "\n", "\r"])
+                              for _ in rows[2:]]
+    draw.shuffle(ends)
+    for i in range(1, len(rows)):
+        if ends[i - 1] == "\r" and not rows[i] and ends[i] == "\n":
+            ends[i] = "\r\n"  # CR, then a blank line's LF, would be one CR LF: no blank line
+    return "".join(f"{r}{end}" for r, end in zip(rows, ends, strict=True)).encode(encoding)
 
 
 def expected(rows: list[str]) -> tuple[dict[str, int], list[tuple]]:
@@ -89,16 +109,19 @@ LAYOUT = [
 ]
 
 
-@pytest.mark.parametrize(("newline", "encoding"), [
-    ("\r\n", "cp1252"), ("\n", "utf-8-sig"), ("\r", "cp1252")])
+@pytest.mark.parametrize(("newline", "encoding", "seed"), [
+    ("\r\n", "cp1252", 0), ("\n", "utf-8-sig", 0), ("\r", "cp1252", 0),
+    *((MIXED, "cp1252", seed) for seed in range(3)), (MIXED, "utf-8-sig", 3)])
 def test_blank_lines_anywhere_below_a_title_and_after_a_value_over_lines(
-        tmp_path: Path, newline: str, encoding: str) -> None:
+        tmp_path: Path, newline: str, encoding: str, seed: int) -> None:
     """Several blank lines in a row, one after a note over several lines (whose own empty line
     is no row), at the end, and one between a title and the header: accepted rows, rows the
-    reader rejects and rows a check sets aside are each named with their spreadsheet row."""
-    rows = [r.replace("{nl}", newline) for r in LAYOUT]
+    reader rejects and rows a check sets aside are each named with their spreadsheet row. Line
+    ends mixed row by row (DuckDB's reader refused such a file as a whole, 'invalid state', and
+    named no row) load the same."""
+    rows = [r.replace("{nl}", "\r\n" if newline == MIXED else newline) for r in LAYOUT]
     path = tmp_path / "kontakte.csv"
-    path.write_bytes(export(rows, newline, encoding))
+    path.write_bytes(export(rows, newline, encoding, seed))
     table, outcome = parse(path)
     accepted, aside = expected(rows)
     assert dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
@@ -146,21 +169,43 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
-@pytest.mark.parametrize("shape", range(len(SHAPES)))
-def test_blank_rows_are_where_duckdbs_reader_counts_them(
-        tmp_path: Path, shape: int, newline: str) -> None:
-    """The blank lines found are those the reader itself skips: read with one column more than
-    the file has, every record is a reject carrying its line, and the lines between are
-    blank."""
-    path = tmp_path / "kontakte.csv"
-    path.write_bytes(export([r.replace("{nl}", newline) for r in SHAPES[shape]], newline))
+def reader_records(path: Path) -> dict[int, tuple]:
+    """The records DuckDB's reader finds in a file, by the line it counts them on: read with
+    one column more than the file has, every record is a reject carrying its line and text."""
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(9))
     with duckdb.connect() as con:
         con.execute(f"select * from read_csv('{path}', delim=';', quote='\"', escape='\"', "
                     f"header=true, auto_detect=false, columns={{{columns}}}, "
                     "store_rejects=true, strict_mode=true)").fetchall()
-        records = {r[0] for r in con.execute("select line from reject_errors").fetchall()}
+        return {r[0]: r[1:] for r in con.execute(
+            "select line, csv_line from reject_errors").fetchall()}
+
+
+@pytest.mark.parametrize(("newline", "seed"), [
+    ("\r\n", 0), ("\n", 0), ("\r", 0), *((MIXED, seed) for seed in range(8))])
+@pytest.mark.parametrize("shape", range(len(SHAPES)))
+def test_blank_rows_are_where_duckdbs_reader_counts_them(
+        tmp_path: Path, shape: int, newline: str, seed: int) -> None:
+    """The blank lines found are those the reader itself skips: every record is a reject
+    carrying its line, and the lines between are blank. A file with mixed line ends, which the
+    reader refuses, is compared with the same rows all ending in LF (the reader's truth), and
+    the copy the load reads it from (:func:`write_with_lf`) holds the same records. Only such
+    a file is copied: LF in a quoted cell of a CR LF file is no mixing."""
+    path = tmp_path / "kontakte.csv"
+    # A line break in a cell: Excel writes LF in a CR LF file, which the reader takes.
+    inner = {MIXED: "\r\n", "\r\n": "\n"}.get(newline, newline)
+    rows = [r.replace("{nl}", inner) for r in SHAPES[shape]]
+    path.write_bytes(export(rows, newline, seed=seed))
+    assert mixed_line_ends(path, ";") == (newline == MIXED)
+    if newline == MIXED:
+        uniform = tmp_path / "einheitlich.csv"
+        uniform.write_bytes(export(rows, "\n"))
+        records = reader_records(uniform)
+        copy = tmp_path / "kopie.csv"
+        write_with_lf(path, copy, ";")
+        assert reader_records(copy) == records
+    else:
+        records = reader_records(path)
     blank = [r for r in range(2, max(records)) if r not in records]
     assert blank, "the shape has blank lines between its rows"
     assert [r for r in blank_rows(path, ";", 1).tolist() if r < max(records)] == blank
