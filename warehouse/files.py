@@ -13,6 +13,17 @@ from typing import Any
 
 from warehouse import disk
 
+# What a blank line of a text export may hold besides delimiters: spaces, line ends and quotes
+# (``;;;;``, the way Excel saves an empty row; ``"";""``). One rule for every reader.
+BLANK_CHARACTERS = ' \t\r\n"'
+
+
+def is_blank_line(text: str | bytes, delimiter: str) -> bool:
+    """Whether a line of a text export is blank: nothing but delimiters, quotes and spaces
+    (:data:`BLANK_CHARACTERS`)."""
+    blank = BLANK_CHARACTERS + delimiter
+    return not (text.strip(blank.encode()) if isinstance(text, bytes) else text.strip(blank))
+
 
 def sha256_file(path: Path) -> str:
     """The hex sha256 of a file's bytes, read a MiB at a time (files may be large)."""

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from warehouse.files import utf8_count
+from warehouse.files import is_blank_line, utf8_count
 from warehouse.reasons import error_kind
 
 FORMATS_DIR = Path(__file__).with_name("formats")
@@ -712,8 +712,7 @@ class _Records:
     def malformed(self) -> list[tuple[int, int, str]]:
         """(record, field count, text) of each malformed line; lines of nothing but
         delimiters, quotation marks and spaces excluded (blank)."""
-        blank = f' \t\r\n"{self.dialect.delimiter}'
-        return [m for m in self._numbered() if m[2].strip(blank)]
+        return [m for m in self._numbered() if not is_blank_line(m[2], self.dialect.delimiter)]
 
     @property
     def blank_malformed(self) -> int:
@@ -877,9 +876,9 @@ class _Records:
         candidates = np.setdiff1d(candidates, np.array(self.emptied, dtype=np.int64))
         if not candidates.size:
             return candidates
-        blank = f' \t\r\n"{self.dialect.delimiter}'.encode()
         text = _lines_at(self.path, candidates)
-        return np.array([n for n in candidates if not text[int(n)].strip(blank)], np.int64)
+        return np.array([n for n in candidates
+                         if is_blank_line(text[int(n)], self.dialect.delimiter)], np.int64)
 
 
 def _count_lines(path: Path) -> tuple[int, bool]:

@@ -262,3 +262,42 @@ def test_blank_lines_around_rows_a_quote_swallowed(tmp_path: Path) -> None:
                                       for n in (1, 5, 6)}
     first, last = rows.index(contact(2, '"offen')) + 1, rows.index(contact(4, 'x" weiter')) + 1
     assert [line for line, _ in quarantined(outcome)] == list(range(first, last + 1))
+
+
+# Lines that hold no row, as exports write them: Excel's empty row (a delimiter per column
+# boundary), one with fewer or more delimiters (a row emptied in an editor, a sheet wider than
+# the table), quoted empty values, spaces. The DATEV reader skips the same lines.
+DELIMITERS_ONLY = [";" * 6, ";;;;", ";" * 11, '"";"";""', ' ; ;"" ; ', "   ", ";"]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_lines_of_delimiters_only_are_blank_lines(tmp_path: Path, newline: str) -> None:
+    """A line of nothing but delimiters (``;;;;;;``, as Excel saves an empty row) was set aside
+    as a row missing its values, or with too few fields, and counted in the share of rows set
+    aside that rejects a whole file. It is a blank line now, as in a DATEV file: skipped, not
+    read, and the rows after it keep their numbers. A line with one value (a note alone) is
+    still a row, set aside."""
+    rows = [CONTACTS_HEADER, *DELIMITERS_ONLY[:3], contact(1), DELIMITERS_ONLY[3],
+            contact(2, kind=BAD_DATE), *DELIMITERS_ONLY[4:], contact(3), ";;;;;;nur Notiz",
+            contact(4, kind=TOO_FEW), ";" * 6, contact(5), ";" * 6]
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(export(rows, newline))
+    table, outcome = parse(path)
+    accepted, aside = expected(rows)
+    assert dict(zip(table["contact_id"].to_pylist(), table["source_line"].to_pylist(),
+                    strict=True)) == accepted
+    assert quarantined(outcome) == sorted([*aside, (rows.index(";;;;;;nur Notiz") + 1,
+                                                     "contact_id")])
+    assert outcome.rows_read == 6  # five contacts and the note alone
+
+
+def test_a_datev_file_skips_the_same_lines(tmp_path: Path) -> None:
+    """The same lines in a DATEV Buchungsstapel: no booking, no problem, no line counted."""
+    from ingestion.accounting.datev import read_buchungsstapel
+    from tests.unit.test_datev_damaged_files import booking, datev_file
+
+    lines = [booking(), *(line.encode() for line in DELIMITERS_ONLY), booking()]
+    stapel = read_buchungsstapel(datev_file(tmp_path / "EXTF_leerzeilen.csv", lines))
+    assert stapel.bookings["source_line"].to_pylist() == [3, len(lines) + 2]
+    assert stapel.problems.num_rows == 0
+    assert stapel.control.lines == 2
