@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import logging
 import re
@@ -34,6 +35,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.case_management.blank_rows import blank_rows, mixed_line_ends, write_with_lf
@@ -303,16 +305,21 @@ def _excel_frame(path: Path, header: Header) -> tuple[pa.Table, np.ndarray]:
     rows = _excel_sheet(path)
     names = header.names  # the header row, spelt as the profile spells it (:func:`read_header`)
     body = rows[header.row:]
-    empty = np.array([i for i, row in enumerate(body) if all(v in (None, "") for v in row)],
-                     np.int64)
-    kept = np.delete(np.arange(len(body)), empty)
-    columns = list(zip(*(body[i] for i in kept), strict=False)) if len(kept) else [
-        ()] * len(names)
+    # The cells as one grid of objects (rows of a sheet are all as wide): its columns are
+    # slices, no row is taken apart in Python.
+    grid = np.array(body, object) if body else np.empty((0, len(names)), object)
+    if grid.ndim != 2:  # rows of different widths (not seen from calamine): padded
+        width = max(len(row) for row in body)
+        grid = np.array([[*row, *[None] * (width - len(row))] for row in body], object)
+    width = grid.shape[1]
+    blank = (grid == "") | (grid == None)  # noqa: E711 (element by element)
+    empty = np.flatnonzero(blank.all(axis=1))
+    kept = grid[~blank.all(axis=1)]
     first = {n: i for i, n in reversed(list(enumerate(names)))}
     table = pa.table(
         {
-            n: pa.array([_cell_text(v) for v in col], pa.string())
-            for i, (n, col) in enumerate(zip(names, columns, strict=False))
+            n: _column_text(kept[:, i])
+            for i, n in enumerate(names[:width])
             if first[n] == i
         }
     )
@@ -320,7 +327,8 @@ def _excel_frame(path: Path, header: Header) -> tuple[pa.Table, np.ndarray]:
 
 
 def _cell_text(value: object) -> str | None:
-    """Excel cells as the text a CSV export would hold (dates ISO, whole numbers without .0)."""
+    """Excel cells as the text a CSV export would hold (dates ISO, whole numbers without .0);
+    one cell at a time, for the few values :func:`_column_text` does not convert itself."""
     if value is None or value == "":
         return None
     if isinstance(value, float) and value.is_integer():
@@ -328,6 +336,91 @@ def _cell_text(value: object) -> str | None:
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
     return str(value)
+
+
+def _column_text(column: np.ndarray) -> pa.Array:
+    """A column of a sheet (the values python-calamine gives) as text, cell for cell what
+    :func:`_cell_text` makes of it, converted per type of value with Arrow instead of one cell
+    at a time (a sheet of 59,000 rows and 10 columns: 0.35 -> 0.14 CPU seconds; with
+    calamine's read of the sheet 0.93 -> 0.63).
+    A column mostly holds values of one type (and '' for its empty cells): the values of each
+    type are converted together and put back in their places."""
+    n = len(column)
+    kinds = set(map(type, column))
+    if len(kinds) <= 1:
+        kind = next(iter(kinds), type(None))
+        return _TEXT_OF.get(kind, _python_text)(column)
+    types = np.fromiter(map(type, column), object, n)
+    parts, places = [], []
+    for kind in kinds:
+        at = np.flatnonzero(types == kind)
+        parts.append(_TEXT_OF.get(kind, _python_text)(column[at]))
+        places.append(at)
+    order = np.empty(n, np.int64)
+    order[np.concatenate(places)] = np.arange(n)
+    return pa.concat_arrays(parts).take(pa.array(order))
+
+
+def _python_text(values: np.ndarray) -> pa.Array:
+    return pa.array([_cell_text(v) for v in values], pa.string())
+
+
+def _str_text(values: np.ndarray) -> pa.Array:
+    text = pa.array(values, pa.string())
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _float_text(values: np.ndarray) -> pa.Array:
+    """Whole numbers without '.0' (3.0 -> '3'), others as Python writes them. Arrow writes the
+    same digits, but with an exponent in other places ('1.23456789012345e+13' for Python's
+    '12345678901234.5', '0.00001' for '1e-05', '2.5e-7' for '2.5e-07'): its text is taken
+    where neither writes one (Python: 0.0001 <= |x| < 1e16), the few others Python writes."""
+    number = pa.array(values.astype(np.float64), pa.float64())
+    size = pc.abs(number)
+    whole = pc.and_(pc.equal(pc.floor(number), number), pc.less(size, 2.0**62))
+    text = pc.if_else(whole, pc.cast(pc.cast(number, pa.int64(), safe=False), pa.string()),
+                      pc.cast(number, pa.string()))
+    plain = pc.or_(whole, pc.and_(pc.and_(pc.greater_equal(size, 1e-4), pc.less(size, 1e16)),
+                                  pc.invert(pc.match_substring(text, "e"))))
+    odd = np.flatnonzero(pc.invert(pc.fill_null(plain, False)).to_numpy(zero_copy_only=False))
+    if not len(odd):
+        return text
+    written = text.to_numpy(zero_copy_only=False).astype(object)
+    written[odd] = [_cell_text(v) for v in values[odd]]
+    return pa.array(written, pa.string())
+
+
+def _date_text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pc.cast(pa.array(values), pa.date32()), pa.string())
+
+
+def _time_text(values: np.ndarray) -> pa.Array:
+    """'12:30:00', with microseconds their first digit ('01:02:03.5'), as isoformat()[:10]."""
+    text = pc.cast(pa.array(values, pa.time64("us")), pa.string())  # '12:30:00.000000'
+    return pc.if_else(pc.ends_with(text, ".000000"), pc.utf8_slice_codeunits(text, 0, 8),
+                      pc.utf8_slice_codeunits(text, 0, 10))
+
+
+def _bool_text(values: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(values, pa.bool_()), "True", "False")
+
+
+def _int_text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values, pa.int64()), pa.string())
+
+
+# How the values of each type python-calamine gives become text, a column at a time. Any other
+# type (a duration: timedelta) is written one cell at a time by _cell_text.
+_TEXT_OF: dict[type, Any] = {
+    type(None): lambda values: pa.nulls(len(values), pa.string()),
+    str: _str_text,
+    float: _float_text,
+    int: _int_text,
+    bool: _bool_text,
+    dt.date: _date_text,
+    dt.datetime: _date_text,
+    dt.time: _time_text,
+}
 
 
 @contextlib.contextmanager
