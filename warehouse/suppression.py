@@ -16,6 +16,11 @@ a. no published count is in ``1 .. threshold-1``. Zeros are published: an empty 
 b. every hidden cell's feasible interval, from the published row/column/total equations and
    non-negativity, is at least ``margin`` wide (computed with linear programming, scipy HiGHS).
 
+Tables of sums that are no counts of people (the minutes of a group's contacts) take the same
+two functions with ``threshold`` 0 and a ``relative`` margin: a hidden sum's interval must be at
+least that share of its true value wide, whatever its size (a total of hours minus the visible
+parts gives the hidden part exactly, so a hidden sum needs complements as a count does).
+
 Why the linear programme is exact here: a 2-D table with margins, and two 2-D tables that share
 one margin (end reason x department and region x department, linked by the department totals),
 form a network-flow (circulation) system, whose constraint matrix is totally unimodular; so the
@@ -257,15 +262,21 @@ class DisclosureReport:
         return not self.problems
 
 
-def verify_no_disclosure(tables: Sequence[Table], threshold: int, margin: int) -> DisclosureReport:
+def verify_no_disclosure(tables: Sequence[Table], threshold: int, margin: int, *,
+                         relative: float = 0.0, truth: Mapping[Key, int] | None = None,
+                         ) -> DisclosureReport:
     """Prove from the published tables alone that no small count is published or recoverable.
 
     (a) every published count is 0 or >= ``threshold``; (b) every suppressed cell's feasible
     interval, given all published cells of all ``tables`` (shared margins linked) and
-    non-negativity, is at least ``margin`` wide; (c) published cells are consistent.
-    Returns a report; ``report.ok`` is the verdict.
+    non-negativity, is at least ``margin`` wide, and at least ``relative`` times its true value
+    (``truth``, by cell key: only the one who checks knows it); (c) published cells are
+    consistent. Returns a report; ``report.ok`` is the verdict.
     """
+    if relative and truth is None:
+        raise ValueError("a relative margin needs the true values of the hidden cells")
     system = _System(tables)
+    keys = {i: k for k, i in system.index.items()}
     problems = list(system.conflicts)
     for i, value in enumerate(system.values):
         if value is not None and (value < 0 or 0 < value < threshold):
@@ -275,29 +286,34 @@ def verify_no_disclosure(tables: Sequence[Table], threshold: int, margin: int) -
     try:
         for v, (lo, hi) in system.intervals(hidden, system.values).items():
             narrowest = min(narrowest, hi - lo)
-            if hi - lo < margin:
+            needed = max(margin, relative * truth[keys[v]]) if truth is not None else margin
+            if hi - lo < needed:
                 problems.append(
                     f"{system.labels[v]} is suppressed but lies in [{lo}, {hi}] "
-                    f"(width {hi - lo} < {margin})")
+                    f"(width {hi - lo} < {needed:g})")
     except InconsistentTables as exc:
         problems.append(str(exc))
     return DisclosureReport(problems, len(hidden), len(system.values) - len(hidden), narrowest)
 
 
 def suppress(tables: Sequence[Table], threshold: int, margin: int, *,
-             published: Iterable[Key] = (), withheld: Iterable[Key] = ()) -> list[Table]:
+             published: Iterable[Key] = (), withheld: Iterable[Key] = (),
+             relative: float = 0.0) -> list[Table]:
     """Copies of ``tables`` (true counts, margins included) with small and complementary cells
     set to ``None``. Linked tables (sharing cells) must be passed together.
 
     ``published`` and ``withheld``: cells another publication already shows or hides (the open
-    data, for the reports): never chosen as a complement, hidden from the start.
+    data, for the reports; a group whose count is hidden, for the sums about it): never chosen
+    as a complement, hidden from the start. ``relative``: a hidden cell's interval must also be
+    at least this share of its value wide (sums, not counts: see the module's docstring).
 
     1. Primary: every count with ``0 < n < threshold``, margins included.
     2. Every equation (a margin and its cells) with exactly one hidden member gets a second:
        its smallest published non-zero member (cells before margins), to a fixpoint.
     3. The feasible interval of every hidden cell is computed (LP); for each cell narrower than
-       ``margin``, the smallest published non-zero member of its equations is hidden (failing
-       that, the smallest published cell anywhere in the system); back to 2.
+       ``margin`` (or ``relative`` times its value), the smallest published non-zero member of
+       its equations is hidden (failing that, the smallest published cell anywhere in the
+       system); back to 2.
 
     Hiding only ever grows, so this ends; with everything hidden no equation binds.
     """
@@ -326,7 +342,7 @@ def suppress(tables: Sequence[Table], threshold: int, margin: int, *,
         _protect_lone_cells(system, hidden, smallest)
         known = [None if i in hidden else v for i, v in enumerate(true)]
         narrow = [v for v, (lo, hi) in sorted(system.intervals(hidden, known).items())
-                  if hi - lo < margin]
+                  if hi - lo < max(margin, relative * true[v])]  # type: ignore[operator]
         if not narrow:
             break
         added = _hide_complements(system, narrow, hidden, smallest)

@@ -214,3 +214,42 @@ def test_checker_intervals_equal_brute_force_over_integer_tables() -> None:
             assert system_report.narrowest == min(max(v) - min(v) for v in seen.values())
         checked += 1
     assert checked >= 10
+
+
+
+def minutes_tables() -> list[Table]:
+    """Contact minutes of two departments X and Y, with program C run by both (and so a table
+    of its own: its minutes at X and at Y add up to its total)."""
+    def table(name: str, fixed: dict[str, str], dim: str, counts: dict[str, int]) -> Table:
+        return table_from_counts(name, {"year": "2025", **fixed}, (dim,),
+                                 {(k,): v for k, v in counts.items()}, [sorted(counts)])
+
+    return [table("X", {"department": "X"}, "program", {"A": 400, "B": 590, "C": 6}),
+            table("C", {"program": "C"}, "department", {"X": 6, "Y": 4}),
+            table("Y", {"department": "Y"}, "program", {"C": 4, "E": 50, "F": 46})]
+
+
+def test_a_hidden_sum_needs_a_margin_relative_to_its_value() -> None:
+    # Program A of department X has one client and 400 minutes (withheld: its count is
+    # hidden). Hiding C as its complement, and C's other cells to protect C, leaves A in
+    # 396..406: the one client's hours to within 10 minutes, though an absolute margin of 5
+    # holds for every hidden cell.
+    true = minutes_tables()
+    truth = {t.key(c): v for t in true for c, v in t.cells.items() if v is not None}
+    hide = {"X": {("A",), ("C",)}, "C": {("X",), ("Y",)}, "Y": {("C",), ("F",)}}
+    lone = [Table(t.name, t.fixed, t.dims,
+                  {c: (None if c in hide[t.name] else v) for c, v in t.cells.items()})
+            for t in true]
+    assert verify_no_disclosure(lone, 0, M).ok
+    report = verify_no_disclosure(lone, 0, M, relative=0.5, truth=truth)
+    assert any("X['A']" in p and "[396, 406]" in p and "< 200" in p for p in report.problems)
+
+    out = suppress(true, 0, M, withheld=[true[0].key(("A",))], relative=0.5)
+    assert out[0].cells[("A",)] is None
+    assert verify_no_disclosure(out, 0, M, relative=0.5, truth=truth).ok
+    # the relative margin is what hid more: without it, the pattern above is enough
+    plain = suppress(true, 0, M, withheld=[true[0].key(("A",))])
+    assert verify_no_disclosure(plain, 0, M).ok
+    assert not verify_no_disclosure(plain, 0, M, relative=0.5, truth=truth).ok
+    # the department totals are no small sums: they stay
+    assert out[0].cells[(TOTAL,)] == 996 and out[2].cells[(TOTAL,)] == 100
