@@ -15,6 +15,13 @@ measure:
   goals achieved in all domains: the n of the cost per goal) are shown only where every item
   they add up is shown in the same report, so they are functions of published cells and add
   nothing (:meth:`Protection.sum_hidden`);
+- figures about a group of people (its contacts, the minutes of its contacts and of its staff,
+  a cost per contact hour) are published only where the group's count of people is: a group's
+  contacts start withheld where its clients are (hidden as small or as a complement), the
+  minutes where its contacts are, and each is a family of its own, suppressed secondarily so
+  that no difference of totals gives them (a department's contacts minus its other programs').
+  Minutes are sums, not counts: no threshold of their own, and a hidden sum must stay uncertain
+  by a share of its value (:data:`warehouse.settings.MINUTES_PROTECTION`);
 - closed cases by ``end_reason_category`` share their keys with the open data's
   ``cases_by_end_reason``: its cells are passed as published or withheld, never re-decided.
   A department is named as the open data names it (:func:`warehouse.open_data.department_label`:
@@ -24,7 +31,15 @@ measure:
 :func:`protect` runs :func:`warehouse.suppression.suppress` over each linked family and year and
 returns the keys of the cells every report must hide (its own small counts, and complements).
 Sums the reports do not show (all organisations) are treated as published: an attacker who
-knew them would still learn nothing, so it only hides more.
+knew them would still learn nothing, so it only hides more. The attacker is not given what is
+known of contacts beyond the sums (every contact lasts at least a minute; staff minutes are at
+most contact minutes: hence both minutes are hidden in the same cells).
+
+Not here, on purpose: the department exports (a department's own cases, row by row, for its own
+staff, who know those clients and hold the rows these figures add up) and the marts of
+``published/marts.duckdb`` for the organisation's analysts, ``mart_srs_report`` among them: no
+suppression there, so a funder report copied from them by hand is not protected; its figures
+must come from the impact reports.
 """
 
 from __future__ import annotations
@@ -52,11 +67,20 @@ NO_STEP = "none"
 FAMILIES: dict[str, tuple[str, ...]] = {
     "clients_reached": (),
     "contacts": (),
+    "contact_minutes": (),
+    "staff_minutes": (),
     "cases_started": ("outcome",),  # hit: accepted (step 3)
     CLOSED: ("end_reason_category",),
     "cases_active": ("month",),
     "effects": ("outcome",),  # one family per item (goal domain, assessment dimension)
 }
+# A figure about a group is published only where the group is: family -> the family whose hidden
+# cells it starts withheld in (the contacts of the clients reached, the minutes of the contacts).
+ABOUT: dict[str, str] = {"contacts": "clients_reached", "contact_minutes": "contacts",
+                         "staff_minutes": "contacts"}
+# Sums of minutes: staff minutes are at most contact minutes (an attacker may use that), so
+# both are hidden in the same cells.
+MINUTES = ("contact_minutes", "staff_minutes")
 # Both sides of a rate are cells even where one is 0 in a year (every goal achieved): a report
 # shows the rate's three cells, or hides all three.
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -176,14 +200,17 @@ def read_counts(con: duckdb.DuckDBPyConnection, steps: dict[str, set[str]]
         if n:
             out[(family, year)][((org, dept, prog), extras)] += int(n)
 
-    for (org, dept, prog, year, clients, contacts, started, accepted, closed,
-         planned) in _rows(con, """
+    for (org, dept, prog, year, clients, contacts, contact_minutes, staff_minutes, started,
+         accepted, closed, planned) in _rows(con, """
             select organisation_code, department_code, program_code, year, n_clients_reached,
-                   n_contacts, n_cases_started, n_cases_accepted, n_cases_closed, n_planned_ends
+                   n_contacts, contact_minutes, staff_minutes, n_cases_started,
+                   n_cases_accepted, n_cases_closed, n_planned_ends
             from mart_impact"""):
         unit = (org, dept, prog)
         add("clients_reached", year, *unit, (), clients)
         add("contacts", year, *unit, (), contacts)
+        add("contact_minutes", year, *unit, (), contact_minutes)
+        add("staff_minutes", year, *unit, (), staff_minutes)
         add("cases_started", year, *unit, (HIT,), accepted)
         add("cases_started", year, *unit, (MISS,), (started or 0) - (accepted or 0))
         add(CLOSED, year, *unit, ("planned_end",), planned)
@@ -262,25 +289,77 @@ def hierarchy_of(con: duckdb.DuckDBPyConnection) -> Hierarchy:
     return Hierarchy(dict(programs), open_data.departments_by_organisation(con))
 
 
+def as_family(key: Key, family: str) -> Key:
+    """The same group's cell of another family (its contacts' for its clients')."""
+    return frozenset({**dict(key), "measure": family}.items())
+
+
+def _suppress_family(tables: Sequence[Table], family: str, *, published: set[Key],
+                     withheld: set[Key]) -> set[Key]:
+    """The keys ``suppress`` hides in one family and year: minutes by their relative margin."""
+    threshold, margin = settings.SUPPRESSION_THRESHOLD, settings.PROTECTION_MARGIN
+    relative = 0.0
+    if family in MINUTES:
+        threshold, margin, relative = 0, settings.MINUTES_MARGIN, settings.MINUTES_PROTECTION
+    result = suppress(tables, threshold, margin, published=published, withheld=withheld,
+                      relative=relative)
+    return {given.key(c)  # the copies lost the explicit keys
+            for given, t in zip(tables, result, strict=True) for c, v in t.cells.items()
+            if v is None}
+
+
+def _order(family_year: tuple[str, int]) -> tuple[int, str, int]:
+    """A group's count before the figures about it: clients, contacts, minutes, the rest."""
+    family, year = family_year
+    rank = {"clients_reached": 0, "contacts": 1, **dict.fromkeys(MINUTES, 2)}
+    return rank.get(family, 3), family, year
+
+
+def _protect_minutes(families: Mapping[tuple[str, int], list[Table]], year: int,
+                     withheld: set[Key]) -> set[Key]:
+    """Contact and staff minutes of a year, hidden in the same cells: what one family hides
+    joins the other's withheld, to a fixpoint."""
+    found = {as_family(k, m) for k in withheld for m in MINUTES}
+    while True:
+        more = set(found)
+        for family in MINUTES:
+            more |= {as_family(k, m) for m in MINUTES for k in _suppress_family(
+                families.get((family, year), []), family, published=set(),
+                withheld={as_family(k, family) for k in found})}
+        if more == found:
+            return found
+        found = more
+
+
 def protect(con: duckdb.DuckDBPyConnection, marts_db: Path) -> Protection:
     """Suppress the reports' counts of people, primary and secondary, consistent with the open
-    data (whose published cells stay published and whose hidden cells stay hidden)."""
-    threshold, margin = settings.SUPPRESSION_THRESHOLD, settings.PROTECTION_MARGIN
+    data (whose published cells stay published and whose hidden cells stay hidden), and the
+    figures about each group (contacts, minutes) wherever the group's count is hidden."""
     hierarchy = hierarchy_of(con)
     shown, true = open_data_tables(marts_db)
     hidden: set[Key] = set()
-    for (family, year), tables in linked_tables(con, hierarchy).items():
+    families = linked_tables(con, hierarchy)
+
+    def about(family: str, year: int) -> set[Key]:
+        """The cells of ``family`` whose group's count is hidden."""
+        return {as_family(k, family) for k in hidden
+                if dict(k).get("measure") == ABOUT[family] and dict(k)["year"] == str(year)}
+
+    for family, year in sorted(families, key=_order):
+        if family in MINUTES:
+            continue  # below, both together
         extra: Sequence[Table] = []
         published: set[Key] = set()
-        withheld: set[Key] = set()
+        withheld = about(family, year) if family in ABOUT else set()
         if family == CLOSED:
             extra = [t for t in true if t.fixed["year"] == str(year)]
             for t in shown:
                 if t.fixed["year"] == str(year):
                     for cell, v in t.cells.items():
                         (withheld if v is None else published).add(t.key(cell))
-        linked = [*tables, *extra]
-        result = suppress(linked, threshold, margin, published=published, withheld=withheld)
-        for given, t in zip(linked, result, strict=True):  # the copies lost the explicit keys
-            hidden |= {given.key(c) for c, v in t.cells.items() if v is None}
+        hidden |= _suppress_family([*families[(family, year)], *extra], family,
+                                   published=published, withheld=withheld)
+    for year in sorted({y for f, y in families if f in MINUTES}):
+        hidden |= _protect_minutes(families, year, set().union(*(about(f, year)
+                                                                   for f in MINUTES)))
     return Protection(hierarchy, hidden)

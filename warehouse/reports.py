@@ -15,9 +15,10 @@ under it, with its n. Counts of people and rates whose n is below the open-data 
 threshold (:data:`warehouse.settings.SUPPRESSION_THRESHOLD`) are shown as "." and left out of
 the charts; so is a rate whose people on either side (its numerator, or n minus it) are 1 to
 threshold - 1: 40 % of 5 would show the 2 planned ends that the cost per planned end hides, as
-the open data hides such a count. Figures from which a hidden count could be recovered by
-adding and subtracting across all reports and the open data are hidden too (secondary
-suppression: :mod:`warehouse.report_suppression`). The report says so.
+the open data hides such a count. Figures about a group whose count is hidden (its contacts,
+contact hours, staff hours, cost per contact hour) are hidden with it. Figures from which a
+hidden count could be recovered by adding and subtracting across all reports and the open data
+are hidden too (secondary suppression: :mod:`warehouse.report_suppression`). The report says so.
 
 Each report is one self-contained HTML file (charts are inline SVG rendered by Vega-Lite
 through ``vl-convert``, no script, no web font, nothing loaded from elsewhere) and a PDF printed
@@ -461,7 +462,8 @@ class Report:
         rows.append(("Erlöse insgesamt",
                      [money(self.impact(y)["revenues_eur"]) for y in self.years]))
         rows.append(("Kontaktzeit der Fachkräfte (Stunden)",
-                     [per(self.impact(y)["staff_minutes"], 60, "hours") for y in self.years]))
+                     [self.guard(per(self.impact(y)["staff_minutes"], 60, "hours"),
+                                 "staff_minutes", y) for y in self.years]))
         section.charts.append(Chart(
             "Kosten nach Kategorie",
             year_bars("Kosten nach Kategorie (€)", records, ",.0f", self.years),
@@ -509,8 +511,10 @@ class Report:
         contacts = [
             ("Kontakte", [self.guard(count(self.impact(y)["n_contacts"]), "contacts", y)
                           for y in self.years]),
+            # about the clients reached: shown where their count is (report_suppression)
             ("Kontaktstunden",
-             [per(self.impact(y)["contact_minutes"], 60, "hours") for y in self.years]),
+             [self.guard(per(self.impact(y)["contact_minutes"], 60, "hours"),
+                         "contact_minutes", y) for y in self.years]),
             ("Neuzugänge", [self.guard(count(self.impact(y)["n_cases_started"]),
                                        "cases_started", y) for y in self.years]),
         ]
@@ -661,9 +665,9 @@ class Report:
             for y in self.years:
                 r = self.impact(y)
                 value = per(r["costs_eur"], (r[denominator] or 0) / factor)
-                # contact hours are no count of people: suppress by the minutes' own scale
+                # costs shown divided by this give the contact hours: hidden where they are
                 if factor != 1:
-                    value = Value(value.value, None, "euro")
+                    value = self.guard(Value(value.value, None, "euro"), "contact_minutes", y)
                 elif denominator == "n_clients_reached":
                     value = self.guard(value, "clients_reached", y)
                 elif denominator == "n_planned_ends":

@@ -129,6 +129,13 @@ SUPPRESSION_THRESHOLD = int(os.environ.get("DATENWERK_SUPPRESSION_THRESHOLD", "5
 PROTECTION_MARGIN = int(
     os.environ.get("DATENWERK_PROTECTION_MARGIN", str(SUPPRESSION_THRESHOLD)))
 
+# The contact minutes of a group whose count is hidden are hidden too, and must stay uncertain by
+# this share of their value given all published minutes: half, so that 40 hours cannot be told
+# from 60 (a total of hours minus the visible parts gives a lone hidden part exactly) ...
+MINUTES_PROTECTION = float(os.environ.get("DATENWERK_MINUTES_PROTECTION", "0.5"))
+# ... and by at least an hour, the unit the reports show them in.
+MINUTES_MARGIN = 60
+
 # A file whose rejected rows exceed this share fails as a whole: that many bad rows mean a wrong
 # profile or a broken export, not a few typos.
 MAX_REJECT_SHARE = float(os.environ.get("DATENWERK_MAX_REJECT_SHARE", "0.2"))
