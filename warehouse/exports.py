@@ -13,6 +13,11 @@ What each department receives is configured per organisation in
         marts: [fct_cases, mart_finance_by_cost_centre_month]
         formats: [xlsx, csv]        # optional, else the defaults
 
+Nothing is suppressed here, on purpose: a department gets its own cases row by row (pseudonymised),
+for its own staff, who know those clients; a count, contact or hour it could add up from them
+tells it nothing it does not hold. What others read (the impact reports, the open data) is
+suppressed (:mod:`warehouse.report_suppression`).
+
 After each publication, :func:`export_departments` writes, for every configured department,
 ``exports/<department>/<date>/`` with one file per mart and format holding only the rows whose
 ``department_code`` (and ``organisation_code``, where the mart has one) is the department's, and a
