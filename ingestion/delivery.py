@@ -7,7 +7,9 @@ Case-management exports, DATEV files and reference tables all arrive the same wa
   ``.tmp``, ...) and rename into place; ``DATENWERK_SETTLE_SECONDS`` adds a quiet period for
   senders that cannot rename (:func:`is_complete`);
 - **each file once**: a file is identified by the sha256 of its bytes, so the same bytes
-  delivered again under any name load nothing (the file registry of completed loads);
+  delivered again under any name load nothing (the file registry of completed loads); the
+  delivery is registered all the same (outcome ``repeated``), so the steward sees that it
+  arrived and was recognised, while a file that only lies where it was loaded is not;
 - **rejection**: a file that cannot be loaded as a whole, or whose rejected rows exceed
   ``settings.MAX_REJECT_SHARE`` (:func:`check_reject_share`), moves to the protected
   ``rejected/`` folder with a ``.reason.txt`` beside it, and loads nothing;
@@ -19,6 +21,7 @@ Nothing is silently dropped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -28,7 +31,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dlt
@@ -74,8 +77,14 @@ REGISTRY_SCHEMA = pa.schema(
         # Columns the profile does not know: never read, only named here (they may be personal).
         ("unexpected_columns", pa.list_(pa.string())),
         ("registered_at", pa.timestamp("us", tz="UTC")),
+        # When the file was last written (its modification time): the same bytes written
+        # again under the same name are a new delivery, a file lying where it was is none.
+        ("source_modified_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+# The registry's outcome of an identical file delivered again: nothing of it is read or loaded.
+REPEATED = "repeated"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FileRejected(Exception):
@@ -192,6 +201,10 @@ class FileOutcome:
     title_rows: int = 0
     # Loaded rows whose postcode gives no region (four digits, a foreign code): incomplete.
     postcodes_without_region: int = 0
+    # The file's modification time (microseconds since 1970), taken before it is read.
+    modified_us: int | None = None
+    # An identical file delivered again: the file whose load it repeats (nothing is read).
+    repeats: str | None = None
 
     @property
     def rows_quarantined(self) -> int:
@@ -222,13 +235,18 @@ class FileOutcome:
             "organisation_code": self.organisation_code,
             "entity": self.entity,
             "profile": self.profile,
-            "outcome": "rejected" if self.rejected_reason else "loaded",
+            "outcome": REPEATED if self.repeats else (
+                "rejected" if self.rejected_reason else "loaded"),
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
-            "message": self.rejected_reason or self.notice,
+            "message": (f"the same bytes as {self.repeats}, loaded before: nothing of it is "
+                        "loaded again, no figure counts twice") if self.repeats else (
+                self.rejected_reason or self.notice),
             "unexpected_columns": self.unexpected_columns,
             "registered_at": datetime.now(UTC),
+            "source_modified_at": None if self.modified_us is None else (
+                EPOCH + timedelta(microseconds=self.modified_us)),
         }
 
 
@@ -311,11 +329,16 @@ def deliver(
     skip_hashes: Iterable[str],
     outcome_for: Callable[[Path, str], FileOutcome],
     read: Callable[[Path, FileOutcome], None],
+    dataset: str | None = None,
 ) -> list[FileOutcome]:
     """Take each new file of ``files`` (complete ones, see :func:`complete_files`) through the
     protocol: skip known hashes, ``read`` it (which keeps what it accepts, fills the outcome and
     raises :class:`FileRejected` for a file that cannot load as a whole, e.g. from
     :func:`check_reject_share`), reject it, and write the steward report of a file with problems.
+
+    With the ``dataset`` whose registry holds the known hashes, a known file that is a new
+    delivery (another name, or written again: :func:`_earlier_copy`) gets an outcome too,
+    ``repeated``: nothing of it is read.
 
     ``outcome_for(path, sha256)`` makes the file's registry entry. Returns every file's outcome.
     """
@@ -323,17 +346,31 @@ def deliver(
 
     outcomes: list[FileOutcome] = []
     seen = set(skip_hashes)
+    first: dict[str, FileOutcome] = {}  # sha256 -> the file of this delivery that was read
+    copies = functools.cache(lambda: registered_copies(dataset or ""))  # read at most once
     for path in files:
         if linked_from_elsewhere(path):  # never read, never hashed: its target is not ours
             outcomes.append(_reject_link(path, outcome_for))
             continue
+        modified_us = path.stat().st_mtime_ns // 1000
         digest = sha256_file(path)
         if digest in seen:
-            log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
-                     relative_to_inbox(path), digest[:12])
+            earlier = None if dataset is None else _delivered_again(
+                path, digest, modified_us, first, copies)
+            if earlier is None:
+                log.info("Skipped %s: the same bytes were loaded before (sha256 %s)",
+                         relative_to_inbox(path), digest[:12])
+                continue
+            repeated = outcome_for(path, digest)
+            repeated.modified_us, repeated.repeats = modified_us, earlier
+            outcomes.append(repeated)
+            log.info("Delivered again: %s, the same bytes as %s (sha256 %s); nothing loaded",
+                     relative_to_inbox(path), earlier, digest[:12])
             continue
         seen.add(digest)
         outcome = outcome_for(path, digest)
+        outcome.modified_us = modified_us
+        first[digest] = outcome
         try:
             read(path, outcome)
         except FileRejected as exc:
@@ -363,6 +400,57 @@ def _reject_link(path: Path, outcome_for: Callable[[Path, str], FileOutcome]) ->
         log.warning("Rejected %s, left in place: %s", relative_to_inbox(path), LINK_REASON)
     write_report(outcome)
     return outcome
+
+
+def _delivered_again(path: Path, digest: str, modified_us: int, first: dict[str, FileOutcome],
+                     copies: Callable[[], dict[str, list[tuple[str, int | None, str]]]]
+                     ) -> str | None:
+    """The file whose load ``path`` repeats when it is a new delivery of bytes known before:
+    a second copy in this delivery (``first``: the file read; a rejected one is judged again
+    next time, as before), or a copy other than those registered (:func:`_earlier_copy`)."""
+    if digest in first:
+        return None if first[digest].rejected_reason else relative_to_inbox(first[digest].path)
+    return _earlier_copy(path, modified_us, copies().get(digest, []))
+
+
+def _earlier_copy(path: Path, modified_us: int,
+                  copies: list[tuple[str, int | None, str]]) -> str | None:
+    """The loaded file whose bytes ``path`` repeats, when ``path`` is a new delivery of them
+    (``copies``: the registrations of those bytes, :func:`registered_copies`); None when it is
+    a file registered before, lying where it lay, as it was then. A registration without a
+    modification time (before they were kept) stands for its file however old it is."""
+    here = relative_to_inbox(path)
+    if any(f == here and m in (None, modified_us) for f, m, _ in copies):
+        return None
+    loaded = [f for f, _, outcome in copies if outcome == "loaded"]
+    return loaded[0] if loaded else None  # bytes known from elsewhere: skipped as before
+
+
+def registered_copies(dataset: str) -> dict[str, list[tuple[str, int | None, str]]]:
+    """Per sha256 of a loaded file, each registration of its bytes in ``dataset``'s completed
+    loads, loaded or delivered again: (file, modification time in microseconds since 1970 or
+    None, outcome), the first loaded first."""
+    db = paths.build_db()
+    if not {"file_registry", "_dlt_loads"} <= present_tables(dataset):
+        return {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        modified = "epoch_us(r.source_modified_at)" if con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? and "
+            "table_name = 'file_registry' and column_name = 'source_modified_at'",
+            [dataset]).fetchall()[0][0] else "null"
+        rows = con.execute(
+            f"select r.source_sha256, r.source_file, {modified}, r.outcome "
+            f'from "{dataset}".file_registry as r '
+            f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
+            f"where r.outcome in ('loaded', '{REPEATED}') "
+            "and r.source_sha256 in (select source_sha256 from "
+            f"\"{dataset}\".file_registry where outcome = 'loaded') "
+            "order by r.outcome <> 'loaded', r.registered_at"
+        ).fetchall()
+    found: dict[str, list[tuple[str, int | None, str]]] = {}
+    for digest, source_file, modified_us, outcome in rows:
+        found.setdefault(digest, []).append((source_file, modified_us, outcome))
+    return found
 
 
 def loaded_hashes(dataset: str) -> set[str]:
@@ -434,8 +522,9 @@ def last_delivery_by_department(dataset: str) -> dict[tuple[str, str], datetime]
     """The newest completed load of a file of ``dataset`` (loaded or rejected), per
     (organisation, department); nothing delivered yet: no department is late."""
     out: dict[tuple[str, str], datetime] = {}
-    for org, code, _, _, at in _completed_registry(dataset):
-        out[(org, code)] = max(at, out.get((org, code), at))
+    for org, code, _, outcome, at in _completed_registry(dataset):
+        if outcome != REPEATED:  # the same bytes again bring nothing newer
+            out[(org, code)] = max(at, out.get((org, code), at))
     return out
 
 

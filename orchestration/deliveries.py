@@ -114,7 +114,9 @@ def problems(con: Any, dataset: str, known: frozenset[str] = frozenset(),
         "r.outcome, r.rows_read, r.rows_loaded, r.rows_quarantined, r.message "
         f'from "{dataset}".file_registry as r '
         f'join "{dataset}"._dlt_loads as l on l.load_id = r._dlt_load_id and l.status = 0 '
-        f"where true {latest} order by r.source_file")
+        # An identical file delivered again (ingestion.delivery.REPEATED) loads nothing: it
+        # neither has a problem nor clears one.
+        f"where r.outcome <> 'repeated' {latest} order by r.source_file")
     found = [Problem(*row) for row in rows
              if (row[5] == "rejected" or (row[8] or 0) > 0)
              and row[1] not in known]

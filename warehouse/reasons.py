@@ -314,6 +314,10 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), de) for p, de in [
      "Region geladen"),
     (r"^optional column\(s\) missing, their fields stay empty: (?P<c>.*)$",
      "optionale Spalte(n) fehlen, ihre Felder bleiben leer: {c}"),
+    (r"^the same bytes as (?P<f>.+), loaded before: nothing of it is loaded again, no figure "
+     r"counts twice$",
+     "dieselbe Datei wie {f}, bereits geladen: nichts davon wird erneut geladen, keine Zahl "
+     "wird doppelt gezählt"),
     (r"^line (?P<n>\d+): (?P<inner>.*)$", "Zeile {n}: {inner}"),
 ]]
 

@@ -132,7 +132,7 @@ class Delivery:
             complete_files(self.inbox, PATTERN), self.skip_hashes,
             lambda path, digest: FileOutcome(path, digest, path.relative_to(self.inbox).parts[0],
                                              entity="bookings", profile="datev"),
-            read,
+            read, dataset=DATASET,
         )
         return parsed
 

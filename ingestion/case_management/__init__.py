@@ -225,7 +225,7 @@ class Delivery:
             context, self.skip_hashes,
             lambda path, digest: FileOutcome(path, digest, context[path][0], entity="unknown",
                                              profile="unknown"),
-            read,
+            read, dataset=DATASET,
         )
         return tables, outcomes
 

@@ -178,7 +178,7 @@ class Delivery:
             complete_files(self.inbox, PATTERN), self.skip_hashes,
             lambda path, digest: FileOutcome(path, digest, path.parent.name, entity=path.stem,
                                              profile="reference"),
-            read,
+            read, dataset=DATASET,
         )
         return tables, outcomes
 

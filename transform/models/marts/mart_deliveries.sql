@@ -1,5 +1,6 @@
 {#- Every delivered file with what became of it, for data stewards: loaded or rejected, rows
-    read, loaded and quarantined, and for DATEV files the Mandant and period. -#}
+    read, loaded and quarantined, for DATEV files the Mandant and period, and how often the same
+    bytes were delivered again (loading nothing). -#}
 with
 
 case_management as (
@@ -49,19 +50,32 @@ registrations as (
 ),
 
 -- A rejected file may come again with the same bytes (moved into the right folder, or once its
--- department is in the reference data): its latest registration is what became of it.
+-- department is in the reference data): its latest registration is what became of it. A loaded
+-- file delivered again (outcome 'repeated') loads nothing: those registrations are counted apart.
 ranked_registrations as (
     select
         *,
+        outcome = 'repeated' as is_repeat,
         row_number() over (
-            partition by source_sha256 order by registered_at desc
-        ) as registration_rank
+            partition by source_sha256, outcome = 'repeated' order by registered_at desc
+        ) as registration_rank,
+        count(*) over (partition by source_sha256, outcome = 'repeated') as n_registrations
     from registrations
 ),
 
 registry as (
     select * from ranked_registrations
-    where registration_rank = 1
+    where registration_rank = 1 and not is_repeat
+),
+
+repeats as (
+    select
+        source_sha256,
+        n_registrations as times_delivered_again,
+        registered_at as last_delivered_again_at,
+        source_file as last_delivered_again_as
+    from ranked_registrations
+    where registration_rank = 1 and is_repeat
 ),
 
 final as (
@@ -89,9 +103,14 @@ final as (
         datev_headers.period_to as datev_period_to,
         registry.registered_at,
         registry.load_id,
+        coalesce(repeats.times_delivered_again, 0) as times_delivered_again,
+        repeats.last_delivered_again_at,
+        repeats.last_delivered_again_as,
     from registry
     left join quarantine
         on registry.source_sha256 = quarantine.source_sha256
+    left join repeats
+        on registry.source_sha256 = repeats.source_sha256
     left join datev_headers
         on registry.source_sha256 = datev_headers.source_sha256
 )
