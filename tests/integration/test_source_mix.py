@@ -187,3 +187,58 @@ def test_each_organisation_gets_exactly_what_it_delivered(
     assert_finance_equals_truth(
         run, "kasse", second_by_program[second_by_program["year"] == 2024])
     assert without_data(run) == []
+
+
+def test_cost_per_planned_end_keeps_each_organisations_departments_apart(
+    three_organisations: PipelineRun, small_demo_home: Path, session_root: Path,
+) -> None:
+    """Example query 02 grouped by department code alone: in this installation swm's SB and
+    beratung's SB were one row, their planned ends added together and divided into swm's costs
+    alone. Each organisation's department is a row of its own now, its costs and planned ends
+    those of the ground truth (beratung delivers no accounting, kasse no cases)."""
+    query = (Path(__file__).parents[2] / "warehouse" / "queries"
+             / "02_cost_per_planned_end_by_department.sql").read_text(encoding="utf-8")
+    found = published(three_organisations, query)
+    _, demo = truth(small_demo_home)
+    _, second = truth(session_root / "second-demo")
+    expected: dict[tuple[str, str, int], tuple[Decimal, int]] = {}
+    for org, by_program, costs, ends in (
+            ("swm", demo, True, True),
+            ("beratung", second[second["department_code"] == "SB"], False, True),
+            ("kasse", second[second["year"] == 2024], True, False)):
+        for (code, year), group in by_program.groupby(["department_code", "year"]):
+            expected[(org, code, int(year))] = (
+                Decimal(f"{group['costs_eur'].sum() if costs else 0:.2f}"),
+                int(group["planned_ends"].sum()) if ends else 0)
+    got = {(r.organisation_code, r.department_code, int(r.year)): (
+        Decimal(f"{0 if pd.isna(r.costs_eur) else r.costs_eur:.2f}"), int(r.n_planned_ends))
+        for r in found.itertuples()}
+    assert len(got) == len(found)  # one row per organisation, department and year
+    assert {k for k in got if k[1] == "SB"} >= {("swm", "SB", 2024), ("beratung", "SB", 2024)}
+    assert {k: v for k, v in got.items() if v != (0, 0)} == {
+        k: v for k, v in expected.items() if v != (0, 0)}
+
+
+def test_example_queries_by_department_keep_each_organisations_departments_apart(
+    three_organisations: PipelineRun, small_demo_home: Path, session_root: Path,
+) -> None:
+    """Example queries 05 (improvement by problem area) and 11 (whom we reach) added swm's SB
+    and beratung's SB together; now each organisation's department has its rows, with the
+    ground truth's cases started and assessed pairs."""
+    folder = Path(__file__).parents[2] / "warehouse" / "queries"
+    demo_counts, demo = truth(small_demo_home)
+    second_counts, second = truth(session_root / "second-demo")
+    reach = published(three_organisations, (folder / "11_who_we_reach.sql").read_text(
+        encoding="utf-8")).groupby(["organisation_code", "department_code"])["n_cases_started"]
+    assert reach.sum().to_dict() == {
+        **{("swm", code): n["cases"] for code, n in demo_counts["by_department"].items()},
+        ("beratung", "SB"): second_counts["by_department"]["SB"]["cases"]}
+    pairs = published(three_organisations, (folder / "05_share_improved_by_dimension.sql")
+                      .read_text(encoding="utf-8"))
+    got = pairs.groupby(["organisation_code", "department_code", "year"])[
+        "n_assessed_pairs"].sum()
+    expected = {(org, code, year): int(n) for org, by_program in (
+        ("swm", demo), ("beratung", second[second["department_code"] == "SB"]))
+        for (code, year), n in by_program.groupby(["department_code", "year"])[
+            "assessed_pairs"].sum().items()}
+    assert {k: int(v) for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}

@@ -1,6 +1,8 @@
 -- Question: In which problem areas do clients improve between intake and exit (and how many got worse)?
--- columns: department_code, dimension, year, n_assessed_pairs, share_improved, n_results_worse, n_results_new
+-- (Each organisation's departments apart: two organisations of one installation may use one code.)
+-- columns: organisation_code, department_code, dimension, year, n_assessed_pairs, share_improved, n_results_worse, n_results_new
 select
+    organisation_code,
     department_code,
     dimension,
     year,
@@ -11,4 +13,4 @@ select
 from mart_outcomes_by_dimension
 where period_type = 'year'
 group by all
-order by department_code, dimension, year
+order by organisation_code, department_code, dimension, year
