@@ -22,9 +22,10 @@ are hidden too (secondary suppression: :mod:`warehouse.report_suppression`). The
 
 Each report is one self-contained HTML file (charts are inline SVG rendered by Vega-Lite
 through ``vl-convert``, no script, no web font, nothing loaded from elsewhere) and a PDF printed
-from it by Chromium. They are written to ``reports/<org>/<department>/<date>/`` (the
-organisation's to ``reports/<org>/_organisation/<date>/``) under a temporary name and renamed
-into place; ``latest`` is swapped atomically, as for the department exports.
+from it by Chromium (:mod:`warehouse.pdf`: one browser for all reports of a call). They are
+written to ``reports/<org>/<department>/<date>/`` (the organisation's to
+``reports/<org>/_organisation/<date>/``) under a temporary name and renamed into place;
+``latest`` is swapped atomically, as for the department exports.
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -53,6 +51,7 @@ import duckdb
 from warehouse import files, labels, paths, settings
 from warehouse import report_suppression as rsup
 from warehouse.exports import LOCAL_TZ, _point_latest, _prune, _swap_in, publication_day, today
+from warehouse.pdf import Printer
 from warehouse.publish import generation_source
 
 log = logging.getLogger(__name__)
@@ -61,10 +60,6 @@ ORGANISATION = "_organisation"  # folder of the organisation-wide report (not a 
 HTML_NAME = "wirkungsbericht.html"
 PDF_NAME = "wirkungsbericht.pdf"
 RETENTION = 14
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--no-pdf-header-footer"]
 TEMPLATE = Path(__file__).with_name("templates") / "impact_report.html.j2"
 THIS_YEAR_COLOUR, LAST_YEAR_COLOUR = "#1f5f8b", "#9ab8cf"
 
@@ -708,29 +703,6 @@ def render_html(report: Report, manifest: dict[str, Any], date: dt.date) -> str:
     )
 
 
-def chromium() -> str:
-    """The Chromium that prints the PDFs: ``DATENWERK_CHROMIUM``, read at each use (a daemon
-    that runs for weeks sees a change), else Debian's."""
-    return os.environ.get("DATENWERK_CHROMIUM", DEFAULT_CHROMIUM)
-
-
-def print_pdf(html: Path, pdf: Path, timeout: float = 120) -> bool:
-    """Print ``html`` to ``pdf`` with headless Chromium; False (and a warning) without one."""
-    browser = chromium()
-    if not Path(browser).exists():
-        log.warning("no Chromium at %s (DATENWERK_CHROMIUM): impact reports without PDF", browser)
-        return False
-    with tempfile.TemporaryDirectory(prefix="datenwerk-chromium-") as profile:
-        done = subprocess.run(
-            [browser, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
-             f"--print-to-pdf={pdf}", html.resolve().as_uri()],
-            capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0 or not pdf.is_file():
-        log.warning("Chromium could not print %s: %s", html, done.stderr[-500:])
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class ReportResult:
     scope: Scope
@@ -768,7 +740,8 @@ def _program_report(con: duckdb.DuckDBPyConnection, department: Scope, code: str
 
 
 def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str, Any],
-               day: dt.date, pdf: bool, protection: rsup.Protection) -> ReportResult:
+               day: dt.date, printer: Printer | None,
+               protection: rsup.Protection) -> ReportResult:
     base = report_folder(scope.organisation_code, scope.department_code)
     base.mkdir(parents=True, exist_ok=True)
     for leftover in base.glob(".tmp-*"):
@@ -779,7 +752,8 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
         report = Report(con, scope, protection)
         html = tmp / HTML_NAME
         html.write_text(render_html(report, manifest, day), encoding="utf-8")
-        printed = pdf and print_pdf(html, tmp / PDF_NAME)
+        printed = printer is not None and printer.print(
+            html, tmp / PDF_NAME, f"{scope.organisation_code}/{scope.folder}")
         # each program of a department on its own, beside the department's report (HTML)
         programs = [] if scope.department_code is None else [
             _program_report(con, scope, code, name, manifest, day, tmp, protection)
@@ -837,7 +811,9 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
     drawn: set[str] = set()
     token = _DRAWN.set(drawn)
     try:
-        with duckdb.connect(str(source), read_only=True) as con:
+        # one browser prints every PDF; ended (and its profile removed) however this ends
+        with duckdb.connect(str(source), read_only=True) as con, \
+                (Printer() if pdf else contextlib.nullcontext()) as printer:
             all_scopes = scopes(con)
             # one suppression for all reports and the open data: what one hides, none reveals
             protection = rsup.protect(con, Path(source)) if all_scopes else None
@@ -847,7 +823,7 @@ def write_reports(manifest: dict[str, Any] | None = None, date: dt.date | None =
                 # one report that cannot be made must not cost the others (or the exports)
                 try:
                     assert protection is not None
-                    results.append(_write_one(con, scope, manifest, day, pdf, protection))
+                    results.append(_write_one(con, scope, manifest, day, printer, protection))
                 except Exception as exc:  # reported below, with the scope
                     log.exception("impact report for %s failed", scope.folder)
                     failures.append(f"{scope.organisation_code}/{scope.folder}: {exc!r}")

@@ -4,6 +4,7 @@ screenshot, kept under the test's tmp folder), and its figures are the published
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -166,6 +167,37 @@ def test_report_renders_offline_with_the_marts_figures(
 
     pdf = report / "wirkungsbericht.pdf"
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+
+
+def pdf_pages(data: bytes) -> int:
+    return data.count(b"/Type /Page\n")  # Skia writes each page object so ("/Pages" is not one)
+
+
+def undated(data: bytes) -> bytes:
+    return re.sub(rb"/(CreationDate|ModDate) \(D:[^)]*\)", b"", data)
+
+
+def test_pdf_of_the_shared_browser_is_chromiums_print_to_pdf(
+    first_run: PipelineRun, report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run printed its PDFs with one Chromium for all reports (``warehouse.pdf.Printer``).
+    Printed so, a report is byte for byte the PDF of Chromium's own ``--print-to-pdf`` (one
+    process per report, as before) but for the printing time: the same paper (A4 and margins
+    from the template's @page), backgrounds, no header or footer line, pages and text."""
+    from warehouse import pdf as printing
+
+    monkeypatch.setenv("DATENWERK_CHROMIUM", CHROMIUM)  # the session prints none but the run's
+    html = report / "wirkungsbericht.html"
+    assert printing.print_pdf(html, tmp_path / "one_process.pdf")
+    with printing.Printer() as printer:
+        assert printer.print(html, tmp_path / "shared.pdf")
+    one_process = (tmp_path / "one_process.pdf").read_bytes()
+    shared = (tmp_path / "shared.pdf").read_bytes()
+
+    assert pdf_pages(one_process) >= 2
+    assert undated(shared) == undated(one_process)
+    # the run's own, printed in the report's temporary folder (the links' targets differ)
+    assert pdf_pages((report / "wirkungsbericht.pdf").read_bytes()) == pdf_pages(one_process)
 
 
 def test_organisation_report_and_export_manifest_link(first_run: PipelineRun) -> None:
