@@ -67,11 +67,15 @@ def test_bad_rows_broken_files_duplicates_and_corrections(small_first_run: Pipel
     assert cases[0][0] == "moved"
     assert query(home / "published" / "marts.duckdb",
                  "select count(*) - count(distinct case_id) from fct_cases") == [(0,)]
-    # the same bytes again loaded nothing: still one registry row per sha256
+    # the same bytes again loaded nothing: still one loaded registry row per sha256, and the copy
+    # is registered as delivered again, naming the file it repeats
     assert query(build, "select count(*) - count(distinct source_sha256) "
-                        "from raw_case_management.file_registry") == [(0,)]
-    assert not query(build, "select 1 from raw_case_management.file_registry "
-                            "where source_file like '%kontakte_nochmal%'")
+                        "from raw_case_management.file_registry "
+                        "where outcome != 'repeated'") == [(0,)]
+    [(outcome, rows, message)] = query(
+        build, "select outcome, rows_loaded, message from raw_case_management.file_registry "
+               "where source_file like '%kontakte_nochmal%'")
+    assert (outcome, rows) == ("repeated", 0) and "case_management/swm/SB/kontakte.csv" in message
     # the broken file: rejected whole, moved with its reason into the protected folder
     rejected_sb = home / "protected" / "rejected" / "case_management" / "swm" / "SB"
     rejected = rejected_sb / "klienten_kaputt.csv"
