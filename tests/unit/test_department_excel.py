@@ -120,16 +120,16 @@ def test_formulas_in_delivered_text_stay_text(exported: Path) -> None:
     workbook = openpyxl.load_workbook(exported / "fct_cases.xlsx")
     sheet = workbook["Fälle"]
     header = [c.value for c in sheet[1]]
-    cases = {r[header.index("Fallnummer")].value: r for r in sheet.iter_rows(min_row=2)}
+    cases = {r[header.index("Fall (Pseudonym)")].value: r for r in sheet.iter_rows(min_row=2)}
     for value in ("=2+5", "-1+1", "@SUM(A1)"):
-        cell = cases[value][header.index("Fallnummer")]
+        cell = cases[value][header.index("Fall (Pseudonym)")]
         assert cell.data_type == "s" and cell.value == value and cell.quotePrefix
     link = cases["=2+5"][header.index("Zugang")]
     assert link.data_type == "s" and link.value == HYPERLINK
     assert cases["=2+5"][header.index("Status")].value == "laufend"
     with (exported / "fct_cases.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter=";"))
-    numbers = {r["Fallnummer"] for r in rows}
+    numbers = {r["Fall (Pseudonym)"] for r in rows}
     assert {"'=2+5", "'-1+1", "'@SUM(A1)"} <= numbers
     assert not any(n.startswith(ex.FORMULA_TRIGGERS) for n in numbers)
     assert {r["Zugang"] for r in rows} >= {"'" + HYPERLINK}

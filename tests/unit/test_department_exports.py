@@ -67,7 +67,7 @@ def test_each_department_gets_only_its_own_rows(exported: Path) -> None:
     assert sorted(p.name for p in sub.iterdir()) == ["fct_cases.csv", "manifest.json"]
     sub_rows = pd.read_csv(sub / "fct_cases.csv", sep=";", encoding="utf-8-sig")
     assert set(sub_rows["Fachbereich"]) == {"SUB"}
-    assert not set(sub_rows["Fallnummer"]) & set(frame["case_id"])
+    assert not set(sub_rows["Fall (Pseudonym)"]) & set(frame["case_id"])
 
 
 def test_xlsx_opens_with_the_expected_rows(exported: Path) -> None:
@@ -77,7 +77,7 @@ def test_xlsx_opens_with_the_expected_rows(exported: Path) -> None:
     rows = list(workbook["Fälle"].iter_rows(values_only=True))
     expected = published("select * from fct_cases where department_code = 'SB' order by all")
     # German labels from the dbt YAML; columns it does not describe keep their names
-    assert list(rows[0]) == ["Träger", "Fallnummer", "Fachbereich", "Angebot",
+    assert list(rows[0]) == ["Träger", "Fall (Pseudonym)", "Fachbereich", "Angebot",
                              "Betreuungsbeginn", "Betreuungsende", "Planmäßig beendet",
                              "mean_minutes", "contacts", "Art der Beendigung", "PLZ-Region"]
     assert len(rows) - 1 == len(expected) == 30
@@ -104,7 +104,7 @@ def test_csv_is_for_german_excel(exported: Path) -> None:
     assert list(frame["month"])[:2] == ["01.01.2024", "01.02.2024"]
     cases = (exported / "SB" / "latest" / "fct_cases.csv").read_text(encoding="utf-8-sig")
     header, first = cases.splitlines()[:2]
-    assert header.split(";")[:3] == ["Träger", "Fallnummer", "Fachbereich"]
+    assert header.split(";")[:3] == ["Träger", "Fall (Pseudonym)", "Fachbereich"]
     fields = dict(zip(header.split(";"), first.split(";"), strict=True))
     assert fields["Planmäßig beendet"] in ("WAHR", "FALSCH")
     assert fields["mean_minutes"] == "2,25"  # 1 * 1.25 + 1, decimal comma
