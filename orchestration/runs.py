@@ -162,10 +162,10 @@ def _note_holder(fh: Any, run_id: str) -> None:
     fh.flush()
 
 
-def leftover_processes(run_id: str) -> list[int]:
-    """Processes still running for ``run_id`` that `datenwerk run` started (a worker or dbt whose
-    parent was killed), recognised by the run id in their environment."""
-    marker = f"{RUN_ENV}={run_id}".encode()
+def processes_with_environment(variable: str, value: str) -> list[int]:
+    """Processes other than this one whose environment sets ``variable`` to ``value`` (those
+    this user may read; a zombie has no environment left)."""
+    marker = f"{variable}={value}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -176,7 +176,13 @@ def leftover_processes(run_id: str) -> list[int]:
             continue
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
-    return [pid for pid in found if _alive(pid)]
+    return found
+
+
+def leftover_processes(run_id: str) -> list[int]:
+    """Processes still running for ``run_id`` that `datenwerk run` started (a worker or dbt whose
+    parent was killed), recognised by the run id in their environment."""
+    return [pid for pid in processes_with_environment(RUN_ENV, run_id) if _alive(pid)]
 
 
 def worker_alive(instance: DagsterInstance, run_id: str) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.runs import processes_with_environment
 from tests.conftest import PipelineRun, copy_home
 from warehouse import pdf, reports
 
@@ -31,17 +32,7 @@ MARKER = "DATENWERK_TEST_PRINTER"
 
 def marked(marker: str) -> list[int]:
     """Processes whose environment carries ``marker`` (zombies have none: see ``zombies``)."""
-    needle = f"{MARKER}={marker}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if needle in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except OSError:  # ended meanwhile, or not ours to read
-            continue
-    return found
+    return processes_with_environment(MARKER, marker)
 
 
 def zombies() -> list[int]:
