@@ -179,6 +179,22 @@ def processes_with_environment(variable: str, value: str) -> list[int]:
     return found
 
 
+def zombie_children() -> list[int]:
+    """This process's children that have ended and were never waited for (zombies: each holds
+    its process table entry until its parent reads its exit status)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state == "Z" and int(parent) == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
 def leftover_processes(run_id: str) -> list[int]:
     """Processes still running for ``run_id`` that `datenwerk run` started (a worker or dbt whose
     parent was killed), recognised by the run id in their environment."""
@@ -196,6 +212,26 @@ def worker_alive(instance: DagsterInstance, run_id: str) -> bool:
     if event is not None and event.pid is not None and _alive(event.pid):
         return True
     return bool(leftover_processes(run_id))
+
+
+def stop_child(process: subprocess.Popen[Any], signum: int, grace_seconds: float) -> None:
+    """End a child process and reap it, however this is left: ``signum`` first (its chance to
+    stop cleanly), SIGKILL after ``grace_seconds``, and always a wait, also when the wait is
+    interrupted. A child never waited for stays a zombie in this process for as long as it lives
+    (a run worker, the webserver); one still running goes on without anyone reading it."""
+    if process.poll() is not None:
+        return
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()
 
 
 def _kill(pids: list[int]) -> None:

@@ -6,6 +6,7 @@ import graphlib
 import hashlib
 import json
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from dagster import (
     MetadataValue,
     Output,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 from pydantic import Field
 
 from warehouse import changes, gate, holds, lake, paths, settings
@@ -38,6 +45,7 @@ from warehouse.publish import latest_published_at, record_unchanged
 
 from .faults import RETRY_POLICY, classified_faults
 from .ingestion import WAREHOUSE_POOL
+from .runs import stop_child
 from .stewards import stewards
 
 DBT_PROJECT = DbtProject(project_dir=paths.TRANSFORM_DIR, profiles_dir=paths.TRANSFORM_DIR)
@@ -93,6 +101,20 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+@contextmanager
+def ended(invocation: DbtCliInvocation) -> Iterator[DbtCliInvocation]:
+    """``invocation`` for the block; when the block is left, however, its dbt process has ended
+    and been waited for. dagster-dbt waits for dbt only once its events have been read to the
+    end: an error while they were read (or an interrupt outside its own handler) closed dbt's
+    output and left dbt running, writing to the warehouse beside a retry, then a zombie child of
+    the run worker. dbt gets SIGINT first, as from dagster-dbt (it cancels its queries), and
+    SIGKILL after dagster-dbt's own termination timeout."""
+    try:
+        yield invocation
+    finally:
+        stop_child(invocation.process, signal.SIGINT, invocation.termination_timeout_seconds)
+
+
 @dataclass(frozen=True)
 class EngineBuild:
     """How the dbt step builds on one engine (``DATENWERK_ENGINE``). What comes before (the
@@ -114,8 +136,9 @@ class EngineBuild:
 def _prepare_lake(dbt: DbtCliResource, target: Path) -> None:
     """The raw tables and holds into the lake, registered in Spark's catalog."""
     lake.export_raw()
-    dbt.cli(["run-operation", "register_lake_sources", "--target", settings.ENGINES["spark"]],
-            target_path=target).wait()
+    with ended(dbt.cli(["run-operation", "register_lake_sources", "--target",
+                        settings.ENGINES["spark"]], target_path=target)) as invocation:
+        invocation.wait()
 
 
 ENGINE_BUILDS = {
@@ -143,7 +166,8 @@ def prepare_manifest(project: DbtProject = DBT_PROJECT) -> bool:
             return False
         os.environ.update(dbt_environment())
         # (dagster-dbt's own preparer looks for `dbt` on PATH, hence the explicit resource.)
-        dbt_resource().cli(["parse", "--quiet"], target_path=target).wait()
+        with ended(dbt_resource().cli(["parse", "--quiet"], target_path=target)) as invocation:
+            invocation.wait()
         (target / FINGERPRINT_FILE).write_text(fingerprint + "\n")
     return True
 
@@ -507,9 +531,10 @@ def transform_assets(
             invocation = dbt.cli(["build", *(["--full-refresh"] if full_refresh else []),
                                   *selection, *engine.args], context=context, target_path=target)
             try:
-                events.extend(invocation.stream())
+                with ended(invocation):
+                    events.extend(invocation.stream())
             finally:
-                engine.finish(target)
+                engine.finish(target)  # once dbt has ended, whatever its outcome
             if kept and record is not None and invocation.is_successful():
                 events[:0] = _kept_events(context, manifest, kept, record, events)
                 events[:] = _same_inputs(events, record.same_inputs_since)

@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from orchestration.runs import stop_child
 from warehouse import paths, settings
 
 Scope = MutableMapping[str, Any]
@@ -141,11 +143,7 @@ def serve(host: str, port: int) -> None:
                   flush=True)
             uvicorn.run(guarded, host=host, port=port, log_level="warning")
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop_child(daemon, signal.SIGTERM, grace_seconds=15)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.runs import processes_with_environment
+from orchestration.runs import processes_with_environment, zombie_children
 from tests.conftest import PipelineRun, copy_home
 from warehouse import pdf, reports
 
@@ -31,21 +31,9 @@ MARKER = "DATENWERK_TEST_PRINTER"
 
 
 def marked(marker: str) -> list[int]:
-    """Processes whose environment carries ``marker`` (zombies have none: see ``zombies``)."""
+    """Processes whose environment carries ``marker`` (zombies have none: see
+    ``zombie_children``)."""
     return processes_with_environment(MARKER, marker)
-
-
-def zombies() -> list[int]:
-    """This process's children that ended and were never reaped."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and int(fields[1]) == os.getpid():
-            found.append(int(proc.name))
-    return found
 
 
 def browser_of(marker: str) -> int:
@@ -77,7 +65,7 @@ def printing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[
     is made before, outside it."""
     marker = uuid.uuid4().hex
     # a worker's earlier tests may have left zombies of their own: only new ones are the printer's
-    zombies_before = set(zombies())
+    zombies_before = set(zombie_children())
     # short: Chromium's socket in it must fit a Unix socket's path (108 bytes)
     temp = Path(tempfile.mkdtemp(prefix="dw-printer-", dir="/tmp"))
     monkeypatch.setenv("DATENWERK_CHROMIUM", CHROMIUM)
@@ -86,7 +74,7 @@ def printing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     yield marker, temp
     shutil.rmtree(temp, ignore_errors=True)
-    assert set(zombies()) - zombies_before == set()
+    assert set(zombie_children()) - zombies_before == set()
 
 
 class KillAfterFirstPdf(logging.Handler):
