@@ -116,10 +116,13 @@ STOPPING: list[subprocess.Popen] = []
 def stop_ui(process: subprocess.Popen) -> None:
     """Ctrl-C, as a user stops `make dev`. Its shutdown can hang on the code server for the
     whole grace period, so it is awaited at the end of the session (``reap_servers``), for all
-    servers at once, instead of here."""
+    servers at once, instead of here. A thread waits for it meanwhile: a server that has ended
+    is reaped at once, not left a zombie of the test process until the session ends (where
+    tests that look for zombies they leave would count it)."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGINT)
+    threading.Thread(target=process.wait, name=f"reap-ui-{process.pid}", daemon=True).start()
     STOPPING.append(process)
 
 
