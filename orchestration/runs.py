@@ -179,20 +179,25 @@ def processes_with_environment(variable: str, value: str) -> list[int]:
     return found
 
 
-def zombie_children() -> list[int]:
-    """This process's children that have ended and were never waited for (zombies: each holds
-    its process table entry until its parent reads its exit status)."""
+def children(state: str | None = None) -> list[int]:
+    """This process's children (those in ``state``, a letter of /proc's, when given)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            current, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError):
             continue
-        if state == "Z" and int(parent) == os.getpid():
+        if int(parent) == os.getpid() and state in (None, current):
             found.append(int(entry.name))
     return found
+
+
+def zombie_children() -> list[int]:
+    """This process's children that have ended and were never waited for (zombies: each holds
+    its process table entry until its parent reads its exit status)."""
+    return children("Z")
 
 
 def leftover_processes(run_id: str) -> list[int]:

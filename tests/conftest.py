@@ -133,14 +133,19 @@ def first_run(demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the demo home."""
     home = _SESSION_ROOT / "home"
     shutil.copytree(demo_home, home)
+    from orchestration.runs import children, zombie_children
+
     session_chromium = os.environ.pop("DATENWERK_CHROMIUM", None)
     if CHROMIUM_FOR_REPORTS is not None:  # this run prints its PDFs
         os.environ["DATENWERK_CHROMIUM"] = CHROMIUM_FOR_REPORTS
+    before = set(children())
     try:
         result = run_nightly(home, compute_logs=True)
     finally:
         if session_chromium is not None:
             os.environ["DATENWERK_CHROMIUM"] = session_chromium
+    # with its step output captured (tail processes) and its PDFs printed (Chromium)
+    assert set(zombie_children()) - before == set()
     return PipelineRun(home, result)
 
 
@@ -154,12 +159,18 @@ def small_demo_home(session_root: Path) -> Path:
 def small_first_run(small_demo_home: Path) -> PipelineRun:
     """The first full pipeline run on a copy of the small demo home (it must succeed: tests
     compare what a broken run leaves behind with what this run published)."""
+    from orchestration.runs import children, zombie_children
+
     home = _SESSION_ROOT / "small-home"
     shutil.copytree(small_demo_home, home)
+    before = set(children())  # earlier tests' processes, ended or not, are not this run's
     result = run_nightly(home)
     assert result.success, [  # type: ignore[attr-defined]
         (e.step_key, str(e.step_failure_data.error)[-1500:])
         for e in result.all_events if e.is_step_failure]  # type: ignore[attr-defined]
+    # A night waits for every process it starts (dbt, dagster's log tailers), as the run
+    # worker's must: the Dagster processes that run nights live on.
+    assert set(zombie_children()) - before == set()
     return PipelineRun(home, result)
 
 
