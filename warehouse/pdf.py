@@ -76,8 +76,10 @@ def print_pdf(html: Path, pdf: Path, name: str = "") -> bool:
         except OSError as exc:
             log.warning("Chromium could not print the impact report %s: %s", name or html, exc)
             return False
-        exited = _wait_exit(pid, time.monotonic() + PROCESS_TIMEOUT)
-        status = _end(pid)  # its helpers too, before the profile goes
+        try:
+            exited = _wait_exit(pid, time.monotonic() + PROCESS_TIMEOUT)
+        finally:  # also when interrupted (a run stopped while it waits)
+            status = _end(pid)  # its helpers too, before the profile goes
         if not exited or status != 0 or not pdf.is_file():
             why = f"exit status {status}" if exited else f"no PDF after {PROCESS_TIMEOUT:.0f} s"
             log.warning("Chromium could not print the impact report %s (%s): %s", name or html,

@@ -204,3 +204,36 @@ def test_browser_ended_when_the_step_fails(
 
     assert left_behind(marker) == []
     assert list(temp.iterdir()) == []
+
+
+class Interrupted(Exception):
+    """What Dagster raises in a step when its run is stopped."""
+
+
+def test_one_process_print_interrupted_while_it_waits_leaves_nothing(
+        printing: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A run stopped while a one-process print waits for Chromium (Dagster raises in the step):
+    Chromium is killed and reaped; before, it was left running and then a zombie of the worker
+    (the ``printing`` fixture counts zombies)."""
+    marker, temp = printing
+    silent = tmp_path / "silent-chromium"
+    silent.write_text("#!/bin/sh\nexec sleep 600\n")
+    silent.chmod(0o755)
+    monkeypatch.setenv("DATENWERK_CHROMIUM", str(silent))
+    page = tmp_path / "page.html"
+    page.write_text("<p>Bericht</p>")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(Interrupted):
+            pdf.print_pdf(page, tmp_path / "page.pdf", "page")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert left_behind(marker) == []
+    assert list(temp.iterdir()) == []
