@@ -11,6 +11,13 @@ its processes, a warning names the report, and that report and the ones after it
 one process each, as before. A PDF that cannot be printed either way is a report without PDF
 and a warning, never a failed step. The browser is always ended and its temporary profile
 removed, also when the step fails.
+
+Chromium writes a link to another local file as the absolute ``file://`` address it resolved
+against the page's, here the temporary folder a report is printed in: dead once the folder is
+renamed, and naming the server's folders. :func:`relative_links` makes each such link relative
+to the PDF's folder, where the reader opens it; a link within the page is a named destination
+of the PDF already. A PDF with a link to a file that does not exist is not kept (no PDF and a
+warning, as when printing fails).
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import fcntl
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -85,6 +94,97 @@ def print_pdf(html: Path, pdf: Path, name: str = "") -> bool:
             log.warning("Chromium could not print the impact report %s (%s): %s", name or html,
                         why, _tail(stderr))
             return False
+    return _links_kept(pdf, name or str(html))
+
+
+class LinkError(ValueError):
+    """A link of a printed page that leads nowhere, or that no reader could follow."""
+
+
+# A link annotation's target as Skia writes it: a literal string, ( ) \ and bytes outside
+# ASCII escaped, or a hex string when most bytes would need escaping.
+_URI = re.compile(rb"/URI (\((?:[^()\\]|\\.)*\)|<[0-9A-Fa-f\s]*>)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_XREF = re.compile(rb"xref\s+0 (\d+)\s*?\n")
+_XREF_ENTRY = 20  # "nnnnnnnnnn ggggg n" and a two-byte line end (PDF 32000-1, 7.5.4)
+
+
+def relative_links(pdf: Path) -> int:
+    """Rewrite each ``file://`` link of ``pdf`` relative to its folder (its ``#`` part kept),
+    the cross-reference table moved with it; the number of links rewritten. Other links
+    (``http``, named destinations within the PDF) stay. Raises :class:`LinkError` for a link to
+    a local file that does not exist (the PDF is left unchanged)."""
+    data = pdf.read_bytes()
+    folder = pdf.parent.resolve()
+    pieces, changes, last = [], [], 0
+    for match in _URI.finditer(data):
+        uri = _unescape(match[1])
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme != "file":
+            continue
+        target = Path(urllib.parse.unquote(parts.path))
+        if parts.netloc not in ("", "localhost") or not target.is_file():
+            raise LinkError(f"{pdf.name} links to {uri}, which is no file on this machine")
+        relative = urllib.parse.quote(os.path.relpath(target, folder), safe="/-_.~")
+        fragment = urllib.parse.quote(parts.fragment, safe="%/-_.~!$&'()*+,;=:@?")
+        new = _escape(relative + (f"#{fragment}" if fragment else ""))
+        pieces += [data[last:match.start(1)], new]
+        changes.append((match.start(1), len(new) - len(match[1])))
+        last = match.end(1)
+    if not changes:
+        return 0
+    pdf.write_bytes(_moved_xref(b"".join([*pieces, data[last:]]), changes))
+    return len(changes)
+
+
+def _unescape(string: bytes) -> str:
+    """The bytes of a PDF string, ``(literal)`` or ``<hex>``, as Latin-1 text."""
+    if string.startswith(b"<"):
+        return bytes.fromhex(re.sub(rb"\s", b"", string[1:-1]).decode()).decode("latin-1")
+    return re.sub(rb"\\([0-7]{1,3}|\r?\n|.)",
+                  lambda m: bytes([int(m[1], 8) & 0xFF]) if m[1][:1].isdigit()
+                  else b"" if m[1] in (b"\n", b"\r\n") else _ESCAPES.get(m[1], m[1]),
+                  string[1:-1], flags=re.S).decode("latin-1")
+
+
+def _escape(text: str) -> bytes:
+    """``text`` (ASCII) as a PDF literal string."""
+    return b"(" + re.sub(rb"([()\\])", rb"\\\1", text.encode("ascii")) + b")"
+
+
+def _moved_xref(data: bytes, changes: list[tuple[int, int]]) -> bytes:
+    """``data`` with its cross-reference table's offsets (and ``startxref``) moved by
+    ``changes`` (position in the old file, bytes added there)."""
+    def moved(offset: int) -> int:
+        return offset + sum(delta for at, delta in changes if at < offset)
+
+    found = list(re.finditer(rb"startxref\s+(\d+)", data))
+    if not found or b"/XRefStm" in data or b"/Type /XRef" in data:
+        raise LinkError("the PDF has no cross-reference table of the kind Skia writes")
+    startxref = found[-1]
+    old_xref = int(startxref[1])
+    xref = _XREF.match(data, moved(old_xref))
+    if xref is None:
+        raise LinkError("the PDF's cross-reference table is not where startxref says")
+    table = bytearray(data[xref.end():xref.end() + _XREF_ENTRY * int(xref[1])])
+    for i in range(1, int(xref[1])):
+        entry = table[_XREF_ENTRY * i:_XREF_ENTRY * (i + 1)]
+        if entry[17:18] == b"n":
+            table[_XREF_ENTRY * i:_XREF_ENTRY * i + 10] = b"%010d" % moved(int(entry[:10]))
+    return b"".join([data[:xref.end()], bytes(table),
+                     data[xref.end() + len(table):startxref.start(1)],
+                     b"%d" % moved(old_xref), data[startxref.end(1):]])
+
+
+def _links_kept(pdf: Path, name: str) -> bool:
+    """After printing: the PDF's links made relative; False (the PDF removed, a warning) if one
+    leads nowhere."""
+    try:
+        relative_links(pdf)
+    except LinkError as exc:
+        log.warning("the impact report %s is published without PDF: %s", name, exc)
+        pdf.unlink(missing_ok=True)
+        return False
     return True
 
 
@@ -318,7 +418,7 @@ class Printer:
             pdf.unlink(missing_ok=True)
             return print_pdf(html, pdf, name)
         log.debug("printed %s", name or html)
-        return True
+        return _links_kept(pdf, name or str(html))
 
     def close(self, politely: bool = True) -> None:
         if self._browser is not None:

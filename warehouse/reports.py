@@ -752,12 +752,13 @@ def _write_one(con: duckdb.DuckDBPyConnection, scope: Scope, manifest: dict[str,
         report = Report(con, scope, protection)
         html = tmp / HTML_NAME
         html.write_text(render_html(report, manifest, day), encoding="utf-8")
-        printed = printer is not None and printer.print(
-            html, tmp / PDF_NAME, f"{scope.organisation_code}/{scope.folder}")
-        # each program of a department on its own, beside the department's report (HTML)
+        # each program of a department on its own, beside the department's report (HTML);
+        # written first, so that the PDF's links to them are made relative (warehouse.pdf)
         programs = [] if scope.department_code is None else [
             _program_report(con, scope, code, name, manifest, day, tmp, protection)
             for code, name in report.programs]
+        printed = printer is not None and printer.print(
+            html, tmp / PDF_NAME, f"{scope.organisation_code}/{scope.folder}")
         (tmp / "manifest.json").write_text(json.dumps({
             "organisation_code": scope.organisation_code,
             "department_code": scope.department_code, "year": report.year,

@@ -4,10 +4,13 @@ screenshot, kept under the test's tmp folder), and its figures are the published
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 import numpy as np
@@ -183,26 +186,42 @@ def undated(data: bytes) -> bytes:
 
 
 def test_pdf_of_the_shared_browser_is_chromiums_print_to_pdf(
-    first_run: PipelineRun, report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_run: PipelineRun, report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The run printed its PDFs with one Chromium for all reports (``warehouse.pdf.Printer``).
     Printed so, a report is byte for byte the PDF of Chromium's own ``--print-to-pdf`` (one
     process per report, as before) but for the printing time: the same paper (A4 and margins
-    from the template's @page), backgrounds, no header or footer line, pages and text."""
+    from the template's @page), backgrounds, no header or footer line, pages, text and links
+    (relative to the PDF's folder, whichever folder it was printed in). A page whose link leads
+    to no file gives no PDF, and a warning naming the link."""
+    import shutil
+
     from warehouse import pdf as printing
 
     monkeypatch.setenv("DATENWERK_CHROMIUM", CHROMIUM)  # the session prints none but the run's
-    html = report / "wirkungsbericht.html"
-    assert printing.print_pdf(html, tmp_path / "one_process.pdf")
+    copy = tmp_path / "copy"  # the published folder elsewhere: its links must still lead there
+    shutil.copytree(report, copy)
+    html = copy / "wirkungsbericht.html"
+    assert printing.print_pdf(html, copy / "one_process.pdf")
     with printing.Printer() as printer:
-        assert printer.print(html, tmp_path / "shared.pdf")
-    one_process = (tmp_path / "one_process.pdf").read_bytes()
-    shared = (tmp_path / "shared.pdf").read_bytes()
+        assert printer.print(html, copy / "shared.pdf")
+        alone = tmp_path / "alone"
+        alone.mkdir()
+        shutil.copy(html, alone)
+        with caplog.at_level(logging.WARNING, logger=printing.__name__):
+            assert not printer.print(alone / html.name, alone / "alone.pdf", "swm/SB alone")
+    one_process = (copy / "one_process.pdf").read_bytes()
+    shared = (copy / "shared.pdf").read_bytes()
 
     assert pdf_pages(one_process) >= 2
     assert undated(shared) == undated(one_process)
-    # the run's own, printed in the report's temporary folder (the links' targets differ)
-    assert pdf_pages((report / "wirkungsbericht.pdf").read_bytes()) == pdf_pages(one_process)
+    # the run's own, printed in the report's temporary folder
+    assert undated((report / "wirkungsbericht.pdf").read_bytes()) == undated(one_process)
+    assert not (alone / "alone.pdf").exists()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "swm/SB alone" in warned[0], warned
+    assert "wirkungsbericht_angebot_" in warned[0] and "no file" in warned[0], warned
 
 
 def test_organisation_report_and_export_manifest_link(first_run: PipelineRun) -> None:
@@ -227,3 +246,141 @@ def test_organisation_report_and_export_manifest_link(first_run: PipelineRun) ->
         assert name in files and f'href="{name}"' in department_page
         page = (latest / name).read_text(encoding="utf-8")
         assert f"({program})" in page and "<script" not in page
+
+
+def pdf_objects(data: bytes) -> dict[int, bytes]:
+    """Each object's dictionary, its stream left out, found through the cross-reference table
+    as Skia writes it (one section of 20-byte entries, no object streams)."""
+    assert b"/ObjStm" not in data and b"/XRefStm" not in data
+    start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    section = re.compile(rb"xref\s+0 (\d+)\s*?\n").match(data, start)
+    assert section is not None, data[start:start + 40]
+    objects = {}
+    for number in range(1, int(section[1])):
+        offset, _, kind = data[section.end() + 20 * number:section.end() + 20 * number + 20].split()
+        if kind != b"n":
+            continue
+        header = re.compile(rb"(\d+) 0 obj\s*").match(data, int(offset))
+        assert header is not None and int(header[1]) == number, (number, offset)
+        end = re.compile(rb"stream\r?\n|endobj").search(data, header.end())
+        assert end is not None
+        objects[number] = data[header.end():end.start()]
+    return objects
+
+
+def pdf_string(literal: bytes) -> str:
+    """A PDF literal string's text (without its parentheses)."""
+    escapes = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+    text = re.sub(rb"\\([0-7]{1,3}|.)",
+                  lambda m: bytes([int(m[1], 8)]) if m[1][:1].isdigit()
+                  else escapes.get(m[1], m[1]), literal, flags=re.S)
+    return text.decode("latin-1")
+
+
+def pdf_links(data: bytes) -> tuple[list[tuple[str, str]], set[str]]:
+    """Every link annotation of every page, as ("uri", target) or ("dest", name), and the
+    document's named destinations."""
+    objects = pdf_objects(data)
+
+    def resolved(value: bytes) -> bytes:
+        ref = re.fullmatch(rb"\s*(\d+) 0 R\s*", value)
+        return objects[int(ref[1])] if ref else value
+
+    links = []
+    for body in objects.values():
+        annots = re.search(rb"/Type /Page\n.*?/Annots (\[[^\]]*\]|\d+ 0 R)", body, re.S)
+        if body.startswith(b"<</Type /Page\n") and annots:
+            for ref in re.findall(rb"(\d+) 0 R", resolved(annots[1])):
+                annot = objects[int(ref)]
+                if b"/Subtype /Link" not in annot:
+                    continue
+                uri = re.search(rb"/URI \(((?:[^()\\]|\\.)*)\)", annot, re.S)
+                dest = re.search(rb"/(?:Dest|D) (/[^\s/<>\[\]()]+|\((?:[^()\\]|\\.)*\))", annot)
+                assert uri or dest, annot  # a link of another kind: teach this parser
+                links.append(("uri", pdf_string(uri[1])) if uri else
+                             ("dest", dest[1].decode("latin-1").strip("/()")))
+    # no link annotation outside the pages' lists (one the loop above did not see)
+    assert len(links) == sum(b"/Subtype /Link" in body for body in objects.values())
+    catalog = next(body for body in objects.values() if body.startswith(b"<</Type /Catalog"))
+    dests = re.search(rb"/Dests (\d+ 0 R|<<.*?>>)", catalog, re.S)
+    names = set() if dests is None else {
+        name.decode("latin-1")
+        for name in re.findall(rb"/([^\s/<>\[\]()]+)\s*\[", resolved(dests[1]))}
+    assert b"/Names" not in catalog  # destinations in a name tree: teach this parser
+    return links, names
+
+
+class PageLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.targets.append(value)
+            elif name == "id" and value is not None:
+                self.ids.add(value)
+
+
+def html_links(path: Path) -> tuple[list[str], set[str]]:
+    parser = PageLinks()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.targets, parser.ids
+
+
+def followed(published: Path, link: tuple[str, str], destinations: set[str],
+             ids: set[str]) -> str | None:
+    """Follow one link of ``published`` where the reader opens it (its dated folder, and
+    ``latest``); the file it leads to (relative to the folder), None for a link within it or
+    to the web."""
+    kind, target = link
+    where = (published, target)
+    if kind == "dest":
+        assert target in destinations, where
+        return None
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https"):
+        return None
+    assert not parts.scheme and not parts.netloc, where
+    assert not parts.path.startswith("/") and ".tmp-" not in parts.path, where
+    if not parts.path:  # within this page
+        assert parts.fragment in ids, where
+        return None
+    for base in (published.parent, published.parent.parent / "latest"):
+        assert (base / unquote(parts.path)).is_file(), (where, base)
+    if parts.fragment:
+        assert parts.fragment in html_links(published.parent / unquote(parts.path))[1], where
+    return unquote(parts.path)
+
+
+def test_every_link_in_the_published_reports_leads_somewhere(first_run: PipelineRun) -> None:
+    """Every link of every published report (PDF and HTML), opened where it was published, in
+    its dated folder and through ``latest``: a link to another file is relative to the file
+    and leads to a published file (and to an element of it, for a ``#`` part); a link within a
+    PDF leads to one of its named destinations. No link names the folder the report was
+    printed in, or any path of the server (a department head clicking a program in the PDF
+    got nothing: it led into the temporary folder, renamed when the report was published).
+    The department reports, PDF and HTML, link each of their programs' pages."""
+    reports = first_run.home / "reports"
+    folders = sorted(p for p in reports.glob("*/*/*") if p.is_dir() and p.name != "latest")
+    assert folders and all(not p.name.startswith(".") for p in folders), folders
+    home = str(first_run.home.resolve()).encode()
+    pdfs = 0
+    for folder in folders:
+        programs = {p.name for p in folder.glob("wirkungsbericht_angebot_*.html")}
+        for published in sorted([*folder.glob("*.pdf"), *folder.glob("*.html")]):
+            data = published.read_bytes()
+            assert home not in data and b"file:" not in data, published
+            if published.suffix == ".pdf":
+                pdfs += 1
+                links, destinations = pdf_links(data)
+                ids: set[str] = set()
+            else:
+                targets, ids = html_links(published)
+                links, destinations = [("uri", t) for t in targets], set()
+            files = {followed(published, link, destinations, ids) for link in links} - {None}
+            if published.stem == "wirkungsbericht":
+                assert files == programs, published
+    assert pdfs >= 2 and any(folder.glob("wirkungsbericht_angebot_*") for folder in folders)
