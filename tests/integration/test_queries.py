@@ -28,6 +28,22 @@ def test_at_least_eight_questions() -> None:
         assert columns, path.name
 
 
+PER_UNIT = {"department_code", "department_name", "program_code", "program_name"}
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.stem)
+def test_rows_per_department_or_program_name_their_organisation(path: Path) -> None:
+    """Two organisations of one installation may use one department or program code: a row
+    about a department or program says whose it is, and is grouped and ordered by it
+    (``test_source_mix`` checks the figures of each in an installation of three)."""
+    _, columns = header(path)
+    if PER_UNIT & set(columns):
+        assert columns[0] == "organisation_code", (path.name, columns)
+        text = path.read_text(encoding="utf-8")
+        assert "order by" in text and "organisation_code" in text.rsplit("order by", 1)[1], (
+            path.name)
+
+
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.stem)
 def test_question_answers_from_the_published_file(first_run: PipelineRun, path: Path) -> None:
     _, columns = header(path)

@@ -242,3 +242,72 @@ def test_example_queries_by_department_keep_each_organisations_departments_apart
         for (code, year), n in by_program.groupby(["department_code", "year"])[
             "assessed_pairs"].sum().items()}
     assert {k: int(v) for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}
+
+
+def test_example_queries_by_program_keep_each_organisations_programs_apart(
+    three_organisations: PipelineRun, small_demo_home: Path, session_root: Path,
+) -> None:
+    """Example queries 01 (planned-end rate this year and last), 06 (GAS T-score by quarter),
+    08 (cost per client and contact hour), 09 (Wirkungstreppe) and 10 (funder report) showed
+    a program by its code (or name) alone: swm's SB-ALLG and beratung's SB-ALLG were two rows
+    nobody could tell apart. Each row now names its organisation and department, one row per
+    program (and year or quarter), with the ground truth's figures of that organisation's
+    program: closed cases, GAS cases and T-scores, clients reached, contacts and costs."""
+    folder = Path(__file__).parents[2] / "warehouse" / "queries"
+    _, demo = truth(small_demo_home)
+    _, second = truth(session_root / "second-demo")
+    # beratung delivers the second demo's SB cases and no bookings; kasse the bookings of
+    # 2024 alone: costs, no cases
+    beratung = second[second["department_code"] == "SB"].assign(
+        organisation_code="beratung", costs_eur=0)
+    kasse = second[second["year"] == 2024][["department_code", "program_code", "year",
+                                            "costs_eur"]].assign(organisation_code="kasse")
+    expected = pd.concat([demo.assign(organisation_code="swm"), beratung, kasse]).fillna(0)
+    key = ["organisation_code", "department_code", "program_code"]
+    by_program = expected.set_index([*key, "year"])
+
+    def query(name: str) -> pd.DataFrame:
+        found = published(three_organisations, (folder / name).read_text(encoding="utf-8"))
+        assert set(key) <= set(found.columns), (name, list(found.columns))
+        return found
+
+    def truth_of(row: pd.Series, year: int, column: str) -> float:
+        return float(by_program[column].get((*row[key], year), 0))
+
+    def one_row_per(found: pd.DataFrame, name: str, *more: str) -> None:
+        assert not found.duplicated([*key, *more]).any(), name
+        # both organisations' SB-ALLG, each its own row
+        programs = set(found[key].itertuples(index=False, name=None))
+        assert {("swm", "SB", "SB-ALLG"), ("beratung", "SB", "SB-ALLG")} <= programs, name
+
+    this_year = query("01_planned_end_rate_this_year_vs_last.sql")
+    one_row_per(this_year, "01")
+    for _, row in this_year.iterrows():
+        assert (row["n_cases_closed"], row["previous_year_n_cases_closed"]) == (
+            truth_of(row, row["year"], "cases_closed"),
+            truth_of(row, row["year"] - 1, "cases_closed")), row.to_dict()
+
+    quarters = query("06_gas_t_score_by_quarter.sql")
+    one_row_per(quarters, "06", "period_start")
+    quarters["year"] = pd.to_datetime(quarters["period_start"]).dt.year
+    quarters["t_sum"] = quarters["mean_gas_t_score"] * quarters["n_cases_gas"]
+    years = quarters.groupby([*key, "year"])[["n_cases_gas", "t_sum"]].sum()
+    gas = by_program[by_program["cases_gas"] > 0]
+    assert years["n_cases_gas"].to_dict() == gas["cases_gas"].to_dict()
+    # the year's mean from its quarters' means, each rounded to a tenth
+    assert ((years["t_sum"] / years["n_cases_gas"] - gas["mean_gas_t"]).abs() < 0.05).all()
+
+    for name, columns in (
+            ("08_cost_per_client_and_contact_hour.sql",
+             {"n_clients_reached": "clients_reached", "costs_eur": "costs_eur"}),
+            ("09_wirkungstreppe_by_program.sql",
+             {"n_clients_reached": "clients_reached", "n_contacts": "contacts"}),
+            ("10_funder_report.sql",
+             {"n_clients_reached": "clients_reached", "n_cases_closed": "cases_closed"})):
+        found = query(name)
+        one_row_per(found, name[:2])
+        for _, row in found.iterrows():
+            for column, in_truth in columns.items():
+                value = 0 if pd.isna(row[column]) else float(row[column])
+                assert value == pytest.approx(
+                    truth_of(row, row["year"], in_truth)), (name, column, row.to_dict())

@@ -1,6 +1,7 @@
 -- Question: How does each program's planned-end rate this year compare with last year?
--- ("This year" is the latest year with closed cases in the data.)
--- columns: department_code, program_code, program_name, year, n_cases_closed, planned_end_rate, previous_year_n_cases_closed, previous_year_planned_end_rate, change_in_points
+-- ("This year" is the latest year with closed cases in the data. Each organisation's programs
+-- apart: two organisations of one installation may use one code.)
+-- columns: organisation_code, department_code, program_code, program_name, year, n_cases_closed, planned_end_rate, previous_year_n_cases_closed, previous_year_planned_end_rate, change_in_points
 with
 
 years as (
@@ -21,6 +22,7 @@ this_year as (
 )
 
 select
+    current_year.organisation_code,
     current_year.department_code,
     current_year.program_code,
     current_year.program_name,
@@ -39,4 +41,4 @@ left join years as last_year
     and current_year.department_code = last_year.department_code
     and current_year.program_code = last_year.program_code
     and last_year.year = current_year.year - 1
-order by current_year.department_code, current_year.program_code
+order by current_year.organisation_code, current_year.department_code, current_year.program_code

@@ -1,6 +1,9 @@
 -- Question: Is goal attainment (mean GAS T-score, 50 = as expected) rising or falling quarter by quarter?
--- columns: program_code, period_start, n_cases_gas, mean_gas_t_score
+-- (Each organisation's programs apart: two organisations of one installation may use one code.)
+-- columns: organisation_code, department_code, program_code, period_start, n_cases_gas, mean_gas_t_score
 select
+    organisation_code,
+    department_code,
     program_code,
     period_start,
     n_cases_gas,
@@ -8,4 +11,4 @@ select
 from mart_outcomes
 where period_type = 'quarter'
     and n_cases_gas > 0
-order by program_code, period_start
+order by organisation_code, department_code, program_code, period_start

@@ -1,6 +1,9 @@
 -- Question: How far up the Wirkungstreppe does each program get this year: reached, accepted, and changed skills, behaviour and life situation?
--- columns: program_code, year, n_contacts, n_clients_reached, acceptance_rate, skills_goal_attainment_rate, behaviour_goal_attainment_rate, life_situation_goal_attainment_rate, share_improved_life_situation
+-- (Each organisation's programs apart: two organisations of one installation may use one code.)
+-- columns: organisation_code, department_code, program_code, year, n_contacts, n_clients_reached, acceptance_rate, skills_goal_attainment_rate, behaviour_goal_attainment_rate, life_situation_goal_attainment_rate, share_improved_life_situation
 select
+    organisation_code,
+    department_code,
     program_code,
     year,
     n_contacts,
@@ -12,4 +15,4 @@ select
     round(share_improved_life_situation, 3) as share_improved_life_situation,
 from mart_impact
 where year = (select max(year) from mart_impact where n_cases_closed > 0)
-order by program_code
+order by organisation_code, department_code, program_code
