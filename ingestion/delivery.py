@@ -73,6 +73,9 @@ REGISTRY_SCHEMA = pa.schema(
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
         ("rows_quarantined", pa.int64()),
+        # Rows of clients erased before (the erasure register, warehouse/erasure.py): read and
+        # left out, so rows read = loaded + quarantined + erased.
+        ("rows_erased", pa.int64()),
         ("message", pa.string()),
         # Columns the profile does not know: never read, only named here (they may be personal).
         ("unexpected_columns", pa.list_(pa.string())),
@@ -191,6 +194,7 @@ class FileOutcome:
     profile: str
     rows_read: int = 0
     rows_loaded: int = 0
+    rows_erased: int = 0  # rows of erased clients, left out (ingestion.erasure)
     quarantine: list[pa.Table] = field(default_factory=list)
     rejected_reason: str | None = None
     unexpected_columns: list[str] = field(default_factory=list)
@@ -240,6 +244,7 @@ class FileOutcome:
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
+            "rows_erased": self.rows_erased,
             "message": (f"the same bytes as {self.repeats}, loaded before: nothing of it is "
                         "loaded again, no figure counts twice") if self.repeats else (
                 self.rejected_reason or self.notice),

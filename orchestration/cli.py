@@ -171,7 +171,69 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         old, new, retired = rotate_key()
     print(f"New pseudonymisation key (fingerprint {new}) replaces the key {old}, "
           f"kept as {retired}.")
+    from warehouse import erasure
+
+    erased = [e for e in erasure.entries() if e.ids(old, "clients")]
+    lost = [e for e in erased if not e.ids(new, "clients")]
+    if erased:
+        print(f"Erasure register: {len(erased) - len(lost)} of {len(erased)} erased client(s) "
+              "recorded under the new key; the reload leaves them out.")
+    if lost:
+        print(f"  {len(lost)} erased client(s) were in no inbox file any more and are recorded "
+              "under the old key only: should a later delivery hold them again, erase them "
+              "again after it.", file=sys.stderr)
     print("The next `datenwerk run` reloads the case-management files in the inbox under it.")
+    return 0
+
+
+ERASED_TABLES_DE = {"clients": "Klient:innen", "cases": "Fälle", "contacts": "Kontakte",
+                    "goals": "Ziele", "assessments": "Einschätzungen"}
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase one client (GDPR Art. 17, or the source system's deletion); German for the steward."""
+    from ingestion.erasure import ErasureRefused, erase
+    from ingestion.pseudonymise import KeyMismatchError, MissingKeyError
+
+    number = sys.stdin.readline() if args.client == "-" else args.client
+    # Never under a run: it deletes from build.duckdb, whose one writer a run is.
+    with _between_runs("erase") as free:
+        if not free:
+            return 75
+        try:
+            result = erase(args.folder, number, args.reason)
+        except (ErasureRefused, KeyMismatchError, MissingKeyError) as exc:
+            print(f"Nicht gelöscht, nichts wurde geändert: {exc}", file=sys.stderr)
+            return 2
+    where = f"{result.organisation}/{result.folder}"
+    if not result.found:
+        if result.already_erased:
+            print(f"Diese Klient:in aus {where} ist bereits gelöscht (Löschregister); im "
+                  "Datenbestand ist nichts mehr von ihr. Nichts wurde geändert.")
+            return 0
+        print(f"Nicht gefunden: Im Datenbestand ist keine Klient:in mit dieser Nummer aus {where} "
+              "(mit dem aktuellen Schlüssel). Nichts wurde geändert und nichts eingetragen. "
+              "Prüfen Sie den Ordner (<Träger>/<Fachbereichsordner> im Posteingang) und die "
+              "Klientennummer aus der Fachsoftware.", file=sys.stderr)
+        return 1
+    print(f"Gelöscht: eine Klient:in aus {where} mit ihren Fällen und allem, was zu ihnen gehört.")
+    print("Gelöschte Zeilen im Datenbestand:")
+    for table, n in result.rows.items():
+        print(f"  {ERASED_TABLES_DE[table]:<16} {n:>6}")
+    print("Im Löschregister eingetragen: Pseudonym, Ordner, Zeitpunkt und Ihr Grund, nicht die "
+          "Nummer.")
+    print(f"Ältere Veröffentlichungen entfernt: {len(result.generations_removed)}; ältere "
+          f"Fachbereichs-Exporte entfernt: {len(result.exports_removed)}.")
+    print("Was jetzt geschieht:\n"
+          "  - Der nächste Lauf (datenwerk run) baut alle Tabellen vollständig neu auf; seine "
+          "Veröffentlichung und seine Fachbereichs-Exporte enthalten die Person nicht mehr.\n"
+          "  - Bis dahin enthalten die aktuelle Veröffentlichung und der jeweils neueste "
+          "Fachbereichs-Export sie noch: starten Sie den Lauf bald. Danach werden auch sie "
+          "entfernt; zu keiner Veröffentlichung von vor der Löschung kann zurückgekehrt werden.\n"
+          "  - Spätere Lieferungen, die die Person noch enthalten, werden ohne ihre Zeilen "
+          "geladen (in den Lieferungen als 'Zeilen gelöscht' gezählt).\n"
+          "  - Die Exportdateien im Posteingang werden nicht gelöscht: Das regelt die "
+          "Aufbewahrungsfrist Ihrer Organisation.")
     return 0
 
 
@@ -624,6 +686,20 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-key", help="replace the pseudonymisation key and reload the inbox under it")
     rotate.add_argument("--yes", action="store_true", help="really drop the data of the old key")
     rotate.set_defaults(func=cmd_rotate_key)
+
+    erase_cmd = sub.add_parser(
+        "erase", help="erase one client (GDPR Art. 17 request, or deleted in the source "
+                      "system) from the warehouse, kept publications and department exports")
+    erase_cmd.add_argument("--folder", required=True, metavar="ORG/DEPARTMENT_FOLDER",
+                           help="the case-management inbox folder the client's exports arrive "
+                                "in, e.g. swm/SB: numbers are unique per folder")
+    erase_cmd.add_argument("--client", required=True, metavar="NUMBER",
+                           help="the client's number in the case-management system; '-' reads "
+                                "it from standard input (not in the shell history)")
+    erase_cmd.add_argument("--reason", required=True,
+                           help="who asked and why (e.g. 'Art. 17 request of 2026-11-28, "
+                                "steward K. Muster'); kept in the register; never the number")
+    erase_cmd.set_defaults(func=cmd_erase)
 
     rollback = sub.add_parser(
         "rollback", help="list the kept publications, or make one current again")

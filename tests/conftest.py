@@ -296,10 +296,11 @@ def pytest_sessionfinish() -> None:
     stop_servers()
 
 
-def load_and_build(home: Path) -> Path:
+def load_and_build(home: Path, full_refresh: bool = False) -> Path:
     """Load ``home``'s inbox with the real dlt sources (reference, case management, accounting)
-    and ``dbt build`` every model, contract and test on it, as a run does without Dagster;
-    returns the build database. For tests whose figures are worked out by hand."""
+    and ``dbt build`` every model, contract and test on it, as a run does without Dagster
+    (``full_refresh``: incremental models from every load, as a run after a key rotation or an
+    erasure); returns the build database. For tests whose figures are worked out by hand."""
     from ingestion import accounting, case_management, reference
     from ingestion.delivery import loaded_hashes
     from ingestion.pipelines import pipeline
@@ -315,7 +316,7 @@ def load_and_build(home: Path) -> Path:
     db = home / "warehouse" / "build.duckdb"
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "build",
-         "--target-path", str(home / "dbt" / "target")],
+         "--target-path", str(home / "dbt" / "target"), *(["--full-refresh"] * full_refresh)],
         cwd=Path(__file__).parents[1] / "transform",
         env={**os.environ, "DATENWERK_BUILD_DB": str(db)},
         capture_output=True, text=True, check=False,

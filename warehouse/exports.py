@@ -65,7 +65,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from warehouse import labels, marts, paths, reasons, settings
+from warehouse import erasure, labels, marts, paths, reasons, settings
 from warehouse.files import sha256_file
 from warehouse.publish import generation_source
 from warehouse.registry import Registry, unknown_keys
@@ -670,16 +670,62 @@ def _point_latest(department_dir: Path, name: str) -> None:
     os.replace(link, latest)
 
 
-def _prune(department_dir: Path, retention: int) -> list[str]:
+def _prune(department_dir: Path, retention: int, organisation: str | None = None) -> list[str]:
+    """Remove all but the newest ``retention`` dated folders, and (given the ``organisation`` of
+    a department export) every folder exported before the latest erasure of the organisation's
+    clients; never the one ``latest`` points to."""
+    dated = sorted(p.name for p in department_dir.iterdir() if p.is_dir() and DATED.match(p.name))
+    removed = _remove_dated(department_dir, dated[: max(len(dated) - retention, 0)])
+    erased_at = None if organisation is None else erasure.last_erasure_at(organisation)
+    if erased_at is not None:
+        removed += _remove_dated(department_dir, [
+            name for name in dated if name not in removed
+            and _exported_before(department_dir / name, erased_at)])
+    return removed
+
+
+def _remove_dated(department_dir: Path, names: Sequence[str]) -> list[str]:
     latest = department_dir / "latest"
     keep_name = os.readlink(latest) if latest.is_symlink() else None
-    dated = sorted(p.name for p in department_dir.iterdir() if p.is_dir() and DATED.match(p.name))
     removed = []
-    for name in dated[: max(len(dated) - retention, 0)]:
+    for name in names:
         if name != keep_name:
             shutil.rmtree(department_dir / name)
             removed.append(name)
     return removed
+
+
+def _exported_before(folder: Path, at: dt.datetime) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return dt.datetime.fromisoformat(manifest["exported_at"]) < at
+    except (OSError, ValueError, KeyError):
+        return True  # a folder without a readable manifest cannot show it is newer
+
+
+def drop_exports_before(organisation: str, at: dt.datetime) -> list[Path]:
+    """Remove the organisation's dated export folders written before ``at`` (an erasure), but
+    the one each department's ``latest`` points to: the department reads it until the next
+    export replaces it, and that export's prune removes it. Returns the folders removed."""
+    removed: list[Path] = []
+    root = paths.exports_dir()
+    if not root.is_dir():
+        return removed
+    for department_dir in sorted({m.parent.parent for m in [
+            *root.glob("*/*/manifest.json"), *root.glob("*/*/*/manifest.json")]
+            if DATED.match(m.parent.name)}):
+        mine = [p.name for p in department_dir.iterdir() if p.is_dir() and DATED.match(p.name)
+                and _export_of(p, organisation) and _exported_before(p, at)]
+        removed += [department_dir / name for name in _remove_dated(department_dir, mine)]
+    return removed
+
+
+def _export_of(folder: Path, organisation: str) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # whose it is cannot be told: it may hold the client
+    return bool(manifest.get("organisation_code") == organisation)
 
 
 
@@ -801,7 +847,7 @@ def _export_one(con: duckdb.DuckDBPyConnection, d: DepartmentExport, manifest: d
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _point_latest(department_dir, date)
-    pruned = _prune(department_dir, d.retention)
+    pruned = _prune(department_dir, d.retention, d.organisation_code)
     return ExportResult(d.name, department_dir / date, date, manifest["generation"], files, pruned)
 
 

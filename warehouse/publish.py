@@ -36,7 +36,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import disk, gate, paths, settings
+from warehouse import disk, erasure, gate, paths, settings
 from warehouse.checks import CheckResult
 from warehouse.files import fsync_dir, fsync_file, sha256_file, write_json_atomically
 
@@ -363,17 +363,39 @@ def current_generation_file() -> Path | None:
 
 
 def prune_generations(keep: int) -> list[str]:
-    """Remove all but the newest ``keep`` generations (never the current one); return removed."""
-    current = (current_manifest() or {}).get("generation")
+    """Remove all but the newest ``keep`` generations, and every generation published before the
+    latest erasure (:mod:`warehouse.erasure`), never the current one; return those removed."""
     manifests = list_generations()
+    removed = _remove_generations(manifests[: max(len(manifests) - keep, 0)])
+    erased_at = erasure.last_erasure_at()
+    return removed + (drop_generations_before(erased_at) if erased_at is not None else [])
+
+
+def _remove_generations(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
+    current = (current_manifest() or {}).get("generation")
     removed = []
-    for manifest in manifests[: max(len(manifests) - keep, 0)]:
+    for manifest in manifests:
         if manifest["generation"] == current:
             continue
         (paths.generations_dir() / manifest["file"]).unlink(missing_ok=True)
         (paths.generations_dir() / f"{manifest['generation']}.json").unlink(missing_ok=True)
         removed.append(manifest["generation"])
     return removed
+
+
+def published_before(manifest: Mapping[str, Any], at: datetime) -> bool:
+    return datetime.fromisoformat(str(manifest["published_at"])) < at
+
+
+def drop_generations_before(at: datetime) -> list[str]:
+    """Remove every kept generation published before ``at`` (an erasure) but the current one,
+    which analysts read until the next publication replaces it (and the next prune removes it);
+    return those removed. They were built from rows that held the erased client: removing one
+    row from a copy would leave every figure that counted the client (and its recorded checks
+    and sha256 would no longer describe the file), and rebuilding an old generation needs the
+    raw rows of its day, which are not kept. Generations that never became current go too."""
+    return _remove_generations([
+        m for m in list_generations(only_once_current=False) if published_before(m, at)])
 
 
 def rollback(generation: str) -> dict[str, Any]:
@@ -394,6 +416,12 @@ def rollback(generation: str) -> dict[str, Any]:
         raise RollbackError(
             f"generation {generation} was never published: its publication was interrupted "
             "before it became current, and the next publication removes it")
+    erased_at = erasure.last_erasure_at()
+    if erased_at is not None and published_before(manifest, erased_at):
+        raise RollbackError(
+            f"generation {generation} was published before the erasure of "
+            f"{erased_at:%Y-%m-%d %H:%M:%S} UTC and may hold the erased client; only "
+            "generations published after it can be restored")
     source = paths.generations_dir() / manifest["file"]
     if not source.is_file():
         raise RollbackError(f"the file of generation {generation} is gone: {source}")

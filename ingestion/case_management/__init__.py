@@ -47,6 +47,7 @@ from ingestion.delivery import (
     rows_or_empty,
     scratch_parquet,
 )
+from ingestion.erasure import leave_out_erased
 from ingestion.pseudonymise import organisation_key
 from ingestion.standard import EntityMapping, Profile, profiles, standard
 from warehouse import datasets, paths
@@ -157,6 +158,8 @@ class Delivery:
         self.load_id = load_id
         # Outcomes of entities read from another entity's file: quarantine only, no registry row.
         self.derived_outcomes: list[FileOutcome] = []
+        # Each file's accepted rows with where they came from and the outcome that counts them.
+        self.accepted: list[tuple[str, str, str, AcceptedRows, FileOutcome]] = []
 
     @cached_property
     def reference(self) -> ReferenceCodes:
@@ -189,7 +192,7 @@ class Delivery:
             # One registry row per file; entities read from the rows of another (the clients of
             # a case list) add their rows and quarantine, not a second registration.
             secondary: list[FileOutcome] = []
-            accepted: list[tuple[str, AcceptedRows]] = []
+            accepted: list[tuple[str, AcceptedRows, FileOutcome]] = []
             try:
                 if dept is None:
                     raise misplaced(path, self.inbox)
@@ -204,7 +207,7 @@ class Delivery:
                     into = outcome if mapping.primary else FileOutcome(
                         path, outcome.sha256, org, mapping.entity, profile.name)
                     target = scratch_parquet()
-                    accepted.append((mapping.entity, AcceptedRows(target, 0)))
+                    accepted.append((mapping.entity, AcceptedRows(target, 0), into))
                     accepted[-1][1].rows = write_export(
                         path, profile, mapping, into, row_context,
                         target, key=organisation_key(org), plausible=self.reference.for_file(
@@ -214,11 +217,12 @@ class Delivery:
                         secondary.append(into)
                 check_reject_share(path, outcome)
             except Exception:  # FileRejected or unforeseen (see deliver): nothing of it loads
-                for _, rows in accepted:
+                for _, rows, _ in accepted:
                     rows.path.unlink(missing_ok=True)
                 raise
-            for entity, rows in accepted:
+            for entity, rows, into in accepted:
                 tables[entity].append(rows)
+                self.accepted.append((org, dept, entity, rows, into))
             self.derived_outcomes += secondary
 
         outcomes = deliver(
@@ -227,6 +231,9 @@ class Delivery:
                                              profile="unknown"),
             read, dataset=DATASET,
         )
+        # After every file is read: an erased client's cases in one file take their contacts in
+        # another with them.
+        leave_out_erased(self.accepted)
         return tables, outcomes
 
 

@@ -94,8 +94,10 @@ final as (
         registry.rows_read,
         registry.rows_loaded,
         registry.rows_quarantined,
+        registry.rows_erased,
         coalesce(quarantine.quarantine_rows, 0) as quarantine_rows_stored,
-        registry.rows_read = registry.rows_loaded + registry.rows_quarantined
+        registry.rows_read
+        = registry.rows_loaded + registry.rows_quarantined + registry.rows_erased
         or registry.outcome = 'rejected' as is_reconciled,
         registry.message,
         datev_headers.client_number as datev_client_number,
