@@ -226,9 +226,10 @@ def rotate_key() -> tuple[str, str, Path]:
     """Replace the key file by a new random key and re-key the warehouse.
 
     Pseudonyms cannot be translated from one key to another (that is their point), so the
-    pseudonymised raw datasets are dropped and every file still in the inbox loads again under the
-    new key with the next run. The old key file is kept beside the new one, renamed after its
-    fingerprint, so that older publications can still be matched by whoever holds it.
+    erasure register is first carried to the new key (:func:`ingestion.erasure.carry_to_key`),
+    then the pseudonymised raw datasets are dropped and every file still in the inbox loads again
+    under the new key with the next run. The old key file is kept beside the new one, renamed
+    after its fingerprint, so that older publications can still be matched by whoever holds it.
     Returns (old fingerprint, new fingerprint, retired key file).
     """
     if settings.pseudonym_key_from_env():
@@ -257,6 +258,11 @@ def rotate_key() -> tuple[str, str, Path]:
     fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(new_key + "\n")
+    # Erased clients are recorded under the new key before the warehouse uses it: the reload of
+    # the inbox must not bring them back (same layer; imported here, it reads the inbox).
+    from ingestion.erasure import carry_to_key
+
+    carry_to_key(current_key(), new_key.encode())
     if db.exists():
         with duckdb.connect(str(db)) as con:
             for dataset in PSEUDONYMISED_DATASETS:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.demo.generator import HEADERS
-from tests.conftest import in_staging, load_and_build, stored_id, use_home
+from tests.conftest import copy_home, in_staging, load_and_build, stored_id, use_home
 from warehouse.exports import today
 
 ORG = "loesch"
@@ -311,3 +311,34 @@ def test_an_unknown_number_is_said_so_and_changes_nothing(at_home: Story,
     assert err.startswith("Nicht gefunden:") and "Nichts wurde geändert" in err
     assert (register.read_bytes(), story.db.read_bytes()) == kept
 
+
+def test_rotate_key_keeps_the_erasure(story: Story) -> None:
+    from ingestion import case_management
+    from ingestion.delivery import loaded_hashes
+    from ingestion.pipelines import pipeline
+    from ingestion.pseudonymise import rotate_key
+    from warehouse import erasure
+
+    home = copy_home(story.home, "erasure-rotated")
+    use_home(home)
+    old, new, _ = rotate_key()
+    [entry] = erasure.entries()
+    # Client and both cases, found in the inbox by the old key, recorded under the new one.
+    assert len(entry.ids(new, "clients")) == 1 and len(entry.ids(new, "cases")) == 2
+    assert entry.ids(new, "clients") == {stored_id(home, NUMBER)}
+    # rotate-key drops the old key's rows; the next load reads the whole inbox again.
+    skip = frozenset(loaded_hashes(case_management.DATASET))
+    pipeline(case_management.DATASET).run(case_management.case_management(skip_hashes=skip))
+    db = home / "warehouse" / "build.duckdb"
+    erased = {stored_id(home, n) for n in (NUMBER, "F-1", "F-2")}
+    assert _values_found(db, erased) == []
+    la = _rows(db, "select client_id from raw_case_management.clients "
+                   "where split_part(source_file, '/', 3) = 'LA'")
+    # LZ-40418 and LZ-40419, from klienten.csv; klienten_erneut.csv repeats its bytes
+    assert sorted(r[0] for r in la) == sorted(stored_id(home, n) for n in ("LZ-40418", "LZ-40419"))
+    erased_rows = dict(_rows(db, "select split_part(source_file, '/', 4), rows_erased "
+                                 "from raw_case_management.file_registry "
+                                 "where split_part(source_file, '/', 3) = 'LA'"))
+    assert (erased_rows["klienten.csv"], erased_rows["faelle.csv"], erased_rows["kontakte.csv"],
+            erased_rows["ziele.csv"]) == (1, 2, 3, 1)
+    assert old != new
