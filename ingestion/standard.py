@@ -321,6 +321,13 @@ def render_markdown() -> str:
         "its export into one folder and names each row's department in a column (a profile's",
         "`department:`), so that a client served by two of its departments stays one client.",
         "",
+        "**Erased clients stay erased.** A client erased on request (GDPR Art. 17) or after the",
+        "source system deleted the record is named by its folder and number (`datenwerk erase`);",
+        "an export that still holds it (delivered again, or an older one) loads without the rows",
+        "of the client and its cases, and the file's registry counts them as erased (rows read =",
+        "loaded + set aside + erased). Deleting a client in the source system does not delete it",
+        "here: ask the platform's data steward to erase it.",
+        "",
         "Types: `string`; `date` (`DD.MM.YYYY`, also without leading zeros, or ISO `YYYY-MM-DD`;",
         "impossible dates such as 31.02., years of fewer than four digits (the century is never",
         ("guessed) and dates before 1900 are rejected); `integer`; `decimal` (decimal comma or "
