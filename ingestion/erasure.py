@@ -8,8 +8,9 @@ per delivering folder (``transform/macros/ids.sql``), so the folder is part of t
 :func:`erase` computes the number's keyed pseudonym with the current key (the clear number is
 never stored or logged), deletes the client's rows and those of its cases (their contacts, goals
 and assessments, by the raw tables' keys) from the raw case-management tables, records the
-erasure in the register (:mod:`warehouse.erasure`), asks for a full refresh of every model, and
-removes the kept publications and the organisation's dated department exports written before it.
+erasure in the register (:mod:`warehouse.erasure`), drops the built models and compacts the file
+(no freed block keeps the client), asks for a full refresh of every model, and removes the kept
+publications and the organisation's dated department exports written before it.
 The next run builds and publishes without the client.
 
 :func:`leave_out_erased` applies the register at every load: a re-delivered or older export that
@@ -19,6 +20,7 @@ still holds an erased client loads without its rows, and the file registry count
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,8 +37,9 @@ from ingestion.pseudonymise import (
     organisation_key,
     pseudonym,
 )
-from warehouse import datasets, erasure, paths
+from warehouse import datasets, erasure, marts, paths
 from warehouse.changes import request_full_refresh
+from warehouse.compact import compact
 from warehouse.db import sql_text, table_exists
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class ErasureResult:
     already_erased: bool = False  # the register held the client already
     generations_removed: list[str] = field(default_factory=list)
     exports_removed: list[Path] = field(default_factory=list)
+    schemas_dropped: list[str] = field(default_factory=list)  # the models' (rebuilt next run)
 
     @property
     def found(self) -> bool:
@@ -90,6 +94,28 @@ def _check_key(con: duckdb.DuckDBPyConnection) -> None:
             f"the configured pseudonymisation key (fingerprint {key_fingerprint()}) is not the "
             f"warehouse's ({rows[0][0]}): its pseudonym of the number would match nothing. "
             "Configure the warehouse's key and erase again.")
+
+
+def _drop_built_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop the schemas the dbt project builds (staging, intermediate, marts, seeds, as its
+    manifest names them): they hold the client until the next build, and a rebuild would only
+    free, not clear, their blocks. Nobody reads them between runs; the next run rebuilds them
+    in full."""
+    manifest = marts.manifest_path()
+    if not manifest.is_file():
+        return []
+    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {}).values()
+    built = {str(n["schema"]) for n in nodes
+             if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("schema")}
+    present = {r[0] for r in con.execute(
+        "select schema_name from information_schema.schemata "
+        "where catalog_name = current_database()").fetchall()}
+    # Never the loads' own schemas, whatever a project calls its layers.
+    dropped = sorted(s for s in built & present
+                     if not s.startswith("raw_") and s not in ("main", "datenwerk_meta"))
+    for schema in dropped:
+        con.execute(f'drop schema "{schema}" cascade')
+    return dropped
 
 
 def _cases_of(con: duckdb.DuckDBPyConnection, client: str, where: dict[str, str],
@@ -171,7 +197,12 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
         for table in BY_CASE:
             result.rows[table] = _delete(con, table, "case_id", cases, where)
         con.commit()
-        con.execute("checkpoint")  # the deletions reach the file itself, not only its log
+        dropped = _drop_built_schemas(con)
+    # Deleted rows stay in the file's freed blocks until DuckDB reuses them: a copy of what is
+    # left replaces the file. The models were dropped first (the next build is a full refresh
+    # anyway), so the rebuild frees no block that holds the client.
+    compact(db)
+    result.schemas_dropped = dropped
     entry.rows = {t: entry.rows.get(t, 0) + n for t, n in result.rows.items()}
     erasure.save(register)
     log.info("Erased a client of %s/%s (%d raw rows)", organisation, folder,

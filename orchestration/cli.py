@@ -225,8 +225,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     print(f"Ältere Veröffentlichungen entfernt: {len(result.generations_removed)}; ältere "
           f"Fachbereichs-Exporte entfernt: {len(result.exports_removed)}.")
     print("Was jetzt geschieht:\n"
-          "  - Der nächste Lauf (datenwerk run) baut alle Tabellen vollständig neu auf; seine "
-          "Veröffentlichung und seine Fachbereichs-Exporte enthalten die Person nicht mehr.\n"
+          "  - Die aufbereiteten Tabellen des Arbeitsbestands wurden verworfen; der nächste Lauf "
+          "(datenwerk run) baut sie vollständig neu auf. Seine Veröffentlichung und seine "
+          "Fachbereichs-Exporte enthalten die Person nicht mehr.\n"
           "  - Bis dahin enthalten die aktuelle Veröffentlichung und der jeweils neueste "
           "Fachbereichs-Export sie noch: starten Sie den Lauf bald. Danach werden auch sie "
           "entfernt; zu keiner Veröffentlichung von vor der Löschung kann zurückgekehrt werden.\n"

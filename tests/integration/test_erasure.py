@@ -138,6 +138,7 @@ class Story:
     home: Path
     db: Path
     erased: set[str]  # the client's and its cases' pseudonyms, raw and staged
+    raw_erased: set[str]  # of those, the raw ones
     before: dict[str, list[tuple]]  # others' rows before the erasure
     output: str  # what erase printed
     generations_before: list[str]
@@ -208,8 +209,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     registry = {r[0].rsplit("/", 1)[-1]: r[1:] for r in _rows(
         db, "select source_file, outcome, rows_read, rows_loaded, rows_erased "
             "from raw_case_management.file_registry")}
-    yield Story(home, db, erased, before, out.getvalue(), generations, raw_found, registry,
-                refused)
+    yield Story(home, db, erased, {client, *cases}, before, out.getvalue(), generations, raw_found,
+                registry, refused)
 
 
 @pytest.fixture
@@ -241,6 +242,10 @@ def test_no_raw_table_holds_the_client_after_the_erasure(story: Story) -> None:
 
 def test_the_next_build_publication_and_exports_hold_nothing_of_the_client(story: Story) -> None:
     assert _values_found(story.db, story.erased) == []
+    # Not even in freed blocks: the ids keyed by LA's folder are nowhere in the file's bytes
+    # (the raw pseudonyms are LB's numbers' too).
+    staged = {i for i in story.erased if i not in story.raw_erased}
+    assert [i for i in staged if i.encode() in story.db.read_bytes()] == []
     generations = sorted((story.home / "published" / "generations").glob("*.duckdb"))
     assert [g.stem for g in generations if g.stem in story.generations_before] == []
     for generation in [*generations, story.home / "published" / "marts.duckdb"]:
