@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ FOLDER_SQL = ("split_part(source_file, '/', 2) = $organisation "
 
 class ErasureRefused(ValueError):
     """The request cannot be carried out as given (a malformed folder, the number in the
-    reason, another key than the warehouse's); nothing was changed."""
+    reason); nothing was changed. The message is German: the steward reads it."""
 
 
 @dataclass
@@ -67,6 +68,9 @@ class ErasureResult:
     generations_removed: list[str] = field(default_factory=list)
     exports_removed: list[Path] = field(default_factory=list)
     schemas_dropped: list[str] = field(default_factory=list)  # the models' (rebuilt next run)
+    # Rejected files of the folder (protected/rejected/, clear text like the inbox) that still
+    # hold the number: retention, like the inbox; the steward is told.
+    rejected_files: list[Path] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
@@ -78,8 +82,8 @@ def parse_folder(text: str) -> tuple[str, str]:
     parts = [p for p in text.strip().strip("/").split("/") if p]
     if len(parts) != 2 or any(p in (".", "..") or p.startswith(".") for p in parts):
         raise ErasureRefused(
-            f"--folder {text!r}: expected <organisation>/<department folder>, the folder of the "
-            "case-management inbox the client's exports arrive in (e.g. swm/SB)")
+            f"--folder {text!r}: erwartet wird <Träger>/<Fachbereichsordner>, der Ordner des "
+            "Posteingangs, in den die Exporte der Klient:in geliefert werden (z. B. swm/SB)")
     return parts[0], parts[1]
 
 
@@ -94,6 +98,19 @@ def _check_key(con: duckdb.DuckDBPyConnection) -> None:
             f"the configured pseudonymisation key (fingerprint {key_fingerprint()}) is not the "
             f"warehouse's ({rows[0][0]}): its pseudonym of the number would match nothing. "
             "Configure the warehouse's key and erase again.")
+
+
+def _rejected_files_holding(organisation: str, folder: str, number: str) -> list[Path]:
+    """The folder's rejected files (moved out of the inbox, clear text) whose bytes hold the
+    number as a value of its own (not inside a longer number); workbooks are zipped, so any
+    rejected workbook of the folder is named."""
+    root = paths.rejected_dir() / "case_management" / organisation / folder
+    if not root.is_dir():
+        return []
+    pattern = re.compile(rb"(?<![\w-])" + re.escape(number.encode("utf-8")) + rb"(?![\w-])")
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(
+        ".reason.txt") and (p.suffix.lower() in (".xlsx", ".xls") or pattern.search(
+            p.read_bytes())))
 
 
 def _drop_built_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -159,13 +176,12 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
     organisation, folder = parse_folder(folder_text)
     number = client_number.strip()  # as the load reads it (pseudonymise_array trims)
     if not number:
-        raise ErasureRefused("--client is empty")
+        raise ErasureRefused("--client ist leer")
     if number in reason:
-        raise ErasureRefused("the reason contains the client's number; the register keeps the "
-                             "reason, never the number: describe the request without it")
+        raise ErasureRefused("Der Grund enthält die Klientennummer. Das Löschregister bewahrt "
+                             "den Grund auf, nie die Nummer: beschreiben Sie den Antrag ohne sie")
     fingerprint = key_fingerprint()
     client = pseudonym(number, organisation_key(organisation))
-    del number
     register = erasure.entries()
     entry = erasure.find(register, organisation, folder, fingerprint, client)
     result = ErasureResult(organisation, folder, dict.fromkeys((*BY_CLIENT, *BY_CASE), 0),
@@ -181,6 +197,8 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
         found = _holds(con, client, cases, where)
     if not found:
         return result
+    result.rejected_files = _rejected_files_holding(organisation, folder, number)
+    del number
     now = datetime.now(UTC)
     # The register first: from now on no load brings the client back, even if this stops.
     if entry is None:

@@ -224,6 +224,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
           "Nummer.")
     print(f"Ältere Veröffentlichungen entfernt: {len(result.generations_removed)}; ältere "
           f"Fachbereichs-Exporte entfernt: {len(result.exports_removed)}.")
+    if result.rejected_files:
+        print(f"Abgewiesene Dateien, die die Nummer noch im Klartext enthalten (wie der "
+              f"Posteingang; löschen Sie sie mit ihm): "
+              f"{', '.join(str(p.relative_to(paths.home())) for p in result.rejected_files)}")
     print("Was jetzt geschieht:\n"
           "  - Die aufbereiteten Tabellen des Arbeitsbestands wurden verworfen; der nächste Lauf "
           "(datenwerk run) baut sie vollständig neu auf. Seine Veröffentlichung und seine "

@@ -88,6 +88,11 @@ def _write_inbox(inbox: Path) -> None:
                            ("kontakte", CONTACTS[dept]), ("ziele", GOALS[dept]),
                            ("einschaetzungen", [])):
             (folder / f"{name}.csv").write_bytes(_csv(name, rows))
+    # A client list whose birth dates are all impossible: rejected as a whole, it moves to
+    # protected/rejected/, clear numbers and all.
+    (inbox / "case_management" / ORG / "LA" / "klienten_kaputt.csv").write_bytes(_csv(
+        "klienten", [[n, "A", "B", "31.02.1980", "weiblich", "", "", "", "", ""]
+                     for n in (NUMBER, "LZ-40418")]))
 
 
 def _marts(db: Path) -> list[str]:
@@ -293,9 +298,14 @@ def test_rollback_cannot_restore_a_publication_from_before_the_erasure(at_home: 
 
 def test_the_clear_number_is_in_no_file_of_the_home_but_the_inbox(story: Story) -> None:
     needle = NUMBER.encode()
-    holding = [p for p in story.home.rglob("*") if p.is_file()
-               and "inbox" not in p.relative_to(story.home).parts and needle in p.read_bytes()]
-    assert holding == []
+    holding = [p.relative_to(story.home).as_posix() for p in story.home.rglob("*")
+               if p.is_file() and "inbox" not in p.relative_to(story.home).parts
+               and needle in p.read_bytes()]
+    # The rejected delivery is a clear export like the inbox's: erase names it for the steward.
+    rejected = "protected/rejected/case_management/loesch/LA/klienten_kaputt.csv"
+    assert holding == [rejected]
+    assert "Abgewiesene Dateien, die die Nummer noch im Klartext enthalten" in story.output
+    assert rejected in story.output
     register = json.loads((story.home / "protected" / "erasure_register.json").read_text())
     [entry] = register["erasures"]
     assert (entry["organisation_code"], entry["folder"]) == (ORG, "LA")
