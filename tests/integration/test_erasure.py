@@ -14,7 +14,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -150,6 +150,7 @@ class Story:
     raw_found_after_erase: list[str]
     redelivered: dict[str, tuple]  # file -> (outcome, rows_read, rows_loaded, rows_erased)
     rollback_refused: str  # why the current generation could not be restored after the erasure
+    refresh_asked: datetime | None  # the full refresh erase asked the next run for
 
 
 OTHERS = {
@@ -196,6 +197,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
                      "--reason", "Antrag nach Art. 17 DSGVO vom 28.11.2026, L. Steward"])
     assert code == 0, out.getvalue()
     raw_found = _values_found(db, {client, *cases})
+    from warehouse.changes import full_refresh_requested
+
+    refresh_asked = full_refresh_requested()
     try:  # the current publication, from before the erasure, until the next one replaces it
         rollback(generations[-1])
         refused = ""
@@ -215,7 +219,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         db, "select source_file, outcome, rows_read, rows_loaded, rows_erased "
             "from raw_case_management.file_registry")}
     yield Story(home, db, erased, {client, *cases}, before, out.getvalue(), generations, raw_found,
-                registry, refused)
+                registry, refused, refresh_asked)
 
 
 @pytest.fixture
@@ -243,6 +247,10 @@ def test_erase_says_in_german_what_it_erased_and_what_happens_next(story: Story)
 
 def test_no_raw_table_holds_the_client_after_the_erasure(story: Story) -> None:
     assert story.raw_found_after_erase == []
+    # The next run rebuilds every model from every load, and only then publishes.
+    [entry] = json.loads((story.home / "protected" / "erasure_register.json").read_text())[
+        "erasures"]
+    assert story.refresh_asked == datetime.fromisoformat(entry["erased_at"])
 
 
 def test_the_next_build_publication_and_exports_hold_nothing_of_the_client(story: Story) -> None:
