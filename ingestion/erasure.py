@@ -71,6 +71,9 @@ class ErasureResult:
     # Rejected files of the folder (protected/rejected/, clear text like the inbox) that still
     # hold the number: retention, like the inbox; the steward is told.
     rejected_files: list[Path] = field(default_factory=list)
+    # An erasure stopped after its rows were deleted (before the file was compacted, the models
+    # dropped or the publications removed) was completed now.
+    resumed: bool = False
 
     @property
     def found(self) -> bool:
@@ -195,7 +198,10 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
         _check_key(con)
         cases = _cases_of(con, client, where, entry.ids(fingerprint, "cases") if entry else set())
         found = _holds(con, client, cases, where)
-    if not found:
+    # An erasure that stopped after its delete left no raw row but may have left the client in
+    # the file's freed blocks, the built models and the kept publications: it is completed.
+    result.resumed = not found and entry is not None and entry.pending
+    if not found and not result.resumed:
         return result
     result.rejected_files = _rejected_files_holding(organisation, folder, number)
     del number
@@ -207,6 +213,7 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
     else:
         entry.erased_at, entry.reason = now.isoformat(), f"{entry.reason}; {reason}"
     entry.pseudonyms[fingerprint] = {"clients": [client], "cases": sorted(cases)}
+    entry.pending = True  # until the publications are removed: erase again completes it
     erasure.save(register)
     with duckdb.connect(str(db)) as con:
         con.begin()
@@ -232,6 +239,8 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
     request_full_refresh(now)
     result.generations_removed = drop_generations_before(now)
     result.exports_removed = drop_exports_before(organisation, now)
+    entry.pending = False
+    erasure.save(register)
     return result
 
 

@@ -206,7 +206,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
             print(f"Nicht gelöscht, nichts wurde geändert: {exc}", file=sys.stderr)
             return 2
     where = f"{result.organisation}/{result.folder}"
-    if not result.found:
+    if result.resumed:
+        print(f"Eine unterbrochene Löschung dieser Klient:in aus {where} wurde abgeschlossen: "
+              "ihre Zeilen waren gelöscht; jetzt sind auch die Datei verdichtet, die "
+              "aufbereiteten Tabellen verworfen und ältere Veröffentlichungen entfernt.")
+    elif not result.found:
         if result.already_erased:
             print(f"Diese Klient:in aus {where} ist bereits gelöscht (Löschregister); im "
                   "Datenbestand ist nichts mehr von ihr. Nichts wurde geändert.")
@@ -216,7 +220,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
               "Prüfen Sie den Ordner (<Träger>/<Fachbereichsordner> im Posteingang) und die "
               "Klientennummer aus der Fachsoftware.", file=sys.stderr)
         return 1
-    print(f"Gelöscht: eine Klient:in aus {where} mit ihren Fällen und allem, was zu ihnen gehört.")
+    else:
+        print(f"Gelöscht: eine Klient:in aus {where} mit ihren Fällen und allem, was zu ihnen "
+              "gehört.")
     print("Gelöschte Zeilen im Datenbestand:")
     for table, n in result.rows.items():
         print(f"  {ERASED_TABLES_DE[table]:<16} {n:>6}")

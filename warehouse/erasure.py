@@ -45,6 +45,9 @@ class Erasure:
     # key fingerprint -> {"clients": [pseudonym], "cases": [pseudonyms of its cases]}
     pseudonyms: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # raw rows deleted per table
+    # Recorded, and its rows perhaps deleted, but not yet compacted away and its publications
+    # not yet removed: ``datenwerk erase`` again completes it.
+    pending: bool = False
 
     def ids(self, fingerprint: str, kind: str) -> set[str]:
         return set(self.pseudonyms.get(fingerprint, {}).get(kind, []))
