@@ -118,20 +118,22 @@ def _rejected_files_holding(organisation: str, folder: str, number: str) -> list
 
 def _drop_built_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Drop the schemas the dbt project builds (staging, intermediate, marts, seeds, as its
-    manifest names them): they hold the client until the next build, and a rebuild would only
+    manifests name them): they hold the client until the next build, and a rebuild would only
     free, not clear, their blocks. Nobody reads them between runs; the next run rebuilds them
-    in full."""
-    manifest = marts.manifest_path()
-    if not manifest.is_file():
-        return []
-    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {}).values()
-    built = {str(n["schema"]) for n in nodes
-             if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("schema")}
+    in full. Without any manifest (an installation that has not parsed the project yet), every
+    schema but the loads' own: nothing else in the file is written outside dbt."""
+    built: set[str] = set()
+    manifests = [m for m in (marts.manifest_path(), paths.dbt_target_dir() / "manifest.json")
+                 if m.is_file()]
+    for manifest in manifests:
+        nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {}).values()
+        built |= {str(n["schema"]) for n in nodes
+                  if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("schema")}
     present = {r[0] for r in con.execute(
         "select schema_name from information_schema.schemata "
         "where catalog_name = current_database()").fetchall()}
     # Never the loads' own schemas, whatever a project calls its layers.
-    dropped = sorted(s for s in built & present
+    dropped = sorted(s for s in (built & present if manifests else present)
                      if not s.startswith("raw_") and s not in ("main", "datenwerk_meta"))
     for schema in dropped:
         con.execute(f'drop schema "{schema}" cascade')

@@ -1,6 +1,6 @@
-"""An erasure stopped after its delete (before the compaction, or the removal of the models and
-publications) is completed by ``datenwerk erase`` again, on a small hand-made ``build.duckdb``:
-the deleted client's pseudonym must not stay in the file's freed blocks."""
+"""``datenwerk erase`` leaves nothing of the client in ``build.duckdb``, on a small hand-made one
+(no dlt load, no dbt build): an erasure stopped after its delete is completed by erasing again,
+and the built models go also where the dbt project was never parsed."""
 
 from __future__ import annotations
 
@@ -71,3 +71,36 @@ def test_erase_again_completes_an_erasure_stopped_before_the_compaction(
     again = erase(f"{ORG}/{FOLDER}", NUMBERS[7], "nochmals")
     assert again.already_erased and not again.resumed and not again.found
     assert db.stat().st_mtime_ns == before
+
+
+def test_erase_drops_the_built_models_of_an_installation_without_a_parsed_project(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new installation (its dbt project not parsed yet: no manifest) whose steward erases
+    before its first run: the built models of the home still go, else the compacted file keeps
+    the client's staged ids and the next build only frees their blocks."""
+    use_home(tmp_path)
+    ensure_key_file()
+    db = _write_raw(tmp_path)
+    erased = pseudonym(NUMBERS[7], organisation_key(ORG))
+    staged = "md5('LA|' || client_id)"
+    with duckdb.connect(str(db)) as con:
+        for schema in ("staging", "marts"):
+            con.execute(f"create schema {schema}")
+        con.execute(f"create view staging.stg_clients as select {staged} as client_id "
+                    "from raw_case_management.clients")
+        con.execute("create table marts.fct_cases as select client_id, 1 as cases "
+                    "from staging.stg_clients")
+        [(staged_id,)] = con.execute(f"select {staged} from (select ? as client_id)",
+                                     [erased]).fetchall()
+    assert staged_id.encode() in db.read_bytes()
+    monkeypatch.setattr("warehouse.marts.manifest_path",
+                        lambda: tmp_path / "install" / "transform" / "target" / "manifest.json")
+
+    result = erase(f"{ORG}/{FOLDER}", NUMBERS[7], "Antrag Art. 17")
+
+    assert result.schemas_dropped == ["marts", "staging"]
+    assert staged_id.encode() not in db.read_bytes()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert {r[0] for r in con.execute("select schema_name from information_schema.schemata "
+                                          "where catalog_name = current_database()")
+                .fetchall()} == {"main", "raw_case_management"}
