@@ -9,8 +9,9 @@ per delivering folder (``transform/macros/ids.sql``), so the folder is part of t
 never stored or logged), deletes the client's rows and those of its cases (their contacts, goals
 and assessments, by the raw tables' keys) from the raw case-management tables, records the
 erasure in the register (:mod:`warehouse.erasure`), drops the built models and compacts the file
-(no freed block keeps the client), asks for a full refresh of every model, and removes the kept
-publications and the organisation's dated department exports written before it.
+(no freed block keeps the client), removes dlt's packages of raw rows not loaded yet, asks for a
+full refresh of every model, and removes the kept publications and the organisation's dated
+department exports written before it.
 The next run builds and publishes without the client.
 
 :func:`leave_out_erased` applies the register at every load: a re-delivered or older export that
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,6 +142,19 @@ def _drop_built_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
     return dropped
 
 
+def _clear_leftovers(db: Path) -> None:
+    """What holds deleted rows after the delete. Deleted rows stay in the file's freed blocks
+    until DuckDB reuses them: a copy of what is left replaces the file (the models were dropped
+    first, and the next build is a full refresh anyway, so the rebuild frees no block that holds
+    the client). A load that stopped after dlt extracted it (a killed or failed run) waits in
+    dlt's working folder with the client's rows, and the next run loads it before anything new,
+    past the register: it goes. Its files were not registered as loaded, so the next run reads
+    them again, through the register; dlt takes its state from the warehouse (as after
+    rotate-key)."""
+    compact(db)
+    shutil.rmtree(paths.dlt_dir() / f"datenwerk_{DATASET}", ignore_errors=True)
+
+
 def _cases_of(con: duckdb.DuckDBPyConnection, client: str, where: dict[str, str],
               known: set[str]) -> set[str]:
     """The client's cases in the folder: those of its raw case rows, and ``known`` (the
@@ -225,10 +240,7 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
             result.rows[table] = _delete(con, table, "case_id", cases, where)
         con.commit()
         dropped = _drop_built_schemas(con)
-    # Deleted rows stay in the file's freed blocks until DuckDB reuses them: a copy of what is
-    # left replaces the file. The models were dropped first (the next build is a full refresh
-    # anyway), so the rebuild frees no block that holds the client.
-    compact(db)
+    _clear_leftovers(db)
     result.schemas_dropped = dropped
     entry.rows = {t: entry.rows.get(t, 0) + n for t, n in result.rows.items()}
     erasure.save(register)

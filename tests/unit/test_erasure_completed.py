@@ -104,3 +104,25 @@ def test_erase_drops_the_built_models_of_an_installation_without_a_parsed_projec
         assert {r[0] for r in con.execute("select schema_name from information_schema.schemata "
                                           "where catalog_name = current_database()")
                 .fetchall()} == {"main", "raw_case_management"}
+
+
+def test_a_load_that_stopped_before_the_erasure_does_not_bring_the_client_back(
+        tmp_path: Path) -> None:
+    """A run stopped in its load leaves dlt's package (the client's rows in it) in the home; the
+    next run loads it before anything new, past the erasure register."""
+    from ingestion.pipelines import pipeline
+
+    use_home(tmp_path)
+    ensure_key_file()
+    _write_raw(tmp_path)
+    erased = pseudonym(NUMBERS[7], organisation_key(ORG))
+    stopped = pipeline("raw_case_management")
+    stopped.extract([{"client_id": erased,
+                      "source_file": f"case_management/{ORG}/{FOLDER}/klienten_neu.csv"}],
+                    table_name="clients")
+    stopped.normalize()
+    assert pipeline("raw_case_management").has_pending_data
+
+    erase(f"{ORG}/{FOLDER}", NUMBERS[7], "Antrag Art. 17")
+
+    assert not pipeline("raw_case_management").has_pending_data
