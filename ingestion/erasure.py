@@ -157,13 +157,18 @@ def _clear_leftovers(db: Path) -> None:
 
 def _cases_of(con: duckdb.DuckDBPyConnection, client: str, where: dict[str, str],
               known: set[str]) -> set[str]:
-    """The client's cases in the folder: those of its raw case rows, and ``known`` (the
-    register's, whose rows a former erasure deleted)."""
+    """The client's cases in the folder: those whose latest delivered version names the
+    client (as staging picks it, ``latest_by_key``), and ``known`` (the register's, whose rows
+    a former erasure deleted). A case the source moved to another client since is that
+    client's now: its contacts, goals and assessments stay (only its rows that name the erased
+    client go, see :func:`erase`)."""
     if not table_exists(con, DATASET, "cases"):
         return set(known)
     return set(known) | {r[0] for r in con.execute(
-        f'select distinct case_id from "{DATASET}".cases where {FOLDER_SQL} '
-        "and client_id = $client and case_id is not null",
+        f'select case_id from "{DATASET}".cases where {FOLDER_SQL} and case_id is not null '
+        "qualify row_number() over (partition by case_id "
+        "order by _dlt_load_id desc, source_file desc, source_line desc) = 1 "
+        "and client_id = $client",
         {**where, "client": client}).fetchall()}
 
 
@@ -187,6 +192,16 @@ def _delete(con: duckdb.DuckDBPyConnection, table: str, column: str, ids: Iterab
     return int(con.execute(
         f'delete from "{DATASET}"."{table}" where {FOLDER_SQL} '
         f"and list_contains($ids, {column})", {**where, "ids": sorted(ids)}).fetchall()[0][0])
+
+
+def _delete_client(con: duckdb.DuckDBPyConnection, client: str, cases: set[str],
+                   where: dict[str, str]) -> dict[str, int]:
+    """Delete the client's raw rows and its cases' (every version of them, also one that named
+    another client before); rows deleted per table."""
+    rows = {table: _delete(con, table, "client_id", {client}, where) for table in BY_CLIENT}
+    rows["cases"] += _delete(con, "cases", "case_id", cases, where)
+    rows.update({table: _delete(con, table, "case_id", cases, where) for table in BY_CASE})
+    return rows
 
 
 def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
@@ -234,10 +249,7 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
     erasure.save(register)
     with duckdb.connect(str(db)) as con:
         con.begin()
-        for table in BY_CLIENT:
-            result.rows[table] = _delete(con, table, "client_id", {client}, where)
-        for table in BY_CASE:
-            result.rows[table] = _delete(con, table, "case_id", cases, where)
+        result.rows = _delete_client(con, client, cases, where)
         con.commit()
         dropped = _drop_built_schemas(con)
     _clear_leftovers(db)
@@ -301,6 +313,8 @@ def leave_out_erased(accepted: list[tuple[str, str, str, AcceptedRows, FileOutco
         by_client = entity in BY_CLIENT
         n = _drop_rows(rows, "client_id" if by_client else "case_id",
                        clients if by_client else cases)
+        if entity == "cases" and cases:  # an erased client's case, in a version naming another
+            n += _drop_rows(rows, "case_id", cases)
         if n:
             outcome.rows_loaded -= n
             outcome.rows_erased += n
