@@ -56,6 +56,25 @@ FOLDER_SQL = ("split_part(source_file, '/', 2) = $organisation "
               "and split_part(source_file, '/', 3) = $folder")
 
 
+class ErasurePending(RuntimeError):
+    """An erasure was recorded and did not complete: a load now could publish the client."""
+
+
+def refuse_while_pending() -> None:
+    """Refuse to load while an erasure is incomplete: ``datenwerk erase`` stopped after it
+    recorded the client (its rows may still be in the raw tables, its publications kept), and
+    a run would build and publish them. Erasing again with the same number completes it."""
+    waiting = erasure.pending()
+    if waiting:
+        named = ", ".join(f"{e.organisation_code}/{e.folder} (recorded {e.erased_at})"
+                          for e in waiting)
+        raise ErasurePending(
+            f"An erasure did not complete: {named}. Its client's rows may still be in the "
+            "warehouse, and this run would publish them. Run `datenwerk erase` again with the "
+            "same folder and number (the steward has it; the register holds only pseudonyms), "
+            "then run again.")
+
+
 class ErasureRefused(ValueError):
     """The request cannot be carried out as given (a malformed folder, the number in the
     reason); nothing was changed. The message is German: the steward reads it."""

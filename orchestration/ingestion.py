@@ -24,6 +24,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ingestion import accounting, case_management, reference
 from ingestion.delivery import loaded_hashes, present_tables
+from ingestion.erasure import refuse_while_pending
 from ingestion.pipelines import pipeline
 from ingestion.pseudonymise import check_key_matches_warehouse
 
@@ -91,6 +92,7 @@ def load_assets(
             # Fail fast, before dlt starts, on a missing key or another key than the warehouse's
             # (terminal configuration errors).
             check_key_matches_warehouse()
+            refuse_while_pending()  # an erasure stopped on its way: its client is not gone
             # Built at run time from the current DATENWERK_HOME; files already loaded are skipped.
             known = frozenset(loaded_hashes(dataset))
             source = make_source(skip_hashes=known, present=present_tables(dataset))

@@ -94,6 +94,12 @@ def erased_ids(fingerprint: str) -> dict[tuple[str, str], tuple[set[str], set[st
     return {k: v for k, v in out.items() if v[0] or v[1]}
 
 
+def pending() -> list[Erasure]:
+    """Erasures recorded but not completed (``datenwerk erase`` stopped on its way): their rows
+    may still be in the warehouse."""
+    return [e for e in entries() if e.pending]
+
+
 def last_erasure_at(organisation: str | None = None) -> datetime | None:
     """When the latest erasure (of ``organisation``, or of any) was recorded; None if never.
     Anything published or exported before it may hold an erased client."""

@@ -152,3 +152,28 @@ def test_classification() -> None:
     assert terminal.value.allow_retries is False
     with pytest.raises(OSError), classified_faults():
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_an_erasure_that_did_not_complete_stops_the_loads_once(small_demo_home: Path) -> None:
+    """``datenwerk erase`` stopped after recording the client (its rows perhaps still in the raw
+    tables): a run would build and publish them, so the loads refuse, once, naming the folder."""
+    from warehouse import erasure
+
+    home = copy_home(small_demo_home, "retry-erasure-pending")
+    use_home(home)
+    erasure.save([erasure.Erasure("swm", "SB", "2026-11-30T23:00:00+00:00", "Antrag Art. 17",
+                                  {"fingerprint": {"clients": ["c" * 32], "cases": []}},
+                                  pending=True)])
+
+    result = run_reference_load(home)
+
+    assert not result.success
+    assert events_of(result, DagsterEventType.STEP_UP_FOR_RETRY) == []
+    [failure] = events_of(result, DagsterEventType.STEP_FAILURE)
+    error = failure.step_failure_data.error
+    assert "ErasurePending" in error.message and "swm/SB" in error.message
+    assert "datenwerk erase" in error.message
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        schemas = {r[0] for r in con.sql("select schema_name from information_schema.schemata")
+                   .fetchall()}
+    assert "raw_reference" not in schemas  # nothing loaded
