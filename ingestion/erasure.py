@@ -325,10 +325,17 @@ def leave_out_erased(accepted: list[tuple[str, str, str, AcceptedRows, FileOutco
             continue
         if entity == "cases" and clients:
             with duckdb.connect() as con:
-                cases |= {r[0] for r in con.execute(
-                    f"select distinct case_id from read_parquet({sql_text(str(rows.path))}) "
-                    "where list_contains($ids, client_id)", {"ids": sorted(clients)}
-                ).fetchall() if r[0] is not None}
+                named = con.execute(
+                    f"select distinct client_id, case_id from "
+                    f"read_parquet({sql_text(str(rows.path))}) "
+                    "where list_contains($ids, client_id) and case_id is not null",
+                    {"ids": sorted(clients)}).fetchall()
+            named_by: dict[str, set[str]] = {}
+            for client, case in named:
+                named_by.setdefault(client, set()).add(case)
+            cases |= {case for _, case in named}
+            # A later file with only these cases' contacts must find them in the register.
+            erasure.add_cases(organisation, folder, key_fingerprint(), named_by)
         by_client = entity in BY_CLIENT
         n = _drop_rows(rows, "client_id" if by_client else "case_id",
                        clients if by_client else cases)

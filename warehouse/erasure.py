@@ -94,6 +94,25 @@ def erased_ids(fingerprint: str) -> dict[tuple[str, str], tuple[set[str], set[st
     return {k: v for k, v in out.items() if v[0] or v[1]}
 
 
+def add_cases(organisation: str, folder: str, fingerprint: str,
+              cases_by_client: dict[str, set[str]]) -> None:
+    """Record cases of erased clients that a delivery named for the first time (pseudonyms
+    under ``fingerprint``): a later file with only their contacts must find them here."""
+    register = entries()
+    changed = False
+    for client, cases in cases_by_client.items():
+        entry = find(register, organisation, folder, fingerprint, client)
+        if entry is None:
+            continue
+        known = entry.pseudonyms.setdefault(fingerprint, {"clients": [client], "cases": []})
+        new = cases - set(known.get("cases", []))
+        if new:
+            known["cases"] = sorted(set(known.get("cases", [])) | new)
+            changed = True
+    if changed:
+        save(register)
+
+
 def pending() -> list[Erasure]:
     """Erasures recorded but not completed (``datenwerk erase`` stopped on its way): their rows
     may still be in the warehouse."""

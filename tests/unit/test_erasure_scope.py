@@ -103,3 +103,29 @@ def test_a_later_delivery_of_an_erased_clients_case_naming_another_client_loads_
         kept = pq.read_table(rows.path).column("case_id").to_pylist()
         assert kept == [_p("F-4")], entity
         assert (rows.rows, outcome.rows_loaded, outcome.rows_erased) == (1, 1, 1)
+
+
+def test_a_new_case_of_an_erased_client_is_remembered_for_its_later_contacts(
+        tmp_path: Path) -> None:
+    """An older export names a case of X the warehouse never had (F-5): it is left out, and so
+    are its contacts when a later file delivers them alone."""
+    use_home(tmp_path)
+    ensure_key_file()
+    _write_raw(tmp_path)
+    erase(f"{ORG}/{FOLDER}", "X", "Antrag Art. 17")
+    delivered = tmp_path / "inbox" / "case_management" / ORG / FOLDER / "alt.csv"
+
+    def delivery(entity: str, rows: list[dict[str, str]]
+                 ) -> tuple[str, str, str, AcceptedRows, FileOutcome]:
+        path = tmp_path / f"{entity}-{len(list(tmp_path.glob('*.parquet')))}.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        outcome = FileOutcome(delivered, "0" * 64, ORG, entity, "demo", rows_read=len(rows),
+                              rows_loaded=len(rows))
+        return ORG, FOLDER, entity, AcceptedRows(path, len(rows)), outcome
+
+    older = delivery("cases", [{"case_id": _p("F-5"), "client_id": _p("X")}])
+    assert leave_out_erased([older]) == 1
+    later = delivery("contacts", [{"contact_id": _p("K-F-5-1"), "case_id": _p("F-5")},
+                                  {"contact_id": _p("K-F-4-9"), "case_id": _p("F-4")}])
+    assert leave_out_erased([later]) == 1
+    assert pq.read_table(later[3].path).column("case_id").to_pylist() == [_p("F-4")]
