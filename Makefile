@@ -21,11 +21,12 @@ export UV_NATIVE_TLS := 1
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run dev test bench docs lint clean browser-deps old-reader standard \
-	spark-deps test-spark bench-spark
+	spark-deps test-spark test-long bench-spark
 
 help:
 	@echo "make run    install, make demo data if the inbox is empty, run the whole pipeline"
 	@echo "make test   install and run the tests"
+	@echo "make test-long  the longest end-to-end tests (UI and GraphQL nights; CI runs them)"
 	@echo "make dev    Dagster UI on http://127.0.0.1:3000"
 	@echo "make lint   ruff, mypy and sqlfluff, as CI runs them"
 	@echo "make bench  scale benchmarks (results in bench/results/)"
@@ -96,6 +97,13 @@ test-spark: spark-deps
 TEST_WORKERS ?= 2
 test: install browser-deps old-reader
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# The longest end-to-end tests (marker long: the UI's and GraphQL's nights in a real browser, a
+# delivery's night against a fresh full one), a few minutes on two workers; .ci/run runs them
+# after make test, which stays within 15 minutes.
+test-long: install browser-deps old-reader
+	$(BIN)/python -m pytest -q -m long -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+		-o addopts=""
 
 bench: install
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider -o addopts=""

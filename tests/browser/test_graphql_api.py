@@ -11,7 +11,8 @@ import pytest
 
 from tests.browser.conftest import GraphqlNight, Webserver
 
-pytestmark = pytest.mark.browser
+# The browser tests' server and its GraphQL night, shared with the UI's night: make test-long.
+pytestmark = [pytest.mark.browser, pytest.mark.long]
 
 
 def test_nightly_refresh_through_graphql_advances_the_publication(

@@ -19,11 +19,16 @@ import duckdb
 import openpyxl
 import pyarrow.parquet as pq
 
+import pytest
+
 from orchestration.cli import main as datenwerk
 from tests.conftest import PipelineRun, copy_home, run_nightly, use_home
 from tests.integration.test_partial_build import kept
 from tests.integration.test_quality_gate import evaluations, materialised
 from warehouse import paths, reports
+
+# Three nights (a full one, a delivery, a fresh full one), over two minutes: make test-long.
+pytestmark = pytest.mark.long
 
 # When each file arrived and which load carried it (mart_deliveries, in English and as the
 # exports name them): two deliveries and one differ there by design, and nowhere else.
