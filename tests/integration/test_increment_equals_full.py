@@ -18,7 +18,6 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pyarrow.parquet as pq
-
 import pytest
 
 from orchestration.cli import main as datenwerk
