@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Webserver, last_publication
 
-# A night launched from the UI in a real browser, after the GraphQL night (2.5 minutes): make test-long.
+# A night launched from the UI in a real browser, after the GraphQL night: make test-long.
 pytestmark = [pytest.mark.browser, pytest.mark.long]
 
 RUN_TIMEOUT_MS = 900_000  # the whole pipeline in a subprocess, on a shared 2-core machine
