@@ -12,7 +12,8 @@ read the answers. So the UI (Dagster's own webserver app, built with its public 
 - a GraphQL mutation sent by GET (a link or an image can send a GET without any Origin).
 
 Clients that are not browsers (curl, scripts) send no Origin and are unaffected. The Dagster
-daemon (schedules, sensors, run queue, run monitoring) runs beside it, as with ``dagster dev``.
+daemon (schedules, sensors, run queue, run monitoring) runs beside it, as with ``dagster dev``,
+and is started again when it ends on its own (:class:`DaemonKeeper`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -111,6 +114,56 @@ class BrowserGuard:
         await send({"type": "http.response.body", "body": body})
 
 
+class DaemonKeeper:
+    """The Dagster daemon (schedules, sensors, the run queue) as a child of the UI server, started
+    again when it ends on its own: without it nothing runs on schedule and nobody is told. Each
+    end is said on stderr; the wait between restarts doubles (1 s up to a minute), and after
+    ``MAX_RESTARTS`` within ``WINDOW_SECONDS`` it gives up, saying so."""
+
+    MAX_RESTARTS = 5
+    WINDOW_SECONDS = 600.0
+
+    def __init__(self, start: Callable[[], subprocess.Popen[Any]]) -> None:
+        self._start = start
+        self._lock = threading.Lock()  # a restart and the shutdown never cross
+        self._stopping = threading.Event()
+        self.process = start()
+        self._thread = threading.Thread(target=self._keep, name="daemon-keeper", daemon=True)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        restarts: list[float] = []
+        while True:
+            status = self.process.wait()
+            if self._stopping.is_set():
+                return
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < self.WINDOW_SECONDS] + [now]
+            if len(restarts) > self.MAX_RESTARTS:
+                print(f"datenwerk UI: the Dagster daemon ended (exit status {status}) for the "
+                      f"{len(restarts)}th time in {self.WINDOW_SECONDS / 60:.0f} minutes; not "
+                      "started again. Schedules, sensors and queued runs stay stopped: see its "
+                      "output above and restart the UI.", file=sys.stderr, flush=True)
+                return
+            wait = min(2.0 ** (len(restarts) - 1), 60.0)
+            print(f"datenwerk UI: the Dagster daemon ended (exit status {status}); schedules, "
+                  f"sensors and queued runs stop without it. Starting it again in {wait:.0f} s.",
+                  file=sys.stderr, flush=True)
+            if self._stopping.wait(wait):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.process = self._start()
+
+    def stop(self) -> None:
+        """End the daemon for good (SIGTERM, then SIGKILL after 15 s) and reap it."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        stop_child(process, signal.SIGTERM, grace_seconds=15)
+
+
 def serve(host: str, port: int) -> None:
     """The daemon in a child process, the guarded webserver in this one, until Ctrl-C."""
     import uvicorn
@@ -127,8 +180,8 @@ def serve(host: str, port: int) -> None:
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     os.environ["PATH"] = env["PATH"]  # the code server started below calls dbt from PATH
-    daemon = subprocess.Popen([os.path.join(bin_dir, "dagster-daemon"), "run"],
-                              cwd=str(paths.REPO_ROOT), env=env)
+    daemon = DaemonKeeper(lambda: subprocess.Popen(
+        [os.path.join(bin_dir, "dagster-daemon"), "run"], cwd=str(paths.REPO_ROOT), env=env))
     try:
         with (
             DagsterInstance.get() as instance,
@@ -143,7 +196,7 @@ def serve(host: str, port: int) -> None:
                   flush=True)
             uvicorn.run(guarded, host=host, port=port, log_level="warning")
     finally:
-        stop_child(daemon, signal.SIGTERM, grace_seconds=15)
+        daemon.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,7 @@ PROXY_NAME = "datenwerk.example.org"
 class Server:
     port: int
     log: Path
+    pid: int
 
     def request(self, method: str, path: str, body: dict | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -81,7 +85,7 @@ def guarded_ui() -> Iterator[Server]:
     launched = claim_ui("guarded_ui")
     try:
         wait_for_code_location(launched.url, launched.process, launched.log, timeout=300)
-        yield Server(launched.port, launched.log)
+        yield Server(launched.port, launched.log, launched.process.pid)
     finally:
         stop_ui(launched.process)
 
@@ -178,3 +182,42 @@ def test_own_origin_and_proxy_name_are_served(guarded_ui: Server) -> None:
     # A read by GET stays possible (the UI and tools use it).
     status, _ = guarded_ui.request("GET", f"/graphql?query={quote('{ version }')}")
     assert status == 200
+
+
+def _daemons_of(pid: int) -> list[int]:
+    """The ``dagster-daemon`` children of process ``pid`` that are still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z" and b"dagster-daemon" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_daemon_that_dies_is_started_again_and_said(guarded_ui: Server) -> None:
+    """The daemon runs schedules, sensors and the run queue. Killed (the OOM killer, a crash),
+    it was gone for good while the UI went on as if nothing happened. Last in this module: the
+    tests above need no daemon."""
+    deadline = time.monotonic() + 120
+    while not (daemons := _daemons_of(guarded_ui.pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(daemons) == 1, daemons
+    os.kill(daemons[0], signal.SIGKILL)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        again = _daemons_of(guarded_ui.pid)
+        if again and again != daemons:
+            break
+        time.sleep(0.5)
+    assert again and again != daemons, "the daemon was not started again"
+    log = guarded_ui.log.read_text(errors="replace")
+    assert "the Dagster daemon ended (exit status -9)" in log
+    assert "Starting it again" in log
+
