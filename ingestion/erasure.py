@@ -289,19 +289,23 @@ def erase(folder_text: str, client_number: str, reason: str) -> ErasureResult:
     return result
 
 
-def _drop_rows(rows: AcceptedRows, column: str, ids: set[str]) -> int:
-    """Remove the rows whose ``column`` is one of ``ids`` from an accepted rows' Parquet file;
-    return how many."""
+def _drop_rows(rows: AcceptedRows, by: dict[str, set[str]]) -> int:
+    """Remove, in one pass, the rows whose column (a key of ``by``) holds one of its ids from an
+    accepted rows' Parquet file; return how many."""
+    by = {column: ids for column, ids in by.items() if ids}
+    if not by:
+        return 0
+    erased = " or ".join(f"coalesce(list_contains(${column}, {column}), false)" for column in by)
+    params = {column: sorted(ids) for column, ids in by.items()}
     with duckdb.connect() as con:
         source = f"read_parquet({sql_text(str(rows.path))})"
-        found = int(con.execute(f"select count(*) from {source} where list_contains($ids, "
-                                f"{column})", {"ids": sorted(ids)}).fetchall()[0][0])
+        found = int(con.execute(f"select count(*) from {source} where {erased}",
+                                params).fetchall()[0][0])
         if not found:
             return 0
         kept = rows.path.with_name(rows.path.stem + "-kept.parquet")
-        con.execute(f"copy (select * from {source} where not coalesce(list_contains($ids, "
-                    f"{column}), false)) to {sql_text(str(kept))} (format parquet, "
-                    "compression zstd)", {"ids": sorted(ids)})
+        con.execute(f"copy (select * from {source} where not ({erased})) to "
+                    f"{sql_text(str(kept))} (format parquet, compression zstd)", params)
     kept.replace(rows.path)
     rows.rows -= found
     return found
@@ -336,11 +340,11 @@ def leave_out_erased(accepted: list[tuple[str, str, str, AcceptedRows, FileOutco
             cases |= {case for _, case in named}
             # A later file with only these cases' contacts must find them in the register.
             erasure.add_cases(organisation, folder, key_fingerprint(), named_by)
-        by_client = entity in BY_CLIENT
-        n = _drop_rows(rows, "client_id" if by_client else "case_id",
-                       clients if by_client else cases)
-        if entity == "cases" and cases:  # an erased client's case, in a version naming another
-            n += _drop_rows(rows, "case_id", cases)
+        # A case row goes by its client or by its case (an erased client's case, in a version
+        # naming another client).
+        n = _drop_rows(rows, {"client_id": clients} if entity == "clients"
+                       else {"client_id": clients, "case_id": cases} if entity == "cases"
+                       else {"case_id": cases})
         if n:
             outcome.rows_loaded -= n
             outcome.rows_erased += n

@@ -179,17 +179,19 @@ def processes_with_environment(variable: str, value: str) -> list[int]:
     return found
 
 
-def children(state: str | None = None) -> list[int]:
-    """This process's children (those in ``state``, a letter of /proc's, when given)."""
+def children(state: str | None = None, parent: int | None = None) -> list[int]:
+    """The children of process ``parent`` (default: this one), those in ``state`` (a letter of
+    /proc's) when given."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            current, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            current, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError):
             continue
-        if int(parent) == os.getpid() and state in (None, current):
+        if int(ppid) == parent and state in (None, current):
             found.append(int(entry.name))
     return found
 

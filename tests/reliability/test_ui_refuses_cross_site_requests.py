@@ -9,6 +9,7 @@ the same mutation from a legitimate client.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
@@ -23,6 +24,7 @@ from urllib.parse import quote
 
 import pytest
 
+from orchestration.runs import children
 from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -187,16 +189,10 @@ def test_own_origin_and_proxy_name_are_served(guarded_ui: Server) -> None:
 def _daemons_of(pid: int) -> list[int]:
     """The ``dagster-daemon`` children of process ``pid`` that are still running."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if int(parent) == pid and state != "Z" and b"dagster-daemon" in command:
-            found.append(int(entry.name))
+    for child in set(children(parent=pid)) - set(children("Z", parent=pid)):
+        with contextlib.suppress(OSError):
+            if b"dagster-daemon" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 
